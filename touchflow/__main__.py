@@ -1,0 +1,3 @@
+from touchflow.cli import main
+
+main()

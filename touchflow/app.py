@@ -1,0 +1,81 @@
+"""Async flows behind the CLI commands: store access, sample loading, planning."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from touchflow.config import ProjectConfig
+from touchflow.importer import parse_customers, parse_events
+from touchflow.models import CustomerFacts, PlannedTouchpoint, Suppression, Window
+from touchflow.planner import plan
+from touchflow.project import Project
+from touchflow.sample_data import load_sample
+from touchflow.store import Store
+from touchflow.store.sqlite import SqliteStore
+
+Notify = Callable[[str], None]
+
+
+async def open_store(config: ProjectConfig) -> SqliteStore:
+    return await SqliteStore.open(config.store_file())
+
+
+async def ensure_sample(store: Store, config: ProjectConfig, now: datetime, notify: Notify) -> None:
+    """Load the project's sample into an empty store, once, with dates relative to ``now``."""
+    if config.sample_dir is None or not config.sample_dir.is_dir():
+        return
+    if await store.customer_count() or await store.get_meta("sample_loaded_at"):
+        return
+    summary = await load_sample(
+        store,
+        config.sample_dir,
+        now=now,
+        attribute_types=config.customer_attributes,
+        data_types=config.events,
+    )
+    shown = _shown(config.store_file(), config.root)
+    notify(
+        f"Loaded the sample data ({summary.customers} customers, {summary.events} events, "
+        f"{summary.suppressions} suppressions) relative to {now.date().isoformat()} into "
+        f"{shown}. `touchflow sample --reset` reloads it."
+    )
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanRequest:
+    window: Window
+    customer: str | None = None
+    rule: str | None = None
+
+
+async def plan_from_store(
+    project: Project, store: Store, request: PlanRequest
+) -> list[PlannedTouchpoint]:
+    ids = [request.customer] if request.customer else None
+    facts: list[CustomerFacts] = await store.load_facts(customer_ids=ids)
+    rules = [r for r in project.rules if request.rule in (None, r.id)]
+    return plan(rules, facts, window=request.window, config=project.config)
+
+
+async def import_customers(store: Store, config: ProjectConfig, path: Path) -> int:
+    customers = parse_customers(path, attribute_types=config.customer_attributes)
+    return await store.upsert_customers(customers)
+
+
+async def import_events(store: Store, config: ProjectConfig, path: Path) -> tuple[int, int]:
+    events = parse_events(path, data_types=config.events)
+    return await store.add_events(events)
+
+
+async def suppress(store: Store, suppression: Suppression) -> None:
+    await store.add_suppression(suppression)

@@ -1,0 +1,356 @@
+"""The `touchflow` command. Thin: parse arguments, call one async flow, map errors to exits.
+
+Exit codes: 0 success; 1 an operational failure (store unreadable, disk full);
+2 a user mistake (invalid rules, templates, config, input rows or arguments).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sys
+from collections.abc import Callable, Coroutine
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from touchflow import app, clock, preview
+from touchflow.config import load_project
+from touchflow.errors import InputError, Problem, ProblemsError, TouchflowError, UserError
+from touchflow.importer import make_event, parse_suppression_email
+from touchflow.models import Suppression, SuppressionScope, Window
+from touchflow.project import Project, load_project_checked
+from touchflow.timecalc import zone
+
+T = TypeVar("T")
+
+EPILOG = """\b
+Exit codes: 0 success · 1 operational failure · 2 a mistake in rules,
+templates, configuration, input files or arguments (each shown as file:line).
+Docs: README.md, docs/rules.md, docs/cli.md."""
+
+
+def _err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def handle_errors(func: Callable[..., None]) -> Callable[..., None]:
+    """User mistakes become `path:line: message` lines and exit 2 — never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            func(*args, **kwargs)
+        except ProblemsError as exc:
+            for problem in exc.problems:
+                _err(str(problem))
+            count = len(exc.problems)
+            _err(f"{count} problem{'s' if count != 1 else ''} found.")
+            sys.exit(exc.exit_code)
+        except TouchflowError as exc:
+            _err(f"error: {exc}")
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+def project_option(func: Callable[..., None]) -> Callable[..., None]:
+    return click.option(
+        "--project",
+        "project_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("."),
+        show_default="the current directory",
+        help="The project directory (holding rules/, message_templates/, touchflow.yaml).",
+    )(func)
+
+
+def parse_now(value: str | None, tz_name: str) -> datetime:
+    """`--now`: an ISO 8601 instant with offset, or a date (midnight in the project zone)."""
+    if value is None:
+        return clock.now()
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime.combine(day, time(0), tzinfo=zone(tz_name)).astimezone(UTC)
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise _arg_error("--now", f"cannot read {value!r}; write e.g. 2026-12-24 or "
+                                  "2026-12-24T09:00:00+01:00") from None  # fmt: skip
+    if parsed.tzinfo is None:
+        raise _arg_error("--now", f"{value!r} has no UTC offset; add one (e.g. +01:00 or Z), "
+                                  "or give just a date")  # fmt: skip
+    return parsed.astimezone(UTC)
+
+
+def _arg_error(option: str, message: str) -> InputError:
+    return InputError([Problem(path=option, line=None, message=message)])
+
+
+@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="touchflow")
+def cli() -> None:
+    """touchflow: customer touchpoints as reviewed, versioned YAML.
+
+    \b
+    Start here, in a project directory (or pass --project DIR):
+      touchflow validate        check rules and templates (file:line errors)
+      touchflow preview         what would be sent in the next 7 days, rendered
+      touchflow preview --days 30 --format json
+    """
+
+
+@cli.command(epilog=EPILOG)
+@project_option
+@handle_errors
+def validate(project_dir: Path) -> None:
+    """Check touchflow.yaml, every rule and every template; exit 2 listing each problem.
+
+    Templates are compiled and every variable they use is checked against what
+    the rules that use them provide (customer fields, declared attributes and
+    event data, derived values), so a typo is caught here, not in an inbox.
+    """
+    project = load_project_checked(project_dir)
+    files = len({r.path for r in project.rules})
+    click.echo(f"OK: {len(project.rules)} rules in {files} files, "
+               f"{len(project.templates.names())} templates — no problems found.")  # fmt: skip
+
+
+@cli.command(name="preview", epilog=EPILOG)
+@project_option
+@click.option("--days", type=click.IntRange(1, 3660), default=7, show_default=True,
+              help="How many days ahead of --now to look.")  # fmt: skip
+@click.option("--now", "now_text", metavar="ISO8601",
+              help="Pretend it is this instant (e.g. 2026-12-24 or 2026-12-24T09:00:00Z).")
+@click.option("--customer", help="Only this customer id.")
+@click.option("--rule", "rule_id", help="Only this rule id.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "eml"]), default="table",
+              show_default=True, help="table for people, json for scripts, eml for the exact "
+              "messages.")  # fmt: skip
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("preview-eml"), show_default=True,
+              help="With --format eml: where to write the .eml files.")  # fmt: skip
+@click.option("--all", "show_all", is_flag=True,
+              help="Include held touchpoints with their reasons (cancelled, capped, "
+                   "suppressed, no_consent, condition_false…).")  # fmt: skip
+@handle_errors
+def preview_command(project_dir: Path, days: int, now_text: str | None, customer: str | None,
+                    rule_id: str | None, fmt: str, out_dir: Path, show_all: bool) -> None:  # fmt: skip
+    """Show every touchpoint due in [now, now + DAYS), rendered, without sending anything.
+
+    \b
+    Examples:
+      touchflow preview                            the next 7 days as tables
+      touchflow preview --days 366 --all           a year, with held ones and why
+      touchflow preview --now 2026-12-24 --days 1  what goes out on Christmas Eve
+      touchflow preview --customer c-001 --format json
+      touchflow preview --format eml --out /tmp/mails
+    """
+    project = load_project_checked(project_dir)
+    now = parse_now(now_text, project.config.timezone)
+    if rule_id is not None and rule_id not in {r.id for r in project.rules}:
+        raise _arg_error("--rule", f"no rule {rule_id!r}; rules: "
+                                   f"{', '.join(r.id for r in project.rules)}")  # fmt: skip
+    request = app.PlanRequest(window=Window.of_days(now, days), customer=customer, rule=rule_id)
+    items = _run(_preview(project, request, now))
+    shown = items if show_all else [i for i in items if i.touchpoint.reason is None]
+    if fmt == "json":
+        click.echo(preview.to_json(shown))
+    elif fmt == "eml":
+        written = preview.write_eml(project, shown, out_dir)
+        click.echo(f"Wrote {len(written)} messages to {out_dir}/")
+    else:
+        _print_table(project, shown, now, days, show_all)
+
+
+async def _preview(project: Project, request: app.PlanRequest,
+                   now: datetime) -> list[preview.PreviewItem]:  # fmt: skip
+    store = await app.open_store(project.config)
+    try:
+        await app.ensure_sample(store, project.config, now, _err)
+        if request.customer and await store.get_customer(request.customer) is None:
+            raise _arg_error("--customer", f"no customer {request.customer!r} in the store")
+        touchpoints = await app.plan_from_store(project, store, request)
+    finally:
+        await store.close()
+    return preview.render_all(project, touchpoints)
+
+
+def _print_table(project: Project, items: list[preview.PreviewItem], now: datetime, days: int,
+                 show_all: bool) -> None:  # fmt: skip
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    tz = zone(project.config.timezone)
+    start = now.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    end = (now + timedelta(days=days)).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    planned = sum(1 for i in items if i.touchpoint.reason is None)
+    console.print(f"Touchpoints due from {start} to {end} ({project.config.timezone}): "
+                  f"{planned} planned" + (f", {len(items) - planned} held" if show_all else ""))
+    if not items:
+        console.print("Nothing is due in this window. Try --days 30, or --all to see held ones.")
+        return
+    preview.print_table(project, items, console, show_held=show_all)
+
+
+@cli.group(name="import")
+def import_group() -> None:
+    """Import customers or events from a file (all rows or none)."""
+
+
+@import_group.command(name="customers", epilog=EPILOG)
+@project_option
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@handle_errors
+def import_customers(project_dir: Path, file: Path) -> None:
+    """Import customers from FILE (.csv with a header row, or .jsonl); re-import upserts by id.
+
+    Core fields: id, email, phone, first_name, last_name, timezone (IANA),
+    locale, country (ISO 3166), birthday and customer_since (YYYY-MM-DD),
+    consent_marketing (true/false). Every other column is an attribute
+    (customer.<column> in templates once declared in touchflow.yaml).
+    A bad row is reported with its line and nothing from the file is imported.
+    """
+    config = load_project(project_dir)
+
+    async def flow() -> int:
+        store = await app.open_store(config)
+        try:
+            return await app.import_customers(store, config, file)
+        finally:
+            await store.close()
+
+    click.echo(f"Imported {_run(flow())} customers from {file}.")
+
+
+@import_group.command(name="events", epilog=EPILOG)
+@project_option
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@handle_errors
+def import_events(project_dir: Path, file: Path) -> None:
+    """Import events from FILE.jsonl: one {"id","type","customer","at","data"} per line.
+
+    `at` needs a UTC offset (2026-05-01T10:00:00+02:00 or ...Z). Event ids make
+    this idempotent: importing the same file twice adds nothing the second time.
+    """
+    config = load_project(project_dir)
+
+    async def flow() -> tuple[int, int]:
+        store = await app.open_store(config)
+        try:
+            return await app.import_events(store, config, file)
+        finally:
+            await store.close()
+
+    added, known = _run(flow())
+    click.echo(f"Imported {added} events from {file}" + (f" ({known} already known)." if known
+                                                        else "."))  # fmt: skip
+
+
+@cli.command(epilog=EPILOG)
+@project_option
+@click.argument("event_type", metavar="TYPE")
+@click.option("--customer", required=True, help="The customer id.")
+@click.option("--at", "at_text", metavar="ISO8601", help="When it happened (default: now).")
+@click.option("--data", "data_json", metavar="JSON", default="{}", help="Event data as JSON.")
+@click.option("--id", "event_id", help="Event id (default: derived from the other values, so "
+                                       "repeating a command adds nothing).")  # fmt: skip
+@handle_errors
+def event(project_dir: Path, event_type: str, customer: str, at_text: str | None,
+          data_json: str, event_id: str | None) -> None:  # fmt: skip
+    """Record one event, e.g.
+
+    \b
+      touchflow event appointment_booked --customer c-001 \\
+        --data '{"appointment_id": "a-1", "starts_at": "2026-12-01T10:00:00+01:00"}'
+    """
+    config = load_project(project_dir)
+    ev = make_event(event_type, customer=customer, at=at_text, data_json=data_json,
+                    event_id=event_id, data_types=config.events, now=clock.now())  # fmt: skip
+
+    async def flow() -> int:
+        store = await app.open_store(config)
+        try:
+            if await store.get_customer(customer) is None:
+                raise _arg_error("--customer", f"no customer {customer!r} in the store")
+            added, _ = await store.add_events([ev])
+            return added
+        finally:
+            await store.close()
+
+    added = _run(flow())
+    click.echo(f"Recorded event {ev.id}." if added else f"Event {ev.id} was already recorded.")
+
+
+@cli.command(epilog=EPILOG)
+@project_option
+@click.argument("email")
+@click.option("--category", type=click.Choice(["marketing", "all"]), default="marketing",
+              show_default=True, help="marketing: no marketing mail; all: no mail at all.")
+@click.option("--reason", help="Why (kept with the suppression).")
+@handle_errors
+def suppress(project_dir: Path, email: str, category: str, reason: str | None) -> None:
+    """Stop sending to EMAIL: marketing only (default) or everything."""
+    config = load_project(project_dir)
+    address = parse_suppression_email(email)
+    entry = Suppression(email=address, scope=SuppressionScope(category), reason=reason,
+                        created_at=clock.now())  # fmt: skip
+
+    async def flow() -> None:
+        store = await app.open_store(config)
+        try:
+            await app.suppress(store, entry)
+        finally:
+            await store.close()
+
+    _run(flow())
+    click.echo(f"Suppressed {address} ({category}).")
+
+
+@cli.command(epilog=EPILOG)
+@project_option
+@click.option("--reset", is_flag=True, help="Delete the store first, then load the sample.")
+@click.option("--now", "now_text", metavar="ISO8601", help="Load it relative to this day.")
+@handle_errors
+def sample(project_dir: Path, reset: bool, now_text: str | None) -> None:
+    """Load the project's sample data (dates relative to today) into an empty store."""
+    config = load_project(project_dir)
+    if config.sample_dir is None:
+        raise UserError("this project has no `sample:` directory in touchflow.yaml")
+    now = parse_now(now_text, config.timezone)
+    if reset:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{config.store_file()}{suffix}").unlink(missing_ok=True)
+
+    async def flow() -> None:
+        store = await app.open_store(config)
+        try:
+            if await store.customer_count():
+                raise UserError("the store already holds customers; use --reset to replace them")
+            await app.ensure_sample(store, config, now, click.echo)
+        finally:
+            await store.close()
+
+    _run(flow())
+
+
+@cli.command(epilog=EPILOG)
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@handle_errors
+def init(directory: Path) -> None:
+    """Create a new project in DIRECTORY: config, one rule, one template, sample data."""
+    from touchflow.scaffold import scaffold
+
+    created = scaffold(directory)
+    click.echo(f"Created {len(created)} files in {directory}/. Next:\n"
+               f"  cd {directory} && touchflow validate && touchflow preview --days 30")
+
+
+def main() -> None:
+    cli(prog_name="touchflow")

@@ -1,0 +1,150 @@
+"""Offsets and periods as ops people write them: ``24 hours before``, ``3 business days after``.
+
+Parsing returns values or raises ``ValueError`` with a message that says what
+would be right; the rules loader adds file and line.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from datetime import time, timedelta
+
+
+class Unit(enum.StrEnum):
+    MINUTES = "minutes"
+    HOURS = "hours"
+    DAYS = "days"
+    WEEKS = "weeks"
+    BUSINESS_DAYS = "business_days"
+
+    @property
+    def is_calendar(self) -> bool:
+        """Whole-day units keep the local wall time (DST-proof); others are exact."""
+        return self in (Unit.DAYS, Unit.WEEKS, Unit.BUSINESS_DAYS)
+
+
+_UNIT_WORDS: dict[str, Unit] = {
+    "m": Unit.MINUTES,
+    "min": Unit.MINUTES,
+    "mins": Unit.MINUTES,
+    "minute": Unit.MINUTES,
+    "minutes": Unit.MINUTES,
+    "h": Unit.HOURS,
+    "hour": Unit.HOURS,
+    "hours": Unit.HOURS,
+    "d": Unit.DAYS,
+    "day": Unit.DAYS,
+    "days": Unit.DAYS,
+    "w": Unit.WEEKS,
+    "week": Unit.WEEKS,
+    "weeks": Unit.WEEKS,
+    "bd": Unit.BUSINESS_DAYS,
+    "business day": Unit.BUSINESS_DAYS,
+    "business days": Unit.BUSINESS_DAYS,
+}
+
+_SHORT = {
+    Unit.MINUTES: "m",
+    Unit.HOURS: "h",
+    Unit.DAYS: "d",
+    Unit.WEEKS: "w",
+    Unit.BUSINESS_DAYS: "bd",
+}
+
+_OFFSET_RE = re.compile(
+    r"^\s*(?P<n>\d+)\s*(?P<unit>business\s+days?|[a-z]+)\s+(?P<dir>before|after)\s*$",
+    re.IGNORECASE,
+)
+_PERIOD_RE = re.compile(r"^\s*(?P<n>\d+)\s*(?P<unit>[a-z]+)\s*$", re.IGNORECASE)
+_TIME_RE = re.compile(r"^(?P<h>\d{1,2}):(?P<m>\d{2})$")
+
+OFFSET_HELP = (
+    'write e.g. "immediately", "24 hours before", "3 days after", '
+    '"2 business days after" (units: minutes, hours, days, weeks, business days)'
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Offset:
+    """A signed distance from an anchor: negative is before, positive after."""
+
+    amount: int
+    unit: Unit
+
+    @property
+    def label(self) -> str:
+        """Stable text used in touchpoint keys: ``24h-before``, ``3d-after``, ``0``."""
+        if self.amount == 0:
+            return "0"
+        side = "before" if self.amount < 0 else "after"
+        return f"{abs(self.amount)}{_SHORT[self.unit]}-{side}"
+
+    def exact(self) -> timedelta:
+        """The offset as an exact duration (only for minutes and hours)."""
+        if self.unit is Unit.MINUTES:
+            return timedelta(minutes=self.amount)
+        if self.unit is Unit.HOURS:
+            return timedelta(hours=self.amount)
+        raise ValueError(f"{self.unit} is not an exact duration")
+
+    def calendar_days(self) -> int:
+        """Whole local days for DAYS and WEEKS."""
+        if self.unit is Unit.DAYS:
+            return self.amount
+        if self.unit is Unit.WEEKS:
+            return self.amount * 7
+        raise ValueError(f"{self.unit} is not counted in calendar days")
+
+
+IMMEDIATELY = Offset(amount=0, unit=Unit.MINUTES)
+
+
+def parse_offset(text: object) -> Offset:
+    if not isinstance(text, str):
+        raise ValueError(f"offset must be text; {OFFSET_HELP}")
+    if text.strip().lower() in ("immediately", "at", "on", "0"):
+        return IMMEDIATELY
+    match = _OFFSET_RE.match(text)
+    if not match:
+        raise ValueError(f"cannot read offset {text!r}; {OFFSET_HELP}")
+    unit_word = " ".join(match["unit"].lower().split())
+    unit = _UNIT_WORDS.get(unit_word)
+    if unit is None:
+        raise ValueError(f"unknown unit {match['unit']!r} in {text!r}; {OFFSET_HELP}")
+    amount = int(match["n"])
+    if match["dir"].lower() == "before":
+        amount = -amount
+    return Offset(amount=amount, unit=unit)
+
+
+def parse_period(text: object) -> timedelta:
+    """A positive duration like ``7 days``, ``24 hours``, ``2 weeks``."""
+    if not isinstance(text, str):
+        raise ValueError('period must be text like "7 days" or "24 hours"')
+    match = _PERIOD_RE.match(text)
+    unit = _UNIT_WORDS.get(match["unit"].lower()) if match else None
+    if match is None or unit is None or unit is Unit.BUSINESS_DAYS:
+        raise ValueError(f'cannot read period {text!r}; write e.g. "7 days", "24 hours", "2 weeks"')
+    n = int(match["n"])
+    if n <= 0:
+        raise ValueError(f"period {text!r} must be longer than zero")
+    per_unit = {
+        Unit.MINUTES: timedelta(minutes=1),
+        Unit.HOURS: timedelta(hours=1),
+        Unit.DAYS: timedelta(days=1),
+        Unit.WEEKS: timedelta(weeks=1),
+    }[unit]
+    return per_unit * n
+
+
+def parse_time_of_day(text: object) -> time:
+    """``"09:00"`` → time(9, 0). Quote times in YAML; both ``9:00`` and ``09:00`` work."""
+    match = _TIME_RE.match(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(f'cannot read time of day {text!r}; write it as "HH:MM", e.g. "09:30"')
+    hour, minute = int(match["h"]), int(match["m"])
+    if hour > 23 or minute > 59:
+        raise ValueError(f"time of day {text!r} is out of range (00:00 to 23:59)")
+    return time(hour, minute)

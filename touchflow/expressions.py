@@ -1,0 +1,37 @@
+"""Conditions: Jinja expressions evaluated in the sandbox (never ``eval``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+_ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+
+
+class ConditionError(ValueError):
+    """The expression cannot be compiled or evaluated."""
+
+
+def compile_condition(source: str) -> Any:
+    """Compile one condition; ``ConditionError`` with Jinja's words on bad syntax."""
+    try:
+        return _ENV.compile_expression(source, undefined_to_none=False)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ConditionError(f"cannot read condition {source!r}: {exc.message}") from exc
+
+
+def parse_condition_ast(source: str) -> jinja2.nodes.Template:
+    """The AST of ``{{ source }}``, for variable checks."""
+    return _ENV.parse("{{ " + source + " }}")
+
+
+def evaluate(compiled: Any, context: Mapping[str, Any]) -> bool:
+    try:
+        return bool(compiled(**context))
+    except jinja2.UndefinedError as exc:
+        raise ConditionError(exc.message or "undefined variable") from exc
+    except Exception as exc:  # a user expression can raise anything: report, never crash
+        raise ConditionError(f"{type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,586 @@
+"""Parse and validate customer, event and suppression files (pure: no store).
+
+Every problem in a file is collected with its physical line and raised together
+as one ``InputError``, so a file with any bad row imports nothing. Each parser
+has a ``*_text`` twin that takes a display name and the text, so rendered sample
+files report the lines of the file the user wrote.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import functools
+import hashlib
+import io
+import json
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path, PurePath
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from touchflow.errors import InputError, Problem
+from touchflow.models import (
+    CUSTOMER_CORE_FIELDS,
+    Customer,
+    Event,
+    FieldType,
+    Suppression,
+    SuppressionScope,
+)
+
+MAX_PROBLEMS = 50
+CUSTOMER_FORMATS = (".csv", ".jsonl")
+EVENT_KEYS = ("id", "type", "customer", "at", "data")
+SUPPRESSION_KEYS = ("email", "scope", "reason")
+
+_T = TypeVar("_T")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_INT = re.compile(r"[+-]?\d+")
+_COUNTRY = re.compile(r"[A-Za-z]{2}")
+_LOCALE = re.compile(r"([A-Za-z]{2,3})(?:[_-]([A-Za-z]{4}))?(?:[_-]([A-Za-z]{2}|\d{3}))?")
+# Characters that would let an address smuggle a second recipient or a header.
+_EMAIL_FORBIDDEN = re.compile(r"[\s,<>\x00-\x1f\x7f]")
+_BOOLS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+_SCOPES = tuple(scope.value for scope in SuppressionScope)
+_OFFSET_HINT = "write e.g. 2026-05-01T10:00:00+02:00 or 2026-05-01T08:00:00Z"
+
+
+class _Invalid(ValueError):
+    """One value is wrong; the message says what is wrong and what would be right."""
+
+
+class _Problems:
+    """Collects the problems of one file, then raises them all at once."""
+
+    def __init__(self, display: str) -> None:
+        self.display = display
+        self.items: list[Problem] = []
+
+    def add(self, line: int | None, message: str) -> None:
+        self.items.append(Problem(path=self.display, line=line, message=message))
+
+    def raise_if_any(self) -> None:
+        raise_problems(self.items)
+
+
+def raise_problems(problems: list[Problem]) -> None:
+    """Raise ``InputError`` for ``problems`` (if any), capped so a bad file stays readable."""
+    if not problems:
+        return
+    shown = problems[:MAX_PROBLEMS]
+    if len(problems) > MAX_PROBLEMS:
+        more = len(problems) - MAX_PROBLEMS
+        shown.append(Problem(path=shown[0].path, line=None, message=f"... and {more} more"))
+    raise InputError(shown)
+
+
+class _Row:
+    """The messages of one row: each field is checked even after another failed."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def check(self, parse: Callable[..., _T], *args: Any) -> _T | None:
+        try:
+            return parse(*args)
+        except _Invalid as exc:
+            self.errors.append(str(exc))
+            return None
+
+
+def _q(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, dict | list):
+        return "an object" if isinstance(value, dict) else "a list"
+    return "a string"
+
+
+# --- single values ------------------------------------------------------------
+
+
+def _text(name: str, value: Any) -> str | None:
+    """A core text value, stripped; empty means absent. JSON numbers are taken as text."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise _Invalid(f"{name} must be a string, not {_kind(value)}")
+    return value.strip() or None
+
+
+def _required(name: str, value: Any, what: str) -> str:
+    text = _text(name, value)
+    if text is None:
+        raise _Invalid(f'missing {name}: every {what} needs a non-empty "{name}"')
+    return text
+
+
+def _email(name: str, text: str) -> str:
+    local, _, domain = text.partition("@")
+    if text.count("@") != 1 or not local or not domain or _EMAIL_FORBIDDEN.search(text):
+        raise _Invalid(
+            f"{name} {_q(text)} is not an e-mail address "
+            '(like name@example.com: one "@", no spaces, commas or angle brackets)'
+        )
+    return text
+
+
+@functools.cache
+def _zones() -> dict[str, str]:
+    return {zone.lower(): zone for zone in available_timezones()}
+
+
+@functools.lru_cache(maxsize=1024)  # a bad file often repeats the same bad zone
+def zone_problem(text: str) -> str | None:
+    """Why ``text`` is not an IANA time zone (with a suggestion), or None if it is."""
+    if text in _zones().values():
+        try:
+            ZoneInfo(text)
+            return None
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            pass
+    hint = _zones().get(text.lower())
+    if hint is None:
+        close = difflib.get_close_matches(text, list(_zones().values()), n=1, cutoff=0.6)
+        hint = close[0] if close else None
+    if hint is not None:
+        return f"unknown time zone {_q(text)} — did you mean {_q(hint)}?"
+    return f'unknown time zone {_q(text)} (use an IANA name like "Europe/Berlin")'
+
+
+def _timezone(name: str, text: str) -> str:
+    problem = zone_problem(text)
+    if problem is not None:
+        raise _Invalid(problem)
+    return text
+
+
+def _country(name: str, text: str) -> str:
+    if not _COUNTRY.fullmatch(text):
+        raise _Invalid(f'{name} {_q(text)} is not a two-letter country code (like "DE")')
+    return text.upper()
+
+
+def _locale(name: str, text: str) -> str:
+    match = _LOCALE.fullmatch(text)
+    if match is None:
+        raise _Invalid(f'{name} {_q(text)} is not a locale like "en", "de_DE" or "de-DE"')
+    language, script, region = match.groups()
+    parts = [language.lower(), script.title() if script else "", region.upper() if region else ""]
+    return "_".join(part for part in parts if part)
+
+
+def _date(name: str, text: str) -> date:
+    try:
+        if _DATE.fullmatch(text):
+            return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise _Invalid(f"{name} {_q(text)} is not a valid date (YYYY-MM-DD)")
+
+
+def _aware(name: str, text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise _Invalid(
+            f"{name} {_q(text)} is not a date-time (ISO 8601, e.g. 2026-05-01T10:00:00+02:00)"
+        ) from None
+    if value.utcoffset() is None:
+        raise _Invalid(f"{name} {_q(text)} has no UTC offset; {_OFFSET_HINT}")
+    return value
+
+
+def _bool(name: str, value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _BOOLS:
+        return _BOOLS[value.strip().lower()]
+    raise _Invalid(f"{name} {_q(value)} is not true or false (also yes/no, 1/0)")
+
+
+_CORE_TEXT: dict[str, Callable[[str, str], Any]] = {
+    "email": _email,
+    "timezone": _timezone,
+    "country": _country,
+    "locale": _locale,
+    "birthday": _date,
+    "customer_since": _date,
+}
+
+_EXPECTED = {
+    FieldType.STRING: "a string",
+    FieldType.INT: "a whole number",
+    FieldType.FLOAT: "a number",
+    FieldType.DATE: "a valid date (YYYY-MM-DD)",
+    FieldType.LIST: 'a list of strings (in CSV: "a;b;c")',
+}
+
+
+def convert(name: str, value: Any, ftype: FieldType | None) -> Any:
+    """Convert a declared attribute or data field; undeclared values pass unchanged."""
+    if value is None or ftype is None or ftype is FieldType.ANY:
+        return value
+    if ftype is FieldType.BOOL:
+        return _bool(name, value)
+    if ftype is FieldType.DATETIME:
+        if not isinstance(value, str):
+            raise _Invalid(f"{name} must be a date-time string with a UTC offset; {_OFFSET_HINT}")
+        return _aware(name, value.strip())
+    if ftype is FieldType.DATE and isinstance(value, str):
+        return _date(name, value.strip())
+    result = _convert_plain(value, ftype)
+    if result is None:
+        raise _Invalid(f"{name} {_q(value)} is not {_EXPECTED[ftype]}")
+    return result
+
+
+def _convert_plain(value: Any, ftype: FieldType) -> Any:
+    """STRING, INT, FLOAT and LIST from JSON values or text; None when it does not fit."""
+    if isinstance(value, bool) or ftype is FieldType.DATE:
+        return None
+    if ftype is FieldType.STRING:
+        return value if isinstance(value, str) else None
+    if ftype is FieldType.LIST:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(";") if item.strip()]
+        ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
+        return list(value) if ok else None
+    if isinstance(value, str):
+        text = value.strip()
+        if ftype is FieldType.INT:
+            return int(text) if _INT.fullmatch(text) else None
+        try:
+            value = float(text)
+        except ValueError:
+            return None
+    if ftype is FieldType.INT:
+        return value if isinstance(value, int) else None
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+# --- reading ------------------------------------------------------------------
+
+
+def _read(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        problem = Problem(path=str(path), line=None, message=f"cannot read: {exc}")
+        raise InputError([problem]) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        message = f"not UTF-8 text ({exc.reason}); save the file as UTF-8"
+        raise InputError([Problem(path=str(path), line=line, message=message)]) from None
+
+
+def _lines(text: str) -> Iterator[tuple[int, str]]:
+    # Only \n, \r and \r\n end a line: str.splitlines would also split on U+2028
+    # and friends, which JSON strings may hold, and the line numbers would drift.
+    for number, line in enumerate(io.StringIO(text.removeprefix("\ufeff"), newline=None), 1):
+        yield number, line.rstrip("\n")
+
+
+def _jsonl(text: str, problems: _Problems, what: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    for number, line in _lines(text):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.add(number, f"invalid JSON at column {exc.colno}: {exc.msg}")
+            continue
+        if not isinstance(value, dict):
+            problems.add(number, f"expected one JSON object {{...}} per {what}, not {_kind(value)}")
+            continue
+        yield number, value
+
+
+def _csv(text: str, problems: _Problems) -> Iterator[tuple[int, dict[str, str | None]]]:
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+    header: list[str] | None = None
+    end = 0
+    try:
+        for record in reader:
+            # line_num is the last physical line read, so a quoted cell spanning
+            # lines puts the next record's start after it.
+            start, end = end + 1, reader.line_num
+            if not record:
+                continue
+            if header is None:
+                header = _header(record, start, problems)
+                if header is None:
+                    return  # every row would repeat the header's problem
+            elif len(record) != len(header):
+                problems.add(
+                    start,
+                    f"row has {len(record)} cells but the header has {len(header)}; "
+                    "quote cells that contain commas",
+                )
+            else:
+                yield (
+                    start,
+                    {k: (v if v.strip() else None) for k, v in zip(header, record, strict=True)},
+                )
+    except csv.Error as exc:
+        problems.add(reader.line_num, f"invalid CSV: {exc}")
+
+
+def _header(record: list[str], line: int, problems: _Problems) -> list[str] | None:
+    before = len(problems.items)
+    header = [name.strip() for name in record]
+    for index, name in enumerate(header, 1):
+        if not name:
+            problems.add(line, f"column {index} of the header row has no name")
+        elif header.index(name) != index - 1:
+            problems.add(line, f"column {_q(name)} appears twice in the header row")
+    if "id" not in header:
+        problems.add(line, 'the header row has no "id" column; start with e.g. id,email,timezone')
+    return header if len(problems.items) == before else None
+
+
+# --- customers ----------------------------------------------------------------
+
+
+def parse_customers(path: Path, *, attribute_types: Mapping[str, FieldType]) -> list[Customer]:
+    """Read customers from a ``.csv`` or ``.jsonl`` file; raise ``InputError`` on any problem."""
+    _customer_format(str(path))
+    text = _read(path)
+    return parse_customers_text(text, display=str(path), attribute_types=attribute_types)
+
+
+def parse_customers_text(
+    text: str, *, display: str, attribute_types: Mapping[str, FieldType]
+) -> list[Customer]:
+    """Like ``parse_customers``; the format comes from ``display``'s extension."""
+    problems = _Problems(display)
+    rows: Iterator[tuple[int, Mapping[str, Any]]]
+    if _customer_format(display) == ".csv":
+        rows = _csv(text, problems)
+    else:
+        rows = _jsonl(text, problems, "customer")
+    customers: list[Customer] = []
+    first_line: dict[str, int] = {}
+    for line, raw in rows:
+        row = _Row()
+        customer = _customer(raw, row, attribute_types)
+        for message in row.errors:
+            problems.add(line, message)
+        customer_id = customer.id if customer else _id_or_none(raw.get("id"))
+        if customer_id is not None and customer_id in first_line:
+            first = first_line[customer_id]
+            problems.add(line, f"id {_q(customer_id)} appears twice (lines {first} and {line})")
+        elif customer_id is not None:
+            first_line[customer_id] = line
+            customers.extend([customer] if customer else [])
+    problems.raise_if_any()
+    return customers
+
+
+def _id_or_none(value: Any) -> str | None:
+    try:
+        return _text("id", value)
+    except _Invalid:
+        return None
+
+
+def _customer_format(display: str) -> str:
+    suffix = PurePath(display).suffix.lower()
+    if suffix not in CUSTOMER_FORMATS:
+        message = f"unsupported file type {_q(suffix)}; customers can be read from .csv or .jsonl"
+        raise InputError([Problem(path=display, line=None, message=message)])
+    return suffix
+
+
+def _customer(
+    raw: Mapping[str, Any], row: _Row, attribute_types: Mapping[str, FieldType]
+) -> Customer | None:
+    core: dict[str, Any] = {}
+    attributes: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == "id":
+            continue  # checked below, once
+        if key == "consent_marketing":
+            core[key] = bool(row.check(_bool, key, value))
+        elif key in CUSTOMER_CORE_FIELDS:
+            text = row.check(_text, key, value)
+            parse = _CORE_TEXT.get(key)
+            core[key] = row.check(parse, key, text) if parse and text is not None else text
+        else:
+            attributes[key] = row.check(convert, key, value, attribute_types.get(key))
+    customer_id = row.check(_required, "id", raw.get("id"), "customer")
+    if row.errors or customer_id is None:
+        return None
+    return Customer(id=customer_id, **core, attributes=attributes)
+
+
+# --- events -------------------------------------------------------------------
+
+
+def parse_events(path: Path, *, data_types: Mapping[str, Mapping[str, FieldType]]) -> list[Event]:
+    """Read events from a ``.jsonl`` file; raise ``InputError`` on any problem."""
+    if path.suffix.lower() != ".jsonl":
+        message = f"unsupported file type {_q(path.suffix)}; events are read from .jsonl"
+        raise InputError([Problem(path=str(path), line=None, message=message)])
+    return parse_events_text(_read(path), display=str(path), data_types=data_types)
+
+
+def parse_events_text(
+    text: str, *, display: str, data_types: Mapping[str, Mapping[str, FieldType]]
+) -> list[Event]:
+    problems = _Problems(display)
+    events: dict[str, tuple[int, Event]] = {}
+    for line, raw in _jsonl(text, problems, "event"):
+        row = _Row()
+        event = _event(raw, row, data_types)
+        for message in row.errors:
+            problems.add(line, message)
+        if event is None:
+            continue
+        if event.id in events and events[event.id][1] != event:
+            first = events[event.id][0]
+            problems.add(
+                line,
+                f"id {_q(event.id)} was used for a different event on line {first}; "
+                "event ids must be unique",
+            )
+        # An identical repeat (overlapping exports) is harmless: keep the first.
+        events.setdefault(event.id, (line, event))
+    problems.raise_if_any()
+    return [event for _, event in events.values()]
+
+
+def _event(
+    raw: Mapping[str, Any], row: _Row, data_types: Mapping[str, Mapping[str, FieldType]]
+) -> Event | None:
+    for key in raw:
+        if key not in EVENT_KEYS:
+            row.errors.append(f"unknown key {_q(key)}; an event has {', '.join(EVENT_KEYS)}")
+    event_id = row.check(_required, "id", raw.get("id"), "event")
+    type_ = row.check(_required, "type", raw.get("type"), "event")
+    customer = row.check(_required, "customer", raw.get("customer"), "event")
+    at_text = row.check(_required, "at", raw.get("at"), "event")
+    at = row.check(_aware, "at", at_text) if at_text is not None else None
+    data = _data(raw.get("data"), data_types.get(type_ or "", {}), row)
+    if row.errors or not (event_id and type_ and customer and at) or data is None:
+        return None
+    return Event(id=event_id, type=type_, customer_id=customer, at=at.astimezone(UTC), data=data)
+
+
+def _data(raw: Any, declared: Mapping[str, FieldType], row: _Row) -> dict[str, Any] | None:
+    """Event data with declared fields converted; None (and ``row.errors``) if any is wrong."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        row.errors.append(f"data must be a JSON object {{...}}, not {_kind(raw)}")
+        return None
+    before = len(row.errors)
+    data = {key: row.check(convert, f"data.{key}", v, declared.get(key)) for key, v in raw.items()}
+    return data if len(row.errors) == before else None
+
+
+def make_event(
+    type_: str,
+    *,
+    customer: str,
+    at: str | None,
+    data_json: str | None,
+    event_id: str | None,
+    data_types: Mapping[str, Mapping[str, FieldType]],
+    now: datetime,
+) -> Event:
+    """One event from command-line values; the default id makes a repeat idempotent."""
+    if now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    problems: list[Problem] = []
+
+    def check(source: str, parse: Callable[..., _T], *args: Any) -> _T | None:
+        try:
+            return parse(*args)
+        except _Invalid as exc:
+            problems.append(Problem(path=source, line=None, message=str(exc)))
+            return None
+
+    type_text = check("TYPE", _required, "type", type_, "event")
+    customer_id = check("--customer", _required, "customer", customer, "event")
+    when = now if at is None else check("--at", _aware, "at", at.strip())
+    raw_data = check("--data", _json_object, data_json)
+    data_row = _Row()
+    data = _data(raw_data, data_types.get(type_text or "", {}), data_row)
+    problems.extend(Problem(path="--data", line=None, message=m) for m in data_row.errors)
+    raise_problems(problems)
+    assert type_text and customer_id and when is not None and data is not None
+    when = when.astimezone(UTC)
+    if event_id is None:
+        key = {"type": type_text, "customer": customer_id, "at": when.isoformat(), "data": raw_data}
+        canonical = json.dumps(key, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        event_id = "cli-" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    return Event(id=event_id, type=type_text, customer_id=customer_id, at=when, data=data)
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _Invalid(f"invalid JSON at column {exc.colno}: {exc.msg}") from None
+    if not isinstance(value, dict):
+        raise _Invalid(f'must be a JSON object like {{"code": "X1"}}, not {_kind(value)}')
+    return value
+
+
+# --- suppressions -------------------------------------------------------------
+
+
+def parse_suppression_email(text: str, *, source: str = "email") -> str:
+    """A validated address, stripped and lower-cased as suppressions store it."""
+    try:
+        return _email("email", _required("email", text, "suppression")).lower()
+    except _Invalid as exc:
+        raise InputError([Problem(path=source, line=None, message=str(exc))]) from None
+
+
+def parse_suppressions_text(text: str, *, display: str) -> list[Suppression]:
+    """Suppressions from JSON lines ``{"email", "scope", "reason"}``."""
+    problems = _Problems(display)
+    result: list[Suppression] = []
+    scopes = " or ".join(_q(scope) for scope in _SCOPES)
+    for line, raw in _jsonl(text, problems, "suppression"):
+        row = _Row()
+        for key in raw:
+            if key not in SUPPRESSION_KEYS:
+                row.errors.append(f"unknown key {_q(key)}; a suppression has email, scope, reason")
+        email = row.check(_required, "email", raw.get("email"), "suppression")
+        email = row.check(_email, "email", email) if email else None
+        scope = raw.get("scope")
+        if not isinstance(scope, str) or scope not in _SCOPES:
+            row.errors.append(f"scope {_q(scope)} must be {scopes}")
+            scope = None
+        reason = row.check(_text, "reason", raw.get("reason"))
+        for message in row.errors:
+            problems.add(line, message)
+        if not row.errors and email and scope:
+            result.append(
+                Suppression(email=email.lower(), scope=SuppressionScope(scope), reason=reason)
+            )
+    problems.raise_if_any()
+    return result

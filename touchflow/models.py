@@ -1,0 +1,179 @@
+"""Values that flow between the store, the planner and the edges.
+
+All frozen: the planner is pure and hands these around without copying.
+Datetimes here are always timezone-aware (UTC unless said otherwise); naive
+ones are rejected where data enters (importer, CLI, config).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+
+class Category(enum.StrEnum):
+    TRANSACTIONAL = "transactional"
+    MARKETING = "marketing"
+
+
+class SuppressionScope(enum.StrEnum):
+    """What a suppression blocks: marketing only, or every message."""
+
+    MARKETING = "marketing"
+    ALL = "all"
+
+
+class Status(enum.StrEnum):
+    PLANNED = "planned"
+    HELD = "held"
+
+
+class HoldReason(enum.StrEnum):
+    """Why a touchpoint will not be sent. Part of the public JSON interface."""
+
+    CANCELLED = "cancelled"
+    CONDITION_FALSE = "condition_false"
+    SUPPRESSED = "suppressed"
+    NO_CONSENT = "no_consent"
+    NO_ADDRESS = "no_address"
+    SKIPPED_HOLIDAY = "skipped_holiday"
+    CAPPED = "capped"
+    INVALID_DATA = "invalid_data"
+    RENDER_ERROR = "render_error"
+
+
+class Adjustment(enum.StrEnum):
+    """A planned touchpoint whose time a policy changed (still sent)."""
+
+    MOVED_BY_WINDOW = "moved_by_window"
+    MOVED_BY_HOLIDAY = "moved_by_holiday"
+    DST_GAP = "dst_gap"
+
+
+# Core customer fields, in import order. Everything else is an attribute.
+CUSTOMER_CORE_FIELDS: tuple[str, ...] = (
+    "id",
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "timezone",
+    "locale",
+    "country",
+    "birthday",
+    "customer_since",
+    "consent_marketing",
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Customer:
+    id: str
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    timezone: str | None = None  # IANA name; None: the project default
+    locale: str | None = None  # e.g. "de" or "en_GB"; None: the project default
+    country: str | None = None  # ISO 3166-1 alpha-2, upper case
+    birthday: date | None = None
+    customer_since: date | None = None
+    consent_marketing: bool = False
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    id: str
+    type: str
+    customer_id: str
+    at: datetime  # aware
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Suppression:
+    email: str  # stored lower-cased
+    scope: SuppressionScope
+    reason: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SentRecord:
+    """A touchpoint already sent (from the outbox): counts towards caps."""
+
+    key: str
+    customer_id: str
+    category: Category
+    sent_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CustomerFacts:
+    """Everything the planner may know about one customer."""
+
+    customer: Customer
+    events: Sequence[Event] = ()  # sorted by (at, id)
+    suppressed: frozenset[SuppressionScope] = frozenset()
+    sent: Sequence[SentRecord] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Window:
+    """Half-open planning window [start, end), both aware."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("Window bounds must be timezone-aware")
+        if self.end < self.start:
+            raise ValueError("Window end lies before its start")
+
+    def contains(self, instant: datetime) -> bool:
+        return self.start <= instant < self.end
+
+    @classmethod
+    def of_days(cls, start: datetime, days: int) -> Window:
+        return cls(start=start, end=start + timedelta(days=days))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlannedTouchpoint:
+    """One touchpoint the planner produced, planned or held with a reason."""
+
+    key: str  # deterministic: rule, customer, occurrence, offset
+    rule_id: str
+    customer_id: str
+    occurrence: str
+    channel: str
+    template: str
+    category: Category
+    priority: int
+    due_at: datetime  # UTC, after policies moved it
+    timezone: str  # the zone the customer's local times are in
+    status: Status
+    reason: HoldReason | None = None
+    detail: str | None = None  # human words for the reason or adjustment
+    adjustments: tuple[Adjustment, ...] = ()
+    to: str | None = None
+    # Values the templates see for this touchpoint (customer, event, occurrence...).
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
+class FieldType(enum.StrEnum):
+    """Declared type of a customer attribute or an event data field."""
+
+    STRING = "string"
+    INT = "int"
+    FLOAT = "float"
+    BOOL = "bool"
+    DATE = "date"  # YYYY-MM-DD, a local calendar date
+    DATETIME = "datetime"  # ISO 8601 with an offset; naive values are rejected
+    LIST = "list"  # of strings; in CSV written as "a;b;c"
+    ANY = "any"  # JSON value, unchecked (templates may still use it)

@@ -1,0 +1,172 @@
+"""`touchflow preview`: plan, render and show — as a table, as JSON or as .eml files.
+
+The JSON shape is a public interface (docs/preview-json.md); keep it stable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from touchflow.compose import compose, to_bytes
+from touchflow.context import trigger_summary
+from touchflow.errors import HeaderInjectionError, RenderError
+from touchflow.models import Category, HoldReason, PlannedTouchpoint, Status
+from touchflow.project import Project
+from touchflow.render import RenderedMessage
+from touchflow.timecalc import zone
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PreviewItem:
+    touchpoint: PlannedTouchpoint
+    message: RenderedMessage | None
+
+
+def render_all(project: Project, touchpoints: Sequence[PlannedTouchpoint]) -> list[PreviewItem]:
+    """Render every touchpoint; a failing render holds a planned one with the reason."""
+    items = []
+    for tp in touchpoints:
+        customer = tp.context.get("customer", {})
+        try:
+            message = project.templates.render(
+                tp.template,
+                locale=customer.get("locale") or project.config.locale,
+                timezone=tp.timezone,
+                context=tp.context,
+            )
+        except RenderError as exc:
+            message = None
+            if tp.status is Status.PLANNED:
+                tp = dataclasses.replace(
+                    tp, status=Status.HELD, reason=HoldReason.RENDER_ERROR, detail=str(exc)
+                )
+        items.append(PreviewItem(touchpoint=tp, message=message))
+    return items
+
+
+def utc_text(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def as_json(item: PreviewItem) -> dict[str, Any]:
+    tp, msg = item.touchpoint, item.message
+    local = tp.due_at.astimezone(zone(tp.timezone))
+    return {
+        "key": tp.key,
+        "rule": tp.rule_id,
+        "customer": tp.customer_id,
+        "channel": tp.channel,
+        "category": tp.category.value,
+        "template": tp.template,
+        "status": tp.status.value,
+        "reason": tp.reason.value if tp.reason else None,
+        "detail": tp.detail,
+        "send_at": utc_text(tp.due_at),
+        "local_send_at": local.isoformat(),
+        "timezone": tp.timezone,
+        "occurrence": tp.occurrence,
+        "adjustments": [a.value for a in tp.adjustments],
+        "to": tp.to,
+        "locale": msg.locale if msg else None,
+        "subject": msg.subject if msg else None,
+        "text": msg.text if msg else None,
+        "html": msg.html if msg else None,
+    }
+
+
+def to_json(items: Sequence[PreviewItem]) -> str:
+    return json.dumps([as_json(i) for i in items], ensure_ascii=False, indent=2)
+
+
+def write_eml(project: Project, items: Sequence[PreviewItem], out_dir: Path) -> list[Path]:
+    """One .eml per touchpoint that has a message and an address, named by time and key."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    email = project.config.email
+    written = []
+    for n, item in enumerate(items, start=1):
+        tp, msg = item.touchpoint, item.message
+        if msg is None or not tp.to:
+            continue
+        try:
+            message = compose(
+                rendered=msg, key=tp.key, from_addr=email.from_addr, to_addr=tp.to,
+                reply_to=email.reply_to, date=tp.due_at, domain=email.domain,
+                list_unsubscribe=email.unsubscribe if tp.category is Category.MARKETING else (),
+            )  # fmt: skip
+        except HeaderInjectionError:
+            continue  # shown as held by the JSON and table formats; never written
+        name = f"{n:04d}-{tp.due_at.strftime('%Y%m%dT%H%M')}-{tp.rule_id}-{tp.customer_id}.eml"
+        path = out_dir / _safe_name(name)
+        path.write_bytes(to_bytes(message))
+        written.append(path)
+    return written
+
+
+def _safe_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def print_table(
+    project: Project, items: Sequence[PreviewItem], console: Console, *, show_held: bool
+) -> None:
+    tz = zone(project.config.timezone)
+    by_day: dict[str, list[PreviewItem]] = defaultdict(list)
+    for item in items:
+        day = item.touchpoint.due_at.astimezone(tz).strftime("%a %d %b %Y")
+        by_day[day].append(item)
+    for day, day_items in by_day.items():
+        table = Table(title=f"{day}  ({project.config.timezone})", title_justify="left",
+                      expand=False, show_lines=False)  # fmt: skip
+        for column in ("time", "customer local time", "rule", "customer", "to", "subject"):
+            table.add_column(column, overflow="fold")
+        if show_held:
+            table.add_column("status", overflow="fold")
+        for item in day_items:
+            table.add_row(*_row(item, tz, show_held))
+        console.print(table)
+    print_summary(project, items, console)
+
+
+def _row(item: PreviewItem, tz: Any, show_held: bool) -> list[str]:
+    tp = item.touchpoint
+    local = tp.due_at.astimezone(zone(tp.timezone))
+    row = [
+        tp.due_at.astimezone(tz).strftime("%H:%M"),
+        f"{local.strftime('%a %H:%M')} {tp.timezone}",
+        tp.rule_id,
+        tp.customer_id,
+        tp.to or "—",
+        item.message.subject if item.message else "—",
+    ]
+    if show_held:
+        row.append(tp.status.value if tp.reason is None else f"held: {tp.reason.value}")
+    return row
+
+
+def print_summary(project: Project, items: Sequence[PreviewItem], console: Console) -> None:
+    planned: Counter[str] = Counter()
+    held: dict[str, Counter[str]] = defaultdict(Counter)
+    for item in items:
+        tp = item.touchpoint
+        if tp.reason is None:
+            planned[tp.rule_id] += 1
+        else:
+            held[tp.rule_id][tp.reason.value] += 1
+    table = Table(title="Per rule", title_justify="left")
+    for column in ("rule", "category", "trigger", "planned", "held"):
+        table.add_column(column, overflow="fold")
+    for rule in project.rules:
+        reasons = ", ".join(f"{n} {r}" for r, n in sorted(held[rule.id].items()))
+        table.add_row(rule.id, rule.category.value, trigger_summary(rule),
+                      str(planned[rule.id]), reasons or "—")  # fmt: skip
+    console.print(table)

@@ -1,0 +1,106 @@
+"""The rule language as values: what a validated rule is."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import time
+from typing import Any
+
+from touchflow.config import Policies
+from touchflow.durations import Offset
+from touchflow.models import Category
+
+
+class Feb29(enum.StrEnum):
+    """Where a Feb 29 date lands in a year that has none."""
+
+    FEB28 = "feb28"
+    MAR1 = "mar1"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventTrigger:
+    """Fires for events of a type; ``anchor`` and ``occurrence`` are paths into the event."""
+
+    event: str
+    anchor: tuple[str, ...] = ("event", "at")
+    occurrence: tuple[str, ...] = ("event", "id")
+    updates: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class YearlyTrigger:
+    """Every year on a date field of the customer (birthday, customer_since…)."""
+
+    field: str  # "birthday", "customer_since" or a declared date attribute
+    feb29: Feb29 = Feb29.FEB28
+    skip_first: bool = True  # no anniversary card on the day itself (year 0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DateTrigger:
+    """A fixed calendar date each year, e.g. 01-01."""
+
+    month: int
+    day: int
+    feb29: Feb29 = Feb29.FEB28
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HolidayTrigger:
+    """A named public holiday from the customer's country calendar."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CronTrigger:
+    """Recurring dates from a 5-field cron expression; minute and hour give the local time."""
+
+    expression: str
+    date_fields: str  # "dom month dow", matched against local dates
+    at: time
+
+
+Trigger = EventTrigger | YearlyTrigger | DateTrigger | HolidayTrigger | CronTrigger
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Condition:
+    source: str
+    line: int
+    compiled: Any  # jinja2 TemplateExpression; evaluated in the sandbox
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rule:
+    id: str
+    description: str
+    category: Category
+    priority: int
+    trigger: Trigger
+    offsets: tuple[Offset, ...]
+    at: time | None
+    conditions: tuple[Condition, ...]
+    cancel_on: tuple[str, ...]
+    channel: str
+    template: str
+    policies: Policies
+    path: str  # file as shown to the user
+    line: int
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.line}"
+
+    @property
+    def trigger_kind(self) -> str:
+        return {
+            EventTrigger: "event",
+            YearlyTrigger: "yearly",
+            DateTrigger: "date",
+            HolidayTrigger: "holiday",
+            CronTrigger: "cron",
+        }[type(self.trigger)]

@@ -1,0 +1,57 @@
+"""Where customers, events and suppressions live: the ``Store`` boundary.
+
+The interface is small and its SQL portable (``INSERT ... ON CONFLICT``), so a
+PostgreSQL store can follow the SQLite one. Every method is async; every write
+is one transaction; failures are ``StoreError`` naming the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from types import TracebackType
+from typing import Protocol, Self
+
+from touchflow.models import Customer, CustomerFacts, Event, Suppression
+from touchflow.store.sqlite import SqliteStore
+
+__all__ = ["SqliteStore", "Store"]
+
+
+class Store(Protocol):
+    async def upsert_customers(self, customers: Sequence[Customer]) -> int:
+        """Insert or replace (by id) every customer, in one transaction; return how many."""
+        ...
+
+    async def add_events(self, events: Sequence[Event]) -> tuple[int, int]:
+        """Store new events in one transaction: ``(inserted, already_present)`` by event id."""
+        ...
+
+    async def add_suppression(self, s: Suppression) -> None:
+        """Record a suppression (email lower-cased); a repeat of (email, scope) updates it."""
+        ...
+
+    async def customer_count(self) -> int: ...
+
+    async def get_customer(self, customer_id: str) -> Customer | None: ...
+
+    async def load_facts(
+        self, *, customer_ids: Collection[str] | None = None
+    ) -> list[CustomerFacts]:
+        """Every customer (or those named), ordered by id, with events sorted by (at, id)
+        and the suppression scopes on its email (case-insensitive)."""
+        ...
+
+    async def get_meta(self, key: str) -> str | None: ...
+
+    async def set_meta(self, key: str, value: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...

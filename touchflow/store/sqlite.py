@@ -1,0 +1,325 @@
+"""The SQLite store, on aiosqlite: one connection, WAL mode, one transaction per write.
+
+Multi-statement work runs under one lock: a single connection has one
+transaction at a time, and two coroutines must not interleave inside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Collection, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from datetime import UTC, date, datetime
+from importlib import resources
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import aiosqlite
+
+from touchflow.errors import StoreError
+from touchflow.models import Customer, CustomerFacts, Event, Suppression, SuppressionScope
+
+SCHEMA_VERSION = "1"
+BUSY_TIMEOUT_MS = 5000
+# Bound parameters per IN (...) list: well below SQLite's limit (999 before 3.32).
+_CHUNK = 500
+
+_CUSTOMER_COLUMNS = (
+    "id, email, phone, first_name, last_name, timezone, locale, country, "
+    "birthday, customer_since, consent_marketing, attributes"
+)
+_UPSERT_CUSTOMER = f"""
+    INSERT INTO customers ({_CUSTOMER_COLUMNS}, birthday_md, since_md)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO UPDATE SET
+        email = excluded.email, phone = excluded.phone,
+        first_name = excluded.first_name, last_name = excluded.last_name,
+        timezone = excluded.timezone, locale = excluded.locale, country = excluded.country,
+        birthday = excluded.birthday, customer_since = excluded.customer_since,
+        consent_marketing = excluded.consent_marketing, attributes = excluded.attributes,
+        birthday_md = excluded.birthday_md, since_md = excluded.since_md
+"""
+_SELECT_CUSTOMERS = f"SELECT {_CUSTOMER_COLUMNS} FROM customers"
+_INSERT_EVENT = """
+    INSERT INTO events (id, type, customer_id, at, data) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO NOTHING
+"""
+_SELECT_EVENTS = "SELECT id, type, customer_id, at, data FROM events"
+_EVENT_ORDER = " ORDER BY customer_id, at, id"
+# A repeated suppression keeps its first date, and its reason unless a new one is given.
+_UPSERT_SUPPRESSION = """
+    INSERT INTO suppressions (email, scope, reason, created_at) VALUES (?, ?, ?, ?)
+    ON CONFLICT (email, scope) DO UPDATE SET
+        reason = COALESCE(excluded.reason, suppressions.reason),
+        created_at = COALESCE(suppressions.created_at, excluded.created_at)
+"""
+_SET_META = """
+    INSERT INTO meta (key, value) VALUES (?, ?)
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value
+"""
+
+
+class SqliteStore:
+    """The ``Store`` on one SQLite file. Create it with ``await SqliteStore.open(path)``."""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+        self._db = db
+        self.path = path
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> SqliteStore:
+        """Open (creating it and its directory if needed) the store at ``path``."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = await aiosqlite.connect(path, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open store {path}: {exc}") from exc
+        store = cls(db, path)
+        try:
+            await store._prepare()
+        except BaseException:
+            await db.close()
+            raise
+        return store
+
+    async def _prepare(self) -> None:
+        schema = resources.files(__package__).joinpath("schema.sql").read_text("utf-8")
+        with self._errors("open"):
+            # busy_timeout first, so the statements below wait for another process.
+            # PRAGMAs return rows; fetching them finishes the statement before COMMIT.
+            await self._db.execute_fetchall(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await self._db.execute_fetchall("PRAGMA foreign_keys = ON")
+            await self._db.execute_fetchall("PRAGMA journal_mode = WAL")
+            # One transaction: two processes opening a new file at once do not race.
+            await self._db.executescript(f"BEGIN IMMEDIATE;\n{schema}\nCOMMIT;")
+        version = await self.get_meta("schema_version")
+        if version != SCHEMA_VERSION:
+            raise StoreError(
+                f"store {self.path} has schema version {version}; "
+                f"this touchflow reads version {SCHEMA_VERSION}"
+            )
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # --- writes ----------------------------------------------------------------
+
+    async def upsert_customers(self, customers: Sequence[Customer]) -> int:
+        async with self._transaction("write customers to") as db:
+            await _run(db.executemany(_UPSERT_CUSTOMER, [_customer_params(c) for c in customers]))
+        return len(customers)
+
+    async def add_events(self, events: Sequence[Event]) -> tuple[int, int]:
+        async with self._transaction("write events to") as db:
+            async with db.executemany(_INSERT_EVENT, [_event_params(e) for e in events]) as cur:
+                # For executemany, rowcount sums the rows each statement inserted.
+                inserted = max(cur.rowcount, 0)
+        return inserted, len(events) - inserted
+
+    async def add_suppression(self, s: Suppression) -> None:
+        params = (s.email.strip().lower(), s.scope.value, s.reason, _utc_text(s.created_at))
+        async with self._transaction("write a suppression to") as db:
+            await _run(db.execute(_UPSERT_SUPPRESSION, params))
+
+    async def set_meta(self, key: str, value: str) -> None:
+        async with self._transaction("write meta to") as db:
+            await _run(db.execute(_SET_META, (key, value)))
+
+    # --- reads -----------------------------------------------------------------
+
+    async def get_meta(self, key: str) -> str | None:
+        rows = await self._fetch("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    async def customer_count(self) -> int:
+        rows = await self._fetch("SELECT COUNT(*) FROM customers", ())
+        return int(rows[0][0])
+
+    async def get_customer(self, customer_id: str) -> Customer | None:
+        rows = await self._fetch(f"{_SELECT_CUSTOMERS} WHERE id = ?", (customer_id,))
+        return _customer(rows[0]) if rows else None
+
+    async def load_facts(
+        self, *, customer_ids: Collection[str] | None = None
+    ) -> list[CustomerFacts]:
+        """Customers by id with their events and suppressions, in a few bulk queries."""
+        # One read transaction, so an import running meanwhile is seen whole or not at all.
+        async with self._transaction("read facts from", begin="BEGIN") as db:
+            if customer_ids is None:
+                customers = await db.execute_fetchall(f"{_SELECT_CUSTOMERS} ORDER BY id")
+                events = await db.execute_fetchall(_SELECT_EVENTS + _EVENT_ORDER)
+                suppressions = await db.execute_fetchall("SELECT email, scope FROM suppressions")
+            else:
+                ids = sorted(set(customer_ids))
+                customers = await _fetch_in(db, f"{_SELECT_CUSTOMERS} WHERE id IN", ids, "")
+                where = f"{_SELECT_EVENTS} WHERE customer_id IN"
+                events = await _fetch_in(db, where, ids, _EVENT_ORDER)
+                emails = sorted({str(row[1]).lower() for row in customers if row[1]})
+                select = "SELECT email, scope FROM suppressions WHERE email IN"
+                suppressions = await _fetch_in(db, select, emails, "")
+        return _facts(customers, events, suppressions)
+
+    # --- plumbing --------------------------------------------------------------
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot {action} store {self.path}: {exc}") from exc
+
+    @asynccontextmanager
+    async def _transaction(
+        self, action: str, *, begin: str = "BEGIN IMMEDIATE"
+    ) -> AsyncIterator[aiosqlite.Connection]:
+        # Writers take the write lock up front (IMMEDIATE): a deferred transaction
+        # that later needs to write can fail with SQLITE_BUSY despite busy_timeout.
+        async with self._lock:
+            with self._errors(action):
+                await _run(self._db.execute(begin))
+                try:
+                    yield self._db
+                except BaseException:
+                    await _run(self._db.execute("ROLLBACK"))
+                    raise
+                await _run(self._db.execute("COMMIT"))
+
+    async def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        async with self._lock:
+            with self._errors("read"):
+                return list(await self._db.execute_fetchall(sql, params))
+
+
+async def _run(statement: Awaitable[aiosqlite.Cursor]) -> None:
+    """Await a statement and close its cursor, so no statement stays open at COMMIT."""
+    cursor = await statement
+    await cursor.close()
+
+
+async def _fetch_in(
+    db: aiosqlite.Connection, select: str, values: Sequence[str], order: str
+) -> list[Any]:
+    """``select ... IN (values)`` in chunks; rows come back in the order of ``values``."""
+    rows: list[Any] = []
+    for start in range(0, len(values), _CHUNK):
+        chunk = values[start : start + _CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        rows.extend(await db.execute_fetchall(f"{select} ({marks}){order}", chunk))
+    return rows
+
+
+def _facts(
+    customer_rows: Iterable[Any], event_rows: Iterable[Any], suppression_rows: Iterable[Any]
+) -> list[CustomerFacts]:
+    events: defaultdict[str, list[Event]] = defaultdict(list)
+    for row in event_rows:
+        event = _event(row)
+        events[event.customer_id].append(event)
+    scopes: defaultdict[str, set[SuppressionScope]] = defaultdict(set)
+    for email, scope in suppression_rows:
+        scopes[email].add(SuppressionScope(scope))
+    facts = []
+    for row in customer_rows:
+        customer = _customer(row)
+        email = customer.email.lower() if customer.email else None
+        suppressed = frozenset(scopes.get(email, ())) if email else frozenset()
+        facts.append(
+            CustomerFacts(
+                customer=customer, events=tuple(events.get(customer.id, ())), suppressed=suppressed
+            )
+        )
+    return facts
+
+
+# --- values <-> columns ---------------------------------------------------------
+
+
+def _utc_text(instant: datetime | None) -> str | None:
+    """Fixed-width UTC text, so that text order is time order."""
+    if instant is None:
+        return None
+    if instant.utcoffset() is None:
+        raise ValueError(f"naive datetime {instant!r} cannot be stored; attach a time zone")
+    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def _json_default(value: object) -> str:
+    # Declared date/datetime values go back to ISO text; readers parse by declared type.
+    if isinstance(value, date):  # datetime is a date too
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} cannot be stored as JSON")
+
+
+def _to_json(value: Any) -> str:
+    return json.dumps(value, default=_json_default, ensure_ascii=False, separators=(",", ":"))
+
+
+# raw_decode skips json.loads' two whitespace regex scans per call: this runs once
+# per stored customer and event on every load_facts, and we wrote the text compact.
+_decode = json.JSONDecoder().raw_decode
+
+
+def _from_json(text: str) -> dict[str, Any]:
+    return {} if text == "{}" else dict(_decode(text)[0])
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _month_day(day: date | None) -> str | None:
+    return f"{day.month:02d}-{day.day:02d}" if day else None
+
+
+def _customer_params(c: Customer) -> tuple[Any, ...]:
+    return (
+        c.id, c.email, c.phone, c.first_name, c.last_name, c.timezone, c.locale, c.country,
+        _iso(c.birthday), _iso(c.customer_since), int(c.consent_marketing),
+        _to_json(dict(c.attributes)), _month_day(c.birthday), _month_day(c.customer_since),
+    )  # fmt: skip
+
+
+def _customer(row: Sequence[Any]) -> Customer:
+    (id_, email, phone, first, last, zone, locale, country, born, since, consent, attrs) = row
+    return Customer(
+        id=id_,
+        email=email,
+        phone=phone,
+        first_name=first,
+        last_name=last,
+        timezone=zone,
+        locale=locale,
+        country=country,
+        birthday=date.fromisoformat(born) if born else None,
+        customer_since=date.fromisoformat(since) if since else None,
+        consent_marketing=bool(consent),
+        attributes=_from_json(attrs),
+    )
+
+
+def _event_params(e: Event) -> tuple[Any, ...]:
+    return (e.id, e.type, e.customer_id, _utc_text(e.at), _to_json(dict(e.data)))
+
+
+def _event(row: Sequence[Any]) -> Event:
+    id_, type_, customer_id, at, data = row
+    return Event(
+        id=id_, type=type_, customer_id=customer_id, at=datetime.fromisoformat(at),
+        data=_from_json(data),
+    )  # fmt: skip

@@ -1,0 +1,95 @@
+"""Customer-local time, on purpose: DST gaps and folds, Feb 29, cron dates.
+
+A local time that does not exist (spring gap) moves forward to the first valid
+instant — the moment the clocks jump. An ambiguous local time (autumn fold)
+resolves to its first occurrence, so it fires once.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+
+from touchflow.rules.schema import Feb29
+
+
+@functools.lru_cache(maxsize=1024)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def resolve_local(day: date, at: time, tz: ZoneInfo) -> tuple[datetime, bool]:
+    """The UTC instant of local ``day`` at ``at``; second value: True if it fell in a gap."""
+    local = datetime.combine(day, at, tzinfo=tz)  # fold=0: the first of two in a fold
+    instant = local.astimezone(UTC)
+    if instant.astimezone(tz).replace(tzinfo=None) == local.replace(tzinfo=None):
+        return instant, False
+    return _gap_end(local, tz), True
+
+
+def _gap_end(local: datetime, tz: ZoneInfo) -> datetime:
+    """First instant whose local wall time is at or after ``local`` (which is in a gap)."""
+    wall = local.replace(tzinfo=None)
+    # fold=1 reads the wall time with the offset after the jump: an instant before it.
+    low = local.replace(fold=1).astimezone(UTC)
+    high = local.replace(fold=0).astimezone(UTC)
+    if low > high:
+        low, high = high, low
+    while high - low > timedelta(seconds=1):
+        mid = low + (high - low) / 2
+        if mid.astimezone(tz).replace(tzinfo=None) >= wall:
+            high = mid
+        else:
+            low = mid
+    return high.replace(microsecond=0)
+
+
+def yearly_date(month: int, day: int, year: int, policy: Feb29) -> date | None:
+    """``month-day`` in ``year``; Feb 29 in a common year follows the policy."""
+    if month == 2 and day == 29 and not _is_leap(year):
+        if policy is Feb29.FEB28:
+            return date(year, 2, 28)
+        if policy is Feb29.MAR1:
+            return date(year, 3, 1)
+        return None
+    return date(year, month, day)
+
+
+def _is_leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+@functools.lru_cache(maxsize=65536)
+def cron_matches(date_fields: str, day: date) -> bool:
+    """Whether the cron day-of-month/month/day-of-week fields select ``day``."""
+    return bool(croniter.match(f"0 0 {date_fields}", datetime(day.year, day.month, day.day)))
+
+
+def validate_cron(expression: str) -> tuple[str, time]:
+    """Split ``M H dom mon dow`` into the date fields and the local time of day."""
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(
+            f"cron {expression!r} must have 5 fields: minute hour day-of-month month "
+            'day-of-week, e.g. "0 10 1 * *" for 10:00 on the 1st of every month'
+        )
+    minute, hour = fields[0], fields[1]
+    if not (minute.isdigit() and hour.isdigit()) or int(minute) > 59 or int(hour) > 23:
+        raise ValueError(
+            f"cron {expression!r}: minute and hour must be single numbers (the local send "
+            "time); touchflow sends at most once per matching day"
+        )
+    date_fields = " ".join(fields[2:])
+    if not croniter.is_valid(f"0 0 {date_fields}"):
+        raise ValueError(f"cron {expression!r}: cannot read the day, month or weekday fields")
+    return date_fields, time(int(hour), int(minute))
+
+
+def local_dates(start: datetime, end: datetime, tz: ZoneInfo, *, pad_days: int) -> list[date]:
+    """Every local date touched by [start, end), widened by ``pad_days`` on both sides."""
+    first = start.astimezone(tz).date() - timedelta(days=pad_days)
+    last = end.astimezone(tz).date() + timedelta(days=pad_days)
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]

@@ -1,0 +1,138 @@
+"""Safe YAML loading that remembers where each value came from.
+
+``yaml.SafeLoader`` semantics (no Python tags), but mappings and sequences come
+back as ``LineDict``/``LineList`` that know the 1-based line of themselves, of
+each key and of each item, so errors can say ``file:line``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from touchflow.errors import Problem
+
+
+class LineDict(dict[str, Any]):
+    """A mapping from YAML with the line of the mapping and of each key."""
+
+    line: int = 0
+    key_lines: dict[str, int]
+
+    def line_of(self, key: str) -> int:
+        return self.key_lines.get(key, self.line)
+
+
+class LineList(list[Any]):
+    """A sequence from YAML with the line of the sequence and of each item."""
+
+    line: int = 0
+    item_lines: list[int]
+
+    def line_of(self, index: int) -> int:
+        if 0 <= index < len(self.item_lines):
+            return self.item_lines[index]
+        return self.line
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
+    result = LineDict()
+    result.line = node.start_mark.line + 1
+    result.key_lines = {}
+    loader.flatten_mapping(node)
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str):
+            # Keys like `1:` or `yes:` are almost always a typo in our files.
+            key = str(key)
+        if key in result:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.key_lines[key] = key_node.start_mark.line + 1
+    return result
+
+
+def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
+    result = LineList(loader.construct_object(child, deep=True) for child in node.value)
+    result.line = node.start_mark.line + 1
+    result.item_lines = [child.start_mark.line + 1 for child in node.value]
+    return result
+
+
+def _construct_timestamp_as_text(loader: _Loader, node: yaml.ScalarNode) -> str:
+    # Dates stay text: the rule language parses them itself with clear errors,
+    # and "09:00" must never become sexagesimal 540.
+    return str(loader.construct_scalar(node))
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp_as_text)
+
+
+def _is_sexagesimal(tag: str, regexp: Any) -> bool:
+    return tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and ":" in str(
+        regexp.pattern
+    )
+
+
+# YAML 1.1 reads 09:00 as the integer 540 (base 60). Rebuild the int and float
+# resolvers without their sexagesimal branches so times of day stay text.
+_INT = re.compile(
+    r"""^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$""", re.X
+)
+_FLOAT = re.compile(
+    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+_NUMERIC = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _NUMERIC]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:int", _INT, list("-+0123456789"))
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
+
+
+def load_yaml(path: Path, *, display: str | None = None) -> Any:
+    """Load one YAML file; raise ``ProblemsError`` with file:line on bad syntax."""
+    from touchflow.errors import ProblemsError
+
+    shown = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProblemsError(
+            [Problem(path=shown, line=None, message=f"cannot read: {exc}")]
+        ) from exc
+    return load_yaml_text(text, display=shown)
+
+
+def load_yaml_text(text: str, *, display: str) -> Any:
+    from touchflow.errors import ProblemsError
+
+    try:
+        return yaml.load(text, Loader=_Loader)  # _Loader derives from SafeLoader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        what = exc.problem or str(exc)
+        if exc.context and "duplicate" not in what:
+            what = f"{exc.context}, {what}"
+        raise ProblemsError(
+            [Problem(path=display, line=line, message=f"invalid YAML: {what}")]
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise ProblemsError(
+            [Problem(path=display, line=None, message=f"invalid YAML: {exc}")]
+        ) from exc
