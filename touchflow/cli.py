@@ -83,11 +83,13 @@ def parse_now(value: str | None, tz_name: str) -> datetime:
             return datetime.combine(day, time(0), tzinfo=zone(tz_name)).astimezone(UTC)
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise _arg_error("--now", f"cannot read {value!r}; write e.g. 2026-12-24 or "
-                                  "2026-12-24T09:00:00+01:00") from None  # fmt: skip
+        raise _arg_error(
+            "--now", f"cannot read {value!r}; write e.g. 2026-12-24 or 2026-12-24T09:00:00+01:00"
+        ) from None
     if parsed.tzinfo is None:
-        raise _arg_error("--now", f"{value!r} has no UTC offset; add one (e.g. +01:00 or Z), "
-                                  "or give just a date")  # fmt: skip
+        raise _arg_error(
+            "--now", f"{value!r} has no UTC offset; add one (e.g. +01:00 or Z), or give just a date"
+        )
     return parsed.astimezone(UTC)
 
 
@@ -120,30 +122,63 @@ def validate(project_dir: Path) -> None:
     """
     project = load_project_checked(project_dir)
     files = len({r.path for r in project.rules})
-    click.echo(f"OK: {len(project.rules)} rules in {files} files, "
-               f"{len(project.templates.names())} templates — no problems found.")  # fmt: skip
+    click.echo(
+        f"OK: {len(project.rules)} rules in {files} files, "
+        f"{len(project.templates.names())} templates — no problems found."
+    )
 
 
 @cli.command(name="preview", epilog=EPILOG)
 @project_option
-@click.option("--days", type=click.IntRange(1, 3660), default=7, show_default=True,
-              help="How many days ahead of --now to look.")  # fmt: skip
-@click.option("--now", "now_text", metavar="ISO8601",
-              help="Pretend it is this instant (e.g. 2026-12-24 or 2026-12-24T09:00:00Z).")
+@click.option(
+    "--days",
+    type=click.IntRange(1, 3660),
+    default=7,
+    show_default=True,
+    help="How many days ahead of --now to look.",
+)
+@click.option(
+    "--now",
+    "now_text",
+    metavar="ISO8601",
+    help="Pretend it is this instant (e.g. 2026-12-24 or 2026-12-24T09:00:00Z).",
+)
 @click.option("--customer", help="Only this customer id.")
 @click.option("--rule", "rule_id", help="Only this rule id.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "eml"]), default="table",
-              show_default=True, help="table for people, json for scripts, eml for the exact "
-              "messages.")  # fmt: skip
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("preview-eml"), show_default=True,
-              help="With --format eml: where to write the .eml files.")  # fmt: skip
-@click.option("--all", "show_all", is_flag=True,
-              help="Include held touchpoints with their reasons (cancelled, capped, "
-                   "suppressed, no_consent, condition_false…).")  # fmt: skip
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "eml"]),
+    default="table",
+    show_default=True,
+    help="table for people, json for scripts, eml for the exact messages.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("preview-eml"),
+    show_default=True,
+    help="With --format eml: where to write the .eml files.",
+)
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="Include held touchpoints with their reasons (cancelled, capped, "
+    "suppressed, no_consent, condition_false…).",
+)
 @handle_errors
-def preview_command(project_dir: Path, days: int, now_text: str | None, customer: str | None,
-                    rule_id: str | None, fmt: str, out_dir: Path, show_all: bool) -> None:  # fmt: skip
+def preview_command(
+    project_dir: Path,
+    days: int,
+    now_text: str | None,
+    customer: str | None,
+    rule_id: str | None,
+    fmt: str,
+    out_dir: Path,
+    show_all: bool,
+) -> None:
     """Show every touchpoint due in [now, now + DAYS), rendered, without sending anything.
 
     \b
@@ -157,8 +192,9 @@ def preview_command(project_dir: Path, days: int, now_text: str | None, customer
     project = load_project_checked(project_dir)
     now = parse_now(now_text, project.config.timezone)
     if rule_id is not None and rule_id not in {r.id for r in project.rules}:
-        raise _arg_error("--rule", f"no rule {rule_id!r}; rules: "
-                                   f"{', '.join(r.id for r in project.rules)}")  # fmt: skip
+        raise _arg_error(
+            "--rule", f"no rule {rule_id!r}; rules: {', '.join(r.id for r in project.rules)}"
+        )
     request = app.PlanRequest(window=Window.of_days(now, days), customer=customer, rule=rule_id)
     items = _run(_preview(project, request, now))
     shown = items if show_all else [i for i in items if i.touchpoint.reason is None]
@@ -171,8 +207,9 @@ def preview_command(project_dir: Path, days: int, now_text: str | None, customer
         _print_table(project, shown, now, days, show_all)
 
 
-async def _preview(project: Project, request: app.PlanRequest,
-                   now: datetime) -> list[preview.PreviewItem]:  # fmt: skip
+async def _preview(
+    project: Project, request: app.PlanRequest, now: datetime
+) -> list[preview.PreviewItem]:
     store = await app.open_store(project.config)
     try:
         await app.ensure_sample(store, project.config, now, _err)
@@ -184,15 +221,18 @@ async def _preview(project: Project, request: app.PlanRequest,
     return preview.render_all(project, touchpoints)
 
 
-def _print_table(project: Project, items: list[preview.PreviewItem], now: datetime, days: int,
-                 show_all: bool) -> None:  # fmt: skip
+def _print_table(
+    project: Project, items: list[preview.PreviewItem], now: datetime, days: int, show_all: bool
+) -> None:
     console = Console(width=None if sys.stdout.isatty() else 160)
     tz = zone(project.config.timezone)
     start = now.astimezone(tz).strftime("%Y-%m-%d %H:%M")
     end = (now + timedelta(days=days)).astimezone(tz).strftime("%Y-%m-%d %H:%M")
     planned = sum(1 for i in items if i.touchpoint.reason is None)
-    console.print(f"Touchpoints due from {start} to {end} ({project.config.timezone}): "
-                  f"{planned} planned" + (f", {len(items) - planned} held" if show_all else ""))
+    console.print(
+        f"Touchpoints due from {start} to {end} ({project.config.timezone}): "
+        f"{planned} planned" + (f", {len(items) - planned} held" if show_all else "")
+    )
     if not items:
         console.print("Nothing is due in this window. Try --days 30, or --all to see held ones.")
         return
@@ -249,8 +289,9 @@ def import_events(project_dir: Path, file: Path) -> None:
             await store.close()
 
     added, known = _run(flow())
-    click.echo(f"Imported {added} events from {file}" + (f" ({known} already known)." if known
-                                                        else "."))  # fmt: skip
+    click.echo(
+        f"Imported {added} events from {file}" + (f" ({known} already known)." if known else ".")
+    )
 
 
 @cli.command(epilog=EPILOG)
@@ -259,11 +300,21 @@ def import_events(project_dir: Path, file: Path) -> None:
 @click.option("--customer", required=True, help="The customer id.")
 @click.option("--at", "at_text", metavar="ISO8601", help="When it happened (default: now).")
 @click.option("--data", "data_json", metavar="JSON", default="{}", help="Event data as JSON.")
-@click.option("--id", "event_id", help="Event id (default: derived from the other values, so "
-                                       "repeating a command adds nothing).")  # fmt: skip
+@click.option(
+    "--id",
+    "event_id",
+    help="Event id (default: derived from type, customer, --at and data, so "
+    "repeating a command with the same --at adds nothing).",
+)
 @handle_errors
-def event(project_dir: Path, event_type: str, customer: str, at_text: str | None,
-          data_json: str, event_id: str | None) -> None:  # fmt: skip
+def event(
+    project_dir: Path,
+    event_type: str,
+    customer: str,
+    at_text: str | None,
+    data_json: str,
+    event_id: str | None,
+) -> None:
     """Record one event, e.g.
 
     \b
@@ -271,13 +322,20 @@ def event(project_dir: Path, event_type: str, customer: str, at_text: str | None
         --data '{"appointment_id": "a-1", "starts_at": "2026-12-01T10:00:00+01:00"}'
     """
     config = load_project(project_dir)
-    ev = make_event(event_type, customer=customer, at=at_text, data_json=data_json,
-                    event_id=event_id, data_types=config.events, now=clock.now())  # fmt: skip
+    ev = make_event(
+        event_type,
+        customer=customer,
+        at=at_text,
+        data_json=data_json,
+        event_id=event_id,
+        data_types=config.events,
+        now=clock.now(),
+    )
 
     async def flow() -> int:
         store = await app.open_store(config)
         try:
-            if await store.get_customer(customer) is None:
+            if await store.get_customer(ev.customer_id) is None:
                 raise _arg_error("--customer", f"no customer {customer!r} in the store")
             added, _ = await store.add_events([ev])
             return added
@@ -291,16 +349,22 @@ def event(project_dir: Path, event_type: str, customer: str, at_text: str | None
 @cli.command(epilog=EPILOG)
 @project_option
 @click.argument("email")
-@click.option("--category", type=click.Choice(["marketing", "all"]), default="marketing",
-              show_default=True, help="marketing: no marketing mail; all: no mail at all.")
+@click.option(
+    "--category",
+    type=click.Choice(["marketing", "all"]),
+    default="marketing",
+    show_default=True,
+    help="marketing: no marketing mail; all: no mail at all.",
+)
 @click.option("--reason", help="Why (kept with the suppression).")
 @handle_errors
 def suppress(project_dir: Path, email: str, category: str, reason: str | None) -> None:
     """Stop sending to EMAIL: marketing only (default) or everything."""
     config = load_project(project_dir)
     address = parse_suppression_email(email)
-    entry = Suppression(email=address, scope=SuppressionScope(category), reason=reason,
-                        created_at=clock.now())  # fmt: skip
+    entry = Suppression(
+        email=address, scope=SuppressionScope(category), reason=reason, created_at=clock.now()
+    )
 
     async def flow() -> None:
         store = await app.open_store(config)
@@ -348,8 +412,10 @@ def init(directory: Path) -> None:
     from touchflow.scaffold import scaffold
 
     created = scaffold(directory)
-    click.echo(f"Created {len(created)} files in {directory}/. Next:\n"
-               f"  cd {directory} && touchflow validate && touchflow preview --days 30")
+    click.echo(
+        f"Created {len(created)} files in {directory}/. Next:\n"
+        f"  cd {directory} && touchflow validate && touchflow preview --days 30"
+    )
 
 
 def main() -> None:

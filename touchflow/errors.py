@@ -70,7 +70,10 @@ class RenderError(TouchflowError):
         self.template = template
         self.path = path
         self.line = line
-        where = f"{path}:{line}: " if path and line else f"{template}: "
+        if path and line:
+            where = f"{path}:{line}: "
+        else:
+            where = f"{path or template}: "
         super().__init__(f"{where}{message}")
 
 

@@ -208,6 +208,8 @@ def _aware(name: str, text: str) -> datetime:
 def _bool(name: str, value: Any) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, str) and not value.strip():
+        return None
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in _BOOLS:
@@ -233,7 +235,7 @@ _EXPECTED = {
 }
 
 
-def convert(name: str, value: Any, ftype: FieldType | None) -> Any:
+def _convert(name: str, value: Any, ftype: FieldType | None) -> Any:
     """Convert a declared attribute or data field; undeclared values pass unchanged."""
     if value is None or ftype is None or ftype is FieldType.ANY:
         return value
@@ -425,7 +427,7 @@ def _customer(
             parse = _CORE_TEXT.get(key)
             core[key] = row.check(parse, key, text) if parse and text is not None else text
         else:
-            attributes[key] = row.check(convert, key, value, attribute_types.get(key))
+            attributes[key] = row.check(_convert, key, value, attribute_types.get(key))
     customer_id = row.check(_required, "id", raw.get("id"), "customer")
     if row.errors or customer_id is None:
         return None
@@ -493,7 +495,7 @@ def _data(raw: Any, declared: Mapping[str, FieldType], row: _Row) -> dict[str, A
         row.errors.append(f"data must be a JSON object {{...}}, not {_kind(raw)}")
         return None
     before = len(row.errors)
-    data = {key: row.check(convert, f"data.{key}", v, declared.get(key)) for key, v in raw.items()}
+    data = {key: row.check(_convert, f"data.{key}", v, declared.get(key)) for key, v in raw.items()}
     return data if len(row.errors) == before else None
 
 

@@ -43,6 +43,7 @@ class HoldReason(enum.StrEnum):
     CAPPED = "capped"
     INVALID_DATA = "invalid_data"
     RENDER_ERROR = "render_error"
+    INVALID_MESSAGE = "invalid_message"  # e.g. CR/LF from data bound for a header
 
 
 class Adjustment(enum.StrEnum):

@@ -11,13 +11,14 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from touchflow.compose import compose, to_bytes
+from touchflow.compose import ComposeError, compose, to_bytes
 from touchflow.context import trigger_summary
 from touchflow.errors import HeaderInjectionError, RenderError
 from touchflow.models import Category, HoldReason, PlannedTouchpoint, Status
@@ -33,10 +34,12 @@ class PreviewItem:
 
 
 def render_all(project: Project, touchpoints: Sequence[PlannedTouchpoint]) -> list[PreviewItem]:
-    """Render every touchpoint; a failing render holds a planned one with the reason."""
+    """Render every touchpoint; one that cannot be rendered or composed is held with why."""
     items = []
     for tp in touchpoints:
         customer = tp.context.get("customer", {})
+        message: RenderedMessage | None = None
+        problem: tuple[HoldReason, str] | None = None
         try:
             message = project.templates.render(
                 tp.template,
@@ -44,14 +47,32 @@ def render_all(project: Project, touchpoints: Sequence[PlannedTouchpoint]) -> li
                 timezone=tp.timezone,
                 context=tp.context,
             )
+            if tp.to:
+                _compose(project, tp, message)
         except RenderError as exc:
-            message = None
-            if tp.status is Status.PLANNED:
-                tp = dataclasses.replace(
-                    tp, status=Status.HELD, reason=HoldReason.RENDER_ERROR, detail=str(exc)
-                )
+            problem = (HoldReason.RENDER_ERROR, str(exc))
+        except (HeaderInjectionError, ComposeError) as exc:
+            problem = (HoldReason.INVALID_MESSAGE, str(exc))
+        if problem is not None and tp.status is Status.PLANNED:
+            tp = dataclasses.replace(tp, status=Status.HELD, reason=problem[0], detail=problem[1])
         items.append(PreviewItem(touchpoint=tp, message=message))
     return items
+
+
+def _compose(project: Project, tp: PlannedTouchpoint, message: RenderedMessage) -> EmailMessage:
+    assert tp.to is not None
+    email = project.config.email
+    marketing = tp.category is Category.MARKETING
+    return compose(
+        rendered=message,
+        key=tp.key,
+        from_addr=email.from_addr,
+        to_addr=tp.to,
+        reply_to=email.reply_to,
+        date=tp.due_at,
+        domain=email.domain,
+        list_unsubscribe=email.unsubscribe if marketing else (),
+    )
 
 
 def utc_text(instant: datetime) -> str:
@@ -89,25 +110,16 @@ def to_json(items: Sequence[PreviewItem]) -> str:
 
 
 def write_eml(project: Project, items: Sequence[PreviewItem], out_dir: Path) -> list[Path]:
-    """One .eml per touchpoint that has a message and an address, named by time and key."""
+    """One .eml per planned touchpoint, named by order, time, rule and customer."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    email = project.config.email
     written = []
     for n, item in enumerate(items, start=1):
         tp, msg = item.touchpoint, item.message
-        if msg is None or not tp.to:
+        if msg is None or not tp.to or tp.reason in (HoldReason.INVALID_MESSAGE,):
             continue
-        try:
-            message = compose(
-                rendered=msg, key=tp.key, from_addr=email.from_addr, to_addr=tp.to,
-                reply_to=email.reply_to, date=tp.due_at, domain=email.domain,
-                list_unsubscribe=email.unsubscribe if tp.category is Category.MARKETING else (),
-            )  # fmt: skip
-        except HeaderInjectionError:
-            continue  # shown as held by the JSON and table formats; never written
         name = f"{n:04d}-{tp.due_at.strftime('%Y%m%dT%H%M')}-{tp.rule_id}-{tp.customer_id}.eml"
         path = out_dir / _safe_name(name)
-        path.write_bytes(to_bytes(message))
+        path.write_bytes(to_bytes(_compose(project, tp, msg)))
         written.append(path)
     return written
 
@@ -125,8 +137,12 @@ def print_table(
         day = item.touchpoint.due_at.astimezone(tz).strftime("%a %d %b %Y")
         by_day[day].append(item)
     for day, day_items in by_day.items():
-        table = Table(title=f"{day}  ({project.config.timezone})", title_justify="left",
-                      expand=False, show_lines=False)  # fmt: skip
+        table = Table(
+            title=f"{day}  ({project.config.timezone})",
+            title_justify="left",
+            expand=False,
+            show_lines=False,
+        )
         for column in ("time", "customer local time", "rule", "customer", "to", "subject"):
             table.add_column(column, overflow="fold")
         if show_held:
@@ -167,6 +183,11 @@ def print_summary(project: Project, items: Sequence[PreviewItem], console: Conso
         table.add_column(column, overflow="fold")
     for rule in project.rules:
         reasons = ", ".join(f"{n} {r}" for r, n in sorted(held[rule.id].items()))
-        table.add_row(rule.id, rule.category.value, trigger_summary(rule),
-                      str(planned[rule.id]), reasons or "—")  # fmt: skip
+        table.add_row(
+            rule.id,
+            rule.category.value,
+            trigger_summary(rule),
+            str(planned[rule.id]),
+            reasons or "—",
+        )
     console.print(table)

@@ -157,8 +157,16 @@ class TemplateSet:
         values = {**context, "_tf_locale": formats, "_tf_timezone": zone}
 
         def part(which: Part) -> str | None:
-            file = next((files[c, which] for c in candidates if (c, which) in files), None)
-            return None if file is None else _render_file(file, values)
+            found = next(((c, files[c, which]) for c in candidates if (c, which) in files), None)
+            if found is None:
+                return None
+            written_in = found[0] or self.default_locale
+            # Dates and numbers follow the language the text is written in, so a French
+            # customer reading the English fallback does not get "25 nov. 2026" in it;
+            # within the same language the customer's region still wins (en_GB dates).
+            same_language = written_in.split("_")[0] == tag.split("_")[0]
+            shown_in = babel_locale(tag if same_language else written_in)
+            return _render_file(found[1], {**values, "_tf_locale": shown_in})
 
         subject = " ".join((part("subject") or "").split())
         if len(subject) > MAX_SUBJECT_CHARS:

@@ -41,7 +41,9 @@ events:
   action:
     template: thank_you
 """,
-    "message_templates/thank_you/subject.txt": "Thank you for your order, {{ customer.first_name }}\n",
+    "message_templates/thank_you/subject.txt": (
+        "Thank you for your order, {{ customer.first_name }}\n"
+    ),
     "message_templates/thank_you/body.txt": """\
 Hello {{ customer.first_name }},
 
@@ -57,7 +59,7 @@ thank you for order {{ event.data.order_id }} ({{ event.data.total }}) on
     ),
     "sample/events.jsonl": (
         '{"id": "e-1", "type": "purchase_completed", "customer": "c-1", '
-        '"at": "{{ at(days=1, time=\'10:00\', tz=\'Europe/London\') }}", '
+        "\"at\": \"{{ at(days=1, time='10:00', tz='Europe/London') }}\", "
         '"data": {"order_id": "o-1", "total": "£42.00"}}\n'
     ),
     ".gitignore": ".touchflow/\npreview-eml/\n",

@@ -47,18 +47,27 @@ def test_sunday_is_outside_the_window_and_moves_to_monday(tmp_path):
 def test_the_window_is_in_the_customers_own_time_zone(tmp_path):
     config, rules = project(tmp_path, marketing_on("ping", "promo"), CONFIG)
     ping = event("ping", "2026-11-18T10:00:00Z")  # 11:00 Berlin, 05:00 New York
-    tps = run(config, rules, facts(customer(timezone="America/New_York"), [ping]),
-              start="2026-11-17T00:00:00Z", days=7)  # fmt: skip
+    tps = run(
+        config,
+        rules,
+        facts(customer(timezone="America/New_York"), [ping]),
+        start="2026-11-17T00:00:00Z",
+        days=7,
+    )
     assert [local(tp) for tp in tps] == ["2026-11-18 09:00"]
 
 
 def test_transactional_sends_ignore_the_marketing_window(tmp_path):
-    config, rules = project(tmp_path, """
+    config, rules = project(
+        tmp_path,
+        """
         - id: ack
           category: transactional
           trigger: {event: ping}
           action: {template: t}
-        """, CONFIG)  # fmt: skip
+        """,
+        CONFIG,
+    )
     night = event("ping", "2026-11-17T23:30:00+01:00")
     tps = run(config, rules, facts(customer(), [night]), start="2026-11-17T00:00:00Z", days=7)
     assert [local(tp) for tp in tps] == ["2026-11-17 23:30"]
@@ -107,17 +116,26 @@ def test_equal_priority_keeps_the_earlier_send(tmp_path):
 
 def test_the_cap_is_a_sliding_period_and_counts_what_was_already_sent(tmp_path):
     config, rules = project(tmp_path, marketing_on("a", "promo"), CONFIG)
-    sent = [SentRecord(key=f"old{i}", customer_id="c1", category=Category.MARKETING,
-                       sent_at=utc(f"2026-11-1{i}T10:00:00Z")) for i in (0, 1)]  # fmt: skip
+    sent = [
+        SentRecord(
+            key=f"old{i}",
+            customer_id="c1",
+            category=Category.MARKETING,
+            sent_at=utc(f"2026-11-1{i}T10:00:00Z"),
+        )
+        for i in (0, 1)
+    ]
     events = [
         event("a", "2026-11-16T10:00:00+01:00", id="inside"),  # 2 sent in the last 7 days
         event("a", "2026-11-18T12:00:00+01:00", id="after"),  # the 10th has left the period
     ]
-    tps = run(config, rules, facts(customer(), events, sent=sent), start="2026-11-15T00:00:00Z",
-              days=7)  # fmt: skip
+    tps = run(
+        config, rules, facts(customer(), events, sent=sent), start="2026-11-15T00:00:00Z", days=7
+    )
     assert [(tp.occurrence, tp.reason and tp.reason.value) for tp in tps] == [
-        ("inside", "capped"), ("after", None),
-    ]  # fmt: skip
+        ("inside", "capped"),
+        ("after", None),
+    ]
 
 
 def test_a_short_and_a_long_preview_agree_on_what_a_cap_holds(tmp_path):
@@ -135,12 +153,16 @@ def test_a_short_and_a_long_preview_agree_on_what_a_cap_holds(tmp_path):
 
 
 def test_transactional_sends_are_exempt_from_caps(tmp_path):
-    config, rules = project(tmp_path, """
+    config, rules = project(
+        tmp_path,
+        """
         - id: ack
           category: transactional
           trigger: {event: a}
           action: {template: t}
-        """, CONFIG)  # fmt: skip
+        """,
+        CONFIG,
+    )
     events = [event("a", f"2026-11-1{d}T10:00:00+01:00", id=f"a{d}") for d in (6, 7, 8, 9)]
     tps = run(config, rules, facts(customer(), events), start="2026-11-16T00:00:00Z", days=7)
     assert len(planned(tps)) == 4
@@ -148,34 +170,58 @@ def test_transactional_sends_are_exempt_from_caps(tmp_path):
 
 def test_marketing_needs_consent(tmp_path):
     config, rules = project(tmp_path, marketing_on("a", "promo"), CONFIG)
-    tps = run(config, rules, facts(customer(consent_marketing=False), [event("a", "2026-11-16T10:00:00Z")]),
-              start="2026-11-16T00:00:00Z", days=7)  # fmt: skip
+    tps = run(
+        config,
+        rules,
+        facts(customer(consent_marketing=False), [event("a", "2026-11-16T10:00:00Z")]),
+        start="2026-11-16T00:00:00Z",
+        days=7,
+    )
     assert [tp.reason and tp.reason.value for tp in tps] == ["no_consent"]
 
 
 def test_suppressions_by_scope(tmp_path):
-    rules_yaml = marketing_on("a", "promo") + """
+    rules_yaml = (
+        marketing_on("a", "promo")
+        + """
 - id: ack
   category: transactional
   trigger: {event: a}
   action: {template: t}
 """
+    )
     config, rules = project(tmp_path, rules_yaml, CONFIG)
     ev = [event("a", "2026-11-16T10:00:00+01:00")]
-    only_marketing = run(config, rules, facts(customer(), ev, suppressed=[SuppressionScope.MARKETING]),
-                         start="2026-11-16T00:00:00Z", days=7)  # fmt: skip
-    everything = run(config, rules, facts(customer(), ev, suppressed=[SuppressionScope.ALL]),
-                     start="2026-11-16T00:00:00Z", days=7)  # fmt: skip
+    only_marketing = run(
+        config,
+        rules,
+        facts(customer(), ev, suppressed=[SuppressionScope.MARKETING]),
+        start="2026-11-16T00:00:00Z",
+        days=7,
+    )
+    everything = run(
+        config,
+        rules,
+        facts(customer(), ev, suppressed=[SuppressionScope.ALL]),
+        start="2026-11-16T00:00:00Z",
+        days=7,
+    )
     assert {(tp.rule_id, tp.reason and tp.reason.value) for tp in only_marketing} == {
-        ("promo", "suppressed"), ("ack", None),
-    }  # fmt: skip
+        ("promo", "suppressed"),
+        ("ack", None),
+    }
     assert {tp.reason and tp.reason.value for tp in everything} == {"suppressed"}
 
 
 def test_a_customer_without_email_is_held_with_no_address(tmp_path):
     config, rules = project(tmp_path, marketing_on("a", "promo"), CONFIG)
-    tps = run(config, rules, facts(customer(email=None), [event("a", "2026-11-16T10:00:00Z")]),
-              start="2026-11-16T00:00:00Z", days=7)  # fmt: skip
+    tps = run(
+        config,
+        rules,
+        facts(customer(email=None), [event("a", "2026-11-16T10:00:00Z")]),
+        start="2026-11-16T00:00:00Z",
+        days=7,
+    )
     assert [tp.reason and tp.reason.value for tp in tps] == ["no_address"]
 
 

@@ -37,7 +37,9 @@ def test_a_local_time_on_a_dst_change_day_sends_once_at_the_first_valid_instant(
     tmp_path, zone, day, at, expected
 ):
     hour, minute = at.split(":")
-    config, rules = project(tmp_path, DAILY_AT_0230.replace("30 2 *", f"{int(minute)} {int(hour)} *"))
+    config, rules = project(
+        tmp_path, DAILY_AT_0230.replace("30 2 *", f"{int(minute)} {int(hour)} *")
+    )
     cust = customer(timezone=zone)
     start = datetime.combine(date.fromisoformat(day), time(0), tzinfo=ZoneInfo(zone))
     tps = run(config, rules, facts(cust), start=start.isoformat(), days=1)
@@ -62,7 +64,9 @@ def test_dst_gap_is_recorded_as_an_adjustment(tmp_path):
     assert [a.value for a in tps[0].adjustments] == ["dst_gap"]
 
 
-ZONES = sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV")))
+ZONES = sorted(
+    z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV"))
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -92,8 +96,13 @@ def test_the_planner_yields_one_send_per_local_day_for_a_daily_rule(tmp_path_fac
     tz = ZoneInfo(zone)
     begin = datetime.combine(start, time(0), tzinfo=tz)
     end = datetime.combine(start + timedelta(days=30), time(0), tzinfo=tz)
-    tps = run(config, rules, facts(customer(timezone=zone)), start=begin.isoformat(),
-              days=(end - begin).days + 1)  # fmt: skip
+    tps = run(
+        config,
+        rules,
+        facts(customer(timezone=zone)),
+        start=begin.isoformat(),
+        days=(end - begin).days + 1,
+    )
     days = [tp.due_at.astimezone(tz).date() for tp in tps if tp.due_at < end.astimezone(UTC)]
     assert days == [start + timedelta(days=i) for i in range(30)]
     assert len({tp.key for tp in tps}) == len(tps)
@@ -114,13 +123,16 @@ def _leap(year: int) -> bool:
 
 @pytest.mark.parametrize("policy", list(Feb29), ids=lambda p: p.value)
 def test_feb29_birthdays_follow_the_policy_every_year_2025_to_2040(tmp_path, policy):
-    config, rules = project(tmp_path, f"""
+    config, rules = project(
+        tmp_path,
+        f"""
         - id: birthday
           category: transactional
           trigger: {{yearly: customer.birthday, feb29: {policy.value}}}
           at: "09:00"
           action: {{template: t}}
-        """)  # fmt: skip
+        """,
+    )
     cust = customer(birthday=date(2000, 2, 29), timezone="UTC")
     tps = run(config, rules, facts(cust), start="2025-01-01T00:00:00Z", days=16 * 366)
     got = [tp.due_at.date() for tp in tps if tp.due_at.year <= 2040]
@@ -139,12 +151,15 @@ def test_yearly_date_helper_matches_the_policies():
 
 
 def test_no_anniversary_card_on_the_signup_day_itself(tmp_path):
-    config, rules = project(tmp_path, """
+    config, rules = project(
+        tmp_path,
+        """
         - id: anniversary
           category: transactional
           trigger: {yearly: customer.customer_since}
           action: {template: t}
-        """)  # fmt: skip
+        """,
+    )
     cust = customer(customer_since=date(2026, 5, 10))
     tps = run(config, rules, facts(cust), start="2026-05-01T00:00:00Z", days=400)
     assert [(local(tp), tp.context["occurrence"]["years"]) for tp in tps] == [
@@ -188,13 +203,16 @@ def test_a_country_without_that_holiday_gets_nothing(tmp_path):
 
 
 def test_a_fixed_date_each_year(tmp_path):
-    config, rules = project(tmp_path, """
+    config, rules = project(
+        tmp_path,
+        """
         - id: new-year
           category: transactional
           trigger: {date: "01-01"}
           at: "10:00"
           action: {template: t}
-        """)  # fmt: skip
+        """,
+    )
     cust = customer(timezone="Asia/Tokyo")
     tps = run(config, rules, facts(cust), start="2026-12-01T00:00:00Z", days=400)
     assert [local(tp) for tp in tps] == ["2027-01-01 10:00", "2028-01-01 10:00"]
@@ -202,30 +220,36 @@ def test_a_fixed_date_each_year(tmp_path):
 
 
 def test_monthly_cron_recurrence_in_local_time(tmp_path):
-    config, rules = project(tmp_path, """
+    config, rules = project(
+        tmp_path,
+        """
         - id: sale
           category: transactional
           trigger: {cron: "0 10 1 * *"}
           action: {template: t}
-        """)  # fmt: skip
+        """,
+    )
     cust = customer(timezone="America/New_York")
     tps = run(config, rules, facts(cust), start="2026-01-15T00:00:00Z", days=100)
-    assert [local(tp) for tp in tps] == ["2026-02-01 10:00", "2026-03-01 10:00",
-                                         "2026-04-01 10:00"]  # fmt: skip
+    assert [local(tp) for tp in tps] == ["2026-02-01 10:00", "2026-03-01 10:00", "2026-04-01 10:00"]
     assert [tp.due_at.hour for tp in tps] == [15, 15, 14]  # EST, EST, then EDT
 
 
 # --- business days ----------------------------------------------------------------------
 
+
 def test_business_days_skip_weekends_and_the_customers_holidays(tmp_path):
-    config, rules = project(tmp_path, """
+    config, rules = project(
+        tmp_path,
+        """
         - id: follow-up
           category: transactional
           trigger: {event: purchase_completed}
           send: 2 business days after
           at: "11:00"
           action: {template: t}
-        """)  # fmt: skip
+        """,
+    )
     # Wednesday 23 Dec 2026, Berlin: Thu 24 is a working day in DE, 25 and 26 are holidays,
     # 27 is Sunday: two business days later is Monday 28 Dec.
     purchase = event("purchase_completed", "2026-12-23T15:00:00+01:00")
@@ -234,27 +258,34 @@ def test_business_days_skip_weekends_and_the_customers_holidays(tmp_path):
 
 
 def test_business_days_on_a_friday_land_on_tuesday(tmp_path):
-    config, rules = project(tmp_path, """
+    config, rules = project(
+        tmp_path,
+        """
         - id: follow-up
           category: transactional
           trigger: {event: purchase_completed}
           send: 2 business days after
           action: {template: t}
-        """)  # fmt: skip
+        """,
+    )
     purchase = event("purchase_completed", "2026-11-20T16:45:00+01:00")  # a Friday
     tps = run(config, rules, facts(customer(), [purchase]), start="2026-11-20T00:00:00Z", days=14)
     assert [local(tp) for tp in tps] == ["2026-11-24 16:45"]  # keeps the local time
 
 
 def test_days_after_keep_the_local_wall_time_across_dst(tmp_path):
-    config, rules = project(tmp_path, """
+    config, rules = project(
+        tmp_path,
+        """
         - id: survey
           category: transactional
           trigger: {event: purchase_completed}
           send: 3 days after
           action: {template: t}
-        """)  # fmt: skip
+        """,
+    )
     purchase = event("purchase_completed", "2026-10-23T10:00:00+02:00")
-    tps = planned(run(config, rules, facts(customer(), [purchase]),
-                      start="2026-10-20T00:00:00Z", days=14))  # fmt: skip
+    tps = planned(
+        run(config, rules, facts(customer(), [purchase]), start="2026-10-20T00:00:00Z", days=14)
+    )
     assert [local(tp) for tp in tps] == ["2026-10-26 10:00"]  # CET now, still 10:00 local

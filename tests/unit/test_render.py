@@ -41,7 +41,8 @@ def render(ts: TemplateSet, locale: str | None = None, **context: Any) -> Any:
 
 
 def one(tmp_path: Path, body: str, html: str | None = None) -> TemplateSet:
-    files = {"t/subject.txt": "s", "t/body.txt": body}
+    # The same body as a German variant too: dates follow the language a file is written in.
+    files = {"t/subject.txt": "s", "t/body.txt": body, "t/de/body.txt": body}
     if html is not None:
         files["t/body.html"] = html
     return load(tmp_path, files)
@@ -302,3 +303,13 @@ def test_money(tmp_path: Path) -> None:
 def test_unknown_babel_locale_falls_back_to_english(tmp_path: Path) -> None:
     ts = one(tmp_path, "{{ at | weekday }}")
     assert render(ts, "xx", at=AT).text == "Wednesday"
+
+
+def test_dates_follow_the_language_of_the_file_used_and_keep_the_customers_region(
+    tmp_path: Path,
+) -> None:
+    ts = load(tmp_path, {"t/subject.txt": "s", "t/body.txt": "{{ d | date('medium') }}"})
+    # A French customer reading the English fallback gets English dates, not "1 mai 2024".
+    assert render(ts, "fr", d=date(2024, 5, 1)).text == "May 1, 2024"
+    # Same language, other region: the customer's region decides the format.
+    assert render(ts, "en_GB", d=date(2024, 5, 1)).text == "1 May 2024"

@@ -278,7 +278,7 @@ def _read_trigger(doc: LineDict, config: ProjectConfig, out: Collector) -> Trigg
         )
         return None
     kind = kinds[0]
-    out.check_keys(trig, (kind, *_TRIGGER_EXTRA[kind]), where=f"a {kind} trigger")
+    out.check_keys(trig, (kind, *_TRIGGER_EXTRA[kind]), where=f"the {kind} trigger")
     reader = {
         "event": _event_trigger,
         "yearly": _yearly_trigger,

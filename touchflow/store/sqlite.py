@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import threading
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Collection, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -76,8 +77,13 @@ class SqliteStore:
         """Open (creating it and its directory if needed) the store at ``path``."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            db = await aiosqlite.connect(path, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
+        except OSError as exc:
+            raise StoreError(f"cannot open store {path}: {exc}") from exc
+        connection = aiosqlite.connect(path, isolation_level=None)
+        try:
+            db = await connection
+        except sqlite3.Error as exc:
+            await _join_worker(connection)
             raise StoreError(f"cannot open store {path}: {exc}") from exc
         store = cls(db, path)
         try:
@@ -204,6 +210,15 @@ class SqliteStore:
         async with self._lock:
             with self._errors("read"):
                 return list(await self._db.execute_fetchall(sql, params))
+
+
+async def _join_worker(connection: aiosqlite.Connection) -> None:
+    # When connecting fails, aiosqlite stops its worker thread without waiting
+    # for it; if the loop closes first (a CLI exiting on the error) the thread
+    # dies printing a traceback. Wait for it, so the user sees only our message.
+    thread = getattr(connection, "_thread", None)
+    if isinstance(thread, threading.Thread) and thread.is_alive():
+        await asyncio.to_thread(thread.join, 5)
 
 
 async def _run(statement: Awaitable[aiosqlite.Cursor]) -> None:
