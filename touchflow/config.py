@@ -10,7 +10,7 @@ from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
-from touchflow.checks import Collector, did_you_mean
+from touchflow.checks import Collector, did_you_mean, line_of
 from touchflow.durations import parse_period, parse_time_of_day
 from touchflow.errors import ConfigError, Problem
 from touchflow.models import Category, FieldType
@@ -228,15 +228,28 @@ def read_country(value: Any, line: int, out: Collector) -> str | None:
     return None
 
 
+_DAY_NAMES = {
+    **{short: i for i, short in enumerate(WEEKDAYS)},
+    **{
+        name: i
+        for i, name in enumerate(
+            ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+        )
+    },
+}
+
+
 def read_weekdays(value: Any, line: int, out: Collector) -> frozenset[int] | None:
     days = out.text_list(value, line, what="days")
     result: set[int] = set()
-    for day in days:
-        key = day.lower()[:3]
-        if key not in WEEKDAYS:
-            out.add(line, f"unknown weekday {day!r}; use {', '.join(WEEKDAYS)}")
+    for i, day in enumerate(days):
+        item_line = line_of(value, i, line)
+        index = _DAY_NAMES.get(day.lower())
+        if index is None:
+            hint = did_you_mean(day.lower(), _DAY_NAMES)
+            out.add(item_line, f"unknown weekday {day!r} (use {', '.join(WEEKDAYS)}){hint}")
             continue
-        result.add(WEEKDAYS.index(key))
+        result.add(index)
     return frozenset(result) if days else None
 
 
@@ -315,28 +328,37 @@ def _read_caps(value: Any, line: int, out: Collector) -> tuple[Cap, ...]:
         out.add(line, "caps must be a list of {category, max, per}")
         return ()
     caps: list[Cap] = []
-    for item in value:
-        doc = out.mapping(item, line, what="a cap")
-        if doc is None:
-            continue
-        out.check_keys(
-            doc, ("category", "max", "per"), where="a cap", required=("category", "max", "per")
-        )
-        cat = doc.get("category")
-        if cat not in [c.value for c in Category]:
-            out.add(
-                doc.line_of("category"),
-                f"cap category must be marketing or transactional, not {cat!r}",
-            )
-            continue
-        limit = doc.get("max")
-        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
-            out.add(doc.line_of("max"), f"cap max must be a whole number ≥ 0, not {limit!r}")
-            continue
-        per = out.parse(parse_period, doc.get("per"), doc.line_of("per"), what="cap per")
-        if per is not None:
-            caps.append(Cap(category=Category(cat), max=limit, per=per))
+    for i, item in enumerate(value):
+        doc = out.mapping(item, line_of(value, i, line), what="a cap")
+        if doc is not None:
+            cap = _read_cap(doc, out)
+            if cap is not None:
+                caps.append(cap)
     return tuple(caps)
+
+
+def _read_cap(doc: LineDict, out: Collector) -> Cap | None:
+    """One cap; every problem of it is reported, not just the first."""
+    out.check_keys(
+        doc, ("category", "max", "per"), where="a cap", required=("category", "max", "per")
+    )
+    cat = doc.get("category")
+    ok = True
+    if "category" in doc and cat not in [c.value for c in Category]:
+        out.add(
+            doc.line_of("category"), f"cap category must be marketing or transactional, not {cat!r}"
+        )
+        ok = False
+    limit = doc.get("max")
+    if "max" in doc and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+        out.add(doc.line_of("max"), f"cap max must be a whole number ≥ 0, not {limit!r}")
+        ok = False
+    per = None
+    if "per" in doc:
+        per = out.parse(parse_period, doc["per"], doc.line_of("per"), what="cap per")
+    if not ok or per is None or cat is None or not isinstance(limit, int):
+        return None
+    return Cap(category=Category(cat), max=limit, per=per)
 
 
 def _read_types(value: Any, line: int, out: Collector, *, what: str) -> dict[str, FieldType]:
@@ -383,7 +405,12 @@ def _read_lifecycle(value: Any, line: int, out: Collector) -> Lifecycle | None:
                 out.add(doc.line_of(key), f"lifecycle.{key} must be a whole number > 0")
     result = Lifecycle(**values)
     if result.long_time_years >= result.integral_years:
-        out.add(doc.line, "lifecycle.long_time_years must be smaller than integral_years")
+        where = doc.line_of("long_time_years") if "long_time_years" in doc else doc.line
+        out.add(
+            where,
+            f"lifecycle.long_time_years ({result.long_time_years}) must be smaller "
+            f"than integral_years ({result.integral_years})",
+        )
     return result
 
 

@@ -60,6 +60,15 @@ _OFFSET_RE = re.compile(
 _PERIOD_RE = re.compile(r"^\s*(?P<n>\d+)\s*(?P<unit>[a-z]+)\s*$", re.IGNORECASE)
 _TIME_RE = re.compile(r"^(?P<h>\d{1,2}):(?P<m>\d{2})$")
 
+# Ten years in each unit: farther than any touchpoint needs, and safe from date overflow.
+_MAX_OFFSET = {
+    Unit.MINUTES: 10 * 366 * 24 * 60,
+    Unit.HOURS: 10 * 366 * 24,
+    Unit.DAYS: 10 * 366,
+    Unit.WEEKS: 10 * 53,
+    Unit.BUSINESS_DAYS: 10 * 262,
+}
+
 OFFSET_HELP = (
     'write e.g. "immediately", "24 hours before", "3 days after", '
     '"2 business days after" (units: minutes, hours, days, weeks, business days)'
@@ -114,6 +123,8 @@ def parse_offset(text: object) -> Offset:
     if unit is None:
         raise ValueError(f"unknown unit {match['unit']!r} in {text!r}; {OFFSET_HELP}")
     amount = int(match["n"])
+    if amount > _MAX_OFFSET[unit]:
+        raise ValueError(f"offset {text!r} is too far away; at most {_MAX_OFFSET[unit]} {unit}")
     if match["dir"].lower() == "before":
         amount = -amount
     return Offset(amount=amount, unit=unit)

@@ -125,6 +125,9 @@ def load_yaml_text(text: str, *, display: str) -> Any:
         return yaml.load(text, Loader=_Loader)  # _Loader derives from SafeLoader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if exc.context_mark is not None and "end of stream" in (exc.problem or ""):
+            # An unclosed quote or bracket: where it opens helps, the end of the file does not.
+            mark = exc.context_mark
         line = mark.line + 1 if mark is not None else None
         what = exc.problem or str(exc)
         if exc.context and "duplicate" not in what:

@@ -77,10 +77,6 @@ def test_invalid_yaml_is_reported_at_the_line_of_the_error(tmp_path: Path) -> No
     assert "mapping values are not allowed here" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an unclosed quote is reported at the end of the file, not where it opens",
-)
 def test_unclosed_quote_is_reported_where_the_quote_opens(tmp_path: Path) -> None:
     where, message = the_problem(
         rule_problems(
@@ -136,9 +132,6 @@ def test_a_rules_file_holding_a_mapping_asks_for_a_list(tmp_path: Path) -> None:
     assert "- id:" in message
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: a list item that is not a mapping is reported at the list's line"
-)
 def test_a_rule_that_is_not_a_mapping_is_reported_at_its_own_line(tmp_path: Path) -> None:
     where, message = the_problem(
         rule_problems(
@@ -604,10 +597,6 @@ def test_unreadable_offset_says_how_to_write_one(tmp_path: Path, text: str, word
     assert "units: minutes, hours, days, weeks, business days" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an offset too far away passes validate, then the planner raises OverflowError",
-)
 def test_an_offset_too_far_away_to_compute_is_a_problem(tmp_path: Path) -> None:
     where, message = the_problem(
         rule_problems(
@@ -640,13 +629,9 @@ def test_the_same_offset_twice_is_a_problem(tmp_path: Path) -> None:
     )
     # 1 day and 24 hours differ across a DST change, so only "1 d" repeats "1 day".
     assert where == "rules/rules.yaml:4"
-    assert message == "send lists the same offset twice"
+    assert message == "send lists '1 d after' twice; each offset sends once per occurrence"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a repeated offset in a block list is reported at `send:`, not at the repeat",
-)
 def test_the_same_offset_twice_is_reported_at_the_repeat(tmp_path: Path) -> None:
     where, message = the_problem(
         rule_problems(
@@ -664,7 +649,7 @@ def test_the_same_offset_twice_is_reported_at_the_repeat(tmp_path: Path) -> None
         )
     )
     assert where == "rules/rules.yaml:7"
-    assert "same offset" in message
+    assert "send lists '1 day after' twice" in message
 
 
 @pytest.mark.parametrize(

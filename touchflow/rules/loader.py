@@ -111,8 +111,8 @@ def _collect_file(
         )
         return [], out.problems
     rules = []
-    for item in raw:
-        doc = out.mapping(item, raw.line, what="each rule")
+    for i, item in enumerate(raw):
+        doc = out.mapping(item, raw.line_of(i), what="each rule")
         if doc is not None:
             rule = _read_rule(doc, display, config, out)
             if rule is not None:
@@ -203,15 +203,16 @@ def _read_offsets(doc: LineDict, out: Collector) -> tuple[Offset, ...]:
         return (IMMEDIATELY,)
     line = doc.line_of("send")
     texts = out.text_list(doc["send"], line, what="send")
-    offsets = []
+    offsets: list[Offset] = []
     for i, text in enumerate(texts):
         item_line = doc["send"].line_of(i) if isinstance(doc["send"], LineList) else line
         offset = out.parse(parse_offset, text, item_line, what="send")
-        if offset is not None:
-            offsets.append(offset)
-    labels = [o.label for o in offsets]
-    if len(set(labels)) != len(labels):
-        out.add(line, "send lists the same offset twice")
+        if offset is None:
+            continue
+        if offset in offsets:
+            out.add(item_line, f"send lists {text!r} twice; each offset sends once per occurrence")
+            continue
+        offsets.append(offset)
     if not texts:
         out.add(line, 'send must name at least one offset, e.g. "immediately"')
     return tuple(offsets)
