@@ -44,10 +44,17 @@ def _name_matches(wanted: str, name: str) -> bool:
     return any(part.strip().casefold() == wanted.casefold() for part in name.split(";"))
 
 
-def holiday_dates(country: str | None, year: int, wanted: str) -> list[date]:
+def holiday_dates(country: str | None, year: int, wanted: str) -> tuple[date, ...]:
     if not country:
-        return []
-    return sorted(d for d, name in _calendar(country, year).items() if _name_matches(wanted, name))
+        return ()
+    return _holiday_dates(country, year, wanted)
+
+
+@functools.lru_cache(maxsize=8192)
+def _holiday_dates(country: str, year: int, wanted: str) -> tuple[date, ...]:
+    # Cached: every customer of a country asks the same question.
+    days = (d for d, name in _calendar(country, year).items() if _name_matches(wanted, name))
+    return tuple(sorted(days))
 
 
 def holiday_names(countries: Iterable[str], years: Iterable[int]) -> set[str]:

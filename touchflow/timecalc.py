@@ -92,4 +92,10 @@ def local_dates(start: datetime, end: datetime, tz: ZoneInfo, *, pad_days: int) 
     """Every local date touched by [start, end), widened by ``pad_days`` on both sides."""
     first = start.astimezone(tz).date() - timedelta(days=pad_days)
     last = end.astimezone(tz).date() + timedelta(days=pad_days)
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    return list(_date_range(first, last))
+
+
+@functools.lru_cache(maxsize=256)
+def _date_range(first: date, last: date) -> tuple[date, ...]:
+    # Cached: customers in one zone share the same range for a planning run.
+    return tuple(first + timedelta(days=i) for i in range((last - first).days + 1))
