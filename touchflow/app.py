@@ -15,6 +15,7 @@ from touchflow.project import Project
 from touchflow.sample_data import load_sample
 from touchflow.store import Store
 from touchflow.store.sqlite import SqliteStore
+from touchflow.timecalc import zone
 
 Notify = Callable[[str], None]
 
@@ -29,17 +30,19 @@ async def ensure_sample(store: Store, config: ProjectConfig, now: datetime, noti
         return
     if await store.customer_count() or await store.get_meta("sample_loaded_at"):
         return
+    # "Today" in the sample is the project's local day, not the UTC one.
+    local_now = now.astimezone(zone(config.timezone))
     summary = await load_sample(
         store,
         config.sample_dir,
-        now=now,
+        now=local_now,
         attribute_types=config.customer_attributes,
         data_types=config.events,
     )
     shown = _shown(config.store_file(), config.root)
     notify(
         f"Loaded the sample data ({summary.customers} customers, {summary.events} events, "
-        f"{summary.suppressions} suppressions) relative to {now.date().isoformat()} into "
+        f"{summary.suppressions} suppressions) relative to {local_now.date().isoformat()} into "
         f"{shown}. `touchflow sample --reset` reloads it."
     )
 
@@ -63,8 +66,9 @@ async def plan_from_store(
 ) -> list[PlannedTouchpoint]:
     ids = [request.customer] if request.customer else None
     facts: list[CustomerFacts] = await store.load_facts(customer_ids=ids)
-    rules = [r for r in project.rules if request.rule in (None, r.id)]
-    return plan(rules, facts, window=request.window, config=project.config)
+    # Plan with every rule (caps compete across rules), then show the one asked for.
+    planned = plan(project.rules, facts, window=request.window, config=project.config)
+    return [tp for tp in planned if request.rule in (None, tp.rule_id)]
 
 
 async def import_customers(store: Store, config: ProjectConfig, path: Path) -> int:

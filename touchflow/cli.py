@@ -387,6 +387,10 @@ def sample(project_dir: Path, reset: bool, now_text: str | None) -> None:
     config = load_project(project_dir)
     if config.sample_dir is None:
         raise UserError("this project has no `sample:` directory in touchflow.yaml")
+    if not config.sample_dir.is_dir():
+        raise UserError(
+            f"touchflow.yaml names sample directory {config.sample_dir}, which does not exist"
+        )
     now = parse_now(now_text, config.timezone)
     if reset:
         for suffix in ("", "-wal", "-shm"):

@@ -428,8 +428,29 @@ def _read_email(value: Any, line: int, out: Collector) -> EmailSettings | None:
         kw["domain"] = out.text(doc["domain"], doc.line_of("domain"), what="email.domain")
     elif kw.get("from_addr") and "@" in kw["from_addr"]:
         kw["domain"] = kw["from_addr"].rsplit("@", 1)[1].rstrip(">").strip()
+    for key, field_name in (("from", "from_addr"), ("reply_to", "reply_to")):
+        if kw.get(field_name):
+            _check_address(kw[field_name], doc.line_of(key), f"email.{key}", out)
     if "unsubscribe" in doc:
         kw["unsubscribe"] = tuple(
             out.text_list(doc["unsubscribe"], doc.line_of("unsubscribe"), what="unsubscribe")
         )
+        for uri in kw["unsubscribe"]:
+            if not uri.startswith(("mailto:", "https://", "http://")) or any(
+                c in uri for c in " <>\r\n\0"
+            ):
+                out.add(
+                    doc.line_of("unsubscribe"),
+                    f"email.unsubscribe {uri!r} must be a "
+                    "mailto: or https:// address without spaces or angle brackets",
+                )
     return EmailSettings(**{k: v for k, v in kw.items() if v is not None})
+
+
+def _check_address(value: str, line: int, what: str, out: Collector) -> None:
+    from email.utils import getaddresses
+
+    parsed = getaddresses([value])
+    ok = len(parsed) == 1 and "@" in parsed[0][1] and not any(c in value for c in "\r\n\0")
+    if not ok:
+        out.add(line, f'{what} must be one address like "Shop <hello@example.com>", not {value!r}')

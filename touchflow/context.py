@@ -6,6 +6,7 @@ validate` allows, so a template that validates cannot meet a missing variable.
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -30,7 +31,10 @@ COMPLAINT_RESOLVED = "complaint_resolved"
 
 
 def full_years(since: date, as_of: date) -> int:
-    return as_of.year - since.year - ((as_of.month, as_of.day) < (since.month, since.day))
+    month_day = (since.month, since.day)
+    if month_day == (2, 29) and not calendar.isleap(as_of.year):
+        month_day = (2, 28)  # born or joined on Feb 29: a year is complete on Feb 28
+    return as_of.year - since.year - ((as_of.month, as_of.day) < month_day)
 
 
 def lifecycle_stage(since: date | None, as_of: date, thresholds: Lifecycle) -> str:
@@ -122,8 +126,10 @@ def rule_scope(rule: Rule, config: ProjectConfig) -> dict[str, Scope | None]:
         "vars": {name: None for name in config.vars},
     }
     if isinstance(rule.trigger, EventTrigger):
-        declared = config.events.get(rule.trigger.event, {})
-        data: dict[str, Scope | None] = {name: None for name in declared}
+        # Updates merge their data into the occurrence, so their fields are usable too.
+        data: dict[str, Scope | None] = {}
+        for event_type in (rule.trigger.event, *rule.trigger.updates):
+            data.update({name: None for name in config.events.get(event_type, {})})
         scope["event"] = {"id": None, "type": None, "at": None, "data": data}
     return scope
 

@@ -86,9 +86,20 @@ class Offset:
     def label(self) -> str:
         """Stable text used in touchpoint keys: ``24h-before``, ``3d-after``, ``0``."""
         if self.amount == 0:
-            return "0"
+            return "0d" if self.unit.is_calendar else "0"
         side = "before" if self.amount < 0 else "after"
         return f"{abs(self.amount)}{_SHORT[self.unit]}-{side}"
+
+    @property
+    def text(self) -> str:
+        """How a user writes it: ``immediately``, ``24 hours before``."""
+        if self.amount == 0:
+            return "0 days after" if self.unit.is_calendar else "immediately"
+        side = "before" if self.amount < 0 else "after"
+        word = self.unit.value.replace("_", " ")
+        if abs(self.amount) == 1:
+            word = word.removesuffix("s")
+        return f"{abs(self.amount)} {word} {side}"
 
     def exact(self) -> timedelta:
         """The offset as an exact duration (only for minutes and hours)."""
@@ -127,6 +138,16 @@ def parse_offset(text: object) -> Offset:
         raise ValueError(f"offset {text!r} is too far away; at most {_MAX_OFFSET[unit]} {unit}")
     if match["dir"].lower() == "before":
         amount = -amount
+    return _canonical(amount, unit)
+
+
+def _canonical(amount: int, unit: Unit) -> Offset:
+    """One spelling per distance, so "1 week after" and "7 days after" share one key."""
+    if amount == 0:
+        # "0 days after" keeps a day (for `at`: that day at a time); other zeros are "now".
+        return Offset(amount=0, unit=Unit.DAYS) if unit.is_calendar else IMMEDIATELY
+    if unit is Unit.WEEKS:
+        return Offset(amount=amount * 7, unit=Unit.DAYS)
     return Offset(amount=amount, unit=unit)
 
 
@@ -159,3 +180,13 @@ def parse_time_of_day(text: object) -> time:
     if hour > 23 or minute > 59:
         raise ValueError(f"time of day {text!r} is out of range (00:00 to 23:59)")
     return time(hour, minute)
+
+
+def period_text(period: timedelta) -> str:
+    """``7 days``, ``36 hours``, ``90 minutes``: the words a user would have written."""
+    seconds = int(period.total_seconds())
+    for size, word in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {word}{'s' if count != 1 else ''}"
+    return f"{seconds} seconds"

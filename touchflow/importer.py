@@ -478,6 +478,8 @@ def _event(
             row.errors.append(f"unknown key {_q(key)}; an event has {', '.join(EVENT_KEYS)}")
     event_id = row.check(_required, "id", raw.get("id"), "event")
     type_ = row.check(_required, "type", raw.get("type"), "event")
+    if type_ is not None and data_types and type_ not in data_types:
+        row.errors.append(_undeclared_type(type_, data_types))
     customer = row.check(_required, "customer", raw.get("customer"), "event")
     at_text = row.check(_required, "at", raw.get("at"), "event")
     at = row.check(_aware, "at", at_text) if at_text is not None else None
@@ -497,6 +499,16 @@ def _data(raw: Any, declared: Mapping[str, FieldType], row: _Row) -> dict[str, A
     before = len(row.errors)
     data = {key: row.check(_convert, f"data.{key}", v, declared.get(key)) for key, v in raw.items()}
     return data if len(row.errors) == before else None
+
+
+def _undeclared_type(type_: str, declared: Mapping[str, Any]) -> str:
+    # A misspelt type would be stored and then trigger nothing, silently.
+    close = difflib.get_close_matches(type_, list(declared), n=1)
+    hint = f' — did you mean "{close[0]}"?' if close else ""
+    return (
+        f"event type {_q(type_)} is not declared under events: in touchflow.yaml{hint} "
+        f"(declared: {', '.join(sorted(declared))})"
+    )
 
 
 def make_event(
@@ -522,6 +534,10 @@ def make_event(
             return None
 
     type_text = check("TYPE", _required, "type", type_, "event")
+    if type_text is not None and data_types and type_text not in data_types:
+        problems.append(
+            Problem(path="TYPE", line=None, message=_undeclared_type(type_text, data_types))
+        )
     customer_id = check("--customer", _required, "customer", customer, "event")
     when = now if at is None else check("--at", _aware, "at", at.strip())
     raw_data = check("--data", _json_object, data_json)

@@ -105,8 +105,9 @@ def event_occurrences(
             if previous is not None:
                 state[key] = _replace(previous, cancelled_by=event)
             continue
-        if event.type != trig.event and previous is None:
-            continue  # an update for an occurrence we never saw booked
+        if event.type != trig.event and (previous is None or previous.cancelled_by is not None):
+            continue  # an update for an occurrence never booked, or cancelled: only a new
+            # booking (the trigger event itself) brings an occurrence back
         merged = {**(previous.data if previous else {}), **data}
         state[key] = _anchored(key, event, merged, trig)
     yield from state.values()

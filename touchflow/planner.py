@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from touchflow import calendars
 from touchflow.config import HolidayPolicy, Policies, ProjectConfig, SendWindow
 from touchflow.context import customer_context, event_context
-from touchflow.durations import Offset, Unit
+from touchflow.durations import Offset, Unit, period_text
 from touchflow.expressions import ConditionError, evaluate
 from touchflow.models import (
     Adjustment,
@@ -200,7 +200,7 @@ def _apply_time_policies(
     for _ in range(_MAX_POLICY_STEPS):
         name = calendars.holiday_name(country, local.date())
         if name is not None and policies.holidays is HolidayPolicy.SKIP:
-            return due, moved, name
+            return local.astimezone(UTC), moved, name
         if name is not None and policies.holidays is HolidayPolicy.NEXT_DAY:
             start = window.start if window else local.time().replace(tzinfo=None)
             local = resolve_local(local.date() + timedelta(days=1), start, tz)[0].astimezone(tz)
@@ -324,7 +324,7 @@ def _apply_caps(
                 bisect.insort(taken, tp.due_at)
             else:
                 result[i] = _capped(
-                    tp, f"cap of {cap.max} {cap.category.value} per {cap.per} reached"
+                    tp, f"cap of {cap.max} {cap.category.value} per {period_text(cap.per)} reached"
                 )
     return result
 

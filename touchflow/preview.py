@@ -20,7 +20,7 @@ from rich.table import Table
 
 from touchflow.compose import ComposeError, compose, to_bytes
 from touchflow.context import trigger_summary
-from touchflow.errors import HeaderInjectionError, RenderError
+from touchflow.errors import HeaderInjectionError, RenderError, UserError
 from touchflow.models import Category, HoldReason, PlannedTouchpoint, Status
 from touchflow.project import Project
 from touchflow.render import RenderedMessage
@@ -81,7 +81,7 @@ def utc_text(instant: datetime) -> str:
 
 def as_json(item: PreviewItem) -> dict[str, Any]:
     tp, msg = item.touchpoint, item.message
-    local = tp.due_at.astimezone(zone(tp.timezone))
+    local = tp.due_at.astimezone(zone(tp.timezone)).replace(microsecond=0)
     return {
         "key": tp.key,
         "rule": tp.rule_id,
@@ -111,12 +111,15 @@ def to_json(items: Sequence[PreviewItem]) -> str:
 
 def write_eml(project: Project, items: Sequence[PreviewItem], out_dir: Path) -> list[Path]:
     """One .eml per planned touchpoint, named by order, time, rule and customer."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--out {out_dir}: cannot create the directory ({exc.strerror})") from None
     written = []
     for n, item in enumerate(items, start=1):
         tp, msg = item.touchpoint, item.message
-        if msg is None or not tp.to or tp.reason in (HoldReason.INVALID_MESSAGE,):
-            continue
+        if msg is None or not tp.to or tp.reason is not None:
+            continue  # only what would really be sent
         name = f"{n:04d}-{tp.due_at.strftime('%Y%m%dT%H%M')}-{tp.rule_id}-{tp.customer_id}.eml"
         path = out_dir / _safe_name(name)
         path.write_bytes(to_bytes(_compose(project, tp, msg)))

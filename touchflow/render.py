@@ -363,6 +363,19 @@ def _autoescape(name: str | None) -> bool:
     return name is not None and name.endswith(".html")
 
 
+class EmptyValueError(ValueError):
+    """A template printed a value that is empty (None): "Hello None," must never go out."""
+
+
+def _refuse_none(value: Any) -> Any:
+    if value is None:
+        raise EmptyValueError(
+            "a value printed here is empty; give a fallback, e.g. "
+            "{{ customer.first_name or 'there' }}"
+        )
+    return value
+
+
 def make_environment() -> ImmutableSandboxedEnvironment:
     # Immutable: a template must not change the context (lists, dicts) that the
     # planner hands to other renders. Names are display paths, so .html decides.
@@ -373,6 +386,7 @@ def make_environment() -> ImmutableSandboxedEnvironment:
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=False,
+        finalize=_refuse_none,
     )
     env.filters.update(FILTERS)
     return env

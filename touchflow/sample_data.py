@@ -30,6 +30,7 @@ from touchflow.importer import (
 )
 from touchflow.models import FieldType
 from touchflow.store import Store
+from touchflow.timecalc import resolve_local
 
 CUSTOMERS_FILE = "customers.jsonl"
 EVENTS_FILE = "events.jsonl"
@@ -85,7 +86,7 @@ def _at(now: datetime, *, days: int, clock: str | None, tz: str, shift: timedelt
         except ValueError:
             raise ValueError(f'time "{clock}" is not a time like "10:00"') from None
         local_day = now.astimezone(zone).date() + timedelta(days=days)
-        instant = datetime.combine(local_day, local_time, tzinfo=zone)
+        instant = resolve_local(local_day, local_time, zone)[0]  # the planner's DST rules
     # Shift the instant, not the wall clock: "2 hours later" across a DST change.
     return (instant.astimezone(UTC) + shift).astimezone(zone).isoformat()
 

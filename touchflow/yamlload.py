@@ -115,6 +115,11 @@ def load_yaml(path: Path, *, display: str | None = None) -> Any:
         raise ProblemsError(
             [Problem(path=shown, line=None, message=f"cannot read: {exc}")]
         ) from exc
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ProblemsError(
+            [Problem(path=shown, line=line, message="not UTF-8 text: save the file as UTF-8")]
+        ) from exc
     return load_yaml_text(text, display=shown)
 
 

@@ -231,10 +231,12 @@ def test_import_then_suppress(sample: Path, tmp_path: Path) -> None:
     touchflow("preview", cwd=sample)
     good = tmp_path / "more.jsonl"
     good.write_text(
-        '{"id": "n-1", "email": "n1@example.com", "timezone": "Europe/Berlin", '
+        '{"id": "n-1", "email": "n1@example.com", "first_name": "Nia", '
+        '"timezone": "Europe/Berlin", "birthday": "1990-12-03", "consent_marketing": true}\n'
+        '{"id": "n-2", "email": "n2@example.com", "timezone": "Europe/Berlin", '
         '"birthday": "1990-12-03", "consent_marketing": true}\n'
     )
-    assert "Imported 1 customers" in touchflow("import", "customers", str(good), cwd=sample).stdout
+    assert "Imported 2 customers" in touchflow("import", "customers", str(good), cwd=sample).stdout
     window = (
         "--now",
         "2026-12-01T00:00:00Z",
@@ -248,6 +250,13 @@ def test_import_then_suppress(sample: Path, tmp_path: Path) -> None:
     assert [i["status"] for i in preview_json(sample, *window)] == ["planned"]
     touchflow("suppress", "N1@example.com", "--reason", "asked us", cwd=sample)
     assert [i["reason"] for i in preview_json(sample, *window, "--all")] == ["suppressed"]
+    # n-2 has no first name: the card is held, never sent as "Happy birthday, None!"
+    nameless = preview_json(
+        sample, *window[:-4], "--customer", "n-2", "--rule", "birthday-card", "--all"
+    )
+    assert [(i["reason"], "empty" in str(i["detail"])) for i in nameless] == [
+        ("render_error", True)
+    ]
 
 
 def test_help_teaches(sample: Path) -> None:

@@ -31,7 +31,12 @@ ATTRS = {
     "first_order": FieldType.DATE,
     "last_login": FieldType.DATETIME,
 }
-DATA = {"appointment": {"starts": FieldType.DATETIME, "day": FieldType.DATE, "n": FieldType.INT}}
+DATA = {
+    "appointment": {"starts": FieldType.DATETIME, "day": FieldType.DATE, "n": FieldType.INT},
+    "inquiry": {},
+    "coupon": {},
+    "t": {},
+}
 
 
 def csv_customers(text: str, **types: FieldType) -> list[Customer]:
@@ -471,3 +476,14 @@ def test_suppressions_file() -> None:
     assert suppression.email == "ann@example.com"
     assert suppression.scope is SuppressionScope.MARKETING
     assert suppression.reason == "unsubscribed"
+
+
+def test_an_undeclared_event_type_is_refused_with_a_hint() -> None:
+    text = jsonl({"id": "e1", "type": "apointment", "customer": "c1", "at": "2026-05-01T10:00:00Z"})
+    assert problems_of(parse_events_text, text, display="events.jsonl", data_types=DATA) == [
+        (
+            1,
+            'event type "apointment" is not declared under events: in touchflow.yaml'
+            ' — did you mean "appointment"? (declared: appointment, coupon, inquiry, t)',
+        )
+    ]

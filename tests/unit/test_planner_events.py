@@ -255,3 +255,18 @@ def test_keys_are_deterministic_and_escape_separators(tmp_path):
     )
     assert [tp.key for tp in one] == [tp.key for tp in two]
     assert one[0].key == "reminder:shop%3A42:x%3A1:24h-before"
+
+
+def test_a_reschedule_does_not_revive_a_cancelled_appointment(tmp_path):
+    config, rules = project(tmp_path, REMINDER)
+    events = [
+        booked("a1", "2026-11-10T15:00:00+01:00"),
+        event("appointment_cancelled", "2026-11-02T10:00:00Z", {"appointment_id": "a1"}),
+        event(
+            "appointment_rescheduled",
+            "2026-11-03T10:00:00Z",
+            {"appointment_id": "a1", "starts_at": "2026-11-12T11:00:00+01:00"},
+        ),
+    ]
+    tps = run(config, rules, facts(customer(), events), start="2026-11-01T00:00:00Z", days=30)
+    assert {tp.reason and tp.reason.value for tp in tps} == {"cancelled"}

@@ -231,3 +231,21 @@ def test_a_rule_can_override_the_window(tmp_path):
     night = event("a", "2026-11-17T23:30:00+01:00")
     tps = run(config, rules, facts(customer(), [night]), start="2026-11-17T00:00:00Z", days=7)
     assert [local(tp) for tp in tps] == ["2026-11-17 23:30"]
+
+
+def test_a_skipped_holiday_is_held_at_the_time_it_fell_on(tmp_path):
+    rule = marketing_on("ping", "promo", extra="  policies: {holidays: skip}\n")
+    config, rules = project(tmp_path, rule, CONFIG)
+    # Thursday 24 Dec 21:00 is outside the window; the next opening is 25 Dec, a holiday.
+    late = event("ping", "2026-12-24T21:00:00+01:00")
+    tps = run(config, rules, facts(customer(), [late]), start="2026-12-20T00:00:00Z", days=14)
+    assert [(local(tp), tp.reason and tp.reason.value) for tp in tps] == [
+        ("2026-12-25 09:00", "skipped_holiday")
+    ]
+
+
+def test_the_cap_detail_says_the_period_in_words(tmp_path):
+    config, rules = project(tmp_path, marketing_on("a", "promo"), CONFIG)
+    events = [event("a", f"2026-11-1{d}T10:00:00+01:00", id=f"a{d}") for d in (6, 7, 8)]
+    tps = run(config, rules, facts(customer(), events), start="2026-11-16T00:00:00Z", days=7)
+    assert tps[-1].detail == "cap of 2 marketing per 7 days reached"

@@ -289,3 +289,11 @@ def test_days_after_keep_the_local_wall_time_across_dst(tmp_path):
         run(config, rules, facts(customer(), [purchase]), start="2026-10-20T00:00:00Z", days=14)
     )
     assert [local(tp) for tp in tps] == ["2026-10-26 10:00"]  # CET now, still 10:00 local
+
+
+def test_a_feb29_customer_completes_a_year_on_feb28_in_common_years():
+    from touchflow.context import full_years
+
+    assert full_years(date(2020, 2, 29), date(2025, 2, 28)) == 5
+    assert full_years(date(2020, 2, 29), date(2025, 2, 27)) == 4
+    assert full_years(date(2020, 2, 29), date(2028, 2, 28)) == 7  # leap year: waits for the 29th

@@ -313,3 +313,11 @@ def test_dates_follow_the_language_of_the_file_used_and_keep_the_customers_regio
     assert render(ts, "fr", d=date(2024, 5, 1)).text == "May 1, 2024"
     # Same language, other region: the customer's region decides the format.
     assert render(ts, "en_GB", d=date(2024, 5, 1)).text == "1 May 2024"
+
+
+def test_an_empty_value_is_an_error_not_the_word_none(tmp_path: Path) -> None:
+    ts = one(tmp_path, "Hello {{ name }},\n")
+    with pytest.raises(RenderError, match=r"t/body.txt:1: .*empty.*or 'there'"):
+        render(ts, name=None)
+    fallback = one(tmp_path / "b", "Hello {{ name or 'there' }},\n")
+    assert render(fallback, name=None).text == "Hello there,\n"

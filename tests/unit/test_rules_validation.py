@@ -546,8 +546,8 @@ def test_unknown_holiday_suggests_the_closest_name(tmp_path: Path, config: str) 
         ("1 hour after", Offset(amount=1, unit=Unit.HOURS)),
         ("3 days after", Offset(amount=3, unit=Unit.DAYS)),
         ("1 day before", Offset(amount=-1, unit=Unit.DAYS)),
-        ("2 weeks before", Offset(amount=-2, unit=Unit.WEEKS)),
-        ("1 week after", Offset(amount=1, unit=Unit.WEEKS)),
+        ("2 weeks before", Offset(amount=-14, unit=Unit.DAYS)),  # weeks are read as days
+        ("1 week after", Offset(amount=7, unit=Unit.DAYS)),
         ("2 business days after", Offset(amount=2, unit=Unit.BUSINESS_DAYS)),
         ("1 business day before", Offset(amount=-1, unit=Unit.BUSINESS_DAYS)),
     ],
@@ -558,7 +558,7 @@ def test_each_unit_word_reads_as_an_offset(tmp_path: Path, text: str, offset: Of
         f"""\
         - id: welcome
           category: transactional
-          trigger: {{event: signed_up}}
+          trigger: {{event: booked, anchor: event.data.starts_at}}
           send: {text}
           action: {{template: welcome}}
         """,
@@ -709,8 +709,8 @@ def test_at_does_not_go_with_an_hours_offset_on_an_event(tmp_path: Path) -> None
         )
     )
     assert where == "rules/rules.yaml:5"
-    assert "'at' sets a time of day, which does not go with '2h-after'" in message
-    assert "use days or business days, or drop 'at'" in message
+    assert "'at' sets a time of day, which does not go with '2 hours after'" in message
+    assert "use days or business days (e.g. '0 days after'), or drop 'at'" in message
 
 
 def test_at_does_not_go_with_a_cron_trigger(tmp_path: Path) -> None:
@@ -1168,4 +1168,104 @@ def test_a_valid_project_has_no_problems(tmp_path: Path) -> None:
         "leap-day",
         "christmas",
         "sale",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("send", "message"),
+    [
+        ("[1 week after, 7 days after]", "send lists '7 days after' twice"),
+        ("[immediately, 0 hours after]", "send lists '0 hours after' twice"),
+        ("[immediately, 0 days after]", "are the same moment without 'at'"),
+    ],
+)
+def test_offsets_that_are_the_same_moment_are_one_offset(tmp_path: Path, send: str, message: str):
+    problems = rule_problems(
+        tmp_path,
+        f"""\
+        - id: r
+          category: transactional
+          trigger: {{event: ping}}
+          send: {send}
+          action: {{template: t}}
+        """,
+    )
+    assert any(message in p.message for p in problems), problems
+
+
+def test_at_with_immediately_is_a_problem(tmp_path: Path):
+    problems = rule_problems(
+        tmp_path,
+        """\
+        - id: r
+          category: transactional
+          trigger: {event: ping}
+          send: immediately
+          at: "10:00"
+          action: {template: t}
+        """,
+    )
+    assert any("does not go with 'immediately'" in p.message for p in problems), problems
+
+
+def test_anchor_must_be_a_time(tmp_path: Path):
+    problems = rule_problems(
+        tmp_path,
+        """\
+        - id: r
+          category: transactional
+          trigger: {event: ping, anchor: event.id}
+          action: {template: t}
+        """,
+    )
+    assert [(p.line, "anchor must be a time" in p.message) for p in problems] == [(3, True)]
+
+
+def test_before_the_events_own_time_can_never_happen(tmp_path: Path):
+    problems = rule_problems(
+        tmp_path,
+        """\
+        - id: r
+          category: transactional
+          trigger: {event: signed_up}
+          send: 1 day before
+          action: {template: t}
+        """,
+    )
+    assert [(p.line, "can never happen" in p.message) for p in problems] == [(4, True)]
+
+
+def test_an_update_or_cancel_event_must_carry_the_occurrence_field(tmp_path: Path):
+    problems = rule_problems(
+        tmp_path,
+        """\
+        - id: r
+          category: transactional
+          trigger:
+            event: booked
+            anchor: event.data.starts_at
+            occurrence: event.data.appointment_id
+            updates: [moved]
+          cancel_on: [cancelled]
+          send: 1 hour before
+          action: {template: t}
+        """,
+        """\
+        events:
+          booked: {appointment_id: string, starts_at: datetime}
+          moved: {appointment_id: string, starts_at: datetime}
+          cancelled: {booking_id: string}
+        """,
+    )
+    assert [(p.line, p.message.split(",")[0]) for p in problems] == [
+        (8, "event 'cancelled' declares no 'appointment_id'")
+    ]
+
+
+def test_a_rules_file_that_is_not_utf8_is_a_problem_with_its_line(tmp_path: Path):
+    write_project(tmp_path, "")
+    (tmp_path / "rules" / "rules.yaml").write_bytes(b"- id: r\n  description: caf\xe9\n")
+    problems = collect_rules(load_project(tmp_path))[1]
+    assert [(p.line, p.message) for p in problems] == [
+        (2, "not UTF-8 text: save the file as UTF-8")
     ]

@@ -293,6 +293,12 @@ def _read_trigger(doc: LineDict, config: ProjectConfig, out: Collector) -> Trigg
 def _event_trigger(trig: LineDict, config: ProjectConfig, out: Collector) -> Trigger | None:
     event = out.text(trig["event"], trig.line_of("event"), what="trigger.event")
     anchor = _path(trig.get("anchor", "event.at"), trig.line_of("anchor"), out, what="anchor")
+    if anchor == ("event", "id"):
+        out.add(
+            trig.line_of("anchor"),
+            "anchor must be a time: event.at or event.data.<date or datetime field>, not event.id",
+        )
+        anchor = None
     occurrence = _path(
         trig.get("occurrence", "event.id"), trig.line_of("occurrence"), out, what="occurrence"
     )
@@ -383,13 +389,25 @@ def _cross_check(rule: Rule, doc: LineDict, config: ProjectConfig, out: Collecto
     if isinstance(trig, EventTrigger):
         _check_event_types(rule, trig, doc, config, out)
         _check_event_paths(trig, trig_doc, config, out)
-        exact = [o for o in rule.offsets if not o.unit.is_calendar and o.amount]
+        exact = [o for o in rule.offsets if not o.unit.is_calendar]
         if rule.at is not None and exact:
             out.add(
                 doc.line_of("at"),
                 f"'at' sets a time of day, which does not go with "
-                f"'{exact[0].label}'; use days or business days, or drop "
+                f"'{exact[0].text}'; use days or business days (e.g. '0 days after'), or drop "
                 "'at'",
+            )
+        if trig.anchor == ("event", "at") and any(o.amount < 0 for o in rule.offsets):
+            out.add(
+                doc.line_of("send"),
+                "a send 'before' the event's own time can never happen; "
+                "anchor it to a future field (trigger.anchor: event.data.<datetime field>)",
+            )
+        zeros = [o for o in rule.offsets if o.amount == 0]
+        if rule.at is None and len(zeros) > 1:
+            out.add(
+                doc.line_of("send"),
+                "'immediately' and '0 days after' are the same moment without 'at': keep one",
             )
     elif rule.cancel_on or "updates" in trig_doc:
         out.add(doc.line_of("cancel_on"), "cancel_on and updates need an event trigger")
@@ -416,6 +434,15 @@ def _check_event_types(
     named = [(trig.event, doc["trigger"].line_of("event"))]
     named += [(u, doc["trigger"].line_of("updates")) for u in trig.updates]
     named += [(c, doc.line_of("cancel_on")) for c in rule.cancel_on]
+    field = trig.occurrence[2] if trig.occurrence[:2] == ("event", "data") else None
+    for name, line in named[1:]:
+        declared = config.events.get(name)
+        if field and declared is not None and field not in declared:
+            out.add(
+                line,
+                f"event {name!r} declares no {field!r}, so it cannot name the "
+                f"occurrence to update or cancel: declare {field} under events.{name}",
+            )
     for name, line in named:
         if name not in config.events:
             out.add(
