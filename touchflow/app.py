@@ -9,7 +9,7 @@ from pathlib import Path
 
 from touchflow.config import ProjectConfig
 from touchflow.importer import parse_customers, parse_events
-from touchflow.models import CustomerFacts, PlannedTouchpoint, Suppression, Window
+from touchflow.models import CustomerFacts, PlannedTouchpoint, Window
 from touchflow.planner import plan
 from touchflow.project import Project
 from touchflow.sample_data import load_sample
@@ -79,7 +79,3 @@ async def import_customers(store: Store, config: ProjectConfig, path: Path) -> i
 async def import_events(store: Store, config: ProjectConfig, path: Path) -> tuple[int, int]:
     events = parse_events(path, data_types=config.events)
     return await store.add_events(events)
-
-
-async def suppress(store: Store, suppression: Suppression) -> None:
-    await store.add_suppression(suppression)

@@ -57,6 +57,12 @@ def _holiday_dates(country: str, year: int, wanted: str) -> tuple[date, ...]:
     return tuple(sorted(days))
 
 
+@functools.lru_cache(maxsize=256)
+def exists_somewhere(wanted: str, year: int) -> bool:
+    """Whether any supported country has the holiday; stops at the first that does."""
+    return any(_holiday_dates(c, year, wanted) for c in sorted(supported_countries()))
+
+
 def holiday_names(countries: Iterable[str], years: Iterable[int]) -> set[str]:
     names: set[str] = set()
     for country in countries:

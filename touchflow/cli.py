@@ -201,7 +201,7 @@ def preview_command(
     if fmt == "json":
         click.echo(preview.to_json(shown))
     elif fmt == "eml":
-        written = preview.write_eml(project, shown, out_dir)
+        written = preview.write_eml(shown, out_dir)
         click.echo(f"Wrote {len(written)} messages to {out_dir}/")
     else:
         _print_table(project, shown, now, days, show_all)
@@ -210,14 +210,11 @@ def preview_command(
 async def _preview(
     project: Project, request: app.PlanRequest, now: datetime
 ) -> list[preview.PreviewItem]:
-    store = await app.open_store(project.config)
-    try:
+    async with await app.open_store(project.config) as store:
         await app.ensure_sample(store, project.config, now, _err)
         if request.customer and await store.get_customer(request.customer) is None:
             raise _arg_error("--customer", f"no customer {request.customer!r} in the store")
         touchpoints = await app.plan_from_store(project, store, request)
-    finally:
-        await store.close()
     return preview.render_all(project, touchpoints)
 
 
@@ -260,11 +257,8 @@ def import_customers(project_dir: Path, file: Path) -> None:
     config = load_project(project_dir)
 
     async def flow() -> int:
-        store = await app.open_store(config)
-        try:
+        async with await app.open_store(config) as store:
             return await app.import_customers(store, config, file)
-        finally:
-            await store.close()
 
     click.echo(f"Imported {_run(flow())} customers from {file}.")
 
@@ -282,11 +276,8 @@ def import_events(project_dir: Path, file: Path) -> None:
     config = load_project(project_dir)
 
     async def flow() -> tuple[int, int]:
-        store = await app.open_store(config)
-        try:
+        async with await app.open_store(config) as store:
             return await app.import_events(store, config, file)
-        finally:
-            await store.close()
 
     added, known = _run(flow())
     click.echo(
@@ -333,14 +324,11 @@ def event(
     )
 
     async def flow() -> int:
-        store = await app.open_store(config)
-        try:
+        async with await app.open_store(config) as store:
             if await store.get_customer(ev.customer_id) is None:
                 raise _arg_error("--customer", f"no customer {customer!r} in the store")
             added, _ = await store.add_events([ev])
             return added
-        finally:
-            await store.close()
 
     added = _run(flow())
     click.echo(f"Recorded event {ev.id}." if added else f"Event {ev.id} was already recorded.")
@@ -367,11 +355,8 @@ def suppress(project_dir: Path, email: str, category: str, reason: str | None) -
     )
 
     async def flow() -> None:
-        store = await app.open_store(config)
-        try:
-            await app.suppress(store, entry)
-        finally:
-            await store.close()
+        async with await app.open_store(config) as store:
+            await store.add_suppression(entry)
 
     _run(flow())
     click.echo(f"Suppressed {address} ({category}).")
@@ -397,13 +382,10 @@ def sample(project_dir: Path, reset: bool, now_text: str | None) -> None:
             Path(f"{config.store_file()}{suffix}").unlink(missing_ok=True)
 
     async def flow() -> None:
-        store = await app.open_store(config)
-        try:
+        async with await app.open_store(config) as store:
             if await store.customer_count():
                 raise UserError("the store already holds customers; use --reset to replace them")
             await app.ensure_sample(store, config, now, click.echo)
-        finally:
-            await store.close()
 
     _run(flow())
 

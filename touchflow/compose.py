@@ -146,7 +146,13 @@ def _address(header: str, value: str) -> Address:
     return address
 
 
-def _unsubscribe_headers(uris: Sequence[str], *, one_click: bool) -> list[tuple[str, object]]:
+def check_address(header: str, value: str) -> None:
+    """Raise ``ComposeError``/``HeaderInjectionError`` unless ``value`` is one sendable address."""
+    _address(header, value)
+
+
+def check_unsubscribe(uris: Sequence[str]) -> None:
+    """Raise unless every URI is a bare mailto:/http(s):// URI fit for List-Unsubscribe."""
     for uri in uris:
         _check("List-Unsubscribe", uri)
         if not uri.isascii() or re.search(r"[\s<>\"]", uri):
@@ -154,6 +160,10 @@ def _unsubscribe_headers(uris: Sequence[str], *, one_click: bool) -> list[tuple[
             raise HeaderInjectionError(f"List-Unsubscribe: {uri!r} is not a bare URI")
         if not uri.lower().startswith(_URI_SCHEMES):
             raise ComposeError(f"List-Unsubscribe: {uri!r} is neither mailto: nor http(s)://")
+
+
+def _unsubscribe_headers(uris: Sequence[str], *, one_click: bool) -> list[tuple[str, object]]:
+    check_unsubscribe(uris)
     if one_click and not any(u.lower().startswith("https://") for u in uris):
         raise ComposeError("List-Unsubscribe-Post: one-click unsubscribe needs an https:// URI")
     if not uris:

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from touchflow.checks import Collector, did_you_mean, line_of
+from touchflow.compose import ComposeError, check_address, check_unsubscribe
 from touchflow.durations import parse_period, parse_time_of_day
-from touchflow.errors import ConfigError, Problem
+from touchflow.errors import ConfigError, HeaderInjectionError, Problem
 from touchflow.models import Category, FieldType
 from touchflow.yamlload import LineDict, load_yaml
 
@@ -435,22 +436,20 @@ def _read_email(value: Any, line: int, out: Collector) -> EmailSettings | None:
         kw["unsubscribe"] = tuple(
             out.text_list(doc["unsubscribe"], doc.line_of("unsubscribe"), what="unsubscribe")
         )
-        for uri in kw["unsubscribe"]:
-            if not uri.startswith(("mailto:", "https://", "http://")) or any(
-                c in uri for c in " <>\r\n\0"
-            ):
-                out.add(
-                    doc.line_of("unsubscribe"),
-                    f"email.unsubscribe {uri!r} must be a "
-                    "mailto: or https:// address without spaces or angle brackets",
-                )
+        try:
+            check_unsubscribe(kw["unsubscribe"])
+        except (ComposeError, HeaderInjectionError) as exc:
+            out.add(
+                doc.line_of("unsubscribe"),
+                f"email.unsubscribe: {str(exc).removeprefix('List-Unsubscribe: ')} "
+                "(write a mailto: or https:// address without spaces or angle brackets)",
+            )
     return EmailSettings(**{k: v for k, v in kw.items() if v is not None})
 
 
 def _check_address(value: str, line: int, what: str, out: Collector) -> None:
-    from email.utils import getaddresses
-
-    parsed = getaddresses([value])
-    ok = len(parsed) == 1 and "@" in parsed[0][1] and not any(c in value for c in "\r\n\0")
-    if not ok:
+    # The composer's own check, so validate and sending can never disagree.
+    try:
+        check_address(what, value)
+    except (ComposeError, HeaderInjectionError):
         out.add(line, f'{what} must be one address like "Shop <hello@example.com>", not {value!r}')

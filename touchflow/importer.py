@@ -22,6 +22,7 @@ from pathlib import Path, PurePath
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from touchflow.checks import did_you_mean
 from touchflow.errors import InputError, Problem
 from touchflow.models import (
     CUSTOMER_CORE_FIELDS,
@@ -503,8 +504,7 @@ def _data(raw: Any, declared: Mapping[str, FieldType], row: _Row) -> dict[str, A
 
 def _undeclared_type(type_: str, declared: Mapping[str, Any]) -> str:
     # A misspelt type would be stored and then trigger nothing, silently.
-    close = difflib.get_close_matches(type_, list(declared), n=1)
-    hint = f' — did you mean "{close[0]}"?' if close else ""
+    hint = did_you_mean(type_, declared)
     return (
         f"event type {_q(type_)} is not declared under events: in touchflow.yaml{hint} "
         f"(declared: {', '.join(sorted(declared))})"

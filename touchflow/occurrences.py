@@ -7,6 +7,7 @@ it, a ``cancel_on`` event cancels it, a later booking with that key revives it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -103,7 +104,7 @@ def event_occurrences(
         previous = state.get(key)
         if event.type in rule.cancel_on:
             if previous is not None:
-                state[key] = _replace(previous, cancelled_by=event)
+                state[key] = dataclasses.replace(previous, cancelled_by=event)
             continue
         if event.type != trig.event and (previous is None or previous.cancelled_by is not None):
             continue  # an update for an occurrence never booked, or cancelled: only a new
@@ -138,18 +139,6 @@ def _anchored(key: str, event: Event, data: dict[str, Any], trig: EventTrigger) 
             invalid=f"{where} of event {event.id} {exc}",
         )
     return Occurrence(key=key, anchor=anchor, event=event, data=data, values=values)
-
-
-def _replace(occ: Occurrence, *, cancelled_by: Event) -> Occurrence:
-    return Occurrence(
-        key=occ.key,
-        anchor=occ.anchor,
-        event=occ.event,
-        data=occ.data,
-        invalid=occ.invalid,
-        values=occ.values,
-        cancelled_by=cancelled_by,
-    )
 
 
 def date_occurrences(

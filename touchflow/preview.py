@@ -31,6 +31,7 @@ from touchflow.timecalc import zone
 class PreviewItem:
     touchpoint: PlannedTouchpoint
     message: RenderedMessage | None
+    email: EmailMessage | None = None  # composed when it has an address: what would be sent
 
 
 def render_all(project: Project, touchpoints: Sequence[PlannedTouchpoint]) -> list[PreviewItem]:
@@ -39,6 +40,7 @@ def render_all(project: Project, touchpoints: Sequence[PlannedTouchpoint]) -> li
     for tp in touchpoints:
         customer = tp.context.get("customer", {})
         message: RenderedMessage | None = None
+        email: EmailMessage | None = None
         problem: tuple[HoldReason, str] | None = None
         try:
             message = project.templates.render(
@@ -48,14 +50,14 @@ def render_all(project: Project, touchpoints: Sequence[PlannedTouchpoint]) -> li
                 context=tp.context,
             )
             if tp.to:
-                _compose(project, tp, message)
+                email = _compose(project, tp, message)
         except RenderError as exc:
             problem = (HoldReason.RENDER_ERROR, str(exc))
         except (HeaderInjectionError, ComposeError) as exc:
             problem = (HoldReason.INVALID_MESSAGE, str(exc))
         if problem is not None and tp.status is Status.PLANNED:
             tp = dataclasses.replace(tp, status=Status.HELD, reason=problem[0], detail=problem[1])
-        items.append(PreviewItem(touchpoint=tp, message=message))
+        items.append(PreviewItem(touchpoint=tp, message=message, email=email))
     return items
 
 
@@ -109,7 +111,7 @@ def to_json(items: Sequence[PreviewItem]) -> str:
     return json.dumps([as_json(i) for i in items], ensure_ascii=False, indent=2)
 
 
-def write_eml(project: Project, items: Sequence[PreviewItem], out_dir: Path) -> list[Path]:
+def write_eml(items: Sequence[PreviewItem], out_dir: Path) -> list[Path]:
     """One .eml per planned touchpoint, named by order, time, rule and customer."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -117,12 +119,12 @@ def write_eml(project: Project, items: Sequence[PreviewItem], out_dir: Path) -> 
         raise UserError(f"--out {out_dir}: cannot create the directory ({exc.strerror})") from None
     written = []
     for n, item in enumerate(items, start=1):
-        tp, msg = item.touchpoint, item.message
-        if msg is None or not tp.to or tp.reason is not None:
+        tp = item.touchpoint
+        if item.email is None or tp.reason is not None:
             continue  # only what would really be sent
         name = f"{n:04d}-{tp.due_at.strftime('%Y%m%dT%H%M')}-{tp.rule_id}-{tp.customer_id}.eml"
         path = out_dir / _safe_name(name)
-        path.write_bytes(to_bytes(_compose(project, tp, msg)))
+        path.write_bytes(to_bytes(item.email))
         written.append(path)
     return written
 

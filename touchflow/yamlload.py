@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from touchflow.errors import Problem
+from touchflow.errors import Problem, ProblemsError
 
 
 class LineDict(dict[str, Any]):
@@ -106,8 +106,6 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456
 
 def load_yaml(path: Path, *, display: str | None = None) -> Any:
     """Load one YAML file; raise ``ProblemsError`` with file:line on bad syntax."""
-    from touchflow.errors import ProblemsError
-
     shown = display or str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -124,8 +122,6 @@ def load_yaml(path: Path, *, display: str | None = None) -> Any:
 
 
 def load_yaml_text(text: str, *, display: str) -> Any:
-    from touchflow.errors import ProblemsError
-
     try:
         return yaml.load(text, Loader=_Loader)  # _Loader derives from SafeLoader
     except yaml.MarkedYAMLError as exc:

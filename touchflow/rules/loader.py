@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from touchflow import calendars
 from touchflow.checks import Collector, did_you_mean
 from touchflow.config import ProjectConfig, read_policies
 from touchflow.durations import IMMEDIATELY, Offset, parse_offset, parse_time_of_day
@@ -483,18 +484,13 @@ def _check_event_paths(
 def _check_holiday(
     trig: HolidayTrigger, trig_doc: LineDict, config: ProjectConfig, out: Collector
 ) -> None:
-    from touchflow import calendars
-
     years = (2025, 2026, 2027)
-    countries = [config.country] if config.country else []
-    if countries and trig.name.casefold() in {
-        n.casefold() for n in calendars.holiday_names(countries, years)
-    }:
+    if any(calendars.holiday_dates(config.country, y, trig.name) for y in years):
         return
-    every = calendars.holiday_names(sorted(calendars.supported_countries()), (2026,))
-    if trig.name.casefold() in {n.casefold() for n in every}:
+    if calendars.exists_somewhere(trig.name, 2026):
         return
-    pool = calendars.holiday_names(countries, years) if countries else every
+    # Not found anywhere: only now is it worth reading every calendar, for a hint.
+    pool = calendars.holiday_names(sorted(calendars.supported_countries()), (2026,))
     out.add(
         trig_doc.line_of("holiday"),
         f"no country calendar has a holiday named {trig.name!r}{did_you_mean(trig.name, pool)}",
