@@ -10,8 +10,10 @@ from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
+from touchflow.channels.settings import DeliverySettings, parse_delivery
 from touchflow.checks import Collector, did_you_mean, line_of
 from touchflow.compose import ComposeError, check_address, check_unsubscribe
+from touchflow.daemon_config import DaemonSettings, parse_daemon
 from touchflow.durations import parse_period, parse_time_of_day
 from touchflow.errors import ConfigError, HeaderInjectionError, Problem
 from touchflow.models import Category, FieldType
@@ -102,6 +104,8 @@ class ProjectConfig:
         }
     )
     caps: tuple[Cap, ...] = ()
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
 
     @property
     def rules_dir(self) -> Path:
@@ -131,6 +135,8 @@ _TOP_KEYS = (
     "lifecycle",
     "policies",
     "caps",
+    "delivery",
+    "daemon",
 )
 _POLICY_KEYS = ("send_window", "holidays", "caps", "require_consent")
 
@@ -206,6 +212,10 @@ def _read(doc: LineDict, root: Path, out: Collector) -> ProjectConfig:
         kw["policies"] = _read_policies(doc["policies"], doc.line_of("policies"), out)
     if "caps" in doc:
         kw["caps"] = _read_caps(doc["caps"], doc.line_of("caps"), out)
+    if "delivery" in doc:
+        kw["delivery"] = parse_delivery(doc["delivery"], doc.line_of("delivery"), out, root)
+    if "daemon" in doc:
+        kw["daemon"] = parse_daemon(doc["daemon"], doc.line_of("daemon"), out)
     return ProjectConfig(**{k: v for k, v in kw.items() if v is not None})
 
 

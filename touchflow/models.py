@@ -105,7 +105,11 @@ class Suppression:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SentRecord:
-    """A touchpoint already sent (from the outbox): counts towards caps."""
+    """A touchpoint already sent (from the outbox) that counts towards caps.
+
+    Sends of rules with ``caps: false`` are not handed to the planner as
+    SentRecords at all: they neither count nor limit.
+    """
 
     key: str
     customer_id: str
@@ -163,6 +167,9 @@ class PlannedTouchpoint:
     detail: str | None = None  # human words for the reason or adjustment
     adjustments: tuple[Adjustment, ...] = ()
     to: str | None = None
+    # After this instant a late send is pointless (the appointment has begun, the
+    # birthday is over): catch-up marks it expired instead. None only in old tests.
+    expires_at: datetime | None = None
     # Values the templates see for this touchpoint (customer, event, occurrence...).
     context: Mapping[str, Any] = field(default_factory=dict)
 
@@ -178,3 +185,46 @@ class FieldType(enum.StrEnum):
     DATETIME = "datetime"  # ISO 8601 with an offset; naive values are rejected
     LIST = "list"  # of strings; in CSV written as "a;b;c"
     ANY = "any"  # JSON value, unchecked (templates may still use it)
+
+
+class OutboxState(enum.StrEnum):
+    """Where a touchpoint is in the outbox. Part of the CLI and JSON interface."""
+
+    PENDING = "pending"  # waiting for its due time
+    CLAIMED = "claimed"  # a dispatcher is sending it right now
+    SENT = "sent"  # accepted by the server / written to the Maildir; final
+    RETRY = "retry"  # a temporary failure; tried again at next_attempt_at
+    FAILED = "failed"  # permanent failure; `touchflow retry KEY` re-queues it
+    CANCELLED = "cancelled"  # the plan no longer sends it (cancel event, condition...)
+    EXPIRED = "expired"  # came due but could not go out before it expired
+    SUPPRESSED = "suppressed"  # the address is suppressed or has no consent
+
+    @property
+    def final(self) -> bool:
+        """A state re-planning never changes (only `touchflow retry` leaves FAILED)."""
+        return self in (OutboxState.SENT, OutboxState.FAILED, OutboxState.EXPIRED)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxRow:
+    """One touchpoint in the outbox, keyed by its deterministic touchpoint key."""
+
+    key: str
+    rule_id: str
+    customer_id: str
+    category: Category
+    counts_for_caps: bool
+    state: OutboxState
+    due_at: datetime
+    expires_at: datetime
+    next_attempt_at: datetime
+    attempts: int = 0
+    reason: str | None = None  # machine word: a HoldReason, "expired", "bad_mailbox"...
+    last_error: str | None = None  # human detail
+    claim_owner: str | None = None
+    claim_expires_at: datetime | None = None
+    message_id: str | None = None
+    to: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    sent_at: datetime | None = None

@@ -127,9 +127,7 @@ def _touchpoint(
         adjustments.extend(moved)
     if not wide.contains(due):
         return None
-    key = ":".join(
-        (rule.id, quote(facts.customer.id, safe=""), quote(occ.key, safe=""), offset.label)
-    )
+    key = touchpoint_key(rule.id, facts.customer.id, occ.key, offset)
     context = _context(rule, facts, occ, key, due, tz, config)
     reason, detail = _hold(rule, facts, occ, context, skipped)
     if reason is None and adjustments:
@@ -150,8 +148,41 @@ def _touchpoint(
         detail=detail,
         adjustments=tuple(adjustments),
         to=facts.customer.email,
+        expires_at=expiry_of(rule, occ.anchor, offset, due, tz),
         context=context,
     )
+
+
+def touchpoint_key(rule_id: str, customer_id: str, occurrence: str, offset: Offset) -> str:
+    """``rule:customer:occurrence:offset``, each part %-quoted so ':' cannot be ambiguous."""
+    return ":".join(
+        (rule_id, quote(customer_id, safe=""), quote(occurrence, safe=""), offset.label)
+    )
+
+
+def expiry_of(
+    rule: Rule, anchor: datetime | date | None, offset: Offset, due: datetime, tz: ZoneInfo
+) -> datetime:
+    """When a touchpoint that has not gone out yet stops being worth sending.
+
+    ``expires_after`` wins. Otherwise a reminder *before* an event's anchor (the
+    appointment start, the coupon's end) expires at the anchor; anything else
+    an event triggers gets a day; a date-based greeting ends with the customer's
+    local day.
+    """
+    if rule.expires_after is not None:
+        return due + rule.expires_after
+    if isinstance(rule.trigger, EventTrigger):
+        if offset.amount < 0 and isinstance(anchor, datetime):
+            return anchor.astimezone(UTC)
+        if offset.amount < 0 and isinstance(anchor, date):
+            return _end_of_local_day(anchor, tz)
+        return due + timedelta(days=1)
+    return _end_of_local_day(due.astimezone(tz).date(), tz)
+
+
+def _end_of_local_day(day: date, tz: ZoneInfo) -> datetime:
+    return resolve_local(day + timedelta(days=1), time(0), tz)[0].astimezone(UTC)
 
 
 def _time_of_day(rule: Rule, config: ProjectConfig) -> time | None:
@@ -306,6 +337,8 @@ def _apply_caps(
 ) -> list[PlannedTouchpoint]:
     """Frequency caps per category: higher priority wins, then the earlier send."""
     result = list(candidates)
+    # A touchpoint already sent is counted once, as sent, not again as a candidate.
+    sent_keys = {s.key for s in facts.sent}
     for cap in config.caps:
         taken = sorted(s.sent_at for s in facts.sent if s.category is cap.category)
         order = sorted(
@@ -315,6 +348,7 @@ def _apply_caps(
                 if tp.category is cap.category
                 and tp.status is Status.PLANNED
                 and counts[tp.rule_id]
+                and tp.key not in sent_keys
             ),
             key=lambda i: (-result[i].priority, result[i].due_at, result[i].key),
         )

@@ -5,76 +5,30 @@ The JSON shape is a public interface (docs/preview-json.md); keep it stable.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from touchflow.compose import ComposeError, compose, to_bytes
+from touchflow.compose import to_bytes
 from touchflow.context import trigger_summary
-from touchflow.errors import HeaderInjectionError, RenderError, UserError
-from touchflow.models import Category, HoldReason, PlannedTouchpoint, Status
+from touchflow.errors import UserError
+from touchflow.messages import Built, build
+from touchflow.models import PlannedTouchpoint
 from touchflow.project import Project
-from touchflow.render import RenderedMessage
 from touchflow.timecalc import zone
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PreviewItem:
-    touchpoint: PlannedTouchpoint
-    message: RenderedMessage | None
-    email: EmailMessage | None = None  # composed when it has an address: what would be sent
+PreviewItem = Built
 
 
 def render_all(project: Project, touchpoints: Sequence[PlannedTouchpoint]) -> list[PreviewItem]:
     """Render every touchpoint; one that cannot be rendered or composed is held with why."""
-    items = []
-    for tp in touchpoints:
-        customer = tp.context.get("customer", {})
-        message: RenderedMessage | None = None
-        email: EmailMessage | None = None
-        problem: tuple[HoldReason, str] | None = None
-        try:
-            message = project.templates.render(
-                tp.template,
-                locale=customer.get("locale") or project.config.locale,
-                timezone=tp.timezone,
-                context=tp.context,
-            )
-            if tp.to:
-                email = _compose(project, tp, message)
-        except RenderError as exc:
-            problem = (HoldReason.RENDER_ERROR, str(exc))
-        except (HeaderInjectionError, ComposeError) as exc:
-            problem = (HoldReason.INVALID_MESSAGE, str(exc))
-        if problem is not None and tp.status is Status.PLANNED:
-            tp = dataclasses.replace(tp, status=Status.HELD, reason=problem[0], detail=problem[1])
-        items.append(PreviewItem(touchpoint=tp, message=message, email=email))
-    return items
-
-
-def _compose(project: Project, tp: PlannedTouchpoint, message: RenderedMessage) -> EmailMessage:
-    assert tp.to is not None
-    email = project.config.email
-    marketing = tp.category is Category.MARKETING
-    return compose(
-        rendered=message,
-        key=tp.key,
-        from_addr=email.from_addr,
-        to_addr=tp.to,
-        reply_to=email.reply_to,
-        date=tp.due_at,
-        domain=email.domain,
-        list_unsubscribe=email.unsubscribe if marketing else (),
-    )
+    return [build(project, tp, date=tp.due_at) for tp in touchpoints]
 
 
 def utc_text(instant: datetime) -> str:
@@ -95,6 +49,7 @@ def as_json(item: PreviewItem) -> dict[str, Any]:
         "reason": tp.reason.value if tp.reason else None,
         "detail": tp.detail,
         "send_at": utc_text(tp.due_at),
+        "expires_at": utc_text(tp.expires_at) if tp.expires_at else None,
         "local_send_at": local.isoformat(),
         "timezone": tp.timezone,
         "occurrence": tp.occurrence,

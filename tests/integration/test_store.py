@@ -48,7 +48,7 @@ async def test_open_creates_directories_schema_and_wal(tmp_path: Path) -> None:
     path = tmp_path / "a" / "b" / "touchflow.db"
     async with await SqliteStore.open(path) as opened:
         typed: Store = opened  # the SQLite store is a Store
-        assert await typed.get_meta("schema_version") == "1"
+        assert await typed.get_meta("schema_version") == "2"
         assert await typed.customer_count() == 0
     assert raw_rows(path, "PRAGMA journal_mode") == [("wal",)]
     # Reopening an existing store keeps its data and schema.

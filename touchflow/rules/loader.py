@@ -10,7 +10,7 @@ from typing import Any
 from touchflow import calendars
 from touchflow.checks import Collector, did_you_mean
 from touchflow.config import ProjectConfig, read_policies
-from touchflow.durations import IMMEDIATELY, Offset, parse_offset, parse_time_of_day
+from touchflow.durations import IMMEDIATELY, Offset, parse_offset, parse_period, parse_time_of_day
 from touchflow.errors import Problem, ProblemsError, RuleError
 from touchflow.expressions import ConditionError, compile_condition
 from touchflow.models import Category, FieldType
@@ -40,6 +40,7 @@ RULE_KEYS = (
     "cancel_on",
     "action",
     "policies",
+    "expires_after",
 )
 TRIGGER_KINDS = ("event", "yearly", "date", "holiday", "cron")
 _TRIGGER_EXTRA = {
@@ -147,6 +148,13 @@ def _read_rule(doc: LineDict, display: str, config: ProjectConfig, out: Collecto
         else base
     )
     conditions = _read_conditions(doc, out)
+    expires_after = (
+        out.parse(
+            parse_period, doc["expires_after"], doc.line_of("expires_after"), what="expires_after"
+        )
+        if "expires_after" in doc
+        else None
+    )
     if len(out.problems) > before or None in (rule_id, category, trigger, channel, template):
         return None
     assert rule_id and category and trigger and channel and template  # for mypy
@@ -165,6 +173,7 @@ def _read_rule(doc: LineDict, display: str, config: ProjectConfig, out: Collecto
         policies=policies,
         path=display,
         line=doc.line,
+        expires_after=expires_after,
     )
     _cross_check(rule, doc, config, out)
     return None if len(out.problems) > before else rule

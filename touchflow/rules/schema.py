@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import time
+from datetime import time, timedelta
 from typing import Any
 
 from touchflow.config import Policies
@@ -90,6 +90,9 @@ class Rule:
     policies: Policies
     path: str  # file as shown to the user
     line: int
+    # How long after its due time a late touchpoint may still go out; None: by kind
+    # (see planner.expiry_of).
+    expires_after: timedelta | None = None
 
     @property
     def where(self) -> str:

@@ -8,6 +8,7 @@ is one transaction; failures are ``StoreError`` naming the store.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -35,10 +36,11 @@ class Store(Protocol):
     async def get_customer(self, customer_id: str) -> Customer | None: ...
 
     async def load_facts(
-        self, *, customer_ids: Collection[str] | None = None
+        self, *, customer_ids: Collection[str] | None = None, sent_since: datetime | None = None
     ) -> list[CustomerFacts]:
-        """Every customer (or those named), ordered by id, with events sorted by (at, id)
-        and the suppression scopes on its email (case-insensitive)."""
+        """Every customer (or those named), ordered by id, with events sorted by (at, id),
+        the suppression scopes on its email (case-insensitive) and, with ``sent_since``,
+        the sends since then that count towards caps."""
         ...
 
     async def get_meta(self, key: str) -> str | None: ...

@@ -1,5 +1,6 @@
--- touchflow store schema, version 1 (see SCHEMA_VERSION in sqlite.py).
--- Kept to SQL that PostgreSQL also accepts, so its schema can follow this one.
+-- touchflow store schema, version 2 (see SCHEMA_VERSION in sqlite.py).
+-- Kept to SQL that PostgreSQL also accepts, so its schema can follow this one,
+-- except the change triggers at the end (PostgreSQL spells triggers differently).
 -- Dates are ISO text; instants are UTC text 'YYYY-MM-DDTHH:MM:SS.ffffffZ', fixed
 -- width, so ordering the text orders the time.
 
@@ -8,7 +9,7 @@ CREATE TABLE IF NOT EXISTS meta (
     value TEXT NOT NULL
 );
 
-INSERT INTO meta (key, value) VALUES ('schema_version', '1')
+INSERT INTO meta (key, value) VALUES ('schema_version', '2')
     ON CONFLICT (key) DO NOTHING;
 
 CREATE TABLE IF NOT EXISTS customers (
@@ -32,6 +33,7 @@ CREATE TABLE IF NOT EXISTS customers (
 
 CREATE INDEX IF NOT EXISTS customers_birthday_md ON customers (birthday_md);
 CREATE INDEX IF NOT EXISTS customers_since_md ON customers (since_md);
+CREATE INDEX IF NOT EXISTS customers_email ON customers (lower(email));
 
 -- No foreign key to customers: events may arrive (CLI, webhook, an export)
 -- before the customer import that names their customer; load_facts simply
@@ -54,3 +56,62 @@ CREATE TABLE IF NOT EXISTS suppressions (
     created_at TEXT,                     -- UTC, see above
     PRIMARY KEY (email, scope)
 );
+
+-- The outbox: one row per touchpoint key, the daemon's durable memory of what
+-- it planned, sent, retries and gave up on. See OutboxState in models.py.
+CREATE TABLE IF NOT EXISTS outbox (
+    key              TEXT PRIMARY KEY,
+    rule_id          TEXT NOT NULL,
+    customer_id      TEXT NOT NULL,
+    category         TEXT NOT NULL,
+    counts_for_caps  INTEGER NOT NULL DEFAULT 1,
+    state            TEXT NOT NULL,
+    due_at           TEXT NOT NULL,      -- UTC, see above
+    expires_at       TEXT NOT NULL,
+    next_attempt_at  TEXT NOT NULL,      -- due_at, or later after a temporary failure
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    reason           TEXT,               -- a machine word: cancelled, expired, bad_mailbox...
+    last_error       TEXT,               -- words for people
+    claim_owner      TEXT,
+    claim_expires_at TEXT,
+    message_id       TEXT,
+    to_addr          TEXT,
+    created_at       TEXT NOT NULL,
+    updated_at       TEXT NOT NULL,
+    sent_at          TEXT
+);
+
+-- What the dispatcher asks every time: the ready rows in time order.
+CREATE INDEX IF NOT EXISTS outbox_ready ON outbox (next_attempt_at)
+    WHERE state IN ('pending', 'retry');
+CREATE INDEX IF NOT EXISTS outbox_claimed ON outbox (claim_expires_at) WHERE state = 'claimed';
+CREATE INDEX IF NOT EXISTS outbox_customer ON outbox (customer_id, due_at);
+CREATE INDEX IF NOT EXISTS outbox_state ON outbox (state, due_at);
+
+-- Customers whose facts changed since the daemon last planned them. Triggers
+-- fill it, so every writer (CLI, HTTP, a script with sqlite3) is seen.
+CREATE TABLE IF NOT EXISTS changes (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    customer_id TEXT NOT NULL
+);
+
+CREATE TRIGGER IF NOT EXISTS customers_inserted AFTER INSERT ON customers
+BEGIN
+    INSERT INTO changes (customer_id) VALUES (NEW.id);
+END;
+
+CREATE TRIGGER IF NOT EXISTS customers_updated AFTER UPDATE ON customers
+BEGIN
+    INSERT INTO changes (customer_id) VALUES (NEW.id);
+END;
+
+CREATE TRIGGER IF NOT EXISTS events_inserted AFTER INSERT ON events
+BEGIN
+    INSERT INTO changes (customer_id) VALUES (NEW.customer_id);
+END;
+
+CREATE TRIGGER IF NOT EXISTS suppressions_inserted AFTER INSERT ON suppressions
+BEGIN
+    INSERT INTO changes (customer_id)
+        SELECT id FROM customers WHERE lower(email) = NEW.email;
+END;

@@ -13,7 +13,7 @@ import threading
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Collection, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
@@ -22,9 +22,21 @@ from typing import Any, Self
 import aiosqlite
 
 from touchflow.errors import StoreError
-from touchflow.models import Customer, CustomerFacts, Event, Suppression, SuppressionScope
+from touchflow.models import (
+    Category,
+    Customer,
+    CustomerFacts,
+    Event,
+    SentRecord,
+    Suppression,
+    SuppressionScope,
+)
+from touchflow.store.sqlite_outbox import OutboxMethods
+from touchflow.store.values import utc_text
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+# Versions whose store this one upgrades in place: 1 → 2 only added tables.
+_UPGRADES = "UPDATE meta SET value = '2' WHERE key = 'schema_version' AND value = '1';"
 BUSY_TIMEOUT_MS = 5000
 # Bound parameters per IN (...) list: well below SQLite's limit (999 before 3.32).
 _CHUNK = 500
@@ -51,6 +63,10 @@ _INSERT_EVENT = """
 """
 _SELECT_EVENTS = "SELECT id, type, customer_id, at, data FROM events"
 _EVENT_ORDER = " ORDER BY customer_id, at, id"
+_SELECT_SENT = (
+    "SELECT key, customer_id, category, sent_at FROM outbox "
+    "WHERE state = 'sent' AND counts_for_caps = 1"
+)
 # A repeated suppression keeps its first date, and its reason unless a new one is given.
 _UPSERT_SUPPRESSION = """
     INSERT INTO suppressions (email, scope, reason, created_at) VALUES (?, ?, ?, ?)
@@ -64,7 +80,7 @@ _SET_META = """
 """
 
 
-class SqliteStore:
+class SqliteStore(OutboxMethods):
     """The ``Store`` on one SQLite file. Create it with ``await SqliteStore.open(path)``."""
 
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
@@ -102,7 +118,7 @@ class SqliteStore:
             await self._db.execute_fetchall("PRAGMA foreign_keys = ON")
             await self._db.execute_fetchall("PRAGMA journal_mode = WAL")
             # One transaction: two processes opening a new file at once do not race.
-            await self._db.executescript(f"BEGIN IMMEDIATE;\n{schema}\nCOMMIT;")
+            await self._db.executescript(f"BEGIN IMMEDIATE;\n{schema}\n{_UPGRADES}\nCOMMIT;")
         version = await self.get_meta("schema_version")
         if version != SCHEMA_VERSION:
             raise StoreError(
@@ -139,7 +155,7 @@ class SqliteStore:
         return inserted, len(events) - inserted
 
     async def add_suppression(self, s: Suppression) -> None:
-        params = (s.email.strip().lower(), s.scope.value, s.reason, _utc_text(s.created_at))
+        params = (s.email.strip().lower(), s.scope.value, s.reason, utc_text(s.created_at))
         async with self._transaction("write a suppression to") as db:
             await _run(db.execute(_UPSERT_SUPPRESSION, params))
 
@@ -162,9 +178,12 @@ class SqliteStore:
         return _customer(rows[0]) if rows else None
 
     async def load_facts(
-        self, *, customer_ids: Collection[str] | None = None
+        self, *, customer_ids: Collection[str] | None = None, sent_since: datetime | None = None
     ) -> list[CustomerFacts]:
-        """Customers by id with their events and suppressions, in a few bulk queries."""
+        """Customers by id with their events and suppressions, in a few bulk queries.
+
+        With ``sent_since``, also the sends since then that count towards caps.
+        """
         # One read transaction, so an import running meanwhile is seen whole or not at all.
         async with self._transaction("read facts from", begin="BEGIN") as db:
             if customer_ids is None:
@@ -179,7 +198,16 @@ class SqliteStore:
                 emails = sorted({str(row[1]).lower() for row in customers if row[1]})
                 select = "SELECT email, scope FROM suppressions WHERE email IN"
                 suppressions = await _fetch_in(db, select, emails, "")
-        return _facts(customers, events, suppressions)
+            sent: list[Any] = []
+            if sent_since is not None:
+                since = f"{_SELECT_SENT} AND sent_at >= ?"
+                if customer_ids is None:
+                    sent = list(await db.execute_fetchall(since, (utc_text(sent_since),)))
+                else:
+                    sent = await _fetch_in(
+                        db, f"{since} AND customer_id IN", ids, "", (utc_text(sent_since),)
+                    )
+        return _facts(customers, events, suppressions, sent)
 
     # --- plumbing --------------------------------------------------------------
 
@@ -228,19 +256,29 @@ async def _run(statement: Awaitable[aiosqlite.Cursor]) -> None:
 
 
 async def _fetch_in(
-    db: aiosqlite.Connection, select: str, values: Sequence[str], order: str
+    db: aiosqlite.Connection,
+    select: str,
+    values: Sequence[str],
+    order: str,
+    before: tuple[Any, ...] = (),
 ) -> list[Any]:
-    """``select ... IN (values)`` in chunks; rows come back in the order of ``values``."""
+    """``select ... IN (values)`` in chunks; rows come back in the order of ``values``.
+
+    ``before``: parameters of placeholders that come before the IN list.
+    """
     rows: list[Any] = []
     for start in range(0, len(values), _CHUNK):
         chunk = values[start : start + _CHUNK]
         marks = ", ".join("?" * len(chunk))
-        rows.extend(await db.execute_fetchall(f"{select} ({marks}){order}", chunk))
+        rows.extend(await db.execute_fetchall(f"{select} ({marks}){order}", (*before, *chunk)))
     return rows
 
 
 def _facts(
-    customer_rows: Iterable[Any], event_rows: Iterable[Any], suppression_rows: Iterable[Any]
+    customer_rows: Iterable[Any],
+    event_rows: Iterable[Any],
+    suppression_rows: Iterable[Any],
+    sent_rows: Iterable[Any] = (),
 ) -> list[CustomerFacts]:
     events: defaultdict[str, list[Event]] = defaultdict(list)
     for row in event_rows:
@@ -249,6 +287,13 @@ def _facts(
     scopes: defaultdict[str, set[SuppressionScope]] = defaultdict(set)
     for email, scope in suppression_rows:
         scopes[email].add(SuppressionScope(scope))
+    sent: defaultdict[str, list[SentRecord]] = defaultdict(list)
+    for key, customer_id, category, sent_at in sent_rows:
+        record = SentRecord(
+            key=key, customer_id=customer_id, category=Category(category),
+            sent_at=datetime.fromisoformat(sent_at),
+        )  # fmt: skip
+        sent[customer_id].append(record)
     facts = []
     for row in customer_rows:
         customer = _customer(row)
@@ -256,22 +301,16 @@ def _facts(
         suppressed = frozenset(scopes.get(email, ())) if email else frozenset()
         facts.append(
             CustomerFacts(
-                customer=customer, events=tuple(events.get(customer.id, ())), suppressed=suppressed
+                customer=customer,
+                events=tuple(events.get(customer.id, ())),
+                suppressed=suppressed,
+                sent=tuple(sent.get(customer.id, ())),
             )
         )
     return facts
 
 
 # --- values <-> columns ---------------------------------------------------------
-
-
-def _utc_text(instant: datetime | None) -> str | None:
-    """Fixed-width UTC text, so that text order is time order."""
-    if instant is None:
-        return None
-    if instant.utcoffset() is None:
-        raise ValueError(f"naive datetime {instant!r} cannot be stored; attach a time zone")
-    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _json_default(value: object) -> str:
@@ -329,7 +368,7 @@ def _customer(row: Sequence[Any]) -> Customer:
 
 
 def _event_params(e: Event) -> tuple[Any, ...]:
-    return (e.id, e.type, e.customer_id, _utc_text(e.at), _to_json(dict(e.data)))
+    return (e.id, e.type, e.customer_id, utc_text(e.at), _to_json(dict(e.data)))
 
 
 def _event(row: Sequence[Any]) -> Event:

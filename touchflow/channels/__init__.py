@@ -1,0 +1,60 @@
+"""Channels deliver composed messages: SMTP (aiosmtplib) or a local Maildir.
+
+The boundary is small on purpose. A channel never raises for a delivery
+problem: it answers with a ``Delivery`` that says what happened in words an
+operator can act on, classified so the dispatcher can decide the outbox state
+(sent, retry, failed, failed and suppress the address). Secrets never appear
+in a ``Delivery``'s detail.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class Outcome(enum.StrEnum):
+    SENT = "sent"  # the server accepted the message (or it was written to the Maildir)
+    RETRY = "retry"  # temporary: 4xx, timeout, dropped connection, TLS not offered...
+    BAD_MAILBOX = "bad_mailbox"  # permanent 5.1.x: fail and suppress the address
+    FAILED = "failed"  # other permanent failures (5.7.x, other 5xx): fail, alert, keep address
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Envelope:
+    """One message to deliver: envelope addresses and the exact bytes (CRLF line ends)."""
+
+    key: str  # the touchpoint key, for logs
+    sender: str  # bare address for MAIL FROM
+    recipient: str  # bare address for RCPT TO
+    data: bytes
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delivery:
+    outcome: Outcome
+    detail: str = ""  # e.g. "451 4.3.0 mailbox busy (after DATA)"; never a secret
+    code: int | None = None  # SMTP reply code when there was one
+    alert: bool = False  # an operator should look (TLS refused, auth failed, 5.7.x...)
+
+
+class Channel(Protocol):
+    """Delivers envelopes. Safe to call ``send`` from many tasks at once."""
+
+    @property
+    def name(self) -> str:
+        """How logs and `touchflow outbox` name it: "smtp 127.0.0.1:587" or "maildir DIR"."""
+        ...
+
+    @property
+    def concurrency(self) -> int:
+        """How many sends the dispatcher may have in flight at once."""
+        ...
+
+    async def send(self, envelope: Envelope) -> Delivery: ...
+
+    async def aclose(self) -> None:
+        """Close pooled connections (QUIT); idempotent."""
+        ...

@@ -1,0 +1,60 @@
+"""The ``daemon:`` section of touchflow.yaml: how far ahead to plan, claims, retries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from touchflow.checks import Collector
+from touchflow.durations import parse_period
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DaemonSettings:
+    horizon: timedelta = timedelta(days=2)  # how far ahead touchpoints go into the outbox
+    replan_every: timedelta = timedelta(minutes=15)  # full re-plan, besides fact changes
+    catch_up: timedelta = timedelta(days=7)  # how far back a restart plans missed sends
+    claim_timeout: timedelta = timedelta(minutes=5)  # a claim older than this is taken back
+    retry_first: timedelta = timedelta(minutes=1)  # first backoff; doubles up to retry_max
+    retry_max: timedelta = timedelta(hours=1)
+    shutdown_grace: timedelta = timedelta(seconds=30)  # in-flight sends after SIGTERM
+    watch_every: timedelta = timedelta(seconds=2)  # rules/templates/facts change checks
+
+
+_KEYS = {
+    "horizon": "horizon",
+    "replan_every": "replan_every",
+    "catch_up": "catch_up",
+    "claim_timeout": "claim_timeout",
+    "retry_first": "retry_first",
+    "retry_max": "retry_max",
+    "shutdown_grace": "shutdown_grace",
+    "watch_every": "watch_every",
+}
+
+
+def parse_daemon(value: Any, line: int, out: Collector) -> DaemonSettings | None:
+    doc = out.mapping(value, line, what="daemon")
+    if doc is None:
+        return None
+    out.check_keys(doc, _KEYS, where="daemon")
+    kw: dict[str, timedelta] = {}
+    for key, field_name in _KEYS.items():
+        if key in doc:
+            period = out.parse(_period_or_seconds, doc[key], doc.line_of(key), what=f"daemon.{key}")
+            if period is not None:
+                kw[field_name] = period
+    settings = DaemonSettings(**kw)
+    if settings.retry_max < settings.retry_first:
+        out.add(doc.line, "daemon.retry_max must not be shorter than daemon.retry_first")
+    return settings
+
+
+def _period_or_seconds(value: Any) -> timedelta:
+    """``"2 days"``, ``"90 minutes"`` or ``"30 seconds"``."""
+    if isinstance(value, str) and value.strip().endswith(("second", "seconds", "s")):
+        number = value.strip().split()[0].rstrip("s")
+        if number.isdigit() and int(number) > 0:
+            return timedelta(seconds=int(number))
+    return parse_period(value)

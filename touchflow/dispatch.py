@@ -1,0 +1,191 @@
+"""Send what is due: claim rows, check them against a fresh plan, render, deliver, record.
+
+Every claimed row leaves the claim through ``finish_claim`` — sent, retry,
+failed, expired, cancelled, suppressed or back to pending — one transaction
+each. A crash between the server's "250 OK" and that transaction is the only
+way to send twice, and the second copy carries the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+
+from touchflow import logs
+from touchflow.channels import Channel, Envelope
+from touchflow.compose import message_id_for, to_bytes
+from touchflow.dkim import DkimSigner
+from touchflow.messages import build
+from touchflow.models import (
+    OutboxRow,
+    OutboxState,
+    PlannedTouchpoint,
+    Status,
+    Suppression,
+    Window,
+)
+from touchflow.outbox import Close, Transition, after_delivery, verdict
+from touchflow.planner import plan
+from touchflow.project import Project
+from touchflow.store.sqlite import SqliteStore
+
+BATCH = 200
+
+
+@dataclass(slots=True)
+class Tally:
+    """What dispatching did, by the state rows ended in."""
+
+    states: Counter[OutboxState] = field(default_factory=Counter)
+
+    def add(self, state: OutboxState) -> None:
+        self.states[state] += 1
+
+    def text(self) -> str:
+        shown = [f"{n} {state.value}" for state, n in sorted(self.states.items()) if n]
+        return ", ".join(shown) if shown else "nothing"
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        store: SqliteStore,
+        channel: Channel,
+        project: Callable[[], Project],
+        clock: Callable[[], datetime],
+        signer: DkimSigner | None = None,
+        owner: str | None = None,
+        batch: int = BATCH,
+    ) -> None:
+        self.store = store
+        self.channel = channel
+        self._project = project
+        self._clock = clock
+        self._signer = signer
+        self.owner = owner or f"touchflow-{uuid.uuid4().hex[:12]}"
+        self._batch = batch
+        self._random = random.Random()
+        self.stopping = False
+
+    async def drain(self, tally: Tally | None = None) -> Tally:
+        """Dispatch batches until nothing more is ready (or we are stopping)."""
+        tally = tally or Tally()
+        while not self.stopping:
+            claimed = await self.dispatch_batch(tally)
+            if claimed < self._batch:
+                break
+        return tally
+
+    async def dispatch_batch(self, tally: Tally) -> int:
+        now = self._clock()
+        settings = self._project().config.daemon
+        rows = await self.store.claim_due(
+            owner=self.owner, now=now, ttl=settings.claim_timeout, limit=self._batch
+        )
+        if not rows:
+            return 0
+        fresh = await self._fresh_plan(rows, now)
+        sends: list[tuple[OutboxRow, PlannedTouchpoint]] = []
+        for row in rows:
+            decision = verdict(row, fresh.get(row.key), now=now)
+            if isinstance(decision, Close):
+                await self._finish(row, decision.row, tally, attempted=False)
+            else:
+                sends.append((row, decision.touchpoint))
+        limit = asyncio.Semaphore(max(1, self.channel.concurrency))
+        await asyncio.gather(*(self._send(row, tp, limit, tally) for row, tp in sends))
+        return len(rows)
+
+    async def _fresh_plan(
+        self, rows: Sequence[OutboxRow], now: datetime
+    ) -> dict[str, PlannedTouchpoint]:
+        """Plan the claimed rows' customers again, around their due times, with today's facts."""
+        project = self._project()
+        config = project.config
+        longest_cap = max((cap.per for cap in config.caps), default=timedelta(0))
+        start = min(row.due_at for row in rows) - timedelta(days=1)
+        window = Window(start=min(start, now), end=now + config.daemon.horizon)
+        customers = {row.customer_id for row in rows}
+        facts = await self.store.load_facts(
+            customer_ids=customers, sent_since=window.start - longest_cap
+        )
+        wanted = {row.key for row in rows}
+        planned = plan(project.rules, facts, window=window, config=config)
+        return {tp.key: tp for tp in planned if tp.key in wanted}
+
+    async def _send(
+        self, row: OutboxRow, tp: PlannedTouchpoint, limit: asyncio.Semaphore, tally: Tally
+    ) -> None:
+        project = self._project()
+        email = project.config.email
+        now = self._clock()
+        built = build(project, tp, date=now)
+        message_id = message_id_for(tp.key, email.domain)
+        if built.touchpoint.status is Status.HELD or built.email is None or tp.to is None:
+            reason = built.touchpoint.reason.value if built.touchpoint.reason else "invalid_message"
+            failed = dataclasses.replace(
+                row, state=OutboxState.FAILED, reason=reason, last_error=built.touchpoint.detail
+            )
+            await self._finish(row, failed, tally, attempted=False)
+            return
+        data = to_bytes(built.email)
+        if self._signer is not None:
+            data = await asyncio.to_thread(self._signer.sign, data)
+        envelope = Envelope(
+            key=tp.key,
+            sender=parseaddr(email.from_addr)[1],
+            recipient=parseaddr(tp.to)[1],
+            data=data,
+            message_id=message_id,
+        )
+        async with limit:
+            delivery = await self.channel.send(envelope)
+        done = self._clock()
+        new, suppression = after_delivery(
+            dataclasses.replace(row, to=tp.to),
+            delivery,
+            now=done,
+            message_id=message_id,
+            settings=project.config.daemon,
+            jitter=self._random.random(),
+        )
+        if delivery.alert:
+            logs.log.error(
+                "%s: %s needs attention: %s",
+                tp.key,
+                self.channel.name,
+                delivery.detail,
+                extra={"tf": {"event": "alert", "key": tp.key, "detail": delivery.detail}},
+            )
+        await self._finish(row, new, tally, attempted=True, suppression=suppression)
+
+    async def _finish(
+        self,
+        old: OutboxRow,
+        new: OutboxRow,
+        tally: Tally,
+        *,
+        attempted: bool,
+        suppression: Suppression | None = None,
+    ) -> None:
+        ok = await self.store.finish_claim(
+            new, owner=self.owner, now=self._clock(), attempted=attempted, suppress=suppression
+        )
+        if ok:
+            tally.add(new.state)
+            logs.transition(Transition(row=new, old=OutboxState.CLAIMED))
+        else:
+            logs.log.warning(
+                "%s: the claim was taken back before the outcome (%s) was recorded",
+                old.key,
+                new.state.value,
+                extra={"tf": {"event": "lost_claim", "key": old.key}},
+            )

@@ -1,0 +1,84 @@
+"""Log lines for people (text) or machines (``--log-format json``).
+
+Every outbox state change is one line carrying the key, rule, customer,
+states and reason as fields (``extra={"tf": {...}}``). Nothing here formats a
+secret: channel details are secret-free by contract.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from touchflow.outbox import Transition
+
+LOGGER = "touchflow"
+log = logging.getLogger(LOGGER)
+_FIELDS_SHOWN = ("key", "rule", "customer", "reason", "detail")
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        when = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        line = f"{when} {record.levelname:<7} {record.getMessage()}"
+        fields: dict[str, Any] = getattr(record, "tf", {})
+        extra = " ".join(f"{k}={fields[k]}" for k in _FIELDS_SHOWN if fields.get(k))
+        if extra:
+            line += f"  [{extra}]"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "msg": record.getMessage(),
+            **getattr(record, "tf", {}),
+        }
+        if record.exc_info:
+            doc["exception"] = self.formatException(record.exc_info)
+        return json.dumps(doc, ensure_ascii=False, default=str)
+
+
+def setup(fmt: str = "text", level: str = "info", stream: TextIO | None = None) -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    root = logging.getLogger(LOGGER)
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    root.propagate = False
+    # APScheduler's own lines go through the same handler, quieter.
+    aps = logging.getLogger("apscheduler")
+    aps.handlers[:] = [handler]
+    aps.setLevel(logging.WARNING)
+    aps.propagate = False
+
+
+def transition(t: Transition) -> None:
+    """One line per state change: ``KEY pending → sent``."""
+    row = t.row
+    old = t.old.value if t.old else "new"
+    fields = {
+        "event": "state",
+        "key": row.key,
+        "rule": row.rule_id,
+        "customer": row.customer_id,
+        "from": old,
+        "to": row.state.value,
+        "reason": row.reason,
+        "detail": row.last_error,
+        "attempts": row.attempts,
+        "due_at": row.due_at.isoformat(),
+    }
+    level = logging.INFO
+    if row.state.value == "failed":
+        level = logging.ERROR
+    elif row.state.value in ("retry", "expired"):
+        level = logging.WARNING
+    log.log(level, "%s %s → %s", row.key, old, row.state.value, extra={"tf": fields})

@@ -1,0 +1,135 @@
+"""Outbox statements for the SQLite store, one function per state change.
+
+Each function runs inside a transaction its caller opened; every write names
+the state it expects to find (``AND state = ?``), so a change that raced with
+another one is skipped instead of overwriting it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from touchflow.models import Category, OutboxRow, OutboxState
+from touchflow.store.values import from_utc_text, utc_text
+
+COLUMNS = (
+    "key, rule_id, customer_id, category, counts_for_caps, state, due_at, expires_at, "
+    "next_attempt_at, attempts, reason, last_error, claim_owner, claim_expires_at, "
+    "message_id, to_addr, created_at, updated_at, sent_at"
+)
+_READY = "state IN ('pending', 'retry')"
+_INSERT = f"""
+    INSERT INTO outbox ({COLUMNS})
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, NULL, NULL, NULL, ?, ?, ?, NULL)
+    ON CONFLICT (key) DO NOTHING
+"""
+_REPLAN = """
+    UPDATE outbox SET state = ?, due_at = ?, expires_at = ?, next_attempt_at = ?,
+        reason = ?, last_error = ?, to_addr = ?, category = ?, counts_for_caps = ?,
+        updated_at = ?
+    WHERE key = ? AND state = ?
+"""
+_CLAIM = f"""
+    UPDATE outbox SET state = 'claimed', claim_owner = ?, claim_expires_at = ?, updated_at = ?
+    WHERE key IN (
+        SELECT key FROM outbox WHERE {_READY} AND next_attempt_at <= ?
+        ORDER BY next_attempt_at LIMIT ?
+    )
+    RETURNING {COLUMNS}
+"""
+_FINISH = """
+    UPDATE outbox SET state = ?, reason = ?, last_error = ?, attempts = attempts + ?,
+        next_attempt_at = COALESCE(?, next_attempt_at), due_at = COALESCE(?, due_at),
+        message_id = COALESCE(?, message_id), sent_at = ?,
+        claim_owner = NULL, claim_expires_at = NULL, updated_at = ?
+    WHERE key = ? AND state = 'claimed' AND claim_owner = ?
+"""
+
+
+def row_params(row: OutboxRow, now: datetime) -> tuple[Any, ...]:
+    stamp = utc_text(now)
+    return (
+        row.key, row.rule_id, row.customer_id, row.category.value, int(row.counts_for_caps),
+        row.state.value, utc_text(row.due_at), utc_text(row.expires_at),
+        utc_text(row.next_attempt_at), row.reason, row.last_error, row.to, stamp, stamp,
+    )  # fmt: skip
+
+
+def to_row(r: Sequence[Any]) -> OutboxRow:
+    return OutboxRow(
+        key=r[0], rule_id=r[1], customer_id=r[2], category=Category(r[3]),
+        counts_for_caps=bool(r[4]), state=OutboxState(r[5]), due_at=from_utc_text(r[6]),
+        expires_at=from_utc_text(r[7]), next_attempt_at=from_utc_text(r[8]), attempts=r[9],
+        reason=r[10], last_error=r[11], claim_owner=r[12],
+        claim_expires_at=_maybe(r[13]), message_id=r[14], to=r[15],
+        created_at=_maybe(r[16]), updated_at=_maybe(r[17]), sent_at=_maybe(r[18]),
+    )  # fmt: skip
+
+
+def _maybe(text: str | None) -> datetime | None:
+    return from_utc_text(text) if text else None
+
+
+async def insert(db: aiosqlite.Connection, rows: Sequence[OutboxRow], now: datetime) -> int:
+    async with db.executemany(_INSERT, [row_params(r, now) for r in rows]) as cur:
+        return max(cur.rowcount, 0)
+
+
+async def replan(
+    db: aiosqlite.Connection, rows: Sequence[tuple[OutboxRow, OutboxState]], now: datetime
+) -> int:
+    """Rewrite rows the planner changed; each only if it is still in the state it was read in."""
+    stamp = utc_text(now)
+    params = [_replan_params(new, old, stamp) for new, old in rows]
+    async with db.executemany(_REPLAN, params) as cur:
+        return max(cur.rowcount, 0)
+
+
+def _replan_params(new: OutboxRow, old: OutboxState, stamp: str | None) -> tuple[Any, ...]:
+    return (
+        new.state.value, utc_text(new.due_at), utc_text(new.expires_at),
+        utc_text(new.next_attempt_at), new.reason, new.last_error, new.to,
+        new.category.value, int(new.counts_for_caps), stamp, new.key, old.value,
+    )  # fmt: skip
+
+
+async def claim(
+    db: aiosqlite.Connection, *, owner: str, now: datetime, until: datetime, limit: int
+) -> list[OutboxRow]:
+    params = (owner, utc_text(until), utc_text(now), utc_text(now), limit)
+    rows = await db.execute_fetchall(_CLAIM, params)
+    return sorted((to_row(r) for r in rows), key=lambda r: (r.next_attempt_at, r.key))
+
+
+async def finish(
+    db: aiosqlite.Connection,
+    row: OutboxRow,
+    *,
+    owner: str,
+    now: datetime,
+    attempted: bool,
+) -> bool:
+    """Leave the claim: ``row`` carries the new state, reason, times and Message-ID."""
+    params = (
+        row.state.value, row.reason, row.last_error, int(attempted),
+        utc_text(row.next_attempt_at), utc_text(row.due_at), row.message_id,
+        utc_text(row.sent_at), utc_text(now), row.key, owner,
+    )  # fmt: skip
+    cursor = await db.execute(_FINISH, params)
+    changed = cursor.rowcount == 1
+    await cursor.close()
+    return changed
+
+
+async def select(db: aiosqlite.Connection, where: str, params: Iterable[Any]) -> list[OutboxRow]:
+    rows = await db.execute_fetchall(f"SELECT {COLUMNS} FROM outbox WHERE {where}", tuple(params))
+    return [to_row(r) for r in rows]
+
+
+def in_list(column: str, values: Collection[str]) -> tuple[str, list[str]]:
+    """``column IN (?, ?…)`` and its parameters (callers chunk long lists)."""
+    return f"{column} IN ({', '.join('?' * len(values))})", list(values)
