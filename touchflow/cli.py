@@ -406,3 +406,7 @@ def init(directory: Path) -> None:
 
 def main() -> None:
     cli(prog_name="touchflow")
+
+
+# The daemon's commands register themselves on `cli` (kept apart to keep modules small).
+from touchflow import cli_daemon  # noqa: E402, F401

@@ -31,6 +31,7 @@ _REVISABLE = (OutboxState.PENDING, OutboxState.CANCELLED, OutboxState.SUPPRESSED
 NOT_PLANNED = "not_planned"
 RULE_REMOVED = "rule_removed"
 EXPIRED = "expired"
+REQUEUED = "requeued"  # set by `touchflow retry`
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,6 +138,14 @@ def _revise(writes: PlanWrites, have: OutboxRow, want: OutboxRow, now: datetime)
             )
     elif have.state not in _REVISABLE:
         return  # sent, failed, expired or being sent: history is not rewritten
+    elif have.reason == REQUEUED and want.state is OutboxState.PENDING:
+        # An operator's `touchflow retry`: keep its fresh expiry and "now".
+        want = dataclasses.replace(
+            want,
+            expires_at=max(have.expires_at, want.expires_at),
+            next_attempt_at=have.next_attempt_at,
+            reason=REQUEUED,
+        )
     elif want.state is OutboxState.PENDING and have.state is not OutboxState.PENDING:
         if want.expires_at <= now:
             return  # too late to revive; it stays as it was

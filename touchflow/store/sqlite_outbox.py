@@ -166,7 +166,7 @@ class OutboxMethods:
         stamp = utc_text(now)
         async with self._transaction("re-queue in") as db:
             rows = await sql.select(db, "key = ?", [key])
-            if not rows or rows[0].state not in _REQUEUEABLE:
+            if not rows or rows[0].state not in REQUEUEABLE:
                 return rows[0] if rows else None
             expires = max(rows[0].expires_at, now + keep_for)
             await (
@@ -174,6 +174,12 @@ class OutboxMethods:
                     "UPDATE outbox SET state = 'pending', next_attempt_at = ?, expires_at = ?, "
                     "reason = 'requeued', updated_at = ? WHERE key = ?",
                     (stamp, utc_text(expires), stamp, key),
+                )
+            ).close()
+            # Tell a running daemon (it watches `changes`) to look at this customer.
+            await (
+                await db.execute(
+                    "INSERT INTO changes (customer_id) VALUES (?)", (rows[0].customer_id,)
                 )
             ).close()
             return (await sql.select(db, "key = ?", [key]))[0]
@@ -200,4 +206,4 @@ class OutboxMethods:
             return await sql.select(db, where, params)
 
 
-_REQUEUEABLE = (OutboxState.FAILED, OutboxState.EXPIRED, OutboxState.CANCELLED)
+REQUEUEABLE = (OutboxState.FAILED, OutboxState.EXPIRED, OutboxState.CANCELLED)

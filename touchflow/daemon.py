@@ -1,0 +1,319 @@
+"""`touchflow run`: the daemon. APScheduler keeps time; the store keeps the truth.
+
+Four timer jobs, never one job per send:
+
+- ``plan``: every ``daemon.replan_every``, plan [now, now + horizon) into the
+  outbox (after downtime, from where planning stopped, at most ``catch_up`` back);
+- ``watch``: every ``daemon.watch_every``, re-plan customers whose facts changed
+  (the store's ``changes`` table) and reload rules/templates that changed on disk;
+- ``dispatch``: a one-off timer set to the next ready row, re-set after every
+  change — no fast polling;
+- ``reclaim``: take back claims that outlived ``daemon.claim_timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobExecutionEvent,
+)
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from touchflow import logs
+from touchflow.channels import Channel
+from touchflow.clock import Clock
+from touchflow.dispatch import Dispatcher, Tally
+from touchflow.dkim import DkimSigner
+from touchflow.errors import ProblemsError
+from touchflow.models import Window
+from touchflow.project import Project, load_project_checked
+from touchflow.replan import plan_into_outbox
+from touchflow.store.sqlite import SqliteStore
+
+PLANNED_UNTIL = "daemon_planned_until"  # meta: end of the last full plan's window
+_FULL_REPLAN_ABOVE = 5000  # changed customers; more than this: plan everyone
+_JOB = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Summary:
+    tally: Tally
+    planned: int
+    next_ready: datetime | None
+
+
+class Daemon:
+    def __init__(
+        self,
+        *,
+        project: Project,
+        store: SqliteStore,
+        channel: Channel,
+        clock: Clock,
+        signer: DkimSigner | None = None,
+    ) -> None:
+        self.project = project
+        self.store = store
+        self.clock = clock
+        self.dispatcher = Dispatcher(
+            store=store,
+            channel=channel,
+            project=lambda: self.project,
+            clock=clock.now,
+            signer=signer,
+        )
+        self._files = fingerprint(project.config.root)
+        self._scheduler: AsyncIOScheduler | None = None
+        self._stop = asyncio.Event()
+        self._dispatching = False
+        self._rewake = False
+
+    # --- the two ways to run ---------------------------------------------------
+
+    async def run_once(self) -> Summary:
+        """Plan, send everything that is ready, and return (cron-style deployments)."""
+        planned = await self.start_up()
+        tally = await self.dispatcher.drain()
+        return Summary(tally=tally, planned=planned, next_ready=await self.store.next_ready_at())
+
+    async def run_forever(self, *, install_signals: bool = True) -> None:
+        """Run until SIGTERM/SIGINT (or ``stop()``), then finish in-flight sends and return."""
+        if install_signals:
+            self._install_signals()
+        await self.start_up()
+        scheduler = self._scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler.add_listener(
+            _on_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
+        )
+        settings = self.project.config.daemon
+        scheduler.add_job(
+            self._plan_job, "interval", seconds=_s(settings.replan_every), id="plan", **_JOB
+        )
+        scheduler.add_job(
+            self._watch_job, "interval", seconds=_s(settings.watch_every), id="watch", **_JOB
+        )
+        scheduler.add_job(
+            self._reclaim_job,
+            "interval",
+            seconds=_s(settings.claim_timeout) / 2,
+            id="reclaim",
+            **_JOB,
+        )
+        scheduler.start()
+        await self.wake()
+        logs.log.info("touchflow is running; dispatching with %s", self.dispatcher.channel.name)
+        await self._stop.wait()
+        await self._shut_down()
+
+    def stop(self) -> None:
+        """Stop claiming; in-flight sends get ``daemon.shutdown_grace`` to finish."""
+        self.dispatcher.stopping = True
+        self._stop.set()
+
+    # --- start-up -------------------------------------------------------------------
+
+    async def start_up(self) -> int:
+        """Take back claims of a dead predecessor, then plan what changed and what is ahead."""
+        stale = await self.store.reclaim(now=self.clock.now(), every_claim=True)
+        if stale:
+            logs.log.warning(
+                "took back %d touchpoint(s) a previous run had claimed but not finished "
+                "(it stopped abruptly); they are sent again, with the same Message-ID",
+                len(stale),
+            )
+        return await self.plan_changes() + await self.plan_ahead()
+
+    async def plan_ahead(self) -> int:
+        """The full plan: everyone, [start, now + horizon)."""
+        now = self.clock.now()
+        settings = self.project.config.daemon
+        start = now
+        last = await self.store.get_meta(PLANNED_UNTIL)
+        if last is not None:
+            start = min(now, datetime.fromisoformat(last))
+        if start < now - settings.catch_up:
+            logs.log.warning(
+                "planning stopped at %s, longer ago than daemon.catch_up (%s): "
+                "touchpoints due before %s are not planned",
+                start.isoformat(),
+                settings.catch_up,
+                (now - settings.catch_up).isoformat(),
+            )
+            start = now - settings.catch_up
+        window = Window(start=start, end=now + settings.horizon)
+        run = await plan_into_outbox(self.project, self.store, window=window, now=now)
+        await self.store.set_meta(PLANNED_UNTIL, window.end.isoformat())
+        logs.log.info(
+            "planned %d customers, %s to %s: %d touchpoints, %d new, %d changed (%.2f s)",
+            run.customers, _t(window.start), _t(window.end), run.touchpoints,
+            run.inserted, run.updated, run.seconds,
+        )  # fmt: skip
+        return run.touchpoints
+
+    async def plan_changes(self) -> int:
+        """Re-plan customers whose facts changed, looking back ``catch_up`` for late events."""
+        last, customers = await self.store.pending_changes(limit=_FULL_REPLAN_ABOVE)
+        if not last:
+            return 0
+        now = self.clock.now()
+        settings = self.project.config.daemon
+        window = Window(start=now - settings.catch_up, end=now + settings.horizon)
+        run = await plan_into_outbox(
+            self.project, self.store, window=window, now=now, customer_ids=customers
+        )
+        await self.store.drop_changes(last)
+        if run.transitions:
+            logs.log.info(
+                "re-planned %d changed customer(s): %d new, %d changed",
+                run.customers, run.inserted, run.updated,
+            )  # fmt: skip
+        return run.touchpoints
+
+    # --- timer jobs -----------------------------------------------------------------
+
+    async def _plan_job(self) -> None:
+        await self.plan_ahead()
+        await self.wake()
+
+    async def _watch_job(self) -> None:
+        await self.reload_if_changed()
+        if await self.plan_changes():
+            await self.wake()
+
+    async def _reclaim_job(self) -> None:
+        taken = await self.store.reclaim(now=self.clock.now())
+        if taken:
+            logs.log.warning("took back %d claim(s) older than daemon.claim_timeout", len(taken))
+            await self.wake()
+
+    async def _dispatch_job(self) -> None:
+        self._dispatching = True
+        try:
+            tally = await self.dispatcher.drain()
+            if tally.states:
+                logs.log.info("dispatched: %s", tally.text())
+        finally:
+            self._dispatching = False
+        await self.wake()
+
+    async def wake(self) -> None:
+        """Set the dispatch timer to the next ready row (or leave none)."""
+        if self._scheduler is None or self.dispatcher.stopping:
+            return
+        if self._dispatching:
+            self._rewake = True  # the running dispatch re-sets the timer when it ends
+            return
+        ready = await self.store.next_ready_at()
+        if ready is None:
+            if self._scheduler.get_job("dispatch") is not None:
+                self._scheduler.remove_job("dispatch")
+            return
+        at = max(self.clock.to_wall(ready), self.clock.to_wall(self.clock.now()))
+        self._scheduler.add_job(
+            self._dispatch_job, "date", run_date=at, id="dispatch", replace_existing=True, **_JOB
+        )
+
+    # --- reload ---------------------------------------------------------------------
+
+    async def reload_if_changed(self, *, force: bool = False) -> bool:
+        """Swap in changed rules/templates if they validate; otherwise keep the old ones."""
+        files = fingerprint(self.project.config.root)
+        if files == self._files and not force:
+            return False
+        self._files = files
+        try:
+            fresh = await asyncio.to_thread(load_project_checked, self.project.config.root)
+        except ProblemsError as exc:
+            for problem in exc.problems:
+                logs.log.error(
+                    "reload refused: %s", problem, extra={"tf": {"event": "reload_error"}}
+                )
+            logs.log.error("kept the rules and templates that were running; fix the above")
+            return False
+        _warn_restart_only(self.project, fresh)
+        self.project = fresh  # one assignment: a dispatch sees the old or the new, whole
+        logs.log.info(
+            "reloaded %d rules and the templates; re-planning", len(fresh.rules),
+            extra={"tf": {"event": "reload"}},
+        )  # fmt: skip
+        await self.plan_ahead()
+        await self.wake()
+        return True
+
+    # --- stopping -------------------------------------------------------------------
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, self._on_hup)
+
+    def _on_hup(self) -> None:
+        asyncio.get_running_loop().create_task(self.reload_if_changed(force=True))
+
+    async def _shut_down(self) -> None:
+        logs.log.info("stopping: no new claims; waiting for sends in flight")
+        assert self._scheduler is not None
+        grace = self.project.config.daemon.shutdown_grace.total_seconds()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self._dispatching and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        self._scheduler.shutdown(wait=False)
+        released = await self.store.reclaim(now=self.clock.now(), every_claim=True)
+        if released:
+            logs.log.warning("%d send(s) did not finish in time; they are retried", len(released))
+        logs.log.info("stopped")
+
+
+def fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
+    """Names, sizes and mtimes of everything a reload reads: cheap enough to check often."""
+    paths = [root / "touchflow.yaml"]
+    for folder in ("rules", "message_templates"):
+        paths += sorted(p for p in (root / folder).rglob("*") if p.is_file())
+    found = []
+    for path in paths:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        found.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(found)
+
+
+def _warn_restart_only(old: Project, new: Project) -> None:
+    for name in ("delivery", "store_path", "daemon"):
+        if getattr(old.config, name) != getattr(new.config, name):
+            logs.log.warning(
+                "touchflow.yaml: changes to %s take effect when the daemon restarts",
+                "store" if name == "store_path" else name,
+            )
+
+
+def _on_job_event(event: JobExecutionEvent) -> None:
+    if event.code == EVENT_JOB_MISSED:
+        logs.log.warning("timer %s missed its run at %s", event.job_id, event.scheduled_run_time)
+    elif event.code == EVENT_JOB_MAX_INSTANCES:
+        logs.log.warning("timer %s skipped: its previous run is still going", event.job_id)
+    else:
+        logs.log.error(
+            "timer %s failed: %r", event.job_id, event.exception,
+            exc_info=(type(event.exception), event.exception, event.traceback),
+        )  # fmt: skip
+
+
+def _s(period: timedelta) -> float:
+    return period.total_seconds()
+
+
+def _t(instant: datetime) -> str:
+    return instant.strftime("%Y-%m-%d %H:%M")
+
