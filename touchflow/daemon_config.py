@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -22,6 +23,7 @@ class DaemonSettings:
     watch_every: timedelta = timedelta(seconds=2)  # rules/templates/facts change checks
 
 
+_SECONDS = re.compile(r"^\s*(?P<n>\d+)\s*(s|sec|secs|second|seconds)\s*$", re.IGNORECASE)
 _KEYS = {
     "horizon": "horizon",
     "replan_every": "replan_every",
@@ -53,8 +55,8 @@ def parse_daemon(value: Any, line: int, out: Collector) -> DaemonSettings | None
 
 def _period_or_seconds(value: Any) -> timedelta:
     """``"2 days"``, ``"90 minutes"`` or ``"30 seconds"``."""
-    if isinstance(value, str) and value.strip().endswith(("second", "seconds", "s")):
-        number = value.strip().split()[0].rstrip("s")
-        if number.isdigit() and int(number) > 0:
-            return timedelta(seconds=int(number))
+    if isinstance(value, str):
+        match = _SECONDS.match(value)
+        if match is not None and int(match["n"]) > 0:
+            return timedelta(seconds=int(match["n"]))
     return parse_period(value)

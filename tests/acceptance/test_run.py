@@ -1,0 +1,293 @@
+"""`touchflow run` as a cron job and as a daemon, on the sample and on small projects."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from daemon_support import by_key, maildir_messages, outbox, touchflow, write_project
+
+from touchflow.compose import message_id_for
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE_PARTS = ("touchflow.yaml", "rules", "message_templates", "sample")
+START = datetime.fromisoformat("2026-11-23T08:00:00+01:00")
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> Path:
+    for part in SAMPLE_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / part)
+        else:
+            shutil.copy(source, tmp_path / part)
+    return tmp_path
+
+
+def run_once(project: Path, at: datetime) -> str:
+    return touchflow("run", "--once", "--now", at.isoformat(), cwd=project).stdout
+
+
+def test_cron_steps_through_three_days_deliver_what_preview_promised_once_each(
+    sample: Path,
+) -> None:
+    promised = json.loads(
+        touchflow(
+            "preview", "--format", "json", "--days", "3", "--now", START.isoformat(), cwd=sample
+        ).stdout
+    )
+    expected = {item["key"] for item in promised if item["status"] == "planned"}
+    assert len(expected) >= 5  # the sample keeps the next days busy
+
+    steps = [START + timedelta(hours=6 * i) for i in range(13)]  # 3 days, every 6 hours
+    for at in steps:
+        run_once(sample, at)
+
+    sent = by_key(outbox(sample, "sent"))
+    assert set(sent) == expected
+    messages = maildir_messages(sample)
+    assert len(messages) == len(expected)
+    assert {m["Message-ID"] for m in messages} == {
+        message_id_for(key, "lumen.example") for key in expected
+    }
+
+    again = run_once(sample, steps[-1])
+    assert again.startswith("Dispatched: nothing.")
+    assert len(maildir_messages(sample)) == len(expected)
+
+
+def test_a_touchpoint_missed_while_down_goes_out_late_or_is_marked_expired(
+    tmp_path: Path,
+) -> None:
+    project = write_project(
+        tmp_path,
+        customers=[{"id": "c1", "email": "ana@example.com", "first_name": "Ana"}],
+        events=[
+            {
+                "id": "b1",
+                "type": "appointment_booked",
+                "customer": "c1",
+                "at": "{{ at(days=0, time='07:00', tz='UTC') }}",
+                "data": {
+                    "appointment_id": "a-1",
+                    "starts_at": "{{ at(days=1, time='12:00', tz='UTC') }}",
+                },
+            },
+            {
+                "id": "q1",
+                "type": "inquiry_received",
+                "customer": "c1",
+                "at": "{{ at(days=0, time='09:00', tz='UTC') }}",
+                "data": {"inquiry_id": "q-1", "subject": "Gift cards?"},
+            },
+        ],
+    )
+    start = datetime.fromisoformat("2026-11-23T08:00:00+00:00")
+    run_once(project, start)  # plans; nothing is due yet
+    assert outbox(project, "sent") == []
+
+    # Down for three days: the reminder (24 h before 12:00 the next day) and the
+    # immediate answer (at 09:00, lives a day) expired; "late-ok" lives 7 days.
+    summary = run_once(project, start + timedelta(days=3))
+    rows = by_key(outbox(project))
+    assert rows["late-ok:c1:q-1:2h-after"]["state"] == "sent"
+    for key in ("reminder:c1:a-1:24h-before", "ack:c1:q-1:0"):
+        assert rows[key]["state"] == "expired"
+        assert rows[key]["reason"] == "expired"
+        assert "not sent" in rows[key]["detail"]
+    assert "1 sent" in summary and "2 expired" in summary
+    assert len(maildir_messages(project)) == 1
+
+
+def test_a_late_touchpoint_within_its_expiry_is_sent_at_the_next_run(tmp_path: Path) -> None:
+    project = write_project(
+        tmp_path,
+        customers=[{"id": "c1", "email": "ana@example.com", "first_name": "Ana"}],
+        events=[
+            {
+                "id": "b1",
+                "type": "appointment_booked",
+                "customer": "c1",
+                "at": "{{ at(days=0, time='07:00', tz='UTC') }}",
+                "data": {
+                    "appointment_id": "a-1",
+                    "starts_at": "{{ at(days=2, time='12:00', tz='UTC') }}",
+                },
+            }
+        ],
+    )
+    start = datetime.fromisoformat("2026-11-23T08:00:00+00:00")
+    run_once(project, start)
+    # The reminder was due at 12:00 the next day; the daemon comes back at 18:00,
+    # before the appointment starts: late, but still worth sending.
+    run_once(project, start + timedelta(days=1, hours=10))
+    row = by_key(outbox(project))["reminder:c1:a-1:24h-before"]
+    assert row["state"] == "sent"
+    assert row["sent_at"] == "2026-11-24T18:00:00Z"
+
+
+def test_a_cancellation_recorded_before_the_due_time_cancels_the_pending_reminder(
+    tmp_path: Path,
+) -> None:
+    project = write_project(
+        tmp_path,
+        customers=[{"id": "c1", "email": "ana@example.com", "first_name": "Ana"}],
+        events=[
+            {
+                "id": "b1",
+                "type": "appointment_booked",
+                "customer": "c1",
+                "at": "{{ at(days=0, time='07:00', tz='UTC') }}",
+                "data": {
+                    "appointment_id": "a-1",
+                    "starts_at": "{{ at(days=2, time='12:00', tz='UTC') }}",
+                },
+            }
+        ],
+    )
+    start = datetime.fromisoformat("2026-11-23T08:00:00+00:00")
+    run_once(project, start)
+    assert by_key(outbox(project))["reminder:c1:a-1:24h-before"]["state"] == "pending"
+    touchflow(
+        "event", "appointment_cancelled", "--customer", "c1",
+        "--at", "2026-11-23T09:00:00+00:00", "--data", '{"appointment_id": "a-1"}',
+        cwd=project,
+    )  # fmt: skip
+    run_once(project, start + timedelta(days=1, hours=6))  # past the reminder's due time
+    row = by_key(outbox(project))["reminder:c1:a-1:24h-before"]
+    assert row["state"] == "cancelled"
+    assert "appointment_cancelled" in row["detail"]
+    assert maildir_messages(project) == []
+
+
+def test_line_breaks_in_customer_data_never_make_an_extra_header_or_recipient(
+    tmp_path: Path,
+) -> None:
+    project = write_project(
+        tmp_path,
+        customers=[
+            {"id": "c1", "email": "ana@example.com", "first_name": "Ana\r\nBcc: evil@example.net"},
+            {"id": "c2", "email": "bo@example.com", "first_name": "Bo"},
+        ],
+        events=[
+            {
+                "id": f"q{n}",
+                "type": "inquiry_received",
+                "customer": customer,
+                "at": "{{ at(days=0, time='07:30', tz='UTC') }}",
+                "data": {"inquiry_id": f"q-{n}", "subject": subject},
+            }
+            for n, customer, subject in (
+                (1, "c1", "plain"),
+                (2, "c2", "Hi\r\nBcc: evil@example.net"),
+            )
+        ],
+    )
+    run_once(project, datetime.fromisoformat("2026-11-23T08:00:00+00:00"))
+    messages = maildir_messages(project)
+    assert len(messages) == 2
+    for message in messages:
+        assert message["Bcc"] is None
+        assert [str(a.addr_spec) for a in message["To"].addresses] in (
+            ["ana@example.com"],
+            ["bo@example.com"],
+        )
+    # The subject template is collapsed to one line before it reaches the header.
+    subjects = {str(m["Subject"]) for m in messages}
+    assert "We got your question: Hi Bcc: evil@example.net" in subjects
+
+
+def test_a_second_daemon_on_the_same_store_refuses_to_start(tmp_path: Path) -> None:
+    project = write_project(
+        tmp_path, customers=[{"id": "c1", "email": "ana@example.com", "first_name": "Ana"}]
+    )
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "touchflow", "run"],
+        cwd=project,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert daemon.stderr is not None
+        deadline = time.monotonic() + 60
+        seen = ""
+        while "touchflow is running" not in seen and time.monotonic() < deadline:
+            seen += daemon.stderr.readline()
+        assert "touchflow is running" in seen
+        second = touchflow("run", "--once", cwd=project, check=False)
+        assert second.returncode == 1
+        assert f"another `touchflow run` (pid {daemon.pid})" in second.stderr
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=60) == 0
+        assert "stopped" in daemon.stderr.read()
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+        if daemon.stderr is not None:
+            daemon.stderr.close()
+    # The lock died with it: the next run starts.
+    touchflow("run", "--once", cwd=project)
+
+
+def test_outbox_and_retry_commands(tmp_path: Path) -> None:
+    project = write_project(
+        tmp_path,
+        # No first name: the template would print an empty value, so it is not sent.
+        customers=[{"id": "c2", "email": "bo@example.com"}],
+        events=[
+            {
+                "id": "q2",
+                "type": "inquiry_received",
+                "customer": "c2",
+                "at": "{{ at(days=0, time='07:30', tz='UTC') }}",
+                "data": {"inquiry_id": "q-2", "subject": "Hi"},
+            }
+        ],
+    )
+    now = datetime.fromisoformat("2026-11-23T08:00:00+00:00")
+    run_once(project, now)
+    table = touchflow("outbox", cwd=project).stdout
+    assert "1 failed" in table and "render_error" in table
+    result = touchflow("retry", "ack:c2:q-2:0", cwd=project)
+    assert "Re-queued ack:c2:q-2:0 (was failed: render_error)" in result.stdout
+    assert by_key(outbox(project))["ack:c2:q-2:0"]["state"] == "pending"
+    again = touchflow("retry", "ack:c2:q-2:0", cwd=project, check=False)
+    assert again.returncode == 2 and "is pending" in again.stderr
+    unknown = touchflow("retry", "nope", cwd=project, check=False)
+    assert unknown.returncode == 2 and "no touchpoint 'nope'" in unknown.stderr
+
+
+def test_json_logs_carry_one_line_per_state_change(tmp_path: Path) -> None:
+    project = write_project(
+        tmp_path,
+        customers=[{"id": "c1", "email": "ana@example.com", "first_name": "Ana"}],
+        events=[
+            {
+                "id": "q1",
+                "type": "inquiry_received",
+                "customer": "c1",
+                "at": "{{ at(days=0, time='07:30', tz='UTC') }}",
+                "data": {"inquiry_id": "q-1", "subject": "Gift cards?"},
+            }
+        ],
+    )
+    env = {**os.environ, "NO_COLOR": "1"}
+    result = touchflow(
+        "run", "--once", "--log-format", "json", "--now", "2026-11-23T08:00:00Z",
+        cwd=project, env=env,
+    )  # fmt: skip
+    lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    changes = [line for line in lines if line.get("event") == "state"]
+    sent = [c for c in changes if c["key"] == "ack:c1:q-1:0" and c["to"] == "sent"]
+    assert sent and sent[0]["from"] == "claimed"
+    assert {"key", "rule", "customer", "from", "to", "reason"} <= set(sent[0])

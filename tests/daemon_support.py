@@ -1,0 +1,139 @@
+"""A small project for daemon tests, and helpers to run and inspect `touchflow run`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+CONFIG = """\
+name: Test Shop
+timezone: UTC
+locale: en
+sample: sample
+email:
+  from: "Test Shop <shop@example.com>"
+  unsubscribe: "mailto:unsubscribe@example.com"
+events:
+  appointment_booked: {appointment_id: string, starts_at: datetime}
+  appointment_cancelled: {appointment_id: string}
+  inquiry_received: {inquiry_id: string, subject: string}
+policies:
+  marketing:
+    send_window: none
+    caps: false
+    require_consent: false
+daemon:
+  horizon: 2 days
+  retry_first: 1 minute
+  retry_max: 10 minutes
+"""
+
+RULES = """\
+- id: reminder
+  category: transactional
+  trigger:
+    event: appointment_booked
+    anchor: event.data.starts_at
+    occurrence: event.data.appointment_id
+  cancel_on: [appointment_cancelled]
+  send: 24 hours before
+  action: {template: reminder}
+
+- id: ack
+  category: transactional
+  trigger: {event: inquiry_received, occurrence: event.data.inquiry_id}
+  send: immediately
+  action: {template: ack}
+
+- id: late-ok
+  category: transactional
+  trigger: {event: inquiry_received, occurrence: event.data.inquiry_id}
+  send: 2 hours after
+  expires_after: 7 days
+  action: {template: ack}
+"""
+
+TEMPLATES = {
+    "reminder/subject.txt": "Reminder: your appointment {{ event.data.appointment_id }}",
+    "reminder/body.txt": "Hello {{ customer.first_name }}, see you {{ event.data.starts_at }}.",
+    "ack/subject.txt": "We got your question: {{ event.data.subject }}",
+    "ack/body.txt": "Hello {{ customer.first_name }}, thank you.",
+}
+
+
+def write_project(
+    root: Path,
+    *,
+    customers: list[dict[str, Any]],
+    events: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    rules: str = RULES,
+    config: str = CONFIG,
+) -> Path:
+    """A project whose sample (loaded on the first run) holds these customers and events.
+
+    Sample values may use the sample's Jinja helpers, e.g. "{{ at(days=1, time='10:00') }}",
+    which are relative to the first run's --now.
+    """
+    (root / "rules").mkdir(parents=True, exist_ok=True)
+    (root / "rules" / "rules.yaml").write_text(textwrap.dedent(rules), encoding="utf-8")
+    (root / "touchflow.yaml").write_text(config, encoding="utf-8")
+    for name, text in TEMPLATES.items():
+        path = root / "message_templates" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    sample = root / "sample"
+    sample.mkdir(exist_ok=True)
+    (sample / "customers.jsonl").write_text(_lines(customers), encoding="utf-8")
+    (sample / "events.jsonl").write_text(_lines(list(events)), encoding="utf-8")
+    return root
+
+
+def _lines(items: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(item) + "\n" for item in items)
+
+
+def touchflow(
+    *args: str, cwd: Path, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "touchflow", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+ALL_STATES = ("pending", "claimed", "sent", "retry", "failed", "cancelled", "expired", "suppressed")
+
+
+def outbox(project: Path, *states: str) -> list[dict[str, Any]]:
+    """Rows in these states (default: every state)."""
+    args = [a for s in states or ALL_STATES for a in ("--state", s)]
+    out = touchflow("outbox", "--format", "json", "--limit", "100000", *args, cwd=project).stdout
+    rows: list[dict[str, Any]] = json.loads(out)["rows"]
+    return rows
+
+
+def by_key(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {row["key"]: row for row in rows}
+
+
+def maildir_messages(project: Path) -> list[EmailMessage]:
+    folder = project / ".touchflow" / "maildir" / "new"
+    if not folder.is_dir():
+        return []
+    return [
+        message_from_bytes(path.read_bytes(), policy=policy.default)  # type: ignore[misc]
+        for path in sorted(folder.iterdir())
+    ]
