@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -137,3 +140,72 @@ def maildir_messages(project: Path) -> list[EmailMessage]:
         message_from_bytes(path.read_bytes(), policy=policy.default)  # type: ignore[misc]
         for path in sorted(folder.iterdir())
     ]
+
+
+class DaemonProcess:
+    """`touchflow run` as a subprocess, its stderr collected by a thread."""
+
+    def __init__(self, project: Path, *args: str) -> None:
+        self.project = project
+        self.args = args
+        self.lines: list[str] = []
+        self.proc: subprocess.Popen[str] | None = None
+        self._reader: threading.Thread | None = None
+
+    def start(self) -> DaemonProcess:
+        self.lines = []
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "touchflow", "run", *self.args],
+            cwd=self.project,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, args=(self.proc,), daemon=True)
+        self._reader.start()
+        return self
+
+    def _read(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            self.lines.append(line.rstrip("\n"))
+        proc.stderr.close()
+
+    def wait_for(self, text: str, timeout: float = 60) -> str:
+        """The first log line (from the start) containing ``text``; fails after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if text in line:
+                    return line
+            if self.proc is not None and self.proc.poll() is not None:
+                time.sleep(0.2)  # let the reader drain the last lines
+                if not any(text in line for line in self.lines):
+                    break
+            time.sleep(0.05)
+        log = "\n".join(self.lines)
+        raise AssertionError(f"{text!r} not logged within {timeout} s:\n{log}")
+
+    def log(self) -> str:
+        return "\n".join(self.lines)
+
+    def stop(self, timeout: float = 60) -> int:
+        """SIGTERM, then wait: the exit code."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=timeout)
+        self._join()
+        return code
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye, no cleanup."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=60)
+        self._join()
+
+    def _join(self) -> None:
+        if self._reader is not None:
+            self._reader.join(timeout=10)

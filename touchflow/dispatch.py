@@ -124,36 +124,23 @@ class Dispatcher:
     async def _send(
         self, row: OutboxRow, tp: PlannedTouchpoint, limit: asyncio.Semaphore, tally: Tally
     ) -> None:
-        project = self._project()
-        email = project.config.email
-        now = self._clock()
-        built = build(project, tp, date=now)
-        message_id = message_id_for(tp.key, email.domain)
-        if built.touchpoint.status is Status.HELD or built.email is None or tp.to is None:
-            reason = built.touchpoint.reason.value if built.touchpoint.reason else "invalid_message"
-            failed = dataclasses.replace(
-                row, state=OutboxState.FAILED, reason=reason, last_error=built.touchpoint.detail
-            )
-            await self._finish(row, failed, tally, attempted=False)
-            return
-        data = to_bytes(built.email)
-        if self._signer is not None:
-            data = await asyncio.to_thread(self._signer.sign, data)
-        envelope = Envelope(
-            key=tp.key,
-            sender=parseaddr(email.from_addr)[1],
-            recipient=parseaddr(tp.to)[1],
-            data=data,
-            message_id=message_id,
-        )
+        # The outcome is committed before the slot is given back: a crash can leave at
+        # most `concurrency` messages accepted by the server but not yet recorded.
         async with limit:
-            delivery = await self.channel.send(envelope)
-        done = self._clock()
+            await self._deliver(row, tp, tally)
+
+    async def _deliver(self, row: OutboxRow, tp: PlannedTouchpoint, tally: Tally) -> None:
+        project = self._project()
+        envelope = self._envelope(project, row, tp)
+        if not isinstance(envelope, Envelope):
+            await self._finish(row, envelope, tally, attempted=False)
+            return
+        delivery = await self.channel.send(envelope)
         new, suppression = after_delivery(
             dataclasses.replace(row, to=tp.to),
             delivery,
-            now=done,
-            message_id=message_id,
+            now=self._clock(),
+            message_id=envelope.message_id,
             settings=project.config.daemon,
             jitter=self._random.random(),
         )
@@ -166,6 +153,28 @@ class Dispatcher:
                 extra={"tf": {"event": "alert", "key": tp.key, "detail": delivery.detail}},
             )
         await self._finish(row, new, tally, attempted=True, suppression=suppression)
+
+    def _envelope(
+        self, project: Project, row: OutboxRow, tp: PlannedTouchpoint
+    ) -> Envelope | OutboxRow:
+        """The message to send, or the row failed with why it cannot be built."""
+        email = project.config.email
+        built = build(project, tp, date=self._clock())
+        if built.touchpoint.status is Status.HELD or built.email is None or tp.to is None:
+            reason = built.touchpoint.reason.value if built.touchpoint.reason else "invalid_message"
+            return dataclasses.replace(
+                row, state=OutboxState.FAILED, reason=reason, last_error=built.touchpoint.detail
+            )
+        data = to_bytes(built.email)
+        if self._signer is not None:
+            data = self._signer.sign(data)
+        return Envelope(
+            key=tp.key,
+            sender=parseaddr(email.from_addr)[1],
+            recipient=parseaddr(tp.to)[1],
+            data=data,
+            message_id=message_id_for(tp.key, email.domain),
+        )
 
     async def _finish(
         self,
