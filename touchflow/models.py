@@ -44,6 +44,7 @@ class HoldReason(enum.StrEnum):
     INVALID_DATA = "invalid_data"
     RENDER_ERROR = "render_error"
     INVALID_MESSAGE = "invalid_message"  # e.g. CR/LF from data bound for a header
+    TOO_LATE = "too_late"  # policies moved the send past its expiry (e.g. past the coupon's end)
 
 
 class Adjustment(enum.StrEnum):
@@ -201,7 +202,8 @@ class OutboxState(enum.StrEnum):
 
     @property
     def final(self) -> bool:
-        """A state re-planning never changes (only `touchflow retry` leaves FAILED)."""
+        """A state re-planning does not change (`touchflow retry` re-queues FAILED; an
+        EXPIRED row comes back only if its occurrence moved later)."""
         return self in (OutboxState.SENT, OutboxState.FAILED, OutboxState.EXPIRED)
 
 

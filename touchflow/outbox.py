@@ -136,6 +136,8 @@ def _revise(writes: PlanWrites, have: OutboxRow, want: OutboxRow, now: datetime)
                 reason=have.reason,
                 last_error=have.last_error,
             )
+    elif _moved_past_expiry(have, want, now):
+        pass  # expired, but the occurrence moved later (a rescheduled appointment): send it
     elif have.state not in _REVISABLE:
         return  # sent, failed, expired or being sent: history is not rewritten
     elif have.reason == REQUEUED and want.state is OutboxState.PENDING:
@@ -145,6 +147,7 @@ def _revise(writes: PlanWrites, have: OutboxRow, want: OutboxRow, now: datetime)
             expires_at=max(have.expires_at, want.expires_at),
             next_attempt_at=have.next_attempt_at,
             reason=REQUEUED,
+            last_error=have.last_error,
         )
     elif want.state is OutboxState.PENDING and have.state is not OutboxState.PENDING:
         if want.expires_at <= now:
@@ -156,15 +159,25 @@ def _revise(writes: PlanWrites, have: OutboxRow, want: OutboxRow, now: datetime)
         writes.transitions.append(Transition(row=want, old=have.state))
 
 
+def _moved_past_expiry(have: OutboxRow, want: OutboxRow, now: datetime) -> bool:
+    """An expired row whose occurrence now lies later and is worth sending again.
+
+    Never sent, so sending it cannot duplicate anything: the reminder of an
+    appointment that was moved after its first reminder expired.
+    """
+    return (
+        have.state is OutboxState.EXPIRED
+        and want.state is OutboxState.PENDING
+        and want.due_at > have.due_at
+        and want.expires_at > now
+    )
+
+
 def _same(a: OutboxRow, b: OutboxRow) -> bool:
-    return (a.state, a.due_at, a.expires_at, a.next_attempt_at, a.reason, a.to) == (
-        b.state,
-        b.due_at,
-        b.expires_at,
-        b.next_attempt_at,
-        b.reason,
-        b.to,
-    ) and (a.last_error == b.last_error or a.state is OutboxState.RETRY)
+    fields = ("state", "due_at", "expires_at", "next_attempt_at", "reason", "to", "category")
+    return all(getattr(a, f) == getattr(b, f) for f in (*fields, "counts_for_caps")) and (
+        a.last_error == b.last_error or a.state is OutboxState.RETRY
+    )
 
 
 # --- at send time ----------------------------------------------------------------
@@ -191,18 +204,21 @@ def verdict(row: OutboxRow, tp: PlannedTouchpoint | None, *, now: datetime) -> V
     Facts may have changed since the row was planned (a cancellation, an
     unsubscribe, a moved appointment): the fresh plan wins.
     """
-    if row.expires_at <= now:
-        return Close(row=expired(row, now))
     if tp is None:
+        if row.expires_at <= now:
+            return Close(row=expired(row, now))
         detail = "no longer in the plan: the rule, the customer or their events changed"
         return Close(row=_ended(row, OutboxState.CANCELLED, NOT_PLANNED, detail))
     if tp.status is Status.HELD:
         assert tp.reason is not None
         state = OutboxState.SUPPRESSED if tp.reason in _SUPPRESSING else OutboxState.CANCELLED
         return Close(row=_ended(row, state, tp.reason.value, tp.detail))
+    fresh = dataclasses.replace(row, expires_at=tp.expires_at or row.expires_at)
+    if fresh.expires_at <= now:
+        return Close(row=expired(fresh, now))
     if tp.due_at > now:
         later = dataclasses.replace(
-            row, state=OutboxState.PENDING, due_at=tp.due_at, next_attempt_at=tp.due_at
+            fresh, state=OutboxState.PENDING, due_at=tp.due_at, next_attempt_at=tp.due_at
         )
         return Close(row=later)
     return Send(touchpoint=tp)
@@ -247,7 +263,9 @@ def after_delivery(
     if delivery.outcome is Outcome.RETRY:
         wait = backoff(attempts, settings, jitter)
         if now + wait >= row.expires_at:
-            gave_up = dataclasses.replace(row, attempts=attempts, last_error=delivery.detail)
+            gave_up = dataclasses.replace(
+                row, attempts=attempts, last_error=delivery.detail, message_id=message_id
+            )
             return expired(gave_up, now), None
         retry = dataclasses.replace(
             row, state=OutboxState.RETRY, attempts=attempts, next_attempt_at=now + wait,
@@ -271,7 +289,12 @@ def after_delivery(
 def backoff(attempts: int, settings: DaemonSettings, jitter: float) -> timedelta:
     """Exponential from ``retry_first``, capped at ``retry_max``; ``jitter`` in [0, 1) spreads
     each wait over its upper half, so a burst of failures does not retry in lockstep."""
-    base = min(settings.retry_first * (1 << min(max(attempts - 1, 0), 30)), settings.retry_max)
+    base = settings.retry_first
+    for _ in range(max(attempts - 1, 0)):
+        if base >= settings.retry_max:
+            break
+        base *= 2
+    base = min(base, settings.retry_max)
     return base / 2 + base / 2 * jitter
 
 

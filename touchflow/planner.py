@@ -130,6 +130,12 @@ def _touchpoint(
     key = touchpoint_key(rule.id, facts.customer.id, occ.key, offset)
     context = _context(rule, facts, occ, key, due, tz, config)
     reason, detail = _hold(rule, facts, occ, context, skipped)
+    expires = expiry_of(rule, occ.anchor, offset, due, tz)
+    if reason is None and expires <= due:
+        reason = HoldReason.TOO_LATE
+        detail = f"due {due:%Y-%m-%d %H:%M} UTC, after it expires at {expires:%Y-%m-%d %H:%M} UTC"
+        if adjustments:
+            detail += f" ({', '.join(a.value for a in adjustments)})"
     if reason is None and adjustments:
         detail = ", ".join(a.value for a in adjustments)
     return PlannedTouchpoint(
@@ -148,7 +154,7 @@ def _touchpoint(
         detail=detail,
         adjustments=tuple(adjustments),
         to=facts.customer.email,
-        expires_at=expiry_of(rule, occ.anchor, offset, due, tz),
+        expires_at=expires,
         context=context,
     )
 

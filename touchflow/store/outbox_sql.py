@@ -44,6 +44,7 @@ _CLAIM = f"""
 _FINISH = """
     UPDATE outbox SET state = ?, reason = ?, last_error = ?, attempts = attempts + ?,
         next_attempt_at = COALESCE(?, next_attempt_at), due_at = COALESCE(?, due_at),
+        expires_at = COALESCE(?, expires_at),
         message_id = COALESCE(?, message_id), sent_at = ?,
         claim_owner = NULL, claim_expires_at = NULL, updated_at = ?
     WHERE key = ? AND state = 'claimed' AND claim_owner = ?
@@ -116,7 +117,8 @@ async def finish(
     """Leave the claim: ``row`` carries the new state, reason, times and Message-ID."""
     params = (
         row.state.value, row.reason, row.last_error, int(attempted),
-        utc_text(row.next_attempt_at), utc_text(row.due_at), row.message_id,
+        utc_text(row.next_attempt_at), utc_text(row.due_at), utc_text(row.expires_at),
+        row.message_id,
         utc_text(row.sent_at), utc_text(now), row.key, owner,
     )  # fmt: skip
     cursor = await db.execute(_FINISH, params)
