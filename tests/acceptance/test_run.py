@@ -47,6 +47,9 @@ def test_cron_steps_through_three_days_deliver_what_preview_promised_once_each(
     )
     expected = {item["key"] for item in promised if item["status"] == "planned"}
     assert len(expected) >= 5  # the sample keeps the next days busy
+    # The sample's inquiry from five minutes before it was loaded is already due:
+    # not in a preview that starts now, answered by the first run.
+    expected.add("inquiry-acknowledgement:c-006:q-3000:0")
 
     steps = [START + timedelta(hours=6 * i) for i in range(13)]  # 3 days, every 6 hours
     for at in steps:
