@@ -21,6 +21,7 @@ from touchflow import app, clock, preview
 from touchflow.config import load_project
 from touchflow.errors import InputError, Problem, ProblemsError, TouchflowError, UserError
 from touchflow.importer import make_event, parse_suppression_email
+from touchflow.lock import StoreLock
 from touchflow.models import Suppression, SuppressionScope, Window
 from touchflow.project import Project, load_project_checked
 from touchflow.timecalc import zone
@@ -378,8 +379,10 @@ def sample(project_dir: Path, reset: bool, now_text: str | None) -> None:
         )
     now = parse_now(now_text, config.timezone)
     if reset:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{config.store_file()}{suffix}").unlink(missing_ok=True)
+        # Not from under a running daemon: it would keep sending from a deleted file.
+        with StoreLock(config.store_file()):
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{config.store_file()}{suffix}").unlink(missing_ok=True)
 
     async def flow() -> None:
         async with await app.open_store(config) as store:

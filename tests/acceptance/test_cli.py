@@ -83,6 +83,7 @@ def test_preview_json_elements_carry_the_documented_fields(sample: Path) -> None
         "status",
         "reason",
         "send_at",
+        "expires_at",
         "local_send_at",
         "to",
         "subject",
@@ -96,6 +97,7 @@ def test_preview_json_elements_carry_the_documented_fields(sample: Path) -> None
     assert {"cancelled", "no_consent", "suppressed"} <= reasons
     planned = [i for i in items if i["status"] == "planned"]
     assert all(i["subject"] and i["text"] for i in planned)
+    assert all(str(i["expires_at"]) > str(i["send_at"]) for i in planned)
     assert [i["send_at"] for i in items] == sorted(str(i["send_at"]) for i in items)
 
 
