@@ -40,6 +40,7 @@ class Handler:
         self.logins: list[bytes] = []
         self.quits = 0
         self.rcpt_count = 0  # RCPT commands seen, whatever the answer
+        self.mail_options: list[list[str]] = []  # ESMTP parameters of each MAIL FROM
 
     async def _answer(self, command: str) -> str:
         if self.stall == command:
@@ -58,6 +59,7 @@ class Handler:
     ) -> str:
         if session.peer not in self.peers:
             self.peers.append(session.peer)
+        self.mail_options.append(list(options))
         reply = await self._answer("MAIL")
         if reply.startswith("250"):
             envelope.mail_from = address

@@ -316,4 +316,3 @@ def _s(period: timedelta) -> float:
 
 def _t(instant: datetime) -> str:
     return instant.strftime("%Y-%m-%d %H:%M")
-

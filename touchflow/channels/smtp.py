@@ -1,0 +1,413 @@
+"""SMTP delivery over aiosmtplib: required TLS, a connection pool, and classified answers.
+
+What a server's answer means for the touchpoint is decided here, once (the
+table is in docs/operations.md, "How delivery failures are classified"): 4xx,
+timeouts and dropped connections retry; 5.1.x at RCPT or after DATA is a bad
+mailbox; other 5xx for the message fail with an alert. Problems of the session
+rather than the message (no STARTTLS, an unverifiable certificate, AUTH
+refused, a 5xx greeting) retry with an alert: the configuration needs a
+person, and failing every touchpoint permanently would lose them.
+
+Each detail names the server, the reply and the stage ("at RCPT", "after
+DATA"). Passwords never appear in one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import ssl
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import parseaddr
+
+from aiosmtplib import (
+    SMTP,
+    SMTPDataError,
+    SMTPException,
+    SMTPResponse,
+    SMTPResponseException,
+    SMTPServerDisconnected,
+    SMTPTimeoutError,
+)
+
+from touchflow.channels import Delivery, Envelope, Outcome
+from touchflow.channels.settings import ChannelConfigError, SmtpSettings, TlsMode
+
+# A pooled connection unused for this long is closed rather than reused: servers
+# drop idle sessions (often after 60 s or more) and a dead one costs a round trip.
+_IDLE_LIMIT = 50.0
+_ENHANCED = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})\b")
+_SESSION_STAGES = frozenset({"at connect", "at EHLO", "at STARTTLS", "at AUTH"})
+_SENDER_CODES = frozenset({"5.1.7", "5.1.8"})  # 5.1.x about the sender, not the recipient
+_MAX_TEXT = 400  # characters of server text kept in a detail
+_UNSAFE = re.compile(r"[\s<>,;\x00-\x1f\x7f]")
+
+
+class _NoStartTls(SMTPException):
+    """The server did not offer STARTTLS although the settings require it."""
+
+
+@dataclass(slots=True)
+class _Stage:
+    """Where in the SMTP dialogue a send is, for the detail of a failure."""
+
+    name: str
+
+
+class _Pacer:
+    """Spaces sends at least 1/rate seconds apart over all connections, without polling.
+
+    Each caller reserves the next free slot at once (no await in between, so no
+    lock is needed) and sleeps until it; a burst therefore leaves evenly spaced.
+    """
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1.0 / rate
+        self._next = 0.0  # time.monotonic() of the next free slot
+
+    async def wait(self) -> None:
+        now = time.monotonic()
+        slot = max(now, self._next)
+        self._next = slot + self._interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+class SmtpChannel:
+    """Delivers over SMTP; safe to call ``send`` from many tasks at once."""
+
+    def __init__(self, settings: SmtpSettings, *, environ: Mapping[str, str]) -> None:
+        self._settings = settings
+        self._login = _credentials(settings, environ)
+        self._tls_context = _tls_context(settings)
+        self._helo = settings.helo
+        self._slots = asyncio.Semaphore(settings.connections)
+        self._pacer = _Pacer(settings.rate) if settings.rate else None
+        self._idle: list[tuple[SMTP, float]] = []  # with time.monotonic() of its last use
+        self._closed = False
+
+    @property
+    def name(self) -> str:
+        return f"smtp {self._settings.address}"
+
+    @property
+    def concurrency(self) -> int:
+        return self._settings.connections
+
+    async def send(self, envelope: Envelope) -> Delivery:
+        problem = _envelope_problem(envelope)
+        if problem is not None:
+            return Delivery(outcome=Outcome.FAILED, detail=problem, alert=True)
+        async with self._slots:
+            if self._pacer is not None:
+                await self._pacer.wait()
+            smtp = self._take_idle()
+            if smtp is not None:
+                delivery = await self._attempt(smtp, envelope, reused=True)
+                if delivery is not None:
+                    return delivery
+            # No idle connection, or the server had closed the idle one: a fresh one.
+            delivery = await self._attempt(self._new_smtp(), envelope, reused=False)
+            assert delivery is not None  # only a reused connection can be stale
+            return delivery
+
+    async def aclose(self) -> None:
+        """QUIT every idle connection; busy ones are closed when their send ends."""
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for smtp, _ in idle:
+            try:
+                await smtp.quit()
+            except (SMTPException, OSError):
+                smtp.close()
+
+    async def _attempt(self, smtp: SMTP, envelope: Envelope, *, reused: bool) -> Delivery | None:
+        """One send on one connection; None when a reused connection turned out closed."""
+        stage = _Stage("at MAIL" if reused else "at connect")
+        try:
+            if not reused:
+                await self._open(smtp, stage)
+            reply = await _transaction(smtp, envelope, stage)
+        except (SMTPException, OSError, ValueError) as exc:
+            if reused and stage.name == "at MAIL" and isinstance(exc, SMTPServerDisconnected):
+                smtp.close()
+                return None
+            await self._after_failure(smtp, exc, stage)
+            return self._scrub(_classify(exc, stage.name, self._settings))
+        except BaseException:
+            smtp.close()  # cancelled mid-dialogue: the session state is unknown
+            raise
+        self._give_back(smtp)
+        return Delivery(
+            outcome=Outcome.SENT, detail=_reply_text(reply.code, reply.message), code=reply.code
+        )
+
+    async def _open(self, smtp: SMTP, stage: _Stage) -> None:
+        if self._helo is None:
+            # The library would look this up (blocking DNS) on every connection.
+            self._helo = await asyncio.to_thread(socket.getfqdn)
+            smtp.local_hostname = self._helo
+        await smtp.connect()
+        stage.name = "at EHLO"
+        await smtp.ehlo()
+        if self._settings.tls is TlsMode.STARTTLS:
+            if not smtp.supports_extension("starttls"):
+                raise _NoStartTls("STARTTLS not offered")
+            stage.name = "at STARTTLS"
+            await smtp.starttls()
+            stage.name = "at EHLO"
+            await smtp.ehlo()  # RFC 3207: forget what was said before TLS
+        if self._login is not None:
+            stage.name = "at AUTH"
+            await smtp.login(*self._login)
+
+    def _new_smtp(self) -> SMTP:
+        s = self._settings
+        return SMTP(
+            hostname=s.host,
+            port=s.port,
+            local_hostname=self._helo,
+            timeout=s.timeout,
+            use_tls=s.tls is TlsMode.IMPLICIT,
+            # False, never None: the library's default upgrades only when offered.
+            start_tls=False,
+            validate_certs=True,
+            tls_context=self._tls_context,
+        )
+
+    def _take_idle(self) -> SMTP | None:
+        now = time.monotonic()
+        while self._idle:
+            smtp, since = self._idle.pop()  # the most recently used is the most likely alive
+            if smtp.is_connected and now - since < _IDLE_LIMIT:
+                return smtp
+            smtp.close()
+        return None
+
+    def _give_back(self, smtp: SMTP) -> None:
+        if self._closed or not smtp.is_connected:
+            smtp.close()
+        else:
+            self._idle.append((smtp, time.monotonic()))
+
+    async def _after_failure(self, smtp: SMTP, exc: Exception, stage: _Stage) -> None:
+        """Keep a healthy connection after a refused message; drop any other."""
+        refused = (
+            isinstance(exc, SMTPResponseException)
+            and exc.code != 421
+            and stage.name not in _SESSION_STAGES
+            and smtp.is_connected
+        )
+        if refused:
+            try:
+                if (await smtp.rset()).code == 250:
+                    self._give_back(smtp)
+                    return
+            except (SMTPException, OSError):
+                pass
+        smtp.close()
+
+    def _scrub(self, delivery: Delivery) -> Delivery:
+        """Belt and braces: a server that echoes the password must not put it in a log."""
+        if self._login is None or self._login[1] not in delivery.detail:
+            return delivery
+        detail = delivery.detail.replace(self._login[1], "[password]")
+        return Delivery(
+            outcome=delivery.outcome, detail=detail, code=delivery.code, alert=delivery.alert
+        )
+
+
+async def _transaction(smtp: SMTP, envelope: Envelope, stage: _Stage) -> SMTPResponse:
+    """MAIL, RCPT, DATA for one recipient; raises on any answer but success."""
+    content = _crlf(envelope.data)
+    options: list[str] = []
+    if smtp.supports_extension("size"):
+        options.append(f"SIZE={len(content)}")  # RFC 1870: before dot-stuffing
+    if not envelope.data.isascii() and smtp.supports_extension("8bitmime"):
+        options.append("BODY=8BITMIME")
+    stage.name = "at MAIL"
+    await smtp.mail(envelope.sender, options=options)
+    stage.name = "at RCPT"
+    await smtp.rcpt(envelope.recipient)
+    # DATA in two steps (smtp.data() does both at once) so a failure says whether
+    # the message had been sent: only "after DATA" can the server already have it.
+    stage.name = "at DATA"
+    start = await smtp.execute_command(b"DATA")
+    if start.code != 354:
+        raise SMTPDataError(start.code, start.message)
+    stage.name = "after DATA"
+    protocol = smtp.protocol
+    if protocol is None:
+        raise SMTPServerDisconnected("Connection lost")
+    try:
+        # No await between write and read_response: the reply cannot slip past it.
+        protocol.write(re.sub(rb"(?m)^\.", b"..", content) + b".\r\n")  # RFC 5321 4.5.2
+        reply = await protocol.read_response(timeout=smtp.timeout)
+    except (SMTPServerDisconnected, SMTPTimeoutError):
+        smtp.close()
+        raise
+    if reply.code != 250:
+        raise SMTPDataError(reply.code, reply.message)
+    return reply
+
+
+def _envelope_problem(envelope: Envelope) -> str | None:
+    """Why an envelope address cannot go on the wire as it is, or None.
+
+    The library would pass "Ana <a@x>" or "a@x, b@y" through ``parseaddr`` and
+    send to whatever it extracts: a guess. Only bare ASCII addresses are sent.
+    """
+    for what, address in (("sender", envelope.sender), ("recipient", envelope.recipient)):
+        if what == "sender" and address == "":
+            continue  # the null reverse-path
+        bare = parseaddr(address)[1] == address and "@" in address
+        if not bare or not address.isascii() or _UNSAFE.search(address):
+            return f"the {what} {address!r} is not one bare ASCII address; nothing was sent"
+    return None
+
+
+def _crlf(data: bytes) -> bytes:
+    """CRLF line ends and a final CRLF, as SMTP requires."""
+    data = re.sub(rb"\r\n|\r|\n", b"\r\n", data)
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
+
+
+def _classify(exc: Exception, stage: str, settings: SmtpSettings) -> Delivery:
+    address = settings.address
+    if isinstance(exc, _NoStartTls):
+        return Delivery(
+            outcome=Outcome.RETRY,
+            detail=f"{address} does not offer STARTTLS; delivery.smtp.tls is starttls, "
+            "so nothing was sent",
+            alert=True,
+        )
+    tls_problem = _tls_problem(exc)
+    if tls_problem is not None:
+        return Delivery(
+            outcome=Outcome.RETRY,
+            detail=f"TLS with {address} failed ({stage}): {tls_problem}; nothing was sent "
+            "(check delivery.smtp.host and delivery.smtp.ca_file)",
+            alert=True,
+        )
+    if isinstance(exc, SMTPResponseException) and exc.code > 0:
+        return _from_reply(exc.code, exc.message, stage, address)
+    return _from_error(exc, stage, settings)
+
+
+def _from_reply(code: int, message: str, stage: str, address: str) -> Delivery:
+    text = f"{address} answered {_reply_text(code, message)} ({stage})"
+    enhanced = _enhanced(message)
+    if code == 421:
+        return Delivery(
+            outcome=Outcome.RETRY, detail=f"{text}; it is closing the connection", code=code
+        )
+    if 400 <= code < 500:
+        return Delivery(outcome=Outcome.RETRY, detail=text, code=code)
+    if 500 <= code < 600 and stage in _SESSION_STAGES:
+        why = "the login was refused" if stage == "at AUTH" else "the server refuses the session"
+        return Delivery(
+            outcome=Outcome.RETRY,
+            detail=f"{text}; {why}, nothing was sent (check delivery.smtp)",
+            code=code,
+            alert=True,
+        )
+    mailbox_stage = stage in ("at RCPT", "after DATA")
+    if enhanced.startswith("5.1.") and mailbox_stage and enhanced not in _SENDER_CODES:
+        return Delivery(outcome=Outcome.BAD_MAILBOX, detail=text, code=code)
+    if 500 <= code < 600:
+        return Delivery(outcome=Outcome.FAILED, detail=text, code=code, alert=True)
+    return Delivery(
+        outcome=Outcome.RETRY, detail=f"{text}: not an SMTP answer", code=code, alert=True
+    )
+
+
+def _from_error(exc: Exception, stage: str, settings: SmtpSettings) -> Delivery:
+    address = settings.address
+    maybe_sent = (
+        "; the server may have accepted the message, so a retry can deliver it twice "
+        "(with the same Message-ID)"
+        if stage == "after DATA"
+        else ""
+    )
+    if isinstance(exc, SMTPTimeoutError | TimeoutError):
+        detail = f"no answer from {address} within {settings.timeout:g} s ({stage}){maybe_sent}"
+        return Delivery(outcome=Outcome.RETRY, detail=detail)
+    if isinstance(exc, ValueError):
+        # An envelope address the library refuses to put on the wire (control characters).
+        return Delivery(outcome=Outcome.FAILED, detail=f"cannot send ({stage}): {exc}", alert=True)
+    if stage == "at AUTH":
+        return Delivery(
+            outcome=Outcome.RETRY,
+            detail=f"cannot log in to {address}: {exc} (check delivery.smtp)",
+            alert=True,
+        )
+    if isinstance(exc, SMTPServerDisconnected) and stage != "at connect":
+        detail = f"{address} closed the connection ({stage}){maybe_sent}"
+        return Delivery(outcome=Outcome.RETRY, detail=detail)
+    reason = exc.message if isinstance(exc, SMTPException) else str(exc)
+    if stage == "at connect":
+        return Delivery(outcome=Outcome.RETRY, detail=f"cannot reach {address}: {reason}")
+    detail = f"{address}: {reason} ({stage}){maybe_sent}"
+    return Delivery(outcome=Outcome.RETRY, detail=detail, alert=True)
+
+
+def _tls_problem(exc: BaseException) -> str | None:
+    """The TLS error behind ``exc`` (the library wraps some), in words."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return f"the server's certificate could not be verified: {seen.verify_message}"
+        if isinstance(seen, ssl.SSLError):
+            return f"the TLS handshake failed: {seen.reason or seen}"
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _enhanced(message: str) -> str:
+    found = _ENHANCED.match(message.strip())
+    return found.group(0) if found else ""
+
+
+def _reply_text(code: int, message: str) -> str:
+    """``550 5.1.1 no such user`` on one line, cut to a readable length."""
+    text = " / ".join(line.strip() for line in message.splitlines() if line.strip())
+    if len(text) > _MAX_TEXT:
+        text = text[:_MAX_TEXT] + "…"
+    return f"{code} {text}".rstrip()
+
+
+def _credentials(settings: SmtpSettings, environ: Mapping[str, str]) -> tuple[str, str] | None:
+    """``(username, password)`` from the environment variables the settings name."""
+    if settings.username_env is None or settings.password_env is None:
+        return None
+    values: list[str] = []
+    for key, variable in (
+        ("username_env", settings.username_env),
+        ("password_env", settings.password_env),
+    ):
+        value = environ.get(variable)
+        if not value:
+            state = "not set" if value is None else "empty"
+            raise ChannelConfigError(
+                f"delivery.smtp.{key} names the environment variable {variable}, which is "
+                f"{state}; set it in the environment touchflow runs in"
+            )
+        values.append(value)
+    return values[0], values[1]
+
+
+def _tls_context(settings: SmtpSettings) -> ssl.SSLContext | None:
+    """Certificates always verified, against ``ca_file`` if given, else the system's CAs."""
+    if settings.tls is TlsMode.NONE:
+        return None
+    cafile = str(settings.ca_file) if settings.ca_file is not None else None
+    try:
+        return ssl.create_default_context(cafile=cafile)
+    except OSError as exc:  # ssl.SSLError is an OSError too
+        raise ChannelConfigError(
+            f"delivery.smtp.ca_file: cannot load CA certificates from {cafile}: "
+            f"{exc.strerror or exc}"
+        ) from None
