@@ -74,7 +74,6 @@ class Daemon:
         self._scheduler: AsyncIOScheduler | None = None
         self._stop = asyncio.Event()
         self._dispatching = False
-        self._rewake = False
 
     # --- the two ways to run ---------------------------------------------------
 
@@ -209,8 +208,7 @@ class Daemon:
         if self._scheduler is None or self.dispatcher.stopping:
             return
         if self._dispatching:
-            self._rewake = True  # the running dispatch re-sets the timer when it ends
-            return
+            return  # the running dispatch sets the timer again when it ends
         ready = await self.store.next_ready_at()
         if ready is None:
             if self._scheduler.get_job("dispatch") is not None:

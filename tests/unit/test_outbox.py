@@ -303,13 +303,19 @@ PLANS = {
 }
 
 
-@pytest.mark.parametrize("state", HISTORY, ids=lambda s: s.value)
-@pytest.mark.parametrize("plan_name", list(PLANS))
+@pytest.mark.parametrize(
+    ("state", "plan_name"),
+    [
+        pytest.param(state, name, id=f"{name}-{state.value}")
+        for name in PLANS
+        for state in HISTORY
+        # An expired row whose occurrence moved later is revived (the test below).
+        if (state, name) != (OutboxState.EXPIRED, "moved")
+    ],
+)
 def test_sent_failed_expired_and_claimed_rows_are_never_touched_by_a_plan(
     state: OutboxState, plan_name: str
 ) -> None:
-    if (state, plan_name) == (OutboxState.EXPIRED, "moved"):
-        pytest.skip("an expired row whose occurrence moved later is revived (test below)")
     have = row(state, attempts=1, reason="whatever")
     assert nothing(replan(PLANS[plan_name], have))
 
