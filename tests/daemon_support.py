@@ -171,16 +171,16 @@ class DaemonProcess:
             self.lines.append(line.rstrip("\n"))
         proc.stderr.close()
 
-    def wait_for(self, text: str, timeout: float = 60) -> str:
-        """The first log line (from the start) containing ``text``; fails after ``timeout``."""
+    def wait_for(self, text: str, timeout: float = 60, occurrences: int = 1) -> str:
+        """The ``occurrences``-th log line (from the start) containing ``text``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for line in list(self.lines):
-                if text in line:
-                    return line
+            found = [line for line in list(self.lines) if text in line]
+            if len(found) >= occurrences:
+                return found[occurrences - 1]
             if self.proc is not None and self.proc.poll() is not None:
                 time.sleep(0.2)  # let the reader drain the last lines
-                if not any(text in line for line in self.lines):
+                if sum(text in line for line in self.lines) < occurrences:
                     break
             time.sleep(0.05)
         log = "\n".join(self.lines)

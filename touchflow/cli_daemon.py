@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -143,20 +143,21 @@ def outbox(
     """
     config = load_project(project_dir)
     chosen = [OutboxState(s) for s in states]
-    counts, rows = _run(_outbox(config.store_file(), chosen, customer, limit))
+    counts, rows, next_due = _run(_outbox(config.store_file(), chosen, customer, limit))
     if fmt == "json":
         doc = {
             "counts": {s.value: counts.get(s, 0) for s in OutboxState},
+            "next_due": _utc(next_due),
             "rows": [row_json(r) for r in rows],
         }
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return
-    _print_outbox(counts, rows, config.timezone)
+    _print_outbox(counts, rows, next_due, config.timezone)
 
 
 async def _outbox(
     store_file: Path, states: list[OutboxState], customer: str | None, limit: int
-) -> tuple[dict[OutboxState, int], list[OutboxRow]]:
+) -> tuple[dict[OutboxState, int], list[OutboxRow], datetime | None]:
     if not store_file.exists():
         raise UserError(f"no store at {store_file} yet; `touchflow run` creates it")
     async with await SqliteStore.open(store_file) as store:
@@ -171,12 +172,16 @@ async def _outbox(
             rows += await store.list_outbox(
                 states=(OutboxState.PENDING,), customer_id=customer, limit=limit
             )
-    return counts, rows
+        next_due = await store.next_ready_at()
+    return counts, rows, next_due
+
+
+def _utc(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
 def row_json(row: OutboxRow) -> dict[str, Any]:
-    def t(value: datetime | None) -> str | None:
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+    t = _utc
 
     return {
         "key": row.key,
@@ -196,13 +201,17 @@ def row_json(row: OutboxRow) -> dict[str, Any]:
     }
 
 
-def _print_outbox(counts: dict[OutboxState, int], rows: list[OutboxRow], tz_name: str) -> None:
+def _print_outbox(
+    counts: dict[OutboxState, int], rows: list[OutboxRow], next_due: datetime | None, tz_name: str
+) -> None:
     console = Console(width=None if sys.stdout.isatty() else 160)
+    tz = zone(tz_name)
     summary = ", ".join(f"{counts.get(s, 0)} {s.value}" for s in OutboxState if counts.get(s))
     console.print(f"Outbox: {summary or 'empty'}")
+    if next_due is not None:
+        console.print(f"Next due: {next_due.astimezone(tz):%Y-%m-%d %H:%M} ({tz_name})")
     if not rows:
         return
-    tz = zone(tz_name)
     table = Table(show_lines=False)
     for column in ("state", f"due ({tz_name})", "rule", "customer", "attempts", "reason / detail"):
         table.add_column(column)

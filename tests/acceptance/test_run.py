@@ -261,9 +261,11 @@ def test_outbox_and_retry_commands(tmp_path: Path) -> None:
     run_once(project, now)
     table = touchflow("outbox", cwd=project).stdout
     assert "1 failed" in table and "render_error" in table
+    assert "Next due: 2026-11-23 09:30 (UTC)" in table  # the "late-ok" answer
     result = touchflow("retry", "ack:c2:q-2:0", cwd=project)
     assert "Re-queued ack:c2:q-2:0 (was failed: render_error)" in result.stdout
     assert by_key(outbox(project))["ack:c2:q-2:0"]["state"] == "pending"
+    assert "Next due: " in touchflow("outbox", cwd=project).stdout
     again = touchflow("retry", "ack:c2:q-2:0", cwd=project, check=False)
     assert again.returncode == 2 and "is pending" in again.stderr
     unknown = touchflow("retry", "nope", cwd=project, check=False)

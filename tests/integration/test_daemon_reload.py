@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 from daemon_support import CONFIG, RULES, DaemonProcess, touchflow, write_project
@@ -54,6 +55,11 @@ def test_rule_changes_apply_without_restart_and_broken_ones_keep_the_old_rules(
         assert "did you mean" in refused
         record_inquiry(project, "q-2")
         daemon.wait_for("ack-copy:c1:q-2:0 claimed → sent")
+
+        # SIGHUP reloads although no file changed: a second refusal is logged.
+        assert daemon.proc is not None
+        daemon.proc.send_signal(signal.SIGHUP)
+        daemon.wait_for("reload refused", occurrences=2)
         assert daemon.stop() == 0
     finally:
         if daemon.proc is not None and daemon.proc.poll() is None:
