@@ -74,6 +74,10 @@ class Daemon:
         self._scheduler: AsyncIOScheduler | None = None
         self._stop = asyncio.Event()
         self._dispatching = False
+        # Plans read the outbox, then write it: two at once could write older facts last.
+        self._planning = asyncio.Lock()
+        self._reloading = asyncio.Lock()
+        self._tasks: set[asyncio.Task[bool]] = set()  # SIGHUP reloads, kept until done
 
     # --- the two ways to run ---------------------------------------------------
 
@@ -90,7 +94,7 @@ class Daemon:
         await self.start_up()
         scheduler = self._scheduler = AsyncIOScheduler(timezone=UTC)
         scheduler.add_listener(
-            _on_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
+            self._on_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
         )
         settings = self.project.config.daemon
         scheduler.add_job(
@@ -132,6 +136,10 @@ class Daemon:
 
     async def plan_ahead(self) -> int:
         """The full plan: everyone, [start, now + horizon)."""
+        async with self._planning:
+            return await self._plan_ahead()
+
+    async def _plan_ahead(self) -> int:
         now = self.clock.now()
         settings = self.project.config.daemon
         start = now
@@ -159,6 +167,10 @@ class Daemon:
 
     async def plan_changes(self) -> int:
         """Re-plan customers whose facts changed, looking back ``catch_up`` for late events."""
+        async with self._planning:
+            return await self._plan_changes()
+
+    async def _plan_changes(self) -> int:
         last, customers = await self.store.pending_changes(limit=_FULL_REPLAN_ABOVE)
         if not last:
             return 0
@@ -188,7 +200,9 @@ class Daemon:
             await self.wake()
 
     async def _reclaim_job(self) -> None:
-        taken = await self.store.reclaim(now=self.clock.now())
+        # Our own claims are always finished by our dispatcher (every send has a
+        # timeout): taking them back mid-batch would send them twice.
+        taken = await self.store.reclaim(now=self.clock.now(), except_owner=self.dispatcher.owner)
         if taken:
             logs.log.warning("took back %d claim(s) older than daemon.claim_timeout", len(taken))
             await self.wake()
@@ -201,7 +215,7 @@ class Daemon:
                 logs.log.info("dispatched: %s", tally.text())
         finally:
             self._dispatching = False
-        await self.wake()
+            await self.wake()  # also after a failed run: due rows must not wait for `plan`
 
     async def wake(self) -> None:
         """Set the dispatch timer to the next ready row (or leave none)."""
@@ -216,13 +230,24 @@ class Daemon:
             return
         at = max(self.clock.to_wall(ready), self.clock.to_wall(self.clock.now()))
         self._scheduler.add_job(
-            self._dispatch_job, "date", run_date=at, id="dispatch", replace_existing=True, **_JOB
+            self._dispatch_job,
+            "date",
+            run_date=at,
+            id="dispatch",
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,  # late is fine; skipped would leave due rows waiting
         )
 
     # --- reload ---------------------------------------------------------------------
 
     async def reload_if_changed(self, *, force: bool = False) -> bool:
         """Swap in changed rules/templates if they validate; otherwise keep the old ones."""
+        async with self._reloading:  # the watch timer and SIGHUP, one at a time
+            return await self._reload(force=force)
+
+    async def _reload(self, *, force: bool) -> bool:
         files = fingerprint(self.project.config.root)
         if files == self._files and not force:
             return False
@@ -246,6 +271,27 @@ class Daemon:
         await self.wake()
         return True
 
+    def _on_job_event(self, event: JobExecutionEvent) -> None:
+        if event.code == EVENT_JOB_MISSED:
+            logs.log.warning(
+                "timer %s missed its run at %s", event.job_id, event.scheduled_run_time
+            )
+        elif event.code == EVENT_JOB_MAX_INSTANCES:
+            logs.log.warning("timer %s skipped: its previous run is still going", event.job_id)
+        else:
+            # APScheduler hands the traceback over as text.
+            logs.log.error(
+                "timer %s failed: %r\n%s", event.job_id, event.exception, event.traceback or ""
+            )
+        if event.job_id == "dispatch" and event.code != EVENT_JOB_MAX_INSTANCES:
+            task = asyncio.get_running_loop().create_task(self._wake_task())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _wake_task(self) -> bool:
+        await self.wake()
+        return True
+
     # --- stopping -------------------------------------------------------------------
 
     def _install_signals(self) -> None:
@@ -255,7 +301,9 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, self._on_hup)
 
     def _on_hup(self) -> None:
-        asyncio.get_running_loop().create_task(self.reload_if_changed(force=True))
+        task = asyncio.get_running_loop().create_task(self.reload_if_changed(force=True))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _shut_down(self) -> None:
         logs.log.info("stopping: no new claims; waiting for sends in flight")
@@ -294,18 +342,6 @@ def _warn_restart_only(old: Project, new: Project) -> None:
                 "touchflow.yaml: changes to %s take effect when the daemon restarts",
                 "store" if name == "store_path" else name,
             )
-
-
-def _on_job_event(event: JobExecutionEvent) -> None:
-    if event.code == EVENT_JOB_MISSED:
-        logs.log.warning("timer %s missed its run at %s", event.job_id, event.scheduled_run_time)
-    elif event.code == EVENT_JOB_MAX_INSTANCES:
-        logs.log.warning("timer %s skipped: its previous run is still going", event.job_id)
-    else:
-        logs.log.error(
-            "timer %s failed: %r", event.job_id, event.exception,
-            exc_info=(type(event.exception), event.exception, event.traceback),
-        )  # fmt: skip
 
 
 def _s(period: timedelta) -> float:

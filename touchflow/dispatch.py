@@ -22,6 +22,7 @@ from touchflow import logs
 from touchflow.channels import Channel, Envelope
 from touchflow.compose import message_id_for, to_bytes
 from touchflow.dkim import DkimSigner
+from touchflow.errors import StoreError
 from touchflow.messages import build
 from touchflow.models import (
     OutboxRow,
@@ -31,12 +32,12 @@ from touchflow.models import (
     Suppression,
     Window,
 )
-from touchflow.outbox import Close, Transition, after_delivery, verdict
+from touchflow.outbox import REQUEUED, Close, Transition, after_delivery, verdict
 from touchflow.planner import plan
 from touchflow.project import Project
 from touchflow.store.sqlite import SqliteStore
 
-BATCH = 200
+_RECORD_TRIES = 6  # a store busy for ~30 s (a huge import) must not turn a send into two
 
 
 @dataclass(slots=True)
@@ -63,7 +64,7 @@ class Dispatcher:
         clock: Callable[[], datetime],
         signer: DkimSigner | None = None,
         owner: str | None = None,
-        batch: int = BATCH,
+        batch: int | None = None,
     ) -> None:
         self.store = store
         self.channel = channel
@@ -80,19 +81,27 @@ class Dispatcher:
         tally = tally or Tally()
         while not self.stopping:
             claimed = await self.dispatch_batch(tally)
-            if claimed < self._batch:
+            if claimed < self._batch_size():
                 break
         return tally
 
+    def _batch_size(self) -> int:
+        # Small enough that a claimed row is sent long before its claim times out
+        # (8 rounds of `concurrency` sends), large enough to share one fresh plan.
+        return self._batch or max(8, self.channel.concurrency * 8)
+
     async def dispatch_batch(self, tally: Tally) -> int:
         now = self._clock()
-        settings = self._project().config.daemon
+        project = self._project()  # one project per batch, even if a reload lands meanwhile
         rows = await self.store.claim_due(
-            owner=self.owner, now=now, ttl=settings.claim_timeout, limit=self._batch
+            owner=self.owner,
+            now=now,
+            ttl=project.config.daemon.claim_timeout,
+            limit=self._batch_size(),
         )
         if not rows:
             return 0
-        fresh = await self._fresh_plan(rows, now)
+        fresh = await self._fresh_plan(project, rows, now)
         sends: list[tuple[OutboxRow, PlannedTouchpoint]] = []
         for row in rows:
             decision = verdict(row, fresh.get(row.key), now=now)
@@ -101,14 +110,19 @@ class Dispatcher:
             else:
                 sends.append((row, decision.touchpoint))
         limit = asyncio.Semaphore(max(1, self.channel.concurrency))
-        await asyncio.gather(*(self._send(row, tp, limit, tally) for row, tp in sends))
+        results = await asyncio.gather(
+            *(self._send(project, row, tp, limit, tally) for row, tp in sends),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result  # every send has ended; the timer's listener logs it
         return len(rows)
 
     async def _fresh_plan(
-        self, rows: Sequence[OutboxRow], now: datetime
+        self, project: Project, rows: Sequence[OutboxRow], now: datetime
     ) -> dict[str, PlannedTouchpoint]:
         """Plan the claimed rows' customers again, around their due times, with today's facts."""
-        project = self._project()
         config = project.config
         longest_cap = max((cap.per for cap in config.caps), default=timedelta(0))
         start = min(row.due_at for row in rows) - timedelta(days=1)
@@ -122,15 +136,25 @@ class Dispatcher:
         return {tp.key: tp for tp in planned if tp.key in wanted}
 
     async def _send(
-        self, row: OutboxRow, tp: PlannedTouchpoint, limit: asyncio.Semaphore, tally: Tally
+        self,
+        project: Project,
+        row: OutboxRow,
+        tp: PlannedTouchpoint,
+        limit: asyncio.Semaphore,
+        tally: Tally,
     ) -> None:
         # The outcome is committed before the slot is given back: a crash can leave at
         # most `concurrency` messages accepted by the server but not yet recorded.
         async with limit:
-            await self._deliver(row, tp, tally)
+            if self.stopping:  # shutting down: what has not started goes back to pending
+                back = dataclasses.replace(row, state=OutboxState.PENDING)
+                await self._finish(row, back, tally, attempted=False)
+                return
+            await self._deliver(project, row, tp, tally)
 
-    async def _deliver(self, row: OutboxRow, tp: PlannedTouchpoint, tally: Tally) -> None:
-        project = self._project()
+    async def _deliver(
+        self, project: Project, row: OutboxRow, tp: PlannedTouchpoint, tally: Tally
+    ) -> None:
         envelope = self._envelope(project, row, tp)
         if not isinstance(envelope, Envelope):
             await self._finish(row, envelope, tally, attempted=False)
@@ -140,8 +164,9 @@ class Dispatcher:
             signed = await asyncio.to_thread(self._signer.sign, envelope.data)
             envelope = dataclasses.replace(envelope, data=signed)
         delivery = await self.channel.send(envelope)
+        current = dataclasses.replace(row, to=tp.to, expires_at=_expiry(row, tp))
         new, suppression = after_delivery(
-            dataclasses.replace(row, to=tp.to),
+            current,
             delivery,
             now=self._clock(),
             message_id=envelope.message_id,
@@ -186,9 +211,7 @@ class Dispatcher:
         attempted: bool,
         suppression: Suppression | None = None,
     ) -> None:
-        ok = await self.store.finish_claim(
-            new, owner=self.owner, now=self._clock(), attempted=attempted, suppress=suppression
-        )
+        ok = await self._record(new, attempted=attempted, suppression=suppression)
         if ok:
             tally.add(new.state)
             logs.transition(Transition(row=new, old=OutboxState.CLAIMED))
@@ -199,3 +222,30 @@ class Dispatcher:
                 new.state.value,
                 extra={"tf": {"event": "lost_claim", "key": old.key}},
             )
+
+    async def _record(
+        self, new: OutboxRow, *, attempted: bool, suppression: Suppression | None
+    ) -> bool:
+        """``finish_claim``, retried while the store is busy: after the server said 250,
+        giving up here would leave the row claimed and send it a second time."""
+        for attempt in range(_RECORD_TRIES):
+            try:
+                return await self.store.finish_claim(
+                    new,
+                    owner=self.owner,
+                    now=self._clock(),
+                    attempted=attempted,
+                    suppress=suppression,
+                )
+            except StoreError:
+                if attempt == _RECORD_TRIES - 1:
+                    raise
+                logs.log.warning("the store is busy; recording %s again", new.key)
+                await asyncio.sleep(1)
+        raise AssertionError("unreachable")
+
+
+def _expiry(row: OutboxRow, tp: PlannedTouchpoint) -> datetime:
+    """The fresh plan's expiry; a re-queued row keeps the extra time `retry` gave it."""
+    fresh = tp.expires_at or row.expires_at
+    return max(fresh, row.expires_at) if row.reason == REQUEUED else fresh

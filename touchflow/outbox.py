@@ -213,7 +213,10 @@ def verdict(row: OutboxRow, tp: PlannedTouchpoint | None, *, now: datetime) -> V
         assert tp.reason is not None
         state = OutboxState.SUPPRESSED if tp.reason in _SUPPRESSING else OutboxState.CANCELLED
         return Close(row=_ended(row, state, tp.reason.value, tp.detail))
-    fresh = dataclasses.replace(row, expires_at=tp.expires_at or row.expires_at)
+    expires = tp.expires_at or row.expires_at
+    if row.reason == REQUEUED:  # `touchflow retry` gave it extra time
+        expires = max(expires, row.expires_at)
+    fresh = dataclasses.replace(row, expires_at=expires)
     if fresh.expires_at <= now:
         return Close(row=expired(fresh, now))
     if tp.due_at > now:

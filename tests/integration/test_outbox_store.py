@@ -753,3 +753,27 @@ async def test_a_version_1_store_is_upgraded_in_place_keeping_its_data(path: Pat
         assert await again.get_meta("schema_version") == "2"
         assert list(await again.outbox_by_keys(["k1"])) == ["k1"]
         assert await again.customer_count() == 2
+
+
+async def test_reclaim_leaves_the_claims_of_the_named_owner(store: SqliteStore) -> None:
+    await store.write_plan(
+        [outbox_row("mine", due=minutes(-10)), outbox_row("dead", due=minutes(-5))],
+        [],
+        now=minutes(-60),
+    )
+    await store.claim_due(owner="me", now=NOW, ttl=timedelta(minutes=1), limit=1)
+    await store.claim_due(owner="gone", now=NOW, ttl=timedelta(minutes=1), limit=1)
+    taken = await store.reclaim(now=minutes(5), except_owner="me")
+    assert [r.key for r in taken] == ["dead"]
+    assert (await one(store, "mine")).state is CLAIMED
+
+
+async def test_reimporting_an_unchanged_customer_records_no_change(
+    store: SqliteStore, path: Path
+) -> None:
+    ana = Customer(id="c1", email="ana@example.com", first_name="Ana")
+    await store.upsert_customers([ana])
+    await store.upsert_customers([ana])  # a nightly full re-import
+    assert await changed_customers(path) == ["c1"]
+    await store.upsert_customers([Customer(id="c1", email="ana@example.com", first_name="Anna")])
+    assert await changed_customers(path) == ["c1", "c1"]

@@ -638,3 +638,11 @@ def test_backoff_never_shrinks_with_more_attempts(attempts: int, jitter: float) 
 def test_a_long_first_backoff_stays_capped_after_many_attempts() -> None:
     slow = DaemonSettings(retry_first=timedelta(days=1), retry_max=timedelta(days=2))
     assert backoff(40, slow, 0.0) == timedelta(days=1)
+
+
+def test_a_requeued_row_keeps_the_extra_time_retry_gave_it() -> None:
+    # `touchflow retry` two days after the touchpoint's own expiry: it is still sent.
+    requeued = claimed(expires=NOW + timedelta(days=1), reason="requeued")
+    fresh = touchpoint(due=NOW - timedelta(days=2), expires=NOW - timedelta(days=1))
+    decision = verdict(requeued, fresh, now=NOW)
+    assert isinstance(decision, Send)

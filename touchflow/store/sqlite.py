@@ -55,6 +55,14 @@ _UPSERT_CUSTOMER = f"""
         birthday = excluded.birthday, customer_since = excluded.customer_since,
         consent_marketing = excluded.consent_marketing, attributes = excluded.attributes,
         birthday_md = excluded.birthday_md, since_md = excluded.since_md
+    -- An unchanged row is not rewritten, so a nightly re-import of everyone does not
+    -- mark everyone changed for the daemon (the customers_updated trigger).
+    WHERE (customers.email, customers.phone, customers.first_name, customers.last_name,
+           customers.timezone, customers.locale, customers.country, customers.birthday,
+           customers.customer_since, customers.consent_marketing, customers.attributes)
+        IS NOT (excluded.email, excluded.phone, excluded.first_name, excluded.last_name,
+           excluded.timezone, excluded.locale, excluded.country, excluded.birthday,
+           excluded.customer_since, excluded.consent_marketing, excluded.attributes)
 """
 _SELECT_CUSTOMERS = f"SELECT {_CUSTOMER_COLUMNS} FROM customers"
 _INSERT_EVENT = """

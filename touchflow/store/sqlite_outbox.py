@@ -111,10 +111,21 @@ class OutboxMethods:
                 await (await db.execute(_UPSERT_SUPPRESSION, params)).close()
         return changed
 
-    async def reclaim(self, *, now: datetime, every_claim: bool = False) -> list[OutboxRow]:
-        """Claims that timed out (or all of them: their owner is known dead) go back to retry."""
-        where = "state = 'claimed'" + ("" if every_claim else " AND claim_expires_at <= ?")
-        params = [] if every_claim else [utc_text(now)]
+    async def reclaim(
+        self, *, now: datetime, every_claim: bool = False, except_owner: str | None = None
+    ) -> list[OutboxRow]:
+        """Claims that timed out (or all of them: their owner is known dead) go back to retry.
+
+        Rows are returned as they were (claimed). ``except_owner``: leave that owner's.
+        """
+        where = "state = 'claimed'"
+        params: list[str | None] = []
+        if not every_claim:
+            where += " AND claim_expires_at <= ?"
+            params.append(utc_text(now))
+        if except_owner is not None:
+            where += " AND claim_owner IS NOT ?"
+            params.append(except_owner)
         stamp = utc_text(now)
         async with self._transaction("take back claims in") as db:
             rows = await sql.select(db, where, params)
