@@ -77,7 +77,7 @@ class Daemon:
         # Plans read the outbox, then write it: two at once could write older facts last.
         self._planning = asyncio.Lock()
         self._reloading = asyncio.Lock()
-        self._tasks: set[asyncio.Task[bool]] = set()  # SIGHUP reloads, kept until done
+        self._tasks: set[asyncio.Task[bool]] = set()  # from signals and listeners, until done
 
     # --- the two ways to run ---------------------------------------------------
 
