@@ -106,11 +106,12 @@ _Files = Mapping[tuple[str | None, Part], _File]
 class TemplateSet:
     """Every template of a project, compiled once, rendered many times."""
 
-    __slots__ = ("_files", "default_locale")
+    __slots__ = ("_files", "_plans", "default_locale")
 
     def __init__(self, *, files: Mapping[str, _Files], default_locale: str) -> None:
         self._files = files
         self.default_locale = default_locale
+        self._plans: dict[tuple[str, str], tuple[tuple[Part, _File, babel.Locale], ...]] = {}
 
     @classmethod
     def load(
@@ -152,28 +153,45 @@ class TemplateSet:
         except (ZoneInfoNotFoundError, ValueError):
             raise RenderError(name, f"unknown time zone {timezone!r}") from None
         tag = normalize_locale(locale or "") or self.default_locale
-        candidates: list[str | None] = [*locale_candidates(tag), None]
         formats = babel_locale(tag)
-        values = {**context, "_tf_locale": formats, "_tf_timezone": zone}
-
-        def part(which: Part) -> str | None:
-            found = next(((c, files[c, which]) for c in candidates if (c, which) in files), None)
-            if found is None:
-                return None
-            written_in = found[0] or self.default_locale
-            # Dates and numbers follow the language the text is written in, so a French
-            # customer reading the English fallback does not get "25 nov. 2026" in it;
-            # within the same language the customer's region still wins (en_GB dates).
-            same_language = written_in.split("_")[0] == tag.split("_")[0]
-            shown_in = babel_locale(tag if same_language else written_in)
-            return _render_file(found[1], {**values, "_tf_locale": shown_in})
-
-        subject = " ".join((part("subject") or "").split())
+        values = {**context, "_tf_timezone": zone}
+        texts: dict[Part, str] = {}
+        for which, file, shown_in in self._parts(name, tag):
+            values["_tf_locale"] = shown_in  # one dict for all parts: only this differs
+            texts[which] = _render_file(file, values)
+        subject = " ".join(texts.get("subject", "").split())
         if len(subject) > MAX_SUBJECT_CHARS:
             raise RenderError(name, f"subject is {len(subject)} characters; at most 998 allowed")
         return RenderedMessage(
-            subject=subject, text=part("text") or "", html=part("html"), locale=str(formats)
+            subject=subject, text=texts.get("text", ""), html=texts.get("html"), locale=str(formats)
         )
+
+    def _parts(self, name: str, tag: str) -> tuple[tuple[Part, _File, babel.Locale], ...]:
+        """Which file renders each part for a locale, and in which locale it formats."""
+        key = (name, tag)
+        found = self._plans.get(key)
+        if found is None:
+            found = self._plans[key] = _choose_parts(self._files[name], tag, self.default_locale)
+        return found
+
+
+def _choose_parts(
+    files: _Files, tag: str, default_locale: str
+) -> tuple[tuple[Part, _File, babel.Locale], ...]:
+    candidates: list[str | None] = [*locale_candidates(tag), None]
+    chosen: list[tuple[Part, _File, babel.Locale]] = []
+    parts: tuple[Part, ...] = ("subject", "text", "html")
+    for which in parts:
+        found = next(((c, files[c, which]) for c in candidates if (c, which) in files), None)
+        if found is None:
+            continue
+        written_in = found[0] or default_locale
+        # Dates and numbers follow the language the text is written in, so a French
+        # customer reading the English fallback does not get "25 nov. 2026" in it;
+        # within the same language the customer's region still wins (en_GB dates).
+        same_language = written_in.split("_")[0] == tag.split("_")[0]
+        chosen.append((which, found[1], babel_locale(tag if same_language else written_in)))
+    return tuple(chosen)
 
 
 def normalize_locale(tag: str) -> str:
@@ -208,14 +226,21 @@ def babel_locale(tag: str | None) -> babel.Locale:
 def _render_file(file: _File, values: Mapping[str, Any]) -> str:
     # generate() lets us stop a runaway loop at the cap instead of building it all.
     chunks: list[str] = []
-    size = 0
+    chars = 0
+    size: int | None = None  # exact UTF-8 bytes, counted once the output nears the cap
     stream = cast(Generator[str, None, None], file.compiled.generate(values))
     try:
         for chunk in stream:
-            size += len(chunk) if chunk.isascii() else len(chunk.encode("utf-8"))
-            if size > MAX_PART_BYTES:
-                break
             chunks.append(chunk)
+            if size is None:
+                chars += len(chunk)
+                # At most 4 bytes a character: below a quarter of the cap, no need to count.
+                if chars * 4 > MAX_PART_BYTES:
+                    size = len("".join(chunks).encode())
+            else:
+                size += len(chunk.encode())
+            if size is not None and size > MAX_PART_BYTES:
+                break
         else:
             return "".join(chunks)
     except Exception as exc:

@@ -1,0 +1,46 @@
+"""The benchmarks still run: each script's --smoke mode, on tiny data, printing its figures.
+
+No timing is asserted here (the machines are shared and noisy); the figures
+themselves live in docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def figures(script: str, *args: str) -> dict[str, str]:
+    result = subprocess.run(
+        [sys.executable, str(BENCH / script), "--smoke", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=BENCH.parent,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line.split(" ", 1) for line in result.stdout.splitlines() if line.strip()]
+    return {name: value for name, value in lines}
+
+
+def test_the_render_benchmark_compares_touchflow_with_bare_jinja() -> None:
+    found = figures("render.py")
+    assert {"render.touchflow_per_s", "render.bare_per_s", "render.ratio"} <= found.keys()
+    assert float(found["render.ratio"]) > 0
+
+
+@pytest.mark.skipif(
+    shutil.which("smtp-sink") is None and not Path("/usr/sbin/smtp-sink").exists(),
+    reason="needs Postfix's smtp-sink (apt-get install postfix; .ci/run does)",
+)
+def test_the_dispatch_benchmark_sends_through_touchflow_raw_aiosmtplib_and_smtp_source() -> None:
+    found = figures("dispatch.py")
+    assert found["dispatch.messages"] == "50"
+    for name in ("touchflow", "raw", "smtp_source"):
+        assert float(found[f"dispatch.{name}_msgs_per_s"]) > 0
