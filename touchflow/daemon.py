@@ -91,14 +91,21 @@ class Daemon:
         """Run until SIGTERM/SIGINT (or ``stop()``), then finish in-flight sends and return."""
         if install_signals:
             self._install_signals()
-        await self.start_up()
+        # Send what is already due first (after a crash: the claims taken back), then plan:
+        # every row is checked against a fresh plan of its customer before it goes out.
+        await self._take_back_claims()
         scheduler = self._scheduler = AsyncIOScheduler(timezone=UTC)
         scheduler.add_listener(
             self._on_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
         )
         settings = self.project.config.daemon
         scheduler.add_job(
-            self._plan_job, "interval", seconds=_s(settings.replan_every), id="plan", **_JOB
+            self._plan_job,
+            "interval",
+            seconds=_s(settings.replan_every),
+            id="plan",
+            next_run_time=self.clock.to_wall(self.clock.now()),  # at once, then every period
+            **_JOB,
         )
         scheduler.add_job(
             self._watch_job, "interval", seconds=_s(settings.watch_every), id="watch", **_JOB
@@ -125,6 +132,10 @@ class Daemon:
 
     async def start_up(self) -> int:
         """Take back claims of a dead predecessor, then plan what changed and what is ahead."""
+        await self._take_back_claims()
+        return await self.plan_changes() + await self.plan_ahead()
+
+    async def _take_back_claims(self) -> None:
         stale = await self.store.reclaim(now=self.clock.now(), every_claim=True)
         if stale:
             logs.log.warning(
@@ -132,7 +143,6 @@ class Daemon:
                 "(it stopped abruptly); they are sent again, with the same Message-ID",
                 len(stale),
             )
-        return await self.plan_changes() + await self.plan_ahead()
 
     async def plan_ahead(self) -> int:
         """The full plan: everyone, [start, now + horizon)."""
@@ -191,6 +201,7 @@ class Daemon:
     # --- timer jobs -----------------------------------------------------------------
 
     async def _plan_job(self) -> None:
+        await self.plan_changes()
         await self.plan_ahead()
         await self.wake()
 

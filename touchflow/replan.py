@@ -7,6 +7,7 @@ pending row; a cancelled one is marked cancelled (see ``outbox.plan_writes``).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -44,7 +45,8 @@ async def plan_into_outbox(
     config = project.config
     longest_cap = max((cap.per for cap in config.caps), default=timedelta(0))
     facts = await store.load_facts(customer_ids=customer_ids, sent_since=window.start - longest_cap)
-    planned = plan(project.rules, facts, window=window, config=config)
+    # The planner is pure: in a worker thread it leaves the event loop free to send.
+    planned = await asyncio.to_thread(plan, project.rules, facts, window=window, config=config)
     desired = desired_rows(planned, {rule.id: rule.policies.caps for rule in project.rules})
     existing = await store.outbox_by_keys([row.key for row in desired])
     vanished = await _vanished(project, store, window, customer_ids, {r.key for r in desired})
