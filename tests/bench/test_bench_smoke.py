@@ -44,3 +44,18 @@ def test_the_dispatch_benchmark_sends_through_touchflow_raw_aiosmtplib_and_smtp_
     assert found["dispatch.messages"] == "50"
     for name in ("touchflow", "raw", "smtp_source"):
         assert float(found[f"dispatch.{name}_msgs_per_s"]) > 0
+
+
+def test_the_daemon_memory_benchmark_runs_the_timer_jobs_and_reports_rss() -> None:
+    found = figures("daemon_memory.py")
+    assert found["memory.customers"] == "200"
+    assert float(found["memory.rss_mib_peak"]) >= float(found["memory.rss_mib_after_load"]) > 0
+
+
+@pytest.mark.skipif(
+    shutil.which("smtp-sink") is None and not Path("/usr/sbin/smtp-sink").exists(),
+    reason="needs Postfix's smtp-sink (apt-get install postfix; .ci/run does)",
+)
+def test_the_crash_cost_benchmark_times_the_first_send_after_a_sigkill() -> None:
+    found = figures("crash_cost.py")
+    assert float(found["crash.seconds_to_first_send_median"]) > 0
