@@ -20,7 +20,6 @@ from email.utils import parseaddr
 
 from touchflow import logs
 from touchflow.channels import Channel, Envelope
-from touchflow.compose import message_id_for, to_bytes
 from touchflow.dkim import DkimSigner
 from touchflow.errors import StoreError
 from touchflow.messages import build
@@ -198,8 +197,8 @@ class Dispatcher:
             key=tp.key,
             sender=parseaddr(email.from_addr)[1],
             recipient=parseaddr(tp.to)[1],
-            data=to_bytes(built.email),
-            message_id=message_id_for(tp.key, email.domain),
+            data=built.email.data,
+            message_id=built.email.message_id,
         )
 
     async def _finish(

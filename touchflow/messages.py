@@ -9,9 +9,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
 
-from touchflow.compose import ComposeError, compose
+from touchflow.compose import Composed, ComposeError, compose
 from touchflow.errors import HeaderInjectionError, RenderError
 from touchflow.models import Category, HoldReason, PlannedTouchpoint, Status
 from touchflow.project import Project
@@ -22,14 +21,14 @@ from touchflow.render import RenderedMessage
 class Built:
     touchpoint: PlannedTouchpoint  # held with RENDER_ERROR or INVALID_MESSAGE if it failed
     message: RenderedMessage | None
-    email: EmailMessage | None = None  # composed when it has an address: what would be sent
+    email: Composed | None = None  # composed when it has an address: what would be sent
 
 
 def build(project: Project, tp: PlannedTouchpoint, *, date: datetime) -> Built:
     """Render and compose; ``date`` is the message's Date header."""
     customer = tp.context.get("customer", {})
     message: RenderedMessage | None = None
-    email: EmailMessage | None = None
+    email: Composed | None = None
     problem: tuple[HoldReason, str] | None = None
     try:
         message = project.templates.render(
@@ -51,7 +50,7 @@ def build(project: Project, tp: PlannedTouchpoint, *, date: datetime) -> Built:
 
 def _compose(
     project: Project, tp: PlannedTouchpoint, message: RenderedMessage, date: datetime
-) -> EmailMessage:
+) -> Composed:
     assert tp.to is not None
     email = project.config.email
     marketing = tp.category is Category.MARKETING

@@ -15,7 +15,6 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from touchflow.compose import to_bytes
 from touchflow.context import trigger_summary
 from touchflow.errors import UserError
 from touchflow.messages import Built, build
@@ -79,7 +78,7 @@ def write_eml(items: Sequence[PreviewItem], out_dir: Path) -> list[Path]:
             continue  # only what would really be sent
         name = f"{n:04d}-{tp.due_at.strftime('%Y%m%dT%H%M')}-{tp.rule_id}-{tp.customer_id}.eml"
         path = out_dir / _safe_name(name)
-        path.write_bytes(to_bytes(item.email))
+        path.write_bytes(item.email.data)
         written.append(path)
     return written
 

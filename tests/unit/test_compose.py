@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from touchflow.compose import ComposeError, compose, message_id_for, to_bytes
+from touchflow.compose import Composed, ComposeError, compose, message_id_for
 from touchflow.errors import HeaderInjectionError
 from touchflow.render import RenderedMessage
 
@@ -21,7 +21,7 @@ UNSUB = [
 ]
 
 
-def build(**overrides: Any) -> EmailMessage:
+def build(**overrides: Any) -> Composed:
     args: dict[str, Any] = {
         "rendered": TEXT_ONLY,
         "key": "appointment-reminder:c42:a-17:-1d",
@@ -35,14 +35,14 @@ def build(**overrides: Any) -> EmailMessage:
     return compose(**args)
 
 
-def reparse(msg: EmailMessage) -> EmailMessage:
-    parsed = email.message_from_bytes(to_bytes(msg), policy=policy.default)
+def reparse(msg: Composed) -> EmailMessage:
+    parsed = email.message_from_bytes(msg.data, policy=policy.default)
     assert isinstance(parsed, EmailMessage)
     return parsed
 
 
-def raw_headers(msg: EmailMessage) -> str:
-    return to_bytes(msg).split(b"\r\n\r\n", 1)[0].decode("ascii")
+def raw_headers(msg: Composed) -> str:
+    return msg.data.split(b"\r\n\r\n", 1)[0].decode("ascii")
 
 
 def test_message_id_is_derived_from_the_key() -> None:
@@ -50,8 +50,8 @@ def test_message_id_is_derived_from_the_key() -> None:
     assert first == message_id_for("rule:c1:2024", "shop.example")
     assert first != message_id_for("rule:c1:2025", "shop.example")
     assert re.fullmatch(r"<[0-9a-f]{32}@shop\.example>", first)
-    assert build(key="k")["Message-ID"] == message_id_for("k", "shop.example")
-    assert build(key="k")["Message-ID"] != build(key="k2")["Message-ID"]
+    assert build(key="k").message["Message-ID"] == message_id_for("k", "shop.example")
+    assert build(key="k").message["Message-ID"] != build(key="k2").message["Message-ID"]
 
 
 def test_text_only_message() -> None:
@@ -65,13 +65,13 @@ def test_text_only_message() -> None:
 
 def test_date_keeps_the_given_offset() -> None:
     tz = timezone(timedelta(hours=2))
-    assert build(date=DATE.astimezone(tz))["Date"] == "Wed, 01 May 2024 16:30:00 +0200"
+    assert build(date=DATE.astimezone(tz)).message["Date"] == "Wed, 01 May 2024 16:30:00 +0200"
     with pytest.raises(ComposeError, match="naive"):
         build(date=datetime(2024, 5, 1, 14, 30))
 
 
 def test_lines_end_in_crlf() -> None:
-    data = to_bytes(build())
+    data = build().data
     assert b"\r\n" in data
     assert b"\n" not in data.replace(b"\r\n", b"")
 
@@ -105,7 +105,7 @@ def test_non_ascii_subject_and_display_name_are_rfc2047_encoded() -> None:
 
 
 def test_idn_domain_goes_out_as_punycode() -> None:
-    assert build(to_addr="anna@bücher.example")["To"] == "anna@xn--bcher-kva.example"
+    assert build(to_addr="anna@bücher.example").message["To"] == "anna@xn--bcher-kva.example"
 
 
 def test_reply_to() -> None:
@@ -136,7 +136,7 @@ def test_one_click_needs_an_https_uri() -> None:
 
 
 def test_extra_headers() -> None:
-    assert build(extra_headers={"X-Campaign": "spring"})["X-Campaign"] == "spring"
+    assert build(extra_headers={"X-Campaign": "spring"}).message["X-Campaign"] == "spring"
     with pytest.raises(ComposeError, match="replace"):
         build(extra_headers={"bcc": "all@example.com"})
 

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from touchflow.channels.settings import DkimSettings
-from touchflow.compose import compose, to_bytes
+from touchflow.compose import compose
 from touchflow.dkim import DkimError, DkimKeyError, DkimSigner
 from touchflow.render import RenderedMessage
 
@@ -62,7 +62,7 @@ def marketing_message(*, reply_to: str | None = "care@lumen.example") -> bytes:
         list_unsubscribe=["https://lumen.example/unsubscribe?c=1", "mailto:unsub@lumen.example"],
         one_click=True,
     )
-    return to_bytes(message)
+    return message.data
 
 
 def signed_headers(signed: bytes) -> list[str]:
