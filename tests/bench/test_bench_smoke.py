@@ -59,3 +59,10 @@ def test_the_daemon_memory_benchmark_runs_the_timer_jobs_and_reports_rss() -> No
 def test_the_crash_cost_benchmark_times_the_first_send_after_a_sigkill() -> None:
     found = figures("crash_cost.py")
     assert float(found["crash.seconds_to_first_send_median"]) > 0
+
+
+def test_the_compose_benchmark_compares_with_the_stdlib_and_parses_every_message_back() -> None:
+    found = figures("compose.py")
+    assert float(found["compose.ratio"]) > 0
+    done, total = found["compose.parse_back_ok"].split("/")
+    assert done == total
