@@ -125,6 +125,10 @@ class SqliteStore(OutboxMethods):
             await self._db.execute_fetchall(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             await self._db.execute_fetchall("PRAGMA foreign_keys = ON")
             await self._db.execute_fetchall("PRAGMA journal_mode = WAL")
+            # In WAL mode NORMAL syncs at checkpoints, not at every commit: a crashed
+            # process loses nothing; a power cut may lose the last commits (a send
+            # recorded there goes out again, with the same Message-ID).
+            await self._db.execute_fetchall("PRAGMA synchronous = NORMAL")
             # One transaction: two processes opening a new file at once do not race.
             await self._db.executescript(f"BEGIN IMMEDIATE;\n{schema}\n{_UPGRADES}\nCOMMIT;")
         version = await self.get_meta("schema_version")
