@@ -45,7 +45,10 @@ def planned(project_dir: Path) -> tuple[Project, list[PlannedTouchpoint]]:
 
     tps = plan(project.rules, asyncio.run(facts()), window=Window.of_days(NOW, 30),
                config=project.config)  # fmt: skip
-    return project, [tp for tp in tps if tp.status is Status.PLANNED]
+    chosen = [tp for tp in tps if tp.status is Status.PLANNED]
+    for tp in chosen:
+        dict(tp.context)  # contexts are built lazily: not inside the first timed round
+    return project, chosen
 
 
 def bare_renderers(project: Project) -> dict[str, list[jinja2.Template]]:

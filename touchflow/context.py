@@ -67,29 +67,60 @@ def has_open_complaint(events: Sequence[Event], as_of: datetime) -> bool:
     return bool(open_ids)
 
 
-def customer_context(
-    customer: Customer,
-    *,
-    events: Sequence[Event],
-    as_of: datetime,
-    local_day: date,
-    config: ProjectConfig,
-) -> dict[str, Any]:
-    values: dict[str, Any] = {name: None for name in config.customer_attributes}
-    for name, kind in config.customer_attributes.items():
-        if kind is FieldType.LIST:
-            values[name] = []  # so `'vip' in customer.tags` works when the column is empty
-    values.update(customer.attributes)
-    values.update({name: getattr(customer, name) for name in CUSTOMER_CORE_FIELDS})
-    since = customer.customer_since
-    values["lifecycle"] = lifecycle_stage(since, local_day, config.lifecycle)
-    values["tenure_years"] = full_years(since, local_day) if since and since <= local_day else 0
-    birthday = customer.birthday
-    values["age"] = full_years(birthday, local_day) if birthday else None
-    values["has_open_complaint"] = has_open_complaint(events, as_of)
-    names = [customer.first_name, customer.last_name]
-    values["full_name"] = " ".join(n for n in names if n) or None
-    return values
+class CustomerValues:
+    """``customer`` in a context, for one customer at many instants.
+
+    What does not depend on the instant (fields, attributes, full name) is
+    built once; each call to ``at`` copies it and fills in the derived values.
+    """
+
+    __slots__ = ("_base", "_complaints", "_config", "_customer", "_events", "_fresh_lists")
+
+    def __init__(self, customer: Customer, events: Sequence[Event], config: ProjectConfig) -> None:
+        self._customer = customer
+        self._events = events
+        self._config = config
+        # Without a complaint_opened there is nothing open, whenever we look.
+        self._complaints = any(event.type == COMPLAINT_OPENED for event in events)
+        self._base: dict[str, Any] | None = None
+        self._fresh_lists: tuple[str, ...] = ()
+
+    def _build(self) -> dict[str, Any]:
+        customer, config = self._customer, self._config
+        values: dict[str, Any] = {name: None for name in config.customer_attributes}
+        for name, kind in config.customer_attributes.items():
+            if kind is FieldType.LIST:
+                values[name] = []  # so `'vip' in customer.tags` works when the column is empty
+        values.update(customer.attributes)
+        values.update({name: getattr(customer, name) for name in CUSTOMER_CORE_FIELDS})
+        # The derived names in their places (``at`` fills them in), then the one that is fixed.
+        values.update(dict.fromkeys(("lifecycle", "tenure_years", "age", "has_open_complaint")))
+        names = [customer.first_name, customer.last_name]
+        values["full_name"] = " ".join(n for n in names if n) or None
+        # Every context gets its own empty default list, as if built from scratch.
+        self._fresh_lists = tuple(
+            name
+            for name, kind in config.customer_attributes.items()
+            if kind is FieldType.LIST and name not in customer.attributes
+            and name not in CUSTOMER_CORE_FIELDS and name not in DERIVED_CUSTOMER_FIELDS
+        )  # fmt: skip
+        return values
+
+    def at(self, as_of: datetime, local_day: date) -> dict[str, Any]:
+        """The values as of ``as_of``, a day of ``local_day`` in the customer's zone."""
+        base = self._base
+        if base is None:
+            base = self._base = self._build()
+        values = dict(base)
+        for name in self._fresh_lists:
+            values[name] = []
+        since = self._customer.customer_since
+        values["lifecycle"] = lifecycle_stage(since, local_day, self._config.lifecycle)
+        values["tenure_years"] = full_years(since, local_day) if since and since <= local_day else 0
+        birthday = self._customer.birthday
+        values["age"] = full_years(birthday, local_day) if birthday else None
+        values["has_open_complaint"] = self._complaints and has_open_complaint(self._events, as_of)
+        return values
 
 
 def customer_scope(config: ProjectConfig) -> dict[str, Scope | None]:

@@ -8,23 +8,34 @@ it, a ``cancel_on`` event cancels it, a later booking with that key revives it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import quote
 
 from touchflow import calendars
 from touchflow.config import ProjectConfig
-from touchflow.models import Customer, CustomerFacts, Event, FieldType
+from touchflow.models import Customer, Event, FieldType
 from touchflow.rules.schema import (
     CronTrigger,
     DateTrigger,
     EventTrigger,
+    Feb29,
     HolidayTrigger,
     Rule,
     YearlyTrigger,
 )
-from touchflow.timecalc import cron_matches, yearly_date
+from touchflow.timecalc import cron_dates, yearly_date
+
+# What urllib's quote() leaves alone; anything else in a key part is %-encoded.
+_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def quoted(text: str) -> str:
+    """A customer id or occurrence key as a touchpoint key part: ``quote(text, safe="")``."""
+    return text if _SAFE.fullmatch(text) else quote(text, safe="")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,13 +49,24 @@ class Occurrence:
     values: Mapping[str, Any] = field(default_factory=dict)  # the template's `occurrence`
 
 
-def typed_data(event: Event, config: ProjectConfig) -> dict[str, Any]:
-    """Event data with declared date/datetime fields parsed (the store keeps text)."""
-    declared = config.events.get(event.type, {})
+def date_fields(config: ProjectConfig) -> dict[str, tuple[str, ...]]:
+    """Per event type, the data fields declared as date or datetime."""
+    kinds = (FieldType.DATE, FieldType.DATETIME)
+    return {
+        event_type: tuple(name for name, kind in fields.items() if kind in kinds)
+        for event_type, fields in config.events.items()
+    }
+
+
+def typed_data(event: Event, dates: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
+    """Event data with declared date/datetime fields parsed (the store keeps text).
+
+    ``dates``: ``date_fields`` of the project.
+    """
     data = dict(event.data)
-    for name, kind in declared.items():
+    for name in dates.get(event.type, ()):
         value = data.get(name)
-        if isinstance(value, str) and kind in (FieldType.DATE, FieldType.DATETIME):
+        if isinstance(value, str):
             try:
                 data[name] = parse_when(value)
             except ValueError:
@@ -79,102 +101,115 @@ def _path_value(event: Event, data: Mapping[str, Any], path: tuple[str, ...]) ->
     return data.get(path[2])
 
 
-def event_occurrences(
-    rule: Rule, trig: EventTrigger, facts: CustomerFacts, config: ProjectConfig
-) -> Iterator[Occurrence]:
-    relevant = {trig.event, *trig.updates, *rule.cancel_on}
-    state: dict[str, Occurrence] = {}
-    for event in facts.events:
-        if event.type not in relevant:
-            continue
-        data = typed_data(event, config)
-        raw_key = _path_value(event, data, trig.occurrence)
-        if raw_key in (None, ""):
-            if event.type == trig.event:
-                key = f"event-{event.id}"
-                state[key] = Occurrence(
-                    key=key,
-                    anchor=None,
-                    event=event,
-                    data=data,
-                    invalid=f"{event.type} event {event.id} has no {'.'.join(trig.occurrence)}",
-                )
-            continue
-        key = str(raw_key)
-        previous = state.get(key)
-        if event.type in rule.cancel_on:
-            if previous is not None:
-                state[key] = dataclasses.replace(previous, cancelled_by=event)
-            continue
-        if event.type != trig.event and (previous is None or previous.cancelled_by is not None):
-            continue  # an update for an occurrence never booked, or cancelled: only a new
-            # booking (the trigger event itself) brings an occurrence back
-        merged = {**(previous.data if previous else {}), **data}
-        state[key] = _anchored(key, event, merged, trig)
-    yield from state.values()
+class EventOccurrences:
+    """The occurrences of one event rule; made once per plan() call, used for every customer.
 
+    ``dates``: ``date_fields`` of the project.
+    """
 
-def _anchored(key: str, event: Event, data: dict[str, Any], trig: EventTrigger) -> Occurrence:
-    raw = _path_value(event, data, trig.anchor)
-    values = {"key": key}
-    where = ".".join(trig.anchor)
-    if raw is None:
-        return Occurrence(
-            key=key,
-            anchor=None,
-            event=event,
-            data=data,
-            values=values,
-            invalid=f"{event.type} event {event.id} has no {where}",
-        )
-    try:
-        anchor = parse_when(raw)
-    except ValueError as exc:
-        return Occurrence(
-            key=key,
-            anchor=None,
-            event=event,
-            data=data,
-            values=values,
-            invalid=f"{where} of event {event.id} {exc}",
-        )
-    return Occurrence(key=key, anchor=anchor, event=event, data=data, values=values)
+    __slots__ = ("_anchor_path", "_cancel", "_dates", "_relevant", "_trig", "_what", "_where")
 
+    def __init__(
+        self, rule: Rule, trig: EventTrigger, dates: Mapping[str, tuple[str, ...]]
+    ) -> None:
+        self._trig = trig
+        self._dates = dates
+        self._relevant = frozenset((trig.event, *trig.updates, *rule.cancel_on))
+        self._cancel = frozenset(rule.cancel_on)
+        self._anchor_path = trig.anchor
+        self._where = ".".join(trig.anchor)  # for the words of an invalid anchor
+        self._what = ".".join(trig.occurrence)  # ... and of a missing occurrence key
 
-def date_occurrences(
-    rule: Rule, customer: Customer, days: list[date], country: str | None
-) -> Iterator[Occurrence]:
-    """Occurrences of yearly, date, holiday and cron triggers whose date is in ``days``."""
-    trig = rule.trigger
-    first, last = days[0], days[-1]
-    years = range(first.year, last.year + 1)
-    if isinstance(trig, YearlyTrigger):
-        origin = _customer_date(customer, trig.field)
-        if origin is None:
-            return
-        for year in years:
-            day = yearly_date(origin.month, origin.day, year, trig.feb29)
-            count = year - origin.year
-            if day is None or not first <= day <= last or count < (1 if trig.skip_first else 0):
+    def of(self, events: Sequence[Event]) -> list[Occurrence]:
+        """What ``events`` (one customer's, by time) make, in the order keys first appear."""
+        trig, relevant = self._trig, self._relevant
+        state: dict[str, Occurrence] = {}
+        for event in events:
+            if event.type not in relevant:
                 continue
-            yield _dated(str(year), day, years=count)
-    elif isinstance(trig, DateTrigger):
-        for year in years:
-            day = yearly_date(trig.month, trig.day, year, trig.feb29)
-            if day is not None and first <= day <= last:
-                yield _dated(str(year), day)
+            data = typed_data(event, self._dates)
+            raw_key = _path_value(event, data, trig.occurrence)
+            if raw_key in (None, ""):
+                if event.type == trig.event:
+                    key = f"event-{event.id}"
+                    invalid = f"{event.type} event {event.id} has no {self._what}"
+                    state[key] = Occurrence(
+                        key=key, anchor=None, event=event, data=data, invalid=invalid
+                    )
+                continue
+            key = str(raw_key)
+            previous = state.get(key)
+            if event.type in self._cancel:
+                if previous is not None:
+                    state[key] = dataclasses.replace(previous, cancelled_by=event)
+                continue
+            if event.type != trig.event and (previous is None or previous.cancelled_by is not None):
+                continue  # an update for an occurrence never booked, or cancelled: only a new
+                # booking (the trigger event itself) brings an occurrence back
+            merged = {**previous.data, **data} if previous else data  # data is our own copy
+            state[key] = self._anchored(key, event, merged)
+        return list(state.values())
+
+    def _anchored(self, key: str, event: Event, data: dict[str, Any]) -> Occurrence:
+        raw = _path_value(event, data, self._anchor_path)
+        values = {"key": key}
+        if raw is None:
+            invalid = f"{event.type} event {event.id} has no {self._where}"
+        else:
+            try:
+                anchor = parse_when(raw)
+            except ValueError as exc:
+                invalid = f"{self._where} of event {event.id} {exc}"
+            else:
+                return Occurrence(key=key, anchor=anchor, event=event, data=data, values=values)
+        return Occurrence(
+            key=key, anchor=None, event=event, data=data, values=values, invalid=invalid
+        )
+
+
+def yearly_dates(
+    month: int, day: int, feb29: Feb29, first: date, last: date
+) -> Iterator[tuple[int, date]]:
+    """Year and date of each time a month-day falls in ``first``..``last`` (local dates)."""
+    for year in range(first.year, last.year + 1):
+        found = yearly_date(month, day, year, feb29)
+        if found is not None and first <= found <= last:
+            yield year, found
+
+
+def yearly_occurrence(trig: YearlyTrigger, origin: date, year: int, day: date) -> Occurrence | None:
+    """The occurrence of ``year`` (on ``day``) of a yearly trigger on the date ``origin``.
+
+    None in the year of the date itself: no card on the day someone is born.
+    """
+    count = year - origin.year
+    if count < (1 if trig.skip_first else 0):
+        return None
+    return _dated(str(year), day, years=count)
+
+
+def shared_occurrences(
+    trig: DateTrigger | HolidayTrigger | CronTrigger, first: date, last: date, country: str | None
+) -> Iterator[Occurrence]:
+    """Occurrences of date, holiday and cron triggers in ``first``..``last`` (local dates).
+
+    They depend on the dates and the country only, so customers can share them.
+    """
+    if isinstance(trig, DateTrigger):
+        for year, day in yearly_dates(trig.month, trig.day, trig.feb29, first, last):
+            yield _dated(str(year), day)
     elif isinstance(trig, HolidayTrigger):
-        for year in years:
+        for year in range(first.year, last.year + 1):
             for day in calendars.holiday_dates(country, year, trig.name):
                 if first <= day <= last:
                     yield _dated(day.isoformat(), day, holiday=trig.name)
-    elif isinstance(trig, CronTrigger):
-        for day in days:
-            if cron_matches(trig.date_fields, day):
-                yield _dated(day.isoformat(), day)
+    else:
+        for day in cron_dates(trig.date_fields, first, last):
+            yield _dated(day.isoformat(), day)
 
 
-def _customer_date(customer: Customer, name: str) -> date | None:
+def customer_date(customer: Customer, name: str) -> date | None:
+    """A yearly trigger's date field of a customer (a core field or a date attribute)."""
     value = (
         getattr(customer, name, None)
         if name in ("birthday", "customer_since")

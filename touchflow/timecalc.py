@@ -88,14 +88,11 @@ def validate_cron(expression: str) -> tuple[str, time]:
     return date_fields, time(int(hour), int(minute))
 
 
-def local_dates(start: datetime, end: datetime, tz: ZoneInfo, *, pad_days: int) -> list[date]:
-    """Every local date touched by [start, end), widened by ``pad_days`` on both sides."""
-    first = start.astimezone(tz).date() - timedelta(days=pad_days)
-    last = end.astimezone(tz).date() + timedelta(days=pad_days)
-    return list(_date_range(first, last))
+@functools.lru_cache(maxsize=1024)
+def cron_dates(date_fields: str, first: date, last: date) -> tuple[date, ...]:
+    """The dates in ``first``..``last`` the cron date fields select.
 
-
-@functools.lru_cache(maxsize=256)
-def _date_range(first: date, last: date) -> tuple[date, ...]:
-    # Cached: customers in one zone share the same range for a planning run.
-    return tuple(first + timedelta(days=i) for i in range((last - first).days + 1))
+    Cached: customers in one zone ask for the same range in a planning run.
+    """
+    days = (first + timedelta(days=i) for i in range((last - first).days + 1))
+    return tuple(day for day in days if cron_matches(date_fields, day))

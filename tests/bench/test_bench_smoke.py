@@ -66,3 +66,8 @@ def test_the_compose_benchmark_compares_with_the_stdlib_and_parses_every_message
     assert float(found["compose.ratio"]) > 0
     done, total = found["compose.parse_back_ok"].split("/")
     assert done == total
+
+
+def test_the_planner_benchmark_reports_evaluations_per_second() -> None:
+    found = figures("planner.py")
+    assert float(found["planner.evals_per_s"]) > 0

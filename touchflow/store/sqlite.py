@@ -21,6 +21,7 @@ from typing import Any, Self
 
 import aiosqlite
 
+from touchflow.collector import collector_paused
 from touchflow.errors import StoreError
 from touchflow.models import (
     Category,
@@ -196,6 +197,12 @@ class SqliteStore(OutboxMethods):
 
         With ``sent_since``, also the sends since then that count towards caps.
         """
+        with collector_paused():  # rows and facts make no cycles: see touchflow.collector
+            return await self._load_facts(customer_ids, sent_since)
+
+    async def _load_facts(
+        self, customer_ids: Collection[str] | None, sent_since: datetime | None
+    ) -> list[CustomerFacts]:
         # One read transaction, so an import running meanwhile is seen whole or not at all.
         async with self._transaction("read facts from", begin="BEGIN") as db:
             if customer_ids is None:

@@ -1,0 +1,91 @@
+"""The planner alone: load a generated project's facts once, then plan it several times.
+
+    python bench/planner.py --project /tmp/tf-100k [--days 30] [--rounds 5]
+    python bench/planner.py --smoke        # a 200-customer project in a tmp dir, 1 round
+
+One line per figure (``name value``), for scripts. An evaluation is one rule
+considered for one customer: customers x rules per round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import gen
+from touchflow.models import CustomerFacts, Window
+from touchflow.planner import plan
+from touchflow.project import Project, load_project_checked
+from touchflow.store.sqlite import SqliteStore
+
+NOW = "2026-11-23T08:00:00+00:00"  # gen.py's default "now": the data is spread around it
+
+
+async def load(project: Project) -> list[CustomerFacts]:
+    async with await SqliteStore.open(project.config.store_file()) as store:
+        return await store.load_facts()
+
+
+def run(root: Path, *, days: int, rounds: int, now: datetime) -> None:
+    project = load_project_checked(root)
+    started = time.perf_counter()
+    facts = asyncio.run(load(project))
+    load_seconds = time.perf_counter() - started
+    window = Window.of_days(now, days)
+    seconds: list[float] = []
+    planned = 0
+    for _ in range(rounds):
+        started = time.perf_counter()
+        result = plan(project.rules, facts, window=window, config=project.config)
+        seconds.append(time.perf_counter() - started)
+        planned = len(result)
+        del result
+    evaluations = len(facts) * len(project.rules)
+    median = statistics.median(seconds)
+    print(f"planner.customers {len(facts)}")
+    print(f"planner.rules {len(project.rules)}")
+    print(f"planner.days {days}")
+    print(f"planner.rounds {rounds}")
+    print(f"planner.touchpoints {planned}")
+    print(f"planner.load_seconds {load_seconds:.2f}")
+    print(f"planner.seconds_median {median:.3f}")
+    print(f"planner.seconds_min_max {min(seconds):.3f} {max(seconds):.3f}")
+    print(f"planner.evals_per_s {evaluations / median:.0f}")
+    print(f"planner.customers_per_s {len(facts) / median:.0f}")
+    # ru_maxrss is in KiB on Linux.
+    print(f"planner.peak_rss_mib {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--project", type=Path, help="a project made by bench/gen.py")
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--now", default=NOW, help="window start (ISO 8601 with offset)")
+    parser.add_argument("--smoke", action="store_true", help="200 customers, 1 round, no timing")
+    args = parser.parse_args(argv)
+    now = datetime.fromisoformat(args.now)
+    if args.smoke:
+        with tempfile.TemporaryDirectory(prefix="tf-bench-") as tmp:
+            project = gen.make_project(Path(tmp) / "project")
+            asyncio.run(gen.fill_store(project, 200, seed=1, now=now))
+            run(project, days=args.days, rounds=1, now=now)
+        return
+    if args.project is None:
+        parser.error("give --project DIR (made by bench/gen.py) or --smoke")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    run(args.project, days=args.days, rounds=args.rounds, now=now)
+
+
+if __name__ == "__main__":
+    main()
