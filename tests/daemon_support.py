@@ -9,6 +9,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Sequence
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -62,6 +63,51 @@ RULES = """\
   action: {template: ack}
 """
 
+ACK_ONLY = """\
+- id: ack
+  category: transactional
+  trigger: {event: inquiry_received, occurrence: event.data.inquiry_id}
+  send: immediately
+  action: {template: ack}
+"""
+
+ANA: dict[str, Any] = {"id": "c1", "email": "ana@example.com", "first_name": "Ana"}
+
+
+def booking(*, starts_in_days: int, customer: str = "c1") -> dict[str, Any]:
+    """Appointment a-1, booked at 07:00 UTC on the first run's day, starting at 12:00."""
+    return {
+        "id": "b1",
+        "type": "appointment_booked",
+        "customer": customer,
+        "at": "{{ at(days=0, time='07:00', tz='UTC') }}",
+        "data": {
+            "appointment_id": "a-1",
+            "starts_at": f"{{{{ at(days={starts_in_days}, time='12:00', tz='UTC') }}}}",
+        },
+    }
+
+
+def inquiry(
+    n: int, *, customer: str = "c1", at: str = "07:30", hours: int = 0, subject: str = "Hello"
+) -> dict[str, Any]:
+    """Inquiry q-<n>, received at ``at`` UTC (+ ``hours``) on the first run's day."""
+    return {
+        "id": f"q{n}",
+        "type": "inquiry_received",
+        "customer": customer,
+        "at": f"{{{{ at(days=0, time='{at}', tz='UTC', hours={hours}) }}}}",
+        "data": {"inquiry_id": f"q-{n}", "subject": subject},
+    }
+
+
+def smtp_config(port: int, *, tls: str = "none", extra: str = "") -> str:
+    """CONFIG delivering to an SMTP server on 127.0.0.1:``port``; ``extra``: more smtp keys."""
+    return CONFIG + (
+        f"delivery:\n  smtp:\n    host: 127.0.0.1\n    port: {port}\n    tls: {tls}\n{extra}"
+    )
+
+
 TEMPLATES = {
     "reminder/subject.txt": "Reminder: your appointment {{ event.data.appointment_id }}",
     "reminder/body.txt": "Hello {{ customer.first_name }}, see you {{ event.data.starts_at }}.",
@@ -74,7 +120,7 @@ def write_project(
     root: Path,
     *,
     customers: list[dict[str, Any]],
-    events: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    events: Sequence[dict[str, Any]] = (),
     rules: str = RULES,
     config: str = CONFIG,
 ) -> Path:

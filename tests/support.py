@@ -8,7 +8,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from touchflow.config import ProjectConfig, load_project
+from touchflow.errors import Problem, ProblemsError
 from touchflow.models import (
     Customer,
     CustomerFacts,
@@ -30,6 +33,26 @@ def write_project(root: Path, rules_yaml: str, config_yaml: str = "") -> Path:
     if config_yaml:
         (root / "touchflow.yaml").write_text(textwrap.dedent(config_yaml), encoding="utf-8")
     return root
+
+
+def load_config(root: Path, config_yaml: str) -> ProjectConfig:
+    """A project with no rules and this touchflow.yaml, loaded."""
+    write_project(root, "", config_yaml)
+    return load_project(root)
+
+
+def config_problems(root: Path, config_yaml: str) -> list[Problem]:
+    """Every problem loading this touchflow.yaml reports (it must report some)."""
+    with pytest.raises(ProblemsError) as caught:
+        load_config(root, config_yaml)
+    return list(caught.value.problems)
+
+
+def the_problem(problems: list[Problem]) -> tuple[str, str]:
+    """``("touchflow.yaml:3", message)`` of the one problem expected."""
+    assert len(problems) == 1, "expected one problem, got:\n" + "\n".join(map(str, problems))
+    (problem,) = problems
+    return f"{problem.path}:{problem.line}", problem.message
 
 
 def project(root: Path, rules_yaml: str, config_yaml: str = "") -> tuple[ProjectConfig, list[Rule]]:

@@ -46,7 +46,6 @@ _JOB = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Summary:
     tally: Tally
-    planned: int
     next_ready: datetime | None
 
 
@@ -83,9 +82,9 @@ class Daemon:
 
     async def run_once(self) -> Summary:
         """Plan, send everything that is ready, and return (cron-style deployments)."""
-        planned = await self.start_up()
+        await self.start_up()
         tally = await self.dispatcher.drain()
-        return Summary(tally=tally, planned=planned, next_ready=await self.store.next_ready_at())
+        return Summary(tally=tally, next_ready=await self.store.next_ready_at())
 
     async def run_forever(self, *, install_signals: bool = True) -> None:
         """Run until SIGTERM/SIGINT (or ``stop()``), then finish in-flight sends and return."""
@@ -347,12 +346,26 @@ def fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
 
 
 def _warn_restart_only(old: Project, new: Project) -> None:
-    for name in ("delivery", "store_path", "daemon"):
-        if getattr(old.config, name) != getattr(new.config, name):
-            logs.log.warning(
-                "touchflow.yaml: changes to %s take effect when the daemon restarts",
-                "store" if name == "store_path" else name,
-            )
+    """The settings a reload cannot swap in: the channel, the store and the timers."""
+    changed = [
+        label
+        for label, before, after in (
+            ("delivery", old.config.delivery, new.config.delivery),
+            ("store", old.config.store_path, new.config.store_path),
+            ("daemon timer intervals (replan_every, watch_every, claim_timeout)",
+             _intervals(old), _intervals(new)),
+        )
+        if before != after
+    ]  # fmt: skip
+    for label in changed:
+        logs.log.warning(
+            "touchflow.yaml: changes to %s take effect when the daemon restarts", label
+        )
+
+
+def _intervals(project: Project) -> tuple[timedelta, ...]:
+    daemon = project.config.daemon
+    return (daemon.replan_every, daemon.watch_every, daemon.claim_timeout)
 
 
 def _s(period: timedelta) -> float:

@@ -24,16 +24,7 @@ class DaemonSettings:
 
 
 _SECONDS = re.compile(r"^\s*(?P<n>\d+)\s*(s|sec|secs|second|seconds)\s*$", re.IGNORECASE)
-_KEYS = {
-    "horizon": "horizon",
-    "replan_every": "replan_every",
-    "catch_up": "catch_up",
-    "claim_timeout": "claim_timeout",
-    "retry_first": "retry_first",
-    "retry_max": "retry_max",
-    "shutdown_grace": "shutdown_grace",
-    "watch_every": "watch_every",
-}
+_KEYS = tuple(DaemonSettings.__dataclass_fields__)  # each key is its field's name
 
 
 def parse_daemon(value: Any, line: int, out: Collector) -> DaemonSettings | None:
@@ -42,11 +33,11 @@ def parse_daemon(value: Any, line: int, out: Collector) -> DaemonSettings | None
         return None
     out.check_keys(doc, _KEYS, where="daemon")
     kw: dict[str, timedelta] = {}
-    for key, field_name in _KEYS.items():
+    for key in _KEYS:
         if key in doc:
             period = out.parse(_period_or_seconds, doc[key], doc.line_of(key), what=f"daemon.{key}")
             if period is not None:
-                kw[field_name] = period
+                kw[key] = period
     settings = DaemonSettings(**kw)
     if settings.retry_max < settings.retry_first:
         out.add(doc.line, "daemon.retry_max must not be shorter than daemon.retry_first")

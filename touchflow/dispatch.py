@@ -31,7 +31,7 @@ from touchflow.models import (
     Suppression,
     Window,
 )
-from touchflow.outbox import REQUEUED, Close, Transition, after_delivery, verdict
+from touchflow.outbox import Close, Transition, after_delivery, verdict
 from touchflow.planner import plan
 from touchflow.project import Project
 from touchflow.store.sqlite import SqliteStore
@@ -107,7 +107,7 @@ class Dispatcher:
             if isinstance(decision, Close):
                 await self._finish(row, decision.row, tally, attempted=False)
             else:
-                sends.append((row, decision.touchpoint))
+                sends.append((decision.row, decision.touchpoint))
         limit = asyncio.Semaphore(max(1, self.channel.concurrency))
         results = await asyncio.gather(
             *(self._send(project, row, tp, limit, tally) for row, tp in sends),
@@ -163,9 +163,8 @@ class Dispatcher:
             signed = await asyncio.to_thread(self._signer.sign, envelope.data)
             envelope = dataclasses.replace(envelope, data=signed)
         delivery = await self.channel.send(envelope)
-        current = dataclasses.replace(row, to=tp.to, expires_at=_expiry(row, tp))
         new, suppression = after_delivery(
-            current,
+            row,
             delivery,
             now=self._clock(),
             message_id=envelope.message_id,
@@ -242,9 +241,3 @@ class Dispatcher:
                 logs.log.warning("the store is busy; recording %s again", new.key)
                 await asyncio.sleep(1)
         raise AssertionError("unreachable")
-
-
-def _expiry(row: OutboxRow, tp: PlannedTouchpoint) -> datetime:
-    """The fresh plan's expiry; a re-queued row keeps the extra time `retry` gave it."""
-    fresh = tp.expires_at or row.expires_at
-    return max(fresh, row.expires_at) if row.reason == REQUEUED else fresh

@@ -186,6 +186,7 @@ def _same(a: OutboxRow, b: OutboxRow) -> bool:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Send:
     touchpoint: PlannedTouchpoint
+    row: OutboxRow  # the claimed row with the fresh plan's expiry and address
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -224,7 +225,7 @@ def verdict(row: OutboxRow, tp: PlannedTouchpoint | None, *, now: datetime) -> V
             fresh, state=OutboxState.PENDING, due_at=tp.due_at, next_attempt_at=tp.due_at
         )
         return Close(row=later)
-    return Send(touchpoint=tp)
+    return Send(touchpoint=tp, row=dataclasses.replace(fresh, to=tp.to))
 
 
 def expired(row: OutboxRow, now: datetime) -> OutboxRow:

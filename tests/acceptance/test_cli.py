@@ -3,40 +3,9 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-SAMPLE_PARTS = ("touchflow.yaml", "rules", "message_templates", "sample")
-
-
-def touchflow(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "touchflow", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-@pytest.fixture
-def sample(tmp_path: Path) -> Path:
-    """A copy of the bundled sample project (the repo root), so tests never touch its store."""
-    for part in SAMPLE_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, tmp_path / part)
-        else:
-            shutil.copy(source, tmp_path / part)
-    return tmp_path
+from daemon_support import touchflow
 
 
 def preview_json(project: Path, *args: str) -> list[dict[str, object]]:

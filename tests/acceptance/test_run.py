@@ -4,33 +4,24 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
-import subprocess
-import sys
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import pytest
-from daemon_support import by_key, maildir_messages, outbox, touchflow, write_project
+from daemon_support import (
+    ANA,
+    DaemonProcess,
+    booking,
+    by_key,
+    inquiry,
+    maildir_messages,
+    outbox,
+    touchflow,
+    write_project,
+)
 
 from touchflow.compose import message_id_for
 
-REPO = Path(__file__).resolve().parents[2]
-SAMPLE_PARTS = ("touchflow.yaml", "rules", "message_templates", "sample")
 START = datetime.fromisoformat("2026-11-23T08:00:00+01:00")
-
-
-@pytest.fixture
-def sample(tmp_path: Path) -> Path:
-    for part in SAMPLE_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, tmp_path / part)
-        else:
-            shutil.copy(source, tmp_path / part)
-    return tmp_path
 
 
 def run_once(project: Path, at: datetime) -> str:
@@ -73,25 +64,10 @@ def test_a_touchpoint_missed_while_down_goes_out_late_or_is_marked_expired(
 ) -> None:
     project = write_project(
         tmp_path,
-        customers=[{"id": "c1", "email": "ana@example.com", "first_name": "Ana"}],
+        customers=[ANA],
         events=[
-            {
-                "id": "b1",
-                "type": "appointment_booked",
-                "customer": "c1",
-                "at": "{{ at(days=0, time='07:00', tz='UTC') }}",
-                "data": {
-                    "appointment_id": "a-1",
-                    "starts_at": "{{ at(days=1, time='12:00', tz='UTC') }}",
-                },
-            },
-            {
-                "id": "q1",
-                "type": "inquiry_received",
-                "customer": "c1",
-                "at": "{{ at(days=0, time='09:00', tz='UTC') }}",
-                "data": {"inquiry_id": "q-1", "subject": "Gift cards?"},
-            },
+            booking(starts_in_days=1),
+            inquiry(1, at="09:00", subject="Gift cards?"),
         ],
     )
     start = datetime.fromisoformat("2026-11-23T08:00:00+00:00")
@@ -114,19 +90,8 @@ def test_a_touchpoint_missed_while_down_goes_out_late_or_is_marked_expired(
 def test_a_late_touchpoint_within_its_expiry_is_sent_at_the_next_run(tmp_path: Path) -> None:
     project = write_project(
         tmp_path,
-        customers=[{"id": "c1", "email": "ana@example.com", "first_name": "Ana"}],
-        events=[
-            {
-                "id": "b1",
-                "type": "appointment_booked",
-                "customer": "c1",
-                "at": "{{ at(days=0, time='07:00', tz='UTC') }}",
-                "data": {
-                    "appointment_id": "a-1",
-                    "starts_at": "{{ at(days=2, time='12:00', tz='UTC') }}",
-                },
-            }
-        ],
+        customers=[ANA],
+        events=[booking(starts_in_days=2)],
     )
     start = datetime.fromisoformat("2026-11-23T08:00:00+00:00")
     run_once(project, start)
@@ -143,19 +108,8 @@ def test_a_cancellation_recorded_before_the_due_time_cancels_the_pending_reminde
 ) -> None:
     project = write_project(
         tmp_path,
-        customers=[{"id": "c1", "email": "ana@example.com", "first_name": "Ana"}],
-        events=[
-            {
-                "id": "b1",
-                "type": "appointment_booked",
-                "customer": "c1",
-                "at": "{{ at(days=0, time='07:00', tz='UTC') }}",
-                "data": {
-                    "appointment_id": "a-1",
-                    "starts_at": "{{ at(days=2, time='12:00', tz='UTC') }}",
-                },
-            }
-        ],
+        customers=[ANA],
+        events=[booking(starts_in_days=2)],
     )
     start = datetime.fromisoformat("2026-11-23T08:00:00+00:00")
     run_once(project, start)
@@ -182,17 +136,8 @@ def test_line_breaks_in_customer_data_never_make_an_extra_header_or_recipient(
             {"id": "c2", "email": "bo@example.com", "first_name": "Bo"},
         ],
         events=[
-            {
-                "id": f"q{n}",
-                "type": "inquiry_received",
-                "customer": customer,
-                "at": "{{ at(days=0, time='07:30', tz='UTC') }}",
-                "data": {"inquiry_id": f"q-{n}", "subject": subject},
-            }
-            for n, customer, subject in (
-                (1, "c1", "plain"),
-                (2, "c2", "Hi\r\nBcc: evil@example.net"),
-            )
+            inquiry(1, subject="plain"),
+            inquiry(2, customer="c2", subject="Hi\r\nBcc: evil@example.net"),
         ],
     )
     run_once(project, datetime.fromisoformat("2026-11-23T08:00:00+00:00"))
@@ -210,34 +155,18 @@ def test_line_breaks_in_customer_data_never_make_an_extra_header_or_recipient(
 
 
 def test_a_second_daemon_on_the_same_store_refuses_to_start(tmp_path: Path) -> None:
-    project = write_project(
-        tmp_path, customers=[{"id": "c1", "email": "ana@example.com", "first_name": "Ana"}]
-    )
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "touchflow", "run"],
-        cwd=project,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    project = write_project(tmp_path, customers=[ANA])
+    daemon = DaemonProcess(project).start()
     try:
-        assert daemon.stderr is not None
-        deadline = time.monotonic() + 60
-        seen = ""
-        while "touchflow is running" not in seen and time.monotonic() < deadline:
-            seen += daemon.stderr.readline()
-        assert "touchflow is running" in seen
+        daemon.wait_for("touchflow is running")
         second = touchflow("run", "--once", cwd=project, check=False)
         assert second.returncode == 1
-        assert f"another `touchflow run` (pid {daemon.pid})" in second.stderr
-        daemon.send_signal(signal.SIGTERM)
-        assert daemon.wait(timeout=60) == 0
-        assert "stopped" in daemon.stderr.read()
+        assert daemon.proc is not None
+        assert f"another `touchflow run` (pid {daemon.proc.pid})" in second.stderr
+        assert daemon.stop() == 0
+        daemon.wait_for("stopped")
     finally:
-        if daemon.poll() is None:
-            daemon.kill()
-            daemon.wait()
-        if daemon.stderr is not None:
-            daemon.stderr.close()
+        daemon.kill()
     # The lock died with it: the next run starts.
     touchflow("run", "--once", cwd=project)
 
@@ -247,15 +176,7 @@ def test_outbox_and_retry_commands(tmp_path: Path) -> None:
         tmp_path,
         # No first name: the template would print an empty value, so it is not sent.
         customers=[{"id": "c2", "email": "bo@example.com"}],
-        events=[
-            {
-                "id": "q2",
-                "type": "inquiry_received",
-                "customer": "c2",
-                "at": "{{ at(days=0, time='07:30', tz='UTC') }}",
-                "data": {"inquiry_id": "q-2", "subject": "Hi"},
-            }
-        ],
+        events=[inquiry(2, customer="c2", subject="Hi")],
     )
     now = datetime.fromisoformat("2026-11-23T08:00:00+00:00")
     run_once(project, now)
@@ -275,16 +196,8 @@ def test_outbox_and_retry_commands(tmp_path: Path) -> None:
 def test_json_logs_carry_one_line_per_state_change(tmp_path: Path) -> None:
     project = write_project(
         tmp_path,
-        customers=[{"id": "c1", "email": "ana@example.com", "first_name": "Ana"}],
-        events=[
-            {
-                "id": "q1",
-                "type": "inquiry_received",
-                "customer": "c1",
-                "at": "{{ at(days=0, time='07:30', tz='UTC') }}",
-                "data": {"inquiry_id": "q-1", "subject": "Gift cards?"},
-            }
-        ],
+        customers=[ANA],
+        events=[inquiry(1, subject="Gift cards?")],
     )
     env = {**os.environ, "NO_COLOR": "1"}
     result = touchflow(

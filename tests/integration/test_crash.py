@@ -12,7 +12,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from daemon_support import CONFIG, DaemonProcess, outbox, write_project
+from daemon_support import ACK_ONLY, DaemonProcess, inquiry, outbox, smtp_config, write_project
 from smtp_support import Handler, serve
 
 from touchflow.compose import message_id_for
@@ -20,20 +20,6 @@ from touchflow.compose import message_id_for
 N = 2000
 KILLS = 5
 NOW = "2026-11-23T08:00:00Z"
-RULES = """\
-- id: ack
-  category: transactional
-  trigger: {event: inquiry_received, occurrence: event.data.inquiry_id}
-  send: immediately
-  action: {template: ack}
-"""
-
-
-def config(port: int) -> str:
-    return CONFIG + (
-        f"delivery:\n  smtp:\n    host: 127.0.0.1\n    port: {port}\n    tls: none\n"
-        "    connections: 4\n"
-    )
 
 
 def test_sigkill_during_sending_loses_nothing_and_duplicates_keep_their_message_id(
@@ -48,18 +34,9 @@ def test_sigkill_during_sending_loses_nothing_and_duplicates_keep_their_message_
             customers=[
                 {"id": f"c{i}", "email": f"u{i}@example.com", "first_name": "Kim"} for i in range(N)
             ],
-            events=[
-                {
-                    "id": f"q{i}",
-                    "type": "inquiry_received",
-                    "customer": f"c{i}",
-                    "at": "{{ at(days=0, time='07:30', tz='UTC') }}",
-                    "data": {"inquiry_id": f"q-{i}", "subject": f"q-{i}"},
-                }
-                for i in range(N)
-            ],
-            rules=RULES,
-            config=config(port),
+            events=[inquiry(i, customer=f"c{i}", subject=f"q-{i}") for i in range(N)],
+            rules=ACK_ONLY,
+            config=smtp_config(port, extra="    connections: 4\n"),
         )
         kills_while_sending = 0
         for _ in range(KILLS):

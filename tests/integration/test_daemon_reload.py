@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from daemon_support import CONFIG, RULES, DaemonProcess, touchflow, write_project
+from daemon_support import ANA, CONFIG, RULES, DaemonProcess, touchflow, write_project
 
 NOW = "2026-11-23T08:00:00Z"
 FAST_CONFIG = CONFIG.replace("daemon:\n", "daemon:\n  watch_every: 1 second\n")
@@ -31,7 +31,7 @@ def test_rule_changes_apply_without_restart_and_broken_ones_keep_the_old_rules(
 ) -> None:
     project = write_project(
         tmp_path,
-        customers=[{"id": "c1", "email": "ana@example.com", "first_name": "Ana"}],
+        customers=[ANA],
         config=FAST_CONFIG,
     )
     rules_file = project / "rules" / "rules.yaml"

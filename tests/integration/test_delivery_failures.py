@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_support import CONFIG, write_project
+from daemon_support import ACK_ONLY, ANA, inquiry, smtp_config, write_project
 from smtp_support import Handler, serve
 
 from touchflow import app
@@ -27,23 +27,7 @@ from touchflow.store.sqlite import SqliteStore
 
 NOW = datetime.fromisoformat("2026-11-23T08:00:00+00:00")
 KEY = "ack:c1:q-1:0"
-
-
-def smtp_config(port: int, tls: str = "none") -> str:
-    return CONFIG + (
-        f"delivery:\n  smtp:\n    host: 127.0.0.1\n    port: {port}\n    tls: {tls}\n"
-        "    timeout: 0.5\n    connections: 2\n"
-    )
-
-
-def inquiry(n: int, *, hours: int = 0) -> dict[str, Any]:
-    return {
-        "id": f"q{n}",
-        "type": "inquiry_received",
-        "customer": "c1",
-        "at": f"{{{{ at(days=0, time='07:30', tz='UTC', hours={hours}) }}}}",
-        "data": {"inquiry_id": f"q-{n}", "subject": "Hello"},
-    }
+_FAST = "    timeout: 0.5\n    connections: 2\n"  # a stalling server times out quickly
 
 
 @dataclass
@@ -67,10 +51,10 @@ async def daemon_against(
     with serve(handler) as port:
         root = write_project(
             tmp_path,
-            customers=[{"id": "c1", "email": "ana@example.com", "first_name": "Ana"}],
+            customers=[ANA],
             events=[inquiry(1)] if events is None else events,
-            rules=_ACK_ONLY,
-            config=smtp_config(port, tls),
+            rules=ACK_ONLY,
+            config=smtp_config(port, tls=tls, extra=_FAST),
         )
         project = load_project_checked(root)
         channel = open_channel(project.config.delivery, root=root, environ={})
@@ -87,15 +71,6 @@ async def daemon_against(
                 yield Setup(store=store, handler=handler, run=run)
             finally:
                 await channel.aclose()
-
-
-_ACK_ONLY = """\
-- id: ack
-  category: transactional
-  trigger: {event: inquiry_received, occurrence: event.data.inquiry_id}
-  send: immediately
-  action: {template: ack}
-"""
 
 
 @pytest.mark.parametrize(

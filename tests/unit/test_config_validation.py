@@ -6,29 +6,11 @@ from datetime import time, timedelta
 from pathlib import Path
 
 import pytest
-from support import write_project
+from support import config_problems, load_config, the_problem, write_project
 
-from touchflow.config import Lifecycle, ProjectConfig, load_project
-from touchflow.errors import Problem, ProblemsError
+from touchflow.config import Lifecycle, load_project
+from touchflow.errors import ProblemsError
 from touchflow.models import Category
-
-
-def load(root: Path, config_yaml: str) -> ProjectConfig:
-    write_project(root, "", config_yaml)
-    return load_project(root)
-
-
-def config_problems(root: Path, config_yaml: str) -> list[Problem]:
-    with pytest.raises(ProblemsError) as caught:
-        load(root, config_yaml)
-    return list(caught.value.problems)
-
-
-def the_problem(problems: list[Problem]) -> tuple[str, str]:
-    """``("touchflow.yaml:3", message)`` of the one problem expected."""
-    assert len(problems) == 1, "expected one problem, got:\n" + "\n".join(map(str, problems))
-    (problem,) = problems
-    return f"{problem.path}:{problem.line}", problem.message
 
 
 def test_unknown_top_level_key_suggests_the_closest_one(tmp_path: Path) -> None:
@@ -104,7 +86,7 @@ def test_send_time_must_be_a_time_of_day(tmp_path: Path, send_time: str, words: 
 
 def test_unquoted_times_stay_times_not_sexagesimal_numbers(tmp_path: Path) -> None:
     # YAML 1.1 reads 09:00 as 9 * 60 = 540; touchflow must read the time the user wrote.
-    config = load(
+    config = load_config(
         tmp_path,
         """\
         send_time: 09:00
@@ -140,7 +122,7 @@ def test_unknown_weekday_lists_the_weekdays(tmp_path: Path) -> None:
 
 
 def test_full_weekday_names_are_read(tmp_path: Path) -> None:
-    config = load(tmp_path, "business_days: [Monday, tuesday, WED]\n")
+    config = load_config(tmp_path, "business_days: [Monday, tuesday, WED]\n")
     assert config.business_days == frozenset({0, 1, 2})
 
 
@@ -236,7 +218,7 @@ def test_a_cap_that_is_not_a_mapping_is_reported_at_its_item(tmp_path: Path) -> 
 
 
 def test_a_valid_cap_is_read(tmp_path: Path) -> None:
-    config = load(tmp_path, "caps:\n  - {category: marketing, max: 3, per: 2 weeks}\n")
+    config = load_config(tmp_path, "caps:\n  - {category: marketing, max: 3, per: 2 weeks}\n")
     (cap,) = config.caps
     assert (cap.category, cap.max, cap.per) == (Category.MARKETING, 3, timedelta(weeks=2))
 
@@ -332,7 +314,9 @@ def test_lifecycle_thresholds_must_be_positive_whole_numbers(tmp_path: Path) -> 
 
 
 def test_valid_lifecycle_is_read(tmp_path: Path) -> None:
-    config = load(tmp_path, "lifecycle: {new_days: 30, long_time_years: 3, integral_years: 10}\n")
+    config = load_config(
+        tmp_path, "lifecycle: {new_days: 30, long_time_years: 3, integral_years: 10}\n"
+    )
     assert config.lifecycle == Lifecycle(new_days=30, long_time_years=3, integral_years=10)
 
 

@@ -6,33 +6,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from support import write_project
+from support import config_problems, load_config, the_problem
 
-from touchflow.config import ProjectConfig, load_project
 from touchflow.daemon_config import DaemonSettings
-from touchflow.errors import Problem, ProblemsError
-
-
-def load(root: Path, config_yaml: str) -> ProjectConfig:
-    write_project(root, "", config_yaml)
-    return load_project(root)
-
-
-def problems(root: Path, config_yaml: str) -> list[Problem]:
-    with pytest.raises(ProblemsError) as caught:
-        load(root, config_yaml)
-    return list(caught.value.problems)
-
-
-def the_problem(found: list[Problem]) -> tuple[str, str]:
-    """``("touchflow.yaml:3", message)`` of the one problem expected."""
-    assert len(found) == 1, "expected one problem, got:\n" + "\n".join(map(str, found))
-    (problem,) = found
-    return f"{problem.path}:{problem.line}", problem.message
 
 
 def test_a_project_without_a_daemon_section_gets_the_defaults(tmp_path: Path) -> None:
-    settings = load(tmp_path, "name: Shop\n").daemon
+    settings = load_config(tmp_path, "name: Shop\n").daemon
     assert settings == DaemonSettings()
     assert (settings.horizon, settings.retry_first, settings.retry_max) == (
         timedelta(days=2),
@@ -47,11 +27,11 @@ def test_a_project_without_a_daemon_section_gets_the_defaults(tmp_path: Path) ->
 
 
 def test_an_empty_daemon_section_keeps_the_defaults(tmp_path: Path) -> None:
-    assert load(tmp_path, "daemon: {}\n").daemon == DaemonSettings()
+    assert load_config(tmp_path, "daemon: {}\n").daemon == DaemonSettings()
 
 
 def test_every_daemon_setting_reads_periods_and_seconds(tmp_path: Path) -> None:
-    settings = load(
+    settings = load_config(
         tmp_path,
         """\
         daemon:
@@ -94,12 +74,12 @@ def test_every_daemon_setting_reads_periods_and_seconds(tmp_path: Path) -> None:
 def test_a_period_is_read_in_the_unit_it_names(
     tmp_path: Path, text: str, expected: timedelta
 ) -> None:
-    assert load(tmp_path, f"daemon:\n  horizon: {text}\n").daemon.horizon == expected
+    assert load_config(tmp_path, f"daemon:\n  horizon: {text}\n").daemon.horizon == expected
 
 
 def test_an_unknown_daemon_key_suggests_the_closest_one_at_its_line(tmp_path: Path) -> None:
     where, message = the_problem(
-        problems(
+        config_problems(
             tmp_path,
             """\
             name: Shop
@@ -128,7 +108,7 @@ def test_an_unreadable_period_is_reported_at_its_line(
     tmp_path: Path, value: str, words: str
 ) -> None:
     where, message = the_problem(
-        problems(
+        config_problems(
             tmp_path,
             f"""\
             name: Shop
@@ -145,7 +125,7 @@ def test_an_unreadable_period_is_reported_at_its_line(
 
 def test_retry_max_shorter_than_retry_first_is_an_error(tmp_path: Path) -> None:
     where, message = the_problem(
-        problems(
+        config_problems(
             tmp_path,
             """\
             name: Shop
@@ -160,17 +140,19 @@ def test_retry_max_shorter_than_retry_first_is_an_error(tmp_path: Path) -> None:
 
 
 def test_retry_first_longer_than_the_default_retry_max_is_an_error(tmp_path: Path) -> None:
-    where, message = the_problem(problems(tmp_path, "daemon:\n  retry_first: 2 hours\n"))
+    where, message = the_problem(config_problems(tmp_path, "daemon:\n  retry_first: 2 hours\n"))
     assert where == "touchflow.yaml:2"
     assert "retry_max must not be shorter than daemon.retry_first" in message
 
 
 def test_retry_max_equal_to_retry_first_is_fine(tmp_path: Path) -> None:
-    settings = load(tmp_path, "daemon:\n  retry_first: 5 minutes\n  retry_max: 300 seconds\n")
+    settings = load_config(
+        tmp_path, "daemon:\n  retry_first: 5 minutes\n  retry_max: 300 seconds\n"
+    )
     assert settings.daemon.retry_first == settings.daemon.retry_max == timedelta(minutes=5)
 
 
 def test_a_daemon_section_that_is_not_a_mapping_is_an_error(tmp_path: Path) -> None:
-    where, message = the_problem(problems(tmp_path, "name: Shop\ndaemon: fast\n"))
+    where, message = the_problem(config_problems(tmp_path, "name: Shop\ndaemon: fast\n"))
     assert where == "touchflow.yaml:2"
     assert "daemon must be a mapping" in message

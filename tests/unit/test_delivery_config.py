@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import write_project
+from support import config_problems, load_config
 
 from touchflow.channels.factory import open_channel
 from touchflow.channels.maildir import MaildirChannel
@@ -18,20 +18,11 @@ from touchflow.channels.settings import (
     TlsMode,
 )
 from touchflow.channels.smtp import SmtpChannel
-from touchflow.config import ProjectConfig, load_project
-from touchflow.errors import Problem, ProblemsError
-
-
-def load(root: Path, config_yaml: str) -> ProjectConfig:
-    write_project(root, "", config_yaml)
-    return load_project(root)
 
 
 def problems(root: Path, config_yaml: str) -> list[str]:
     """Every problem as ``line: message``."""
-    with pytest.raises(ProblemsError) as caught:
-        load(root, config_yaml)
-    found: list[Problem] = list(caught.value.problems)
+    found = config_problems(root, config_yaml)
     assert all(p.path == "touchflow.yaml" for p in found)
     return [f"{p.line}: {p.message}" for p in found]
 
@@ -46,7 +37,7 @@ def the_problem(root: Path, config_yaml: str) -> str:
 
 
 def test_without_a_delivery_section_messages_go_to_the_local_maildir(tmp_path: Path) -> None:
-    delivery = load(tmp_path, "name: Lumen Studio\n").delivery
+    delivery = load_config(tmp_path, "name: Lumen Studio\n").delivery
     assert delivery == DeliverySettings()
     assert delivery.channel is ChannelKind.MAILDIR
     channel = open_channel(delivery, root=tmp_path, environ={})
@@ -55,17 +46,17 @@ def test_without_a_delivery_section_messages_go_to_the_local_maildir(tmp_path: P
 
 
 def test_a_maildir_path_is_relative_to_the_project(tmp_path: Path) -> None:
-    delivery = load(tmp_path, "delivery:\n  maildir: out/mail\n").delivery
+    delivery = load_config(tmp_path, "delivery:\n  maildir: out/mail\n").delivery
     root = tmp_path.resolve()
     assert delivery.maildir == root / "out" / "mail"
     assert delivery.maildir.is_absolute()
-    assert load(tmp_path, "delivery:\n  maildir: /var/mail/tf\n").delivery.maildir == Path(
+    assert load_config(tmp_path, "delivery:\n  maildir: /var/mail/tf\n").delivery.maildir == Path(
         "/var/mail/tf"
     )
 
 
 def test_an_smtp_block_selects_smtp_with_defaults(tmp_path: Path) -> None:
-    delivery = load(tmp_path, "delivery:\n  smtp:\n    host: smtp.lumen.example\n").delivery
+    delivery = load_config(tmp_path, "delivery:\n  smtp:\n    host: smtp.lumen.example\n").delivery
     assert delivery.channel is ChannelKind.SMTP
     assert delivery.smtp == SmtpSettings(
         host="smtp.lumen.example",
@@ -82,7 +73,9 @@ def test_an_smtp_block_selects_smtp_with_defaults(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("tls", "port"), [("starttls", 587), ("implicit", 465), ("none", 25)])
 def test_the_default_port_follows_tls(tmp_path: Path, tls: str, port: int) -> None:
-    delivery = load(tmp_path, f"delivery:\n  smtp: {{host: relay.example, tls: {tls}}}\n").delivery
+    delivery = load_config(
+        tmp_path, f"delivery:\n  smtp: {{host: relay.example, tls: {tls}}}\n"
+    ).delivery
     assert delivery.smtp is not None
     assert (delivery.smtp.tls, delivery.smtp.port) == (TlsMode(tls), port)
 
@@ -91,7 +84,7 @@ def test_every_smtp_key_is_read(tmp_path: Path) -> None:
     (tmp_path / "certs").mkdir()
     (tmp_path / "certs" / "ca.pem").write_text("CA\n")
     (tmp_path / "dkim.pem").write_text("KEY\n")
-    delivery = load(
+    delivery = load_config(
         tmp_path,
         """\
         delivery:

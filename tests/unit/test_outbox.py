@@ -478,7 +478,9 @@ def test_a_row_whose_due_time_moved_later_goes_back_to_pending_at_the_new_time()
 
 def test_a_row_that_is_due_is_sent_with_the_fresh_touchpoint() -> None:
     tp = touchpoint(due=NOW)  # due exactly now counts as due
-    assert verdict(claimed(), tp, now=NOW) == Send(touchpoint=tp)
+    row = claimed()
+    decision = verdict(row, tp, now=NOW)
+    assert decision == Send(touchpoint=tp, row=dataclasses.replace(row, expires_at=tp.expires_at))
 
 
 def test_a_stale_expiry_does_not_expire_a_row_the_fresh_plan_moved_later() -> None:

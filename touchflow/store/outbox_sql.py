@@ -13,7 +13,7 @@ from typing import Any
 
 import aiosqlite
 
-from touchflow.models import Category, OutboxRow, OutboxState
+from touchflow.models import Category, OutboxRow, OutboxState, Suppression
 from touchflow.store.values import from_utc_text, utc_text
 
 COLUMNS = (
@@ -21,6 +21,14 @@ COLUMNS = (
     "next_attempt_at, attempts, reason, last_error, claim_owner, claim_expires_at, "
     "message_id, to_addr, created_at, updated_at, sent_at"
 )
+# A repeated suppression keeps its first date, and its reason unless a new one is given
+# (shared with SqliteStore.add_suppression; a 5.1.x bounce writes one here).
+UPSERT_SUPPRESSION = """
+    INSERT INTO suppressions (email, scope, reason, created_at) VALUES (?, ?, ?, ?)
+    ON CONFLICT (email, scope) DO UPDATE SET
+        reason = COALESCE(excluded.reason, suppressions.reason),
+        created_at = COALESCE(suppressions.created_at, excluded.created_at)
+"""
 _READY = "state IN ('pending', 'retry')"
 _INSERT = f"""
     INSERT INTO outbox ({COLUMNS})
@@ -73,6 +81,11 @@ def to_row(r: Sequence[Any]) -> OutboxRow:
 
 def _maybe(text: str | None) -> datetime | None:
     return from_utc_text(text) if text else None
+
+
+def suppression_params(s: Suppression) -> tuple[Any, ...]:
+    """Parameters of ``UPSERT_SUPPRESSION``: the address is stored lower-cased."""
+    return (s.email.strip().lower(), s.scope.value, s.reason, utc_text(s.created_at))
 
 
 async def insert(db: aiosqlite.Connection, rows: Sequence[OutboxRow], now: datetime) -> int:

@@ -32,6 +32,7 @@ from touchflow.models import (
     Suppression,
     SuppressionScope,
 )
+from touchflow.store.outbox_sql import UPSERT_SUPPRESSION, suppression_params
 from touchflow.store.sqlite_outbox import OutboxMethods
 from touchflow.store.values import utc_text
 
@@ -76,13 +77,6 @@ _SELECT_SENT = (
     "SELECT key, customer_id, category, sent_at FROM outbox "
     "WHERE state = 'sent' AND counts_for_caps = 1"
 )
-# A repeated suppression keeps its first date, and its reason unless a new one is given.
-_UPSERT_SUPPRESSION = """
-    INSERT INTO suppressions (email, scope, reason, created_at) VALUES (?, ?, ?, ?)
-    ON CONFLICT (email, scope) DO UPDATE SET
-        reason = COALESCE(excluded.reason, suppressions.reason),
-        created_at = COALESCE(suppressions.created_at, excluded.created_at)
-"""
 _SET_META = """
     INSERT INTO meta (key, value) VALUES (?, ?)
     ON CONFLICT (key) DO UPDATE SET value = excluded.value
@@ -168,9 +162,8 @@ class SqliteStore(OutboxMethods):
         return inserted, len(events) - inserted
 
     async def add_suppression(self, s: Suppression) -> None:
-        params = (s.email.strip().lower(), s.scope.value, s.reason, utc_text(s.created_at))
         async with self._transaction("write a suppression to") as db:
-            await _run(db.execute(_UPSERT_SUPPRESSION, params))
+            await _run(db.execute(UPSERT_SUPPRESSION, suppression_params(s)))
 
     async def set_meta(self, key: str, value: str) -> None:
         async with self._transaction("write meta to") as db:

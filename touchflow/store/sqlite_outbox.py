@@ -17,12 +17,6 @@ from touchflow.store import outbox_sql as sql
 from touchflow.store.values import from_utc_text, utc_text
 
 _CHUNK = 500
-_UPSERT_SUPPRESSION = """
-    INSERT INTO suppressions (email, scope, reason, created_at) VALUES (?, ?, ?, ?)
-    ON CONFLICT (email, scope) DO UPDATE SET
-        reason = COALESCE(excluded.reason, suppressions.reason),
-        created_at = COALESCE(suppressions.created_at, excluded.created_at)
-"""
 
 
 class OutboxMethods:
@@ -104,11 +98,8 @@ class OutboxMethods:
         async with self._transaction("record a send in") as db:
             changed = await sql.finish(db, row, owner=owner, now=now, attempted=attempted)
             if changed and suppress is not None:
-                params = (
-                    suppress.email.strip().lower(), suppress.scope.value, suppress.reason,
-                    utc_text(suppress.created_at),
-                )  # fmt: skip
-                await (await db.execute(_UPSERT_SUPPRESSION, params)).close()
+                params = sql.suppression_params(suppress)
+                await (await db.execute(sql.UPSERT_SUPPRESSION, params)).close()
         return changed
 
     async def reclaim(
