@@ -1,12 +1,14 @@
 """Daemon memory: RSS of an idle daemon over an hour of simulated timer ticks.
 
     python bench/daemon_memory.py [--customers 1000000] [--smoke]
+    python bench/daemon_memory.py --project /tmp/tf-1m   # a copy of a gen.py project
 
 Builds a generated project (bench/gen.py) with N customers and N pending
 outbox rows (due next week, so nothing is sent), then runs the daemon's own
 timer jobs in-process as an hour would: `watch` every 2 s (1800 runs), `plan`
-every 15 min (4 runs), `reclaim` every 2.5 min (24 runs). Prints RSS at the
-start, the end and the peak. Target: flat, ≤ 300 MiB with 1M customers and
+every 15 min (4 runs), `reclaim` every 2.5 min (24 runs). Prints RSS after
+loading, at the end, and the peak (sampled every 0.1 s by a thread, so a
+plan's high-water mark is not missed). Target: flat, ≤ 300 MiB with 1M customers and
 1M pending rows.
 """
 
@@ -15,8 +17,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
+import shutil
 import sys
 import tempfile
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -40,6 +44,25 @@ def rss_mib() -> float:
         return int(statm.read().split()[1]) * PAGE / 2**20
 
 
+class Sampler:
+    """RSS every 0.1 s in a thread: the peak of every plan, not just the tick samples."""
+
+    def __init__(self) -> None:
+        self.peak = rss_mib()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self.peak = max(self.peak, rss_mib())
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return max(self.peak, rss_mib())
+
+
 async def pending_rows(store: SqliteStore, n: int) -> None:
     due = NOW + timedelta(days=7)
     for start in range(0, n, 50_000):
@@ -61,10 +84,11 @@ async def pending_rows(store: SqliteStore, n: int) -> None:
         await store.write_plan(rows, [], now=NOW)
 
 
-async def simulate(project_dir: Path, n: int, ticks: int) -> list[float]:
+async def simulate(project_dir: Path, ticks: int) -> tuple[int, list[float], float]:
     project = load_project_checked(project_dir)
     samples = [rss_mib()]
     async with await SqliteStore.open(project.config.store_file()) as store:
+        n = await store.customer_count()
         await pending_rows(store, n)
         daemon = Daemon(
             project=project,
@@ -73,6 +97,7 @@ async def simulate(project_dir: Path, n: int, ticks: int) -> list[float]:
             clock=Clock.starting_at(NOW),
         )
         samples.append(rss_mib())
+        sampler = Sampler()
         for tick in range(ticks):
             await daemon._watch_job()
             if tick % 75 == 0:  # 2.5 min of 2 s ticks
@@ -81,30 +106,36 @@ async def simulate(project_dir: Path, n: int, ticks: int) -> list[float]:
                 await daemon._plan_job()
             if tick % 150 == 0:
                 samples.append(rss_mib())
+        peak = sampler.stop()
     samples.append(rss_mib())
-    return samples
+    return n, samples, peak
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--project", type=Path, help="copy this gen.py project instead")
     parser.add_argument("--ticks", type=int, default=1800, help="2 s watch ticks (1800 = 1 h)")
     parser.add_argument("--smoke", action="store_true", help="tiny run for CI; no timing")
     args = parser.parse_args(argv)
     if args.smoke:
         args.customers, args.ticks = 200, 5
     with tempfile.TemporaryDirectory() as tmp:
-        out = gen.make_project(Path(tmp) / "project")
-        asyncio.run(gen.fill_store(out, args.customers, seed=1, now=NOW))
+        out = Path(tmp) / "project"
+        if args.project is not None:  # a copy: the run writes pending rows into it
+            shutil.copytree(args.project, out)
+        else:
+            gen.make_project(out)
+            asyncio.run(gen.fill_store(out, args.customers, seed=1, now=NOW))
         started = time.perf_counter()
-        samples = asyncio.run(simulate(out, args.customers, args.ticks))
+        customers, samples, peak = asyncio.run(simulate(out, args.ticks))
         seconds = time.perf_counter() - started
-    print(f"memory.customers {args.customers}")
-    print(f"memory.pending_rows_added {args.customers}")
+    print(f"memory.customers {customers}")
+    print(f"memory.pending_rows_added {customers}")
     print(f"memory.ticks {args.ticks}")
     print(f"memory.rss_mib_after_load {samples[1]:.0f}")
     print(f"memory.rss_mib_end {samples[-1]:.0f}")
-    print(f"memory.rss_mib_peak {max(samples):.0f}")
+    print(f"memory.rss_mib_peak {peak:.0f}")
     print(f"memory.seconds {seconds:.1f}")
 
 

@@ -1,10 +1,16 @@
 """The planner alone: load a generated project's facts once, then plan it several times.
 
     python bench/planner.py --project /tmp/tf-100k [--days 30] [--rounds 5]
+    python bench/planner.py --project /tmp/tf-1m --pipeline [--rounds 5]
     python bench/planner.py --smoke        # a 200-customer project in a tmp dir, 1 round
 
 One line per figure (``name value``), for scripts. An evaluation is one rule
 considered for one customer: customers x rules per round.
+
+``--pipeline`` measures what the daemon's full plan and the preview do before
+they write or render: read everyone from the store a page at a time
+(``SqliteStore.facts_pages``) and plan each page. Every round runs in a fresh
+process, so its peak RSS is its own.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import argparse
 import asyncio
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import gen
 from touchflow.models import CustomerFacts, Window
-from touchflow.planner import plan
+from touchflow.planner import Planner, plan
 from touchflow.project import Project, load_project_checked
 from touchflow.store.sqlite import SqliteStore
 
@@ -65,6 +72,44 @@ def run(root: Path, *, days: int, rounds: int, now: datetime) -> None:
     print(f"planner.peak_rss_mib {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
 
 
+async def pipeline_once(root: Path, *, days: int, now: datetime) -> None:
+    """One paged load-and-plan of everyone; prints its figures on one line."""
+    started = time.perf_counter()
+    project = load_project_checked(root)
+    planner = Planner(project.rules, window=Window.of_days(now, days), config=project.config)
+    customers = touchpoints = 0
+    async with await SqliteStore.open(project.config.store_file()) as store:
+        async for page in store.facts_pages(sent_since=now):
+            touchpoints += len(await asyncio.to_thread(planner.plan, page))
+            customers += len(page)
+    seconds = time.perf_counter() - started
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"once {customers} {touchpoints} {seconds:.3f} {rss:.0f}")
+
+
+def pipeline(root: Path, *, days: int, rounds: int, now: datetime) -> None:
+    seconds: list[float] = []
+    peaks: list[float] = []
+    customers = touchpoints = 0
+    for _ in range(rounds):
+        argv = [sys.executable, __file__, "--project", str(root), "--days", str(days)]
+        argv += ["--now", now.isoformat(), "--pipeline-once"]
+        out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+        _, n, tps, wall, rss = out.split()
+        customers, touchpoints = int(n), int(tps)
+        seconds.append(float(wall))
+        peaks.append(float(rss))
+    median = statistics.median(seconds)
+    print(f"pipeline.customers {customers}")
+    print(f"pipeline.touchpoints {touchpoints}")
+    print(f"pipeline.rounds {rounds}")
+    print(f"pipeline.seconds_median {median:.2f}")
+    print(f"pipeline.seconds_min_max {min(seconds):.2f} {max(seconds):.2f}")
+    print(f"pipeline.customers_per_s {customers / median:.0f}")
+    print(f"pipeline.peak_rss_mib_median {statistics.median(peaks):.0f}")
+    print(f"pipeline.peak_rss_mib_max {max(peaks):.0f}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--project", type=Path, help="a project made by bench/gen.py")
@@ -72,6 +117,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--now", default=NOW, help="window start (ISO 8601 with offset)")
     parser.add_argument("--smoke", action="store_true", help="200 customers, 1 round, no timing")
+    parser.add_argument("--pipeline", action="store_true", help="paged load + plan, fresh process")
+    parser.add_argument("--pipeline-once", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     now = datetime.fromisoformat(args.now)
     if args.smoke:
@@ -79,12 +126,18 @@ def main(argv: list[str] | None = None) -> None:
             project = gen.make_project(Path(tmp) / "project")
             asyncio.run(gen.fill_store(project, 200, seed=1, now=now))
             run(project, days=args.days, rounds=1, now=now)
+            pipeline(project, days=args.days, rounds=1, now=now)
         return
     if args.project is None:
         parser.error("give --project DIR (made by bench/gen.py) or --smoke")
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
-    run(args.project, days=args.days, rounds=args.rounds, now=now)
+    if args.pipeline_once:
+        asyncio.run(pipeline_once(args.project, days=args.days, now=now))
+    elif args.pipeline:
+        pipeline(args.project, days=args.days, rounds=args.rounds, now=now)
+    else:
+        run(args.project, days=args.days, rounds=args.rounds, now=now)
 
 
 if __name__ == "__main__":

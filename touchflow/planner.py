@@ -50,13 +50,28 @@ def plan(
     config: ProjectConfig,
 ) -> list[PlannedTouchpoint]:
     """Every touchpoint due in ``window``, planned or held with a reason, ordered by time."""
-    planner = _Planner(rules, window, config)
-    result: list[PlannedTouchpoint] = []
-    with collector_paused():  # see touchflow.collector: none of this makes cycles
-        for customer_facts in facts:
-            result.extend(planner.customer(customer_facts))
-        result.sort(key=attrgetter("due_at", "customer_id", "rule_id", "key"))
-    return result
+    return Planner(rules, window=window, config=config).plan(facts)
+
+
+class Planner:
+    """``plan()`` for customers that come in pages: the rules and the due times
+    customers share are prepared once, then each page is planned on its own.
+
+    A customer's touchpoints depend only on their own facts, so planning a page
+    gives exactly that page's share of planning everyone at once.
+    """
+
+    def __init__(self, rules: Sequence[Rule], *, window: Window, config: ProjectConfig) -> None:
+        self._planner = _Planner(rules, window, config)
+
+    def plan(self, facts: Iterable[CustomerFacts]) -> list[PlannedTouchpoint]:
+        """These customers' touchpoints due in the window, ordered by time."""
+        result: list[PlannedTouchpoint] = []
+        with collector_paused():  # see touchflow.collector: none of this makes cycles
+            for customer_facts in facts:
+                result.extend(self._planner.customer(customer_facts))
+            result.sort(key=attrgetter("due_at", "customer_id", "rule_id", "key"))
+        return result
 
 
 class _Planner:

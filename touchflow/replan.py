@@ -10,15 +10,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from touchflow import logs
-from touchflow.models import OutboxRow, Window
-from touchflow.outbox import NOT_PLANNED, RULE_REMOVED, Transition, desired_rows, plan_writes
-from touchflow.planner import plan
+from touchflow.models import CustomerFacts, Window
+from touchflow.outbox import (
+    NOT_PLANNED,
+    RULE_REMOVED,
+    PlanWrites,
+    Transition,
+    desired_rows,
+    plan_writes,
+)
+from touchflow.planner import Planner
 from touchflow.project import Project
-from touchflow.store.sqlite import SqliteStore
+from touchflow.store.sqlite import PAGE_SIZE, SqliteStore
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,51 +46,99 @@ async def plan_into_outbox(
     window: Window,
     now: datetime,
     customer_ids: Collection[str] | None = None,
+    page_size: int = PAGE_SIZE,
 ) -> PlanRun:
-    """Plan ``window`` for those customers (or everyone) and bring the outbox in line."""
+    """Plan ``window`` for those customers (or everyone) and bring the outbox in line.
+
+    Everyone is planned a page of customers at a time (``SqliteStore.facts_pages``),
+    so memory follows the page size, not the number of customers.
+    """
     started = time.perf_counter()
     config = project.config
     longest_cap = max((cap.per for cap in config.caps), default=timedelta(0))
-    facts = await store.load_facts(customer_ids=customer_ids, sent_since=window.start - longest_cap)
-    # The planner is pure: in a worker thread it leaves the event loop free to send.
-    planned = await asyncio.to_thread(plan, project.rules, facts, window=window, config=config)
-    desired = desired_rows(planned, {rule.id: rule.policies.caps for rule in project.rules})
-    existing = await store.outbox_by_keys([row.key for row in desired])
-    vanished = await _vanished(project, store, window, customer_ids, {r.key for r in desired})
-    writes = plan_writes(desired, existing, vanished, now=now)
-    inserted, updated = await store.write_plan(writes.inserts, writes.updates, now=now)
-    for t in writes.transitions:
-        logs.transition(t)
+    sent_since = window.start - longest_cap
+    planner = Planner(project.rules, window=window, config=config)
+    total = _Totals()
+    if customer_ids is not None:
+        facts = await store.load_facts(customer_ids=customer_ids, sent_since=sent_since)
+        await _plan_page(project, store, planner, facts, customer_ids, window, now, total)
+    else:
+        await _close_orphans(project, store, now, total)
+        async for page in store.facts_pages(page_size=page_size, sent_since=sent_since):
+            ids = [f.customer.id for f in page]
+            await _plan_page(project, store, planner, page, ids, window, now, total)
     return PlanRun(
         window=window,
-        customers=len(facts),
-        touchpoints=len(planned),
-        inserted=inserted,
-        updated=updated,
-        transitions=writes.transitions,
+        customers=total.customers,
+        touchpoints=total.touchpoints,
+        inserted=total.inserted,
+        updated=total.updated,
+        transitions=total.transitions,
         seconds=time.perf_counter() - started,
     )
 
 
-async def _vanished(
+@dataclass(slots=True)
+class _Totals:
+    customers: int = 0
+    touchpoints: int = 0
+    inserted: int = 0
+    updated: int = 0
+    transitions: list[Transition] = field(default_factory=list)
+
+    def add(self, writes: PlanWrites, inserted: int, updated: int) -> None:
+        self.inserted += inserted
+        self.updated += updated
+        self.transitions += writes.transitions
+        for t in writes.transitions:
+            logs.transition(t)
+
+
+async def _plan_page(
     project: Project,
     store: SqliteStore,
+    planner: Planner,
+    facts: list[CustomerFacts],
+    customer_ids: Collection[str],
     window: Window,
-    customer_ids: Collection[str] | None,
-    planned_keys: set[str],
-) -> list[tuple[OutboxRow, str, str]]:
-    """Open rows the plan no longer has: their rule is gone, or their facts changed."""
-    gone: dict[str, tuple[OutboxRow, str, str]] = {}
-    if customer_ids is None:
-        rule_ids = [rule.id for rule in project.rules]
-        for row in await store.open_outbox_of_other_rules(rule_ids):
-            detail = f"rule {row.rule_id!r} is no longer in rules/"
-            gone[row.key] = (row, RULE_REMOVED, detail)
+    now: datetime,
+    total: _Totals,
+) -> None:
+    """Plan these customers and write what changed for them."""
+    # The planner is pure: in a worker thread it leaves the event loop free to send.
+    planned = await asyncio.to_thread(planner.plan, facts)
+    desired = desired_rows(planned, {rule.id: rule.policies.caps for rule in project.rules})
+    existing = await store.outbox_by_keys([row.key for row in desired])
     rows = await store.open_outbox(
         due_from=window.start, due_to=window.end, customer_ids=customer_ids
     )
-    for row in rows:
-        if row.key not in planned_keys and row.key not in gone:
-            detail = "no longer in the plan: the rule, the customer or their events changed"
-            gone[row.key] = (row, NOT_PLANNED, detail)
-    return list(gone.values())
+    planned_keys = {r.key for r in desired}
+    detail = "no longer in the plan: the rule, the customer or their events changed"
+    vanished = [(row, NOT_PLANNED, detail) for row in rows if row.key not in planned_keys]
+    writes = plan_writes(desired, existing, vanished, now=now)
+    inserted, updated = await store.write_plan(writes.inserts, writes.updates, now=now)
+    total.customers += len(facts)
+    total.touchpoints += len(planned)
+    total.add(writes, inserted, updated)
+
+
+async def _close_orphans(
+    project: Project, store: SqliteStore, now: datetime, total: _Totals
+) -> None:
+    """Cancel open rows whose rule left rules/ or whose customer left the store."""
+    rule_ids = [rule.id for rule in project.rules]
+    vanished = [
+        (row, RULE_REMOVED, f"rule {row.rule_id!r} is no longer in rules/")
+        for row in await store.open_outbox_of_other_rules(rule_ids)
+    ]
+    seen = {row.key for row, _, _ in vanished}
+    detail = "the customer is no longer in the store"
+    vanished += [
+        (row, NOT_PLANNED, detail)
+        for row in await store.open_outbox_without_customer()
+        if row.key not in seen
+    ]
+    if vanished:
+        writes = plan_writes([], {}, vanished, now=now)
+        inserted, updated = await store.write_plan(writes.inserts, writes.updates, now=now)
+        total.add(writes, inserted, updated)

@@ -68,6 +68,10 @@ def test_the_compose_benchmark_compares_with_the_stdlib_and_parses_every_message
     assert done == total
 
 
-def test_the_planner_benchmark_reports_evaluations_per_second() -> None:
+def test_the_planner_benchmark_reports_evaluations_per_second_and_the_paged_pipeline() -> None:
     found = figures("planner.py")
     assert float(found["planner.evals_per_s"]) > 0
+    # Planning page by page finds exactly what planning everyone at once finds.
+    assert found["pipeline.customers"] == found["planner.customers"] == "200"
+    assert found["pipeline.touchpoints"] == found["planner.touchpoints"] != "0"
+    assert float(found["pipeline.peak_rss_mib_max"]) > 0

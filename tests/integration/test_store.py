@@ -187,6 +187,47 @@ async def test_load_facts_for_some_customers(store: SqliteStore) -> None:
     assert await store.load_facts(customer_ids=[]) == []
 
 
+async def test_facts_pages_are_everyone_in_id_order_a_page_at_a_time(
+    store: SqliteStore,
+) -> None:
+    await store.upsert_customers(
+        [Customer(id=f"c{i}", email=f"C{i}@Example.com") for i in (6, 0, 3, 1, 5, 2, 4)]
+    )
+    await store.add_events(
+        [
+            event("late", "c3", "2026-05-02T09:00:00+00:00"),
+            event("early", "c3", "2026-05-01T09:00:00+00:00"),
+            event("one", "c1", "2026-05-01T09:00:00+00:00"),
+            event("six", "c6", "2026-05-01T09:00:00+00:00"),
+            event("orphan", "c9", "2026-05-01T09:00:00+00:00"),
+        ]
+    )
+    await store.add_suppression(Suppression(email="c5@example.com", scope=SuppressionScope.ALL))
+    sent_at = "2026-05-03T10:00:00.000000Z"
+    with sqlite3.connect(store.path) as db:  # two sends that count towards caps, one too old
+        for key, customer, when in (("k1", "c2", sent_at), ("k2", "c2", "2026-01-01T00:00:00Z")):
+            db.execute(
+                "INSERT INTO outbox (key, rule_id, customer_id, category, counts_for_caps, state,"
+                " due_at, expires_at, next_attempt_at, attempts, sent_at, created_at, updated_at)"
+                " VALUES (?, 'r', ?, 'marketing', 1, 'sent', ?, ?, ?, 1, ?, ?, ?)",
+                (key, customer, when, when, when, when, when, when),
+            )
+    since = datetime(2026, 5, 1, tzinfo=UTC)
+    pages = [page async for page in store.facts_pages(page_size=3, sent_since=since)]
+    assert [[f.customer.id for f in page] for page in pages] == [
+        ["c0", "c1", "c2"], ["c3", "c4", "c5"], ["c6"],
+    ]  # fmt: skip
+    assert [f for page in pages for f in page] == await store.load_facts(sent_since=since)
+    by_id = {f.customer.id: f for page in pages for f in page}
+    assert [e.id for e in by_id["c3"].events] == ["early", "late"]
+    assert by_id["c5"].suppressed == {SuppressionScope.ALL}
+    assert [s.key for s in by_id["c2"].sent] == ["k1"]
+
+
+async def test_facts_pages_of_an_empty_store_is_no_page(store: SqliteStore) -> None:
+    assert [page async for page in store.facts_pages(page_size=3)] == []
+
+
 async def test_suppressions_apply_case_insensitively_and_by_scope(store: SqliteStore) -> None:
     await store.upsert_customers(
         [

@@ -12,7 +12,7 @@ import sqlite3
 import threading
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Collection, Iterable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
@@ -28,6 +28,7 @@ from touchflow.models import (
     Customer,
     CustomerFacts,
     Event,
+    OutboxRow,
     SentRecord,
     Suppression,
     SuppressionScope,
@@ -77,6 +78,16 @@ _SELECT_SENT = (
     "SELECT key, customer_id, category, sent_at FROM outbox "
     "WHERE state = 'sent' AND counts_for_caps = 1"
 )
+# One page of customers and what belongs to them, by id range (the primary key
+# and the events_customer_at / outbox_customer indexes): no IN lists, no scans.
+PAGE_SIZE = 20_000
+_SELECT_PAGE = f"{_SELECT_CUSTOMERS} WHERE id > ? ORDER BY id LIMIT ?"
+_SELECT_PAGE_EVENTS = f"{_SELECT_EVENTS} WHERE customer_id BETWEEN ? AND ?{_EVENT_ORDER}"
+_SELECT_PAGE_SUPPRESSIONS = (
+    "SELECT s.email, s.scope FROM customers c JOIN suppressions s ON s.email = lower(c.email) "
+    "WHERE c.id BETWEEN ? AND ?"
+)
+_SELECT_PAGE_SENT = f"{_SELECT_SENT} AND sent_at >= ? AND customer_id BETWEEN ? AND ?"
 _SET_META = """
     INSERT INTO meta (key, value) VALUES (?, ?)
     ON CONFLICT (key) DO UPDATE SET value = excluded.value
@@ -220,6 +231,61 @@ class SqliteStore(OutboxMethods):
                         db, f"{since} AND customer_id IN", ids, "", (utc_text(sent_since),)
                     )
         return _facts(customers, events, suppressions, sent)
+
+    async def facts_pages(
+        self, *, page_size: int = PAGE_SIZE, sent_since: datetime | None = None
+    ) -> AsyncIterator[list[CustomerFacts]]:
+        """Everyone's facts, ``page_size`` customers at a time, in customer id order.
+
+        Memory stays proportional to one page, whatever the number of customers.
+        Each page is read in its own transaction: it is consistent in itself, and
+        a change that lands between pages is re-planned from the ``changes`` table.
+        Rows become objects in a worker thread, so the event loop keeps sending.
+        """
+        # The next page is read while the caller works on this one.
+        coming = asyncio.ensure_future(self._page("", page_size, sent_since))
+        try:
+            while facts := await coming:
+                after = facts[-1].customer.id
+                coming = asyncio.ensure_future(self._page(after, page_size, sent_since))
+                yield facts
+                del facts
+        finally:
+            if not coming.done():
+                coming.cancel()
+                with suppress(asyncio.CancelledError):
+                    await coming
+
+    async def _page(
+        self, after: str, limit: int, sent_since: datetime | None
+    ) -> list[CustomerFacts]:
+        rows = await self._read_page(after, limit, sent_since)
+        if not rows[0]:
+            return []
+        with collector_paused():
+            return await asyncio.to_thread(_facts, *rows)
+
+    async def _read_page(
+        self, after: str, limit: int, sent_since: datetime | None
+    ) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
+        async with self._transaction("read facts from", begin="BEGIN") as db:
+            customers = list(await db.execute_fetchall(_SELECT_PAGE, (after, limit)))
+            if not customers:
+                return [], [], [], []
+            span = (customers[0][0], customers[-1][0])
+            events = list(await db.execute_fetchall(_SELECT_PAGE_EVENTS, span))
+            suppressions = list(await db.execute_fetchall(_SELECT_PAGE_SUPPRESSIONS, span))
+            sent: list[Any] = []
+            if sent_since is not None:
+                params = (utc_text(sent_since), *span)
+                sent = list(await db.execute_fetchall(_SELECT_PAGE_SENT, params))
+        return customers, events, suppressions, sent
+
+    async def open_outbox_without_customer(self) -> list[OutboxRow]:
+        """Pending and retrying rows whose customer is no longer in the store."""
+        return await self._select(
+            "state IN ('pending', 'retry') AND customer_id NOT IN (SELECT id FROM customers)", ()
+        )
 
     # --- plumbing --------------------------------------------------------------
 
