@@ -9,8 +9,8 @@ from pathlib import Path
 
 from touchflow.config import ProjectConfig
 from touchflow.importer import parse_customers, parse_events
-from touchflow.models import CustomerFacts, PlannedTouchpoint, Window
-from touchflow.planner import plan
+from touchflow.models import PlannedTouchpoint, Window
+from touchflow.planner import TIME_ORDER, Planner
 from touchflow.project import Project
 from touchflow.sample_data import load_sample
 from touchflow.store import Store
@@ -64,10 +64,15 @@ class PlanRequest:
 async def plan_from_store(
     project: Project, store: Store, request: PlanRequest
 ) -> list[PlannedTouchpoint]:
-    ids = [request.customer] if request.customer else None
-    facts: list[CustomerFacts] = await store.load_facts(customer_ids=ids)
     # Plan with every rule (caps compete across rules), then show the one asked for.
-    planned = plan(project.rules, facts, window=request.window, config=project.config)
+    planner = Planner(project.rules, window=request.window, config=project.config)
+    if request.customer:
+        planned = planner.plan(await store.load_facts(customer_ids=[request.customer]))
+    else:  # everyone, a page at a time: the pages' facts are not all held at once
+        planned = []
+        async for page in store.facts_pages():
+            planned += planner.plan(page)
+        planned.sort(key=TIME_ORDER)
     return [tp for tp in planned if request.rule in (None, tp.rule_id)]
 
 

@@ -41,6 +41,9 @@ from touchflow.prepared import RulePlan, Shared
 from touchflow.rules.schema import Rule, YearlyTrigger
 from touchflow.timing import Settled, Timing, expiry_of, pad_days
 
+# The order of every plan: by time, then customer, rule and key.
+TIME_ORDER = attrgetter("due_at", "customer_id", "rule_id", "key")
+
 
 def plan(
     rules: Sequence[Rule],
@@ -70,7 +73,7 @@ class Planner:
         with collector_paused():  # see touchflow.collector: none of this makes cycles
             for customer_facts in facts:
                 result.extend(self._planner.customer(customer_facts))
-            result.sort(key=attrgetter("due_at", "customer_id", "rule_id", "key"))
+            result.sort(key=TIME_ORDER)
         return result
 
 

@@ -7,7 +7,7 @@ is one transaction; failures are ``StoreError`` naming the store.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -41,6 +41,13 @@ class Store(Protocol):
         """Every customer (or those named), ordered by id, with events sorted by (at, id),
         the suppression scopes on its email (case-insensitive) and, with ``sent_since``,
         the sends since then that count towards caps."""
+        ...
+
+    def facts_pages(
+        self, *, page_size: int = ..., sent_since: datetime | None = None
+    ) -> AsyncIterator[list[CustomerFacts]]:
+        """Everyone's facts as ``load_facts()`` gives them, ``page_size`` customers at
+        a time: memory follows the page, not the number of customers."""
         ...
 
     async def get_meta(self, key: str) -> str | None: ...
