@@ -136,6 +136,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"memory.rss_mib_after_load {samples[1]:.0f}")
     print(f"memory.rss_mib_end {samples[-1]:.0f}")
     print(f"memory.rss_mib_peak {peak:.0f}")
+    # Every 5 min of ticks: flat once the first full plan has run.
+    print(f"memory.rss_mib_samples {' '.join(f'{x:.0f}' for x in samples[2:])}")
     print(f"memory.seconds {seconds:.1f}")
 
 

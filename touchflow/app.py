@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -14,7 +14,7 @@ from touchflow.planner import TIME_ORDER, Planner
 from touchflow.project import Project
 from touchflow.sample_data import load_sample
 from touchflow.store import Store
-from touchflow.store.sqlite import SqliteStore
+from touchflow.store.sqlite import PAGE_SIZE, SqliteStore
 from touchflow.timecalc import zone
 
 Notify = Callable[[str], None]
@@ -64,16 +64,24 @@ class PlanRequest:
 async def plan_from_store(
     project: Project, store: Store, request: PlanRequest
 ) -> list[PlannedTouchpoint]:
-    # Plan with every rule (caps compete across rules), then show the one asked for.
+    planned = [tp async for page in plan_pages(project, store, request) for tp in page]
+    planned.sort(key=TIME_ORDER)
+    return planned
+
+
+async def plan_pages(
+    project: Project, store: Store, request: PlanRequest, *, page_size: int = PAGE_SIZE
+) -> AsyncIterator[list[PlannedTouchpoint]]:
+    """The plan a page of customers at a time (one page for one customer), each page in
+    time order; a page's facts can be let go once the caller is done with it."""
+    # Plan with every rule (caps compete across rules), then keep the one asked for.
     planner = Planner(project.rules, window=request.window, config=project.config)
     if request.customer:
-        planned = planner.plan(await store.load_facts(customer_ids=[request.customer]))
-    else:  # everyone, a page at a time: the pages' facts are not all held at once
-        planned = []
-        async for page in store.facts_pages():
-            planned += planner.plan(page)
-        planned.sort(key=TIME_ORDER)
-    return [tp for tp in planned if request.rule in (None, tp.rule_id)]
+        facts = await store.load_facts(customer_ids=[request.customer])
+        yield [tp for tp in planner.plan(facts) if request.rule in (None, tp.rule_id)]
+        return
+    async for page in store.facts_pages(page_size=page_size):
+        yield [tp for tp in planner.plan(page) if request.rule in (None, tp.rule_id)]
 
 
 async def import_customers(store: Store, config: ProjectConfig, path: Path) -> int:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +25,7 @@ from touchflow.importer import make_event, parse_suppression_email
 from touchflow.lock import StoreLock
 from touchflow.models import Suppression, SuppressionScope, Window
 from touchflow.project import Project, load_project_checked
+from touchflow.store.sqlite import SqliteStore
 from touchflow.timecalc import zone
 
 T = TypeVar("T")
@@ -197,11 +199,12 @@ def preview_command(
             "--rule", f"no rule {rule_id!r}; rules: {', '.join(r.id for r in project.rules)}"
         )
     request = app.PlanRequest(window=Window.of_days(now, days), customer=customer, rule=rule_id)
+    if fmt == "json":  # a page of customers at a time: fit for a million customers
+        _run(_preview_json(project, request, now, show_all))
+        return
     items = _run(_preview(project, request, now))
     shown = items if show_all else [i for i in items if i.touchpoint.reason is None]
-    if fmt == "json":
-        click.echo(preview.to_json(shown))
-    elif fmt == "eml":
+    if fmt == "eml":
         written = preview.write_eml(shown, out_dir)
         click.echo(f"Wrote {len(written)} messages to {out_dir}/")
     else:
@@ -211,12 +214,28 @@ def preview_command(
 async def _preview(
     project: Project, request: app.PlanRequest, now: datetime
 ) -> list[preview.PreviewItem]:
+    async with _preview_store(project, request, now) as store:
+        touchpoints = await app.plan_from_store(project, store, request)
+    return preview.render_all(project, touchpoints)
+
+
+async def _preview_json(
+    project: Project, request: app.PlanRequest, now: datetime, show_all: bool
+) -> None:
+    async with _preview_store(project, request, now) as store:
+        pages = app.plan_pages(project, store, request)
+        await preview.write_json(project, pages, sys.stdout, show_all=show_all)
+
+
+@asynccontextmanager
+async def _preview_store(
+    project: Project, request: app.PlanRequest, now: datetime
+) -> AsyncIterator[SqliteStore]:
     async with await app.open_store(project.config) as store:
         await app.ensure_sample(store, project.config, now, _err)
         if request.customer and await store.get_customer(request.customer) is None:
             raise _arg_error("--customer", f"no customer {request.customer!r} in the store")
-        touchpoints = await app.plan_from_store(project, store, request)
-    return preview.render_all(project, touchpoints)
+        yield store
 
 
 def _print_table(

@@ -6,11 +6,13 @@ The JSON shape is a public interface (docs/preview-json.md); keep it stable.
 from __future__ import annotations
 
 import json
+import textwrap
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import AsyncIterable, Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
@@ -19,6 +21,7 @@ from touchflow.context import trigger_summary
 from touchflow.errors import UserError
 from touchflow.messages import Built, build
 from touchflow.models import PlannedTouchpoint
+from touchflow.planner import TIME_ORDER
 from touchflow.project import Project
 from touchflow.timecalc import zone
 
@@ -63,6 +66,36 @@ def as_json(item: PreviewItem) -> dict[str, Any]:
 
 def to_json(items: Sequence[PreviewItem]) -> str:
     return json.dumps([as_json(i) for i in items], ensure_ascii=False, indent=2)
+
+
+async def write_json(
+    project: Project, pages: AsyncIterable[list[PlannedTouchpoint]], out: TextIO, *, show_all: bool
+) -> None:
+    """``to_json(render_all(...))`` of every page, written a page at a time.
+
+    Each page is rendered and turned into text before the next one is planned, so
+    only the text is kept (about 600 bytes a touchpoint), not the customers' facts
+    and rendered messages; the elements are then written in time order.
+    """
+    elements: list[tuple[tuple[Any, ...], str]] = []
+    async for page in pages:
+        for tp in page:
+            if tp.reason is not None and not show_all:
+                continue  # held by the plan: not shown, so not rendered
+            item = build(project, tp, date=tp.due_at)
+            if item.touchpoint.reason is None or show_all:
+                text = json.dumps(as_json(item), ensure_ascii=False, indent=2)
+                elements.append((TIME_ORDER(tp), textwrap.indent(text, "  ")))
+    if not elements:
+        out.write("[]\n")
+        return
+    elements.sort(key=itemgetter(0))
+    out.write("[\n")
+    out.write(elements[0][1])
+    for _, text in elements[1:]:
+        out.write(",\n")
+        out.write(text)
+    out.write("\n]\n")
 
 
 def write_eml(items: Sequence[PreviewItem], out_dir: Path) -> list[Path]:

@@ -1,7 +1,9 @@
-"""The daemon's full plan reads everyone a page at a time: same outbox, bounded memory."""
+"""Full plans and previews read everyone a page at a time: same results, bounded memory."""
 
 from __future__ import annotations
 
+import io
+import json
 import shutil
 import sqlite3
 from collections.abc import AsyncIterator
@@ -12,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from tests.daemon_support import write_project
-from touchflow.app import ensure_sample, open_store
+from touchflow.app import PlanRequest, ensure_sample, open_store, plan_from_store, plan_pages
 from touchflow.models import Customer, Event, OutboxState, Window
 from touchflow.planner import Planner, plan
+from touchflow.preview import render_all, to_json, write_json
 from touchflow.project import Project, load_project_checked
 from touchflow.replan import plan_into_outbox
 from touchflow.store.sqlite import SqliteStore
@@ -87,22 +90,55 @@ async def test_open_rows_of_a_customer_no_longer_in_the_store_are_cancelled(
     assert all(state == "pending" for key, (state, _) in rows.items() if key not in gone)
 
 
-async def test_the_sample_planned_in_pages_of_three_is_the_sample_planned_at_once(
-    tmp_path: Path,
-) -> None:
+@pytest.fixture
+async def sample(tmp_path: Path) -> AsyncIterator[tuple[Project, SqliteStore]]:
     for part in ("touchflow.yaml", "rules", "message_templates", "sample"):
         source = REPO / part
         copy = shutil.copytree if source.is_dir() else shutil.copy
         copy(source, tmp_path / part)
-    sample = load_project_checked(tmp_path)
-    window = Window.of_days(NOW, 400)  # a year: every kind of rule comes due
-    async with await open_store(sample.config) as opened:
-        await ensure_sample(opened, sample.config, NOW, lambda _: None)
-        everyone = await opened.load_facts()
-        pages = [page async for page in opened.facts_pages(page_size=3)]
-    at_once = plan(sample.rules, everyone, window=window, config=sample.config)
-    planner = Planner(sample.rules, window=window, config=sample.config)
+    project = load_project_checked(tmp_path)
+    async with await open_store(project.config) as opened:
+        await ensure_sample(opened, project.config, NOW, lambda _: None)
+        yield project, opened
+
+
+YEAR = Window.of_days(NOW, 400)  # every kind of rule comes due
+
+
+async def test_the_sample_planned_in_pages_of_three_is_the_sample_planned_at_once(
+    sample: tuple[Project, SqliteStore],
+) -> None:
+    project, store = sample
+    everyone = await store.load_facts()
+    pages = [page async for page in store.facts_pages(page_size=3)]
+    at_once = plan(project.rules, everyone, window=YEAR, config=project.config)
+    planner = Planner(project.rules, window=YEAR, config=project.config)
     in_pages = [tp for page in pages for tp in planner.plan(page)]
     assert len(pages) > 2
     assert len(at_once) > 50
     assert sorted(in_pages, key=attrgetter("key")) == sorted(at_once, key=attrgetter("key"))
+
+
+@pytest.mark.parametrize("show_all", [False, True])
+async def test_preview_json_written_a_page_at_a_time_is_the_whole_document(
+    sample: tuple[Project, SqliteStore], show_all: bool
+) -> None:
+    project, store = sample
+    request = PlanRequest(window=YEAR)
+    items = render_all(project, await plan_from_store(project, store, request))
+    shown = [i for i in items if show_all or i.touchpoint.reason is None]
+    out = io.StringIO()
+    pages = plan_pages(project, store, request, page_size=3)
+    await write_json(project, pages, out, show_all=show_all)
+    assert out.getvalue() == to_json(shown) + "\n"
+    assert len(json.loads(out.getvalue())) == len(shown) > 50
+
+
+async def test_preview_json_of_an_empty_window_is_an_empty_array(
+    sample: tuple[Project, SqliteStore],
+) -> None:
+    project, store = sample
+    out = io.StringIO()
+    empty = PlanRequest(window=Window(start=NOW, end=NOW), rule="birthday-card")
+    await write_json(project, plan_pages(project, store, empty), out, show_all=True)
+    assert out.getvalue() == "[]\n"
