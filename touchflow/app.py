@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -67,7 +68,10 @@ async def plan_from_store(
     ids = [request.customer] if request.customer else None
     facts: list[CustomerFacts] = await store.load_facts(customer_ids=ids)
     # Plan with every rule (caps compete across rules), then show the one asked for.
-    planned = plan(project.rules, facts, window=request.window, config=project.config)
+    # The planner is pure: in a worker thread it leaves a daemon's event loop free to send.
+    planned = await asyncio.to_thread(
+        plan, project.rules, facts, window=request.window, config=project.config
+    )
     return [tp for tp in planned if request.rule in (None, tp.rule_id)]
 
 
