@@ -158,8 +158,16 @@ async def test_a_batch_reusing_an_id_for_another_event_records_none(api: Setup) 
 
 @pytest.mark.parametrize(
     "body",
-    [b"{not json", b"", b"\xff\xfe{}", b'{"id": NaN}', b"[" * 2000 + b"]" * 2000],
-    ids=["broken", "empty", "not-utf8", "nan", "nested-too-deep"],
+    [
+        b"{not json",
+        b"",
+        b"\xff\xfe{}",
+        b'{"id": NaN}',
+        b"[" * 2000 + b"]" * 2000,
+        b'{"id": "\\ud800", "type": "inquiry_received", "customer": "c1", '
+        b'"at": "2026-11-23T08:00:00Z"}',
+    ],
+    ids=["broken", "empty", "not-utf8", "nan", "nested-too-deep", "lone-surrogate"],
 )
 async def test_a_body_that_is_not_json_is_a_400(api: Setup, body: bytes) -> None:
     before = api.snapshot()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -15,14 +16,31 @@ from touchflow.http.openapi import document
 from touchflow.http.state import Api, api_of
 
 
+class _AnyText(Convertor[str]):
+    """Any non-empty text, slashes and line breaks included: every customer id and every
+    token reaches its handler, which names what is wrong with it (Starlette's ``path``
+    stops at a line break)."""
+
+    regex = "[\\s\\S]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("tf_any", _AnyText())
+
+
 def create_app(api: Api) -> Starlette:
     routes = [
         Route("/v1/events", events.post_events, methods=["POST"]),
-        Route("/v1/customers/{customer_id:path}", customers.put_customer, methods=["PUT"]),
-        Route("/v1/customers/{customer_id:path}", customers.delete_customer, methods=["DELETE"]),
+        Route("/v1/customers/{customer_id:tf_any}", customers.put_customer, methods=["PUT"]),
+        Route("/v1/customers/{customer_id:tf_any}", customers.delete_customer, methods=["DELETE"]),
         Route("/v1/preview", preview.get_preview, methods=["GET"]),
-        Route("/v1/unsubscribe/{token:path}", unsubscribe.show_page, methods=["GET"]),
-        Route("/v1/unsubscribe/{token:path}", unsubscribe.unsubscribe, methods=["POST"]),
+        Route("/v1/unsubscribe/{token:tf_any}", unsubscribe.show_page, methods=["GET"]),
+        Route("/v1/unsubscribe/{token:tf_any}", unsubscribe.unsubscribe, methods=["POST"]),
         Route("/healthz", ops.healthz, methods=["GET"]),
         Route("/metrics", ops.metrics, methods=["GET"]),
         Route("/openapi.json", _openapi, methods=["GET"]),

@@ -38,7 +38,7 @@ async def put_customer(request: Request) -> Response:
     store = api.engine.store
     created = await store.get_customer(customer_id) is None
     await store.upsert_customers([customer])
-    api.replanner.request()
+    await api.replanner.replan()
     return JSONResponse(
         {"id": customer_id, "created": created}, status_code=201 if created else 200
     )
@@ -54,7 +54,7 @@ async def delete_customer(request: Request) -> Response:
         erased = await api.engine.store.erase_customer(customer_id)
     if erased is None:
         raise fail(404, "unknown_customer", "id", f"no customer {customer_id!r} in the store")
-    api.replanner.request()  # the next due row may have been theirs: set the timer again
+    await api.replanner.replan()  # the next due row may have been theirs: set the timer again
     logs.log.info(
         "HTTP: erased customer %s (%d events, %d unsent touchpoints; %d suppressions kept hashed)",
         customer_id, erased.events, erased.touchpoints_deleted, erased.suppressions_hashed,

@@ -3,8 +3,9 @@
 The daemon (``touchflow.daemon.Daemon``) is the ``Engine``; the interface never
 plans or sends itself. After a write it asks for a re-plan of the customers
 that changed (the store's ``changes`` table names them) and for the dispatch
-timer to be set again: the planner reacts within a second, without waiting for
-the ``watch`` timer.
+timer to be set again, without waiting for the ``watch`` timer, and answers
+when that is done (or after a second): a client that reads the outbox after
+the answer sees what its write did.
 """
 
 from __future__ import annotations
@@ -54,6 +55,14 @@ class Replanner:
         self._wanted.set()
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def replan(self, *, wait: float = 1.0) -> None:
+        """Ask for a re-plan and wait for it, at most ``wait`` seconds: an answer that comes
+        after it means the outbox already shows the write. Slower runs (a full plan holds
+        the lock) finish in the background."""
+        self.request()
+        assert self._task is not None
+        await asyncio.wait({self._task}, timeout=wait)
 
     async def idle(self) -> None:
         """Return when no re-plan is running or wanted (tests, shutdown)."""

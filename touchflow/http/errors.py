@@ -87,14 +87,17 @@ def parse_json(data: bytes) -> Any:
     if not data.strip():
         raise fail(400, "invalid_json", "body", "the body is empty; send a JSON object")
     try:
-        return json.loads(data.decode("utf-8"), parse_constant=_no_constant)
-    except UnicodeDecodeError:
+        value = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
+        # "\ud800" is valid JSON but no character: it could not be stored.
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeError:
         raise fail(400, "invalid_json", "body", "the body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         message = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         raise fail(400, "invalid_json", "body", message) from None
     except (RecursionError, ValueError) as exc:  # nested too deep; NaN/Infinity
         raise fail(400, "invalid_json", "body", f"invalid JSON: {exc}") from None
+    return value
 
 
 def _no_constant(name: str) -> Any:

@@ -45,12 +45,12 @@ async def post_events(request: Request) -> Response:
             [_conflict(i, where[i] if batch else None) for i in outcome.conflicts],
         )
     if outcome.inserted:
-        api.replanner.request()
         logs.log.info(
             "HTTP: %d event(s) recorded, %d already known",
             len(outcome.inserted), len(outcome.duplicates),
             extra={"tf": {"event": "api_events"}},
         )  # fmt: skip
+        await api.replanner.replan()  # answer once the outbox shows it (or after a second)
     used = used_event_types(project.rules)
     results = [_result(e, e.id in outcome.duplicates, used) for e in events]
     if not batch:

@@ -17,13 +17,18 @@ from collections.abc import Callable, Iterator, Mapping
 import uvicorn
 
 from touchflow import logs
+from touchflow.errors import TouchflowError
 from touchflow.http.app import create_app
 from touchflow.http.engine import Engine, Replanner
 from touchflow.http.metrics import Metrics
-from touchflow.http.settings import HttpConfigError, HttpSettings, read_secrets
+from touchflow.http.settings import HttpSettings, read_secrets
 from touchflow.http.state import Api
 
 _GRACE = 5  # seconds for requests in flight when the daemon stops
+
+
+class ListenError(TouchflowError):
+    """The port cannot be taken (in use, not allowed): an operational failure, exit 1."""
 
 
 class _Server(uvicorn.Server):
@@ -56,13 +61,13 @@ class HttpService:
             )[0]
             sock = socket.socket(family, kind, proto)
         except OSError as exc:
-            raise HttpConfigError(f"http.host {host!r}: {exc.strerror or exc}") from None
+            raise ListenError(f"http.host {host!r}: {exc.strerror or exc}") from None
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(address)
         except OSError as exc:
             sock.close()
-            raise HttpConfigError(
+            raise ListenError(
                 f"cannot serve HTTP on {host}:{port} (http.host, http.port): {exc.strerror or exc}"
             ) from None
         self._socket = sock
@@ -91,7 +96,7 @@ class HttpService:
         while not server.started:
             if self._task.done():
                 self._task.result()  # raises what stopped it
-                raise HttpConfigError("the HTTP server stopped while starting")
+                raise ListenError("the HTTP server stopped while starting")
             await asyncio.sleep(0.01)
         self._task.add_done_callback(lambda task: self._ended(task, stop_daemon))
         logs.log.info("HTTP interface at %s (docs/api.md)", self.url)

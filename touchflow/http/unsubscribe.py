@@ -90,11 +90,11 @@ async def _suppress(request: Request, wish: Unsubscribe) -> None:
         created_at=api.engine.clock.now(),
     )
     await api.engine.store.add_suppression(entry)
-    api.replanner.request()  # mark pending marketing rows suppressed now, not at `watch`
     logs.log.info(
         "HTTP: %s unsubscribed from marketing", masked(wish.address),
         extra={"tf": {"event": "unsubscribe"}},
     )  # fmt: skip
+    await api.replanner.replan()  # pending marketing rows are suppressed before the answer
 
 
 def masked(address: str) -> str:
