@@ -9,6 +9,7 @@ by tests/acceptance/test_http_run.py.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -150,8 +151,9 @@ async def http_api(
         async with await SqliteStore.open(project.config.store_file()) as store:
             await app.ensure_sample(store, project.config, now, lambda _: None)
             daemon = Daemon(
-                project=project, store=store, channel=channel, clock=Clock.starting_at(now)
-            )
+                project=project, store=store, channel=channel, clock=Clock.starting_at(now),
+                load=functools.partial(load_with_links, environ=ENV),
+            )  # fmt: skip
             await daemon.start_up()
             api = Api(
                 engine=daemon,

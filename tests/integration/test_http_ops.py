@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 from collections.abc import AsyncIterator
@@ -11,11 +12,24 @@ from pathlib import Path
 import pytest
 import schemathesis
 from daemon_support import smtp_config, touchflow
-from http_support import AUTH, EVENTS, HTTP, NOW, Setup, booking, coupon, event, http_api
+from http_support import (
+    AUTH,
+    EVENTS,
+    HTTP,
+    NOW,
+    PUBLIC_URL,
+    Setup,
+    booking,
+    coupon,
+    event,
+    http_api,
+)
 from smtp_support import Handler, serve
 from starlette.routing import Route
 
+from touchflow.daemon import PLANNED_UNTIL
 from touchflow.http.app import create_app
+from touchflow.unsubscribe import load_with_links
 
 
 @pytest.fixture
@@ -71,7 +85,8 @@ async def test_preview_without_all_shows_only_planned_and_by_rule(api: Setup) ->
     ("query", "field"),
     [
         ("days=0", "days"), ("days=3661", "days"), ("days=two", "days"), ("days=%C2%B2", "days"),
-        ("days=" + "9" * 5000, "days"), ("all=maybe", "all"), ("rule=nope", "rule"),
+        pytest.param("days=" + "9" * 5000, "days", id="days-5000-digits"),
+        ("all=maybe", "all"), ("rule=nope", "rule"),
         ("customer=c9", "customer"), ("day=3", "day"),
     ],
 )  # fmt: skip
@@ -91,10 +106,12 @@ async def test_healthz_is_503_until_the_timers_run_and_200_while_they_do(api: Se
     assert down.status_code == 503
     assert down.json() == {"status": "unavailable", "scheduler": "not running", "timers": {}}
 
+    planned = await api.store.get_meta(PLANNED_UNTIL)
     running = asyncio.create_task(api.daemon.run_forever(install_signals=False))
     try:
-        for _ in range(200):
-            if api.daemon.timers():
+        # Until the first `plan` run has written (stopping in its BEGIN is another story).
+        for _ in range(500):
+            if api.daemon.timers() and await api.store.get_meta(PLANNED_UNTIL) != planned:
                 break
             await asyncio.sleep(0.01)
         up = await api.client.get("/healthz")
@@ -183,3 +200,22 @@ def _operations(schema: schemathesis.BaseSchema) -> list[schemathesis.APIOperati
     for result in schema.get_all_operations():
         operations.append(result.ok())
     return operations
+
+
+# --- reload ---------------------------------------------------------------------------
+
+
+async def test_a_reload_follows_public_url_and_refuses_it_without_the_secret(
+    api: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = api.root / "touchflow.yaml"
+    config.write_text(config.read_text().replace(PUBLIC_URL, "https://other.example.com"))
+    assert await api.daemon.reload_if_changed(force=True)
+    links = api.daemon.project.unsubscribe
+    assert links is not None and links.public_url == "https://other.example.com"
+
+    api.daemon._load = functools.partial(load_with_links, environ={})  # the secret is gone
+    assert not await api.daemon.reload_if_changed(force=True)
+    assert "reload refused: touchflow.yaml: http.public_url is set" in caplog.text
+    assert "TOUCHFLOW_UNSUBSCRIBE_SECRET" in caplog.text
+    assert api.daemon.project.unsubscribe is links  # the running project stays
