@@ -53,6 +53,15 @@ async def test_a_cancellation_cancels_the_pending_reminder(api: Setup) -> None:
     assert row.reason == "cancelled"
 
 
+async def test_a_redeemed_coupon_cancels_its_pending_reminder(api: Setup) -> None:
+    issued = event("k1", "coupon_issued", coupon_code="K1", expires_at="2026-11-25T08:00:00Z")
+    assert (await api.client.post("/v1/events", json=issued, headers=AUTH)).status_code == 201
+    assert (await api.rows("c1"))["coupon:c1:K1:1d-before"].state is OutboxState.PENDING
+    redeemed = event("k2", "coupon_redeemed", coupon_code="K1")
+    assert (await api.client.post("/v1/events", json=redeemed, headers=AUTH)).status_code == 201
+    assert (await api.rows("c1"))["coupon:c1:K1:1d-before"].state is OutboxState.CANCELLED
+
+
 async def test_a_batch_is_recorded_whole_and_reports_each_event(api: Setup) -> None:
     batch = {"events": [booking(), event("q1", inquiry_id="q-1", subject="Hi"), booking()]}
     answer = await api.client.post("/v1/events", json=batch, headers=AUTH)

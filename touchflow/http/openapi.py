@@ -21,6 +21,7 @@ _ERRORS = {
     "409": "An event id already names a different event.",
     "413": "The body is over `http.max_body_bytes`, or a batch over `http.max_batch`.",
     "422": "A field is wrong; `problems` names each (with the batch index).",
+    "503": "The store could not be written (nothing was); try again.",
 }
 
 
@@ -56,7 +57,7 @@ def _paths() -> dict[str, Any]:
                         {"oneOf": [_ref("EventResult"), _ref("BatchResult")]},
                     ),
                     "201": _json("The event was recorded.", _ref("EventResult")),
-                    **_errors("400", "401", "409", "413", "422"),
+                    **_errors("400", "401", "409", "413", "422", "503"),
                 },
             }
         },
@@ -69,7 +70,7 @@ def _paths() -> dict[str, Any]:
                 "responses": {
                     "200": _json("Replaced.", _ref("CustomerResult")),
                     "201": _json("Created.", _ref("CustomerResult")),
-                    **_errors("400", "401", "413", "422"),
+                    **_errors("400", "401", "413", "422", "503"),
                 },
             },
             "delete": {
@@ -77,7 +78,7 @@ def _paths() -> dict[str, Any]:
                 "security": _BEARER,
                 "responses": {
                     "200": _json("Erased.", _ref("Erasure")),
-                    **_errors("401", "404", "422"),
+                    **_errors("401", "404", "422", "503"),
                 },
             },
         },
@@ -96,7 +97,7 @@ def _paths() -> dict[str, Any]:
                         "Touchpoints (docs/preview-json.md).",
                         {"type": "array", "items": _ref("PreviewItem")},
                     ),
-                    **_errors("401", "422"),
+                    **_errors("401", "422", "503"),
                 },
             }
         },
@@ -111,6 +112,7 @@ def _paths() -> dict[str, Any]:
                 "responses": {
                     "200": _json_or_html("Unsubscribed.", _ref("Unsubscribed")),
                     "400": _json_or_html("The link is not valid.", _ref("Error")),
+                    **_errors("503"),
                 },
             },
         },
