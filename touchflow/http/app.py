@@ -6,12 +6,12 @@ from starlette.applications import Starlette
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from touchflow.errors import StoreError
 from touchflow.http import customers, events, ops, preview, unsubscribe
-from touchflow.http.errors import ApiError, fail
+from touchflow.http.errors import ApiError, JSONLine, fail
 from touchflow.http.openapi import document
 from touchflow.http.state import Api, api_of
 
@@ -58,7 +58,7 @@ def create_app(api: Api) -> Starlette:
 
 
 async def _openapi(request: Request) -> Response:
-    return JSONResponse(document(api_of(request).settings))
+    return JSONLine(document(api_of(request).settings))
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:

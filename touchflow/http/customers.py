@@ -8,11 +8,11 @@ whole customer: a field left out is cleared.
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from touchflow import logs
 from touchflow.http.auth import require_token
-from touchflow.http.errors import ApiError, fail, read_json
+from touchflow.http.errors import ApiError, JSONLine, fail, read_json
 from touchflow.http.state import api_of
 from touchflow.importer import customer_from_json
 
@@ -39,9 +39,7 @@ async def put_customer(request: Request) -> Response:
     created = await store.get_customer(customer_id) is None
     await store.upsert_customers([customer])
     await api.replanner.replan()
-    return JSONResponse(
-        {"id": customer_id, "created": created}, status_code=201 if created else 200
-    )
+    return JSONLine({"id": customer_id, "created": created}, status_code=201 if created else 200)
 
 
 async def delete_customer(request: Request) -> Response:
@@ -60,7 +58,7 @@ async def delete_customer(request: Request) -> Response:
         customer_id, erased.events, erased.touchpoints_deleted, erased.suppressions_hashed,
         extra={"tf": {"event": "erased", "customer": customer_id}},
     )  # fmt: skip
-    return JSONResponse(
+    return JSONLine(
         {
             "id": customer_id,
             "erased": True,

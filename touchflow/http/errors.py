@@ -24,6 +24,13 @@ from touchflow.importer import FieldProblem
 _SHOWN = 5  # problems joined into "message"; all of them are in "problems"
 
 
+class JSONLine(JSONResponse):
+    """Compact JSON and a line end, so `curl` output does not run into the next prompt."""
+
+    def render(self, content: Any) -> bytes:
+        return super().render(content) + b"\n"
+
+
 class ApiError(TouchflowError):
     """A request touchflow answers with a 4xx and changes nothing for."""
 
@@ -41,7 +48,7 @@ class ApiError(TouchflowError):
         self.headers = dict(headers or {})
         super().__init__(summary(self.problems))
 
-    def response(self) -> JSONResponse:
+    def response(self) -> JSONLine:
         body = {
             "error": self.code,
             "message": str(self),
@@ -49,7 +56,7 @@ class ApiError(TouchflowError):
                 {"field": p.field, "index": p.index, "message": p.message} for p in self.problems
             ],
         }
-        return JSONResponse(body, status_code=self.status, headers=self.headers)
+        return JSONLine(body, status_code=self.status, headers=self.headers)
 
 
 def fail(status: int, code: str, field: str | None, message: str, **kw: Any) -> ApiError:

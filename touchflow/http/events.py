@@ -12,12 +12,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from touchflow import logs
 from touchflow.context import COMPLAINT_OPENED, COMPLAINT_RESOLVED
 from touchflow.http.auth import require_token
-from touchflow.http.errors import ApiError, fail, read_json
+from touchflow.http.errors import ApiError, JSONLine, fail, read_json
 from touchflow.http.state import api_of
 from touchflow.importer import FieldProblem, events_from_json
 from touchflow.models import Event
@@ -54,8 +54,8 @@ async def post_events(request: Request) -> Response:
     used = used_event_types(project.rules)
     results = [_result(e, e.id in outcome.duplicates, used) for e in events]
     if not batch:
-        return JSONResponse(results[0], status_code=200 if results[0]["duplicate"] else 201)
-    return JSONResponse(
+        return JSONLine(results[0], status_code=200 if results[0]["duplicate"] else 201)
+    return JSONLine(
         {
             "events": results,
             "inserted": len(outcome.inserted),

@@ -7,8 +7,9 @@ default) or let a reverse proxy decide who may read them.
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from touchflow.http.errors import JSONLine
 from touchflow.http.metrics import CONTENT_TYPE
 from touchflow.http.state import api_of
 
@@ -29,7 +30,7 @@ async def healthz(request: Request) -> Response:
         "scheduler": "running" if timers is not None else "not running",
         "timers": shown,
     }
-    return JSONResponse(body, status_code=200 if ok else 503, headers=_NO_CACHE)
+    return JSONLine(body, status_code=200 if ok else 503, headers=_NO_CACHE)
 
 
 async def metrics(request: Request) -> Response:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from touchflow import app, preview
 from touchflow.http.auth import require_token
-from touchflow.http.errors import fail
+from touchflow.http.errors import JSONLine, fail
 from touchflow.http.state import api_of
 from touchflow.models import Window
 
@@ -46,7 +46,7 @@ async def get_preview(request: Request) -> Response:
     )
     items = await asyncio.to_thread(preview.render_all, project, planned)
     shown = items if show_all else [i for i in items if i.touchpoint.reason is None]
-    return JSONResponse([preview.as_json(item) for item in shown])
+    return JSONLine([preview.as_json(item) for item in shown])
 
 
 def _days(text: str) -> int:

@@ -15,10 +15,10 @@ from __future__ import annotations
 import html
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 
 from touchflow import logs
-from touchflow.http.errors import fail
+from touchflow.http.errors import JSONLine, fail
 from touchflow.http.state import api_of
 from touchflow.models import Suppression, SuppressionScope
 from touchflow.unsubscribe import TokenError, Unsubscribe, read_token
@@ -75,7 +75,7 @@ async def unsubscribe(request: Request) -> Response:
         who = html.escape(masked(wish.address))
         name = html.escape(api.engine.project.config.name)
         return _page("Unsubscribed", f"<p>{who} gets no more marketing e-mails from {name}.</p>")
-    return JSONResponse(
+    return JSONLine(
         {"unsubscribed": masked(wish.address), "category": wish.category.value},
         headers={"Cache-Control": "no-store"},
     )
