@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -191,9 +192,10 @@ def maildir_messages(project: Path) -> list[EmailMessage]:
 class DaemonProcess:
     """`touchflow run` as a subprocess, its stderr collected by a thread."""
 
-    def __init__(self, project: Path, *args: str) -> None:
+    def __init__(self, project: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.project = project
         self.args = args
+        self.env = env  # added to this process's environment
         self.lines: list[str] = []
         self.proc: subprocess.Popen[str] | None = None
         self._reader: threading.Thread | None = None
@@ -206,6 +208,7 @@ class DaemonProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            env={**os.environ, **self.env} if self.env else None,
         )
         self._reader = threading.Thread(target=self._read, args=(self.proc,), daemon=True)
         self._reader.start()

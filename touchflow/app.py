@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,12 +77,15 @@ async def plan_pages(
     time order; a page's facts can be let go once the caller is done with it."""
     # Plan with every rule (caps compete across rules), then keep the one asked for.
     planner = Planner(project.rules, window=request.window, config=project.config)
+    # The planner is pure: in a worker thread it leaves a daemon's event loop free to send.
     if request.customer:
         facts = await store.load_facts(customer_ids=[request.customer])
-        yield [tp for tp in planner.plan(facts) if request.rule in (None, tp.rule_id)]
+        planned = await asyncio.to_thread(planner.plan, facts)
+        yield [tp for tp in planned if request.rule in (None, tp.rule_id)]
         return
     async for page in store.facts_pages(page_size=page_size):
-        yield [tp for tp in planner.plan(page) if request.rule in (None, tp.rule_id)]
+        planned = await asyncio.to_thread(planner.plan, page)
+        yield [tp for tp in planned if request.rule in (None, tp.rule_id)]
 
 
 async def import_customers(store: Store, config: ProjectConfig, path: Path) -> int:

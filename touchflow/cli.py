@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -21,12 +22,14 @@ from rich.console import Console
 from touchflow import app, clock, preview
 from touchflow.config import load_project
 from touchflow.errors import InputError, Problem, ProblemsError, TouchflowError, UserError
+from touchflow.http.settings import UNSUBSCRIBE_SECRET_ENV
 from touchflow.importer import make_event, parse_suppression_email
 from touchflow.lock import StoreLock
 from touchflow.models import Suppression, SuppressionScope, Window
 from touchflow.project import Project, load_project_checked
 from touchflow.store.sqlite import SqliteStore
 from touchflow.timecalc import zone
+from touchflow.unsubscribe import with_links
 
 T = TypeVar("T")
 
@@ -192,7 +195,8 @@ def preview_command(
       touchflow preview --customer c-001 --format json
       touchflow preview --format eml --out /tmp/mails
     """
-    project = load_project_checked(project_dir)
+    # The messages carry the daemon's unsubscribe links (placeholders without the secret).
+    project = with_links(load_project_checked(project_dir), os.environ, preview=True)
     now = parse_now(now_text, project.config.timezone)
     if rule_id is not None and rule_id not in {r.id for r in project.rules}:
         raise _arg_error(
@@ -205,6 +209,9 @@ def preview_command(
     items = _run(_preview(project, request, now))
     shown = items if show_all else [i for i in items if i.touchpoint.reason is None]
     if fmt == "eml":
+        if project.unsubscribe is not None and not os.environ.get(UNSUBSCRIBE_SECRET_ENV):
+            _err(f"note: {UNSUBSCRIBE_SECRET_ENV} is not set: the one-click unsubscribe links "
+                 "in these messages are placeholders that the daemon rejects")  # fmt: skip
         written = preview.write_eml(shown, out_dir)
         click.echo(f"Wrote {len(written)} messages to {out_dir}/")
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -18,15 +19,17 @@ from touchflow.channels.factory import open_channel
 from touchflow.cli import EPILOG, _err, _run, cli, handle_errors, parse_now, project_option
 from touchflow.clock import Clock
 from touchflow.config import load_project
-from touchflow.daemon import Daemon, Summary
+from touchflow.daemon import Daemon, Service, Summary
 from touchflow.dkim import DkimSigner
 from touchflow.errors import UserError
+from touchflow.http.settings import read_secrets
 from touchflow.lock import StoreLock
 from touchflow.models import OutboxRow, OutboxState
-from touchflow.project import Project, load_project_checked
+from touchflow.project import Project
 from touchflow.store.sqlite import SqliteStore
 from touchflow.store.sqlite_outbox import REQUEUEABLE
 from touchflow.timecalc import zone
+from touchflow.unsubscribe import load_with_links
 
 RETRY_KEEPS = timedelta(days=1)  # a re-queued touchpoint may go out for this long
 
@@ -78,7 +81,10 @@ def run(
       touchflow run --log-format json
     """
     logs.setup(log_format, log_level)
-    project = load_project_checked(project_dir)
+    # With http.public_url, marketing messages carry signed links: the secret is needed.
+    project = load_with_links(project_dir, os.environ)
+    if project.config.http is not None and not once:
+        read_secrets(os.environ)  # name a missing secret before anything else happens
     now = parse_now(now_text, project.config.timezone)
     clock = Clock.starting_at(now) if now_text else Clock()
     with StoreLock(project.config.store_file()):
@@ -95,11 +101,19 @@ async def _daemon(project: Project, clock: Clock, *, once: bool) -> Summary | No
         async with await app.open_store(config) as store:
             await app.ensure_sample(store, config, clock.now(), _err)
             daemon = Daemon(
-                project=project, store=store, channel=channel, clock=clock, signer=signer
-            )
+                project=project, store=store, channel=channel, clock=clock, signer=signer,
+                load=functools.partial(load_with_links, environ=os.environ),
+            )  # fmt: skip
             if once:
                 return await daemon.run_once()
-            await daemon.run_forever()
+            services: list[Service] = []
+            if config.http is not None:
+                from touchflow.http.server import HttpService  # the web stack, only when served
+
+                http = HttpService(daemon, config.http, os.environ)
+                http.bind()  # a taken port stops the start here, before anything is sent
+                services.append(http)
+            await daemon.run_forever(services=services)
             return None
     finally:
         await channel.aclose()

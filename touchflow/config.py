@@ -16,6 +16,7 @@ from touchflow.compose import ComposeError, check_address, check_unsubscribe
 from touchflow.daemon_config import DaemonSettings, parse_daemon
 from touchflow.durations import parse_period, parse_time_of_day
 from touchflow.errors import ConfigError, HeaderInjectionError, Problem
+from touchflow.http.settings import HttpSettings, parse_http
 from touchflow.models import Category, FieldType
 from touchflow.yamlload import LineDict, load_yaml
 
@@ -106,6 +107,7 @@ class ProjectConfig:
     caps: tuple[Cap, ...] = ()
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    http: HttpSettings | None = None  # None: `touchflow run` serves no HTTP
 
     @property
     def rules_dir(self) -> Path:
@@ -137,6 +139,7 @@ _TOP_KEYS = (
     "caps",
     "delivery",
     "daemon",
+    "http",
 )
 _POLICY_KEYS = ("send_window", "holidays", "caps", "require_consent")
 
@@ -216,6 +219,8 @@ def _read(doc: LineDict, root: Path, out: Collector) -> ProjectConfig:
         kw["delivery"] = parse_delivery(doc["delivery"], doc.line_of("delivery"), out, root)
     if "daemon" in doc:
         kw["daemon"] = parse_daemon(doc["daemon"], doc.line_of("daemon"), out)
+    if "http" in doc:
+        kw["http"] = parse_http(doc["http"], doc.line_of("http"), out)
     return ProjectConfig(**{k: v for k, v in kw.items() if v is not None})
 
 

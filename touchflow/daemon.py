@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from apscheduler.events import (
     EVENT_JOB_ERROR,
@@ -49,6 +52,16 @@ class Summary:
     next_ready: datetime | None
 
 
+class Service(Protocol):
+    """Something that runs beside the timers (the HTTP interface), from start to stop."""
+
+    async def start(self, stop_daemon: Callable[[], None]) -> None:
+        """Start serving; call ``stop_daemon`` if serving ends on its own."""
+        ...
+
+    async def stop(self) -> None: ...
+
+
 class Daemon:
     def __init__(
         self,
@@ -58,8 +71,10 @@ class Daemon:
         channel: Channel,
         clock: Clock,
         signer: DkimSigner | None = None,
+        load: Callable[[Path], Project] = load_project_checked,
     ) -> None:
         self.project = project
+        self._load = load  # how a reload reads the project (with the environment's secrets)
         self.store = store
         self.clock = clock
         self.dispatcher = Dispatcher(
@@ -77,6 +92,7 @@ class Daemon:
         self._planning = asyncio.Lock()
         self._reloading = asyncio.Lock()
         self._tasks: set[asyncio.Task[bool]] = set()  # from signals and listeners, until done
+        self._services: Sequence[Service] = ()
 
     # --- the two ways to run ---------------------------------------------------
 
@@ -86,7 +102,9 @@ class Daemon:
         tally = await self.dispatcher.drain()
         return Summary(tally=tally, next_ready=await self.store.next_ready_at())
 
-    async def run_forever(self, *, install_signals: bool = True) -> None:
+    async def run_forever(
+        self, *, install_signals: bool = True, services: Sequence[Service] = ()
+    ) -> None:
         """Run until SIGTERM/SIGINT (or ``stop()``), then finish in-flight sends and return."""
         if install_signals:
             self._install_signals()
@@ -118,9 +136,25 @@ class Daemon:
         )
         scheduler.start()
         await self.wake()
+        self._services = services
+        for service in services:
+            await service.start(self.stop)
         logs.log.info("touchflow is running; dispatching with %s", self.dispatcher.channel.name)
         await self._stop.wait()
         await self._shut_down()
+
+    def exclusive(self) -> AbstractAsyncContextManager[None]:
+        """No planning run starts or writes while this is held (an erasure holds it)."""
+        return self._planning
+
+    def timers(self) -> dict[str, datetime | None] | None:
+        """The scheduler's timers and when each fires next (daemon time); None if not running."""
+        if self._scheduler is None or not self._scheduler.running or self.dispatcher.stopping:
+            return None
+        return {
+            job.id: job.next_run_time + self.clock.offset if job.next_run_time else None
+            for job in self._scheduler.get_jobs()
+        }
 
     def stop(self) -> None:
         """Stop claiming; in-flight sends get ``daemon.shutdown_grace`` to finish."""
@@ -170,7 +204,7 @@ class Daemon:
         logs.log.info(
             "planned %d customers, %s to %s: %d touchpoints, %d new, %d changed (%.2f s)",
             run.customers, _t(window.start), _t(window.end), run.touchpoints,
-            run.inserted, run.updated, run.seconds,
+            run.inserted, run.updated, run.seconds, extra=_plan_fields("all", run.seconds),
         )  # fmt: skip
         return run.touchpoints
 
@@ -190,11 +224,11 @@ class Daemon:
             self.project, self.store, window=window, now=now, customer_ids=customers
         )
         await self.store.drop_changes(last)
-        if run.transitions:
-            logs.log.info(
-                "re-planned %d changed customer(s): %d new, %d changed",
-                run.customers, run.inserted, run.updated,
-            )  # fmt: skip
+        logs.log.info(
+            "re-planned %d changed customer(s): %d new, %d changed (%.2f s)",
+            run.customers, run.inserted, run.updated, run.seconds,
+            extra=_plan_fields("changed", run.seconds),
+        )  # fmt: skip
         return run.touchpoints
 
     # --- timer jobs -----------------------------------------------------------------
@@ -263,7 +297,7 @@ class Daemon:
             return False
         self._files = files
         try:
-            fresh = await asyncio.to_thread(load_project_checked, self.project.config.root)
+            fresh = await asyncio.to_thread(self._load, self.project.config.root)
         except ProblemsError as exc:
             for problem in exc.problems:
                 logs.log.error(
@@ -318,6 +352,8 @@ class Daemon:
     async def _shut_down(self) -> None:
         logs.log.info("stopping: no new claims; waiting for sends in flight")
         assert self._scheduler is not None
+        for service in reversed(self._services):
+            await service.stop()
         grace = self.project.config.daemon.shutdown_grace.total_seconds()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
@@ -352,6 +388,7 @@ def _warn_restart_only(old: Project, new: Project) -> None:
         for label, before, after in (
             ("delivery", old.config.delivery, new.config.delivery),
             ("store", old.config.store_path, new.config.store_path),
+            ("http.host, http.port or turning http on or off", _listen(old), _listen(new)),
             ("daemon timer intervals (replan_every, watch_every, claim_timeout)",
              _intervals(old), _intervals(new)),
         )
@@ -366,6 +403,16 @@ def _warn_restart_only(old: Project, new: Project) -> None:
 def _intervals(project: Project) -> tuple[timedelta, ...]:
     daemon = project.config.daemon
     return (daemon.replan_every, daemon.watch_every, daemon.claim_timeout)
+
+
+def _listen(project: Project) -> tuple[object, ...] | None:
+    http = project.config.http
+    return None if http is None else (http.host, http.port)
+
+
+def _plan_fields(scope: str, seconds: float) -> dict[str, dict[str, object]]:
+    """The fields of a planning run's log line (the metrics read them)."""
+    return {"tf": {"event": "plan", "scope": scope, "seconds": round(seconds, 6)}}
 
 
 def _s(period: timedelta) -> float:

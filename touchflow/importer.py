@@ -16,7 +16,8 @@ import io
 import json
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path, PurePath
 from typing import Any, TypeVar
@@ -84,13 +85,34 @@ class _Row:
 
     def __init__(self) -> None:
         self.errors: list[str] = []
+        self.fields: list[str | None] = []  # the field each message is about, if one
+
+    def add(self, field: str | None, message: str) -> None:
+        self.errors.append(message)
+        self.fields.append(field)
 
     def check(self, parse: Callable[..., _T], *args: Any) -> _T | None:
         try:
             return parse(*args)
         except _Invalid as exc:
-            self.errors.append(str(exc))
+            # Every parser takes the field's name first.
+            self.add(args[0] if args and isinstance(args[0], str) else None, str(exc))
             return None
+
+    def problems(self, index: int | None = None) -> list[FieldProblem]:
+        return [
+            FieldProblem(field=f, message=m, index=index)
+            for f, m in zip(self.fields, self.errors, strict=True)
+        ]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FieldProblem:
+    """One problem of a JSON value (an HTTP request): which field, which batch item."""
+
+    field: str | None
+    message: str
+    index: int | None = None
 
 
 def _q(value: Any) -> str:
@@ -476,11 +498,11 @@ def _event(
 ) -> Event | None:
     for key in raw:
         if key not in EVENT_KEYS:
-            row.errors.append(f"unknown key {_q(key)}; an event has {', '.join(EVENT_KEYS)}")
+            row.add(key, f"unknown key {_q(key)}; an event has {', '.join(EVENT_KEYS)}")
     event_id = row.check(_required, "id", raw.get("id"), "event")
     type_ = row.check(_required, "type", raw.get("type"), "event")
     if type_ is not None and data_types and type_ not in data_types:
-        row.errors.append(_undeclared_type(type_, data_types))
+        row.add("type", _undeclared_type(type_, data_types))
     customer = row.check(_required, "customer", raw.get("customer"), "event")
     at_text = row.check(_required, "at", raw.get("at"), "event")
     at = row.check(_aware, "at", at_text) if at_text is not None else None
@@ -495,7 +517,7 @@ def _data(raw: Any, declared: Mapping[str, FieldType], row: _Row) -> dict[str, A
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        row.errors.append(f"data must be a JSON object {{...}}, not {_kind(raw)}")
+        row.add("data", f"data must be a JSON object {{...}}, not {_kind(raw)}")
         return None
     before = len(row.errors)
     data = {key: row.check(_convert, f"data.{key}", v, declared.get(key)) for key, v in raw.items()}
@@ -566,6 +588,51 @@ def _json_object(text: str | None) -> dict[str, Any]:
     return value
 
 
+# --- JSON values (the HTTP interface) ---------------------------------------------
+
+
+def customer_from_json(
+    raw: Any, *, attribute_types: Mapping[str, FieldType]
+) -> tuple[Customer | None, list[FieldProblem]]:
+    """One customer from a JSON value, checked like a line of a customers .jsonl file."""
+    if not isinstance(raw, dict):
+        message = f"expected a JSON object {{...}} with the customer's fields, not {_kind(raw)}"
+        return None, [FieldProblem(field=None, message=message)]
+    row = _Row()
+    customer = _customer(raw, row, attribute_types)
+    return customer, row.problems()
+
+
+def events_from_json(
+    items: Sequence[Any], *, data_types: Mapping[str, Mapping[str, FieldType]]
+) -> tuple[list[tuple[int, Event]], list[FieldProblem]]:
+    """``(index, event)`` from JSON values, checked like lines of an events .jsonl file.
+
+    Problems carry the item's index. An identical repeat is kept once (at its
+    first index); the same id for a different event is a problem.
+    """
+    events: dict[str, tuple[int, Event]] = {}
+    problems: list[FieldProblem] = []
+    for index, raw in enumerate(items):
+        if not isinstance(raw, dict):
+            message = f"expected one JSON object {{...}} per event, not {_kind(raw)}"
+            problems.append(FieldProblem(field=None, message=message, index=index))
+            continue
+        row = _Row()
+        event = _event(raw, row, data_types)
+        problems.extend(row.problems(index))
+        if event is None:
+            continue
+        if event.id in events and events[event.id][1] != event:
+            message = (
+                f"id {_q(event.id)} was used for a different event at index "
+                f"{events[event.id][0]}; event ids must be unique"
+            )
+            problems.append(FieldProblem(field="id", message=message, index=index))
+        events.setdefault(event.id, (index, event))
+    return list(events.values()), problems
+
+
 # --- suppressions -------------------------------------------------------------
 
 
@@ -586,12 +653,12 @@ def parse_suppressions_text(text: str, *, display: str) -> list[Suppression]:
         row = _Row()
         for key in raw:
             if key not in SUPPRESSION_KEYS:
-                row.errors.append(f"unknown key {_q(key)}; a suppression has email, scope, reason")
+                row.add(key, f"unknown key {_q(key)}; a suppression has email, scope, reason")
         email = row.check(_required, "email", raw.get("email"), "suppression")
         email = row.check(_email, "email", email) if email else None
         scope = raw.get("scope")
         if not isinstance(scope, str) or scope not in _SCOPES:
-            row.errors.append(f"scope {_q(scope)} must be {scopes}")
+            row.add("scope", f"scope {_q(scope)} must be {scopes}")
             scope = None
         reason = row.check(_text, "reason", raw.get("reason"))
         for message in row.errors:

@@ -49,15 +49,19 @@ class JsonFormatter(logging.Formatter):
 def setup(fmt: str = "text", level: str = "info", stream: TextIO | None = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.setLevel(level.upper())
     root = logging.getLogger(LOGGER)
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    # The handler filters by --log-level; the logger lets INFO through for the metrics,
+    # which count state changes from these lines (touchflow.http.metrics).
+    root.setLevel(min(logging.INFO, handler.level))
     root.propagate = False
-    # APScheduler's own lines go through the same handler, quieter.
-    aps = logging.getLogger("apscheduler")
-    aps.handlers[:] = [handler]
-    aps.setLevel(logging.WARNING)
-    aps.propagate = False
+    # APScheduler's and uvicorn's own lines go through the same handler, quieter.
+    for name in ("apscheduler", "uvicorn"):
+        other = logging.getLogger(name)
+        other.handlers[:] = [handler]
+        other.setLevel(max(logging.WARNING, handler.level))
+        other.propagate = False
 
 
 def transition(t: Transition) -> None:

@@ -55,6 +55,9 @@ def _compose(
     email = project.config.email
     marketing = tp.category is Category.MARKETING
     unsubscribe = email.unsubscribe if marketing else ()
+    if marketing and project.unsubscribe is not None:
+        # First: clients use the leftmost URI they support, and this one acts at once.
+        unsubscribe = (project.unsubscribe.url(tp.to, tp.category), *unsubscribe)
     return compose(
         rendered=message,
         key=tp.key,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from touchflow.checks import did_you_mean
 from touchflow.config import ProjectConfig, load_project
@@ -21,6 +22,9 @@ from touchflow.rules.loader import collect_rules
 from touchflow.rules.schema import Rule
 from touchflow.template_check import check_template
 
+if TYPE_CHECKING:
+    from touchflow.unsubscribe import UnsubscribeLinks
+
 TEMPLATES_DIR = "message_templates"
 
 
@@ -29,6 +33,8 @@ class Project:
     config: ProjectConfig
     rules: tuple[Rule, ...]
     templates: TemplateSet
+    # One-click unsubscribe links for marketing messages (http.public_url and its secret).
+    unsubscribe: UnsubscribeLinks | None = None
 
 
 def load_project_checked(root: Path) -> Project:

@@ -14,6 +14,7 @@ from touchflow.importer import parse_customers
 from touchflow.models import Customer, Event, FieldType, Suppression, SuppressionScope
 from touchflow.sample_data import load_sample, template_helpers
 from touchflow.store import SqliteStore, Store
+from touchflow.store.sqlite_customers import hashed_address
 
 CET = timezone(timedelta(hours=1))
 
@@ -203,6 +204,11 @@ async def test_facts_pages_are_everyone_in_id_order_a_page_at_a_time(
         ]
     )
     await store.add_suppression(Suppression(email="c5@example.com", scope=SuppressionScope.ALL))
+    with sqlite3.connect(store.path) as db:  # c4 was erased once, and came back
+        db.execute(
+            "INSERT INTO suppressions (email, scope) VALUES (?, 'marketing')",
+            (hashed_address("c4@example.com"),),
+        )
     sent_at = "2026-05-03T10:00:00.000000Z"
     with sqlite3.connect(store.path) as db:  # two sends that count towards caps, one too old
         for key, customer, when in (("k1", "c2", sent_at), ("k2", "c2", "2026-01-01T00:00:00Z")):
@@ -221,6 +227,8 @@ async def test_facts_pages_are_everyone_in_id_order_a_page_at_a_time(
     by_id = {f.customer.id: f for page in pages for f in page}
     assert [e.id for e in by_id["c3"].events] == ["early", "late"]
     assert by_id["c5"].suppressed == {SuppressionScope.ALL}
+    assert by_id["c4"].suppressed == {SuppressionScope.MARKETING}
+    assert by_id["c3"].suppressed == set()
     assert [s.key for s in by_id["c2"].sent] == ["k1"]
 
 

@@ -34,7 +34,9 @@ from touchflow.models import (
     SuppressionScope,
 )
 from touchflow.store.outbox_sql import UPSERT_SUPPRESSION, suppression_params
+from touchflow.store.sqlite_customers import HASHED, CustomerMethods, hashed_address
 from touchflow.store.sqlite_outbox import OutboxMethods
+from touchflow.store.sqlite_stats import StatsMethods
 from touchflow.store.values import utc_text
 
 SCHEMA_VERSION = "2"
@@ -85,8 +87,12 @@ _SELECT_PAGE = f"{_SELECT_CUSTOMERS} WHERE id > ? ORDER BY id LIMIT ?"
 _SELECT_PAGE_EVENTS = f"{_SELECT_EVENTS} WHERE customer_id BETWEEN ? AND ?{_EVENT_ORDER}"
 _SELECT_PAGE_SUPPRESSIONS = (
     "SELECT s.email, s.scope FROM customers c JOIN suppressions s ON s.email = lower(c.email) "
-    "WHERE c.id BETWEEN ? AND ?"
+    "WHERE c.id BETWEEN ? AND ? "
+    # Erased customers' addresses, kept hashed: _facts matches them if one comes back.
+    "UNION ALL SELECT email, scope FROM suppressions WHERE email >= ? AND email < ?"
 )
+# Every text that starts with HASHED, as a range the primary key index answers.
+_HASHED_RANGE = (HASHED, HASHED[:-1] + chr(ord(HASHED[-1]) + 1))
 _SELECT_PAGE_SENT = f"{_SELECT_SENT} AND sent_at >= ? AND customer_id BETWEEN ? AND ?"
 _SET_META = """
     INSERT INTO meta (key, value) VALUES (?, ?)
@@ -94,7 +100,7 @@ _SET_META = """
 """
 
 
-class SqliteStore(OutboxMethods):
+class SqliteStore(OutboxMethods, CustomerMethods, StatsMethods):
     """The ``Store`` on one SQLite file. Create it with ``await SqliteStore.open(path)``."""
 
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
@@ -167,9 +173,7 @@ class SqliteStore(OutboxMethods):
 
     async def add_events(self, events: Sequence[Event]) -> tuple[int, int]:
         async with self._transaction("write events to") as db:
-            async with db.executemany(_INSERT_EVENT, [_event_params(e) for e in events]) as cur:
-                # For executemany, rowcount sums the rows each statement inserted.
-                inserted = max(cur.rowcount, 0)
+            inserted = await insert_events(db, events)
         return inserted, len(events) - inserted
 
     async def add_suppression(self, s: Suppression) -> None:
@@ -219,6 +223,7 @@ class SqliteStore(OutboxMethods):
                 where = f"{_SELECT_EVENTS} WHERE customer_id IN"
                 events = await _fetch_in(db, where, ids, _EVENT_ORDER)
                 emails = sorted({str(row[1]).lower() for row in customers if row[1]})
+                emails += [hashed_address(email) for email in emails]  # erased, came back
                 select = "SELECT email, scope FROM suppressions WHERE email IN"
                 suppressions = await _fetch_in(db, select, emails, "")
             sent: list[Any] = []
@@ -274,7 +279,8 @@ class SqliteStore(OutboxMethods):
                 return [], [], [], []
             span = (customers[0][0], customers[-1][0])
             events = list(await db.execute_fetchall(_SELECT_PAGE_EVENTS, span))
-            suppressions = list(await db.execute_fetchall(_SELECT_PAGE_SUPPRESSIONS, span))
+            by_address = (*span, *_HASHED_RANGE)
+            suppressions = list(await db.execute_fetchall(_SELECT_PAGE_SUPPRESSIONS, by_address))
             sent: list[Any] = []
             if sent_since is not None:
                 params = (utc_text(sent_since), *span)
@@ -365,6 +371,8 @@ def _facts(
     scopes: defaultdict[str, set[SuppressionScope]] = defaultdict(set)
     for email, scope in suppression_rows:
         scopes[email].add(SuppressionScope(scope))
+    # Hash addresses only when an erasure left a hashed suppression to match.
+    hashed = any(email.startswith(HASHED) for email in scopes)
     sent: defaultdict[str, list[SentRecord]] = defaultdict(list)
     for key, customer_id, category, sent_at in sent_rows:
         record = SentRecord(
@@ -377,6 +385,8 @@ def _facts(
         customer = _customer(row)
         email = customer.email.lower() if customer.email else None
         suppressed = frozenset(scopes.get(email, ())) if email else frozenset()
+        if email and hashed:
+            suppressed |= scopes.get(hashed_address(email), set())
         facts.append(
             CustomerFacts(
                 customer=customer,
@@ -445,8 +455,16 @@ def _customer(row: Sequence[Any]) -> Customer:
     )
 
 
-def _event_params(e: Event) -> tuple[Any, ...]:
+def event_params(e: Event) -> tuple[Any, ...]:
+    """An event as its columns: (id, type, customer_id, at, data)."""
     return (e.id, e.type, e.customer_id, utc_text(e.at), _to_json(dict(e.data)))
+
+
+async def insert_events(db: aiosqlite.Connection, events: Sequence[Event]) -> int:
+    """Insert events (ids already stored are skipped) inside the caller's transaction."""
+    async with db.executemany(_INSERT_EVENT, [event_params(e) for e in events]) as cur:
+        # For executemany, rowcount sums the rows each statement inserted.
+        return max(cur.rowcount, 0)
 
 
 def _event(row: Sequence[Any]) -> Event:

@@ -1,0 +1,221 @@
+"""GET /v1/preview, /healthz, /metrics and /openapi.json."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import schemathesis
+from daemon_support import smtp_config, touchflow
+from http_support import (
+    AUTH,
+    EVENTS,
+    HTTP,
+    NOW,
+    PUBLIC_URL,
+    Setup,
+    booking,
+    coupon,
+    event,
+    http_api,
+)
+from smtp_support import Handler, serve
+from starlette.routing import Route
+
+from touchflow.daemon import PLANNED_UNTIL
+from touchflow.http.app import create_app
+from touchflow.unsubscribe import load_with_links
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Setup]:
+    async with http_api(tmp_path) as setup:
+        yield setup
+
+
+def metric(text: str, name: str) -> float:
+    """The value of one sample line, e.g. ``touchflow_outbox_depth`` or ``x{a="b"}``."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"no {name} in\n{text}")
+
+
+# --- preview ------------------------------------------------------------------------
+
+
+async def test_preview_is_the_json_of_the_preview_command(api: Setup) -> None:
+    await api.client.post("/v1/events", json=booking(), headers=AUTH)
+    later = {**coupon("X2", expires="NOW+40h"), "at": NOW.isoformat()}
+    await api.client.post("/v1/events", json={**later, "data": {
+        "coupon_code": "X2", "expires_at": "2026-11-25T00:00:00Z"}}, headers=AUTH)  # fmt: skip
+    answer = await api.client.get("/v1/preview?days=3&customer=c1&all=true", headers=AUTH)
+    assert answer.status_code == 200
+    command = touchflow(
+        "preview", "--format", "json", "--days", "3", "--customer", "c1", "--all",
+        "--now", NOW.isoformat(), cwd=api.root,
+    )  # fmt: skip
+    assert answer.json() == json.loads(command.stdout)
+    assert {item["key"] for item in answer.json()} == {
+        "reminder:c1:a-1:24h-before",
+        "coupon:c1:X2:1d-before",
+    }
+
+
+async def test_preview_without_all_shows_only_planned_and_by_rule(api: Setup) -> None:
+    await api.client.post("/v1/events", json=booking(), headers=AUTH)
+    cancel = event("x1", "appointment_cancelled", appointment_id="a-1")
+    await api.client.post("/v1/events", json=cancel, headers=AUTH)
+    await api.client.post("/v1/events", json=booking("b2", appointment="a-2"), headers=AUTH)
+    planned = (await api.client.get("/v1/preview?rule=reminder", headers=AUTH)).json()
+    assert [item["occurrence"] for item in planned] == ["a-2"]
+    everything = (await api.client.get("/v1/preview?all=1", headers=AUTH)).json()
+    assert {(i["occurrence"], i["reason"]) for i in everything} == {
+        ("a-1", "cancelled"),
+        ("a-2", None),
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("days=0", "days"), ("days=3661", "days"), ("days=two", "days"), ("days=%C2%B2", "days"),
+        pytest.param("days=" + "9" * 5000, "days", id="days-5000-digits"),
+        ("all=maybe", "all"), ("rule=nope", "rule"),
+        ("customer=c9", "customer"), ("day=3", "day"),
+    ],
+)  # fmt: skip
+async def test_a_bad_preview_query_is_a_422_naming_the_parameter(
+    api: Setup, query: str, field: str
+) -> None:
+    answer = await api.client.get(f"/v1/preview?{query}", headers=AUTH)
+    assert answer.status_code == 422
+    assert [p["field"] for p in answer.json()["problems"]] == [field]
+
+
+# --- health -------------------------------------------------------------------------
+
+
+async def test_healthz_is_503_until_the_timers_run_and_200_while_they_do(api: Setup) -> None:
+    down = await api.client.get("/healthz")
+    assert down.status_code == 503
+    assert down.json() == {"status": "unavailable", "scheduler": "not running", "timers": {}}
+
+    planned = await api.store.get_meta(PLANNED_UNTIL)
+    running = asyncio.create_task(api.daemon.run_forever(install_signals=False))
+    try:
+        # Until the first `plan` run has written (stopping in its BEGIN is another story).
+        for _ in range(500):
+            if api.daemon.timers() and await api.store.get_meta(PLANNED_UNTIL) != planned:
+                break
+            await asyncio.sleep(0.01)
+        up = await api.client.get("/healthz")
+        assert up.status_code == 200
+        assert up.json()["status"] == "ok"
+        assert {"plan", "watch", "reclaim"} <= set(up.json()["timers"])
+    finally:
+        api.daemon.stop()
+        await running
+    assert (await api.client.get("/healthz")).status_code == 503
+
+
+# --- metrics ------------------------------------------------------------------------
+
+
+async def test_metrics_count_touchpoints_sends_latency_and_planning(tmp_path: Path) -> None:
+    async with http_api(tmp_path, events=[coupon("X1")]) as api:
+        first = (await api.client.get("/metrics")).text
+        assert metric(first, 'touchflow_touchpoints{rule="coupon",state="pending"}') == 1
+        assert metric(first, 'touchflow_touchpoints{rule="coupon",state="sent"}') == 0
+        assert metric(first, "touchflow_outbox_depth") == 1
+        assert metric(first, "touchflow_outbox_ready") == 1
+        assert metric(first, "touchflow_last_dispatch_timestamp_seconds") == 0
+
+        await api.client.post("/v1/events", json=booking(), headers=AUTH)
+        await api.settle()
+        await api.daemon.plan_ahead()
+        await api.daemon.dispatcher.drain()
+        after = (await api.client.get("/metrics")).text
+    assert metric(after, 'touchflow_touchpoints{rule="coupon",state="sent"}') == 1
+    assert metric(after, 'touchflow_touchpoints{rule="reminder",state="pending"}') == 1
+    assert metric(after, "touchflow_outbox_depth") == 1
+    assert metric(after, "touchflow_outbox_ready") == 0
+    assert metric(after, "touchflow_send_latency_seconds_count") == 1
+    # Due 12 hours before the daemon's "now": the latency says so.
+    assert 12 * 3600 <= metric(after, "touchflow_send_latency_seconds_sum") < 12 * 3600 + 60
+    assert metric(after, "touchflow_last_dispatch_timestamp_seconds") > 0
+    assert metric(after, 'touchflow_plan_seconds_count{scope="changed"}') == 1
+    assert metric(after, 'touchflow_plan_seconds_count{scope="all"}') == 1
+
+
+async def test_metrics_count_smtp_errors_by_class(tmp_path: Path) -> None:
+    handler = Handler(rcpt=("451 4.3.0 Mailbox busy", "550 5.1.1 No such user"))
+    with serve(handler) as port:
+        config = smtp_config(port, extra="    connections: 1\n").replace("events:\n", EVENTS)
+        async with http_api(tmp_path, config=config + HTTP) as api:
+            for n, customer in enumerate(("c1", "c2")):
+                body = event(f"q{n}", customer=customer, inquiry_id=f"q-{n}", subject="Hi")
+                await api.client.post("/v1/events", json=body, headers=AUTH)
+            await api.settle()
+            await api.daemon.dispatcher.drain()
+            text = (await api.client.get("/metrics")).text
+    assert metric(text, 'touchflow_smtp_errors_total{class="temporary_failure"}') == 1
+    assert metric(text, 'touchflow_smtp_errors_total{class="bad_mailbox"}') == 1
+    assert metric(text, "touchflow_send_latency_seconds_count") == 0
+
+
+async def test_after_a_restart_the_last_dispatch_time_comes_from_the_store(tmp_path: Path) -> None:
+    async with http_api(tmp_path, events=[coupon("X1")]) as api:
+        await api.daemon.dispatcher.drain()
+    async with http_api(tmp_path, events=[coupon("X1")]) as again:  # same store, new metrics
+        text = (await again.client.get("/metrics")).text
+    assert metric(text, "touchflow_last_dispatch_timestamp_seconds") > 0
+    assert metric(text, "touchflow_send_latency_seconds_count") == 0
+
+
+# --- openapi ------------------------------------------------------------------------
+
+
+async def test_openapi_documents_every_route_and_is_valid(api: Setup) -> None:
+    answer = await api.client.get("/openapi.json")
+    assert answer.status_code == 200
+    document = answer.json()
+    schema = schemathesis.openapi.from_dict(document)
+    documented = {(op.method.upper(), op.path) for op in _operations(schema)}
+    served = set()
+    for route in create_app(api.api).routes:
+        assert isinstance(route, Route)
+        path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
+        served |= {(method, path) for method in route.methods or () if method != "HEAD"}
+    assert served == documented
+
+
+def _operations(schema: schemathesis.BaseSchema) -> list[schemathesis.APIOperation]:
+    operations = []
+    for result in schema.get_all_operations():
+        operations.append(result.ok())
+    return operations
+
+
+# --- reload ---------------------------------------------------------------------------
+
+
+async def test_a_reload_follows_public_url_and_refuses_it_without_the_secret(
+    api: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = api.root / "touchflow.yaml"
+    config.write_text(config.read_text().replace(PUBLIC_URL, "https://other.example.com"))
+    assert await api.daemon.reload_if_changed(force=True)
+    links = api.daemon.project.unsubscribe
+    assert links is not None and links.public_url == "https://other.example.com"
+
+    api.daemon._load = functools.partial(load_with_links, environ={})  # the secret is gone
+    assert not await api.daemon.reload_if_changed(force=True)
+    assert "reload refused: touchflow.yaml: http.public_url is set" in caplog.text
+    assert "TOUCHFLOW_UNSUBSCRIBE_SECRET" in caplog.text
+    assert api.daemon.project.unsubscribe is links  # the running project stays

@@ -1,0 +1,38 @@
+"""``GET /healthz`` and ``GET /metrics``: for load balancers, systemd checks and Prometheus.
+
+Neither needs a token and neither shows customer data; bind to 127.0.0.1 (the
+default) or let a reverse proxy decide who may read them.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from touchflow.http.errors import JSONLine
+from touchflow.http.metrics import CONTENT_TYPE
+from touchflow.http.state import api_of
+
+TIMERS = ("plan", "watch", "reclaim")  # always there while running; "dispatch" only when due
+_NO_CACHE = {"Cache-Control": "no-store"}
+
+
+async def healthz(request: Request) -> Response:
+    """200 while the scheduler runs its timers; 503 while starting or stopping."""
+    timers = api_of(request).engine.timers()
+    ok = timers is not None and all(name in timers for name in TIMERS)
+    shown = {
+        name: when.isoformat() if when is not None else None
+        for name, when in sorted((timers or {}).items())
+    }
+    body = {
+        "status": "ok" if ok else "unavailable",
+        "scheduler": "running" if timers is not None else "not running",
+        "timers": shown,
+    }
+    return JSONLine(body, status_code=200 if ok else 503, headers=_NO_CACHE)
+
+
+async def metrics(request: Request) -> Response:
+    text = await api_of(request).metrics.render()
+    return Response(text, media_type=CONTENT_TYPE, headers=_NO_CACHE)

@@ -1,0 +1,62 @@
+"""``GET /v1/preview``: the JSON of `touchflow preview --format json`, from the live store.
+
+Same planner, same renderer, same shape (docs/preview-json.md); the window
+starts at the daemon's "now". Planning and rendering run in a worker thread so
+the daemon keeps sending meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from touchflow import app, preview
+from touchflow.http.auth import require_token
+from touchflow.http.errors import JSONLine, fail
+from touchflow.http.state import api_of
+from touchflow.models import Window
+
+_PARAMS = ("days", "customer", "rule", "all")
+_MAX_DAYS = 3660  # as `touchflow preview --days`
+_FLAGS = {"true": True, "1": True, "false": False, "0": False}
+
+
+async def get_preview(request: Request) -> Response:
+    api = api_of(request)
+    require_token(request, api.secrets.token)  # it shows names, addresses and messages
+    query = request.query_params
+    for name in query:
+        if name not in _PARAMS:
+            raise _bad(name, f"unknown query parameter {name!r} (known: {', '.join(_PARAMS)})")
+    days = _days(query.get("days", "7"))
+    show_all = _FLAGS.get(query.get("all", "false").lower())
+    if show_all is None:
+        raise _bad("all", "all must be true or false")
+    project, store = api.engine.project, api.engine.store
+    customer, rule = query.get("customer"), query.get("rule")
+    if rule is not None and rule not in {r.id for r in project.rules}:
+        raise _bad("rule", f"no rule {rule!r}; rules: {', '.join(r.id for r in project.rules)}")
+    if customer is not None and await store.get_customer(customer) is None:
+        raise _bad("customer", f"no customer {customer!r} in the store")
+    window = Window.of_days(api.engine.clock.now(), days)
+    planned = await app.plan_from_store(
+        project, store, app.PlanRequest(window=window, customer=customer, rule=rule)
+    )
+    items = await asyncio.to_thread(preview.render_all, project, planned)
+    shown = items if show_all else [i for i in items if i.touchpoint.reason is None]
+    return JSONLine([preview.as_json(item) for item in shown])
+
+
+def _days(text: str) -> int:
+    if (
+        not (text.isascii() and text.isdigit() and len(text) <= 4)
+        or not 1 <= int(text) <= _MAX_DAYS
+    ):
+        raise _bad("days", f"days must be a whole number from 1 to {_MAX_DAYS}, not {text!r}")
+    return int(text)
+
+
+def _bad(field: str, message: str) -> Exception:
+    return fail(422, "invalid_query", field, message)
