@@ -333,10 +333,26 @@ def _jsonl(text: str, problems: _Problems, what: str) -> Iterator[tuple[int, dic
         except json.JSONDecodeError as exc:
             problems.add(number, f"invalid JSON at column {exc.colno}: {exc.msg}")
             continue
+        if _LONE_SURROGATE.search(line) and not _encodable(value):
+            # "\ud800" is valid JSON but no character: it could not be stored.
+            problems.add(number, "a \\u escape names half a surrogate pair, which is no character")
+            continue
         if not isinstance(value, dict):
             problems.add(number, f"expected one JSON object {{...}} per {what}, not {_kind(value)}")
             continue
         yield number, value
+
+
+# A \uD800-\uDFFF escape; only such a line can decode to an unpaired surrogate.
+_LONE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _encodable(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _csv(text: str, problems: _Problems) -> Iterator[tuple[int, dict[str, str | None]]]:

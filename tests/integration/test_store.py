@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -414,3 +416,20 @@ async def test_sample_with_one_bad_row_writes_nothing(store: SqliteStore, tmp_pa
     assert "has no UTC offset" in problem.message
     assert await store.customer_count() == 0
     assert await store.load_facts() == []
+
+
+async def test_a_write_cancelled_at_any_moment_leaves_no_transaction_open(
+    store: SqliteStore,
+) -> None:
+    # A daemon stopped while a statement is on its way to SQLite's thread: whatever
+    # the moment, the next transaction must start cleanly.
+    for ticks in range(40):
+        task = asyncio.create_task(store.set_meta("k", str(ticks)))
+        for _ in range(ticks % 8):
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.0002 * (ticks // 8))
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await store.set_meta("after", str(ticks))
+        assert await store.get_meta("after") == str(ticks)

@@ -259,6 +259,14 @@ def test_malformed_json_reports_line_and_column() -> None:
     ]
 
 
+def test_an_escaped_lone_surrogate_is_a_problem_on_its_line_not_a_crash() -> None:
+    text = jsonl({"id": "c1"}) + '{"id": "c2", "note": "\\ud800"}\n' + jsonl({"id": "c3"})
+    text += '{"id": "c4", "note": "\\ud83d\\ude00 and \\\\ud800"}\n'  # a pair; a backslash
+    assert customer_problems(text, "c.jsonl") == [
+        (2, "a \\u escape names half a surrogate pair, which is no character")
+    ]
+
+
 def test_unicode_line_separator_inside_json_does_not_shift_line_numbers() -> None:
     text = jsonl({"id": "c1", "note": "a\u2028b"}, {"id": "c2", "birthday": "x"})
     assert customer_problems(text, "c.jsonl") == [

@@ -310,13 +310,22 @@ class SqliteStore(OutboxMethods, CustomerMethods, StatsMethods):
         # that later needs to write can fail with SQLITE_BUSY despite busy_timeout.
         async with self._lock:
             with self._errors(action):
-                await _run(self._db.execute(begin))
                 try:
+                    await _run(self._db.execute(begin))
                     yield self._db
+                    await _run(self._db.execute("COMMIT"))
                 except BaseException:
-                    await _run(self._db.execute("ROLLBACK"))
+                    # Also when cancelled on the way: BEGIN or COMMIT may have run in
+                    # SQLite's thread or not, so "no transaction is active" is fine.
+                    await self._rollback()
                     raise
-                await _run(self._db.execute("COMMIT"))
+
+    async def _rollback(self) -> None:
+        try:
+            await _run(self._db.execute("ROLLBACK"))
+        except sqlite3.OperationalError as exc:
+            if "no transaction is active" not in str(exc):
+                raise
 
     async def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         async with self._lock:
