@@ -89,7 +89,8 @@ class Daemon:
         self._stop = asyncio.Event()
         self._dispatching = False
         # Plans read the outbox, then write it: two at once could write older facts last.
-        self._planning = asyncio.Lock()
+        self._planning = asyncio.Lock()  # a page of a full plan, changes, an erasure
+        self._full_plan = asyncio.Lock()  # one full plan at a time
         self._reloading = asyncio.Lock()
         self._tasks: set[asyncio.Task[bool]] = set()  # from signals and listeners, until done
         self._services: Sequence[Service] = ()
@@ -178,8 +179,9 @@ class Daemon:
             )
 
     async def plan_ahead(self) -> int:
-        """The full plan: everyone, [start, now + horizon)."""
-        async with self._planning:
+        """The full plan: everyone, [start, now + horizon). It takes the planning lock a
+        page of customers at a time, so changed customers are re-planned in between."""
+        async with self._full_plan:
             return await self._plan_ahead()
 
     async def _plan_ahead(self) -> int:
@@ -199,7 +201,9 @@ class Daemon:
             )
             start = now - settings.catch_up
         window = Window(start=start, end=now + settings.horizon)
-        run = await plan_into_outbox(self.project, self.store, window=window, now=now)
+        run = await plan_into_outbox(
+            self.project, self.store, window=window, now=now, turn=self._planning
+        )
         await self.store.set_meta(PLANNED_UNTIL, window.end.isoformat())
         logs.log.info(
             "planned %d customers, %s to %s: %d touchpoints, %d new, %d changed (%.2f s)",

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Collection
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from touchflow import logs
 from touchflow.models import CustomerFacts, Window
@@ -47,11 +49,13 @@ async def plan_into_outbox(
     now: datetime,
     customer_ids: Collection[str] | None = None,
     page_size: int = PAGE_SIZE,
+    turn: AbstractAsyncContextManager[Any] | None = None,
 ) -> PlanRun:
     """Plan ``window`` for those customers (or everyone) and bring the outbox in line.
 
-    Everyone is planned a page of customers at a time (``SqliteStore.facts_pages``),
-    so memory follows the page size, not the number of customers.
+    Everyone is planned a page of customers at a time (``SqliteStore.facts_page``),
+    so memory follows the page size, not the number of customers. ``turn`` (the
+    daemon's planning lock) is held for each page, not for the whole run.
     """
     started = time.perf_counter()
     config = project.config
@@ -63,10 +67,19 @@ async def plan_into_outbox(
         facts = await store.load_facts(customer_ids=customer_ids, sent_since=sent_since)
         await _plan_page(project, store, planner, facts, customer_ids, window, now, total)
     else:
-        await _close_orphans(project, store, now, total)
-        async for page in store.facts_pages(page_size=page_size, sent_since=sent_since):
-            ids = [f.customer.id for f in page]
-            await _plan_page(project, store, planner, page, ids, window, now, total)
+        async with turn or nullcontext():
+            await _close_orphans(project, store, now, total)
+        after = ""
+        while True:
+            # A page is read and written in one turn: between turns a changed customer
+            # is re-planned at once, and a later page reads what that changed.
+            async with turn or nullcontext():
+                page = await store.facts_page(after, page_size, sent_since)
+                if not page:
+                    break
+                ids = [f.customer.id for f in page]
+                await _plan_page(project, store, planner, page, ids, window, now, total)
+            after = page[-1].customer.id
     return PlanRun(
         window=window,
         customers=total.customers,

@@ -142,3 +142,22 @@ async def test_preview_json_of_an_empty_window_is_an_empty_array(
     empty = PlanRequest(window=Window(start=NOW, end=NOW), rule="birthday-card")
     await write_json(project, plan_pages(project, store, empty), out, show_all=True)
     assert out.getvalue() == "[]\n"
+
+
+async def test_a_full_plan_takes_the_planning_turn_a_page_at_a_time(
+    project: Project, store: SqliteStore
+) -> None:
+    # Between turns the daemon re-plans changed customers (an HTTP event lands within
+    # a second even while a million customers are being planned).
+    held: list[int] = []
+
+    class Turn:
+        async def __aenter__(self) -> None:
+            held.append(len(outbox(store)))
+
+        async def __aexit__(self, *exc: object) -> None:
+            return None
+
+    await plan_into_outbox(project, store, window=WINDOW, now=NOW, page_size=2, turn=Turn())
+    # Orphans first, then pages of 2, 2 and 1 customers (2 rows each), then the empty read.
+    assert held == [0, 0, 4, 8, 10]

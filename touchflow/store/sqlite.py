@@ -248,11 +248,11 @@ class SqliteStore(OutboxMethods, CustomerMethods, StatsMethods):
         Rows become objects in a worker thread, so the event loop keeps sending.
         """
         # The next page is read while the caller works on this one.
-        coming = asyncio.ensure_future(self._page("", page_size, sent_since))
+        coming = asyncio.ensure_future(self.facts_page("", page_size, sent_since))
         try:
             while facts := await coming:
                 after = facts[-1].customer.id
-                coming = asyncio.ensure_future(self._page(after, page_size, sent_since))
+                coming = asyncio.ensure_future(self.facts_page(after, page_size, sent_since))
                 yield facts
                 del facts
         finally:
@@ -261,9 +261,10 @@ class SqliteStore(OutboxMethods, CustomerMethods, StatsMethods):
                 with suppress(asyncio.CancelledError):
                     await coming
 
-    async def _page(
-        self, after: str, limit: int, sent_since: datetime | None
+    async def facts_page(
+        self, after: str, limit: int, sent_since: datetime | None = None
     ) -> list[CustomerFacts]:
+        """The ``limit`` customers after id ``after`` ("" for the first), as ``facts_pages``."""
         rows = await self._read_page(after, limit, sent_since)
         if not rows[0]:
             return []
