@@ -15,7 +15,7 @@ from touchflow.planner import TIME_ORDER, Planner
 from touchflow.project import Project
 from touchflow.sample_data import load_sample
 from touchflow.store import Store
-from touchflow.store.sqlite import PAGE_SIZE, SqliteStore
+from touchflow.store.sqlite import EVERYONE, PAGE_SIZE, IdRange, SqliteStore
 from touchflow.timecalc import zone
 
 Notify = Callable[[str], None]
@@ -71,7 +71,12 @@ async def plan_from_store(
 
 
 async def plan_pages(
-    project: Project, store: Store, request: PlanRequest, *, page_size: int = PAGE_SIZE
+    project: Project,
+    store: Store,
+    request: PlanRequest,
+    *,
+    page_size: int = PAGE_SIZE,
+    ids: IdRange = EVERYONE,
 ) -> AsyncIterator[list[PlannedTouchpoint]]:
     """The plan a page of customers at a time (one page for one customer), each page in
     time order; a page's facts can be let go once the caller is done with it."""
@@ -83,7 +88,7 @@ async def plan_pages(
         planned = await asyncio.to_thread(planner.plan, facts)
         yield [tp for tp in planned if request.rule in (None, tp.rule_id)]
         return
-    async for page in store.facts_pages(page_size=page_size):
+    async for page in store.facts_pages(page_size=page_size, ids=ids):
         planned = await asyncio.to_thread(planner.plan, page)
         yield [tp for tp in planned if request.rule in (None, tp.rule_id)]
 

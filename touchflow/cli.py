@@ -26,10 +26,10 @@ from touchflow.http.settings import UNSUBSCRIBE_SECRET_ENV
 from touchflow.importer import make_event, parse_suppression_email
 from touchflow.lock import StoreLock
 from touchflow.models import Suppression, SuppressionScope, Window
+from touchflow.preview_parts import json_elements_in_processes
 from touchflow.project import Project, load_project_checked
 from touchflow.store.sqlite import SqliteStore
 from touchflow.timecalc import zone
-from touchflow.unsubscribe import with_links
 
 T = TypeVar("T")
 
@@ -174,6 +174,12 @@ def validate(project_dir: Path) -> None:
     help="Include held touchpoints with their reasons (cancelled, capped, "
     "suppressed, no_consent, condition_false…).",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    help="With --format json: processes that plan and render (default: one per core, "
+    "at most 4, fewer for small stores; 1 = all in this process).",
+)
 @handle_errors
 def preview_command(
     project_dir: Path,
@@ -184,6 +190,7 @@ def preview_command(
     fmt: str,
     out_dir: Path,
     show_all: bool,
+    jobs: int | None,
 ) -> None:
     """Show every touchpoint due in [now, now + DAYS), rendered, without sending anything.
 
@@ -196,7 +203,7 @@ def preview_command(
       touchflow preview --format eml --out /tmp/mails
     """
     # The messages carry the daemon's unsubscribe links (placeholders without the secret).
-    project = with_links(load_project_checked(project_dir), os.environ, preview=True)
+    project = preview.load_for_preview(project_dir)
     now = parse_now(now_text, project.config.timezone)
     if rule_id is not None and rule_id not in {r.id for r in project.rules}:
         raise _arg_error(
@@ -204,7 +211,7 @@ def preview_command(
         )
     request = app.PlanRequest(window=Window.of_days(now, days), customer=customer, rule=rule_id)
     if fmt == "json":  # a page of customers at a time: fit for a million customers
-        _run(_preview_json(project, request, now, show_all))
+        _run(_preview_json(project, request, now, show_all, jobs))
         return
     items = _run(_preview(project, request, now))
     shown = items if show_all else [i for i in items if i.touchpoint.reason is None]
@@ -227,11 +234,17 @@ async def _preview(
 
 
 async def _preview_json(
-    project: Project, request: app.PlanRequest, now: datetime, show_all: bool
+    project: Project, request: app.PlanRequest, now: datetime, show_all: bool, jobs: int | None
 ) -> None:
     async with _preview_store(project, request, now) as store:
-        pages = app.plan_pages(project, store, request)
-        await preview.write_json(project, pages, sys.stdout, show_all=show_all)
+        root = project.config.root
+        elements = await json_elements_in_processes(
+            root, store, request, show_all=show_all, workers=jobs
+        )
+        if elements is None:
+            pages = app.plan_pages(project, store, request)
+            elements = await preview.json_elements(project, pages, show_all=show_all)
+    preview.write_elements(elements, sys.stdout)
 
 
 @asynccontextmanager

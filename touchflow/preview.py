@@ -6,6 +6,7 @@ The JSON shape is a public interface (docs/preview-json.md); keep it stable.
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterable, Sequence
@@ -22,10 +23,17 @@ from touchflow.errors import UserError
 from touchflow.messages import Built, build
 from touchflow.models import PlannedTouchpoint
 from touchflow.planner import TIME_ORDER
-from touchflow.project import Project
+from touchflow.project import Project, load_project_checked
 from touchflow.timecalc import zone
+from touchflow.unsubscribe import with_links
 
 PreviewItem = Built
+
+
+def load_for_preview(root: Path) -> Project:
+    """The project as the preview shows it: marketing messages carry the daemon's
+    unsubscribe links (placeholders that no server accepts without the secret)."""
+    return with_links(load_project_checked(root), os.environ, preview=True)
 
 
 def render_all(project: Project, touchpoints: Sequence[PlannedTouchpoint]) -> list[PreviewItem]:
@@ -68,16 +76,20 @@ def to_json(items: Sequence[PreviewItem]) -> str:
     return json.dumps([as_json(i) for i in items], ensure_ascii=False, indent=2)
 
 
-async def write_json(
-    project: Project, pages: AsyncIterable[list[PlannedTouchpoint]], out: TextIO, *, show_all: bool
-) -> None:
-    """``to_json(render_all(...))`` of every page, written a page at a time.
+# One element of the JSON array: its place in time order, and its text.
+Element = tuple[tuple[Any, ...], str]
+
+
+async def json_elements(
+    project: Project, pages: AsyncIterable[list[PlannedTouchpoint]], *, show_all: bool
+) -> list[Element]:
+    """The elements of ``to_json(render_all(...))`` for every page, in no set order.
 
     Each page is rendered and turned into text before the next one is planned, so
     only the text is kept (about 600 bytes a touchpoint), not the customers' facts
-    and rendered messages; the elements are then written in time order.
+    and rendered messages.
     """
-    elements: list[tuple[tuple[Any, ...], str]] = []
+    elements: list[Element] = []
     async for page in pages:
         for tp in page:
             if tp.reason is not None and not show_all:
@@ -86,6 +98,11 @@ async def write_json(
             if item.touchpoint.reason is None or show_all:
                 text = json.dumps(as_json(item), ensure_ascii=False, indent=2)
                 elements.append((TIME_ORDER(tp), textwrap.indent(text, "  ")))
+    return elements
+
+
+def write_elements(elements: list[Element], out: TextIO) -> None:
+    """The JSON array of these elements in time order: what ``to_json`` writes."""
     if not elements:
         out.write("[]\n")
         return

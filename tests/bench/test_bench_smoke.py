@@ -75,3 +75,10 @@ def test_the_planner_benchmark_reports_evaluations_per_second_and_the_paged_pipe
     assert found["pipeline.customers"] == found["planner.customers"] == "200"
     assert found["pipeline.touchpoints"] == found["planner.touchpoints"] != "0"
     assert float(found["pipeline.peak_rss_mib_max"]) > 0
+
+
+def test_the_preview_benchmark_runs_one_process_and_one_per_core_to_the_same_document() -> None:
+    found = figures("preview.py")
+    assert found["preview.same_document"] == "yes"
+    assert int(found["preview.json_bytes"]) > 2
+    assert float(found["preview.speedup"]) > 0

@@ -17,7 +17,8 @@ from tests.daemon_support import write_project
 from touchflow.app import PlanRequest, ensure_sample, open_store, plan_from_store, plan_pages
 from touchflow.models import Customer, Event, OutboxState, Window
 from touchflow.planner import Planner, plan
-from touchflow.preview import render_all, to_json, write_json
+from touchflow.preview import json_elements, render_all, to_json, write_elements
+from touchflow.preview_parts import json_elements_in_processes
 from touchflow.project import Project, load_project_checked
 from touchflow.replan import plan_into_outbox
 from touchflow.store.sqlite import SqliteStore
@@ -127,11 +128,38 @@ async def test_preview_json_written_a_page_at_a_time_is_the_whole_document(
     request = PlanRequest(window=YEAR)
     items = render_all(project, await plan_from_store(project, store, request))
     shown = [i for i in items if show_all or i.touchpoint.reason is None]
-    out = io.StringIO()
     pages = plan_pages(project, store, request, page_size=3)
-    await write_json(project, pages, out, show_all=show_all)
+    out = io.StringIO()
+    write_elements(await json_elements(project, pages, show_all=show_all), out)
     assert out.getvalue() == to_json(shown) + "\n"
     assert len(json.loads(out.getvalue())) == len(shown) > 50
+
+
+async def test_preview_json_from_two_worker_processes_is_the_same_document(
+    sample: tuple[Project, SqliteStore],
+) -> None:
+    project, store = sample
+    request = PlanRequest(window=YEAR)
+    alone = await json_elements(project, plan_pages(project, store, request), show_all=True)
+    root = project.config.root
+    parts = await json_elements_in_processes(root, store, request, show_all=True, workers=2)
+    assert parts is not None
+    assert sorted(parts) == sorted(alone)
+    assert len(await store.id_ranges(2)) == 2
+    one_customer = PlanRequest(window=YEAR, customer="c-001")
+    assert await json_elements_in_processes(root, store, one_customer, show_all=True) is None
+
+
+async def test_id_ranges_split_the_customers_into_parts_of_about_equal_size(
+    store: SqliteStore,
+) -> None:
+    assert await store.id_ranges(1) == [("", None)]
+    assert await store.id_ranges(2) == [("", "c1"), ("c1", None)]  # 2 and 3 customers
+    five = [("", "c0"), ("c0", "c1"), ("c1", "c2"), ("c2", "c3"), ("c3", None)]
+    assert await store.id_ranges(5) == five
+    assert await store.id_ranges(9) == five  # no empty ranges
+    pages = [page async for page in store.facts_pages(ids=("c1", "c3"))]
+    assert [[f.customer.id for f in page] for page in pages] == [["c2", "c3"]]
 
 
 async def test_preview_json_of_an_empty_window_is_an_empty_array(
@@ -140,24 +168,7 @@ async def test_preview_json_of_an_empty_window_is_an_empty_array(
     project, store = sample
     out = io.StringIO()
     empty = PlanRequest(window=Window(start=NOW, end=NOW), rule="birthday-card")
-    await write_json(project, plan_pages(project, store, empty), out, show_all=True)
+    write_elements(
+        await json_elements(project, plan_pages(project, store, empty), show_all=True), out
+    )
     assert out.getvalue() == "[]\n"
-
-
-async def test_a_full_plan_takes_the_planning_turn_a_page_at_a_time(
-    project: Project, store: SqliteStore
-) -> None:
-    # Between turns the daemon re-plans changed customers (an HTTP event lands within
-    # a second even while a million customers are being planned).
-    held: list[int] = []
-
-    class Turn:
-        async def __aenter__(self) -> None:
-            held.append(len(outbox(store)))
-
-        async def __aexit__(self, *exc: object) -> None:
-            return None
-
-    await plan_into_outbox(project, store, window=WINDOW, now=NOW, page_size=2, turn=Turn())
-    # Orphans first, then pages of 2, 2 and 1 customers (2 rows each), then the empty read.
-    assert held == [0, 0, 4, 8, 10]

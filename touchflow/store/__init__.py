@@ -44,10 +44,14 @@ class Store(Protocol):
         ...
 
     def facts_pages(
-        self, *, page_size: int = ..., sent_since: datetime | None = None
+        self,
+        *,
+        page_size: int = ...,
+        sent_since: datetime | None = None,
+        ids: tuple[str, str | None] = ...,
     ) -> AsyncIterator[list[CustomerFacts]]:
-        """Everyone's facts as ``load_facts()`` gives them, ``page_size`` customers at
-        a time: memory follows the page, not the number of customers."""
+        """Everyone's facts (or those with ids in ``(after, up_to]``) as ``load_facts()``
+        gives them, ``page_size`` customers at a time: memory follows the page."""
         ...
 
     async def get_meta(self, key: str) -> str | None: ...

@@ -84,6 +84,11 @@ _SELECT_SENT = (
 # and the events_customer_at / outbox_customer indexes): no IN lists, no scans.
 PAGE_SIZE = 20_000
 _SELECT_PAGE = f"{_SELECT_CUSTOMERS} WHERE id > ? ORDER BY id LIMIT ?"
+_SELECT_PAGE_UP_TO = f"{_SELECT_CUSTOMERS} WHERE id > ? AND id <= ? ORDER BY id LIMIT ?"
+_ID_AT = "SELECT id FROM customers ORDER BY id LIMIT 1 OFFSET ?"
+# Customer ids (after, up to]: "" is before every id, None after every id.
+IdRange = tuple[str, str | None]
+EVERYONE: IdRange = ("", None)
 _SELECT_PAGE_EVENTS = f"{_SELECT_EVENTS} WHERE customer_id BETWEEN ? AND ?{_EVENT_ORDER}"
 _SELECT_PAGE_SUPPRESSIONS = (
     "SELECT s.email, s.scope FROM customers c JOIN suppressions s ON s.email = lower(c.email) "
@@ -238,9 +243,14 @@ class SqliteStore(OutboxMethods, CustomerMethods, StatsMethods):
         return _facts(customers, events, suppressions, sent)
 
     async def facts_pages(
-        self, *, page_size: int = PAGE_SIZE, sent_since: datetime | None = None
+        self,
+        *,
+        page_size: int = PAGE_SIZE,
+        sent_since: datetime | None = None,
+        ids: IdRange = EVERYONE,
     ) -> AsyncIterator[list[CustomerFacts]]:
-        """Everyone's facts, ``page_size`` customers at a time, in customer id order.
+        """Everyone's facts (or those of an id range), ``page_size`` customers at a time,
+        in customer id order.
 
         Memory stays proportional to one page, whatever the number of customers.
         Each page is read in its own transaction: it is consistent in itself, and
@@ -248,11 +258,13 @@ class SqliteStore(OutboxMethods, CustomerMethods, StatsMethods):
         Rows become objects in a worker thread, so the event loop keeps sending.
         """
         # The next page is read while the caller works on this one.
-        coming = asyncio.ensure_future(self.facts_page("", page_size, sent_since))
+        after, up_to = ids
+        coming = asyncio.ensure_future(self.facts_page(after, page_size, sent_since, up_to))
         try:
             while facts := await coming:
                 after = facts[-1].customer.id
-                coming = asyncio.ensure_future(self.facts_page(after, page_size, sent_since))
+                page = self.facts_page(after, page_size, sent_since, up_to)
+                coming = asyncio.ensure_future(page)
                 yield facts
                 del facts
         finally:
@@ -262,20 +274,25 @@ class SqliteStore(OutboxMethods, CustomerMethods, StatsMethods):
                     await coming
 
     async def facts_page(
-        self, after: str, limit: int, sent_since: datetime | None = None
+        self, after: str, limit: int, sent_since: datetime | None = None, up_to: str | None = None
     ) -> list[CustomerFacts]:
-        """The ``limit`` customers after id ``after`` ("" for the first), as ``facts_pages``."""
-        rows = await self._read_page(after, limit, sent_since)
+        """The first ``limit`` customers with ids after ``after`` ("" for the very first)
+        and up to ``up_to`` (None: no end), as ``facts_pages`` reads them."""
+        rows = await self._read_page(after, limit, sent_since, up_to)
         if not rows[0]:
             return []
         with collector_paused():
             return await asyncio.to_thread(_facts, *rows)
 
     async def _read_page(
-        self, after: str, limit: int, sent_since: datetime | None
+        self, after: str, limit: int, sent_since: datetime | None, up_to: str | None
     ) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
         async with self._transaction("read facts from", begin="BEGIN") as db:
-            customers = list(await db.execute_fetchall(_SELECT_PAGE, (after, limit)))
+            if up_to is None:
+                customers = list(await db.execute_fetchall(_SELECT_PAGE, (after, limit)))
+            else:
+                page = (after, up_to, limit)
+                customers = list(await db.execute_fetchall(_SELECT_PAGE_UP_TO, page))
             if not customers:
                 return [], [], [], []
             span = (customers[0][0], customers[-1][0])
@@ -287,6 +304,20 @@ class SqliteStore(OutboxMethods, CustomerMethods, StatsMethods):
                 params = (utc_text(sent_since), *span)
                 sent = list(await db.execute_fetchall(_SELECT_PAGE_SENT, params))
         return customers, events, suppressions, sent
+
+    async def id_ranges(self, parts: int) -> list[IdRange]:
+        """Up to ``parts`` id ranges holding about as many customers each, covering all."""
+        total = await self.customer_count()
+        parts = max(1, min(parts, total))
+        bounds: list[str | None] = [""]
+        for k in range(1, parts):  # the last id of part k
+            offset = (total * k // parts - 1,)
+            rows = await self._fetch(
+                "SELECT id FROM customers ORDER BY id LIMIT 1 OFFSET ?", offset
+            )
+            bounds.append(rows[0][0])
+        edges = [*bounds, None]
+        return [(str(edges[i]), edges[i + 1]) for i in range(len(edges) - 1)]
 
     async def open_outbox_without_customer(self) -> list[OutboxRow]:
         """Pending and retrying rows whose customer is no longer in the store."""
