@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from touchflow.http.settings import HttpSettings
+from touchflow.models import CUSTOMER_CORE_FIELDS
 
 _NULLABLE_TEXT = {"type": ["string", "null"]}
 _TEXT = {"type": "string"}
@@ -180,18 +181,8 @@ def _schemas(settings: HttpSettings) -> dict[str, Any]:
             "type": "object",
             "description": "Core fields below; any other key is an attribute.",
             "properties": {
-                **{
-                    name: _NULLABLE_TEXT
-                    for name in (
-                        "email",
-                        "phone",
-                        "first_name",
-                        "last_name",
-                        "timezone",
-                        "locale",
-                        "country",
-                    )
-                },
+                # The core fields but the id (it is in the path): text unless typed here.
+                **{name: _NULLABLE_TEXT for name in CUSTOMER_CORE_FIELDS if name != "id"},
                 "birthday": {"type": ["string", "null"], "format": "date"},
                 "customer_since": {"type": ["string", "null"], "format": "date"},
                 "consent_marketing": {"type": ["boolean", "null"]},
