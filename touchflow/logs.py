@@ -63,6 +63,13 @@ def setup(fmt: str = "text", level: str = "info", stream: TextIO | None = None) 
 def transition(t: Transition) -> None:
     """One line per state change: ``KEY pending → sent``."""
     row = t.row
+    level = logging.INFO
+    if row.state.value == "failed":
+        level = logging.ERROR
+    elif row.state.value in ("retry", "expired"):
+        level = logging.WARNING
+    if not log.isEnabledFor(level):
+        return  # one per message at full speed: skip building what nobody reads
     old = t.old.value if t.old else "new"
     fields = {
         "event": "state",
@@ -76,9 +83,4 @@ def transition(t: Transition) -> None:
         "attempts": row.attempts,
         "due_at": row.due_at.isoformat(),
     }
-    level = logging.INFO
-    if row.state.value == "failed":
-        level = logging.ERROR
-    elif row.state.value in ("retry", "expired"):
-        level = logging.WARNING
     log.log(level, "%s %s → %s", row.key, old, row.state.value, extra={"tf": fields})
