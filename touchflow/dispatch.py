@@ -17,27 +17,25 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
-import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from touchflow import logs
 from touchflow.channels import Channel
-from touchflow.dispatch_worker import StaleProject, Worker, WorkerError
+from touchflow.dispatch_worker import Preparer
 from touchflow.dkim import DkimSigner
 from touchflow.models import OutboxRow, OutboxState, Suppression
 from touchflow.outbox import Transition, after_delivery
-from touchflow.prepare import Prepared, prepare
+from touchflow.prepare import Prepared
 from touchflow.project import Project
 from touchflow.record import Recorder
 from touchflow.store.sqlite import SqliteStore
 
 _WORKER_BATCHES = 4  # a batch for the worker is this many in-process batches
 _WORKER_AFTER = 2  # full batches in a row before a worker is started
-_WORKER_PAUSE = 60.0  # seconds without a worker after one failed
 
 
 @dataclass(slots=True)
@@ -69,14 +67,11 @@ class Dispatcher:
     ) -> None:
         self.store = store
         self.channel = channel
-        self._project = project
-        self._clock = clock
-        self._signer = signer
+        self.project = project
+        self.clock = clock
         self.owner = owner or f"touchflow-{uuid.uuid4().hex[:12]}"
         self._batch = batch
-        self._use_worker = worker  # None: as daemon.worker_process says
-        self._worker: asyncio.Task[Worker] | None = None  # starting, or started
-        self._worker_failed = -_WORKER_PAUSE  # time.monotonic() of the last failure
+        self.preparer = Preparer(store, signer=signer, use=worker)
         self._random = random.Random()
         self.stopping = False
 
@@ -86,7 +81,7 @@ class Dispatcher:
         try:
             await run.go()
         finally:
-            await self._stop_worker()
+            await self.preparer.aclose()  # not kept between drains: it holds the facts it read
         return run.tally
 
     def batch_size(self, *, worker: bool) -> int:
@@ -96,72 +91,8 @@ class Dispatcher:
         size = self._batch or max(8, self.channel.concurrency * 8)
         return size * _WORKER_BATCHES if worker and self._batch is None else size
 
-    # --- preparing a batch --------------------------------------------------------
-
-    async def prepare(self, project: Project, rows: Sequence[OutboxRow]) -> list[Prepared]:
-        now = self._clock()
-        worker = self._ready_worker()
-        if worker is not None:
-            try:
-                return await worker.prepare(project, rows, now)
-            except StaleProject:
-                pass  # it loaded other files than ours: a reload is under way
-            except WorkerError as exc:
-                await self._worker_failure(exc)
-        return await prepare(project, self.store, rows, now=now, signer=self._signer)
-
-    def worker_ready(self) -> bool:
-        return self._ready_worker() is not None
-
-    def want_worker(self, project: Project) -> None:
-        """A backlog: start the worker process (batches are prepared here until it is up)."""
-        wanted = (
-            project.config.daemon.worker_process if self._use_worker is None else self._use_worker
-        )
-        if not wanted or self._worker is not None or project.digest is None:
-            return
-        if time.monotonic() - self._worker_failed < _WORKER_PAUSE:
-            return
-        start = Worker.start(project, store=self.store.path, signer=self._signer)
-        self._worker = asyncio.create_task(start)
-
-    def _ready_worker(self) -> Worker | None:
-        task = self._worker
-        if task is None or not task.done():
-            return None
-        if task.cancelled() or task.exception() is not None:
-            self._worker = None
-            self._worker_failed = time.monotonic()
-            error = "cancelled" if task.cancelled() else task.exception()
-            logs.log.warning("the worker process did not start (%s); preparing here", error)
-            return None
-        return task.result()
-
-    async def _worker_failure(self, exc: Exception) -> None:
-        logs.log.warning("the worker process failed; preparing here from now on: %s", exc)
-        await self._stop_worker()
-        self._worker_failed = time.monotonic()
-
-    async def _stop_worker(self) -> None:
-        task, self._worker = self._worker, None
-        if task is None:
-            return
-        if not task.done():
-            task.cancel()
-        try:
-            worker = await task
-        except BaseException:  # it never started; start() cleaned up after itself
-            return
-        await worker.aclose()
-
     def jitter(self) -> float:
         return self._random.random()
-
-    def now(self) -> datetime:
-        return self._clock()
-
-    def project(self) -> Project:
-        return self._project()
 
 
 class _Drain:
@@ -170,56 +101,64 @@ class _Drain:
     def __init__(self, dispatcher: Dispatcher, tally: Tally) -> None:
         self.d = dispatcher
         self.tally = tally
-        self.recorder = Recorder(dispatcher.store, owner=dispatcher.owner, clock=dispatcher.now)
+        self.recorder = Recorder(dispatcher.store, owner=dispatcher.owner, clock=dispatcher.clock)
         self.queue: asyncio.Queue[tuple[Project, Prepared] | None] = asyncio.Queue()
         self.room = asyncio.Event()  # set when the queue is short enough to claim more
         self.low = dispatcher.batch_size(worker=False)
-        self.halted = False  # a sender failed: the others finish what they send and stop
+        self.halted = False  # a sender failed (or we were cancelled): no new sends
         self.left: list[Prepared] = []  # claimed, not sent: back to pending at the end
 
     async def go(self) -> None:
-        senders = [asyncio.create_task(self._sender()) for _ in range(self._senders())]
-        failure: BaseException | None = None
+        count = max(1, self.d.channel.concurrency)
+        senders = [asyncio.create_task(self._sender()) for _ in range(count)]
+        errors: list[BaseException] = []
         try:
             await self._produce()
-        except Exception as exc:  # sends already queued still go out; then it is raised
-            failure = exc
+        except Exception as exc:  # what is queued still goes out; then it is raised
+            errors.append(exc)
+        except BaseException:  # cancelled: the sends under way end, nothing new starts
+            self._halt()
+            raise
         finally:
             for _ in senders:
                 self.queue.put_nowait(None)
             results = await asyncio.gather(*senders, return_exceptions=True)
-        while not self.queue.empty():
-            item = self.queue.get_nowait()
-            if item is not None:
-                self.left.append(item[1])
-        await self._release()
-        for result in [failure, *results]:
-            if isinstance(result, BaseException):
-                raise result  # every send has ended; the timer's listener logs it
-
-    def _senders(self) -> int:
-        return max(1, self.d.channel.concurrency)
+            errors += [r for r in results if isinstance(r, BaseException)]
+            while not self.queue.empty():
+                if (item := self.queue.get_nowait()) is not None:
+                    self.left.append(item[1])
+            try:
+                await self._release()
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]  # every send has ended; the timer's listener logs it
 
     def _going(self) -> bool:
         return not (self.d.stopping or self.halted)
 
+    def _halt(self) -> None:
+        self.halted = True
+        self.room.set()
+
     async def _produce(self) -> None:
+        preparer = self.d.preparer
         full_in_a_row = 0
         while self._going():
-            # Claim the next batch while a whole one is still queued: preparing it
-            # (in the worker) takes about as long as sending one.
-            ready = self.d.worker_ready()
-            self.low = self.d.batch_size(worker=ready) * (2 if ready else 1)
+            # Claim the next batch while the queue still holds a whole one (two for the
+            # worker, whose batches are bigger): preparing it takes about as long as
+            # sending one, and the senders must not run dry meanwhile.
+            self.low = self.d.batch_size(worker=preparer.ready) * (2 if preparer.ready else 1)
             while self.queue.qsize() >= self.low and self._going():
                 self.room.clear()
                 await self.room.wait()
             if not self._going():
                 break
             project = self.d.project()  # one project per batch, even if a reload lands
-            limit = self.d.batch_size(worker=self.d.worker_ready())
+            limit = self.d.batch_size(worker=preparer.ready)
             rows = await self.d.store.claim_due(
                 owner=self.d.owner,
-                now=self.d.now(),
+                now=self.d.clock(),
                 ttl=project.config.daemon.claim_timeout,
                 limit=limit,
             )
@@ -227,16 +166,15 @@ class _Drain:
                 break
             full_in_a_row = full_in_a_row + 1 if len(rows) == limit else 0
             if full_in_a_row >= _WORKER_AFTER:
-                self.d.want_worker(project)
-            prepared = await self.d.prepare(project, rows)
-            await self._enqueue(project, prepared)
+                preparer.want(project)
+            await self._enqueue(project, await preparer.prepare(project, rows, self.d.clock()))
             if len(rows) < limit:
                 break
 
     async def _enqueue(self, project: Project, prepared: list[Prepared]) -> None:
         ended = []
         for item in prepared:
-            if item.envelope is None:
+            if item.envelope is None:  # cancelled, expired, suppressed, not buildable...
                 ended.append(self._finish(item.row, item.row, attempted=False))
             elif self._going():
                 self.queue.put_nowait((project, item))
@@ -249,23 +187,24 @@ class _Drain:
             if self.queue.qsize() < self.low:
                 self.room.set()
             if not self._going():
-                self.left.append(item[1])  # shutting down: back to pending
+                self.left.append(item[1])  # stopping: back to pending
                 continue
             try:
                 await self._deliver(*item)
             except BaseException:
-                self.halted = True
-                self.room.set()
+                self._halt()
                 raise
 
     async def _deliver(self, project: Project, item: Prepared) -> None:
+        # The outcome is committed before this sender takes the next message: a crash
+        # leaves at most one message per sender accepted by the server, not recorded.
         row, envelope = item.row, item.envelope
         assert envelope is not None
         delivery = await self.d.channel.send(envelope)
         new, suppression = after_delivery(
             row,
             delivery,
-            now=self.d.now(),
+            now=self.d.clock(),
             message_id=envelope.message_id,
             settings=project.config.daemon,
             jitter=self.d.jitter(),

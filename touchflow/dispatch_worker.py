@@ -5,8 +5,8 @@ CPU work in between (a fresh plan per batch, Jinja, MIME, DKIM) runs here, on
 the machine's other core (docs/decisions.md). The worker reads the store and
 writes nothing: every outcome is recorded by the daemon, which also logs it.
 
-The daemon starts it as ``python -P -m touchflow.dispatch_worker`` and speaks
-over its stdin and stdout: length-prefixed pickles, one request, one reply.
+The daemon starts it (``python -P -c`` with the path of its own touchflow)
+and speaks over its stdin and stdout: length-prefixed pickles, one request, one reply.
 The worker loads the project itself and refuses a batch if what it loaded is
 not byte for byte what the daemon runs (``Project.digest``); the daemon then
 prepares that batch itself. It exits when its stdin closes, so it never
@@ -16,17 +16,18 @@ outlives the daemon, not even a SIGKILLed one.
 from __future__ import annotations
 
 import asyncio
-import os
 import pickle
 import signal
 import struct
 import sys
+import time
 import traceback
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from touchflow import logs
 from touchflow.dkim import DkimSigner
 from touchflow.errors import TouchflowError
 from touchflow.models import OutboxRow
@@ -35,7 +36,22 @@ from touchflow.project import Project, load_project_checked
 from touchflow.store.sqlite import SqliteStore
 
 _HEADER = struct.Struct("!I")
+# The worker runs this very touchflow (not whichever one its sys.path would find first),
+# imported from where the daemon imported it, without adding anything to sys.path.
+_BOOT = """\
+import importlib.util, pathlib, sys
+package = pathlib.Path({package!r})
+spec = importlib.util.spec_from_file_location(
+    "touchflow", package / "__init__.py", submodule_search_locations=[str(package)]
+)
+module = importlib.util.module_from_spec(spec)
+sys.modules["touchflow"] = module
+spec.loader.exec_module(module)
+from touchflow.dispatch_worker import main
+main()
+"""
 _REPLY_TIMEOUT = 120.0  # seconds; a worker that takes longer is stopped and not used again
+_PAUSE = 60.0  # seconds without a worker after one failed
 
 
 class WorkerError(TouchflowError):
@@ -56,12 +72,9 @@ class Worker:
     @classmethod
     async def start(cls, project: Project, *, store: Path, signer: DkimSigner | None) -> Worker:
         """Start the process and wait until it has loaded the project and opened the store."""
-        package_root = str(Path(__file__).resolve().parent.parent)
-        path = os.environ.get("PYTHONPATH")
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, path]))}
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-P", "-m", "touchflow.dispatch_worker",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env,
+            sys.executable, "-P", "-c", _BOOT.format(package=str(Path(__file__).resolve().parent)),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         worker = cls(process)
         try:
@@ -71,6 +84,10 @@ class Worker:
             await worker.aclose()
             raise
         return worker
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
 
     async def prepare(
         self, project: Project, rows: Sequence[OutboxRow], now: datetime
@@ -109,6 +126,78 @@ class Worker:
         except TimeoutError:
             process.kill()
             await process.wait()
+
+
+class Preparer:
+    """Prepares batches in the worker process once a backlog makes one worth starting,
+    and here (``touchflow.prepare``) until it is up, or if it fails or is not wanted."""
+
+    def __init__(self, store: SqliteStore, *, signer: DkimSigner | None, use: bool | None) -> None:
+        self._store = store
+        self._signer = signer
+        self._use = use  # None: as daemon.worker_process says
+        self._starting: asyncio.Task[Worker] | None = None  # starting, or started
+        self._failed = -_PAUSE  # time.monotonic() of the last failure
+
+    @property
+    def ready(self) -> bool:
+        return self._worker() is not None
+
+    @property
+    def worker(self) -> Worker | None:
+        """The worker process, once it is up."""
+        return self._worker()
+
+    def want(self, project: Project) -> None:
+        """There is a backlog: start the worker (batches are prepared here meanwhile)."""
+        use = project.config.daemon.worker_process if self._use is None else self._use
+        if not use or self._starting is not None or project.digest is None:
+            return
+        if time.monotonic() - self._failed < _PAUSE:
+            return
+        start = Worker.start(project, store=self._store.path, signer=self._signer)
+        self._starting = asyncio.create_task(start)
+
+    async def prepare(
+        self, project: Project, rows: Sequence[OutboxRow], now: datetime
+    ) -> list[Prepared]:
+        worker = self._worker()
+        if worker is not None:
+            try:
+                return await worker.prepare(project, rows, now)
+            except StaleProject:
+                pass  # it loaded other files than the daemon runs: a reload is under way
+            except WorkerError as exc:
+                logs.log.warning("the worker process failed; preparing in the daemon: %s", exc)
+                await self.aclose()
+                self._failed = time.monotonic()
+        return await prepare(project, self._store, rows, now=now, signer=self._signer)
+
+    def _worker(self) -> Worker | None:
+        task = self._starting
+        if task is None or not task.done():
+            return None
+        if task.cancelled() or task.exception() is not None:
+            self._starting = None
+            self._failed = time.monotonic()
+            error = "cancelled" if task.cancelled() else task.exception()
+            logs.log.warning(
+                "the worker process did not start (%s); preparing in the daemon", error
+            )
+            return None
+        return task.result()
+
+    async def aclose(self) -> None:
+        task, self._starting = self._starting, None
+        if task is None:
+            return
+        if not task.done():
+            task.cancel()
+        try:
+            worker = await task
+        except BaseException:  # it never started; start() cleaned up after itself
+            return
+        await worker.aclose()
 
 
 # --- the worker's side ------------------------------------------------------------
