@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny run for CI; no timing")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.n, args.rounds = 300, 1
+        # Enough rows that the first daemon is still sending when it is killed.
+        args.n, args.rounds = 5000, 1
     port = dispatch.free_port()
     sink = dispatch.start_sink(port)
     times: list[float] = []

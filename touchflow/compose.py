@@ -20,7 +20,7 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email import message_from_bytes
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -50,6 +50,9 @@ _SPEC = rf"{_ATOMS}@{_LABEL}(?:\.{_LABEL})*"
 _SIMPLE_ADDRESS = re.compile(
     rf"(?P<name>[^\W_]+(?:[ '-][^\W_]+)*) <(?P<spec>{_SPEC})>|(?P<bare>{_SPEC})"
 )
+# Just the address, as SMTP's MAIL FROM and RCPT TO carry it: ``email.utils.parseaddr``
+# returns such a value unchanged (a property test checks), so callers may skip it.
+BARE_ADDRESS = re.compile(_SPEC)
 # Headers compose() sets itself; an extra header must not replace or double them.
 _OWN_HEADERS = frozenset(
     {
@@ -126,7 +129,7 @@ def compose(
     message_id = message_id_for(key, domain)
     head += [
         mime.header("Subject", mime.unstructured(rendered.subject)),
-        f"Date: {format_datetime(date)}\r\n",
+        _date_header(date),
         f"Message-ID: {message_id}\r\n",
         *_unsubscribe_headers(list_unsubscribe, one_click=one_click),
         *_extra_headers(extra_headers),
@@ -138,6 +141,17 @@ def compose(
         char = f"U+{ord(exc.object[exc.start]):04X}"
         raise ComposeError(f"body: the text holds an unpaired surrogate ({char})") from None
     return Composed(data=data, message_id=message_id)
+
+
+def _date_header(date: datetime) -> str:
+    """The Date line; cached, as a dispatched batch shares one date."""
+    # Keyed by the offset too: the same instant in another zone is equal, but not written alike.
+    return _date_line(date, date.utcoffset())
+
+
+@functools.lru_cache(maxsize=64)
+def _date_line(date: datetime, offset: timedelta | None) -> str:
+    return f"Date: {format_datetime(date)}\r\n"
 
 
 def _check(header: str, value: str) -> None:

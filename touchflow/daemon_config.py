@@ -21,10 +21,15 @@ class DaemonSettings:
     retry_max: timedelta = timedelta(hours=1)
     shutdown_grace: timedelta = timedelta(seconds=30)  # in-flight sends after SIGTERM
     watch_every: timedelta = timedelta(seconds=2)  # rules/templates/facts change checks
+    # Prepare big batches (fresh plan, render, compose) in a second process, so the
+    # daemon's event loop only speaks SMTP and SQL (docs/operations.md).
+    worker_process: bool = True
 
 
 _SECONDS = re.compile(r"^\s*(?P<n>\d+)\s*(s|sec|secs|second|seconds)\s*$", re.IGNORECASE)
 _KEYS = tuple(DaemonSettings.__dataclass_fields__)  # each key is its field's name
+_FLAGS = ("worker_process",)
+_PERIODS = tuple(key for key in _KEYS if key not in _FLAGS)
 
 
 def parse_daemon(value: Any, line: int, out: Collector) -> DaemonSettings | None:
@@ -32,12 +37,18 @@ def parse_daemon(value: Any, line: int, out: Collector) -> DaemonSettings | None
     if doc is None:
         return None
     out.check_keys(doc, _KEYS, where="daemon")
-    kw: dict[str, timedelta] = {}
-    for key in _KEYS:
+    kw: dict[str, Any] = {}
+    for key in _PERIODS:
         if key in doc:
             period = out.parse(_period_or_seconds, doc[key], doc.line_of(key), what=f"daemon.{key}")
             if period is not None:
                 kw[key] = period
+    for key in _FLAGS:
+        if key in doc:
+            if isinstance(doc[key], bool):
+                kw[key] = doc[key]
+            else:
+                out.add(doc.line_of(key), f"daemon.{key} must be true or false, not {doc[key]!r}")
     settings = DaemonSettings(**kw)
     if settings.retry_max < settings.retry_first:
         out.add(doc.line, "daemon.retry_max must not be shorter than daemon.retry_first")

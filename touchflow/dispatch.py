@@ -1,9 +1,15 @@
 """Send what is due: claim rows, check them against a fresh plan, render, deliver, record.
 
-Every claimed row leaves the claim through ``finish_claim`` — sent, retry,
-failed, expired, cancelled, suppressed or back to pending — one transaction
-each. A crash between the server's "250 OK" and that transaction is the only
-way to send twice, and the second copy carries the same Message-ID.
+One drain is a small pipeline. A producer claims a batch, has it prepared
+(``touchflow.prepare``: fresh plan, verdicts, messages; in the worker process
+once a backlog makes one worth starting) and queues the messages, claiming the
+next batch while these go out. One sender per connection takes a message,
+delivers it and waits until its outcome is committed before it takes the next
+one; outcomes that finish together share one write (``touchflow.record``).
+
+So a crash between the server's "250 OK" and the commit is the only way to
+send twice, at most one message per connection, and the second copy carries
+the same Message-ID.
 """
 
 from __future__ import annotations
@@ -13,30 +19,23 @@ import dataclasses
 import random
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from email.utils import parseaddr
+from datetime import datetime
 
 from touchflow import logs
-from touchflow.channels import Channel, Envelope
+from touchflow.channels import Channel
+from touchflow.dispatch_worker import Preparer
 from touchflow.dkim import DkimSigner
-from touchflow.errors import StoreError
-from touchflow.messages import build
-from touchflow.models import (
-    OutboxRow,
-    OutboxState,
-    PlannedTouchpoint,
-    Status,
-    Suppression,
-    Window,
-)
-from touchflow.outbox import Close, Transition, after_delivery, verdict
-from touchflow.planner import plan
+from touchflow.models import OutboxRow, OutboxState, Suppression
+from touchflow.outbox import Transition, after_delivery
+from touchflow.prepare import Prepared
 from touchflow.project import Project
+from touchflow.record import Recorder
 from touchflow.store.sqlite import SqliteStore
 
-_RECORD_TRIES = 6  # a store busy for ~30 s (a huge import) must not turn a send into two
+_WORKER_BATCHES = 4  # a batch for the worker is this many in-process batches
+_WORKER_AFTER = 2  # full batches in a row before a worker is started
 
 
 @dataclass(slots=True)
@@ -64,154 +63,178 @@ class Dispatcher:
         signer: DkimSigner | None = None,
         owner: str | None = None,
         batch: int | None = None,
+        worker: bool | None = None,
     ) -> None:
         self.store = store
         self.channel = channel
-        self._project = project
-        self._clock = clock
-        self._signer = signer
+        self.project = project
+        self.clock = clock
         self.owner = owner or f"touchflow-{uuid.uuid4().hex[:12]}"
         self._batch = batch
+        self.preparer = Preparer(store, signer=signer, use=worker)
         self._random = random.Random()
         self.stopping = False
 
     async def drain(self, tally: Tally | None = None) -> Tally:
-        """Dispatch batches until nothing more is ready (or we are stopping)."""
-        tally = tally or Tally()
-        while not self.stopping:
-            claimed = await self.dispatch_batch(tally)
-            if claimed < self._batch_size():
-                break
-        return tally
+        """Dispatch until nothing more is ready (or we are stopping)."""
+        run = _Drain(self, tally or Tally())
+        try:
+            await run.go()
+        finally:
+            await self.preparer.aclose()  # not kept between drains: it holds the facts it read
+        return run.tally
 
-    def _batch_size(self) -> int:
+    def batch_size(self, *, worker: bool) -> int:
         # Small enough that a claimed row is sent long before its claim times out
         # (8 rounds of `concurrency` sends), large enough to share one fresh plan.
-        return self._batch or max(8, self.channel.concurrency * 8)
+        # The worker gets bigger ones: each costs a round trip to it.
+        size = self._batch or max(8, self.channel.concurrency * 8)
+        return size * _WORKER_BATCHES if worker and self._batch is None else size
 
-    async def dispatch_batch(self, tally: Tally) -> int:
-        now = self._clock()
-        project = self._project()  # one project per batch, even if a reload lands meanwhile
-        rows = await self.store.claim_due(
-            owner=self.owner,
-            now=now,
-            ttl=project.config.daemon.claim_timeout,
-            limit=self._batch_size(),
-        )
-        if not rows:
-            return 0
-        fresh = await self._fresh_plan(project, rows, now)
-        sends: list[tuple[OutboxRow, PlannedTouchpoint]] = []
-        for row in rows:
-            decision = verdict(row, fresh.get(row.key), now=now)
-            if isinstance(decision, Close):
-                await self._finish(row, decision.row, tally, attempted=False)
+    def jitter(self) -> float:
+        return self._random.random()
+
+
+class _Drain:
+    """One drain: the producer, one sender per connection, and what is left when it stops."""
+
+    def __init__(self, dispatcher: Dispatcher, tally: Tally) -> None:
+        self.d = dispatcher
+        self.tally = tally
+        self.recorder = Recorder(dispatcher.store, owner=dispatcher.owner, clock=dispatcher.clock)
+        self.queue: asyncio.Queue[tuple[Project, Prepared] | None] = asyncio.Queue()
+        self.room = asyncio.Event()  # set when the queue is short enough to claim more
+        self.low = dispatcher.batch_size(worker=False)
+        self.halted = False  # a sender failed (or we were cancelled): no new sends
+        self.left: list[Prepared] = []  # claimed, not sent: back to pending at the end
+
+    async def go(self) -> None:
+        count = max(1, self.d.channel.concurrency)
+        senders = [asyncio.create_task(self._sender()) for _ in range(count)]
+        errors: list[BaseException] = []
+        try:
+            await self._produce()
+        except Exception as exc:  # what is queued still goes out; then it is raised
+            errors.append(exc)
+        except BaseException:  # cancelled: the sends under way end, nothing new starts
+            self._halt()
+            raise
+        finally:
+            for _ in senders:
+                self.queue.put_nowait(None)
+            results = await asyncio.gather(*senders, return_exceptions=True)
+            errors += [r for r in results if isinstance(r, BaseException)]
+            while not self.queue.empty():
+                if (item := self.queue.get_nowait()) is not None:
+                    self.left.append(item[1])
+            try:
+                await self._release()
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]  # every send has ended; the timer's listener logs it
+
+    def _going(self) -> bool:
+        return not (self.d.stopping or self.halted)
+
+    def _halt(self) -> None:
+        self.halted = True
+        self.room.set()
+
+    async def _produce(self) -> None:
+        preparer = self.d.preparer
+        full_in_a_row = 0
+        while self._going():
+            # Claim the next batch while the queue still holds a whole one (two for the
+            # worker, whose batches are bigger): preparing it takes about as long as
+            # sending one, and the senders must not run dry meanwhile.
+            self.low = self.d.batch_size(worker=preparer.ready) * (2 if preparer.ready else 1)
+            while self.queue.qsize() >= self.low and self._going():
+                self.room.clear()
+                await self.room.wait()
+            if not self._going():
+                break
+            project = self.d.project()  # one project per batch, even if a reload lands
+            limit = self.d.batch_size(worker=preparer.ready)
+            rows = await self.d.store.claim_due(
+                owner=self.d.owner,
+                now=self.d.clock(),
+                ttl=project.config.daemon.claim_timeout,
+                limit=limit,
+            )
+            if not rows:
+                break
+            full_in_a_row = full_in_a_row + 1 if len(rows) == limit else 0
+            if full_in_a_row >= _WORKER_AFTER:
+                preparer.want(project)
+            await self._enqueue(project, await preparer.prepare(project, rows, self.d.clock()))
+            if len(rows) < limit:
+                break
+
+    async def _enqueue(self, project: Project, prepared: list[Prepared]) -> None:
+        ended = []
+        for item in prepared:
+            if item.envelope is None:  # cancelled, expired, suppressed, not buildable...
+                ended.append(self._finish(item.row, item.row, attempted=False))
+            elif self._going():
+                self.queue.put_nowait((project, item))
             else:
-                sends.append((decision.row, decision.touchpoint))
-        limit = asyncio.Semaphore(max(1, self.channel.concurrency))
-        results = await asyncio.gather(
-            *(self._send(project, row, tp, limit, tally) for row, tp in sends),
-            return_exceptions=True,
-        )
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result  # every send has ended; the timer's listener logs it
-        return len(rows)
+                self.left.append(item)
+        await asyncio.gather(*ended)
 
-    async def _fresh_plan(
-        self, project: Project, rows: Sequence[OutboxRow], now: datetime
-    ) -> dict[str, PlannedTouchpoint]:
-        """Plan the claimed rows' customers again, around their due times, with today's facts."""
-        config = project.config
-        longest_cap = max((cap.per for cap in config.caps), default=timedelta(0))
-        start = min(row.due_at for row in rows) - timedelta(days=1)
-        window = Window(start=min(start, now), end=now + config.daemon.horizon)
-        customers = {row.customer_id for row in rows}
-        facts = await self.store.load_facts(
-            customer_ids=customers, sent_since=window.start - longest_cap
-        )
-        wanted = {row.key for row in rows}
-        planned = plan(project.rules, facts, window=window, config=config)
-        return {tp.key: tp for tp in planned if tp.key in wanted}
+    async def _sender(self) -> None:
+        while (item := await self.queue.get()) is not None:
+            if self.queue.qsize() < self.low:
+                self.room.set()
+            if not self._going():
+                self.left.append(item[1])  # stopping: back to pending
+                continue
+            try:
+                await self._deliver(*item)
+            except BaseException:
+                self._halt()
+                raise
 
-    async def _send(
-        self,
-        project: Project,
-        row: OutboxRow,
-        tp: PlannedTouchpoint,
-        limit: asyncio.Semaphore,
-        tally: Tally,
-    ) -> None:
-        # The outcome is committed before the slot is given back: a crash can leave at
-        # most `concurrency` messages accepted by the server but not yet recorded.
-        async with limit:
-            if self.stopping:  # shutting down: what has not started goes back to pending
-                back = dataclasses.replace(row, state=OutboxState.PENDING)
-                await self._finish(row, back, tally, attempted=False)
-                return
-            await self._deliver(project, row, tp, tally)
-
-    async def _deliver(
-        self, project: Project, row: OutboxRow, tp: PlannedTouchpoint, tally: Tally
-    ) -> None:
-        envelope = self._envelope(project, row, tp)
-        if not isinstance(envelope, Envelope):
-            await self._finish(row, envelope, tally, attempted=False)
-            return
-        if self._signer is not None:
-            # RSA in pure Python: 10-16 ms per message, kept off the event loop.
-            signed = await asyncio.to_thread(self._signer.sign, envelope.data)
-            envelope = dataclasses.replace(envelope, data=signed)
-        delivery = await self.channel.send(envelope)
+    async def _deliver(self, project: Project, item: Prepared) -> None:
+        # The outcome is committed before this sender takes the next message: a crash
+        # leaves at most one message per sender accepted by the server, not recorded.
+        row, envelope = item.row, item.envelope
+        assert envelope is not None
+        delivery = await self.d.channel.send(envelope)
         new, suppression = after_delivery(
             row,
             delivery,
-            now=self._clock(),
+            now=self.d.clock(),
             message_id=envelope.message_id,
             settings=project.config.daemon,
-            jitter=self._random.random(),
+            jitter=self.d.jitter(),
         )
         if delivery.alert:
             logs.log.error(
                 "%s: %s needs attention: %s",
-                tp.key,
-                self.channel.name,
+                row.key,
+                self.d.channel.name,
                 delivery.detail,
-                extra={"tf": {"event": "alert", "key": tp.key, "detail": delivery.detail}},
+                extra={"tf": {"event": "alert", "key": row.key, "detail": delivery.detail}},
             )
-        await self._finish(row, new, tally, attempted=True, suppression=suppression)
+        await self._finish(row, new, attempted=True, suppression=suppression)
 
-    def _envelope(
-        self, project: Project, row: OutboxRow, tp: PlannedTouchpoint
-    ) -> Envelope | OutboxRow:
-        """The message to send, or the row failed with why it cannot be built."""
-        email = project.config.email
-        built = build(project, tp, date=self._clock())
-        if built.touchpoint.status is Status.HELD or built.email is None or tp.to is None:
-            reason = built.touchpoint.reason.value if built.touchpoint.reason else "invalid_message"
-            return dataclasses.replace(
-                row, state=OutboxState.FAILED, reason=reason, last_error=built.touchpoint.detail
-            )
-        return Envelope(
-            key=tp.key,
-            sender=parseaddr(email.from_addr)[1],
-            recipient=parseaddr(tp.to)[1],
-            data=built.email.data,
-            message_id=built.email.message_id,
-        )
+    async def _release(self) -> None:
+        left, self.left = self.left, []
+        back = (dataclasses.replace(p.row, state=OutboxState.PENDING) for p in left)
+        await asyncio.gather(*(self._finish(row, row, attempted=False) for row in back))
 
     async def _finish(
         self,
         old: OutboxRow,
         new: OutboxRow,
-        tally: Tally,
         *,
         attempted: bool,
         suppression: Suppression | None = None,
     ) -> None:
-        ok = await self._record(new, attempted=attempted, suppression=suppression)
+        ok = await self.recorder.record(new, attempted=attempted, suppress=suppression)
         if ok:
-            tally.add(new.state)
+            self.tally.add(new.state)
             logs.transition(Transition(row=new, old=OutboxState.CLAIMED))
         else:
             logs.log.warning(
@@ -220,24 +243,3 @@ class Dispatcher:
                 new.state.value,
                 extra={"tf": {"event": "lost_claim", "key": old.key}},
             )
-
-    async def _record(
-        self, new: OutboxRow, *, attempted: bool, suppression: Suppression | None
-    ) -> bool:
-        """``finish_claim``, retried while the store is busy: after the server said 250,
-        giving up here would leave the row claimed and send it a second time."""
-        for attempt in range(_RECORD_TRIES):
-            try:
-                return await self.store.finish_claim(
-                    new,
-                    owner=self.owner,
-                    now=self._clock(),
-                    attempted=attempted,
-                    suppress=suppression,
-                )
-            except StoreError:
-                if attempt == _RECORD_TRIES - 1:
-                    raise
-                logs.log.warning("the store is busy; recording %s again", new.key)
-                await asyncio.sleep(1)
-        raise AssertionError("unreachable")

@@ -52,9 +52,9 @@ def setup(fmt: str = "text", level: str = "info", stream: TextIO | None = None) 
     handler.setLevel(level.upper())
     root = logging.getLogger(LOGGER)
     root.handlers[:] = [handler]
-    # The handler filters by --log-level; the logger lets INFO through for the metrics,
-    # which count state changes from these lines (touchflow.http.metrics).
-    root.setLevel(min(logging.INFO, handler.level))
+    # The handler filters by --log-level. The logger does too until an observer (the
+    # metrics) needs INFO lines: then `observe` lowers it, and the handler still filters.
+    root.setLevel(handler.level)
     root.propagate = False
     # APScheduler's and uvicorn's own lines go through the same handler, quieter.
     for name in ("apscheduler", "uvicorn"):
@@ -64,9 +64,31 @@ def setup(fmt: str = "text", level: str = "info", stream: TextIO | None = None) 
         other.propagate = False
 
 
+def observe(handler: logging.Handler) -> int:
+    """Let ``handler`` see every INFO line (the metrics count state changes from them),
+    whatever ``--log-level`` prints. Returns the logger's level before, for ``unobserve``."""
+    before = log.level
+    if not log.isEnabledFor(logging.INFO):
+        log.setLevel(logging.INFO)
+    log.addHandler(handler)
+    return before
+
+
+def unobserve(handler: logging.Handler, level: int) -> None:
+    log.removeHandler(handler)
+    log.setLevel(level)
+
+
 def transition(t: Transition) -> None:
     """One line per state change: ``KEY pending → sent``."""
     row = t.row
+    level = logging.INFO
+    if row.state.value == "failed":
+        level = logging.ERROR
+    elif row.state.value in ("retry", "expired"):
+        level = logging.WARNING
+    if not log.isEnabledFor(level):
+        return  # one per message at full speed: skip building what nobody reads
     old = t.old.value if t.old else "new"
     fields = {
         "event": "state",
@@ -80,9 +102,4 @@ def transition(t: Transition) -> None:
         "attempts": row.attempts,
         "due_at": row.due_at.isoformat(),
     }
-    level = logging.INFO
-    if row.state.value == "failed":
-        level = logging.ERROR
-    elif row.state.value in ("retry", "expired"):
-        level = logging.WARNING
     log.log(level, "%s %s → %s", row.key, old, row.state.value, extra={"tf": fields})

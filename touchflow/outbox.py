@@ -217,15 +217,18 @@ def verdict(row: OutboxRow, tp: PlannedTouchpoint | None, *, now: datetime) -> V
     expires = tp.expires_at or row.expires_at
     if row.reason == REQUEUED:  # `touchflow retry` gave it extra time
         expires = max(expires, row.expires_at)
-    fresh = dataclasses.replace(row, expires_at=expires)
-    if fresh.expires_at <= now:
-        return Close(row=expired(fresh, now))
+    if expires <= now:
+        return Close(row=expired(dataclasses.replace(row, expires_at=expires), now))
     if tp.due_at > now:
         later = dataclasses.replace(
-            fresh, state=OutboxState.PENDING, due_at=tp.due_at, next_attempt_at=tp.due_at
+            row,
+            expires_at=expires,
+            state=OutboxState.PENDING,
+            due_at=tp.due_at,
+            next_attempt_at=tp.due_at,
         )
         return Close(row=later)
-    return Send(touchpoint=tp, row=dataclasses.replace(fresh, to=tp.to))
+    return Send(touchpoint=tp, row=dataclasses.replace(row, expires_at=expires, to=tp.to))
 
 
 def expired(row: OutboxRow, now: datetime) -> OutboxRow:

@@ -8,6 +8,7 @@ validate.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,10 +36,36 @@ class Project:
     templates: TemplateSet
     # One-click unsubscribe links for marketing messages (http.public_url and its secret).
     unsubscribe: UnsubscribeLinks | None = None
+    # What it was loaded from (``source_digest``), or None if the files changed while
+    # loading. The dispatcher's worker process loads the same project and compares.
+    digest: str | None = None
+
+
+def source_digest(root: Path) -> str:
+    """SHA-256 over the names and contents of touchflow.yaml, rules/ and message_templates/."""
+    paths = [root / "touchflow.yaml"]
+    for folder in ("rules", TEMPLATES_DIR):
+        paths += sorted(p for p in (root / folder).rglob("*") if p.is_file())
+    digest = hashlib.sha256()
+    for path in paths:
+        try:
+            content = path.read_bytes()
+        except OSError:
+            continue
+        name = str(path.relative_to(root)).encode()
+        digest.update(b"%d:%s%d:" % (len(name), name, len(content)) + content)
+    return digest.hexdigest()
 
 
 def load_project_checked(root: Path) -> Project:
     """Load and check everything; ``ProblemsError`` lists every problem found."""
+    before = source_digest(root)
+    project = _load_checked(root)
+    same = source_digest(root) == before
+    return dataclasses.replace(project, digest=before if same else None)
+
+
+def _load_checked(root: Path) -> Project:
     config = load_project(root)  # a broken config stops here: nothing else can be read
     problems: list[Problem] = []
     templates: TemplateSet | None = None

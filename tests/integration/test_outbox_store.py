@@ -24,6 +24,7 @@ from touchflow.models import (
 )
 from touchflow.outbox import after_delivery
 from touchflow.store import SqliteStore
+from touchflow.store.sqlite_outbox import Finish
 
 NOW = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
 TTL = timedelta(minutes=5)
@@ -403,6 +404,61 @@ async def test_a_lost_claim_does_not_write_its_suppression(store: SqliteStore, p
     bounce = Suppression(email="ana@example.com", scope=SuppressionScope.ALL, created_at=NOW)
     assert not await store.finish_claim(failed, owner="b", now=NOW, attempted=True, suppress=bounce)
     assert raw_rows(path, "SELECT * FROM suppressions") == []
+
+
+async def test_finish_claims_commits_a_group_and_says_which_claims_were_still_ours(
+    store: SqliteStore, path: Path
+) -> None:
+    await store.write_plan(
+        [outbox_row(k, due=minutes(-1), customer_id=k) for k in ("k1", "k2", "k3")],
+        [],
+        now=minutes(-60),
+    )
+    claimed = {r.key: r for r in await store.claim_due(owner="w", now=NOW, ttl=TTL, limit=3)}
+    # k2's claim is taken back and claimed by someone else meanwhile
+    raw_update(path, "UPDATE outbox SET claim_owner = 'other' WHERE key = 'k2'")
+    sent = delivered(claimed["k1"], Outcome.SENT, at=minutes(1))
+    other = delivered(claimed["k2"], Outcome.SENT, at=minutes(1))
+    retry = delivered(claimed["k3"], Outcome.RETRY, at=minutes(1), detail="451 busy")
+    items = [
+        Finish(row=sent, attempted=True),
+        Finish(row=other, attempted=True),
+        Finish(row=retry, attempted=True),
+    ]
+    assert await store.finish_claims(items, owner="w", now=minutes(1)) == [True, False, True]
+    # committed: another connection sees it at once
+    assert raw_rows(path, "SELECT key, state, attempts, message_id FROM outbox ORDER BY key") == [
+        ("k1", "sent", 1, "<k1@example.com>"),
+        ("k2", "claimed", 0, None),
+        ("k3", "retry", 1, "<k3@example.com>"),
+    ]
+    assert await store.finish_claims([], owner="w", now=minutes(1)) == []
+
+
+async def test_finish_claims_of_many_rows_and_a_bounce_is_one_transaction(
+    store: SqliteStore, path: Path
+) -> None:
+    keys = [f"k{i:03d}" for i in range(250)]  # more than one statement holds
+    await store.write_plan([outbox_row(k, due=minutes(-1)) for k in keys], [], now=minutes(-60))
+    claimed = await store.claim_due(owner="w", now=NOW, ttl=TTL, limit=250)
+    items = [Finish(row=delivered(r, Outcome.SENT, at=NOW), attempted=True) for r in claimed]
+    bounced, suppression = after_delivery(
+        claimed[0],
+        Delivery(outcome=Outcome.BAD_MAILBOX, detail="550 5.1.1 no such user"),
+        now=NOW,
+        message_id="<k000@example.com>",
+        settings=DaemonSettings(),
+        jitter=0.0,
+    )
+    items[0] = Finish(row=bounced, attempted=True, suppress=suppression)
+    assert await store.finish_claims(items, owner="w", now=NOW) == [True] * 250
+    assert await states(store) == {k: FAILED if k == "k000" else SENT for k in keys}
+    assert raw_rows(path, "SELECT email FROM suppressions") == [("ana@example.com",)]
+
+
+def raw_update(path: Path, sql: str) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute(sql)
 
 
 # --- reclaim and next_ready_at ----------------------------------------------------------

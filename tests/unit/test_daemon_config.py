@@ -156,3 +156,18 @@ def test_a_daemon_section_that_is_not_a_mapping_is_an_error(tmp_path: Path) -> N
     where, message = the_problem(config_problems(tmp_path, "name: Shop\ndaemon: fast\n"))
     assert where == "touchflow.yaml:2"
     assert "daemon must be a mapping" in message
+
+
+def test_the_worker_process_is_on_by_default_and_can_be_turned_off(tmp_path: Path) -> None:
+    assert DaemonSettings().worker_process is True
+    settings = load_config(tmp_path, "daemon:\n  worker_process: false\n").daemon
+    assert settings == DaemonSettings(worker_process=False)
+
+
+@pytest.mark.parametrize("value", ["yes", "1", "off", "2 days"])
+def test_worker_process_must_be_true_or_false(tmp_path: Path, value: str) -> None:
+    where, message = the_problem(
+        config_problems(tmp_path, f"name: Shop\ndaemon:\n  worker_process: '{value}'\n")
+    )
+    assert where == "touchflow.yaml:3"
+    assert message == f"daemon.worker_process must be true or false, not '{value}'"

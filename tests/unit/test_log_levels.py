@@ -37,14 +37,17 @@ class Seen(logging.Handler):
 def test_warning_level_prints_warnings_only_while_info_records_still_reach_observers() -> None:
     printed = io.StringIO()
     logs.setup("text", "warning", stream=printed)
+    assert not logs.log.isEnabledFor(logging.INFO)  # nobody reads INFO: none is built
     seen = Seen()
-    logs.log.addHandler(seen)
+    before = logs.observe(seen)  # as the metrics do
     logs.log.info("planned 3 customers", extra={"tf": {"event": "plan", "seconds": 0.1}})
     logs.log.warning("took back 1 claim")
     assert "took back 1 claim" in printed.getvalue()
     assert "planned" not in printed.getvalue()
     assert seen.messages == ["planned 3 customers", "took back 1 claim"]
     assert logging.getLogger("uvicorn").level == logging.WARNING
+    logs.unobserve(seen, before)
+    assert not logs.log.isEnabledFor(logging.INFO)
 
 
 @pytest.mark.usefixtures("restored")

@@ -27,14 +27,18 @@ from aiosmtplib import (
     SMTP,
     SMTPDataError,
     SMTPException,
+    SMTPRecipientRefused,
     SMTPResponse,
     SMTPResponseException,
+    SMTPSenderRefused,
     SMTPServerDisconnected,
+    SMTPStatus,
     SMTPTimeoutError,
 )
 
 from touchflow.channels import Delivery, Envelope, Outcome
 from touchflow.channels.settings import ChannelConfigError, SmtpSettings, TlsMode
+from touchflow.compose import BARE_ADDRESS
 
 # A pooled connection unused for this long is closed rather than reused: servers
 # drop idle sessions (often after 60 s or more) and a dead one costs a round trip.
@@ -228,10 +232,20 @@ async def _transaction(smtp: SMTP, envelope: Envelope, stage: _Stage) -> SMTPRes
         options.append(f"SIZE={len(content)}")  # RFC 1870: before dot-stuffing
     if not envelope.data.isascii() and smtp.supports_extension("8bitmime"):
         options.append("BODY=8BITMIME")
+    # MAIL and RCPT as the library sends them, without its second parse of addresses
+    # that _envelope_problem has already checked: bare, ASCII, nothing to quote.
     stage.name = "at MAIL"
-    await smtp.mail(envelope.sender, options=options)
+    sender = envelope.sender
+    reply = await smtp.execute_command(
+        b"MAIL", b"FROM:<%s>" % sender.encode("ascii"), *(o.encode("ascii") for o in options)
+    )
+    if reply.code != SMTPStatus.completed:
+        raise SMTPSenderRefused(reply.code, reply.message, sender)
     stage.name = "at RCPT"
-    await smtp.rcpt(envelope.recipient)
+    recipient = envelope.recipient
+    reply = await smtp.execute_command(b"RCPT", b"TO:<%s>" % recipient.encode("ascii"))
+    if reply.code not in (SMTPStatus.completed, SMTPStatus.will_forward):
+        raise SMTPRecipientRefused(reply.code, reply.message, recipient)
     # DATA in two steps (smtp.data() does both at once) so a failure says whether
     # the message had been sent: only "after DATA" can the server already have it.
     stage.name = "at DATA"
@@ -244,7 +258,7 @@ async def _transaction(smtp: SMTP, envelope: Envelope, stage: _Stage) -> SMTPRes
         raise SMTPServerDisconnected("Connection lost")
     try:
         # No await between write and read_response: the reply cannot slip past it.
-        protocol.write(re.sub(rb"(?m)^\.", b"..", content) + b".\r\n")  # RFC 5321 4.5.2
+        protocol.write(_dot_stuffed(content) + b".\r\n")
         reply = await protocol.read_response(timeout=smtp.timeout)
     except (SMTPServerDisconnected, SMTPTimeoutError):
         smtp.close()
@@ -263,6 +277,8 @@ def _envelope_problem(envelope: Envelope) -> str | None:
     for what, address in (("sender", envelope.sender), ("recipient", envelope.recipient)):
         if what == "sender" and address == "":
             continue  # the null reverse-path
+        if BARE_ADDRESS.fullmatch(address):
+            continue  # what nearly every address is: the full check below costs more
         bare = parseaddr(address)[1] == address and "@" in address
         if not bare or not address.isascii() or _UNSAFE.search(address):
             return f"the {what} {address!r} is not one bare ASCII address; nothing was sent"
@@ -271,8 +287,17 @@ def _envelope_problem(envelope: Envelope) -> str | None:
 
 def _crlf(data: bytes) -> bytes:
     """CRLF line ends and a final CRLF, as SMTP requires."""
-    data = re.sub(rb"\r\n|\r|\n", b"\r\n", data)
+    pairs = data.count(b"\r\n")
+    if not (data.count(b"\r") == data.count(b"\n") == pairs):  # composed messages already are
+        data = re.sub(rb"\r\n|\r|\n", b"\r\n", data)
     return data if data.endswith(b"\r\n") else data + b"\r\n"
+
+
+def _dot_stuffed(content: bytes) -> bytes:
+    """RFC 5321 4.5.2: a line that starts with a dot gets a second one."""
+    if not content.startswith(b".") and b"\n." not in content:
+        return content
+    return re.sub(rb"(?m)^\.", b"..", content)
 
 
 def _classify(exc: Exception, stage: str, settings: SmtpSettings) -> Delivery:

@@ -66,16 +66,11 @@ class Metrics:
 
     def install(self) -> None:
         """Start reading the daemon's log records."""
-        logger = logs.log
-        if not logger.isEnabledFor(logging.INFO):  # `logs.setup` was not called (tests)
-            self._level = logger.level
-            logger.setLevel(logging.INFO)
-        logger.addHandler(self._observer)
+        self._level = logs.observe(self._observer)
 
     def uninstall(self) -> None:
-        logs.log.removeHandler(self._observer)
         if self._level is not None:
-            logs.log.setLevel(self._level)
+            logs.unobserve(self._observer, self._level)
             self._level = None
 
     async def render(self) -> bytes:

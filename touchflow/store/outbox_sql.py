@@ -49,14 +49,24 @@ _CLAIM = f"""
     )
     RETURNING {COLUMNS}
 """
-_FINISH = """
-    UPDATE outbox SET state = ?, reason = ?, last_error = ?, attempts = attempts + ?,
-        next_attempt_at = COALESCE(?, next_attempt_at), due_at = COALESCE(?, due_at),
-        expires_at = COALESCE(?, expires_at),
-        message_id = COALESCE(?, message_id), sent_at = ?,
+# The outcomes of several claimed rows in one statement, which SQLite runs as one
+# transaction (autocommit): one round trip to the store's thread for a group of sends.
+# RETURNING names the rows that were still ours; the others' claims were taken back.
+_FINISH_MANY = """
+    WITH v(k, new_state, new_reason, new_error, tried, new_next, new_due, new_expires,
+           new_message_id, new_sent_at) AS (VALUES {values})
+    UPDATE outbox SET state = v.new_state, reason = v.new_reason, last_error = v.new_error,
+        attempts = attempts + v.tried,
+        next_attempt_at = COALESCE(v.new_next, next_attempt_at),
+        due_at = COALESCE(v.new_due, due_at),
+        expires_at = COALESCE(v.new_expires, expires_at),
+        message_id = COALESCE(v.new_message_id, message_id), sent_at = v.new_sent_at,
         claim_owner = NULL, claim_expires_at = NULL, updated_at = ?
-    WHERE key = ? AND state = 'claimed' AND claim_owner = ?
+    FROM v WHERE outbox.key = v.k AND outbox.state = 'claimed' AND outbox.claim_owner = ?
+    RETURNING outbox.key
 """
+_FINISH_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+FINISH_CHUNK = 200  # rows per statement: 10 parameters each, far below SQLite's limit
 
 
 def row_params(row: OutboxRow, now: datetime) -> tuple[Any, ...]:
@@ -119,25 +129,34 @@ async def claim(
     return sorted((to_row(r) for r in rows), key=lambda r: (r.next_attempt_at, r.key))
 
 
-async def finish(
-    db: aiosqlite.Connection,
-    row: OutboxRow,
-    *,
-    owner: str,
-    now: datetime,
-    attempted: bool,
-) -> bool:
-    """Leave the claim: ``row`` carries the new state, reason, times and Message-ID."""
-    params = (
-        row.state.value, row.reason, row.last_error, int(attempted),
+async def finish_many(
+    db: aiosqlite.Connection, items: Sequence[tuple[OutboxRow, bool]], *, owner: str, now: datetime
+) -> set[str]:
+    """Leave the claims: each ``(row, attempted)`` carries the new state, reason, times and
+    Message-ID. Returns the keys that were recorded (still claimed by ``owner``)."""
+    done: set[str] = set()
+    for start in range(0, len(items), FINISH_CHUNK):
+        chunk = items[start : start + FINISH_CHUNK]
+        rows = await db.execute_fetchall(*finish_many_statement(chunk, owner=owner, now=now))
+        done.update(str(r[0]) for r in rows)
+    return done
+
+
+def finish_many_statement(
+    items: Sequence[tuple[OutboxRow, bool]], *, owner: str, now: datetime
+) -> tuple[str, tuple[Any, ...]]:
+    """The statement recording up to ``FINISH_CHUNK`` outcomes, and its parameters."""
+    statement = _FINISH_MANY.format(values=", ".join([_FINISH_VALUES] * len(items)))
+    params = [value for row, attempted in items for value in _finish_params(row, attempted)]
+    return statement, (*params, utc_text(now), owner)
+
+
+def _finish_params(row: OutboxRow, attempted: bool) -> tuple[Any, ...]:
+    return (
+        row.key, row.state.value, row.reason, row.last_error, int(attempted),
         utc_text(row.next_attempt_at), utc_text(row.due_at), utc_text(row.expires_at),
-        row.message_id,
-        utc_text(row.sent_at), utc_text(now), row.key, owner,
+        row.message_id, utc_text(row.sent_at),
     )  # fmt: skip
-    cursor = await db.execute(_FINISH, params)
-    changed = cursor.rowcount == 1
-    await cursor.close()
-    return changed
 
 
 async def select(db: aiosqlite.Connection, where: str, params: Iterable[Any]) -> list[OutboxRow]:

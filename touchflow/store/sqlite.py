@@ -359,9 +359,10 @@ class SqliteStore(OutboxMethods, CustomerMethods, StatsMethods):
             if "no transaction is active" not in str(exc):
                 raise
 
-    async def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    async def _fetch(self, sql: str, params: tuple[Any, ...], *, action: str = "read") -> list[Any]:
+        """One statement (its own transaction, if it writes) under the lock."""
         async with self._lock:
-            with self._errors("read"):
+            with self._errors(action):
                 return list(await self._db.execute_fetchall(sql, params))
 
 

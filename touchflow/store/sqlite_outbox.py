@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,15 @@ from touchflow.store.values import from_utc_text, utc_text
 _CHUNK = 500
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finish:
+    """The outcome of one claimed row: its new state (reason, times, Message-ID...)."""
+
+    row: OutboxRow
+    attempted: bool  # a delivery was tried: counts as an attempt
+    suppress: Suppression | None = None  # an address to suppress with it (a 5.1.x bounce)
+
+
 class OutboxMethods:
     if TYPE_CHECKING:
 
@@ -26,7 +36,9 @@ class OutboxMethods:
             self, action: str, *, begin: str = "BEGIN IMMEDIATE"
         ) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
 
-        async def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]: ...
+        async def _fetch(
+            self, sql: str, params: tuple[Any, ...], *, action: str = "read"
+        ) -> list[Any]: ...
 
     # --- what the planner wrote ----------------------------------------------
 
@@ -95,12 +107,33 @@ class OutboxMethods:
 
         False if the claim was no longer ours (taken back after it timed out).
         """
-        async with self._transaction("record a send in") as db:
-            changed = await sql.finish(db, row, owner=owner, now=now, attempted=attempted)
-            if changed and suppress is not None:
-                params = sql.suppression_params(suppress)
-                await (await db.execute(sql.UPSERT_SUPPRESSION, params)).close()
-        return changed
+        item = Finish(row=row, attempted=attempted, suppress=suppress)
+        return (await self.finish_claims([item], owner=owner, now=now))[0]
+
+    async def finish_claims(
+        self, items: Sequence[Finish], *, owner: str, now: datetime
+    ) -> list[bool]:
+        """Record the outcomes of claimed rows, and the suppressions they bring, in one
+        transaction; per item, whether it was recorded (False: the claim was taken back).
+
+        Without suppressions and for up to ``FINISH_CHUNK`` rows this is one statement,
+        which SQLite runs as its own transaction: one round trip to the store's thread.
+        """
+        if not items:
+            return []
+        pairs = [(item.row, item.attempted) for item in items]
+        if len(items) <= sql.FINISH_CHUNK and all(item.suppress is None for item in items):
+            statement, params = sql.finish_many_statement(pairs, owner=owner, now=now)
+            rows = await self._fetch(statement, params, action="record sends in")
+            done = {str(r[0]) for r in rows}
+        else:
+            async with self._transaction("record sends in") as db:
+                done = await sql.finish_many(db, pairs, owner=owner, now=now)
+                for item in items:
+                    if item.suppress is not None and item.row.key in done:
+                        params = sql.suppression_params(item.suppress)
+                        await (await db.execute(sql.UPSERT_SUPPRESSION, params)).close()
+        return [item.row.key in done for item in items]
 
     async def reclaim(
         self, *, now: datetime, every_claim: bool = False, except_owner: str | None = None

@@ -1,0 +1,322 @@
+"""The dispatcher's worker process: the same verdicts and bytes as preparing in the daemon.
+
+Real worker processes, a real SQLite store, a real aiosmtpd server for the
+end-to-end cases; a channel that only counts where the pipeline's own
+behaviour is the point (stopping).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from daemon_support import ACK_ONLY, CONFIG, inquiry, smtp_config, write_project
+from smtp_support import Handler, serve
+
+import touchflow
+from touchflow import app
+from touchflow.channels import Delivery, Envelope, Outcome
+from touchflow.channels.factory import open_channel
+from touchflow.clock import Clock
+from touchflow.compose import message_id_for
+from touchflow.daemon import Daemon
+from touchflow.dispatch import Dispatcher
+from touchflow.dispatch_worker import Preparer, StaleProject, Worker
+from touchflow.models import OutboxRow, OutboxState
+from touchflow.prepare import prepare
+from touchflow.project import Project, load_project_checked
+from touchflow.store.sqlite import SqliteStore
+
+NOW = datetime.fromisoformat("2026-11-23T08:00:00+00:00")
+HTML = "<p>Hello {{ customer.first_name }}: <em>{{ event.data.subject }}</em></p>\n"
+
+
+@asynccontextmanager
+async def planned(
+    tmp_path: Path, n: int, *, config: str | None = None
+) -> AsyncIterator[tuple[Project, SqliteStore]]:
+    """A project with ``n`` customers whose inquiry acknowledgement is due, planned."""
+    customers: list[dict[str, Any]] = [
+        {"id": f"c{i}", "email": f"u{i}@example.com", "first_name": "Jürgen"} for i in range(n)
+    ]
+    customers.append({"id": "nameless", "email": "who@example.com"})  # "Hello None": held
+    events = [inquiry(i, customer=f"c{i}", subject=f"q-{i}") for i in range(n)]
+    events.append(inquiry(n, customer="nameless"))
+    root = write_project(
+        tmp_path, customers=customers, events=events, rules=ACK_ONLY, **_config(config)
+    )
+    (root / "message_templates" / "ack" / "body.html").write_text(HTML, encoding="utf-8")
+    project = load_project_checked(root)
+    async with await SqliteStore.open(project.config.store_file()) as store:
+        await app.ensure_sample(store, project.config, NOW, lambda _: None)
+        channel = open_channel(project.config.delivery, root=root, environ={})
+        daemon = Daemon(project=project, store=store, channel=channel, clock=Clock.starting_at(NOW))
+        await daemon.start_up()
+        await channel.aclose()
+        yield project, store
+
+
+def _config(config: str | None) -> dict[str, str]:
+    return {} if config is None else {"config": config}
+
+
+async def claim_all(store: SqliteStore) -> list[OutboxRow]:
+    return await store.claim_due(owner="test", now=NOW, ttl=timedelta(minutes=5), limit=10_000)
+
+
+async def wait_until(done: Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def test_the_worker_gives_the_daemons_verdicts_and_byte_identical_messages(
+    tmp_path: Path,
+) -> None:
+    async with planned(tmp_path, 40) as (project, store):
+        rows = await claim_all(store)
+        here = await prepare(project, store, rows, now=NOW, signer=None)
+        worker = await Worker.start(project, store=store.path, signer=None)
+        try:
+            there = await worker.prepare(project, rows, NOW)
+        finally:
+            await worker.aclose()
+    assert there == here  # rows, envelopes, every byte of every message
+    envelopes = [p.envelope for p in there if p.envelope is not None]
+    assert len(envelopes) == 40
+    message = message_from_bytes(envelopes[0].data, policy=policy.default)
+    assert message.get_body(("html",)) is not None  # type: ignore[attr-defined]
+    assert envelopes[0].message_id == message_id_for(envelopes[0].key, "example.com")
+
+
+async def test_a_render_error_in_the_worker_fails_the_row_as_in_the_daemon(
+    tmp_path: Path,
+) -> None:
+    async with planned(tmp_path, 2) as (project, store):
+        rows = await claim_all(store)
+        worker = await Worker.start(project, store=store.path, signer=None)
+        try:
+            there = await worker.prepare(project, rows, NOW)
+        finally:
+            await worker.aclose()
+        here = await prepare(project, store, rows, now=NOW, signer=None)
+    (failed,) = [p.row for p in there if p.envelope is None]
+    assert [p.row for p in here if p.envelope is None] == [failed]
+    assert (failed.customer_id, failed.state, failed.reason) == (
+        "nameless",
+        OutboxState.FAILED,
+        "render_error",
+    )
+    assert "message_templates/ack/body.txt" in (failed.last_error or "")
+    assert "empty" in (failed.last_error or "")
+
+
+async def test_the_worker_follows_a_reload_but_never_runs_files_the_daemon_has_not_loaded(
+    tmp_path: Path,
+) -> None:
+    async with planned(tmp_path, 2) as (project, store):
+        rows = await claim_all(store)
+        worker = await Worker.start(project, store=store.path, signer=None)
+        subject = project.config.root / "message_templates" / "ack" / "subject.txt"
+        subject.write_text("Re: {{ event.data.subject }}", encoding="utf-8")
+        try:
+            # The daemon still runs the old files: so does the worker.
+            old = await worker.prepare(project, rows, NOW)
+            # The daemon reloads: the worker loads the same files.
+            reloaded = load_project_checked(project.config.root)
+            new = await worker.prepare(reloaded, rows, NOW)
+        finally:
+            await worker.aclose()
+        with pytest.raises(StaleProject):  # files the daemon has not loaded (yet)
+            await Worker.start(project, store=store.path, signer=None)
+    assert all(b"Subject: Re: q-" not in p.envelope.data for p in old if p.envelope)
+    assert all(b"Subject: Re: q-" in p.envelope.data for p in new if p.envelope)
+
+
+async def test_the_daemon_prepares_batches_itself_when_the_worker_dies(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with planned(tmp_path, 3) as (project, store):
+        rows = await claim_all(store)
+        preparer = Preparer(store, signer=None, use=True)
+        preparer.want(project)
+        await wait_until(lambda: preparer.ready)
+        assert preparer.worker is not None
+        os.kill(preparer.worker.pid, signal.SIGKILL)
+        with caplog.at_level(logging.WARNING, logger="touchflow"):
+            done = await preparer.prepare(project, rows, NOW)
+        assert not preparer.ready
+        preparer.want(project)  # no second start right after a failure
+        assert not preparer.ready
+        await preparer.aclose()
+        assert done == await prepare(project, store, rows, now=NOW, signer=None)
+    assert "the worker process failed; preparing in the daemon" in caplog.text
+
+
+async def test_the_worker_is_not_started_when_turned_off(tmp_path: Path) -> None:
+    config = CONFIG.replace("daemon:\n", "daemon:\n  worker_process: false\n")
+    async with planned(tmp_path, 1, config=config) as (project, store):
+        preparer = Preparer(store, signer=None, use=None)
+        preparer.want(project)
+        await asyncio.sleep(0.1)
+        assert not preparer.ready
+        await preparer.aclose()
+
+
+def test_the_worker_exits_when_the_daemon_is_killed(tmp_path: Path) -> None:
+    root = write_project(tmp_path, customers=[], rules=ACK_ONLY)
+    script = textwrap.dedent(
+        f"""
+        import asyncio, sys
+        from pathlib import Path
+        from touchflow.dispatch_worker import Worker
+        from touchflow.project import load_project_checked
+        from touchflow.store.sqlite import SqliteStore
+
+        async def main():
+            project = load_project_checked(Path({str(root)!r}))
+            store = await SqliteStore.open(project.config.store_file())
+            worker = await Worker.start(project, store=store.path, signer=None)
+            print(worker.pid, flush=True)
+            await asyncio.sleep(120)
+
+        asyncio.run(main())
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(touchflow.__file__).resolve().parent.parent)}
+    daemon = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=root, env=env
+    )
+    try:
+        assert daemon.stdout is not None
+        pid = int(daemon.stdout.readline())
+        assert _running(pid)
+        daemon.send_signal(signal.SIGKILL)
+        daemon.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        while _running(pid):
+            assert time.monotonic() < deadline, "the worker outlived the daemon"
+            time.sleep(0.05)
+    finally:
+        daemon.kill()
+        daemon.wait()
+        if daemon.stdout is not None:
+            daemon.stdout.close()
+
+
+def _running(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status  # a zombie has exited: only its parent is gone
+
+
+async def test_a_backlog_goes_out_through_the_worker_and_every_outcome_is_recorded(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    n = 120
+    handler = Handler()
+    batches: list[int] = []
+    through_worker = Worker.prepare
+
+    async def counted(worker: Worker, project: Project, rows: Any, now: datetime) -> Any:
+        batches.append(len(rows))
+        return await through_worker(worker, project, rows, now)
+
+    monkeypatch.setattr(Worker, "prepare", counted)
+    with serve(handler) as port:
+        config = smtp_config(port, extra="    connections: 4\n")
+        async with planned(tmp_path, n, config=config) as (project, store):
+            channel = open_channel(project.config.delivery, root=project.config.root, environ={})
+            dispatcher = Dispatcher(
+                store=store,
+                channel=channel,
+                project=lambda: project,
+                clock=Clock.starting_at(NOW).now,
+                batch=8,
+                worker=True,
+            )
+            dispatcher.preparer.want(project)
+            await wait_until(lambda: dispatcher.preparer.ready)
+            try:
+                with caplog.at_level(logging.INFO, logger="touchflow"):
+                    tally = await dispatcher.drain()
+            finally:
+                await channel.aclose()
+            rows = await store.list_outbox()
+    assert sum(batches) == n + 1 and max(batches) == 8  # every row went through the worker
+    assert tally.states == {OutboxState.SENT: n, OutboxState.FAILED: 1}
+    sent = [r for r in rows if r.state is OutboxState.SENT]
+    assert len(sent) == n
+    assert all(r.message_id == message_id_for(r.key, "example.com") for r in sent)
+    assert all(r.claim_owner is None and r.attempts == 1 for r in sent)
+    assert len(handler.received) == n
+    lines = [r.getMessage() for r in caplog.records]
+    assert sum(line.endswith("claimed → sent") for line in lines) == n
+    assert sum(line.endswith("claimed → failed") for line in lines) == 1
+
+
+class _Stopper:
+    """A channel that accepts every message and asks the dispatcher to stop after a few."""
+
+    name = "stopper"
+    concurrency = 2
+
+    def __init__(self, after: int) -> None:
+        self.after = after
+        self.sent: list[Envelope] = []
+        self.dispatcher: Dispatcher | None = None
+
+    async def send(self, envelope: Envelope) -> Delivery:
+        await asyncio.sleep(0)
+        self.sent.append(envelope)
+        if len(self.sent) == self.after and self.dispatcher is not None:
+            self.dispatcher.stopping = True
+        return Delivery(outcome=Outcome.SENT, detail="250 ok", code=250)
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_stopping_sends_nothing_new_and_puts_claimed_rows_back_to_pending(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    channel = _Stopper(after=5)
+    async with planned(tmp_path, 60) as (project, store):
+        dispatcher = Dispatcher(
+            store=store,
+            channel=channel,
+            project=lambda: project,
+            clock=Clock.starting_at(NOW).now,
+            worker=False,
+        )
+        channel.dispatcher = dispatcher
+        with caplog.at_level(logging.INFO, logger="touchflow"):
+            tally = await dispatcher.drain()
+        counts = await store.outbox_counts()
+    sent = len(channel.sent)
+    assert 5 <= sent <= 5 + channel.concurrency - 1  # only sends already under way end
+    assert tally.states[OutboxState.SENT] == sent
+    assert counts.get(OutboxState.CLAIMED, 0) == 0
+    assert counts[OutboxState.SENT] == sent
+    failed = counts.get(OutboxState.FAILED, 0)  # the nameless customer's, if it was prepared
+    assert counts[OutboxState.PENDING] == 61 - sent - failed
+    released = tally.states[OutboxState.PENDING]
+    assert released >= 1
+    lines = [r.getMessage() for r in caplog.records]
+    assert sum(line.endswith("claimed → pending") for line in lines) == released

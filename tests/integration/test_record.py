@@ -1,0 +1,117 @@
+"""Group commit of claim outcomes (touchflow.record) on a real SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from touchflow.errors import StoreError
+from touchflow.models import Category, OutboxRow, OutboxState
+from touchflow.record import Recorder
+from touchflow.store.sqlite import SqliteStore
+from touchflow.store.sqlite_outbox import Finish
+
+NOW = datetime(2026, 11, 23, 8, tzinfo=UTC)
+
+
+def row(key: str) -> OutboxRow:
+    return OutboxRow(
+        key=key,
+        rule_id="ack",
+        customer_id=key,
+        category=Category.TRANSACTIONAL,
+        counts_for_caps=True,
+        state=OutboxState.PENDING,
+        due_at=NOW,
+        expires_at=NOW + timedelta(days=1),
+        next_attempt_at=NOW,
+        to=f"{key}@example.com",
+    )
+
+
+class Spy(SqliteStore):
+    """The real store, counting the writes ``finish_claims`` makes and failing on demand."""
+
+    writes: list[int]
+    failures: int
+
+    async def finish_claims(
+        self, items: Sequence[Finish], *, owner: str, now: datetime
+    ) -> list[bool]:
+        self.writes.append(len(items))
+        if self.failures:
+            self.failures -= 1
+            raise StoreError("cannot record sends in store: database is locked")
+        return await super().finish_claims(items, owner=owner, now=now)
+
+
+async def claimed(path: Path, keys: list[str]) -> tuple[Spy, list[OutboxRow]]:
+    store = await Spy.open(path)
+    assert isinstance(store, Spy)
+    store.writes, store.failures = [], 0
+    await store.write_plan([row(k) for k in keys], [], now=NOW)
+    rows = await store.claim_due(owner="w", now=NOW, ttl=timedelta(minutes=5), limit=100)
+    return store, rows
+
+
+async def no_wait(_: float) -> None:
+    """Instead of the recorder's pause between tries."""
+
+
+def sent(r: OutboxRow) -> OutboxRow:
+    return OutboxRow(**{**_fields(r), "state": OutboxState.SENT, "message_id": f"<{r.key}@x>"})
+
+
+def _fields(r: OutboxRow) -> dict[str, object]:
+    return {name: getattr(r, name) for name in OutboxRow.__dataclass_fields__}
+
+
+async def test_outcomes_that_arrive_together_share_one_committed_write(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    store, rows = await claimed(path, ["a", "b", "c", "d", "e"])
+    recorder = Recorder(store, owner="w", clock=lambda: NOW)
+    try:
+        results = await asyncio.gather(*(recorder.record(sent(r), attempted=True) for r in rows))
+    finally:
+        await store.close()
+    assert results == [True] * 5
+    assert store.writes == [5]
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT DISTINCT state FROM outbox").fetchall() == [("sent",)]
+
+
+async def test_a_busy_store_is_retried_and_every_waiter_gets_its_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("touchflow.record.asyncio.sleep", no_wait)
+    store, rows = await claimed(tmp_path / "store.sqlite3", ["a", "b"])
+    store.failures = 1
+    recorder = Recorder(store, owner="other", clock=lambda: NOW)  # not our claims: False
+    try:
+        results = await asyncio.gather(*(recorder.record(sent(r), attempted=True) for r in rows))
+    finally:
+        await store.close()
+    assert results == [False, False]
+    assert store.writes == [2, 2]
+
+
+async def test_a_store_that_stays_busy_raises_in_every_waiter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("touchflow.record.asyncio.sleep", no_wait)
+    store, rows = await claimed(tmp_path / "store.sqlite3", ["a", "b"])
+    store.failures = 100
+    recorder = Recorder(store, owner="w", clock=lambda: NOW)
+    try:
+        results = await asyncio.gather(
+            *(recorder.record(sent(r), attempted=True) for r in rows), return_exceptions=True
+        )
+    finally:
+        await store.close()
+    assert [type(r) for r in results] == [StoreError, StoreError]
+    assert len(store.writes) == 6

@@ -1,0 +1,84 @@
+"""Group commit of claim outcomes: what arrives while one write runs goes into the next.
+
+A send waits for its outcome to be committed before its connection takes the
+next message, so a crash leaves at most one unrecorded message per connection
+(docs/operations.md). Committing each outcome alone made every send wait for
+three round trips to the store's thread; here the outcomes that finish while a
+write is running share the next one, a single statement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+
+from touchflow import logs
+from touchflow.errors import StoreError
+from touchflow.models import OutboxRow, Suppression
+from touchflow.store.sqlite import SqliteStore
+from touchflow.store.sqlite_outbox import Finish
+
+RECORD_TRIES = 6  # a store busy for ~30 s (a huge import) must not turn a send into two
+
+
+class Recorder:
+    """Records outcomes of rows claimed by ``owner``; safe to call from many tasks."""
+
+    def __init__(self, store: SqliteStore, *, owner: str, clock: Callable[[], datetime]) -> None:
+        self._store = store
+        self._owner = owner
+        self._clock = clock
+        self._waiting: list[tuple[Finish, asyncio.Future[bool]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def record(
+        self, row: OutboxRow, *, attempted: bool, suppress: Suppression | None = None
+    ) -> bool:
+        """Commit ``row`` as the claim's outcome; False if the claim was taken back meanwhile.
+
+        Raises ``StoreError`` when the store stayed busy through every retry.
+        """
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((Finish(row=row, attempted=attempted, suppress=suppress), done))
+        if self._writer is None:
+            # A task of its own: a caller cancelled while waiting does not stop the write.
+            self._writer = asyncio.create_task(self._write_all())
+        return await done
+
+    async def _write_all(self) -> None:
+        group: list[tuple[Finish, asyncio.Future[bool]]] = []
+        try:
+            while self._waiting:
+                group, self._waiting = self._waiting, []
+                try:
+                    recorded = await self._write([item for item, _ in group])
+                except Exception as exc:  # every waiter raises it; nobody awaits this task
+                    for _, done in group:
+                        if not done.done():
+                            done.set_exception(exc)
+                    continue
+                for (_, done), ok in zip(group, recorded, strict=True):
+                    if not done.done():
+                        done.set_result(ok)
+        except BaseException:  # cancelled (the loop is closing): so are the waiters
+            for _, done in [*group, *self._waiting]:
+                done.cancel()
+            raise
+        finally:
+            self._writer = None
+
+    async def _write(self, group: list[Finish]) -> list[bool]:
+        """``finish_claims``, retried while the store is busy: after the server said 250,
+        giving up here would leave the row claimed and send it a second time."""
+        for attempt in range(RECORD_TRIES):
+            try:
+                return await self._store.finish_claims(group, owner=self._owner, now=self._clock())
+            except StoreError:
+                if attempt == RECORD_TRIES - 1:
+                    raise
+                keys = ", ".join(item.row.key for item in group[:3])
+                more = f" and {len(group) - 3} more" if len(group) > 3 else ""
+                logs.log.warning("the store is busy; recording %s%s again", keys, more)
+                await asyncio.sleep(1)
+        raise AssertionError("unreachable")
