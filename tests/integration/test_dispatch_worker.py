@@ -39,6 +39,7 @@ from touchflow.models import OutboxRow, OutboxState
 from touchflow.prepare import prepare
 from touchflow.project import Project, load_project_checked
 from touchflow.store.sqlite import SqliteStore
+from touchflow.unsubscribe import load_with_links
 
 NOW = datetime.fromisoformat("2026-11-23T08:00:00+00:00")
 HTML = "<p>Hello {{ customer.first_name }}: <em>{{ event.data.subject }}</em></p>\n"
@@ -46,7 +47,7 @@ HTML = "<p>Hello {{ customer.first_name }}: <em>{{ event.data.subject }}</em></p
 
 @asynccontextmanager
 async def planned(
-    tmp_path: Path, n: int, *, config: str | None = None
+    tmp_path: Path, n: int, *, config: str | None = None, rules: str = ACK_ONLY
 ) -> AsyncIterator[tuple[Project, SqliteStore]]:
     """A project with ``n`` customers whose inquiry acknowledgement is due, planned."""
     customers: list[dict[str, Any]] = [
@@ -56,7 +57,7 @@ async def planned(
     events = [inquiry(i, customer=f"c{i}", subject=f"q-{i}") for i in range(n)]
     events.append(inquiry(n, customer="nameless"))
     root = write_project(
-        tmp_path, customers=customers, events=events, rules=ACK_ONLY, **_config(config)
+        tmp_path, customers=customers, events=events, rules=rules, **_config(config)
     )
     (root / "message_templates" / "ack" / "body.html").write_text(HTML, encoding="utf-8")
     project = load_project_checked(root)
@@ -320,3 +321,28 @@ async def test_stopping_sends_nothing_new_and_puts_claimed_rows_back_to_pending(
     assert released >= 1
     lines = [r.getMessage() for r in caplog.records]
     assert sum(line.endswith("claimed → pending") for line in lines) == released
+
+
+async def test_the_worker_signs_the_same_unsubscribe_links_as_the_daemon(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Marketing mail with http.public_url set: the worker loads the project as the daemon
+    # does, with the one-click links signed by the secret from the (inherited) environment.
+    monkeypatch.setenv("TOUCHFLOW_UNSUBSCRIBE_SECRET", "s3cret-for-this-test")
+    config = CONFIG + "http:\n  public_url: https://shop.example.com\n"
+    rules = ACK_ONLY.replace("category: transactional", "category: marketing")
+    async with planned(tmp_path, 3, config=config, rules=rules) as (plain, store):
+        project = load_with_links(plain.config.root, os.environ)
+        rows = await claim_all(store)
+        here = await prepare(project, store, rows, now=NOW, signer=None)
+        worker = await Worker.start(project, store=store.path, signer=None)
+        try:
+            there = await worker.prepare(project, rows, NOW)
+        finally:
+            await worker.aclose()
+    assert there == here
+    envelopes = [p.envelope for p in there if p.envelope is not None]
+    assert len(envelopes) == 3
+    message = message_from_bytes(envelopes[0].data, policy=policy.default)
+    assert "https://shop.example.com/v1/unsubscribe/" in str(message["List-Unsubscribe"])
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
