@@ -11,7 +11,7 @@ import asyncio
 import time
 from collections.abc import Collection
 from contextlib import AbstractAsyncContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +21,6 @@ from touchflow.outbox import (
     NOT_PLANNED,
     RULE_REMOVED,
     PlanWrites,
-    Transition,
     desired_rows,
     plan_writes,
 )
@@ -37,7 +36,7 @@ class PlanRun:
     touchpoints: int
     inserted: int
     updated: int
-    transitions: list[Transition]
+    transitions: int  # state changes written (each one logged, none kept: a plan may make millions)
     seconds: float
 
 
@@ -97,12 +96,12 @@ class _Totals:
     touchpoints: int = 0
     inserted: int = 0
     updated: int = 0
-    transitions: list[Transition] = field(default_factory=list)
+    transitions: int = 0
 
     def add(self, writes: PlanWrites, inserted: int, updated: int) -> None:
         self.inserted += inserted
         self.updated += updated
-        self.transitions += writes.transitions
+        self.transitions += len(writes.transitions)
         for t in writes.transitions:
             logs.transition(t)
 

@@ -72,7 +72,7 @@ async def test_planning_in_pages_of_two_writes_what_one_page_writes(
 async def test_a_second_full_plan_writes_nothing(project: Project, store: SqliteStore) -> None:
     await plan_into_outbox(project, store, window=WINDOW, now=NOW, page_size=2)
     again = await plan_into_outbox(project, store, window=WINDOW, now=NOW, page_size=2)
-    assert (again.inserted, again.updated, again.transitions) == (0, 0, [])
+    assert (again.inserted, again.updated, again.transitions) == (0, 0, 0)
 
 
 async def test_open_rows_of_a_customer_no_longer_in_the_store_are_cancelled(
@@ -87,7 +87,7 @@ async def test_open_rows_of_a_customer_no_longer_in_the_store_are_cancelled(
     assert len(gone) == 2
     assert all(state == OutboxState.CANCELLED for state, _ in gone.values())
     assert all(error == "the customer is no longer in the store" for _, error in gone.values())
-    assert {r.row.customer_id for r in run.transitions} == {"c3"}
+    assert run.transitions == 2  # c3's two rows, nobody else's
     assert all(state == "pending" for key, (state, _) in rows.items() if key not in gone)
 
 
