@@ -36,7 +36,7 @@ from touchflow.daemon import Daemon
 from touchflow.dispatch import Dispatcher
 from touchflow.dispatch_worker import Preparer, StaleProject, Worker
 from touchflow.models import OutboxRow, OutboxState
-from touchflow.prepare import prepare
+from touchflow.prepare import Prepared, prepare
 from touchflow.project import Project, load_project_checked
 from touchflow.store.sqlite import SqliteStore
 from touchflow.unsubscribe import load_with_links
@@ -85,17 +85,25 @@ async def wait_until(done: Callable[[], bool], timeout: float = 60) -> None:
         await asyncio.sleep(0.02)
 
 
+async def prepared_both_ways(
+    project: Project, store: SqliteStore
+) -> tuple[list[Prepared], list[Prepared]]:
+    """Every due row prepared here, in the daemon, and there, in a worker process."""
+    rows = await claim_all(store)
+    here = await prepare(project, store, rows, now=NOW, signer=None)
+    worker = await Worker.start(project, store=store.path, signer=None)
+    try:
+        there = await worker.prepare(project, rows, NOW)
+    finally:
+        await worker.aclose()
+    return here, there
+
+
 async def test_the_worker_gives_the_daemons_verdicts_and_byte_identical_messages(
     tmp_path: Path,
 ) -> None:
     async with planned(tmp_path, 40) as (project, store):
-        rows = await claim_all(store)
-        here = await prepare(project, store, rows, now=NOW, signer=None)
-        worker = await Worker.start(project, store=store.path, signer=None)
-        try:
-            there = await worker.prepare(project, rows, NOW)
-        finally:
-            await worker.aclose()
+        here, there = await prepared_both_ways(project, store)
     assert there == here  # rows, envelopes, every byte of every message
     envelopes = [p.envelope for p in there if p.envelope is not None]
     assert len(envelopes) == 40
@@ -333,13 +341,7 @@ async def test_the_worker_signs_the_same_unsubscribe_links_as_the_daemon(
     rules = ACK_ONLY.replace("category: transactional", "category: marketing")
     async with planned(tmp_path, 3, config=config, rules=rules) as (plain, store):
         project = load_with_links(plain.config.root, os.environ)
-        rows = await claim_all(store)
-        here = await prepare(project, store, rows, now=NOW, signer=None)
-        worker = await Worker.start(project, store=store.path, signer=None)
-        try:
-            there = await worker.prepare(project, rows, NOW)
-        finally:
-            await worker.aclose()
+        here, there = await prepared_both_ways(project, store)
     assert there == here
     envelopes = [p.envelope for p in there if p.envelope is not None]
     assert len(envelopes) == 3
