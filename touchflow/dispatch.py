@@ -101,7 +101,12 @@ class _Drain:
     def __init__(self, dispatcher: Dispatcher, tally: Tally) -> None:
         self.d = dispatcher
         self.tally = tally
-        self.recorder = Recorder(dispatcher.store, owner=dispatcher.owner, clock=dispatcher.clock)
+        self.recorder = Recorder(
+            dispatcher.store,
+            owner=dispatcher.owner,
+            clock=dispatcher.clock,
+            group=max(1, dispatcher.channel.concurrency),
+        )
         self.queue: asyncio.Queue[tuple[Project, Prepared] | None] = asyncio.Queue()
         self.room = asyncio.Event()  # set when the queue is short enough to claim more
         self.low = dispatcher.batch_size(worker=False)
