@@ -35,7 +35,7 @@ from touchflow.record import Recorder
 from touchflow.store.sqlite import SqliteStore
 
 _WORKER_BATCHES = 4  # a batch for the worker is this many in-process batches
-_WORKER_AFTER = 2  # full batches in a row before a worker is started
+_WORKER_AFTER = 1  # full batches in a row before a worker is started
 
 
 @dataclass(slots=True)
