@@ -35,7 +35,7 @@ from touchflow.record import Recorder
 from touchflow.store.sqlite import SqliteStore
 
 _WORKER_BATCHES = 4  # a batch for the worker is this many in-process batches
-_WORKER_AFTER = 2  # full batches in a row before a worker is started
+_WORKER_AFTER = 1  # full batches in a row before a worker is started
 
 
 @dataclass(slots=True)
@@ -101,7 +101,12 @@ class _Drain:
     def __init__(self, dispatcher: Dispatcher, tally: Tally) -> None:
         self.d = dispatcher
         self.tally = tally
-        self.recorder = Recorder(dispatcher.store, owner=dispatcher.owner, clock=dispatcher.clock)
+        self.recorder = Recorder(
+            dispatcher.store,
+            owner=dispatcher.owner,
+            clock=dispatcher.clock,
+            group=max(1, dispatcher.channel.concurrency),
+        )
         self.queue: asyncio.Queue[tuple[Project, Prepared] | None] = asyncio.Queue()
         self.room = asyncio.Event()  # set when the queue is short enough to claim more
         self.low = dispatcher.batch_size(worker=False)

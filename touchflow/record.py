@@ -4,12 +4,16 @@ A send waits for its outcome to be committed before its connection takes the
 next message, so a crash leaves at most one unrecorded message per connection
 (docs/operations.md). Committing each outcome alone made every send wait for
 three round trips to the store's thread; here the outcomes that finish while a
-write is running share the next one, a single statement.
+write is running share the next one, a single statement. A write also lingers
+up to ``LINGER`` for the other connections' outcomes: a commit costs about the
+same for one row as for four (the same pages are written), and the sends are
+bound by CPU, not by waiting (docs/performance.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import datetime
 
@@ -20,16 +24,21 @@ from touchflow.store.sqlite import SqliteStore
 from touchflow.store.sqlite_outbox import Finish
 
 RECORD_TRIES = 6  # a store busy for ~30 s (a huge import) must not turn a send into two
+LINGER = 0.002  # seconds a write waits for more outcomes, until it has ``group`` of them
 
 
 class Recorder:
     """Records outcomes of rows claimed by ``owner``; safe to call from many tasks."""
 
-    def __init__(self, store: SqliteStore, *, owner: str, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, store: SqliteStore, *, owner: str, clock: Callable[[], datetime], group: int = 1
+    ) -> None:
         self._store = store
         self._owner = owner
         self._clock = clock
+        self._group = group  # outcomes worth waiting for: one per connection
         self._waiting: list[tuple[Finish, asyncio.Future[bool]]] = []
+        self._full = asyncio.Event()  # set when ``group`` outcomes wait
         self._writer: asyncio.Task[None] | None = None
 
     async def record(
@@ -41,6 +50,8 @@ class Recorder:
         """
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.append((Finish(row=row, attempted=attempted, suppress=suppress), done))
+        if len(self._waiting) >= self._group:
+            self._full.set()
         if self._writer is None:
             # A task of its own: a caller cancelled while waiting does not stop the write.
             self._writer = asyncio.create_task(self._write_all())
@@ -50,6 +61,10 @@ class Recorder:
         group: list[tuple[Finish, asyncio.Future[bool]]] = []
         try:
             while self._waiting:
+                if len(self._waiting) < self._group:
+                    self._full.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._full.wait(), LINGER)
                 group, self._waiting = self._waiting, []
                 try:
                     recorded = await self._write([item for item, _ in group])

@@ -85,6 +85,24 @@ async def test_outcomes_that_arrive_together_share_one_committed_write(tmp_path:
         assert db.execute("SELECT DISTINCT state FROM outbox").fetchall() == [("sent",)]
 
 
+async def test_a_write_waits_for_one_outcome_per_connection_before_it_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("touchflow.record.LINGER", 60.0)  # only a full group can end the wait
+    store, rows = await claimed(tmp_path / "store.sqlite3", ["a", "b", "c"])
+    recorder = Recorder(store, owner="w", clock=lambda: NOW, group=3)
+    try:
+        first = asyncio.create_task(recorder.record(sent(rows[0]), attempted=True))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert store.writes == [] and not first.done()
+        rest = [recorder.record(sent(r), attempted=True) for r in rows[1:]]
+        assert await asyncio.gather(first, *rest) == [True, True, True]
+    finally:
+        await store.close()
+    assert store.writes == [3]
+
+
 async def test_a_busy_store_is_retried_and_every_waiter_gets_its_answer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
