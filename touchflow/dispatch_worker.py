@@ -29,7 +29,7 @@ from typing import IO, Any
 
 from touchflow import logs
 from touchflow.dkim import DkimSigner
-from touchflow.errors import TouchflowError
+from touchflow.errors import ProblemsError, TouchflowError
 from touchflow.models import OutboxRow
 from touchflow.prepare import Prepared, prepare
 from touchflow.project import Project, load_project_checked
@@ -100,8 +100,8 @@ class Worker:
         async with self._lock:
             stdin, stdout = self._process.stdin, self._process.stdout
             assert stdin is not None and stdout is not None
-            data = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
             try:
+                data = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
                 stdin.write(_HEADER.pack(len(data)) + data)
                 await stdin.drain()
                 async with asyncio.timeout(_REPLY_TIMEOUT):
@@ -109,6 +109,8 @@ class Worker:
                     status, payload = pickle.loads(await stdout.readexactly(size))
             except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
                 raise WorkerError(f"the worker process stopped answering ({exc!r})") from None
+            except Exception as exc:  # what cannot be pickled, or unpickled
+                raise WorkerError(f"cannot talk to the worker process ({exc!r})") from None
         if status == "stale":
             raise StaleProject(payload)
         if status != "ok":
@@ -195,7 +197,12 @@ class Preparer:
             task.cancel()
         try:
             worker = await task
-        except BaseException:  # it never started; start() cleaned up after itself
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # we are being cancelled ourselves, not just the start
+            return  # it never started; start() cleaned up after itself
+        except Exception:
             return
         await worker.aclose()
 
@@ -241,8 +248,12 @@ class _Server:
 
     def _load(self, digest: str | None) -> Project:
         assert self.root is not None
-        project = load_project_checked(self.root)
-        if digest is None or project.digest != digest:
+        project: Project | None
+        try:
+            project = load_project_checked(self.root)
+        except ProblemsError:  # changed again, into something that does not validate
+            project = None
+        if project is None or digest is None or project.digest != digest:
             raise StaleProject("the project's files changed since the daemon loaded them")
         self.project = project
         return project
@@ -257,7 +268,10 @@ def _read(stream: IO[bytes]) -> Any:
     if len(header) < _HEADER.size:
         return None  # the daemon closed the pipe: it stopped, or it is gone
     (size,) = _HEADER.unpack(header)
-    return pickle.loads(stream.read(size))
+    data = stream.read(size)
+    if len(data) < size:
+        return None  # gone in the middle of a request
+    return pickle.loads(data)
 
 
 def main() -> None:
