@@ -30,7 +30,7 @@ from typing import IO, Any
 
 from touchflow import logs
 from touchflow.dkim import DkimSigner
-from touchflow.errors import TouchflowError
+from touchflow.errors import ProblemsError, TouchflowError
 from touchflow.models import OutboxRow
 from touchflow.prepare import Prepared, prepare
 from touchflow.project import Project
@@ -102,8 +102,8 @@ class Worker:
         async with self._lock:
             stdin, stdout = self._process.stdin, self._process.stdout
             assert stdin is not None and stdout is not None
-            data = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
             try:
+                data = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
                 stdin.write(_HEADER.pack(len(data)) + data)
                 await stdin.drain()
                 async with asyncio.timeout(_REPLY_TIMEOUT):
@@ -111,6 +111,8 @@ class Worker:
                     status, payload = pickle.loads(await stdout.readexactly(size))
             except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
                 raise WorkerError(f"the worker process stopped answering ({exc!r})") from None
+            except Exception as exc:  # what cannot be pickled, or unpickled
+                raise WorkerError(f"cannot talk to the worker process ({exc!r})") from None
         if status == "stale":
             raise StaleProject(payload)
         if status != "ok":
@@ -197,7 +199,12 @@ class Preparer:
             task.cancel()
         try:
             worker = await task
-        except BaseException:  # it never started; start() cleaned up after itself
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # we are being cancelled ourselves, not just the start
+            return  # it never started; start() cleaned up after itself
+        except Exception:
             return
         await worker.aclose()
 
@@ -243,10 +250,14 @@ class _Server:
 
     def _load(self, digest: str | None) -> Project:
         assert self.root is not None
-        # As the daemon loads it: with the unsubscribe links its messages carry (the
-        # worker inherits the daemon's environment, and so its secret).
-        project = load_with_links(self.root, os.environ)
-        if digest is None or project.digest != digest:
+        project: Project | None
+        try:
+            # As the daemon loads it: with the unsubscribe links its messages carry (the
+            # worker inherits the daemon's environment, and so its secret).
+            project = load_with_links(self.root, os.environ)
+        except ProblemsError:  # changed again, into something that does not validate
+            project = None
+        if project is None or digest is None or project.digest != digest:
             raise StaleProject("the project's files changed since the daemon loaded them")
         self.project = project
         return project
@@ -261,7 +272,10 @@ def _read(stream: IO[bytes]) -> Any:
     if len(header) < _HEADER.size:
         return None  # the daemon closed the pipe: it stopped, or it is gone
     (size,) = _HEADER.unpack(header)
-    return pickle.loads(stream.read(size))
+    data = stream.read(size)
+    if len(data) < size:
+        return None  # gone in the middle of a request
+    return pickle.loads(data)
 
 
 def main() -> None:

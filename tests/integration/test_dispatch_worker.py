@@ -8,6 +8,7 @@ behaviour is the point (stopping).
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import os
 import signal
@@ -22,7 +23,10 @@ from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
+import dkim  # type: ignore[import-untyped]
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from daemon_support import ACK_ONLY, CONFIG, inquiry, smtp_config, write_project
 from smtp_support import Handler, serve
 
@@ -35,6 +39,7 @@ from touchflow.compose import message_id_for
 from touchflow.daemon import Daemon
 from touchflow.dispatch import Dispatcher
 from touchflow.dispatch_worker import Preparer, StaleProject, Worker
+from touchflow.dkim import DkimSigner
 from touchflow.models import OutboxRow, OutboxState
 from touchflow.prepare import Prepared, prepare
 from touchflow.project import Project, load_project_checked
@@ -110,6 +115,37 @@ async def test_the_worker_gives_the_daemons_verdicts_and_byte_identical_messages
     message = message_from_bytes(envelopes[0].data, policy=policy.default)
     assert message.get_body(("html",)) is not None  # type: ignore[attr-defined]
     assert envelopes[0].message_id == message_id_for(envelopes[0].key, "example.com")
+
+
+async def test_the_worker_signs_with_the_daemons_dkim_key(tmp_path: Path) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    signer = DkimSigner("s1", "example.com", pem)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    records = {b"s1._domainkey.example.com.": b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)}
+    async with planned(tmp_path, 3) as (project, store):
+        rows = await claim_all(store)
+        unsigned = await prepare(project, store, rows, now=NOW, signer=None)
+        worker = await Worker.start(project, store=store.path, signer=signer)
+        try:
+            signed = await worker.prepare(project, rows, NOW)
+        finally:
+            await worker.aclose()
+    pairs = [(a.envelope, b.envelope) for a, b in zip(unsigned, signed, strict=True)]
+    assert len([p for p in pairs if p[0] is not None]) == 3
+    for plain, sealed in pairs:
+        if plain is None:
+            continue
+        assert sealed is not None
+        assert sealed.data.startswith(b"DKIM-Signature:")
+        assert sealed.data.endswith(plain.data)
+        assert dkim.verify(sealed.data, dnsfunc=lambda name, timeout=5: records.get(name))
 
 
 async def test_a_render_error_in_the_worker_fails_the_row_as_in_the_daemon(
