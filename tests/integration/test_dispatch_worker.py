@@ -91,12 +91,13 @@ async def wait_until(done: Callable[[], bool], timeout: float = 60) -> None:
 
 
 async def prepared_both_ways(
-    project: Project, store: SqliteStore
+    project: Project, store: SqliteStore, *, worker_signer: DkimSigner | None = None
 ) -> tuple[list[Prepared], list[Prepared]]:
-    """Every due row prepared here, in the daemon, and there, in a worker process."""
+    """Every due row prepared here, in the daemon, and there, in a worker process
+    (signing with ``worker_signer``, if given)."""
     rows = await claim_all(store)
     here = await prepare(project, store, rows, now=NOW, signer=None)
-    worker = await Worker.start(project, store=store.path, signer=None)
+    worker = await Worker.start(project, store=store.path, signer=worker_signer)
     try:
         there = await worker.prepare(project, rows, NOW)
     finally:
@@ -130,13 +131,7 @@ async def test_the_worker_signs_with_the_daemons_dkim_key(tmp_path: Path) -> Non
     )
     records = {b"s1._domainkey.example.com.": b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)}
     async with planned(tmp_path, 3) as (project, store):
-        rows = await claim_all(store)
-        unsigned = await prepare(project, store, rows, now=NOW, signer=None)
-        worker = await Worker.start(project, store=store.path, signer=signer)
-        try:
-            signed = await worker.prepare(project, rows, NOW)
-        finally:
-            await worker.aclose()
+        unsigned, signed = await prepared_both_ways(project, store, worker_signer=signer)
     pairs = [(a.envelope, b.envelope) for a, b in zip(unsigned, signed, strict=True)]
     assert len([p for p in pairs if p[0] is not None]) == 3
     for plain, sealed in pairs:

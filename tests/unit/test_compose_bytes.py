@@ -481,15 +481,7 @@ def test_a_long_display_name_is_split_into_whole_characters() -> None:
 
 
 def test_unpaired_surrogates_and_overlong_uris_are_refused() -> None:
-    args: dict[str, Any] = {
-        "rendered": RenderedMessage(subject="s", text="t", html=None, locale="en"),
-        "key": "k",
-        "from_addr": "shop@shop.example",
-        "to_addr": "ann@example.com",
-        "reply_to": None,
-        "date": datetime(2024, 5, 1, tzinfo=UTC),
-        "domain": "shop.example",
-    }
+    args = BASE
     bad_text = RenderedMessage(subject="s", text="a\ud800", html=None, locale="en")
     with pytest.raises(ComposeError, match=r"^body: .*U\+D800"):
         compose(**{**args, "rendered": bad_text})
@@ -497,6 +489,6 @@ def test_unpaired_surrogates_and_overlong_uris_are_refused() -> None:
     with pytest.raises(ComposeError, match=r"^Subject: .*surrogate"):
         compose(**{**args, "rendered": bad_subject})
     with pytest.raises(ComposeError, match="longer than"):
-        compose(**args, list_unsubscribe=["https://shop.example/" + "u" * 1000])
+        compose(**{**args, "list_unsubscribe": ["https://shop.example/" + "u" * 1000]})
     with pytest.raises(ComposeError, match="longer than"):
         compose(**{**args, "to_addr": "a" * 300 + "@example.com"})
