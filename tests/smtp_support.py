@@ -21,7 +21,12 @@ class Handler:
     ``mail``/``rcpt``/``data`` are lists of replies used in turn (the last one
     repeats). ``stall`` makes the server wait before answering that command;
     ``drop_after_data`` closes the connection after the message, unanswered.
+    ``pipelining`` makes EHLO offer PIPELINING (RFC 2920), which aiosmtpd does not
+    by itself; it reads commands in order either way, so it serves a pipelining
+    client correctly.
     """
+
+    pipelining = False  # the smtp_pipelining fixture (tests/integration) runs tests both ways
 
     def __init__(
         self,
@@ -52,6 +57,8 @@ class Handler:
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
     ) -> list[str]:
         session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
         return responses
 
     async def handle_MAIL(

@@ -34,7 +34,8 @@ from touchflow.project import Project
 from touchflow.record import Recorder
 from touchflow.store.sqlite import SqliteStore
 
-_WORKER_BATCHES = 4  # a batch for the worker is this many in-process batches
+_Batch = tuple[Project, list[OutboxRow], int]  # claimed rows, and the limit they were claimed with
+_WORKER_BATCHES = 16  # a batch for the worker is this many in-process batches
 _WORKER_AFTER = 1  # full batches in a row before a worker is started
 
 
@@ -149,32 +150,50 @@ class _Drain:
     async def _produce(self) -> None:
         preparer = self.d.preparer
         full_in_a_row = 0
-        while self._going():
-            # Claim the next batch while the queue still holds a whole one (two for the
-            # worker, whose batches are bigger): preparing it takes about as long as
-            # sending one, and the senders must not run dry meanwhile.
-            self.low = self.d.batch_size(worker=preparer.ready) * (2 if preparer.ready else 1)
-            while self.queue.qsize() >= self.low and self._going():
-                self.room.clear()
-                await self.room.wait()
-            if not self._going():
-                break
-            project = self.d.project()  # one project per batch, even if a reload lands
-            limit = self.d.batch_size(worker=preparer.ready)
-            rows = await self.d.store.claim_due(
-                owner=self.d.owner,
-                now=self.d.clock(),
-                ttl=project.config.daemon.claim_timeout,
-                limit=limit,
-            )
-            if not rows:
-                break
-            full_in_a_row = full_in_a_row + 1 if len(rows) == limit else 0
-            if full_in_a_row >= _WORKER_AFTER:
-                preparer.want(project)
-            await self._enqueue(project, await preparer.prepare(project, rows, self.d.clock()))
-            if len(rows) < limit:
-                break
+        claiming: asyncio.Task[_Batch | None] | None = None
+        try:
+            batch = await self._claim()
+            while batch is not None:
+                project, rows, limit = batch
+                if not self._going():  # stopping: a batch claimed ahead goes back
+                    self.left.extend(Prepared(row=row) for row in rows)
+                    break
+                full_in_a_row = full_in_a_row + 1 if len(rows) == limit else 0
+                if full_in_a_row >= _WORKER_AFTER:
+                    preparer.want(project)
+                # Claim the next batch while this one is prepared: both wait on other
+                # threads (the store's, the worker's), and the senders must not run dry.
+                if len(rows) == limit:
+                    claiming = asyncio.create_task(self._claim())
+                await self._enqueue(project, await preparer.prepare(project, rows, self.d.clock()))
+                batch, claiming = (await claiming if claiming else None), None
+        finally:
+            if claiming is not None:  # stopped while claiming: those rows go back
+                batch = await _settled(claiming)
+                if batch is not None:
+                    self.left.extend(Prepared(row=row) for row in batch[1])
+
+    async def _claim(self) -> _Batch | None:
+        """The next batch of ready rows, once the queue is short enough; None if none."""
+        preparer = self.d.preparer
+        # Claim the next batch while the queue still holds a whole one (two for the
+        # worker, whose batches are bigger): preparing it takes about as long as
+        # sending one.
+        self.low = self.d.batch_size(worker=preparer.ready) * (2 if preparer.ready else 1)
+        while self.queue.qsize() >= self.low and self._going():
+            self.room.clear()
+            await self.room.wait()
+        if not self._going():
+            return None
+        project = self.d.project()  # one project per batch, even if a reload lands
+        limit = self.d.batch_size(worker=preparer.ready)
+        rows = await self.d.store.claim_due(
+            owner=self.d.owner,
+            now=self.d.clock(),
+            ttl=project.config.daemon.claim_timeout,
+            limit=limit,
+        )
+        return (project, rows, limit) if rows else None
 
     async def _enqueue(self, project: Project, prepared: list[Prepared]) -> None:
         ended = []
@@ -248,3 +267,11 @@ class _Drain:
                 new.state.value,
                 extra={"tf": {"event": "lost_claim", "key": old.key}},
             )
+
+
+async def _settled(task: asyncio.Task[_Batch | None]) -> _Batch | None:
+    """What a claim that was under way when the producer stopped came back with."""
+    try:
+        return await asyncio.shield(task)
+    except Exception:
+        return None  # the producer's own error is the one raised

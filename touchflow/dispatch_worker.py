@@ -16,6 +16,8 @@ outlives the daemon, not even a SIGKILLed one.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import operator
 import os
 import pickle
 import signal
@@ -26,9 +28,10 @@ import traceback
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Generic, TypeVar
 
 from touchflow import logs
+from touchflow.channels import Envelope
 from touchflow.dkim import DkimSigner
 from touchflow.errors import ProblemsError, TouchflowError
 from touchflow.models import OutboxRow
@@ -37,7 +40,48 @@ from touchflow.project import Project
 from touchflow.store.sqlite import SqliteStore
 from touchflow.unsubscribe import load_with_links
 
+T = TypeVar("T")
 _HEADER = struct.Struct("!I")
+
+
+class _Fields(Generic[T]):
+    """A frozen dataclass as the tuple of its fields and back, for the pipe.
+
+    Pickle would do it by itself, but a slotted dataclass pickles through
+    ``dataclasses.fields()`` for every object: most of the daemon's share of a
+    batch's round trip to the worker, before this.
+    """
+
+    def __init__(self, cls: type[T]) -> None:
+        self._cls = cls
+        self._names = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+        self._values = operator.attrgetter(*self._names)
+
+    def pack(self, item: T) -> tuple[Any, ...]:
+        values: tuple[Any, ...] = self._values(item)
+        return values
+
+    def unpack(self, values: tuple[Any, ...]) -> T:
+        return self._cls(**dict(zip(self._names, values, strict=True)))
+
+
+_ROWS = _Fields(OutboxRow)
+_ENVELOPES = _Fields(Envelope)
+_PackedPrepared = tuple[tuple[Any, ...], tuple[Any, ...] | None]
+
+
+def _pack_prepared(item: Prepared) -> _PackedPrepared:
+    envelope = None if item.envelope is None else _ENVELOPES.pack(item.envelope)
+    return _ROWS.pack(item.row), envelope
+
+
+def _unpack_prepared(packed: _PackedPrepared) -> Prepared:
+    row, envelope = packed
+    return Prepared(
+        row=_ROWS.unpack(row), envelope=None if envelope is None else _ENVELOPES.unpack(envelope)
+    )
+
+
 # The worker runs this very touchflow (not whichever one its sys.path would find first),
 # imported from where the daemon imported it, without adding anything to sys.path.
 _BOOT = """\
@@ -95,8 +139,9 @@ class Worker:
         self, project: Project, rows: Sequence[OutboxRow], now: datetime
     ) -> list[Prepared]:
         """``touchflow.prepare.prepare`` in the worker; raises ``WorkerError`` if it cannot."""
-        done: list[Prepared] = await self._ask(("prepare", project.digest, list(rows), now))
-        return done
+        packed = [_ROWS.pack(row) for row in rows]
+        done: list[_PackedPrepared] = await self._ask(("prepare", project.digest, packed, now))
+        return [_unpack_prepared(item) for item in done]
 
     async def _ask(self, request: tuple[Any, ...]) -> Any:
         async with self._lock:
@@ -239,14 +284,15 @@ class _Server:
         return "ok", None
 
     async def _prepare(
-        self, digest: str | None, rows: list[OutboxRow], now: datetime
+        self, digest: str | None, packed: list[tuple[Any, ...]], now: datetime
     ) -> tuple[str, Any]:
         assert self.store is not None
         project = self.project
         if project is None or project.digest != digest:
             project = self._load(digest)
+        rows = [_ROWS.unpack(values) for values in packed]
         done = await prepare(project, self.store, rows, now=now, signer=self.signer)
-        return "ok", done
+        return "ok", [_pack_prepared(item) for item in done]
 
     def _load(self, digest: str | None) -> Project:
         assert self.root is not None

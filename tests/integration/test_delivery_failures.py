@@ -28,6 +28,7 @@ from touchflow.store.sqlite import SqliteStore
 NOW = datetime.fromisoformat("2026-11-23T08:00:00+00:00")
 KEY = "ack:c1:q-1:0"
 _FAST = "    timeout: 0.5\n    connections: 2\n"  # a stalling server times out quickly
+pytestmark = pytest.mark.usefixtures("smtp_pipelining")  # each test, both ways
 
 
 @dataclass

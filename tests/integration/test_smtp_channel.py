@@ -28,6 +28,7 @@ from touchflow.channels.smtp import SmtpChannel
 
 TIMEOUT = 0.5
 ENVIRON = {"TF_TEST_USER": "mailer", "TF_TEST_PASSWORD": PASSWORD}
+pytestmark = pytest.mark.usefixtures("smtp_pipelining")  # each test, both ways
 
 
 def settings(port: int, **overrides: Any) -> SmtpSettings:

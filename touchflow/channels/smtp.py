@@ -38,6 +38,7 @@ from aiosmtplib import (
 
 from touchflow.channels import Delivery, Envelope, Outcome
 from touchflow.channels.settings import ChannelConfigError, SmtpSettings, TlsMode
+from touchflow.channels.smtp_session import Session, checked
 from touchflow.compose import BARE_ADDRESS
 
 # A pooled connection unused for this long is closed rather than reused: servers
@@ -90,7 +91,7 @@ class SmtpChannel:
         self._helo = settings.helo
         self._slots = asyncio.Semaphore(settings.connections)
         self._pacer = _Pacer(settings.rate) if settings.rate else None
-        self._idle: list[tuple[SMTP, float]] = []  # with time.monotonic() of its last use
+        self._idle: list[tuple[Session, float]] = []  # with time.monotonic() of its last use
         self._closed = False
 
     @property
@@ -108,13 +109,13 @@ class SmtpChannel:
         async with self._slots:
             if self._pacer is not None:
                 await self._pacer.wait()
-            smtp = self._take_idle()
-            if smtp is not None:
-                delivery = await self._attempt(smtp, envelope, reused=True)
+            session = self._take_idle()
+            if session is not None:
+                delivery = await self._attempt(session, envelope)
                 if delivery is not None:
                     return delivery
             # No idle connection, or the server had closed the idle one: a fresh one.
-            delivery = await self._attempt(self._new_smtp(), envelope, reused=False)
+            delivery = await self._attempt(None, envelope)
             assert delivery is not None  # only a reused connection can be stale
             return delivery
 
@@ -122,29 +123,39 @@ class SmtpChannel:
         """QUIT every idle connection; busy ones are closed when their send ends."""
         self._closed = True
         idle, self._idle = self._idle, []
-        for smtp, _ in idle:
+        for session, _ in idle:
             try:
-                await smtp.quit()
+                await session.quit()
             except (SMTPException, OSError):
-                smtp.close()
+                session.close()
 
-    async def _attempt(self, smtp: SMTP, envelope: Envelope, *, reused: bool) -> Delivery | None:
-        """One send on one connection; None when a reused connection turned out closed."""
+    async def _attempt(self, session: Session | None, envelope: Envelope) -> Delivery | None:
+        """One send on an idle connection, or on a new one (``session`` None); None when
+        the idle connection turned out closed."""
+        reused = session is not None
         stage = _Stage("at MAIL" if reused else "at connect")
+        smtp: SMTP | None = None
         try:
-            if not reused:
+            if session is None:
+                smtp = self._new_smtp()
                 await self._open(smtp, stage)
-            reply = await _transaction(smtp, envelope, stage)
+                session = Session(smtp, timeout=self._settings.timeout)
+            reply = await _transaction(session, envelope, stage)
         except (SMTPException, OSError, ValueError) as exc:
             if reused and stage.name == "at MAIL" and isinstance(exc, SMTPServerDisconnected):
-                smtp.close()
+                assert session is not None
+                session.close()
                 return None
-            await self._after_failure(smtp, exc, stage)
+            await self._after_failure(session, smtp, exc, stage)
             return self._scrub(_classify(exc, stage.name, self._settings))
         except BaseException:
-            smtp.close()  # cancelled mid-dialogue: the session state is unknown
+            # Cancelled mid-dialogue: the session state is unknown.
+            if session is not None:
+                session.close()
+            elif smtp is not None:
+                smtp.close()
             raise
-        self._give_back(smtp)
+        self._give_back(session)
         return Delivery(
             outcome=Outcome.SENT, detail=_reply_text(reply.code, reply.message), code=reply.code
         )
@@ -182,37 +193,43 @@ class SmtpChannel:
             tls_context=self._tls_context,
         )
 
-    def _take_idle(self) -> SMTP | None:
+    def _take_idle(self) -> Session | None:
         now = time.monotonic()
         while self._idle:
-            smtp, since = self._idle.pop()  # the most recently used is the most likely alive
-            if smtp.is_connected and now - since < _IDLE_LIMIT:
-                return smtp
-            smtp.close()
+            session, since = self._idle.pop()  # the most recently used is the most likely alive
+            if session.is_connected and now - since < _IDLE_LIMIT:
+                return session
+            session.close()
         return None
 
-    def _give_back(self, smtp: SMTP) -> None:
-        if self._closed or not smtp.is_connected:
-            smtp.close()
+    def _give_back(self, session: Session) -> None:
+        if self._closed or not session.is_connected:
+            session.close()
         else:
-            self._idle.append((smtp, time.monotonic()))
+            self._idle.append((session, time.monotonic()))
 
-    async def _after_failure(self, smtp: SMTP, exc: Exception, stage: _Stage) -> None:
+    async def _after_failure(
+        self, session: Session | None, smtp: SMTP | None, exc: Exception, stage: _Stage
+    ) -> None:
         """Keep a healthy connection after a refused message; drop any other."""
+        if session is None:  # it failed while opening
+            if smtp is not None:
+                smtp.close()
+            return
         refused = (
             isinstance(exc, SMTPResponseException)
             and exc.code != 421
             and stage.name not in _SESSION_STAGES
-            and smtp.is_connected
+            and session.is_connected
         )
         if refused:
             try:
-                if (await smtp.rset()).code == 250:
-                    self._give_back(smtp)
+                if (await session.command(b"RSET")).code == 250:
+                    self._give_back(session)
                     return
             except (SMTPException, OSError):
                 pass
-        smtp.close()
+        session.close()
 
     def _scrub(self, delivery: Delivery) -> Delivery:
         """Belt and braces: a server that echoes the password must not put it in a log."""
@@ -224,48 +241,98 @@ class SmtpChannel:
         )
 
 
-async def _transaction(smtp: SMTP, envelope: Envelope, stage: _Stage) -> SMTPResponse:
-    """MAIL, RCPT, DATA for one recipient; raises on any answer but success."""
+async def _transaction(session: Session, envelope: Envelope, stage: _Stage) -> SMTPResponse:
+    """MAIL, RCPT, DATA for one recipient; raises on any answer but success.
+
+    With PIPELINING the three commands leave in one write and all three replies
+    are read before any is judged, so the connection stays in step for RSET.
+    """
     content = _crlf(envelope.data)
-    options: list[str] = []
-    if smtp.supports_extension("size"):
-        options.append(f"SIZE={len(content)}")  # RFC 1870: before dot-stuffing
-    if not envelope.data.isascii() and smtp.supports_extension("8bitmime"):
-        options.append("BODY=8BITMIME")
-    # MAIL and RCPT as the library sends them, without its second parse of addresses
-    # that _envelope_problem has already checked: bare, ASCII, nothing to quote.
-    stage.name = "at MAIL"
-    sender = envelope.sender
-    reply = await smtp.execute_command(
-        b"MAIL", b"FROM:<%s>" % sender.encode("ascii"), *(o.encode("ascii") for o in options)
+    options = b""
+    if session.size:
+        options += b" SIZE=%d" % len(content)  # RFC 1870: before dot-stuffing
+    if session.eight_bit and not envelope.data.isascii():
+        options += b" BODY=8BITMIME"
+    # _envelope_problem has checked both addresses: bare, ASCII, nothing to quote.
+    commands = (
+        checked(b"MAIL FROM:<%s>%s" % (envelope.sender.encode("ascii"), options)),
+        checked(b"RCPT TO:<%s>" % envelope.recipient.encode("ascii")),
+        checked(b"DATA"),
     )
-    if reply.code != SMTPStatus.completed:
-        raise SMTPSenderRefused(reply.code, reply.message, sender)
-    stage.name = "at RCPT"
-    recipient = envelope.recipient
-    reply = await smtp.execute_command(b"RCPT", b"TO:<%s>" % recipient.encode("ascii"))
-    if reply.code not in (SMTPStatus.completed, SMTPStatus.will_forward):
-        raise SMTPRecipientRefused(reply.code, reply.message, recipient)
-    # DATA in two steps (smtp.data() does both at once) so a failure says whether
-    # the message had been sent: only "after DATA" can the server already have it.
-    stage.name = "at DATA"
-    start = await smtp.execute_command(b"DATA")
-    if start.code != 354:
-        raise SMTPDataError(start.code, start.message)
+    replies = await _exchange(session, commands, stage)
+    _judge(session, replies, envelope, stage)
     stage.name = "after DATA"
-    protocol = smtp.protocol
-    if protocol is None:
-        raise SMTPServerDisconnected("Connection lost")
+    session.write(_dot_stuffed(content), b".\r\n")
     try:
-        # No await between write and read_response: the reply cannot slip past it.
-        protocol.write(_dot_stuffed(content) + b".\r\n")
-        reply = await protocol.read_response(timeout=smtp.timeout)
+        reply = await session.read()
     except (SMTPServerDisconnected, SMTPTimeoutError):
-        smtp.close()
+        session.close()
         raise
     if reply.code != 250:
         raise SMTPDataError(reply.code, reply.message)
     return reply
+
+
+_WANTED = (
+    frozenset({SMTPStatus.completed}),  # MAIL
+    frozenset({SMTPStatus.completed, SMTPStatus.will_forward}),  # RCPT
+    frozenset({SMTPStatus.start_input}),  # DATA
+)
+_STAGES = ("at MAIL", "at RCPT", "at DATA")
+
+
+def _accepted(step: int, code: int) -> bool:
+    return code in _WANTED[step]
+
+
+async def _exchange(
+    session: Session, commands: tuple[bytes, ...], stage: _Stage
+) -> list[SMTPResponse]:
+    """Send MAIL, RCPT and DATA, pipelined or one by one, and read their replies.
+
+    Pipelined, every reply is read before any is judged, so the connection stays in
+    step for RSET; once one was a refusal, a connection that ends before the rest
+    arrive is closed and the refusal still counts. One by one, a refusal ends it.
+    """
+    pipelined = session.pipelining
+    if pipelined:
+        session.write(*commands)
+    replies: list[SMTPResponse] = []
+    for step, command in enumerate(commands):
+        refused = not all(_accepted(i, r.code) for i, r in enumerate(replies))
+        if refused and not pipelined:
+            break
+        if not refused:
+            stage.name = _STAGES[step]
+        if not pipelined:
+            session.write(command)
+        try:
+            replies.append(await session.read())
+        except (SMTPServerDisconnected, SMTPTimeoutError):
+            if not refused:
+                raise  # the stage of this read is the one to report
+            session.close()
+            break
+    return replies
+
+
+def _judge(
+    session: Session, replies: list[SMTPResponse], envelope: Envelope, stage: _Stage
+) -> None:
+    """Raise for the first refused command, naming its stage."""
+    for step, reply in enumerate(replies):
+        if _accepted(step, reply.code):
+            continue
+        stage.name = _STAGES[step]
+        if replies[-1].code == SMTPStatus.start_input:
+            # It said 354 to DATA although it refused MAIL or RCPT: the session now
+            # waits for a message that will not come. Start again on a new one.
+            session.close()
+        if step == 0:
+            raise SMTPSenderRefused(reply.code, reply.message, envelope.sender)
+        if step == 1:
+            raise SMTPRecipientRefused(reply.code, reply.message, envelope.recipient)
+        raise SMTPDataError(reply.code, reply.message)
 
 
 def _envelope_problem(envelope: Envelope) -> str | None:

@@ -1,0 +1,191 @@
+"""The mail transaction as touchflow runs it (touchflow.channels.smtp_session), against a
+scripted server on 127.0.0.1 that shows what arrives together and answers as each case
+needs: pipelining when offered, replies split or joined anyhow, servers that misbehave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from test_smtp_channel import envelope, settings
+
+from touchflow.channels import Outcome
+from touchflow.channels.smtp import SmtpChannel
+
+EHLO_PIPELINING = b"250-sink.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
+EHLO_PLAIN = b"250-sink.test\r\n250 8BITMIME\r\n"
+
+
+@dataclass
+class Script:
+    """How the server answers. ``answer(commands)`` gets the commands of the current
+    transaction not yet answered and returns the bytes to write, or None to wait for more."""
+
+    answer: Callable[[list[bytes]], bytes | None]
+    ehlo: bytes = EHLO_PIPELINING
+    reads: list[list[bytes]] = field(default_factory=list)  # commands per answer written
+    messages: list[bytes] = field(default_factory=list)
+    connections: int = 0
+
+
+async def _session(
+    script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    script.connections += 1
+    writer.write(b"220 sink.test ESMTP\r\n")
+    waiting: list[bytes] = []
+    try:
+        while line := await reader.readline():
+            command = line.rstrip(b"\r\n")
+            verb = command.split(b" ", 1)[0].upper()
+            if verb == b"EHLO":
+                writer.write(script.ehlo)
+            elif verb in (b"QUIT", b"RSET"):
+                writer.write(b"221 bye\r\n" if verb == b"QUIT" else b"250 ok\r\n")
+            else:
+                waiting.append(command)
+                answer = script.answer(waiting)
+                if answer is None:
+                    continue
+                script.reads.append(waiting)
+                waiting = []
+                writer.write(answer)
+                if answer.startswith(b"421"):
+                    break  # closing the connection, as RFC 5321 says it does
+                if answer.rstrip().endswith(b"354 go ahead"):
+                    script.messages.append(await reader.readuntil(b"\r\n.\r\n"))
+                    writer.write(b"250 2.0.0 queued\r\n")
+            await writer.drain()
+    except (ConnectionError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        writer.close()
+
+
+@asynccontextmanager
+async def channel_to(script: Script) -> AsyncIterator[SmtpChannel]:
+    server = await asyncio.start_server(
+        lambda r, w: _session(script, r, w), host="127.0.0.1", port=0
+    )
+    port = server.sockets[0].getsockname()[1]
+    channel = SmtpChannel(settings(port), environ={})
+    try:
+        yield channel
+    finally:
+        await channel.aclose()
+        server.close()
+        await server.wait_closed()
+
+
+def all_three_at_once(commands: list[bytes]) -> bytes | None:
+    """Answers nothing until MAIL, RCPT and DATA are all there: only a pipelining
+    client gets its message through; one sending a command at a time times out."""
+    if len(commands) < 3:
+        return None
+    return b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n354 go ahead\r\n"
+
+
+async def test_with_pipelining_offered_mail_rcpt_and_data_leave_together() -> None:
+    script = Script(answer=all_three_at_once)
+    async with channel_to(script) as channel:
+        deliveries = [await channel.send(envelope(n)) for n in (1, 2)]
+    assert [d.outcome for d in deliveries] == [Outcome.SENT, Outcome.SENT]
+    assert [c[0].split(b":")[0] for c in script.reads] == [b"MAIL FROM", b"MAIL FROM"]
+    assert [len(c) for c in script.reads] == [3, 3]
+    assert script.connections == 1  # and the connection is reused
+    assert b"\r\n..a line that starts with a dot\r\n" in script.messages[0]  # dot-stuffed
+
+
+async def test_without_pipelining_offered_commands_go_one_at_a_time() -> None:
+    def one_by_one(commands: list[bytes]) -> bytes:
+        assert len(commands) == 1, "a command was sent before the last one was answered"
+        return b"354 go ahead\r\n" if commands[0] == b"DATA" else b"250 ok\r\n"
+
+    script = Script(answer=one_by_one, ehlo=EHLO_PLAIN)
+    async with channel_to(script) as channel:
+        delivery = await channel.send(envelope())
+    assert delivery.outcome is Outcome.SENT
+    assert [c[0].split(b" ")[0] for c in script.reads] == [b"MAIL", b"RCPT", b"DATA"]
+
+
+async def test_replies_in_pieces_and_multi_line_replies_are_read_whole() -> None:
+    def in_pieces(commands: list[bytes]) -> bytes | None:
+        if len(commands) < 3:
+            return None
+        return b"250-sender\r\n250 2.1.0 ok\r\n25" + b"0 2.1.5 ok\r\n354 go ahead\r\n"
+
+    script = Script(answer=in_pieces)
+    async with channel_to(script) as channel:
+        delivery = await channel.send(envelope())
+    assert delivery.outcome is Outcome.SENT
+    assert delivery.detail == "250 2.0.0 queued"
+
+
+async def test_a_refused_sender_is_reported_at_mail_though_rcpt_and_data_were_sent_too() -> None:
+    def refuse_sender(commands: list[bytes]) -> bytes | None:
+        if len(commands) < 3:
+            return None
+        return b"550 5.7.1 sender rejected\r\n503 5.5.1 need MAIL\r\n503 5.5.1 need RCPT\r\n"
+
+    script = Script(answer=refuse_sender)
+    async with channel_to(script) as channel:
+        delivery = await channel.send(envelope())
+    assert delivery.outcome is Outcome.FAILED
+    assert delivery.detail.endswith("550 5.7.1 sender rejected (at MAIL)")
+    assert script.messages == []
+
+
+async def test_a_refused_recipient_keeps_the_pipelined_connection_in_step() -> None:
+    answers = iter(
+        [
+            b"250 2.1.0 ok\r\n550 5.1.1 no such user\r\n554 5.5.1 no valid recipients\r\n",
+            b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n354 go ahead\r\n",
+        ]
+    )
+    script = Script(answer=lambda c: next(answers) if len(c) == 3 else None)
+    async with channel_to(script) as channel:
+        refused = await channel.send(envelope(1, "nobody@example.org"))
+        sent = await channel.send(envelope(2))
+    assert refused.outcome is Outcome.BAD_MAILBOX
+    assert refused.detail.endswith("(at RCPT)")
+    assert sent.outcome is Outcome.SENT
+    assert script.connections == 1  # RSET, then the next message on the same connection
+
+
+async def test_354_after_a_refused_recipient_drops_the_connection_and_sends_nothing() -> None:
+    # RFC 2920 says a server with no accepted recipient refuses DATA; this one does not.
+    answers = iter(
+        [
+            b"250 2.1.0 ok\r\n550 5.1.1 no such user\r\n354 go ahead\r\n",
+            b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n354 go ahead\r\n",
+        ]
+    )
+    script = Script(answer=lambda c: next(answers) if len(c) == 3 else None)
+    async with channel_to(script) as channel:
+        refused = await channel.send(envelope(1, "nobody@example.org"))
+        sent = await channel.send(envelope(2))
+    assert refused.outcome is Outcome.BAD_MAILBOX
+    assert sent.outcome is Outcome.SENT
+    assert script.connections == 2  # the first one was waiting for a message: dropped
+    assert len(script.messages) == 1  # the broken session's "message" never ended
+
+
+async def test_a_malformed_reply_is_a_retry_naming_it() -> None:
+    script = Script(answer=lambda c: b"hello there\r\n" if len(c) == 3 else None)
+    async with channel_to(script) as channel:
+        delivery = await channel.send(envelope())
+    assert delivery.outcome is Outcome.RETRY
+    assert "Malformed SMTP response line: hello there" in delivery.detail
+    assert delivery.alert
+
+
+async def test_a_server_closing_after_a_421_to_mail_is_a_retry_for_that_421() -> None:
+    script = Script(answer=lambda c: b"421 4.3.2 going down\r\n" if len(c) == 3 else None)
+    async with channel_to(script) as channel:
+        delivery = await channel.send(envelope())
+    assert delivery.outcome is Outcome.RETRY
+    assert delivery.code == 421
+    assert "(at MAIL)" in delivery.detail

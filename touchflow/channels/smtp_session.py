@@ -1,0 +1,164 @@
+"""One SMTP connection's mail transactions, pipelined (RFC 2920) when the server offers it.
+
+aiosmtplib opens the session: TCP, implicit TLS or STARTTLS with certificates
+checked, EHLO, AUTH. Then the connection is handed to ``Session``, which runs
+MAIL, RCPT and DATA itself, because aiosmtplib reads exactly one reply per
+command it writes: it cannot pipeline, and each command pays a lock, a
+``wait_for`` and a fresh future. With PIPELINING, MAIL, RCPT and DATA leave in
+one write and their three replies are read together, so a message costs two
+round trips instead of four (docs/decisions.md has the measurements).
+
+Replies are parsed here (RFC 5321 4.2: a three-digit code, ``-`` for a line
+that continues), and problems raise aiosmtplib's own exceptions, so callers
+classify them the same way whichever side noticed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import deque
+from typing import cast
+
+from aiosmtplib import (
+    SMTP,
+    SMTPReadTimeoutError,
+    SMTPResponse,
+    SMTPResponseException,
+    SMTPServerDisconnected,
+)
+
+_MAX_LINE = 8192  # bytes in one reply line (aiosmtplib's limit too)
+_MAX_REPLY = 4 * _MAX_LINE  # bytes in one whole (multi-line) reply
+_CONTROL = re.compile(rb"[\x00-\x1f\x7f]")  # CR, LF or NUL in a command would inject another
+
+
+class _Replies(asyncio.Protocol):
+    """Collects complete replies in order; a reader waits for the next one."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.WriteTransport | None = None
+        self._buffer = bytearray()
+        self._lines: list[bytes] = []  # the lines of a reply still being received
+        self._ready: deque[SMTPResponse] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._problem: Exception | None = None  # once set, every later read raises it
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        try:
+            self._parse()
+        except SMTPResponseException as exc:
+            self._fail(exc)
+            if self.transport is not None:
+                self.transport.close()
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self._fail(SMTPServerDisconnected("Unexpected EOF received"))
+        return False  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        lost = SMTPServerDisconnected("Connection lost")
+        lost.__cause__ = exc
+        self._fail(lost)
+        self.transport = None
+
+    async def read(self, timeout: float | None) -> SMTPResponse:
+        """The next reply; raises if the connection ended or nothing came in time."""
+        while not self._ready:
+            if self._problem is not None:
+                raise self._problem
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._waiter
+            except TimeoutError:
+                raise SMTPReadTimeoutError("Timed out waiting for server response") from None
+            finally:
+                self._waiter = None
+        return self._ready.popleft()
+
+    def _parse(self) -> None:
+        while (end := self._buffer.find(b"\n")) >= 0:
+            line = bytes(self._buffer[: end + 1])
+            del self._buffer[: end + 1]
+            if len(line) > _MAX_LINE:
+                raise SMTPResponseException(-1, "Response too long")
+            if not line[:3].isdigit():
+                text = line.decode("utf-8", "replace").strip()
+                raise SMTPResponseException(-1, f"Malformed SMTP response line: {text}")
+            self._lines.append(line)
+            if line[3:4] != b"-":
+                lines, self._lines = self._lines, []
+                self._ready.append(_reply(lines))
+        if len(self._buffer) + sum(map(len, self._lines)) > _MAX_REPLY:
+            raise SMTPResponseException(-1, "Response too long")
+
+    def _fail(self, problem: Exception) -> None:
+        if self._problem is None:
+            self._problem = problem
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+
+def _reply(lines: list[bytes]) -> SMTPResponse:
+    """The code of the last line, and every line's text joined with newlines."""
+    text = (raw[4:].strip(b" \t\r\n").decode("utf-8", "surrogateescape") for raw in lines)
+    return SMTPResponse(int(lines[-1][:3]), "\n".join(text))
+
+
+class Session:
+    """An open, greeted (and, as configured, encrypted and logged-in) SMTP connection."""
+
+    def __init__(self, smtp: SMTP, *, timeout: float | None) -> None:
+        transport = smtp.transport
+        if transport is None or transport.is_closing():
+            raise SMTPServerDisconnected("Connection lost")
+        self._smtp = smtp  # keeps aiosmtplib's state (its connect lock) until close()
+        self._replies = _Replies()
+        self._replies.transport = cast(asyncio.WriteTransport, transport)
+        transport.set_protocol(self._replies)
+        self.timeout = timeout
+        self.pipelining = smtp.supports_extension("pipelining")
+        self.size = smtp.supports_extension("size")
+        self.eight_bit = smtp.supports_extension("8bitmime")
+
+    @property
+    def is_connected(self) -> bool:
+        transport = self._replies.transport
+        return transport is not None and not transport.is_closing()
+
+    def write(self, *chunks: bytes) -> None:
+        """Commands (each a line without its CRLF) or message data, in one write."""
+        transport = self._replies.transport
+        if transport is None or transport.is_closing():
+            raise SMTPServerDisconnected("Connection lost")
+        transport.write(b"".join(chunks))
+
+    async def read(self) -> SMTPResponse:
+        return await self._replies.read(self.timeout)
+
+    async def command(self, line: bytes) -> SMTPResponse:
+        """One command and its reply."""
+        self.write(checked(line))
+        return await self.read()
+
+    async def quit(self) -> None:
+        try:
+            await self.command(b"QUIT")
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._smtp.close()
+
+
+def checked(line: bytes) -> bytes:
+    """A command line with its CRLF; raises ValueError for control characters in it."""
+    if _CONTROL.search(line):
+        raise ValueError("Command arg contains a prohibited control character")
+    return line + b"\r\n"
