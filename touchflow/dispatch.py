@@ -3,9 +3,10 @@
 One drain is a small pipeline. A producer claims a batch, has it prepared
 (``touchflow.prepare``: fresh plan, verdicts, messages; in the worker process
 once a backlog makes one worth starting) and queues the messages, claiming the
-next batch while these go out. One sender per connection takes a message,
-delivers it and waits until its outcome is committed before it takes the next
-one; outcomes that finish together share one write (``touchflow.record``).
+next batch while these are prepared and go out. One sender per connection takes
+a message and delivers it, but hands the server the message itself (after MAIL,
+RCPT and DATA) only once the outcome of its last one is committed; outcomes that
+finish together share one write (``touchflow.record``).
 
 So a crash between the server's "250 OK" and the commit is the only way to
 send twice, at most one message per connection, and the second copy carries
@@ -207,24 +208,42 @@ class _Drain:
         await asyncio.gather(*ended)
 
     async def _sender(self) -> None:
-        while (item := await self.queue.get()) is not None:
-            if self.queue.qsize() < self.low:
-                self.room.set()
-            if not self._going():
-                self.left.append(item[1])  # stopping: back to pending
-                continue
-            try:
-                await self._deliver(*item)
-            except BaseException:
-                self._halt()
-                raise
+        last: asyncio.Task[None] | None = None  # this connection's last outcome, recording
+        try:
+            while (item := await self.queue.get()) is not None:
+                if self.queue.qsize() < self.low:
+                    self.room.set()
+                if not self._going():
+                    self.left.append(item[1])  # stopping: back to pending
+                    continue
+                try:
+                    last = await self._deliver(*item, last)
+                except BaseException:
+                    self._halt()
+                    raise
+        finally:
+            if last is not None:
+                await asyncio.shield(last)
 
-    async def _deliver(self, project: Project, item: Prepared) -> None:
-        # The outcome is committed before this sender takes the next message: a crash
-        # leaves at most one message per sender accepted by the server, not recorded.
+    async def _deliver(
+        self, project: Project, item: Prepared, last: asyncio.Task[None] | None
+    ) -> asyncio.Task[None]:
+        """Send one message and start recording its outcome (the task returned).
+
+        The channel sends everything of this message but its end while the last
+        outcome of this connection is committed, and the end only after: a crash
+        leaves at most one message per connection accepted by the server, not recorded.
+        """
         row, envelope = item.row, item.envelope
         assert envelope is not None
-        delivery = await self.d.channel.send(envelope)
+        if last is not None and last.done():
+            last.result()  # the last outcome could not be recorded: raise that, send nothing
+            last = None
+        # Shielded: a sender cancelled meanwhile must not cancel the last outcome's record.
+        gate = None if last is None else asyncio.shield(last)
+        delivery = await self.d.channel.send(envelope, after=gate)
+        if gate is not None:
+            await gate  # done already, unless this message never got that far
         new, suppression = after_delivery(
             row,
             delivery,
@@ -241,7 +260,7 @@ class _Drain:
                 delivery.detail,
                 extra={"tf": {"event": "alert", "key": row.key, "detail": delivery.detail}},
             )
-        await self._finish(row, new, attempted=True, suppression=suppression)
+        return asyncio.create_task(self._finish(row, new, attempted=True, suppression=suppression))
 
     async def _release(self) -> None:
         left, self.left = self.left, []

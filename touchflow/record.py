@@ -1,8 +1,8 @@
 """Group commit of claim outcomes: what arrives while one write runs goes into the next.
 
-A send waits for its outcome to be committed before its connection takes the
-next message, so a crash leaves at most one unrecorded message per connection
-(docs/operations.md). Committing each outcome alone made every send wait for
+A connection hands the server its next message only once the outcome of its
+last one is committed, so a crash leaves at most one unrecorded message per
+connection (docs/operations.md). Committing each outcome alone made every send wait for
 three round trips to the store's thread; here the outcomes that finish while a
 write is running share the next one, a single statement. A write also lingers
 up to ``LINGER`` for the other connections' outcomes: a commit costs about the

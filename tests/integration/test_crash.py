@@ -2,8 +2,8 @@
 
 A duplicate can only come from a kill between the server's "250" and the
 outbox commit, and then it carries the same Message-ID (derived from the key).
-Each connection waits for its last outcome to be committed before it sends the
-next message, so one kill duplicates at most one message per connection.
+Each connection hands the server a message only once its last outcome is
+committed, so one kill duplicates at most one message per connection.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
@@ -322,7 +322,9 @@ class _Stopper:
         self.sent: list[Envelope] = []
         self.dispatcher: Dispatcher | None = None
 
-    async def send(self, envelope: Envelope) -> Delivery:
+    async def send(self, envelope: Envelope, *, after: Awaitable[object] | None = None) -> Delivery:
+        if after is not None:
+            await after
         await asyncio.sleep(0)
         self.sent.append(envelope)
         if len(self.sent) == self.after and self.dispatcher is not None:
@@ -379,3 +381,58 @@ async def test_the_worker_signs_the_same_unsubscribe_links_as_the_daemon(
     message = message_from_bytes(envelopes[0].data, policy=policy.default)
     assert "https://shop.example.com/v1/unsubscribe/" in str(message["List-Unsubscribe"])
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+class _Witness:
+    """A channel that, as it completes each message, counts the messages it completed
+    before whose outcome is not committed yet: what a SIGKILL at that moment would
+    send twice."""
+
+    name = "witness"
+    concurrency = 2
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.store = store
+        self.completed: list[str] = []
+        self.most_unrecorded = 0
+        self.gated = 0  # sends that had to wait for an earlier outcome
+
+    async def send(self, envelope: Envelope, *, after: Awaitable[object] | None = None) -> Delivery:
+        await asyncio.sleep(0.001)  # MAIL, RCPT, DATA and the content
+        if after is not None:
+            self.gated += 1
+            await after
+        rows = await self.store.outbox_by_keys(self.completed)
+        unrecorded = sum(row.state is OutboxState.CLAIMED for row in rows.values())
+        self.most_unrecorded = max(self.most_unrecorded, unrecorded)
+        self.completed.append(envelope.key)  # the final "." and the server's 250
+        return Delivery(outcome=Outcome.SENT, detail="250 ok", code=250)
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_a_message_is_completed_only_once_its_connections_last_outcome_is_committed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with planned(tmp_path, 40) as (project, store):
+        finish = store.finish_claims
+
+        async def slow_finish(*args: Any, **kwargs: Any) -> list[bool]:
+            await asyncio.sleep(0.02)  # a commit that takes its time, as on a busy disk
+            return await finish(*args, **kwargs)
+
+        monkeypatch.setattr(store, "finish_claims", slow_finish)
+        channel = _Witness(store)
+        dispatcher = Dispatcher(
+            store=store,
+            channel=channel,
+            project=lambda: project,
+            clock=Clock.starting_at(NOW).now,
+            worker=False,
+        )
+        tally = await dispatcher.drain()
+    assert tally.states[OutboxState.SENT] == len(channel.completed) == 40
+    assert channel.gated >= 30  # every sender's messages after its first
+    # Each connection may have one message out and not yet recorded, never more.
+    assert channel.most_unrecorded <= channel.concurrency - 1

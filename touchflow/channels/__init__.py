@@ -10,6 +10,7 @@ in a ``Delivery``'s detail.
 from __future__ import annotations
 
 import enum
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -53,7 +54,12 @@ class Channel(Protocol):
         """How many sends the dispatcher may have in flight at once."""
         ...
 
-    async def send(self, envelope: Envelope) -> Delivery: ...
+    async def send(self, envelope: Envelope, *, after: Awaitable[object] | None = None) -> Delivery:
+        """Deliver one message. With ``after``, the step that completes the delivery (the
+        message after DATA, the rename into ``new/``) waits until ``after`` is done, and
+        if ``after`` raises, nothing is delivered and the exception propagates. The work
+        before it (for SMTP: connecting, MAIL, RCPT and DATA) need not wait."""
+        ...
 
     async def aclose(self) -> None:
         """Close pooled connections (QUIT); idempotent."""

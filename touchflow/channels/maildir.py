@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import os
 import secrets
+from collections.abc import Awaitable
 from pathlib import Path
 
 from touchflow.channels import Delivery, Envelope, Outcome
@@ -50,7 +51,9 @@ class MaildirChannel:
     def path(self) -> Path:
         return self._path
 
-    async def send(self, envelope: Envelope) -> Delivery:
+    async def send(self, envelope: Envelope, *, after: Awaitable[object] | None = None) -> Delivery:
+        if after is not None:
+            await after
         name = file_name_for(envelope.message_id)
         try:
             # fsync can take tens of milliseconds: keep it off the event loop.

@@ -19,7 +19,7 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from email.utils import parseaddr
 
@@ -102,7 +102,7 @@ class SmtpChannel:
     def concurrency(self) -> int:
         return self._settings.connections
 
-    async def send(self, envelope: Envelope) -> Delivery:
+    async def send(self, envelope: Envelope, *, after: Awaitable[object] | None = None) -> Delivery:
         problem = _envelope_problem(envelope)
         if problem is not None:
             return Delivery(outcome=Outcome.FAILED, detail=problem, alert=True)
@@ -111,11 +111,11 @@ class SmtpChannel:
                 await self._pacer.wait()
             session = self._take_idle()
             if session is not None:
-                delivery = await self._attempt(session, envelope)
+                delivery = await self._attempt(session, envelope, after)
                 if delivery is not None:
                     return delivery
             # No idle connection, or the server had closed the idle one: a fresh one.
-            delivery = await self._attempt(None, envelope)
+            delivery = await self._attempt(None, envelope, after)
             assert delivery is not None  # only a reused connection can be stale
             return delivery
 
@@ -129,7 +129,9 @@ class SmtpChannel:
             except (SMTPException, OSError):
                 session.close()
 
-    async def _attempt(self, session: Session | None, envelope: Envelope) -> Delivery | None:
+    async def _attempt(
+        self, session: Session | None, envelope: Envelope, after: Awaitable[object] | None
+    ) -> Delivery | None:
         """One send on an idle connection, or on a new one (``session`` None); None when
         the idle connection turned out closed."""
         reused = session is not None
@@ -140,7 +142,7 @@ class SmtpChannel:
                 smtp = self._new_smtp()
                 await self._open(smtp, stage)
                 session = Session(smtp, timeout=self._settings.timeout)
-            reply = await _transaction(session, envelope, stage)
+            reply = await _transaction(session, envelope, stage, after)
         except (SMTPException, OSError, ValueError) as exc:
             if reused and stage.name == "at MAIL" and isinstance(exc, SMTPServerDisconnected):
                 assert session is not None
@@ -241,7 +243,9 @@ class SmtpChannel:
         )
 
 
-async def _transaction(session: Session, envelope: Envelope, stage: _Stage) -> SMTPResponse:
+async def _transaction(
+    session: Session, envelope: Envelope, stage: _Stage, after: Awaitable[object] | None
+) -> SMTPResponse:
     """MAIL, RCPT, DATA for one recipient; raises on any answer but success.
 
     With PIPELINING the three commands leave in one write and all three replies
@@ -261,6 +265,15 @@ async def _transaction(session: Session, envelope: Envelope, stage: _Stage) -> S
     )
     replies = await _exchange(session, commands, stage)
     _judge(session, replies, envelope, stage)
+    if after is not None:
+        # MAIL, RCPT and DATA went out while ``after`` ran; the message waits for it (in
+        # one write with its final ".", which is cheaper than two). If it fails, the
+        # connection is dropped: the server discards a transaction without a message.
+        try:
+            await after
+        except BaseException:
+            session.close()
+            raise
     stage.name = "after DATA"
     session.write(_dot_stuffed(content), b".\r\n")
     try:
