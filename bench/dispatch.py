@@ -13,13 +13,16 @@ All three send to one Postfix `smtp-sink` on 127.0.0.1 (Debian package
   number of connections;
 - smtp-source: Postfix's C client, the physical limit of this machine.
 
-Prints one line per figure: medians (msgs/s), min-max and the ratios.
+Prints one line per figure: medians (msgs/s), min-max and the ratios, and the CPU
+each used per message (touchflow's worker process included), which other load on
+the machine changes far less than the rates.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import resource
 import shutil
 import socket
 import sqlite3
@@ -130,10 +133,18 @@ def make_project(root: Path, port: int, n: int, connections: int) -> Path:
     return root
 
 
-def run_touchflow(template: Path, work: Path) -> tuple[float, float]:
-    """Seconds for the whole run, and for its sending phase (first to last ``sent_at``)."""
+def children_cpu() -> float:
+    """CPU seconds of the processes this one has waited for (and theirs: the worker)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_touchflow(template: Path, work: Path) -> tuple[float, float, float]:
+    """Seconds for the whole run, for its sending phase (first to last ``sent_at``), and
+    the CPU seconds it used (its worker process included)."""
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(template, work)
+    cpu = children_cpu()
     started = time.perf_counter()
     subprocess.run(
         [
@@ -152,13 +163,14 @@ def run_touchflow(template: Path, work: Path) -> tuple[float, float]:
         stdout=subprocess.DEVNULL,
     )
     seconds = time.perf_counter() - started
+    cpu = children_cpu() - cpu
     with sqlite3.connect(work / ".touchflow" / "store.sqlite3") as db:
         states = dict(db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall())
         first, last = db.execute("SELECT MIN(sent_at), MAX(sent_at) FROM outbox").fetchone()
     if set(states) != {"sent"}:
         raise SystemExit(f"touchflow left rows unsent: {states}")
     sending = (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds()
-    return seconds, max(sending, 1e-6)
+    return seconds, max(sending, 1e-6), cpu
 
 
 def prebuilt(n: int, size: int) -> list[bytes]:
@@ -170,6 +182,13 @@ def prebuilt(n: int, size: int) -> list[bytes]:
         ).encode()
         for i in range(n)
     ]
+
+
+def raw_round(port: int, messages: list[bytes], connections: int) -> tuple[float, float]:
+    """Seconds and CPU seconds of one raw loop (it runs in this process)."""
+    cpu = time.process_time()
+    seconds = asyncio.run(raw_loop(port, messages, connections))
+    return seconds, time.process_time() - cpu
 
 
 async def raw_loop(port: int, messages: list[bytes], connections: int) -> float:
@@ -234,16 +253,21 @@ def main(argv: list[str] | None = None) -> None:
             times: dict[str, list[float]] = {
                 "touchflow": [], "touchflow_sending": [], "raw": [], "smtp_source": []
             }  # fmt: skip
+            cpu: dict[str, list[float]] = {"touchflow": [], "raw": []}
             for _ in range(args.rounds):
-                whole, sending = run_touchflow(template, Path(tmp) / "work")
+                whole, sending, used = run_touchflow(template, Path(tmp) / "work")
                 times["touchflow"].append(whole)
                 times["touchflow_sending"].append(sending)
-                times["raw"].append(asyncio.run(raw_loop(port, messages, args.connections)))
+                cpu["touchflow"].append(used)
+                seconds, used = raw_round(port, messages, args.connections)
+                times["raw"].append(seconds)
+                cpu["raw"].append(used)
                 times["smtp_source"].append(smtp_source(port, args.n, size, args.connections))
     finally:
         sink.terminate()
         sink.wait()
     report(args.n, times)
+    report_cpu(args.n, cpu)
 
 
 def report(n: int, times: dict[str, list[float]]) -> None:
@@ -258,6 +282,14 @@ def report(n: int, times: dict[str, list[float]]) -> None:
     # message recorded sent to the last.
     print(f"dispatch.ratio_touchflow_sending_to_raw {med['touchflow_sending'] / med['raw']:.2f}")
     print(f"dispatch.ratio_raw_to_smtp_source {med['raw'] / med['smtp_source']:.2f}")
+
+
+def report_cpu(n: int, cpu: dict[str, list[float]]) -> None:
+    """CPU per message: what the run costs whatever else the machine is doing."""
+    per = {name: statistics.median(values) / n * 1e6 for name, values in cpu.items()}
+    print(f"dispatch.touchflow_cpu_us_per_msg {per['touchflow']:.0f}")
+    print(f"dispatch.raw_cpu_us_per_msg {per['raw']:.0f}")
+    print(f"dispatch.ratio_cpu_touchflow_to_raw {per['touchflow'] / per['raw']:.2f}")
 
 
 if __name__ == "__main__":
