@@ -94,6 +94,8 @@ class Daemon:
         self._reloading = asyncio.Lock()
         self._tasks: set[asyncio.Task[bool]] = set()  # from signals and listeners, until done
         self._services: Sequence[Service] = ()
+        # The end of the window of the last re-plan of changes, if it planned everyone.
+        self._planned_everyone: datetime | None = None
 
     # --- the two ways to run ---------------------------------------------------
 
@@ -167,7 +169,19 @@ class Daemon:
     async def start_up(self) -> int:
         """Take back claims of a dead predecessor, then plan what changed and what is ahead."""
         await self._take_back_claims()
-        return await self.plan_changes() + await self.plan_ahead()
+        changed = await self.plan_changes()
+        if self._planned_everyone is not None and await self._caught_up():
+            # So many customers changed that everyone was planned, from further back than
+            # the full plan looks and as far ahead: a second full plan would add nothing.
+            await self.store.set_meta(PLANNED_UNTIL, self._planned_everyone.isoformat())
+            return changed
+        return changed + await self.plan_ahead()
+
+    async def _caught_up(self) -> bool:
+        """Whether the last full plan ended within ``daemon.catch_up`` (or there was none)."""
+        last = await self.store.get_meta(PLANNED_UNTIL)
+        catch_up = self.project.config.daemon.catch_up
+        return last is None or datetime.fromisoformat(last) >= self.clock.now() - catch_up
 
     async def _take_back_claims(self) -> None:
         stale = await self.store.reclaim(now=self.clock.now(), every_claim=True)
@@ -218,6 +232,7 @@ class Daemon:
             return await self._plan_changes()
 
     async def _plan_changes(self) -> int:
+        self._planned_everyone = None
         last, customers = await self.store.pending_changes(limit=_FULL_REPLAN_ABOVE)
         if not last:
             return 0
@@ -228,6 +243,7 @@ class Daemon:
             self.project, self.store, window=window, now=now, customer_ids=customers
         )
         await self.store.drop_changes(last)
+        self._planned_everyone = window.end if customers is None else None
         logs.log.info(
             "re-planned %d changed customer(s): %d new, %d changed (%.2f s)",
             run.customers, run.inserted, run.updated, run.seconds,
