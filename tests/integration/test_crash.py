@@ -51,6 +51,9 @@ def test_sigkill_during_sending_loses_nothing_and_duplicates_keep_their_message_
             daemon.kill()
             kills_while_sending += len(handler.received) > before
         final = DaemonProcess(project, "--now", NOW).start()
+        # The killed ones may have sent everything already: a SIGTERM before the daemon
+        # handles it would end it with -15, not cleanly.
+        final.wait_for("touchflow is running", timeout=120)
         deadline = time.monotonic() + 240
         while len({subject_of(m) for m in handler.received}) < N and time.monotonic() < deadline:
             time.sleep(0.2)
