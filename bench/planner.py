@@ -9,8 +9,10 @@ considered for one customer: customers x rules per round.
 
 ``--pipeline`` measures what the daemon's full plan and the preview do before
 they write or render: read everyone from the store a page at a time
-(``SqliteStore.facts_pages``) and plan each page. Every round runs in a fresh
-process, so its peak RSS is its own.
+(``SqliteStore.facts_pages``) and plan each page; in one process, and in one
+process per core (``--jobs N``: N), each an id range (``touchflow.parts``, as the
+preview does), interleaved. Every round runs in a fresh process, so its peak RSS
+is its own (with workers: the parent's and theirs added up).
 """
 
 from __future__ import annotations
@@ -24,15 +26,17 @@ import sys
 import tempfile
 import time
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import gen
 from touchflow.models import CustomerFacts, Window
+from touchflow.parts import in_processes
 from touchflow.planner import Planner, plan
 from touchflow.project import Project, load_project_checked
-from touchflow.store.sqlite import SqliteStore
+from touchflow.store.sqlite import EVERYONE, IdRange, SqliteStore
 
 NOW = "2026-11-23T08:00:00+00:00"  # gen.py's default "now": the data is spread around it
 
@@ -72,42 +76,78 @@ def run(root: Path, *, days: int, rounds: int, now: datetime) -> None:
     print(f"planner.peak_rss_mib {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
 
 
-async def pipeline_once(root: Path, *, days: int, now: datetime) -> None:
-    """One paged load-and-plan of everyone; prints its figures on one line."""
+async def pipeline_once(root: Path, *, days: int, now: datetime, jobs: int | None) -> None:
+    """One paged load-and-plan of everyone, in ``jobs`` processes (None: one per
+    core); prints its figures on one line."""
     started = time.perf_counter()
     project = load_project_checked(root)
+    async with await SqliteStore.open(project.config.store_file()) as store:
+        work = partial(_plan_range, str(root), days, now.isoformat())
+        parts = await in_processes(store, work, workers=jobs)
+        if parts is None:
+            parts = [await _plan_pages(project, store, days, now, EVERYONE)]
+    seconds = time.perf_counter() - started
+    customers = sum(n for n, _, _ in parts)
+    touchpoints = sum(tps for _, tps, _ in parts)
+    # ru_maxrss is in KiB on Linux. The workers run at once: their peaks add up.
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if len(parts) > 1:
+        rss += sum(peak for _, _, peak in parts)
+    print(f"once {customers} {touchpoints} {seconds:.3f} {rss:.0f} {len(parts)}")
+
+
+def _plan_range(root: str, days: int, now: str, ids: IdRange) -> tuple[int, int, float]:
+    """In a worker process: customers and touchpoints of one id range, and its peak RSS."""
+    project = load_project_checked(Path(root))
+    at = datetime.fromisoformat(now)
+
+    async def plan_range() -> tuple[int, int, float]:
+        async with await SqliteStore.open(project.config.store_file()) as store:
+            return await _plan_pages(project, store, days, at, ids)
+
+    return asyncio.run(plan_range())
+
+
+async def _plan_pages(
+    project: Project, store: SqliteStore, days: int, now: datetime, ids: IdRange
+) -> tuple[int, int, float]:
     planner = Planner(project.rules, window=Window.of_days(now, days), config=project.config)
     customers = touchpoints = 0
-    async with await SqliteStore.open(project.config.store_file()) as store:
-        async for page in store.facts_pages(sent_since=now):
-            touchpoints += len(await asyncio.to_thread(planner.plan, page))
-            customers += len(page)
-    seconds = time.perf_counter() - started
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"once {customers} {touchpoints} {seconds:.3f} {rss:.0f}")
+    async for page in store.facts_pages(sent_since=now, ids=ids):
+        touchpoints += len(await asyncio.to_thread(planner.plan, page))
+        customers += len(page)
+    return customers, touchpoints, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def pipeline(root: Path, *, days: int, rounds: int, now: datetime) -> None:
-    seconds: list[float] = []
-    peaks: list[float] = []
-    customers = touchpoints = 0
+def pipeline(root: Path, *, days: int, rounds: int, now: datetime, jobs: int | None) -> None:
+    """One process and ``jobs`` processes (None: one per core), interleaved."""
+    figures: dict[str, list[tuple[float, float]]] = {"one": [], "jobs": []}
+    customers = touchpoints = processes = 0
     for _ in range(rounds):
-        argv = [sys.executable, __file__, "--project", str(root), "--days", str(days)]
-        argv += ["--now", now.isoformat(), "--pipeline-once"]
-        out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
-        _, n, tps, wall, rss = out.split()
-        customers, touchpoints = int(n), int(tps)
-        seconds.append(float(wall))
-        peaks.append(float(rss))
-    median = statistics.median(seconds)
+        for name, n in (("one", 1), ("jobs", jobs)):
+            argv = [sys.executable, __file__, "--project", str(root), "--days", str(days)]
+            argv += ["--now", now.isoformat(), "--pipeline-once"]
+            argv += ["--jobs", str(n)] if n is not None else []
+            out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+            _, count, tps, wall, rss, used = out.split()
+            customers, touchpoints = int(count), int(tps)
+            processes = int(used) if name == "jobs" else processes
+            figures[name].append((float(wall), float(rss)))
     print(f"pipeline.customers {customers}")
     print(f"pipeline.touchpoints {touchpoints}")
     print(f"pipeline.rounds {rounds}")
-    print(f"pipeline.seconds_median {median:.2f}")
-    print(f"pipeline.seconds_min_max {min(seconds):.2f} {max(seconds):.2f}")
-    print(f"pipeline.customers_per_s {customers / median:.0f}")
-    print(f"pipeline.peak_rss_mib_median {statistics.median(peaks):.0f}")
-    print(f"pipeline.peak_rss_mib_max {max(peaks):.0f}")
+    print(f"pipeline.processes {processes}")
+    for name, runs in figures.items():
+        seconds = [wall for wall, _ in runs]
+        prefix = "pipeline." if name == "jobs" else "pipeline.one_process_"
+        median = statistics.median(seconds)
+        print(f"{prefix}seconds_median {median:.2f}")
+        print(f"{prefix}seconds_min_max {min(seconds):.2f} {max(seconds):.2f}")
+        print(f"{prefix}customers_per_s {customers / median:.0f}")
+        print(f"{prefix}peak_rss_mib_median {statistics.median(r for _, r in runs):.0f}")
+        print(f"{prefix}peak_rss_mib_max {max(r for _, r in runs):.0f}")
+    one, many = (statistics.median(w for w, _ in figures[k]) for k in ("one", "jobs"))
+    print(f"pipeline.speedup {one / many:.2f}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -118,6 +158,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--now", default=NOW, help="window start (ISO 8601 with offset)")
     parser.add_argument("--smoke", action="store_true", help="200 customers, 1 round, no timing")
     parser.add_argument("--pipeline", action="store_true", help="paged load + plan, fresh process")
+    parser.add_argument(
+        "--jobs", type=int, help="--pipeline: processes to compare with one (default: per core)"
+    )
     parser.add_argument("--pipeline-once", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     now = datetime.fromisoformat(args.now)
@@ -126,16 +169,16 @@ def main(argv: list[str] | None = None) -> None:
             project = gen.make_project(Path(tmp) / "project")
             asyncio.run(gen.fill_store(project, 200, seed=1, now=now))
             run(project, days=args.days, rounds=1, now=now)
-            pipeline(project, days=args.days, rounds=1, now=now)
+            pipeline(project, days=args.days, rounds=1, now=now, jobs=2)
         return
     if args.project is None:
         parser.error("give --project DIR (made by bench/gen.py) or --smoke")
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     if args.pipeline_once:
-        asyncio.run(pipeline_once(args.project, days=args.days, now=now))
+        asyncio.run(pipeline_once(args.project, days=args.days, now=now, jobs=args.jobs))
     elif args.pipeline:
-        pipeline(args.project, days=args.days, rounds=args.rounds, now=now)
+        pipeline(args.project, days=args.days, rounds=args.rounds, now=now, jobs=args.jobs)
     else:
         run(args.project, days=args.days, rounds=args.rounds, now=now)
 

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from touchflow import calendars
+from touchflow.builders import builder
 from touchflow.config import ProjectConfig
 from touchflow.models import Customer, Event, FieldType
 from touchflow.rules.schema import (
@@ -47,6 +48,10 @@ class Occurrence:
     cancelled_by: Event | None = None
     invalid: str | None = None
     values: Mapping[str, Any] = field(default_factory=dict)  # the template's `occurrence`
+
+
+# Made for each event occurrence of every customer: see touchflow.builders.
+_new_occurrence = builder(Occurrence)
 
 
 def date_fields(config: ProjectConfig) -> dict[str, tuple[str, ...]]:
@@ -133,7 +138,7 @@ class EventOccurrences:
                 if event.type == trig.event:
                     key = f"event-{event.id}"
                     invalid = f"{event.type} event {event.id} has no {self._what}"
-                    state[key] = Occurrence(
+                    state[key] = _new_occurrence(
                         key=key, anchor=None, event=event, data=data, invalid=invalid
                     )
                 continue
@@ -161,8 +166,10 @@ class EventOccurrences:
             except ValueError as exc:
                 invalid = f"{self._where} of event {event.id} {exc}"
             else:
-                return Occurrence(key=key, anchor=anchor, event=event, data=data, values=values)
-        return Occurrence(
+                return _new_occurrence(
+                    key=key, anchor=anchor, event=event, data=data, values=values
+                )
+        return _new_occurrence(
             key=key, anchor=None, event=event, data=data, values=values, invalid=invalid
         )
 
@@ -227,4 +234,4 @@ def customer_date(customer: Customer, name: str) -> date | None:
 
 def _dated(key: str, day: date, **extra: Any) -> Occurrence:
     values: dict[str, Any] = {"key": key, "date": day, "year": day.year, **extra}
-    return Occurrence(key=key, anchor=day, values=values)
+    return _new_occurrence(key=key, anchor=day, values=values)

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from operator import attrgetter
 
+from touchflow.builders import builder
 from touchflow.candidates import Candidate, CustomerState, apply_caps
 from touchflow.collector import collector_paused
 from touchflow.config import ProjectConfig
@@ -43,6 +44,7 @@ from touchflow.timing import Settled, Timing, expiry_of, pad_days
 
 # The order of every plan: by time, then customer, rule and key.
 TIME_ORDER = attrgetter("due_at", "customer_id", "rule_id", "key")
+_new_touchpoint = builder(PlannedTouchpoint)  # one or two per customer: see touchflow.builders
 
 
 def plan(
@@ -218,7 +220,7 @@ class _Planner:
 
     def _touchpoint(self, cust: CustomerState, c: Candidate) -> PlannedTouchpoint:
         rule, customer = c.rule, cust.facts.customer
-        return PlannedTouchpoint(
+        return _new_touchpoint(
             key=c.key,
             rule_id=rule.id,
             customer_id=customer.id,

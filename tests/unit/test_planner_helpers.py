@@ -46,6 +46,17 @@ def test_collector_paused_leaves_a_disabled_collector_disabled() -> None:
         gc.enable()
 
 
+def test_overlapping_pauses_keep_the_collector_paused_until_the_last_ends() -> None:
+    # A page is read in one thread while another is planned: the pauses overlap.
+    first, second = collector_paused(), collector_paused()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
+
+
 def test_cron_dates_are_the_matching_days_of_the_range() -> None:
     first, last = date(2026, 11, 2), date(2027, 3, 31)
     months = [(2026, 12), (2027, 1), (2027, 2), (2027, 3)]

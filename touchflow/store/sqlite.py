@@ -15,12 +15,15 @@ from collections.abc import AsyncIterator, Awaitable, Collection, Iterable, Iter
 from contextlib import asynccontextmanager, contextmanager, suppress
 from datetime import date, datetime
 from importlib import resources
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 import aiosqlite
 
+from touchflow.builders import builder
 from touchflow.collector import collector_paused
 from touchflow.errors import StoreError
 from touchflow.models import (
@@ -278,10 +281,12 @@ class SqliteStore(OutboxMethods, CustomerMethods, StatsMethods):
     ) -> list[CustomerFacts]:
         """The first ``limit`` customers with ids after ``after`` ("" for the very first)
         and up to ``up_to`` (None: no end), as ``facts_pages`` reads them."""
-        rows = await self._read_page(after, limit, sent_since, up_to)
-        if not rows[0]:
-            return []
+        # Rows make no cycles either (see touchflow.collector); while they arrive, a
+        # collection would walk the page being planned meanwhile, again and again.
         with collector_paused():
+            rows = await self._read_page(after, limit, sent_since, up_to)
+            if not rows[0]:
+                return []
             return await asyncio.to_thread(_facts, *rows)
 
     async def _read_page(
@@ -406,10 +411,7 @@ def _facts(
     suppression_rows: Iterable[Any],
     sent_rows: Iterable[Any] = (),
 ) -> list[CustomerFacts]:
-    events: defaultdict[str, list[Event]] = defaultdict(list)
-    for row in event_rows:
-        event = _event(row)
-        events[event.customer_id].append(event)
+    events = _events_by_customer(event_rows)
     scopes: defaultdict[str, set[SuppressionScope]] = defaultdict(set)
     for email, scope in suppression_rows:
         scopes[email].add(SuppressionScope(scope))
@@ -423,21 +425,34 @@ def _facts(
         )  # fmt: skip
         sent[customer_id].append(record)
     facts = []
+    nothing: frozenset[SuppressionScope] = frozenset()
     for row in customer_rows:
         customer = _customer(row)
-        email = customer.email.lower() if customer.email else None
-        suppressed = frozenset(scopes.get(email, ())) if email else frozenset()
-        if email and hashed:
-            suppressed |= scopes.get(hashed_address(email), set())
+        suppressed = nothing
+        if scopes and customer.email:  # mostly none: then no address is lower-cased
+            email = customer.email.lower()
+            suppressed = frozenset(scopes.get(email, ()))
+            if hashed:
+                suppressed |= scopes.get(hashed_address(email), set())
         facts.append(
-            CustomerFacts(
+            _new_facts(
                 customer=customer,
-                events=tuple(events.get(customer.id, ())),
+                events=events.get(customer.id, ()),
                 suppressed=suppressed,
-                sent=tuple(sent.get(customer.id, ())),
+                sent=tuple(sent[customer.id]) if customer.id in sent else (),
             )
         )
     return facts
+
+
+def _events_by_customer(event_rows: Iterable[Any]) -> dict[str, tuple[Event, ...]]:
+    """Each customer's events, in the order of the rows (which come by customer)."""
+    events: dict[str, tuple[Event, ...]] = {}
+    for customer_id, rows in groupby(event_rows, itemgetter(2)):
+        found = tuple(map(_event, rows))
+        # Rows of one customer come together; should they not, none is lost.
+        events[customer_id] = events[customer_id] + found if customer_id in events else found
+    return events
 
 
 # --- values <-> columns ---------------------------------------------------------
@@ -460,7 +475,10 @@ _decode = json.JSONDecoder().raw_decode
 
 
 def _from_json(text: str) -> dict[str, Any]:
-    return {} if text == "{}" else dict(_decode(text)[0])
+    if text == "{}":
+        return {}
+    value = _decode(text)[0]  # a fresh dict: we store only JSON objects
+    return value if type(value) is dict else dict(value)
 
 
 def _iso(day: date | None) -> str | None:
@@ -479,9 +497,15 @@ def _customer_params(c: Customer) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
+# Millions of these are built per full plan: see touchflow.builders.
+_new_customer = builder(Customer)
+_new_event = builder(Event)
+_new_facts = builder(CustomerFacts)
+
+
 def _customer(row: Sequence[Any]) -> Customer:
     (id_, email, phone, first, last, zone, locale, country, born, since, consent, attrs) = row
-    return Customer(
+    return _new_customer(
         id=id_,
         email=email,
         phone=phone,
@@ -511,7 +535,7 @@ async def insert_events(db: aiosqlite.Connection, events: Sequence[Event]) -> in
 
 def _event(row: Sequence[Any]) -> Event:
     id_, type_, customer_id, at, data = row
-    return Event(
+    return _new_event(
         id=id_, type=type_, customer_id=customer_id, at=datetime.fromisoformat(at),
         data=_from_json(data),
     )  # fmt: skip

@@ -1,0 +1,53 @@
+"""Work on everyone's customers in worker processes, one id range each.
+
+A customer's touchpoints depend only on their own facts, so customers split
+by id can be planned apart, and the planner is plain Python: one process uses
+one core. A full plan of everyone (the preview, the benchmark) therefore
+splits the customers into id ranges of about equal size and gives each range
+to its own process (one per core, at most ``MAX_WORKERS``).
+
+``work`` runs in the worker: it gets its id range and must be picklable (a
+module-level function, or a ``functools.partial`` of one). It loads the
+project from its files itself (rules hold compiled expressions, which do not
+travel between processes) and reads the store on its own connection; only
+what it returns comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import TypeVar
+
+from touchflow.store.sqlite import PAGE_SIZE, IdRange, SqliteStore
+
+MAX_WORKERS = 4
+T = TypeVar("T")
+
+
+def workers_for(customers: int) -> int:
+    """One process per core, but none for less than a page of customers."""
+    return max(1, min(os.cpu_count() or 1, MAX_WORKERS, math.ceil(customers / PAGE_SIZE)))
+
+
+async def in_processes(
+    store: SqliteStore, work: Callable[[IdRange], T], *, workers: int | None = None
+) -> list[T] | None:
+    """``work`` of each id range, in id order, each range in its own process; None
+    when one process is enough (``workers`` 1, a small store, or one core)."""
+    if workers is None:
+        workers = workers_for(await store.customer_count())
+    ranges = await store.id_ranges(workers)
+    if len(ranges) < 2:
+        return None
+    loop = asyncio.get_running_loop()
+    # spawn, not fork: the parent has threads (SQLite's), which fork does not copy.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(len(ranges), mp_context=context) as pool:
+        return list(
+            await asyncio.gather(*(loop.run_in_executor(pool, work, ids) for ids in ranges))
+        )
