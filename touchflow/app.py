@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from touchflow.config import ProjectConfig
@@ -81,14 +81,18 @@ async def plan_pages(
     """The plan a page of customers at a time (one page for one customer), each page in
     time order; a page's facts can be let go once the caller is done with it."""
     # Plan with every rule (caps compete across rules), then keep the one asked for.
-    planner = Planner(project.rules, window=request.window, config=project.config)
+    config = project.config
+    planner = Planner(project.rules, window=request.window, config=config)
+    # Caps count what was sent in the period before the window, as the daemon's plans do.
+    longest_cap = max((cap.per for cap in config.caps), default=timedelta(0))
+    sent_since = request.window.start - longest_cap
     # The planner is pure: in a worker thread it leaves a daemon's event loop free to send.
     if request.customer:
-        facts = await store.load_facts(customer_ids=[request.customer])
+        facts = await store.load_facts(customer_ids=[request.customer], sent_since=sent_since)
         planned = await asyncio.to_thread(planner.plan, facts)
         yield [tp for tp in planned if request.rule in (None, tp.rule_id)]
         return
-    async for page in store.facts_pages(page_size=page_size, ids=ids):
+    async for page in store.facts_pages(page_size=page_size, ids=ids, sent_since=sent_since):
         planned = await asyncio.to_thread(planner.plan, page)
         yield [tp for tp in planned if request.rule in (None, tp.rule_id)]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import shutil
@@ -172,3 +173,56 @@ async def test_preview_json_of_an_empty_window_is_an_empty_array(
         await json_elements(project, plan_pages(project, store, empty), show_all=True), out
     )
     assert out.getvalue() == "[]\n"
+
+
+# --- caps count what was sent, in the preview as in the daemon -------------------------
+
+CAPPED_CONFIG = """\
+name: Test Shop
+timezone: UTC
+email: {from: "Test Shop <shop@example.com>", unsubscribe: "mailto:u@example.com"}
+policies:
+  marketing: {send_window: none, caps: true, require_consent: false}
+caps:
+  - {category: marketing, max: 1, per: 7 days}
+"""
+DAILY_PROMO = """\
+- id: promo
+  category: marketing
+  trigger: {cron: "0 10 * * *"}
+  action: {template: promo}
+"""
+
+
+@pytest.mark.parametrize("one_customer", [False, True], ids=["everyone", "--customer"])
+async def test_the_preview_holds_as_capped_what_a_recorded_send_fills_the_cap_with(
+    tmp_path: Path, one_customer: bool
+) -> None:
+    root = write_project(tmp_path, customers=[], rules=DAILY_PROMO, config=CAPPED_CONFIG)
+    (root / "message_templates" / "promo").mkdir(parents=True)
+    (root / "message_templates" / "promo" / "subject.txt").write_text("Sale")
+    (root / "message_templates" / "promo" / "body.txt").write_text("Sale!")
+    project = load_project_checked(root)
+    window = Window(start=NOW, end=NOW + timedelta(days=2))
+    async with await SqliteStore.open(project.config.store_file()) as store:
+        await store.upsert_customers([Customer(id="c1", email="c1@example.com")])
+        # Yesterday's promo went out: the cap of one per 7 days is full until next week.
+        yesterday = Window(start=NOW - timedelta(days=1, hours=1), end=NOW)
+        daemon_then = NOW - timedelta(days=1, hours=1)
+        await plan_into_outbox(project, store, window=yesterday, now=daemon_then)
+        (row,) = await store.claim_due(
+            owner="t", now=NOW - timedelta(hours=20), ttl=timedelta(minutes=5), limit=5
+        )
+        sent = dataclasses.replace(row, state=OutboxState.SENT, sent_at=row.due_at)
+        assert await store.finish_claim(sent, owner="t", now=row.due_at, attempted=True)
+
+        request = PlanRequest(window=window, customer="c1" if one_customer else None)
+        previewed = await plan_from_store(project, store, request)
+        run = await plan_into_outbox(project, store, window=window, now=NOW)
+        rows = await store.outbox_by_keys([tp.key for tp in previewed])
+    assert [(tp.status.value, tp.reason.value if tp.reason else None) for tp in previewed] == [
+        ("held", "capped"),
+        ("held", "capped"),
+    ]
+    assert run.inserted == 2  # the daemon planned them too, and holds them the same way
+    assert {(r.state, r.reason) for r in rows.values()} == {(OutboxState.CANCELLED, "capped")}
