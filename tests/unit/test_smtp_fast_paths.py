@@ -14,7 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from touchflow.channels import Envelope
-from touchflow.channels.smtp import _crlf, _dot_stuffed, _envelope_problem
+from touchflow.channels.smtp import _envelope_problem
+from touchflow.channels.smtp_session import crlf, dot_stuffed
 from touchflow.compose import BARE_ADDRESS
 
 ADDRESS_LIKE = st.text(alphabet="aZ09._%+'-@ <>\",;:\\()[]\t\x00é", max_size=30)
@@ -55,9 +56,9 @@ LINES = st.binary(max_size=200).map(lambda b: b.replace(b"a", b"\r").replace(b"b
 
 @given(st.one_of(LINES, LINES.map(slow_crlf)))
 def test_line_ends_are_rewritten_only_when_needed_and_the_same_way(data: bytes) -> None:
-    assert _crlf(data) == slow_crlf(data)
+    assert crlf(data) == slow_crlf(data)
 
 
 @given(st.one_of(LINES, LINES.map(lambda b: b.replace(b"c", b"."))))
 def test_dot_stuffing_is_skipped_only_when_no_line_starts_with_a_dot(data: bytes) -> None:
-    assert _dot_stuffed(data) == re.sub(rb"(?m)^\.", b"..", data)
+    assert dot_stuffed(data) == re.sub(rb"(?m)^\.", b"..", data)

@@ -1,4 +1,7 @@
-"""SMTP delivery over aiosmtplib: required TLS, a connection pool, and classified answers.
+"""SMTP delivery: required TLS, a connection pool, pipelining, and classified answers.
+
+aiosmtplib opens each session (TLS, EHLO, AUTH); ``smtp_session`` then runs the
+mail transactions on it, pipelined when the server offers it (docs/decisions.md).
 
 What a server's answer means for the touchpoint is decided here, once (the
 table is in docs/operations.md, "How delivery failures are classified"): 4xx,
@@ -20,25 +23,19 @@ import socket
 import ssl
 import time
 from collections.abc import Awaitable, Mapping
-from dataclasses import dataclass
 from email.utils import parseaddr
 
 from aiosmtplib import (
     SMTP,
-    SMTPDataError,
     SMTPException,
-    SMTPRecipientRefused,
-    SMTPResponse,
     SMTPResponseException,
-    SMTPSenderRefused,
     SMTPServerDisconnected,
-    SMTPStatus,
     SMTPTimeoutError,
 )
 
 from touchflow.channels import Delivery, Envelope, Outcome
 from touchflow.channels.settings import ChannelConfigError, SmtpSettings, TlsMode
-from touchflow.channels.smtp_session import Session, checked
+from touchflow.channels.smtp_session import Session, Stage, transaction
 from touchflow.compose import BARE_ADDRESS
 
 # A pooled connection unused for this long is closed rather than reused: servers
@@ -53,13 +50,6 @@ _UNSAFE = re.compile(r"[\s<>,;\x00-\x1f\x7f]")
 
 class _NoStartTls(SMTPException):
     """The server did not offer STARTTLS although the settings require it."""
-
-
-@dataclass(slots=True)
-class _Stage:
-    """Where in the SMTP dialogue a send is, for the detail of a failure."""
-
-    name: str
 
 
 class _Pacer:
@@ -135,14 +125,14 @@ class SmtpChannel:
         """One send on an idle connection, or on a new one (``session`` None); None when
         the idle connection turned out closed."""
         reused = session is not None
-        stage = _Stage("at MAIL" if reused else "at connect")
+        stage = Stage("at MAIL" if reused else "at connect")
         smtp: SMTP | None = None
         try:
             if session is None:
                 smtp = self._new_smtp()
                 await self._open(smtp, stage)
                 session = Session(smtp, timeout=self._settings.timeout)
-            reply = await _transaction(session, envelope, stage, after)
+            reply = await transaction(session, envelope, stage, after)
         except (SMTPException, OSError, ValueError) as exc:
             if reused and stage.name == "at MAIL" and isinstance(exc, SMTPServerDisconnected):
                 assert session is not None
@@ -162,7 +152,7 @@ class SmtpChannel:
             outcome=Outcome.SENT, detail=_reply_text(reply.code, reply.message), code=reply.code
         )
 
-    async def _open(self, smtp: SMTP, stage: _Stage) -> None:
+    async def _open(self, smtp: SMTP, stage: Stage) -> None:
         if self._helo is None:
             # The library would look this up (blocking DNS) on every connection.
             self._helo = await asyncio.to_thread(socket.getfqdn)
@@ -211,7 +201,7 @@ class SmtpChannel:
             self._idle.append((session, time.monotonic()))
 
     async def _after_failure(
-        self, session: Session | None, smtp: SMTP | None, exc: Exception, stage: _Stage
+        self, session: Session | None, smtp: SMTP | None, exc: Exception, stage: Stage
     ) -> None:
         """Keep a healthy connection after a refused message; drop any other."""
         if session is None:  # it failed while opening
@@ -243,111 +233,6 @@ class SmtpChannel:
         )
 
 
-async def _transaction(
-    session: Session, envelope: Envelope, stage: _Stage, after: Awaitable[object] | None
-) -> SMTPResponse:
-    """MAIL, RCPT, DATA for one recipient; raises on any answer but success.
-
-    With PIPELINING the three commands leave in one write and all three replies
-    are read before any is judged, so the connection stays in step for RSET.
-    """
-    content = _crlf(envelope.data)
-    options = b""
-    if session.size:
-        options += b" SIZE=%d" % len(content)  # RFC 1870: before dot-stuffing
-    if session.eight_bit and not envelope.data.isascii():
-        options += b" BODY=8BITMIME"
-    # _envelope_problem has checked both addresses: bare, ASCII, nothing to quote.
-    commands = (
-        checked(b"MAIL FROM:<%s>%s" % (envelope.sender.encode("ascii"), options)),
-        checked(b"RCPT TO:<%s>" % envelope.recipient.encode("ascii")),
-        checked(b"DATA"),
-    )
-    replies = await _exchange(session, commands, stage)
-    _judge(session, replies, envelope, stage)
-    if after is not None:
-        # MAIL, RCPT and DATA went out while ``after`` ran; the message waits for it (in
-        # one write with its final ".", which is cheaper than two). If it fails, the
-        # connection is dropped: the server discards a transaction without a message.
-        try:
-            await after
-        except BaseException:
-            session.close()
-            raise
-    stage.name = "after DATA"
-    session.write(_dot_stuffed(content), b".\r\n")
-    try:
-        reply = await session.read()
-    except (SMTPServerDisconnected, SMTPTimeoutError):
-        session.close()
-        raise
-    if reply.code != 250:
-        raise SMTPDataError(reply.code, reply.message)
-    return reply
-
-
-_WANTED = (
-    frozenset({SMTPStatus.completed}),  # MAIL
-    frozenset({SMTPStatus.completed, SMTPStatus.will_forward}),  # RCPT
-    frozenset({SMTPStatus.start_input}),  # DATA
-)
-_STAGES = ("at MAIL", "at RCPT", "at DATA")
-
-
-def _accepted(step: int, code: int) -> bool:
-    return code in _WANTED[step]
-
-
-async def _exchange(
-    session: Session, commands: tuple[bytes, ...], stage: _Stage
-) -> list[SMTPResponse]:
-    """Send MAIL, RCPT and DATA, pipelined or one by one, and read their replies.
-
-    Pipelined, every reply is read before any is judged, so the connection stays in
-    step for RSET; once one was a refusal, a connection that ends before the rest
-    arrive is closed and the refusal still counts. One by one, a refusal ends it.
-    """
-    pipelined = session.pipelining
-    if pipelined:
-        session.write(*commands)
-    replies: list[SMTPResponse] = []
-    for step, command in enumerate(commands):
-        refused = not all(_accepted(i, r.code) for i, r in enumerate(replies))
-        if refused and not pipelined:
-            break
-        if not refused:
-            stage.name = _STAGES[step]
-        if not pipelined:
-            session.write(command)
-        try:
-            replies.append(await session.read())
-        except (SMTPServerDisconnected, SMTPTimeoutError):
-            if not refused:
-                raise  # the stage of this read is the one to report
-            session.close()
-            break
-    return replies
-
-
-def _judge(
-    session: Session, replies: list[SMTPResponse], envelope: Envelope, stage: _Stage
-) -> None:
-    """Raise for the first refused command, naming its stage."""
-    for step, reply in enumerate(replies):
-        if _accepted(step, reply.code):
-            continue
-        stage.name = _STAGES[step]
-        if replies[-1].code == SMTPStatus.start_input:
-            # It said 354 to DATA although it refused MAIL or RCPT: the session now
-            # waits for a message that will not come. Start again on a new one.
-            session.close()
-        if step == 0:
-            raise SMTPSenderRefused(reply.code, reply.message, envelope.sender)
-        if step == 1:
-            raise SMTPRecipientRefused(reply.code, reply.message, envelope.recipient)
-        raise SMTPDataError(reply.code, reply.message)
-
-
 def _envelope_problem(envelope: Envelope) -> str | None:
     """Why an envelope address cannot go on the wire as it is, or None.
 
@@ -363,21 +248,6 @@ def _envelope_problem(envelope: Envelope) -> str | None:
         if not bare or not address.isascii() or _UNSAFE.search(address):
             return f"the {what} {address!r} is not one bare ASCII address; nothing was sent"
     return None
-
-
-def _crlf(data: bytes) -> bytes:
-    """CRLF line ends and a final CRLF, as SMTP requires."""
-    pairs = data.count(b"\r\n")
-    if not (data.count(b"\r") == data.count(b"\n") == pairs):  # composed messages already are
-        data = re.sub(rb"\r\n|\r|\n", b"\r\n", data)
-    return data if data.endswith(b"\r\n") else data + b"\r\n"
-
-
-def _dot_stuffed(content: bytes) -> bytes:
-    """RFC 5321 4.5.2: a line that starts with a dot gets a second one."""
-    if not content.startswith(b".") and b"\n." not in content:
-        return content
-    return re.sub(rb"(?m)^\.", b"..", content)
 
 
 def _classify(exc: Exception, stage: str, settings: SmtpSettings) -> Delivery:

@@ -18,15 +18,24 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import deque
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import cast
 
 from aiosmtplib import (
     SMTP,
+    SMTPDataError,
     SMTPReadTimeoutError,
+    SMTPRecipientRefused,
     SMTPResponse,
     SMTPResponseException,
+    SMTPSenderRefused,
     SMTPServerDisconnected,
+    SMTPStatus,
+    SMTPTimeoutError,
 )
+
+from touchflow.channels import Envelope
 
 _MAX_LINE = 8192  # bytes in one reply line (aiosmtplib's limit too)
 _MAX_REPLY = 4 * _MAX_LINE  # bytes in one whole (multi-line) reply
@@ -162,3 +171,128 @@ def checked(line: bytes) -> bytes:
     if _CONTROL.search(line):
         raise ValueError("Command arg contains a prohibited control character")
     return line + b"\r\n"
+
+
+@dataclass(slots=True)
+class Stage:
+    """Where in the SMTP dialogue a send is, for the detail of a failure."""
+
+    name: str
+
+
+async def transaction(
+    session: Session, envelope: Envelope, stage: Stage, after: Awaitable[object] | None
+) -> SMTPResponse:
+    """MAIL, RCPT, DATA for one recipient; raises on any answer but success.
+
+    With PIPELINING the three commands leave in one write and all three replies
+    are read before any is judged, so the connection stays in step for RSET.
+    """
+    content = crlf(envelope.data)
+    options = b""
+    if session.size:
+        options += b" SIZE=%d" % len(content)  # RFC 1870: before dot-stuffing
+    if session.eight_bit and not envelope.data.isascii():
+        options += b" BODY=8BITMIME"
+    # _envelope_problem has checked both addresses: bare, ASCII, nothing to quote.
+    commands = (
+        checked(b"MAIL FROM:<%s>%s" % (envelope.sender.encode("ascii"), options)),
+        checked(b"RCPT TO:<%s>" % envelope.recipient.encode("ascii")),
+        checked(b"DATA"),
+    )
+    replies = await _exchange(session, commands, stage)
+    _judge(session, replies, envelope, stage)
+    if after is not None:
+        # MAIL, RCPT and DATA went out while ``after`` ran; the message waits for it (in
+        # one write with its final ".", which is cheaper than two). If it fails, the
+        # connection is dropped: the server discards a transaction without a message.
+        try:
+            await after
+        except BaseException:
+            session.close()
+            raise
+    stage.name = "after DATA"
+    session.write(dot_stuffed(content), b".\r\n")
+    try:
+        reply = await session.read()
+    except (SMTPServerDisconnected, SMTPTimeoutError):
+        session.close()
+        raise
+    if reply.code != 250:
+        raise SMTPDataError(reply.code, reply.message)
+    return reply
+
+
+_WANTED = (
+    frozenset({SMTPStatus.completed}),  # MAIL
+    frozenset({SMTPStatus.completed, SMTPStatus.will_forward}),  # RCPT
+    frozenset({SMTPStatus.start_input}),  # DATA
+)
+_STAGES = ("at MAIL", "at RCPT", "at DATA")
+
+
+def _accepted(step: int, code: int) -> bool:
+    return code in _WANTED[step]
+
+
+async def _exchange(
+    session: Session, commands: tuple[bytes, ...], stage: Stage
+) -> list[SMTPResponse]:
+    """Send MAIL, RCPT and DATA, pipelined or one by one, and read their replies.
+
+    Pipelined, every reply is read before any is judged, so the connection stays in
+    step for RSET; once one was a refusal, a connection that ends before the rest
+    arrive is closed and the refusal still counts. One by one, a refusal ends it.
+    """
+    pipelined = session.pipelining
+    if pipelined:
+        session.write(*commands)
+    replies: list[SMTPResponse] = []
+    for step, command in enumerate(commands):
+        refused = not all(_accepted(i, r.code) for i, r in enumerate(replies))
+        if refused and not pipelined:
+            break
+        if not refused:
+            stage.name = _STAGES[step]
+        if not pipelined:
+            session.write(command)
+        try:
+            replies.append(await session.read())
+        except (SMTPServerDisconnected, SMTPTimeoutError):
+            if not refused:
+                raise  # the stage of this read is the one to report
+            session.close()
+            break
+    return replies
+
+
+def _judge(session: Session, replies: list[SMTPResponse], envelope: Envelope, stage: Stage) -> None:
+    """Raise for the first refused command, naming its stage."""
+    for step, reply in enumerate(replies):
+        if _accepted(step, reply.code):
+            continue
+        stage.name = _STAGES[step]
+        if replies[-1].code == SMTPStatus.start_input:
+            # It said 354 to DATA although it refused MAIL or RCPT: the session now
+            # waits for a message that will not come. Start again on a new one.
+            session.close()
+        if step == 0:
+            raise SMTPSenderRefused(reply.code, reply.message, envelope.sender)
+        if step == 1:
+            raise SMTPRecipientRefused(reply.code, reply.message, envelope.recipient)
+        raise SMTPDataError(reply.code, reply.message)
+
+
+def crlf(data: bytes) -> bytes:
+    """CRLF line ends and a final CRLF, as SMTP requires."""
+    pairs = data.count(b"\r\n")
+    if not (data.count(b"\r") == data.count(b"\n") == pairs):  # composed messages already are
+        data = re.sub(rb"\r\n|\r|\n", b"\r\n", data)
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
+
+
+def dot_stuffed(content: bytes) -> bytes:
+    """RFC 5321 4.5.2: a line that starts with a dot gets a second one."""
+    if not content.startswith(b".") and b"\n." not in content:
+        return content
+    return re.sub(rb"(?m)^\.", b"..", content)
