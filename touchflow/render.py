@@ -98,6 +98,7 @@ class _File:
     source: TemplateSource
     filename: str  # the compiled code's co_filename: how error lines are found
     compiled: jinja2.Template
+    globals: Mapping[str, Any]  # Jinja's globals as a plain dict (the environment's)
 
 
 _Files = Mapping[tuple[str | None, Part], _File]
@@ -154,11 +155,15 @@ class TemplateSet:
             raise RenderError(name, f"unknown time zone {timezone!r}") from None
         tag = normalize_locale(locale or "") or self.default_locale
         formats = babel_locale(tag)
-        values = {**context, "_tf_timezone": zone}
+        parts = self._parts(name, tag)
+        # What every part sees, merged once: Jinja would copy its globals and the context
+        # into a new dict for each part. Templates cannot change it (their assignments
+        # go into their own Context), so one dict serves all parts: only the locale differs.
+        parent = {**parts[0][1].globals, **context, "_tf_timezone": zone} if parts else {}
         texts: dict[Part, str] = {}
-        for which, file, shown_in in self._parts(name, tag):
-            values["_tf_locale"] = shown_in  # one dict for all parts: only this differs
-            texts[which] = _render_file(file, values)
+        for which, file, shown_in in parts:
+            parent["_tf_locale"] = shown_in
+            texts[which] = _render_file(file, parent)
         subject = " ".join(texts.get("subject", "").split())
         if len(subject) > MAX_SUBJECT_CHARS:
             raise RenderError(name, f"subject is {len(subject)} characters; at most 998 allowed")
@@ -223,12 +228,16 @@ def babel_locale(tag: str | None) -> babel.Locale:
 # --- rendering -------------------------------------------------------------------
 
 
-def _render_file(file: _File, values: Mapping[str, Any]) -> str:
-    # generate() lets us stop a runaway loop at the cap instead of building it all.
+def _render_file(file: _File, parent: dict[str, Any]) -> str:
+    """Render one part. ``parent`` holds Jinja's globals and the context, merged; this is
+    ``Template.generate`` without its two copies of them, so a runaway loop can still be
+    stopped at the cap instead of being built whole."""
     chunks: list[str] = []
     chars = 0
     size: int | None = None  # exact UTF-8 bytes, counted once the output nears the cap
-    stream = cast(Generator[str, None, None], file.compiled.generate(values))
+    template = file.compiled
+    context = template.new_context(parent, shared=True)
+    stream = cast(Generator[str, None, None], template.root_render_func(context))
     try:
         for chunk in stream:
             chunks.append(chunk)
@@ -243,8 +252,12 @@ def _render_file(file: _File, values: Mapping[str, Any]) -> str:
                 break
         else:
             return "".join(chunks)
-    except Exception as exc:
-        raise _render_error(file, exc) from exc
+    except Exception:
+        try:  # as generate() does: template frames get the template's file and line
+            template.environment.handle_exception()
+        except Exception as exc:
+            raise _render_error(file, exc) from exc
+        raise  # pragma: no cover - handle_exception always raises
     finally:
         stream.close()
     source = file.source
@@ -510,7 +523,9 @@ class _Loader:
             template=template, display_path=shown, locale=locale, part=part, ast=ast
         )
         compiled = self.env.template_class.from_code(self.env, code, self.env.make_globals(None))
-        file = _File(source=source, filename=str(path), compiled=compiled)
+        file = _File(
+            source=source, filename=str(path), compiled=compiled, globals=dict(compiled.globals)
+        )
         self.files[template][locale, part] = file
 
     def syntax_message(self, exc: jinja2.TemplateSyntaxError) -> str:
