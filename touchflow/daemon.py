@@ -101,7 +101,12 @@ class Daemon:
 
     async def run_once(self) -> Summary:
         """Plan, send everything that is ready, and return (cron-style deployments)."""
-        await self.start_up()
+        await self._warm_up()
+        try:
+            await self.start_up()
+        except BaseException:
+            await self.dispatcher.preparer.aclose()
+            raise
         tally = await self.dispatcher.drain()
         return Summary(tally=tally, next_ready=await self.store.next_ready_at())
 
@@ -182,6 +187,13 @@ class Daemon:
         last = await self.store.get_meta(PLANNED_UNTIL)
         catch_up = self.project.config.daemon.catch_up
         return last is None or datetime.fromisoformat(last) >= self.clock.now() - catch_up
+
+    async def _warm_up(self) -> None:
+        """When at least a batch of customers changed, a backlog is likely: start the
+        dispatcher's worker process now, so that it is ready when planning ends."""
+        last, customers = await self.store.pending_changes(limit=_FULL_REPLAN_ABOVE)
+        if last and (customers is None or len(customers) >= self.dispatcher.batch_size()):
+            self.dispatcher.preparer.want(self.project)
 
     async def _take_back_claims(self) -> None:
         stale = await self.store.reclaim(now=self.clock.now(), every_claim=True)

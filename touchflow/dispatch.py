@@ -86,7 +86,7 @@ class Dispatcher:
             await self.preparer.aclose()  # not kept between drains: it holds the facts it read
         return run.tally
 
-    def batch_size(self, *, worker: bool) -> int:
+    def batch_size(self, *, worker: bool = False) -> int:
         # Small enough that a claimed row is sent long before its claim times out
         # (8 rounds of `concurrency` sends), large enough to share one fresh plan.
         # The worker gets bigger ones: each costs a round trip to it.

@@ -436,3 +436,39 @@ async def test_a_message_is_completed_only_once_its_connections_last_outcome_is_
     assert channel.gated >= 30  # every sender's messages after its first
     # Each connection may have one message out and not yet recorded, never more.
     assert channel.most_unrecorded <= channel.concurrency - 1
+
+
+@pytest.mark.parametrize(("customers", "early"), [(40, True), (3, False)])
+async def test_run_once_starts_the_worker_while_it_plans_when_a_batch_of_customers_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, customers: int, early: bool
+) -> None:
+    # 40 changed customers are more than a batch (8 rounds of 4 maildir writes): the
+    # worker is asked for before planning starts, so it is up when the sends begin.
+    events = [inquiry(i, customer=f"c{i}") for i in range(customers)]
+    people = [
+        {"id": f"c{i}", "email": f"u{i}@example.com", "first_name": "Kim"} for i in range(customers)
+    ]
+    project = load_project_checked(
+        write_project(tmp_path, customers=people, events=events, rules=ACK_ONLY)
+    )
+    asked: list[bool] = []  # for each call of want(): had planning begun?
+    planning: list[bool] = []
+    want, plan_changes = Preparer.want, Daemon.plan_changes
+
+    def spy_want(preparer: Preparer, project: Project) -> None:
+        asked.append(bool(planning))
+        want(preparer, project)
+
+    async def spy_plan(daemon: Daemon) -> int:
+        planning.append(True)
+        return await plan_changes(daemon)
+
+    monkeypatch.setattr(Preparer, "want", spy_want)
+    monkeypatch.setattr(Daemon, "plan_changes", spy_plan)
+    async with await SqliteStore.open(project.config.store_file()) as store:
+        await app.ensure_sample(store, project.config, NOW, lambda _: None)
+        channel = open_channel(project.config.delivery, root=project.config.root, environ={})
+        daemon = Daemon(project=project, store=store, channel=channel, clock=Clock.starting_at(NOW))
+        summary = await daemon.run_once()
+    assert summary.tally.states[OutboxState.SENT] == customers
+    assert (asked[:1] == [False]) is early  # asked before planning began
