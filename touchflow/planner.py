@@ -44,6 +44,8 @@ from touchflow.timing import Settled, Timing, expiry_of, pad_days
 
 # The order of every plan: by time, then customer, rule and key.
 TIME_ORDER = attrgetter("due_at", "customer_id", "rule_id", "key")
+_RULE_ORDER = attrgetter("rule_id", "key")
+_DUE = attrgetter("due_at")
 _new_touchpoint = builder(PlannedTouchpoint)  # one or two per customer: see touchflow.builders
 
 
@@ -72,10 +74,23 @@ class Planner:
     def plan(self, facts: Iterable[CustomerFacts]) -> list[PlannedTouchpoint]:
         """These customers' touchpoints due in the window, ordered by time."""
         result: list[PlannedTouchpoint] = []
+        plan_customer, last = self._planner.customer, None
+        in_order = True  # customers come by id (pages do): see below
         with collector_paused():  # see touchflow.collector: none of this makes cycles
             for customer_facts in facts:
-                result.extend(self._planner.customer(customer_facts))
-            result.sort(key=TIME_ORDER)
+                found = plan_customer(customer_facts)
+                if found:
+                    customer_id = customer_facts.customer.id
+                    if last is not None and customer_id <= last:
+                        in_order = False
+                    last = customer_id
+                    if len(found) > 1:
+                        found.sort(key=_RULE_ORDER)
+                    result.extend(found)
+            # Customers by id, each one's touchpoints by rule and key: then a stable sort
+            # by time alone gives TIME_ORDER, without a key tuple per touchpoint and its
+            # comparisons (a sixth of the time of planning a page of customers).
+            result.sort(key=_DUE if in_order else TIME_ORDER)
         return result
 
 

@@ -15,6 +15,7 @@ import asyncio
 import gc
 import hashlib
 import json
+import random
 import sqlite3
 import sys
 from collections.abc import Mapping
@@ -26,7 +27,7 @@ import pytest
 
 from touchflow.app import PlanRequest, plan_pages
 from touchflow.models import Customer, CustomerFacts, Event, PlannedTouchpoint, Window
-from touchflow.planner import Planner
+from touchflow.planner import TIME_ORDER, Planner
 from touchflow.project import load_project_checked
 from touchflow.store.sqlite import SqliteStore
 
@@ -112,6 +113,20 @@ async def test_planning_pages_makes_no_cycles(project: Path) -> None:
             gc.enable()
     assert planned == TOUCHPOINTS
     assert found < 100, f"{found} objects in cycles"  # the event loop may leave a few
+
+
+async def test_customers_out_of_id_order_are_planned_in_the_same_order(project: Path) -> None:
+    """Planner.plan sorts by time alone when customers come by id (each one's
+    touchpoints by rule and key first); any other order takes the full key."""
+    loaded = load_project_checked(project)
+    async with await SqliteStore.open(loaded.config.store_file()) as store:
+        facts = await store.load_facts()
+    planner = Planner(loaded.rules, window=Window.of_days(NOW, 30), config=loaded.config)
+    by_id = planner.plan(facts)
+    random.Random(3).shuffle(facts)
+    shuffled = planner.plan(facts)
+    assert by_id == shuffled == sorted(by_id, key=TIME_ORDER)
+    assert len({tp.due_at for tp in by_id}) < len(by_id) / 3  # ties, broken by the rest
 
 
 def reference_facts(store_file: Path) -> list[CustomerFacts]:
