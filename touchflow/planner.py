@@ -144,11 +144,9 @@ class _Planner:
         rule, zone, timing = rp.rule, cust.zone, self.timing
         assert rp.events is not None
         wide = timing.wide
-        for occ in rp.events.of(cust.facts.events):
+        # Those anchored where every offset of theirs is due outside the plan: left out.
+        for occ in rp.events.of(cust.facts.events, rp.anchors):
             anchor = occ.anchor
-            if rp.anchors is not None and isinstance(anchor, datetime):
-                if not rp.anchors[0] <= anchor < rp.anchors[1]:
-                    continue  # every offset of it is due outside the window
             tail = quoted(occ.key)
             for k, step in enumerate(rp.steps):
                 if anchor is None:  # invalid data: held, due when the event happened
