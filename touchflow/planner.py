@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from operator import attrgetter
 
-from touchflow.builders import builder
+from touchflow.builders import positional_builder
 from touchflow.candidates import Candidate, CustomerState, apply_caps
 from touchflow.collector import collector_paused
 from touchflow.config import ProjectConfig
@@ -46,7 +46,8 @@ from touchflow.timing import Settled, Timing, expiry_of, pad_days
 TIME_ORDER = attrgetter("due_at", "customer_id", "rule_id", "key")
 _RULE_ORDER = attrgetter("rule_id", "key")
 _DUE = attrgetter("due_at")
-_new_touchpoint = builder(PlannedTouchpoint)  # one or two per customer: see touchflow.builders
+# One or two per customer: see touchflow.builders. Its fields in their order, no names.
+_new_touchpoint = positional_builder(PlannedTouchpoint)
 
 
 def plan(
@@ -234,21 +235,21 @@ class _Planner:
     def _touchpoint(self, cust: CustomerState, c: Candidate) -> PlannedTouchpoint:
         rule, customer = c.rule, cust.facts.customer
         return _new_touchpoint(
-            key=c.key,
-            rule_id=rule.id,
-            customer_id=customer.id,
-            occurrence=c.occ.key,
-            channel=rule.channel,
-            template=rule.template,
-            category=rule.category,
-            priority=rule.priority,
-            due_at=c.due,
-            timezone=cust.zone.name,
-            status=Status.PLANNED if c.reason is None else Status.HELD,
-            reason=c.reason,
-            detail=c.detail,
-            adjustments=c.adjustments,
-            to=customer.email,
-            expires_at=c.expires,
-            context=c,
+            c.key,  # key
+            rule.id,  # rule_id
+            customer.id,  # customer_id
+            c.occ.key,  # occurrence
+            rule.channel,  # channel
+            rule.template,  # template
+            rule.category,  # category
+            rule.priority,  # priority
+            c.due,  # due_at
+            cust.zone.name,  # timezone
+            Status.PLANNED if c.reason is None else Status.HELD,  # status
+            c.reason,  # reason
+            c.detail,  # detail
+            c.adjustments,  # adjustments
+            customer.email,  # to
+            c.expires,  # expires_at
+            c,  # context
         )
