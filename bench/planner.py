@@ -11,8 +11,10 @@ considered for one customer: customers x rules per round.
 they write or render: read everyone from the store a page at a time
 (``SqliteStore.facts_pages``) and plan each page; in one process, and in one
 process per core (``--jobs N``: N), each an id range (``touchflow.parts``, as the
-preview does), interleaved. Every round runs in a fresh process, so its peak RSS
-is its own (with workers: the parent's and theirs added up).
+preview does), interleaved; the workers plan with the collector paused
+throughout (``acyclic``: planning makes no cycles). Every round runs in a
+fresh process, so its peak RSS is its own (with workers: the parent's and
+theirs added up).
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ async def pipeline_once(root: Path, *, days: int, now: datetime, jobs: int | Non
     project = load_project_checked(root)
     async with await SqliteStore.open(project.config.store_file()) as store:
         work = partial(_plan_range, str(root), days, now.isoformat())
-        parts = await in_processes(store, work, workers=jobs)
+        parts = await in_processes(store, work, workers=jobs, acyclic=True)
         if parts is None:
             parts = [await _plan_pages(project, store, days, now, EVERYONE)]
     seconds = time.perf_counter() - started

@@ -7,7 +7,6 @@ it, a ``cancel_on`` event cancels it, a later booking with that key revives it.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -125,10 +124,41 @@ class EventOccurrences:
         self._where = ".".join(trig.anchor)  # for the words of an invalid anchor
         self._what = ".".join(trig.occurrence)  # ... and of a missing occurrence key
 
-    def of(self, events: Sequence[Event]) -> list[Occurrence]:
-        """What ``events`` (one customer's, by time) make, in the order keys first appear."""
-        trig, relevant = self._trig, self._relevant
-        state: dict[str, Occurrence] = {}
+    def of(
+        self, events: Sequence[Event], anchors: tuple[datetime, datetime] | None = None
+    ) -> list[Occurrence]:
+        """What ``events`` (one customer's, by time) make, in the order keys first appear.
+
+        ``anchors`` [from, to): leave out occurrences anchored at a time outside it
+        (the planner's ``RulePlan.anchors``: no offset of theirs is due in the plan).
+        """
+        found = []
+        # Built here, once each and only where they can matter: most customers'
+        # bookings and reschedules are history, outside any plan.
+        for key, (event, data, cancelled_by, invalid) in self._states(events).items():
+            if invalid is not None:  # a booking without a key
+                occ = _new_occurrence(
+                    key=key, anchor=None, event=event, data=data, cancelled_by=cancelled_by,
+                    invalid=invalid,
+                )  # fmt: skip
+            else:
+                anchor, why = self._anchor(event, data)
+                if anchors is not None and isinstance(anchor, datetime):
+                    if not anchors[0] <= anchor < anchors[1]:
+                        continue
+                occ = _new_occurrence(
+                    key=key, anchor=anchor, event=event, data=data, cancelled_by=cancelled_by,
+                    invalid=why, values={"key": key},
+                )  # fmt: skip
+            found.append(occ)
+        return found
+
+    def _states(self, events: Sequence[Event]) -> dict[str, _State]:
+        """Per occurrence key, in the order keys first appear: the event that defines
+        it, its merged data, the event that cancelled it, and why it is invalid when
+        a booking has no key."""
+        trig, relevant, cancel = self._trig, self._relevant, self._cancel
+        state: dict[str, _State] = {}
         for event in events:
             if event.type not in relevant:
                 continue
@@ -136,42 +166,37 @@ class EventOccurrences:
             raw_key = _path_value(event, data, trig.occurrence)
             if raw_key in (None, ""):
                 if event.type == trig.event:
-                    key = f"event-{event.id}"
                     invalid = f"{event.type} event {event.id} has no {self._what}"
-                    state[key] = _new_occurrence(
-                        key=key, anchor=None, event=event, data=data, invalid=invalid
-                    )
+                    state[f"event-{event.id}"] = [event, data, None, invalid]
                 continue
             key = str(raw_key)
             previous = state.get(key)
-            if event.type in self._cancel:
+            if event.type in cancel:
                 if previous is not None:
-                    state[key] = dataclasses.replace(previous, cancelled_by=event)
+                    previous[2] = event
                 continue
-            if event.type != trig.event and (previous is None or previous.cancelled_by is not None):
+            if event.type != trig.event and (previous is None or previous[2] is not None):
                 continue  # an update for an occurrence never booked, or cancelled: only a new
                 # booking (the trigger event itself) brings an occurrence back
-            merged = {**previous.data, **data} if previous else data  # data is our own copy
-            state[key] = self._anchored(key, event, merged)
-        return list(state.values())
+            merged = {**previous[1], **data} if previous else data  # data is our own copy
+            state[key] = [event, merged, None, None]
+        return state
 
-    def _anchored(self, key: str, event: Event, data: dict[str, Any]) -> Occurrence:
+    def _anchor(
+        self, event: Event, data: dict[str, Any]
+    ) -> tuple[datetime | date | None, str | None]:
+        """The anchor of an occurrence defined by ``event`` with ``data``, or why there is none."""
         raw = _path_value(event, data, self._anchor_path)
-        values = {"key": key}
         if raw is None:
-            invalid = f"{event.type} event {event.id} has no {self._where}"
-        else:
-            try:
-                anchor = parse_when(raw)
-            except ValueError as exc:
-                invalid = f"{self._where} of event {event.id} {exc}"
-            else:
-                return _new_occurrence(
-                    key=key, anchor=anchor, event=event, data=data, values=values
-                )
-        return _new_occurrence(
-            key=key, anchor=None, event=event, data=data, values=values, invalid=invalid
-        )
+            return None, f"{event.type} event {event.id} has no {self._where}"
+        try:
+            return parse_when(raw), None
+        except ValueError as exc:
+            return None, f"{self._where} of event {event.id} {exc}"
+
+
+# An occurrence being made: [defining event, merged data, cancelled by, invalid: why].
+_State = list[Any]
 
 
 def yearly_dates(

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from operator import attrgetter
 
-from touchflow.builders import builder
+from touchflow.builders import positional_builder
 from touchflow.candidates import Candidate, CustomerState, apply_caps
 from touchflow.collector import collector_paused
 from touchflow.config import ProjectConfig
@@ -44,7 +44,10 @@ from touchflow.timing import Settled, Timing, expiry_of, pad_days
 
 # The order of every plan: by time, then customer, rule and key.
 TIME_ORDER = attrgetter("due_at", "customer_id", "rule_id", "key")
-_new_touchpoint = builder(PlannedTouchpoint)  # one or two per customer: see touchflow.builders
+_RULE_ORDER = attrgetter("rule_id", "key")
+_DUE = attrgetter("due_at")
+# One or two per customer: see touchflow.builders. Its fields in their order, no names.
+_new_touchpoint = positional_builder(PlannedTouchpoint)
 
 
 def plan(
@@ -72,10 +75,23 @@ class Planner:
     def plan(self, facts: Iterable[CustomerFacts]) -> list[PlannedTouchpoint]:
         """These customers' touchpoints due in the window, ordered by time."""
         result: list[PlannedTouchpoint] = []
+        plan_customer, last = self._planner.customer, None
+        in_order = True  # customers come by id (pages do): see below
         with collector_paused():  # see touchflow.collector: none of this makes cycles
             for customer_facts in facts:
-                result.extend(self._planner.customer(customer_facts))
-            result.sort(key=TIME_ORDER)
+                found = plan_customer(customer_facts)
+                if found:
+                    customer_id = customer_facts.customer.id
+                    if last is not None and customer_id <= last:
+                        in_order = False
+                    last = customer_id
+                    if len(found) > 1:
+                        found.sort(key=_RULE_ORDER)
+                    result.extend(found)
+            # Customers by id, each one's touchpoints by rule and key: then a stable sort
+            # by time alone gives TIME_ORDER, without a key tuple per touchpoint and its
+            # comparisons (a sixth of the time of planning a page of customers).
+            result.sort(key=_DUE if in_order else TIME_ORDER)
         return result
 
 
@@ -129,11 +145,9 @@ class _Planner:
         rule, zone, timing = rp.rule, cust.zone, self.timing
         assert rp.events is not None
         wide = timing.wide
-        for occ in rp.events.of(cust.facts.events):
+        # Those anchored where every offset of theirs is due outside the plan: left out.
+        for occ in rp.events.of(cust.facts.events, rp.anchors):
             anchor = occ.anchor
-            if rp.anchors is not None and isinstance(anchor, datetime):
-                if not rp.anchors[0] <= anchor < rp.anchors[1]:
-                    continue  # every offset of it is due outside the window
             tail = quoted(occ.key)
             for k, step in enumerate(rp.steps):
                 if anchor is None:  # invalid data: held, due when the event happened
@@ -221,21 +235,21 @@ class _Planner:
     def _touchpoint(self, cust: CustomerState, c: Candidate) -> PlannedTouchpoint:
         rule, customer = c.rule, cust.facts.customer
         return _new_touchpoint(
-            key=c.key,
-            rule_id=rule.id,
-            customer_id=customer.id,
-            occurrence=c.occ.key,
-            channel=rule.channel,
-            template=rule.template,
-            category=rule.category,
-            priority=rule.priority,
-            due_at=c.due,
-            timezone=cust.zone.name,
-            status=Status.PLANNED if c.reason is None else Status.HELD,
-            reason=c.reason,
-            detail=c.detail,
-            adjustments=c.adjustments,
-            to=customer.email,
-            expires_at=c.expires,
-            context=c,
+            c.key,  # key
+            rule.id,  # rule_id
+            customer.id,  # customer_id
+            c.occ.key,  # occurrence
+            rule.channel,  # channel
+            rule.template,  # template
+            rule.category,  # category
+            rule.priority,  # priority
+            c.due,  # due_at
+            cust.zone.name,  # timezone
+            Status.PLANNED if c.reason is None else Status.HELD,  # status
+            c.reason,  # reason
+            c.detail,  # detail
+            c.adjustments,  # adjustments
+            customer.email,  # to
+            c.expires,  # expires_at
+            c,  # context
         )

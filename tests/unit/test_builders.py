@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import pytest
 
-from touchflow.builders import builder
+from touchflow.builders import builder, positional_builder
 from touchflow.models import Category, Customer, PlannedTouchpoint, Status
 from touchflow.occurrences import Occurrence
 
@@ -53,3 +54,13 @@ def test_a_class_whose_init_does_more_is_refused() -> None:
 
     with pytest.raises(AssertionError):
         builder(Checked)
+
+
+def test_a_positional_builder_takes_every_field_in_declared_order() -> None:
+    names = [f.name for f in dataclasses.fields(PlannedTouchpoint)]
+    values = [f"v{i}" for i in range(len(names))]  # distinct: a swap would show
+    built = positional_builder(PlannedTouchpoint)(*values)
+    assert type(built) is PlannedTouchpoint
+    assert built == PlannedTouchpoint(**dict(zip(names, values, strict=True)))  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        positional_builder(PlannedTouchpoint)(*values[:-1])  # no defaults
