@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -38,6 +39,8 @@ from touchflow.store.sqlite import SqliteStore
 _Batch = tuple[Project, list[OutboxRow], int]  # claimed rows, and the limit they were claimed with
 _WORKER_BATCHES = 16  # a batch for the worker is this many in-process batches
 _WORKER_AFTER = 1  # full batches in a row before a worker is started
+_AHEAD = 1.0  # seconds of sending a worker batch may hold, at the rate seen so far
+_FIRST_WORKER_BATCHES = 4  # in-process batches in a worker batch before a rate is known
 
 
 @dataclass(slots=True)
@@ -114,6 +117,8 @@ class _Drain:
         self.low = dispatcher.batch_size(worker=False)
         self.halted = False  # a sender failed (or we were cancelled): no new sends
         self.left: list[Prepared] = []  # claimed, not sent: back to pending at the end
+        self.started = time.monotonic()
+        self.sends = 0  # messages handed to the channel so far
 
     async def go(self) -> None:
         count = max(1, self.d.channel.concurrency)
@@ -180,14 +185,14 @@ class _Drain:
         # Claim the next batch while the queue still holds a whole one (two for the
         # worker, whose batches are bigger): preparing it takes about as long as
         # sending one.
-        self.low = self.d.batch_size(worker=preparer.ready) * (2 if preparer.ready else 1)
+        limit = self._limit(worker=preparer.ready)
+        self.low = limit * (2 if preparer.ready else 1)
         while self.queue.qsize() >= self.low and self._going():
             self.room.clear()
             await self.room.wait()
         if not self._going():
             return None
         project = self.d.project()  # one project per batch, even if a reload lands
-        limit = self.d.batch_size(worker=preparer.ready)
         rows = await self.d.store.claim_due(
             owner=self.d.owner,
             now=self.d.clock(),
@@ -195,6 +200,19 @@ class _Drain:
             limit=limit,
         )
         return (project, rows, limit) if rows else None
+
+    def _limit(self, *, worker: bool) -> int:
+        """How many rows to claim: the worker's batches are big (each is a round trip to
+        it), but no bigger than about ``_AHEAD`` seconds of sending at the rate seen so
+        far, so a slow server (a ``rate`` limit) still gets rows checked shortly before."""
+        limit = self.d.batch_size(worker=worker)
+        base = self.d.batch_size(worker=False)
+        if limit == base:
+            return limit
+        if self.sends < base:  # no rate seen yet
+            return min(limit, base * _FIRST_WORKER_BATCHES)
+        rate = self.sends / max(time.monotonic() - self.started, 1e-3)
+        return max(base, min(limit, int(rate * _AHEAD)))
 
     async def _enqueue(self, project: Project, prepared: list[Prepared]) -> None:
         ended = []
@@ -230,9 +248,9 @@ class _Drain:
     ) -> asyncio.Task[None]:
         """Send one message and start recording its outcome (the task returned).
 
-        The channel sends everything of this message but its end while the last
-        outcome of this connection is committed, and the end only after: a crash
-        leaves at most one message per connection accepted by the server, not recorded.
+        The channel sends MAIL, RCPT and DATA while the last outcome of this connection
+        is committed, and the message itself only after: a crash leaves at most one
+        message per connection accepted by the server, not recorded.
         """
         row, envelope = item.row, item.envelope
         assert envelope is not None
@@ -242,6 +260,7 @@ class _Drain:
         # Shielded: a sender cancelled meanwhile must not cancel the last outcome's record.
         gate = None if last is None else asyncio.shield(last)
         delivery = await self.d.channel.send(envelope, after=gate)
+        self.sends += 1
         if gate is not None:
             await gate  # done already, unless this message never got that far
         new, suppression = after_delivery(

@@ -37,7 +37,7 @@ from touchflow.channels.factory import open_channel
 from touchflow.clock import Clock
 from touchflow.compose import message_id_for
 from touchflow.daemon import Daemon
-from touchflow.dispatch import Dispatcher
+from touchflow.dispatch import Dispatcher, Tally, _Drain
 from touchflow.dispatch_worker import Preparer, StaleProject, Worker
 from touchflow.dkim import DkimSigner
 from touchflow.models import OutboxRow, OutboxState
@@ -472,3 +472,43 @@ async def test_run_once_starts_the_worker_while_it_plans_when_a_batch_of_custome
         summary = await daemon.run_once()
     assert summary.tally.states[OutboxState.SENT] == customers
     assert (asked[:1] == [False]) is early  # asked before planning began
+
+
+class _Connections:
+    """A channel that only tells how many connections it has (4: batches of 32)."""
+
+    name = "four connections"
+    concurrency = 4
+
+    async def send(self, envelope: Envelope, *, after: Awaitable[object] | None = None) -> Delivery:
+        raise AssertionError("not sent in this test")
+
+    async def aclose(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("sends", "seconds", "rows"),
+    [
+        pytest.param(0, 0.0, 128, id="no-rate-yet"),
+        pytest.param(100, 10.0, 32, id="10-per-s-a-rate-limit"),
+        pytest.param(3000, 10.0, 300, id="300-per-s"),
+        pytest.param(50_000, 10.0, 512, id="5000-per-s-capped"),
+    ],
+)
+async def test_a_worker_batch_holds_about_a_second_of_sending_at_the_rate_seen(
+    tmp_path: Path, sends: int, seconds: float, rows: int
+) -> None:
+    # Rows are checked against a fresh plan when their batch is prepared: behind a slow
+    # server, a big batch would be checked long before its last message goes out.
+    async with planned(tmp_path, 1) as (project, store):
+        dispatcher = Dispatcher(
+            store=store,
+            channel=_Connections(),
+            project=lambda: project,
+            clock=Clock.starting_at(NOW).now,
+        )
+        drain = _Drain(dispatcher, Tally())
+        drain.sends, drain.started = sends, time.monotonic() - seconds
+        assert drain._limit(worker=True) == pytest.approx(rows, abs=2)
+        assert drain._limit(worker=False) == 32
