@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
-from daemon_support import write_project
+from daemon_support import inquiry, write_project
 
+from touchflow import app
+from touchflow import daemon as daemon_module
 from touchflow.channels.maildir import MaildirChannel
 from touchflow.clock import Clock
 from touchflow.daemon import Daemon
@@ -40,3 +43,45 @@ async def test_a_failed_or_missed_timer_run_is_logged_with_its_traceback(
     assert any("timer plan failed: RuntimeError('disk full')" in m for m in messages)
     assert any("Traceback (most recent call last)" in m for m in messages)
     assert any("timer plan missed its run at 2026-11-23 08:00:00+00:00" in m for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("changed", "plans"),
+    [
+        pytest.param(3, [None], id="more-than-the-limit-changed"),
+        pytest.param(2, [2, None], id="a-few-changed"),
+    ],
+)
+async def test_a_start_up_whose_re_plan_covered_everyone_plans_everyone_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, changed: int, plans: list[int | None]
+) -> None:
+    # Above the limit (here 2 instead of 5,000) the changed customers' re-plan is a full
+    # plan reaching as far back and ahead as the start-up's own full plan: not run twice.
+    monkeypatch.setattr(daemon_module, "_FULL_REPLAN_ABOVE", 2)
+    customers = [{"id": f"c{i}", "email": f"c{i}@example.com"} for i in range(changed)]
+    events = [inquiry(i, customer=f"c{i}") for i in range(changed)]
+    project = load_project_checked(write_project(tmp_path, customers=customers, events=events))
+    now = datetime(2026, 11, 23, 8, tzinfo=UTC)
+    runs: list[int | None] = []  # customers asked for by each plan: None is everyone
+    plan_into_outbox = daemon_module.plan_into_outbox
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        ids = kwargs.get("customer_ids")
+        runs.append(None if ids is None else len(ids))
+        return await plan_into_outbox(*args, **kwargs)
+
+    monkeypatch.setattr(daemon_module, "plan_into_outbox", counted)
+    async with await SqliteStore.open(project.config.store_file()) as store:
+        await app.ensure_sample(store, project.config, now, lambda _: None)
+        daemon = Daemon(
+            project=project,
+            store=store,
+            channel=MaildirChannel(tmp_path / "m"),
+            clock=Clock.starting_at(now),
+        )
+        await daemon.start_up()
+        planned_until = await store.get_meta(daemon_module.PLANNED_UNTIL)
+    assert runs == plans
+    assert planned_until is not None  # where the next full plan starts: the horizon reached
+    ahead = datetime.fromisoformat(planned_until) - (now + project.config.daemon.horizon)
+    assert timedelta(0) <= ahead < timedelta(seconds=5)  # the clock runs on from `now`

@@ -142,7 +142,7 @@ class Session:
         return transport is not None and not transport.is_closing()
 
     def write(self, *chunks: bytes) -> None:
-        """Commands (each a line without its CRLF) or message data, in one write."""
+        """Command lines (from ``checked``, with their CRLF) or message data, in one write."""
         transport = self._replies.transport
         if transport is None or transport.is_closing():
             raise SMTPServerDisconnected("Connection lost")
