@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import IO, Any, Generic, TypeVar
 
 from touchflow import logs
+from touchflow.builders import positional_builder
 from touchflow.channels import Envelope
 from touchflow.dkim import DkimSigner
 from touchflow.errors import ProblemsError, TouchflowError
@@ -53,16 +54,16 @@ class _Fields(Generic[T]):
     """
 
     def __init__(self, cls: type[T]) -> None:
-        self._cls = cls
-        self._names = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
-        self._values = operator.attrgetter(*self._names)
+        names = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+        self._values = operator.attrgetter(*names)  # in declared order, as the builder takes
+        self._build = positional_builder(cls)
 
     def pack(self, item: T) -> tuple[Any, ...]:
         values: tuple[Any, ...] = self._values(item)
         return values
 
     def unpack(self, values: tuple[Any, ...]) -> T:
-        return self._cls(**dict(zip(self._names, values, strict=True)))
+        return self._build(*values)
 
 
 _ROWS = _Fields(OutboxRow)

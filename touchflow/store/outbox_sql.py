@@ -13,6 +13,7 @@ from typing import Any
 
 import aiosqlite
 
+from touchflow.builders import builder
 from touchflow.models import Category, OutboxRow, OutboxState, Suppression
 from touchflow.store.values import from_utc_text, utc_text
 
@@ -78,8 +79,11 @@ def row_params(row: OutboxRow, now: datetime) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
+_new_row = builder(OutboxRow)  # a claim makes hundreds at a time (touchflow.builders)
+
+
 def to_row(r: Sequence[Any]) -> OutboxRow:
-    return OutboxRow(
+    return _new_row(
         key=r[0], rule_id=r[1], customer_id=r[2], category=Category(r[3]),
         counts_for_caps=bool(r[4]), state=OutboxState(r[5]), due_at=from_utc_text(r[6]),
         expires_at=from_utc_text(r[7]), next_attempt_at=from_utc_text(r[8]), attempts=r[9],
