@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -51,6 +51,36 @@ class Occurrence:
 
 # Made for each event occurrence of every customer: see touchflow.builders.
 _new_occurrence = builder(Occurrence)
+
+
+class AnchorSpan:
+    """Instants [start, end) an anchor must lie in, decided mostly by its local date.
+
+    Anchors come with the offset their text gave (``+01:00``), a tzinfo object
+    of their own, and comparing one with a UTC bound costs about 0.5 us (the
+    offsets are called for and the difference built), against 25 ns for two UTC
+    times. But an offset is less than a day, so an anchor's UTC date is its local
+    date give or take one: two days clear of the bounds' dates, the local date's
+    ordinal alone decides, and only anchors near a bound are compared as instants.
+    """
+
+    __slots__ = ("_in_from", "_in_to", "_out_above", "_out_below", "end", "start")
+
+    def __init__(self, start: datetime, end: datetime) -> None:
+        start_day = start.astimezone(UTC).toordinal()
+        end_day = end.astimezone(UTC).toordinal()
+        self.start = start
+        self.end = end
+        self._in_from, self._in_to = start_day + 2, end_day - 2  # surely inside
+        self._out_below, self._out_above = start_day - 2, end_day + 2  # surely outside
+
+    def __contains__(self, anchor: datetime) -> bool:
+        day = anchor.toordinal()  # the local date's
+        if self._in_from <= day <= self._in_to:
+            return True
+        if day <= self._out_below or day >= self._out_above:
+            return False
+        return self.start <= anchor < self.end
 
 
 def date_fields(config: ProjectConfig) -> dict[str, tuple[str, ...]]:
@@ -124,12 +154,10 @@ class EventOccurrences:
         self._where = ".".join(trig.anchor)  # for the words of an invalid anchor
         self._what = ".".join(trig.occurrence)  # ... and of a missing occurrence key
 
-    def of(
-        self, events: Sequence[Event], anchors: tuple[datetime, datetime] | None = None
-    ) -> list[Occurrence]:
+    def of(self, events: Sequence[Event], anchors: AnchorSpan | None = None) -> list[Occurrence]:
         """What ``events`` (one customer's, by time) make, in the order keys first appear.
 
-        ``anchors`` [from, to): leave out occurrences anchored at a time outside it
+        ``anchors``: leave out occurrences anchored at a time outside it
         (the planner's ``RulePlan.anchors``: no offset of theirs is due in the plan).
         """
         found = []
@@ -144,7 +172,7 @@ class EventOccurrences:
             else:
                 anchor, why = self._anchor(event, data)
                 if anchors is not None and isinstance(anchor, datetime):
-                    if not anchors[0] <= anchor < anchors[1]:
+                    if anchor not in anchors:
                         continue
                 occ = _new_occurrence(
                     key=key, anchor=anchor, event=event, data=data, cancelled_by=cancelled_by,
