@@ -35,6 +35,8 @@ _SAFE = re.compile(r"[A-Za-z0-9_.~-]*")
 
 def quoted(text: str) -> str:
     """A customer id or occurrence key as a touchpoint key part: ``quote(text, safe="")``."""
+    if text.isascii() and text.isalnum():  # most are: two C scans, half a regex match's time
+        return text
     return text if _SAFE.fullmatch(text) else quote(text, safe="")
 
 
