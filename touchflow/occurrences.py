@@ -94,13 +94,18 @@ def date_fields(config: ProjectConfig) -> dict[str, tuple[str, ...]]:
     }
 
 
-def typed_data(event: Event, dates: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
+def typed_data(event: Event, dates: Mapping[str, tuple[str, ...]]) -> Mapping[str, Any]:
     """Event data with declared date/datetime fields parsed (the store keeps text).
 
-    ``dates``: ``date_fields`` of the project.
+    ``dates``: ``date_fields`` of the project. Without such fields, the event's
+    own data: nothing changes it (merges make new dicts), and most event types
+    have none, so no copy is made for them.
     """
+    names = dates.get(event.type)
+    if not names:
+        return event.data
     data = dict(event.data)
-    for name in dates.get(event.type, ()):
+    for name in names:
         value = data.get(name)
         if isinstance(value, str):
             try:
@@ -112,6 +117,13 @@ def typed_data(event: Event, dates: Mapping[str, tuple[str, ...]]) -> dict[str, 
 
 def parse_when(value: Any) -> datetime | date:
     """An aware datetime or a date from ISO text; naive datetimes are refused."""
+    if type(value) is str:  # the usual case first: each anchor and date field is parsed
+        text = value.strip()
+        if len(text) != 10:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if parsed.tzinfo is None:
+                raise ValueError(f"{value!r} has no UTC offset")
+            return parsed
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("has no UTC offset")
@@ -208,12 +220,12 @@ class EventOccurrences:
             if event.type != trig.event and (previous is None or previous[2] is not None):
                 continue  # an update for an occurrence never booked, or cancelled: only a new
                 # booking (the trigger event itself) brings an occurrence back
-            merged = {**previous[1], **data} if previous else data  # data is our own copy
+            merged = {**previous[1], **data} if previous else data  # never changed: see typed_data
             state[key] = [event, merged, None, None]
         return state
 
     def _anchor(
-        self, event: Event, data: dict[str, Any]
+        self, event: Event, data: Mapping[str, Any]
     ) -> tuple[datetime | date | None, str | None]:
         """The anchor of an occurrence defined by ``event`` with ``data``, or why there is none."""
         raw = _path_value(event, data, self._anchor_path)
