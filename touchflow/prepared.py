@@ -16,6 +16,7 @@ from datetime import date, datetime, time
 from touchflow.config import HolidayPolicy, ProjectConfig
 from touchflow.models import Window
 from touchflow.occurrences import (
+    AnchorSpan,
     EventOccurrences,
     Occurrence,
     quoted,
@@ -44,7 +45,7 @@ class RulePlan:
     # When every offset is an exact duration and no policy ever moves a send: the
     # anchors that have a touchpoint in the wide window, [from, to), to pass over the
     # others at once.
-    anchors: tuple[datetime, datetime] | None
+    anchors: AnchorSpan | None
 
     @classmethod
     def of(
@@ -69,7 +70,7 @@ class RulePlan:
             steps=steps,
             labels=tuple(offset.label for offset in rule.offsets),
             beyond=rule.policies.caps and capped,
-            anchors=(wide.start - max(exact), wide.end - min(exact))
+            anchors=AnchorSpan(wide.start - max(exact), wide.end - min(exact))
             if fixed and exact and len(exact) == len(steps)
             else None,
         )

@@ -24,6 +24,9 @@ def test_quoted_leaves_plain_ids_alone_and_encodes_the_rest() -> None:
     assert quoted("c-001_x.y~z") == "c-001_x.y~z"
     assert quoted("a:b") == "a%3Ab"
     assert quoted("") == ""
+    # Letters and digits outside ASCII are not safe (the fast path checks both).
+    for text in ("é1", "٣٤", "Ⅻ", "ß", "c0000123"):
+        assert quoted(text) == quote(text, safe=""), text
 
 
 def test_collector_paused_restores_the_previous_state() -> None:
