@@ -398,7 +398,7 @@ class _Witness:
         self.gated = 0  # sends that had to wait for an earlier outcome
 
     async def send(self, envelope: Envelope, *, after: Awaitable[object] | None = None) -> Delivery:
-        await asyncio.sleep(0.001)  # MAIL, RCPT, DATA and the content
+        await asyncio.sleep(0.001)  # MAIL, RCPT and DATA
         if after is not None:
             self.gated += 1
             await after
