@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from touchflow.config import ProjectConfig
@@ -84,8 +84,7 @@ async def plan_pages(
     config = project.config
     planner = Planner(project.rules, window=request.window, config=config)
     # Caps count what was sent in the period before the window, as the daemon's plans do.
-    longest_cap = max((cap.per for cap in config.caps), default=timedelta(0))
-    sent_since = request.window.start - longest_cap
+    sent_since = request.window.start - config.longest_cap
     # The planner is pure: in a worker thread it leaves a daemon's event loop free to send.
     if request.customer:
         facts = await store.load_facts(customer_ids=[request.customer], sent_since=sent_since)

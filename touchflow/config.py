@@ -120,6 +120,11 @@ class ProjectConfig:
     def store_file(self) -> Path:
         return self.store_path if self.store_path.is_absolute() else self.root / self.store_path
 
+    @property
+    def longest_cap(self) -> timedelta:
+        """The longest cap period: how far back sends count, and ahead rivals compete."""
+        return max((cap.per for cap in self.caps), default=timedelta(0))
+
 
 _TOP_KEYS = (
     "name",

@@ -14,7 +14,7 @@ is built only when a condition or a template reads it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from operator import attrgetter
 
 from touchflow.builders import positional_builder
@@ -99,7 +99,7 @@ class _Planner:
     """State for one plan() call: the prepared rules and what customers share."""
 
     def __init__(self, rules: Sequence[Rule], window: Window, config: ProjectConfig) -> None:
-        lookahead = max((cap.per for cap in config.caps), default=timedelta(0))
+        lookahead = config.longest_cap
         # Plan past the window's end by the longest cap period, so a cap that bites
         # just after the window decides the same way in a short and a long preview.
         wide = Window(start=window.start, end=window.end + lookahead)

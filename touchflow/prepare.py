@@ -77,11 +77,11 @@ async def fresh_plan(
 ) -> dict[str, PlannedTouchpoint]:
     """Plan the rows' customers again, around their due times, with today's facts."""
     config = project.config
-    longest_cap = max((cap.per for cap in config.caps), default=timedelta(0))
     start = min(row.due_at for row in rows) - timedelta(days=1)
     window = Window(start=min(start, now), end=now + config.daemon.horizon)
     customers = {row.customer_id for row in rows}
-    facts = await store.load_facts(customer_ids=customers, sent_since=window.start - longest_cap)
+    sent_since = window.start - config.longest_cap
+    facts = await store.load_facts(customer_ids=customers, sent_since=sent_since)
     wanted = {row.key for row in rows}
     planned = plan(project.rules, facts, window=window, config=config)
     return {tp.key: tp for tp in planned if tp.key in wanted}

@@ -12,7 +12,7 @@ import time
 from collections.abc import Collection
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from touchflow import logs
@@ -58,8 +58,7 @@ async def plan_into_outbox(
     """
     started = time.perf_counter()
     config = project.config
-    longest_cap = max((cap.per for cap in config.caps), default=timedelta(0))
-    sent_since = window.start - longest_cap
+    sent_since = window.start - config.longest_cap
     planner = Planner(project.rules, window=window, config=config)
     total = _Totals()
     if customer_ids is not None:

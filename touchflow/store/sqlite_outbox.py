@@ -223,7 +223,13 @@ class OutboxMethods:
 
     async def pending_changes(self, *, limit: int) -> tuple[int, set[str] | None]:
         """``(last seq, customer ids)``; ids None when more than ``limit`` changed (plan all)."""
-        rows = await self._fetch("SELECT MAX(seq), COUNT(DISTINCT customer_id) FROM changes", ())
+        # Count distinct customers only up to the limit: after a big import the table has
+        # a row per change, and run --once asks twice (touchflow.daemon._warm_up).
+        rows = await self._fetch(
+            "SELECT (SELECT MAX(seq) FROM changes), COUNT(*) FROM "
+            "(SELECT DISTINCT customer_id FROM changes LIMIT ?)",
+            (limit + 1,),
+        )
         last, count = rows[0]
         if last is None:
             return 0, set()
