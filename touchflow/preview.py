@@ -10,7 +10,7 @@ import os
 import textwrap
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, TextIO
@@ -21,7 +21,7 @@ from rich.table import Table
 from touchflow.context import trigger_summary
 from touchflow.errors import UserError
 from touchflow.messages import Built, build
-from touchflow.models import PlannedTouchpoint
+from touchflow.models import PlannedTouchpoint, Window
 from touchflow.planner import TIME_ORDER
 from touchflow.project import Project, load_project_checked
 from touchflow.timecalc import zone
@@ -135,6 +135,22 @@ def write_eml(items: Sequence[PreviewItem], out_dir: Path) -> list[Path]:
 
 def _safe_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def window_text(window: Window, tz_name: str) -> str:
+    """The window as the table's header says it, in the project's zone.
+
+    Its length in hours is added where the wall clock would mislead: a local day
+    of 23 or 25 hours, or 24 hours from an instant that end at another local time.
+    """
+    tz = zone(tz_name)
+    start, end = window.start.astimezone(tz), window.end.astimezone(tz)
+    text = f"from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} ({tz_name}"
+    real = window.end - window.start
+    if real != end.replace(tzinfo=None) - start.replace(tzinfo=None):
+        hours = real / timedelta(hours=1)
+        text += f", {hours:g} hours"
+    return text + ")"
 
 
 def print_table(
