@@ -168,7 +168,7 @@ def validate(project_dir: Path) -> None:
     "show_all",
     is_flag=True,
     help="Include held touchpoints with their reasons (cancelled, capped, "
-    "suppressed, no_consent, condition_false…).",
+    "suppressed, no_consent, condition_false…) and, in the table, the specifics.",
 )
 @click.option(
     "--jobs",
@@ -276,7 +276,7 @@ def _print_table(
     if not items:
         console.print("Nothing is due in this window. Try --days 30, or --all to see held ones.")
         return
-    preview.print_table(project, items, console, show_held=show_all)
+    preview.print_table(project, items, console, show_held=show_all, rule_id=request.rule)
 
 
 @cli.group(name="import")

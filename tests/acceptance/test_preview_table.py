@@ -87,3 +87,26 @@ def test_the_table_header_shows_the_real_span(sample: Path) -> None:
     assert ordinary.startswith(
         "Touchpoints due from 2027-11-10 00:00 to 2027-11-11 00:00 (Europe/Berlin): "
     )
+
+
+def test_the_table_shows_adjustments_and_why_each_one_is_held(sample: Path) -> None:
+    touchflow(sample, "sample", "--now", "2026-11-22")
+    out = touchflow(
+        sample, "preview", "--now", "2026-12-31", "--days", "3", "--all", "--rule", "monthly-sale"
+    ).stdout
+    # New Year's Day moves the sale to the 2nd; Chloe's address is suppressed.
+    rows = {row[3]: row for row in cells(out) if row[2] == "monthly-sale"}
+    assert rows["c-001"][6:] == ["planned", "moved off a holiday"]
+    assert rows["c-007"][6] == "held: suppressed"
+    # The notes column wraps at 160 characters: read it without the breaks.
+    notes = "".join(row[7] for row in cells(out) if len(row) == 8).replace(" ", "")
+    assert "movedoffaholiday;chloe.tremblay@example.caissuppressed" in notes
+    assert "movedoffaholiday;customerhasnotconsentedtomarketing" in notes
+
+
+def test_the_per_rule_summary_keeps_to_the_rule_asked_for(sample: Path) -> None:
+    out = touchflow(
+        sample, "preview", "--now", "2026-12-31", "--days", "3", "--rule", "monthly-sale"
+    )
+    summary = cells(out.stdout.split("Per rule")[1])
+    assert [row[0] for row in summary] == ["monthly-sale"]
