@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,11 +25,11 @@ from touchflow.errors import InputError, Problem, ProblemsError, TouchflowError,
 from touchflow.http.settings import UNSUBSCRIBE_SECRET_ENV
 from touchflow.importer import make_event, parse_suppression_email
 from touchflow.lock import StoreLock
-from touchflow.models import Suppression, SuppressionScope, Window
+from touchflow.models import Suppression, SuppressionScope
+from touchflow.moment import BadMoment, Moment, read_moment
 from touchflow.preview_parts import json_elements_in_processes
 from touchflow.project import Project, load_project_checked
 from touchflow.store.sqlite import SqliteStore
-from touchflow.timecalc import zone
 
 T = TypeVar("T")
 
@@ -80,23 +80,17 @@ def project_option(func: Callable[..., None]) -> Callable[..., None]:
 
 def parse_now(value: str | None, tz_name: str) -> datetime:
     """`--now`: an ISO 8601 instant with offset, or a date (midnight in the project zone)."""
+    return read_now(value, tz_name).instant
+
+
+def read_now(value: str | None, tz_name: str) -> Moment:
+    """`--now` as given: the preview counts whole local days from a date."""
     if value is None:
-        return clock.now()
-    text = value.strip()
+        return Moment(instant=clock.now(), timezone=tz_name)
     try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            return datetime.combine(day, time(0), tzinfo=zone(tz_name)).astimezone(UTC)
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise _arg_error(
-            "--now", f"cannot read {value!r}; write e.g. 2026-12-24 or 2026-12-24T09:00:00+01:00"
-        ) from None
-    if parsed.tzinfo is None:
-        raise _arg_error(
-            "--now", f"{value!r} has no UTC offset; add one (e.g. +01:00 or Z), or give just a date"
-        )
-    return parsed.astimezone(UTC)
+        return read_moment(value, tz_name)
+    except BadMoment as exc:
+        raise _arg_error("--now", str(exc)) from None
 
 
 def _arg_error(option: str, message: str) -> InputError:
@@ -141,13 +135,15 @@ def validate(project_dir: Path) -> None:
     type=click.IntRange(1, 3660),
     default=7,
     show_default=True,
-    help="How many days ahead of --now to look.",
+    help="How many days ahead of --now to look: whole local days from a date, "
+    "DAYS x 24 hours from an instant.",
 )
 @click.option(
     "--now",
     "now_text",
     metavar="ISO8601",
-    help="Pretend it is this instant (e.g. 2026-12-24 or 2026-12-24T09:00:00Z).",
+    help="Pretend it is this instant (2026-12-24T09:00:00Z), or this day in the "
+    "project's time zone (2026-12-24).",
 )
 @click.option("--customer", help="Only this customer id.")
 @click.option("--rule", "rule_id", help="Only this rule id.")
@@ -172,7 +168,7 @@ def validate(project_dir: Path) -> None:
     "show_all",
     is_flag=True,
     help="Include held touchpoints with their reasons (cancelled, capped, "
-    "suppressed, no_consent, condition_false…).",
+    "suppressed, no_consent, condition_false…) and, in the table, the specifics.",
 )
 @click.option(
     "--jobs",
@@ -192,7 +188,11 @@ def preview_command(
     show_all: bool,
     jobs: int | None,
 ) -> None:
-    """Show every touchpoint due in [now, now + DAYS), rendered, without sending anything.
+    """Show every touchpoint due in the next DAYS days, rendered, without sending anything.
+
+    With --now DATE the window is DAYS whole days in the project's time zone,
+    midnight to midnight (23 or 25 hours on a day the clocks change); the
+    header shows its real span.
 
     \b
     Examples:
@@ -204,12 +204,17 @@ def preview_command(
     """
     # The messages carry the daemon's unsubscribe links (placeholders without the secret).
     project = preview.load_for_preview(project_dir)
-    now = parse_now(now_text, project.config.timezone)
+    moment = read_now(now_text, project.config.timezone)
+    now = moment.instant
     if rule_id is not None and rule_id not in {r.id for r in project.rules}:
         raise _arg_error(
             "--rule", f"no rule {rule_id!r}; rules: {', '.join(r.id for r in project.rules)}"
         )
-    request = app.PlanRequest(window=Window.of_days(now, days), customer=customer, rule=rule_id)
+    try:
+        window = moment.window(days)
+    except BadMoment as exc:
+        raise _arg_error("--days", str(exc)) from None
+    request = app.PlanRequest(window=window, customer=customer, rule=rule_id)
     if fmt == "json":  # a page of customers at a time: fit for a million customers
         _run(_preview_json(project, request, now, show_all, jobs))
         return
@@ -222,7 +227,7 @@ def preview_command(
         written = preview.write_eml(shown, out_dir)
         click.echo(f"Wrote {len(written)} messages to {out_dir}/")
     else:
-        _print_table(project, shown, now, days, show_all)
+        _print_table(project, shown, request, show_all)
 
 
 async def _preview(
@@ -259,21 +264,19 @@ async def _preview_store(
 
 
 def _print_table(
-    project: Project, items: list[preview.PreviewItem], now: datetime, days: int, show_all: bool
+    project: Project, items: list[preview.PreviewItem], request: app.PlanRequest, show_all: bool
 ) -> None:
     console = Console(width=None if sys.stdout.isatty() else 160)
-    tz = zone(project.config.timezone)
-    start = now.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-    end = (now + timedelta(days=days)).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    span = preview.window_text(request.window, project.config.timezone)
     planned = sum(1 for i in items if i.touchpoint.reason is None)
     console.print(
-        f"Touchpoints due from {start} to {end} ({project.config.timezone}): "
+        f"Touchpoints due {span}: "
         f"{planned} planned" + (f", {len(items) - planned} held" if show_all else "")
     )
     if not items:
         console.print("Nothing is due in this window. Try --days 30, or --all to see held ones.")
         return
-    preview.print_table(project, items, console, show_held=show_all)
+    preview.print_table(project, items, console, show_held=show_all, rule_id=request.rule)
 
 
 @cli.group(name="import")

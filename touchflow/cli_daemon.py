@@ -32,6 +32,9 @@ from touchflow.timecalc import zone
 from touchflow.unsubscribe import load_with_links
 
 RETRY_KEEPS = timedelta(days=1)  # a re-queued touchpoint may go out for this long
+# What `touchflow outbox` lists by default (then the next pending ones): what needs a look.
+_LOOK_AT = (OutboxState.FAILED, OutboxState.RETRY, OutboxState.EXPIRED, OutboxState.CLAIMED)
+_STATE_WORDS = {OutboxState.RETRY: "waiting to retry"}  # "No touchpoints are <words>."
 
 
 @cli.command(epilog=EPILOG)
@@ -167,6 +170,8 @@ def outbox(
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return
     _print_outbox(counts, rows, next_due, config.timezone)
+    if not rows and any(counts.values()):  # an empty outbox already said so
+        click.echo(_nothing_to_list(chosen, customer))
 
 
 async def _outbox(
@@ -179,15 +184,23 @@ async def _outbox(
         if states:
             rows = await store.list_outbox(states=states, customer_id=customer, limit=limit)
         else:
-            look = (OutboxState.FAILED, OutboxState.RETRY, OutboxState.EXPIRED, OutboxState.CLAIMED)
             rows = await store.list_outbox(
-                states=look, customer_id=customer, limit=limit, newest_first=True
+                states=_LOOK_AT, customer_id=customer, limit=limit, newest_first=True
             )
             rows += await store.list_outbox(
                 states=(OutboxState.PENDING,), customer_id=customer, limit=limit
             )
         next_due = await store.next_ready_at()
     return counts, rows, next_due
+
+
+def _nothing_to_list(states: list[OutboxState], customer: str | None) -> str:
+    """Said in words, so an empty answer is not mistaken for a command that did nothing."""
+    shown = list(dict.fromkeys(states)) or [*_LOOK_AT, OutboxState.PENDING]
+    words = [_STATE_WORDS.get(s, s.value) for s in shown]
+    either = ", ".join(words[:-1]) + f" or {words[-1]}" if len(words) > 1 else words[0]
+    whose = f" of customer {customer}" if customer else ""
+    return f"No touchpoints{whose} are {either}."
 
 
 def _utc(value: datetime | None) -> str | None:

@@ -10,7 +10,7 @@ import os
 import textwrap
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, TextIO
@@ -21,7 +21,7 @@ from rich.table import Table
 from touchflow.context import trigger_summary
 from touchflow.errors import UserError
 from touchflow.messages import Built, build
-from touchflow.models import PlannedTouchpoint
+from touchflow.models import Adjustment, PlannedTouchpoint, Window
 from touchflow.planner import TIME_ORDER
 from touchflow.project import Project, load_project_checked
 from touchflow.timecalc import zone
@@ -137,14 +137,54 @@ def _safe_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
+def window_text(window: Window, tz_name: str) -> str:
+    """The window as the table's header says it, in the project's zone.
+
+    Its length in hours is added where the wall clock would mislead: a local day
+    of 23 or 25 hours, or 24 hours from an instant that end at another local time.
+    """
+    tz = zone(tz_name)
+    start, end = window.start.astimezone(tz), window.end.astimezone(tz)
+    text = f"from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} ({tz_name}"
+    real = window.end - window.start
+    if real != end.replace(tzinfo=None) - start.replace(tzinfo=None):
+        hours = real / timedelta(hours=1)
+        text += f", {hours:g} hours"
+    return text + ")"
+
+
+# The table's words for each adjustment; the JSON carries the names (preview-json.md).
+ADJUSTMENT_WORDS = {
+    Adjustment.MOVED_BY_WINDOW: "moved into the send window",
+    Adjustment.MOVED_BY_HOLIDAY: "moved off a holiday",
+    Adjustment.DST_GAP: "local time skipped by DST: sent as the clocks jump",
+}
+
+
+def notes(tp: PlannedTouchpoint) -> str:
+    """What moved this touchpoint and, if held, the specifics of why (which condition,
+    which suppression, which cap) — the table's words for `adjustments` and `detail`."""
+    words = [ADJUSTMENT_WORDS.get(a, a.value) for a in tp.adjustments]
+    if tp.reason is not None and tp.detail:
+        words.append(tp.detail)  # a planned one's detail only repeats the adjustments
+    return "; ".join(words)
+
+
 def print_table(
-    project: Project, items: Sequence[PreviewItem], console: Console, *, show_held: bool
+    project: Project,
+    items: Sequence[PreviewItem],
+    console: Console,
+    *,
+    show_held: bool,
+    rule_id: str | None = None,
 ) -> None:
     tz = zone(project.config.timezone)
     by_day: dict[str, list[PreviewItem]] = defaultdict(list)
     for item in items:
         day = item.touchpoint.due_at.astimezone(tz).strftime("%a %d %b %Y")
         by_day[day].append(item)
+    # Every day's table has the same columns: a notes column if any touchpoint has notes.
+    with_notes = any(notes(i.touchpoint) for i in items)
     for day, day_items in by_day.items():
         table = Table(
             title=f"{day}  ({project.config.timezone})",
@@ -152,17 +192,21 @@ def print_table(
             expand=False,
             show_lines=False,
         )
-        for column in ("time", "customer local time", "rule", "customer", "to", "subject"):
-            table.add_column(column, overflow="fold")
+        # Short values stay on one line; the subject and the notes wrap at word breaks.
+        for column in ("time", "customer local time", "rule", "customer", "to"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("subject", overflow="fold")
         if show_held:
-            table.add_column("status", overflow="fold")
+            table.add_column("status", no_wrap=True)
+        if with_notes:
+            table.add_column("notes", overflow="fold")
         for item in day_items:
-            table.add_row(*_row(item, tz, show_held))
+            table.add_row(*_row(item, tz, show_held, with_notes))
         console.print(table)
-    print_summary(project, items, console)
+    print_summary(project, items, console, rule_id=rule_id)
 
 
-def _row(item: PreviewItem, tz: Any, show_held: bool) -> list[str]:
+def _row(item: PreviewItem, tz: Any, show_held: bool, with_notes: bool) -> list[str]:
     tp = item.touchpoint
     local = tp.due_at.astimezone(zone(tp.timezone))
     row = [
@@ -175,10 +219,15 @@ def _row(item: PreviewItem, tz: Any, show_held: bool) -> list[str]:
     ]
     if show_held:
         row.append(tp.status.value if tp.reason is None else f"held: {tp.reason.value}")
+    if with_notes:
+        row.append(notes(tp) or "—")
     return row
 
 
-def print_summary(project: Project, items: Sequence[PreviewItem], console: Console) -> None:
+def print_summary(
+    project: Project, items: Sequence[PreviewItem], console: Console, *, rule_id: str | None = None
+) -> None:
+    """Planned and held counts per rule: every rule, or only ``rule_id`` (`--rule`)."""
     planned: Counter[str] = Counter()
     held: dict[str, Counter[str]] = defaultdict(Counter)
     for item in items:
@@ -191,6 +240,8 @@ def print_summary(project: Project, items: Sequence[PreviewItem], console: Conso
     for column in ("rule", "category", "trigger", "planned", "held"):
         table.add_column(column, overflow="fold")
     for rule in project.rules:
+        if rule_id is not None and rule.id != rule_id:
+            continue
         reasons = ", ".join(f"{n} {r}" for r, n in sorted(held[rule.id].items()))
         table.add_row(
             rule.id,

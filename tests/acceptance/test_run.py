@@ -193,6 +193,19 @@ def test_outbox_and_retry_commands(tmp_path: Path) -> None:
     assert unknown.returncode == 2 and "no touchpoint 'nope'" in unknown.stderr
 
 
+def test_outbox_says_so_when_nothing_is_in_the_state_asked_for(tmp_path: Path) -> None:
+    project = write_project(tmp_path, customers=[ANA], events=[inquiry(1)])
+    run_once(project, datetime.fromisoformat("2026-11-23T08:00:00+00:00"))  # sent, no failure
+    failed = touchflow("outbox", "--state", "failed", cwd=project)
+    assert failed.returncode == 0
+    assert failed.stdout.splitlines()[-1] == "No touchpoints are failed."
+    asked = ("--state", "failed", "--state", "retry", "--customer", "c1")
+    assert touchflow("outbox", *asked, cwd=project).stdout.splitlines()[-1] == (
+        "No touchpoints of customer c1 are failed or waiting to retry."
+    )
+    assert "No touchpoints" not in touchflow("outbox", "--state", "sent", cwd=project).stdout
+
+
 def test_json_logs_carry_one_line_per_state_change(tmp_path: Path) -> None:
     project = write_project(
         tmp_path,

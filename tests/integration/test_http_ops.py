@@ -16,6 +16,7 @@ from http_support import (
     AUTH,
     EVENTS,
     HTTP,
+    HTTP_CONFIG,
     NOW,
     PUBLIC_URL,
     Setup,
@@ -81,6 +82,29 @@ async def test_preview_without_all_shows_only_planned_and_by_rule(api: Setup) ->
     }
 
 
+async def test_preview_from_a_date_covers_that_whole_day_in_the_project_zone(
+    tmp_path: Path,
+) -> None:
+    berlin = HTTP_CONFIG.replace("timezone: UTC", "timezone: Europe/Berlin")
+    async with http_api(tmp_path, config=berlin) as api:
+        # Each reminder is due 24 hours before: on 2027-10-31 at 23:30, a day of 25 hours;
+        # on 2027-03-28 (23 hours) at 23:30; and just after it, at 00:30 on the 29th.
+        for n, starts in enumerate(
+            ("2027-11-01T23:30:00+01:00", "2027-03-29T23:30:00+02:00", "2027-03-30T00:30:00+02:00")
+        ):
+            booked = booking(f"b{n}", appointment=f"a-{n}", starts=starts)
+            assert (await api.client.post("/v1/events", json=booked, headers=AUTH)).is_success
+
+        async def local_times(day: str) -> list[str]:
+            answer = await api.client.get(f"/v1/preview?now={day}&days=1", headers=AUTH)
+            assert answer.status_code == 200, answer.text
+            return [item["local_send_at"] for item in answer.json()]
+
+        assert await local_times("2027-10-31") == ["2027-10-31T23:30:00+01:00"]
+        assert await local_times("2027-03-28") == ["2027-03-28T23:30:00+02:00"]
+        assert await local_times("2027-03-29") == ["2027-03-29T00:30:00+02:00"]
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [
@@ -88,6 +112,7 @@ async def test_preview_without_all_shows_only_planned_and_by_rule(api: Setup) ->
         pytest.param("days=" + "9" * 5000, "days", id="days-5000-digits"),
         ("all=maybe", "all"), ("rule=nope", "rule"),
         ("customer=c9", "customer"), ("day=3", "day"),
+        ("now=2026-12-24T09:00", "now"), ("now=tomorrow", "now"), ("now=9999-12-31", "now"),
     ],
 )  # fmt: skip
 async def test_a_bad_preview_query_is_a_422_naming_the_parameter(

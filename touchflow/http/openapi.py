@@ -89,6 +89,7 @@ def _paths() -> dict[str, Any]:
                 "security": _BEARER,
                 "parameters": [
                     _query("days", {"type": "integer", "minimum": 1, "maximum": 3660}),
+                    _query("now", _TEXT),
                     _query("customer", _TEXT),
                     _query("rule", _TEXT),
                     _query("all", {"type": "boolean"}),

@@ -1,13 +1,15 @@
 """``GET /v1/preview``: the JSON of `touchflow preview --format json`, from the live store.
 
 Same planner, same renderer, same shape (docs/preview-json.md); the window
-starts at the daemon's "now". Planning and rendering run in a worker thread so
+starts at the daemon's "now", or at ``?now=`` read as `--now` is (a date: whole
+local days in the project's zone). Planning and rendering run in a worker thread so
 the daemon keeps sending meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,8 +19,9 @@ from touchflow.http.auth import require_token
 from touchflow.http.errors import JSONLine, fail
 from touchflow.http.state import api_of
 from touchflow.models import Window
+from touchflow.moment import BadMoment, read_moment
 
-_PARAMS = ("days", "customer", "rule", "all")
+_PARAMS = ("days", "now", "customer", "rule", "all")
 _MAX_DAYS = 3660  # as `touchflow preview --days`
 _FLAGS = {"true": True, "1": True, "false": False, "0": False}
 
@@ -40,13 +43,22 @@ async def get_preview(request: Request) -> Response:
         raise _bad("rule", f"no rule {rule!r}; rules: {', '.join(r.id for r in project.rules)}")
     if customer is not None and await store.get_customer(customer) is None:
         raise _bad("customer", f"no customer {customer!r} in the store")
-    window = Window.of_days(api.engine.clock.now(), days)
+    window = _window(query.get("now"), days, project.config.timezone, api.engine.clock.now())
     planned = await app.plan_from_store(
         project, store, app.PlanRequest(window=window, customer=customer, rule=rule)
     )
     items = await asyncio.to_thread(preview.render_all, project, planned)
     shown = items if show_all else [i for i in items if i.touchpoint.reason is None]
     return JSONLine([preview.as_json(item) for item in shown])
+
+
+def _window(now: str | None, days: int, tz_name: str, clock_now: datetime) -> Window:
+    if now is None:
+        return Window.of_days(clock_now, days)
+    try:
+        return read_moment(now, tz_name).window(days)
+    except BadMoment as exc:
+        raise _bad("now", str(exc)) from None
 
 
 def _days(text: str) -> int:
