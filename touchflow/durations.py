@@ -18,11 +18,13 @@ class Unit(enum.StrEnum):
     DAYS = "days"
     WEEKS = "weeks"
     BUSINESS_DAYS = "business_days"
+    MONTHS = "months"
+    YEARS = "years"
 
     @property
     def is_calendar(self) -> bool:
         """Whole-day units keep the local wall time (DST-proof); others are exact."""
-        return self in (Unit.DAYS, Unit.WEEKS, Unit.BUSINESS_DAYS)
+        return self not in (Unit.MINUTES, Unit.HOURS)
 
 
 _UNIT_WORDS: dict[str, Unit] = {
@@ -43,6 +45,12 @@ _UNIT_WORDS: dict[str, Unit] = {
     "bd": Unit.BUSINESS_DAYS,
     "business day": Unit.BUSINESS_DAYS,
     "business days": Unit.BUSINESS_DAYS,
+    # No "m" or "mo" alone: "m" is minutes, and a short form of months invites mix-ups.
+    "month": Unit.MONTHS,
+    "months": Unit.MONTHS,
+    "y": Unit.YEARS,
+    "year": Unit.YEARS,
+    "years": Unit.YEARS,
 }
 
 _SHORT = {
@@ -51,6 +59,8 @@ _SHORT = {
     Unit.DAYS: "d",
     Unit.WEEKS: "w",
     Unit.BUSINESS_DAYS: "bd",
+    Unit.MONTHS: "mo",
+    Unit.YEARS: "y",
 }
 
 _OFFSET_RE = re.compile(
@@ -58,6 +68,8 @@ _OFFSET_RE = re.compile(
     re.IGNORECASE,
 )
 _PERIOD_RE = re.compile(r"^\s*(?P<n>\d+)\s*(?P<unit>[a-z]+)\s*$", re.IGNORECASE)
+# A period is an exact length (a cap's, an expiry's): no units of varying length.
+_PERIOD_UNITS = (Unit.MINUTES, Unit.HOURS, Unit.DAYS, Unit.WEEKS)
 _TIME_RE = re.compile(r"^(?P<h>\d{1,2}):(?P<m>\d{2})$")
 
 # Ten years in each unit: farther than any touchpoint needs, and safe from date overflow.
@@ -67,11 +79,14 @@ _MAX_OFFSET = {
     Unit.DAYS: 10 * 366,
     Unit.WEEKS: 10 * 53,
     Unit.BUSINESS_DAYS: 10 * 262,
+    Unit.MONTHS: 10 * 12,
+    Unit.YEARS: 10,
 }
 
 OFFSET_HELP = (
     'write e.g. "immediately", "24 hours before", "3 days after", '
-    '"2 business days after" (units: minutes, hours, days, weeks, business days)'
+    '"2 business days after", "6 months after" '
+    "(units: minutes, hours, days, weeks, business days, months, years)"
 )
 
 
@@ -117,6 +132,14 @@ class Offset:
             return self.amount * 7
         raise ValueError(f"{self.unit} is not counted in calendar days")
 
+    def calendar_months(self) -> int:
+        """Whole calendar months for MONTHS and YEARS."""
+        if self.unit is Unit.MONTHS:
+            return self.amount
+        if self.unit is Unit.YEARS:
+            return self.amount * 12
+        raise ValueError(f"{self.unit} is not counted in calendar months")
+
 
 IMMEDIATELY = Offset(amount=0, unit=Unit.MINUTES)
 
@@ -148,6 +171,8 @@ def _canonical(amount: int, unit: Unit) -> Offset:
         return Offset(amount=0, unit=Unit.DAYS) if unit.is_calendar else IMMEDIATELY
     if unit is Unit.WEEKS:
         return Offset(amount=amount * 7, unit=Unit.DAYS)
+    if unit is Unit.MONTHS and amount % 12 == 0:  # a year is twelve months, to the day
+        return Offset(amount=amount // 12, unit=Unit.YEARS)
     return Offset(amount=amount, unit=unit)
 
 
@@ -157,7 +182,11 @@ def parse_period(text: object) -> timedelta:
         raise ValueError('period must be text like "7 days" or "24 hours"')
     match = _PERIOD_RE.match(text)
     unit = _UNIT_WORDS.get(match["unit"].lower()) if match else None
-    if match is None or unit is None or unit is Unit.BUSINESS_DAYS:
+    if unit in (Unit.MONTHS, Unit.YEARS):
+        raise ValueError(
+            f'period {text!r}: months and years vary in length; write days, e.g. "30 days"'
+        )
+    if match is None or unit is None or unit not in _PERIOD_UNITS:
         raise ValueError(f'cannot read period {text!r}; write e.g. "7 days", "24 hours", "2 weeks"')
     n = int(match["n"])
     if n <= 0:

@@ -3,6 +3,8 @@
 An occurrence is what a touchpoint key is made of, and what it is anchored to.
 Event occurrences follow the latest event of the same key: a reschedule moves
 it, a ``cancel_on`` event cancels it, a later booking with that key revives it.
+A ``cancel_on`` with ``match: customer`` cancels every occurrence booked
+before it, whatever its key.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from touchflow.builders import builder
 from touchflow.config import ProjectConfig
 from touchflow.models import Customer, Event, FieldType
 from touchflow.rules.schema import (
+    CancelMatch,
     CronTrigger,
     DateTrigger,
     EventTrigger,
@@ -155,15 +158,20 @@ class EventOccurrences:
     ``dates``: ``date_fields`` of the project.
     """
 
-    __slots__ = ("_anchor_path", "_cancel", "_dates", "_relevant", "_trig", "_what", "_where")
+    __slots__ = (
+        "_anchor_path", "_cancel", "_cancel_all", "_dates", "_relevant", "_trig", "_what",
+        "_where",
+    )  # fmt: skip
 
     def __init__(
         self, rule: Rule, trig: EventTrigger, dates: Mapping[str, tuple[str, ...]]
     ) -> None:
         self._trig = trig
         self._dates = dates
-        self._relevant = frozenset((trig.event, *trig.updates, *rule.cancel_on))
-        self._cancel = frozenset(rule.cancel_on)
+        cancel_on = rule.cancel_on
+        self._relevant = frozenset((trig.event, *trig.updates, *(c.event for c in cancel_on)))
+        self._cancel = frozenset(c.event for c in cancel_on if c.match is CancelMatch.OCCURRENCE)
+        self._cancel_all = frozenset(c.event for c in cancel_on if c.match is CancelMatch.CUSTOMER)
         self._anchor_path = trig.anchor
         self._where = ".".join(trig.anchor)  # for the words of an invalid anchor
         self._what = ".".join(trig.occurrence)  # ... and of a missing occurrence key
@@ -199,11 +207,20 @@ class EventOccurrences:
         """Per occurrence key, in the order keys first appear: the event that defines
         it, its merged data, the event that cancelled it, and why it is invalid when
         a booking has no key."""
-        trig, relevant, cancel = self._trig, self._relevant, self._cancel
+        trig, relevant, cancel, cancel_all = (
+            self._trig,
+            self._relevant,
+            self._cancel,
+            self._cancel_all,
+        )
         state: dict[str, _State] = {}
         for event in events:
             if event.type not in relevant:
                 continue
+            if event.type in cancel_all:
+                _cancel_every(state, event)
+                if event.type != trig.event:
+                    continue  # the trigger's own type goes on to book its occurrence
             data = typed_data(event, self._dates)
             raw_key = _path_value(event, data, trig.occurrence)
             if raw_key in (None, ""):
@@ -239,6 +256,18 @@ class EventOccurrences:
 
 # An occurrence being made: [defining event, merged data, cancelled by, invalid: why].
 _State = list[Any]
+
+
+def _cancel_every(state: dict[str, _State], event: Event) -> None:
+    """A ``match: customer`` event cancels every occurrence booked so far.
+
+    Events come by time (then id), so one booked later is not touched: an older
+    complaint does not cancel the follow-up of a newer one. An occurrence keeps
+    the first event that cancelled it, the one its detail names.
+    """
+    for booked in state.values():
+        if booked[2] is None:
+            booked[2] = event
 
 
 def yearly_dates(

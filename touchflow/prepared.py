@@ -23,7 +23,7 @@ from touchflow.occurrences import (
     shared_occurrences,
     yearly_dates,
 )
-from touchflow.rules.schema import EventTrigger, Rule, YearlyTrigger
+from touchflow.rules.schema import DateTrigger, EventTrigger, Feb29, Rule, YearlyTrigger
 from touchflow.timing import Settled, Step, Timing, Zone, expiry_of, time_of_day
 
 
@@ -56,7 +56,8 @@ class RulePlan:
         trig = rule.trigger
         capped = any(cap.category is rule.category for cap in config.caps)
         event = trig if isinstance(trig, EventTrigger) else None
-        steps = tuple(Step.of(offset) for offset in rule.offsets)
+        feb29 = trig.feb29 if isinstance(trig, YearlyTrigger | DateTrigger) else Feb29.FEB28
+        steps = tuple(Step.of(offset, feb29) for offset in rule.offsets)
         fixed = rule.policies.send_window is None and rule.policies.holidays is HolidayPolicy.SEND
         exact = [step.exact for step in steps if not step.calendar]
         return cls(

@@ -7,6 +7,7 @@ resolves to its first occurrence, so it fires once.
 
 from __future__ import annotations
 
+import calendar
 import functools
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -56,6 +57,21 @@ def yearly_date(month: int, day: int, year: int, policy: Feb29) -> date | None:
             return date(year, 3, 1)
         return None
     return date(year, month, day)
+
+
+def add_months(day: date, months: int, feb29: Feb29 = Feb29.FEB28) -> date | None:
+    """``day`` moved by whole calendar months (negative: back); None if ``feb29`` skips it.
+
+    A day the target month lacks is clamped to its last day (Jan 31 + 1 month is
+    Feb 28 or 29), so a recall never spills into the month after. A Feb 29 that
+    lands in a common year's February follows the rule's Feb 29 policy instead,
+    as a yearly date does: ``feb28`` (the same as clamping), ``mar1`` or ``skip``.
+    """
+    index = day.year * 12 + day.month - 1 + months
+    year, month = index // 12, index % 12 + 1
+    if day.month == 2 and day.day == 29 and month == 2:
+        return yearly_date(2, 29, year, feb29)
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def _is_leap(year: int) -> bool:

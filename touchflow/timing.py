@@ -18,8 +18,8 @@ from touchflow import calendars
 from touchflow.config import HolidayPolicy, Policies, ProjectConfig, SendWindow
 from touchflow.durations import Offset, Unit
 from touchflow.models import Adjustment, Window
-from touchflow.rules.schema import CronTrigger, EventTrigger, Rule
-from touchflow.timecalc import resolve_local, zone
+from touchflow.rules.schema import CronTrigger, EventTrigger, Feb29, Rule
+from touchflow.timecalc import add_months, resolve_local, zone
 
 _MAX_POLICY_STEPS = 60  # window + holiday moves; a year of holidays never needs more
 _ONE_DAY = timedelta(days=1)
@@ -41,18 +41,22 @@ class Step:
     """An offset, with what planning asks of it worked out once per plan() call."""
 
     offset: Offset
-    calendar: bool  # whole days (and weeks, business days): the wall time is kept
+    calendar: bool  # whole days (and weeks, business days, months): the wall time is kept
     exact: timedelta  # minutes and hours as a duration; zero for the others
     days: int  # days and weeks as calendar days; zero for the others
+    months: int  # months and years as calendar months; zero for the others
+    feb29: Feb29  # where a Feb 29 moved by whole years lands in a common year
 
     @classmethod
-    def of(cls, offset: Offset) -> Step:
+    def of(cls, offset: Offset, feb29: Feb29 = Feb29.FEB28) -> Step:
         calendar = offset.unit.is_calendar
         return cls(
             offset=offset,
             calendar=calendar,
             exact=timedelta(0) if calendar else offset.exact(),
             days=offset.calendar_days() if offset.unit in (Unit.DAYS, Unit.WEEKS) else 0,
+            months=offset.calendar_months() if offset.unit in (Unit.MONTHS, Unit.YEARS) else 0,
+            feb29=feb29,
         )
 
 
@@ -103,8 +107,8 @@ class Timing:
             return self._on_day[key]
         except KeyError:
             pass
-        due, gap = due_on(day, wall, step, zone.tz, country, self.config)
-        found = self._settle(due, gap, rule.policies, zone.tz, country)
+        placed = due_on(day, wall, step, zone.tz, country, self.config)
+        found = None if placed is None else self._settle(*placed, rule.policies, zone.tz, country)
         self._on_day[key] = found
         return found
 
@@ -129,8 +133,8 @@ class Timing:
         if at is not None:  # the anchor's own wall time would make too many keys to keep
             return self.on_day(where, rule, step, local.date(), at, zone, country)
         wall = local.time().replace(tzinfo=None)
-        due, gap = due_on(local.date(), wall, step, zone.tz, country, self.config)
-        return self._settle(due, gap, rule.policies, zone.tz, country)
+        placed = due_on(local.date(), wall, step, zone.tz, country, self.config)
+        return None if placed is None else self._settle(*placed, rule.policies, zone.tz, country)
 
     def _settle(
         self, due: datetime, gap: bool, policies: Policies, tz: ZoneInfo, country: str | None
@@ -160,6 +164,8 @@ def pad_days(rules: Sequence[Rule]) -> int:
                 days *= 7
             elif offset.unit is Unit.BUSINESS_DAYS:
                 days = days * 2 + 14  # weekends and a run of holidays
+            elif offset.unit in (Unit.MONTHS, Unit.YEARS):
+                days = abs(offset.calendar_months()) * 31 + 1  # + 1: Feb 29 moved to Mar 1
             elif not offset.unit.is_calendar:
                 days = days // (24 * 60 if offset.unit is Unit.MINUTES else 24) + 1
             longest = max(longest, days)
@@ -177,15 +183,22 @@ def time_of_day(rule: Rule, config: ProjectConfig) -> time | None:
 
 def due_on(
     day: date, wall: time, step: Step, tz: ZoneInfo, country: str | None, config: ProjectConfig
-) -> tuple[datetime, bool]:
-    """Due before policies; True if it fell in a DST gap.
+) -> tuple[datetime, bool] | None:
+    """Due before policies; True if it fell in a DST gap. None: a Feb 29 policy skips it.
 
-    Days keep the wall time on the shifted day; minutes and hours are exact from it.
+    Days, months and years keep the wall time on the shifted day (the local date
+    moves first, then DST is settled as for any local time); minutes and hours
+    are exact from it.
     """
     if not step.calendar:
         base, gap = resolve_local(day, wall, tz)
         return base + step.exact, gap
-    if step.offset.unit is Unit.BUSINESS_DAYS:
+    if step.months:
+        shifted = add_months(day, step.months, step.feb29)
+        if shifted is None:
+            return None
+        day = shifted
+    elif step.offset.unit is Unit.BUSINESS_DAYS:
         amount = step.offset.amount
         day = calendars.add_business_days(day, amount, country, config.business_days)
     else:

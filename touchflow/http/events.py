@@ -71,7 +71,7 @@ def used_event_types(rules: Iterable[Rule]) -> frozenset[str]:
     for rule in rules:
         if isinstance(rule.trigger, EventTrigger):
             used.update((rule.trigger.event, *rule.trigger.updates))
-        used.update(rule.cancel_on)
+        used.update(cancel.event for cancel in rule.cancel_on)
     return frozenset(used)
 
 

@@ -14,6 +14,7 @@ from touchflow.durations import IMMEDIATELY, Offset, parse_offset, parse_period,
 from touchflow.errors import Problem, ProblemsError, RuleError
 from touchflow.expressions import ConditionError, compile_condition
 from touchflow.models import Category, FieldType
+from touchflow.rules.cancel import check_cancel_on, read_cancel_on
 from touchflow.rules.schema import (
     Condition,
     CronTrigger,
@@ -135,9 +136,7 @@ def _read_rule(doc: LineDict, display: str, config: ProjectConfig, out: Collecto
         else None
     )
     channel, template = _read_action(doc, out)
-    cancel_on = tuple(
-        out.text_list(doc.get("cancel_on", []), doc.line_of("cancel_on"), what="cancel_on")
-    )
+    cancel_on = read_cancel_on(doc, out)
     priority = doc.get("priority", 0)
     if not isinstance(priority, int) or isinstance(priority, bool):
         out.add(doc.line_of("priority"), f"priority must be a whole number, not {priority!r}")
@@ -397,7 +396,8 @@ def _cross_check(rule: Rule, doc: LineDict, config: ProjectConfig, out: Collecto
     trig = rule.trigger
     trig_doc = doc["trigger"]
     if isinstance(trig, EventTrigger):
-        _check_event_types(rule, trig, doc, config, out)
+        _check_event_types(trig, doc, config, out)
+        check_cancel_on(rule.cancel_on, trig, doc, config, out)
         _check_event_paths(trig, trig_doc, config, out)
         exact = [o for o in rule.offsets if not o.unit.is_calendar]
         if rule.at is not None and exact:
@@ -431,29 +431,30 @@ def _cross_check(rule: Rule, doc: LineDict, config: ProjectConfig, out: Collecto
 
 
 def _check_event_types(
-    rule: Rule, trig: EventTrigger, doc: LineDict, config: ProjectConfig, out: Collector
+    trig: EventTrigger, doc: LineDict, config: ProjectConfig, out: Collector
 ) -> None:
-    if (trig.updates or rule.cancel_on) and trig.occurrence[:2] != ("event", "data"):
+    """The trigger's and updates' event types (cancel_on's: see rules.cancel)."""
+    updates_line = doc["trigger"].line_of("updates")
+    field = trig.occurrence[2] if trig.occurrence[:2] == ("event", "data") else None
+    if trig.updates and field is None:
         out.add(
-            doc.line_of("cancel_on") if rule.cancel_on else doc["trigger"].line_of("updates"),
+            updates_line,
             "updates and cancel_on match events by the occurrence key: set "
             "trigger.occurrence to event.data.<field> (e.g. event.data.appointment_id)",
         )
     if not config.events:
         return  # the project declares no event types: nothing to check names against
-    named = [(trig.event, doc["trigger"].line_of("event"))]
-    named += [(u, doc["trigger"].line_of("updates")) for u in trig.updates]
-    named += [(c, doc.line_of("cancel_on")) for c in rule.cancel_on]
-    field = trig.occurrence[2] if trig.occurrence[:2] == ("event", "data") else None
-    for name, line in named[1:]:
+    for name in trig.updates:
         declared = config.events.get(name)
         if field and declared is not None and field not in declared:
             out.add(
-                line,
+                updates_line,
                 f"event {name!r} declares no {field!r}, so it cannot name the "
                 f"occurrence to update or cancel: declare {field} under events.{name}",
             )
-    for name, line in named:
+    for name, line in [(trig.event, doc["trigger"].line_of("event"))] + [
+        (u, updates_line) for u in trig.updates
+    ]:
         if name not in config.events:
             out.add(
                 line,

@@ -20,6 +20,21 @@ class Feb29(enum.StrEnum):
     SKIP = "skip"
 
 
+class CancelMatch(enum.StrEnum):
+    """Which occurrences a ``cancel_on`` event cancels."""
+
+    OCCURRENCE = "occurrence"  # the one with the event's occurrence key (the same appointment)
+    CUSTOMER = "customer"  # every one the customer has when it arrives (any complaint)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelOn:
+    """An event type that cancels occurrences of an event rule, and which ones."""
+
+    event: str
+    match: CancelMatch = CancelMatch.OCCURRENCE
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EventTrigger:
     """Fires for events of a type; ``anchor`` and ``occurrence`` are paths into the event."""
@@ -84,7 +99,7 @@ class Rule:
     offsets: tuple[Offset, ...]
     at: time | None
     conditions: tuple[Condition, ...]
-    cancel_on: tuple[str, ...]
+    cancel_on: tuple[CancelOn, ...]
     channel: str
     template: str
     policies: Policies
