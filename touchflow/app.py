@@ -25,11 +25,14 @@ async def open_store(config: ProjectConfig) -> SqliteStore:
     return await SqliteStore.open(config.store_file())
 
 
-async def ensure_sample(store: Store, config: ProjectConfig, now: datetime, notify: Notify) -> None:
-    """Load the project's sample into an empty store, once, with dates relative to ``now``."""
+async def ensure_sample(
+    store: Store, config: ProjectConfig, now: datetime, notify: Notify, *, again: bool = False
+) -> None:
+    """Load the project's sample into an empty store, once, with dates relative to ``now``;
+    ``again``: also if it was loaded (and removed) before (`touchflow sample`)."""
     if config.sample_dir is None or not config.sample_dir.is_dir():
         return
-    if await store.customer_count() or await store.get_meta("sample_loaded_at"):
+    if await store.customer_count() or (not again and await store.get_meta("sample_loaded_at")):
         return
     # "Today" in the sample is the project's local day, not the UTC one.
     local_now = now.astimezone(zone(config.timezone))

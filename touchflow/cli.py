@@ -19,12 +19,11 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
-from touchflow import app, clock, preview
+from touchflow import app, clock, preview, sample_store
 from touchflow.config import load_project
-from touchflow.errors import InputError, Problem, ProblemsError, TouchflowError, UserError
+from touchflow.errors import InputError, Problem, ProblemsError, TouchflowError
 from touchflow.http.settings import UNSUBSCRIBE_SECRET_ENV
-from touchflow.importer import make_event, parse_suppression_email
-from touchflow.lock import StoreLock
+from touchflow.importer import parse_suppression_email
 from touchflow.models import Suppression, SuppressionScope
 from touchflow.moment import BadMoment, Moment, read_moment
 from touchflow.preview_parts import json_elements_in_processes
@@ -299,11 +298,15 @@ def import_customers(project_dir: Path, file: Path) -> None:
     """
     config = load_project(project_dir)
 
-    async def flow() -> int:
+    async def flow() -> tuple[int, str | None]:
         async with await app.open_store(config) as store:
-            return await app.import_customers(store, config, file)
+            count = await app.import_customers(store, config, file)
+            return count, await sample_store.mixed_note(store, config)
 
-    click.echo(f"Imported {_run(flow())} customers from {file}.")
+    count, note = _run(flow())
+    click.echo(f"Imported {count} customers from {file}.")
+    if note:
+        _err(note)
 
 
 @import_group.command(name="events", epilog=EPILOG)
@@ -326,55 +329,6 @@ def import_events(project_dir: Path, file: Path) -> None:
     click.echo(
         f"Imported {added} events from {file}" + (f" ({known} already known)." if known else ".")
     )
-
-
-@cli.command(epilog=EPILOG)
-@project_option
-@click.argument("event_type", metavar="TYPE")
-@click.option("--customer", required=True, help="The customer id.")
-@click.option("--at", "at_text", metavar="ISO8601", help="When it happened (default: now).")
-@click.option("--data", "data_json", metavar="JSON", default="{}", help="Event data as JSON.")
-@click.option(
-    "--id",
-    "event_id",
-    help="Event id (default: derived from type, customer, --at and data, so "
-    "repeating a command with the same --at adds nothing).",
-)
-@handle_errors
-def event(
-    project_dir: Path,
-    event_type: str,
-    customer: str,
-    at_text: str | None,
-    data_json: str,
-    event_id: str | None,
-) -> None:
-    """Record one event, e.g.
-
-    \b
-      touchflow event appointment_booked --customer c-001 \\
-        --data '{"appointment_id": "a-1", "starts_at": "2026-12-01T10:00:00+01:00"}'
-    """
-    config = load_project(project_dir)
-    ev = make_event(
-        event_type,
-        customer=customer,
-        at=at_text,
-        data_json=data_json,
-        event_id=event_id,
-        data_types=config.events,
-        now=clock.now(),
-    )
-
-    async def flow() -> int:
-        async with await app.open_store(config) as store:
-            if await store.get_customer(ev.customer_id) is None:
-                raise _arg_error("--customer", f"no customer {customer!r} in the store")
-            added, _ = await store.add_events([ev])
-            return added
-
-    added = _run(flow())
-    click.echo(f"Recorded event {ev.id}." if added else f"Event {ev.id} was already recorded.")
 
 
 @cli.command(epilog=EPILOG)
@@ -406,36 +360,6 @@ def suppress(project_dir: Path, email: str, category: str, reason: str | None) -
 
 
 @cli.command(epilog=EPILOG)
-@project_option
-@click.option("--reset", is_flag=True, help="Delete the store first, then load the sample.")
-@click.option("--now", "now_text", metavar="ISO8601", help="Load it relative to this day.")
-@handle_errors
-def sample(project_dir: Path, reset: bool, now_text: str | None) -> None:
-    """Load the project's sample data (dates relative to today) into an empty store."""
-    config = load_project(project_dir)
-    if config.sample_dir is None:
-        raise UserError("this project has no `sample:` directory in touchflow.yaml")
-    if not config.sample_dir.is_dir():
-        raise UserError(
-            f"touchflow.yaml names sample directory {config.sample_dir}, which does not exist"
-        )
-    now = parse_now(now_text, config.timezone)
-    if reset:
-        # Not from under a running daemon: it would keep sending from a deleted file.
-        with StoreLock(config.store_file()):
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{config.store_file()}{suffix}").unlink(missing_ok=True)
-
-    async def flow() -> None:
-        async with await app.open_store(config) as store:
-            if await store.customer_count():
-                raise UserError("the store already holds customers; use --reset to replace them")
-            await app.ensure_sample(store, config, now, click.echo)
-
-    _run(flow())
-
-
-@cli.command(epilog=EPILOG)
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @handle_errors
 def init(directory: Path) -> None:
@@ -454,4 +378,9 @@ def main() -> None:
 
 
 # The daemon's commands register themselves on `cli` (kept apart to keep modules small).
-from touchflow import cli_daemon  # noqa: E402, F401
+from touchflow import (  # noqa: E402, F401
+    cli_daemon,
+    cli_event,
+    cli_records,
+    cli_sample,
+)

@@ -9,8 +9,9 @@ Everything is rendered and checked before the first write to the store.
 from __future__ import annotations
 
 import functools
+import json
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -28,7 +29,7 @@ from touchflow.importer import (
     raise_problems,
     zone_problem,
 )
-from touchflow.models import FieldType
+from touchflow.models import Customer, FieldType, Suppression
 from touchflow.store import Store
 from touchflow.timecalc import resolve_local
 
@@ -36,6 +37,10 @@ CUSTOMERS_FILE = "customers.jsonl"
 EVENTS_FILE = "events.jsonl"
 SUPPRESSIONS_FILE = "suppressions.jsonl"  # optional
 META_LOADED_AT = "sample_loaded_at"
+# Which rows are the sample's, by id (and address, scope): they stay recognised when
+# someone edits a sample customer, and `touchflow sample --remove` deletes just them.
+META_CUSTOMERS = "sample_customers"
+META_SUPPRESSIONS = "sample_suppressions"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,9 +161,37 @@ async def load_sample(
     for suppression in suppressions:
         await store.add_suppression(suppression)
     await store.set_meta(META_LOADED_AT, now.isoformat())
+    await mark_sample(store, [c.id for c in customers], suppressions)
     return SampleSummary(
         customers=len(customers), events=len(events), suppressions=len(suppressions)
     )
+
+
+async def mark_sample(
+    store: Store, customer_ids: Sequence[str], suppressions: Sequence[Suppression]
+) -> None:
+    """Remember which customers and suppressions are the sample's."""
+    pairs = [[s.email.strip().lower(), s.scope.value] for s in suppressions]
+    await store.set_meta(META_CUSTOMERS, json.dumps(sorted(customer_ids)))
+    await store.set_meta(META_SUPPRESSIONS, json.dumps(pairs))
+
+
+def parse_sample_records(
+    sample_dir: Path, *, now: datetime, attribute_types: Mapping[str, FieldType]
+) -> tuple[list[Customer], list[Suppression]]:
+    """The sample's customers and suppressions as loaded relative to ``now``."""
+    helpers = template_helpers(now)
+    problems: list[Problem] = []
+    parse = functools.partial(parse_customers_text, attribute_types=attribute_types)
+    customers = _parse_file(sample_dir / CUSTOMERS_FILE, parse, helpers=helpers, problems=problems)
+    suppressions: list[Any] = []
+    if (sample_dir / SUPPRESSIONS_FILE).exists():
+        path = sample_dir / SUPPRESSIONS_FILE
+        suppressions = _parse_file(
+            path, parse_suppressions_text, helpers=helpers, problems=problems
+        )
+    raise_problems(problems)
+    return customers, suppressions
 
 
 def _parse_file(

@@ -39,6 +39,7 @@ from touchflow.models import (
 from touchflow.store.outbox_sql import UPSERT_SUPPRESSION, suppression_params
 from touchflow.store.sqlite_customers import HASHED, CustomerMethods, hashed_address
 from touchflow.store.sqlite_outbox import OutboxMethods
+from touchflow.store.sqlite_records import RecordMethods
 from touchflow.store.sqlite_stats import StatsMethods
 from touchflow.store.values import utc_text
 
@@ -108,7 +109,7 @@ _SET_META = """
 """
 
 
-class SqliteStore(OutboxMethods, CustomerMethods, StatsMethods):
+class SqliteStore(OutboxMethods, CustomerMethods, RecordMethods, StatsMethods):
     """The ``Store`` on one SQLite file. Create it with ``await SqliteStore.open(path)``."""
 
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
