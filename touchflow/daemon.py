@@ -1,14 +1,16 @@
 """`touchflow run`: the daemon. APScheduler keeps time; the store keeps the truth.
 
-Four timer jobs, never one job per send:
+Three timer jobs, never one job per send:
 
 - ``plan``: every ``daemon.replan_every``, plan [now, now + horizon) into the
   outbox (after downtime, from where planning stopped, at most ``catch_up`` back);
 - ``watch``: every ``daemon.watch_every``, re-plan customers whose facts changed
-  (the store's ``changes`` table) and reload rules/templates that changed on disk;
-- ``dispatch``: a one-off timer set to the next ready row, re-set after every
-  change — no fast polling;
+  (the store's ``changes`` table), reload rules/templates that changed on disk and
+  have the dispatch loop look at the store's next due row;
 - ``reclaim``: take back claims that outlived ``daemon.claim_timeout``.
+
+Beside them the dispatch loop (``touchflow.dispatch_loop``) sleeps until the next
+ready row or a wake-up, and drains again at once when rows became ready meanwhile.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from touchflow import logs
 from touchflow.channels import Channel
 from touchflow.clock import Clock
 from touchflow.dispatch import Dispatcher, Tally
+from touchflow.dispatch_loop import DispatchLoop
 from touchflow.dkim import DkimSigner
 from touchflow.errors import ProblemsError
 from touchflow.models import Window
@@ -87,12 +90,12 @@ class Daemon:
         self._files = fingerprint(project.config.root)
         self._scheduler: AsyncIOScheduler | None = None
         self._stop = asyncio.Event()
-        self._dispatching = False
+        self._dispatch = DispatchLoop(dispatcher=self.dispatcher, store=store, clock=clock)
         # Plans read the outbox, then write it: two at once could write older facts last.
         self._planning = asyncio.Lock()  # a page of a full plan, changes, an erasure
         self._full_plan = asyncio.Lock()  # one full plan at a time
         self._reloading = asyncio.Lock()
-        self._tasks: set[asyncio.Task[bool]] = set()  # from signals and listeners, until done
+        self._tasks: set[asyncio.Task[bool]] = set()  # from signals, until done
         self._services: Sequence[Service] = ()
         # The end of the window of the last re-plan of changes, if it planned everyone.
         self._planned_everyone: datetime | None = None
@@ -143,7 +146,7 @@ class Daemon:
             **_JOB,
         )
         scheduler.start()
-        await self.wake()
+        self._dispatch.start()
         self._services = services
         for service in services:
             await service.start(self.stop)
@@ -159,14 +162,18 @@ class Daemon:
         """The scheduler's timers and when each fires next (daemon time); None if not running."""
         if self._scheduler is None or not self._scheduler.running or self.dispatcher.stopping:
             return None
-        return {
+        timers = {
             job.id: job.next_run_time + self.clock.offset if job.next_run_time else None
             for job in self._scheduler.get_jobs()
         }
+        if self._dispatch.next_at is not None:  # asleep until a due row
+            timers["dispatch"] = self._dispatch.next_at
+        return timers
 
     def stop(self) -> None:
         """Stop claiming; in-flight sends get ``daemon.shutdown_grace`` to finish."""
         self.dispatcher.stopping = True
+        self._dispatch.wake()  # out of its sleep, to see that it stops
         self._stop.set()
 
     # --- start-up -------------------------------------------------------------------
@@ -272,8 +279,10 @@ class Daemon:
 
     async def _watch_job(self) -> None:
         await self.reload_if_changed()
-        if await self.plan_changes():
-            await self.wake()
+        await self.plan_changes()
+        # Also without changes: another process may have made a row ready without noting
+        # a change (a script's UPDATE), or the wall clock jumped. One indexed MIN() a tick.
+        await self.wake()
 
     async def _reclaim_job(self) -> None:
         # Our own claims are always finished by our dispatcher (every send has a
@@ -283,38 +292,10 @@ class Daemon:
             logs.log.warning("took back %d claim(s) older than daemon.claim_timeout", len(taken))
             await self.wake()
 
-    async def _dispatch_job(self) -> None:
-        self._dispatching = True
-        try:
-            tally = await self.dispatcher.drain()
-            if tally.states:
-                logs.log.info("dispatched: %s", tally.text())
-        finally:
-            self._dispatching = False
-            await self.wake()  # also after a failed run: due rows must not wait for `plan`
-
     async def wake(self) -> None:
-        """Set the dispatch timer to the next ready row (or leave none)."""
-        if self._scheduler is None or self.dispatcher.stopping:
-            return
-        if self._dispatching:
-            return  # the running dispatch sets the timer again when it ends
-        ready = await self.store.next_ready_at()
-        if ready is None:
-            if self._scheduler.get_job("dispatch") is not None:
-                self._scheduler.remove_job("dispatch")
-            return
-        at = max(self.clock.to_wall(ready), self.clock.to_wall(self.clock.now()))
-        self._scheduler.add_job(
-            self._dispatch_job,
-            "date",
-            run_date=at,
-            id="dispatch",
-            replace_existing=True,
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=None,  # late is fine; skipped would leave due rows waiting
-        )
+        """Have the dispatch loop look at the store's next ready row: at once, or right
+        after the dispatch under way (a row that became due meanwhile is not left waiting)."""
+        self._dispatch.wake()
 
     # --- reload ---------------------------------------------------------------------
 
@@ -359,14 +340,6 @@ class Daemon:
             logs.log.error(
                 "timer %s failed: %r\n%s", event.job_id, event.exception, event.traceback or ""
             )
-        if event.job_id == "dispatch" and event.code != EVENT_JOB_MAX_INSTANCES:
-            task = asyncio.get_running_loop().create_task(self._wake_task())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _wake_task(self) -> bool:
-        await self.wake()
-        return True
 
     # --- stopping -------------------------------------------------------------------
 
@@ -386,11 +359,7 @@ class Daemon:
         assert self._scheduler is not None
         for service in reversed(self._services):
             await service.stop()
-        grace = self.project.config.daemon.shutdown_grace.total_seconds()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + grace
-        while self._dispatching and loop.time() < deadline:
-            await asyncio.sleep(0.05)
+        await self._dispatch.stop(self.project.config.daemon.shutdown_grace.total_seconds())
         self._scheduler.shutdown(wait=False)
         released = await self.store.reclaim(now=self.clock.now(), every_claim=True)
         if released:

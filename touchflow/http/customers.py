@@ -52,7 +52,7 @@ async def delete_customer(request: Request) -> Response:
         erased = await api.engine.store.erase_customer(customer_id)
     if erased is None:
         raise fail(404, "unknown_customer", "id", f"no customer {customer_id!r} in the store")
-    await api.replanner.replan()  # the next due row may have been theirs: set the timer again
+    await api.replanner.replan()  # the next due row may have been theirs: wake the dispatcher
     logs.log.info(
         "HTTP: erased customer %s (%d events, %d unsent touchpoints; %d suppressions kept hashed)",
         customer_id, erased.events, erased.touchpoints_deleted, erased.suppressions_hashed,

@@ -2,10 +2,10 @@
 
 The daemon (``touchflow.daemon.Daemon``) is the ``Engine``; the interface never
 plans or sends itself. After a write it asks for a re-plan of the customers
-that changed (the store's ``changes`` table names them) and for the dispatch
-timer to be set again, without waiting for the ``watch`` timer, and answers
-when that is done (or after a second): a client that reads the outbox after
-the answer sees what its write did.
+that changed (the store's ``changes`` table names them) and wakes the dispatch
+loop, without waiting for the ``watch`` timer, and answers when that is done
+(or after a second): a client that reads the outbox after the answer sees what
+its write did, and a row due now is already on its way.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class Engine(Protocol):
         ...
 
     async def wake(self) -> None:
-        """Set the dispatch timer to the next ready row."""
+        """Have the dispatch loop look at the store's next ready row (sends what is due)."""
         ...
 
     def exclusive(self) -> AbstractAsyncContextManager[None]:
