@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from touchflow.candidates import sends_counted_from
 from touchflow.config import ProjectConfig
 from touchflow.importer import parse_customers, parse_events
 from touchflow.models import PlannedTouchpoint, Window
@@ -87,7 +88,7 @@ async def plan_pages(
     config = project.config
     planner = Planner(project.rules, window=request.window, config=config)
     # Caps count what was sent in the period before the window, as the daemon's plans do.
-    sent_since = request.window.start - config.longest_cap
+    sent_since = sends_counted_from(request.window.start, config)
     # The planner is pure: in a worker thread it leaves a daemon's event loop free to send.
     if request.customer:
         facts = await store.load_facts(customer_ids=[request.customer], sent_since=sent_since)

@@ -112,12 +112,24 @@ class Candidate(Mapping[str, Any]):
         return repr(self.context())
 
 
+def sends_counted_from(start: datetime, config: ProjectConfig) -> datetime:
+    """How far back sends count for touchpoints due from ``start`` on: every plan (the
+    preview's, the daemon's, the check before a send) loads the sends due since then."""
+    return start - config.longest_cap
+
+
 def apply_caps(
     candidates: Sequence[Candidate], sent: Sequence[SentRecord], caps: Sequence[Cap]
 ) -> None:
     """Frequency caps per category: higher priority wins, then the earlier send, then the key.
 
-    Candidates that no longer fit are held as ``capped``.
+    A cap of ``max`` per ``per`` allows at most ``max`` touchpoints due in any period
+    ``[t, t + per)``: one due exactly ``per`` after another is in the next period,
+    not the same one. Sent touchpoints count at their due time, like the ones still
+    to come, not at the moment they went out: a send that left a few milliseconds
+    (or, from an hourly cron, an hour) late must not cap a touchpoint that the
+    preview, which knows only due times, promised. Candidates that no longer fit are
+    held as ``capped``.
     """
     rivals = [c for c in candidates if c.counts and c.reason is None]
     if not sent and all(len(rivals) <= cap.max for cap in caps):
@@ -130,7 +142,7 @@ def apply_caps(
             for c in rivals
             if c.rule.category is cap.category and c.reason is None and c.key not in sent_keys
         ]
-        taken = [s.sent_at for s in sent if s.category is cap.category]
+        taken = [s.due_at for s in sent if s.category is cap.category]
         if len(taken) + len(order) <= cap.max:
             continue  # no period can hold more than all of them: every one fits
         taken.sort()
@@ -146,7 +158,9 @@ def apply_caps(
 
 
 def _fits(taken: list[datetime], at: datetime, limit: int, per: timedelta) -> bool:
-    """Whether one more send at ``at`` keeps every period of length ``per`` within ``limit``."""
+    """Whether one more send at ``at`` keeps every period ``[start, start + per)`` within
+    ``limit``. The fullest periods start at a send, so only those are counted: the ones
+    that hold ``at``, starting after ``at - per`` and at the latest at ``at``."""
     times = sorted([*taken, at])
     for start in times:
         if at - per < start <= at:

@@ -108,14 +108,16 @@ class Suppression:
 class SentRecord:
     """A touchpoint already sent (from the outbox) that counts towards caps.
 
-    Sends of rules with ``caps: false`` are not handed to the planner as
-    SentRecords at all: they neither count nor limit.
+    It counts at ``due_at``, the time it was planned for, not the moment it went
+    out: see ``touchflow.candidates.apply_caps``. Sends of rules with ``caps:
+    false`` are not handed to the planner as SentRecords at all: they neither
+    count nor limit.
     """
 
     key: str
     customer_id: str
     category: Category
-    sent_at: datetime
+    due_at: datetime
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from email.utils import parseaddr
 from functools import lru_cache
 
+from touchflow.candidates import sends_counted_from
 from touchflow.channels import Envelope
 from touchflow.compose import BARE_ADDRESS
 from touchflow.dkim import DkimSigner
@@ -80,7 +81,7 @@ async def fresh_plan(
     start = min(row.due_at for row in rows) - timedelta(days=1)
     window = Window(start=min(start, now), end=now + config.daemon.horizon)
     customers = {row.customer_id for row in rows}
-    sent_since = window.start - config.longest_cap
+    sent_since = sends_counted_from(window.start, config)
     facts = await store.load_facts(customer_ids=customers, sent_since=sent_since)
     wanted = {row.key for row in rows}
     planned = plan(project.rules, facts, window=window, config=config)

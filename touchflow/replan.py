@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from touchflow import logs
+from touchflow.candidates import sends_counted_from
 from touchflow.models import CustomerFacts, Window
 from touchflow.outbox import (
     NOT_PLANNED,
@@ -58,7 +59,7 @@ async def plan_into_outbox(
     """
     started = time.perf_counter()
     config = project.config
-    sent_since = window.start - config.longest_cap
+    sent_since = sends_counted_from(window.start, config)
     planner = Planner(project.rules, window=window, config=config)
     total = _Totals()
     if customer_ids is not None:

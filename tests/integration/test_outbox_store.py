@@ -104,9 +104,12 @@ def delivered(row: OutboxRow, outcome: Outcome, *, at: datetime, detail: str = "
     return new
 
 
-async def send_at(store: SqliteStore, row: OutboxRow, at: datetime) -> None:
-    """Plan ``row`` due at ``at``, claim it then and record it as sent."""
+async def send_at(
+    store: SqliteStore, row: OutboxRow, at: datetime, *, late: timedelta = timedelta(0)
+) -> None:
+    """Plan ``row`` due at ``at``, claim it ``late`` after that and record it as sent."""
     await store.write_plan([dataclasses.replace(row, due_at=at, next_attempt_at=at)], [], now=at)
+    at += late
     (claimed,) = await store.claim_due(owner="w", now=at, ttl=TTL, limit=10)
     assert claimed.key == row.key
     assert await store.finish_claim(
@@ -704,10 +707,10 @@ async def test_load_facts_brings_sends_that_count_for_caps_since_the_given_insta
     await store.write_plan([promo("pending", due=minutes(30))], [], now=NOW)
 
     c1, c2 = await store.load_facts(sent_since=since)
-    assert sorted(c1.sent, key=lambda s: s.sent_at) == [
-        SentRecord(key="edge", customer_id="c1", category=Category.MARKETING, sent_at=since),
+    assert sorted(c1.sent, key=lambda s: s.due_at) == [
+        SentRecord(key="edge", customer_id="c1", category=Category.MARKETING, due_at=since),
         SentRecord(
-            key="recent", customer_id="c1", category=Category.MARKETING, sent_at=minutes(-60)
+            key="recent", customer_id="c1", category=Category.MARKETING, due_at=minutes(-60)
         ),
     ]
     assert [s.key for s in c2.sent] == ["c2-recent"]
@@ -715,6 +718,26 @@ async def test_load_facts_brings_sends_that_count_for_caps_since_the_given_insta
     (only_c2,) = await store.load_facts(customer_ids=["c2"], sent_since=since)
     assert [s.key for s in only_c2.sent] == ["c2-recent"]
     assert all(f.sent == () for f in await store.load_facts())  # not asked for: none
+
+
+async def test_a_send_that_went_out_late_counts_for_caps_at_its_due_time(
+    store: SqliteStore,
+) -> None:
+    # A preview knows only due times: a send counted when it left (a cron an hour
+    # later, or the milliseconds any send takes) would cap what the preview promised.
+    await store.upsert_customers([Customer(id="c1")])
+    since = NOW - timedelta(days=7)
+    await send_at(store, promo("due-before"), since - timedelta(minutes=1), late=timedelta(hours=1))
+    await send_at(store, promo("due-since"), since, late=timedelta(milliseconds=80))
+
+    for facts in (
+        await store.load_facts(sent_since=since),
+        await store.load_facts(customer_ids=["c1"], sent_since=since),
+        await store.facts_page("", 10, since),
+    ):
+        assert [s for f in facts for s in f.sent] == [
+            SentRecord(key="due-since", customer_id="c1", category=Category.MARKETING, due_at=since)
+        ]
 
 
 # --- the version-1 store ---------------------------------------------------------------

@@ -254,7 +254,7 @@ P1_SENT = SentRecord(
     key="promo:c1:p1:0",
     customer_id="c1",
     category=Category.MARKETING,
-    sent_at=utc("2026-11-16T09:00:04Z"),
+    due_at=utc("2026-11-16T09:00:00Z"),
 )
 
 

@@ -121,7 +121,7 @@ def test_the_cap_is_a_sliding_period_and_counts_what_was_already_sent(tmp_path):
             key=f"old{i}",
             customer_id="c1",
             category=Category.MARKETING,
-            sent_at=utc(f"2026-11-1{i}T10:00:00Z"),
+            due_at=utc(f"2026-11-1{i}T10:00:00Z"),
         )
         for i in (0, 1)
     ]
@@ -136,6 +136,28 @@ def test_the_cap_is_a_sliding_period_and_counts_what_was_already_sent(tmp_path):
         ("inside", "capped"),
         ("after", None),
     ]
+
+
+def test_a_send_exactly_one_cap_period_earlier_is_in_the_period_before(tmp_path):
+    # The cap's periods are [t, t + 7 days): 2 per 7 days, two sent, the first exactly
+    # 7 days before "edge" (which fits) and 7 days minus a minute before "inside".
+    config, rules = project(tmp_path, marketing_on("a", "promo"), CONFIG)
+    sent = [
+        SentRecord(key=key, customer_id="c1", category=Category.MARKETING, due_at=utc(at))
+        for key, at in (("s1", "2026-11-09T09:00:00Z"), ("s2", "2026-11-12T09:00:00Z"))
+    ]
+    events = [
+        event("a", "2026-11-16T09:59:00+01:00", id="inside"),
+        event("a", "2026-11-16T10:00:00+01:00", id="edge"),
+    ]
+    for occurrence, reason in (("inside", "capped"), ("edge", None)):
+        only = [e for e in events if e.id == occurrence]
+        tps = run(
+            config, rules, facts(customer(), only, sent=sent), start="2026-11-16T00:00:00Z", days=1
+        )
+        assert [(tp.occurrence, tp.reason and tp.reason.value) for tp in tps] == [
+            (occurrence, reason)
+        ]
 
 
 def test_a_short_and_a_long_preview_agree_on_what_a_cap_holds(tmp_path):

@@ -40,7 +40,8 @@ class Store(Protocol):
     ) -> list[CustomerFacts]:
         """Every customer (or those named), ordered by id, with events sorted by (at, id),
         the suppression scopes on its email (case-insensitive) and, with ``sent_since``,
-        the sends since then that count towards caps."""
+        the sends that count towards caps and were due since then (they count at
+        their due time: see ``touchflow.candidates.apply_caps``)."""
         ...
 
     def facts_pages(

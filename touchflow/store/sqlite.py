@@ -80,9 +80,10 @@ _INSERT_EVENT = """
 """
 _SELECT_EVENTS = "SELECT id, type, customer_id, at, data FROM events"
 _EVENT_ORDER = " ORDER BY customer_id, at, id"
+# Sends count towards caps at their due time (see touchflow.candidates.apply_caps).
 _SELECT_SENT = (
-    "SELECT key, customer_id, category, sent_at FROM outbox "
-    "WHERE state = 'sent' AND counts_for_caps = 1"
+    "SELECT key, customer_id, category, due_at FROM outbox "
+    "WHERE state = 'sent' AND counts_for_caps = 1 AND due_at >= ?"
 )
 # One page of customers and what belongs to them, by id range (the primary key
 # and the events_customer_at / outbox_customer indexes): no IN lists, no scans.
@@ -102,7 +103,7 @@ _SELECT_PAGE_SUPPRESSIONS = (
 )
 # Every text that starts with HASHED, as a range the primary key index answers.
 _HASHED_RANGE = (HASHED, HASHED[:-1] + chr(ord(HASHED[-1]) + 1))
-_SELECT_PAGE_SENT = f"{_SELECT_SENT} AND sent_at >= ? AND customer_id BETWEEN ? AND ?"
+_SELECT_PAGE_SENT = f"{_SELECT_SENT} AND customer_id BETWEEN ? AND ?"
 _SET_META = """
     INSERT INTO meta (key, value) VALUES (?, ?)
     ON CONFLICT (key) DO UPDATE SET value = excluded.value
@@ -212,7 +213,7 @@ class SqliteStore(OutboxMethods, CustomerMethods, RecordMethods, StatsMethods):
     ) -> list[CustomerFacts]:
         """Customers by id with their events and suppressions, in a few bulk queries.
 
-        With ``sent_since``, also the sends since then that count towards caps.
+        With ``sent_since``, also the sends due since then that count towards caps.
         """
         with collector_paused():  # rows and facts make no cycles: see touchflow.collector
             return await self._load_facts(customer_ids, sent_since)
@@ -237,12 +238,11 @@ class SqliteStore(OutboxMethods, CustomerMethods, RecordMethods, StatsMethods):
                 suppressions = await _fetch_in(db, select, emails, "")
             sent: list[Any] = []
             if sent_since is not None:
-                since = f"{_SELECT_SENT} AND sent_at >= ?"
                 if customer_ids is None:
-                    sent = list(await db.execute_fetchall(since, (utc_text(sent_since),)))
+                    sent = list(await db.execute_fetchall(_SELECT_SENT, (utc_text(sent_since),)))
                 else:
                     sent = await _fetch_in(
-                        db, f"{since} AND customer_id IN", ids, "", (utc_text(sent_since),)
+                        db, f"{_SELECT_SENT} AND customer_id IN", ids, "", (utc_text(sent_since),)
                     )
         return _facts(customers, events, suppressions, sent)
 
@@ -419,10 +419,10 @@ def _facts(
     # Hash addresses only when an erasure left a hashed suppression to match.
     hashed = any(email.startswith(HASHED) for email in scopes)
     sent: defaultdict[str, list[SentRecord]] = defaultdict(list)
-    for key, customer_id, category, sent_at in sent_rows:
+    for key, customer_id, category, due_at in sent_rows:
         record = SentRecord(
             key=key, customer_id=customer_id, category=Category(category),
-            sent_at=datetime.fromisoformat(sent_at),
+            due_at=datetime.fromisoformat(due_at),
         )  # fmt: skip
         sent[customer_id].append(record)
     facts = []
