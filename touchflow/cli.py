@@ -298,7 +298,7 @@ def import_customers(project_dir: Path, file: Path) -> None:
 
     async def flow() -> int:
         async with await app.open_store(config) as store:
-            return await app.import_customers(store, config, file)
+            return await app.import_customers(store, config, file, now=clock.now())
 
     click.echo(f"Imported {_run(flow())} customers from {file}.")
 
