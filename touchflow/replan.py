@@ -37,7 +37,6 @@ class PlanRun:
     inserted: int
     updated: int
     transitions: int  # state changes written (each one logged, none kept: a plan may make millions)
-    missed: int  # of the new rows, those already expired (see _Totals.add)
     seconds: float
 
 
@@ -87,7 +86,6 @@ async def plan_into_outbox(
         inserted=total.inserted,
         updated=total.updated,
         transitions=total.transitions,
-        missed=total.missed,
         seconds=time.perf_counter() - started,
     )
 
