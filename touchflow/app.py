@@ -100,9 +100,11 @@ async def plan_pages(
         yield [tp for tp in planned if request.rule in (None, tp.rule_id)]
 
 
-async def import_customers(store: Store, config: ProjectConfig, path: Path) -> int:
+async def import_customers(
+    store: Store, config: ProjectConfig, path: Path, *, now: datetime
+) -> int:
     customers = parse_customers(path, attribute_types=config.customer_attributes)
-    return await store.upsert_customers(customers)
+    return await store.upsert_customers(customers, now=now)
 
 
 async def import_events(store: Store, config: ProjectConfig, path: Path) -> tuple[int, int]:

@@ -300,7 +300,7 @@ def import_customers(project_dir: Path, file: Path) -> None:
 
     async def flow() -> tuple[int, str | None]:
         async with await app.open_store(config) as store:
-            count = await app.import_customers(store, config, file)
+            count = await app.import_customers(store, config, file, now=clock.now())
             return count, await sample_store.mixed_note(store, config)
 
     count, note = _run(flow())

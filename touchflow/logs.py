@@ -85,7 +85,9 @@ def transition(t: Transition) -> None:
     level = logging.INFO
     if row.state.value == "failed":
         level = logging.ERROR
-    elif row.state.value in ("retry", "expired"):
+    elif row.state.value == "retry" or (row.state.value == "expired" and t.old is not None):
+        # A new row that is already expired is one of maybe thousands after downtime:
+        # the plan's one summary line warns for them all (touchflow.replan).
         level = logging.WARNING
     if not log.isEnabledFor(level):
         return  # one per message at full speed: skip building what nobody reads

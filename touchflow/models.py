@@ -85,6 +85,10 @@ class Customer:
     customer_since: date | None = None
     consent_marketing: bool = False
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    # When the store first saw the customer (set by the store, never imported); None:
+    # not known (stored before touchflow recorded it). Nothing that expired before it
+    # is planned: no daemon could have sent it.
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,8 +1,12 @@
 """The planner: (rules, facts, window) → planned touchpoints. Pure.
 
-It reads no clock, opens no file and sends nothing; ``window.start`` is "now".
-The same function feeds ``touchflow preview`` and the daemon, so a preview is
-a promise of what will be sent.
+It reads no clock, opens no file and sends nothing; it is told "now" (by
+default ``window.start``). The same function feeds ``touchflow preview`` and
+the daemon, so a preview is a promise of what will be sent.
+
+A touchpoint that expired before its customer existed (``Customer.created_at``)
+is not planned at all: no daemon could have sent it, so it is neither a send
+nor a miss (a customer imported today has no birthday card of last week).
 
 It is built to plan a million customers in seconds: what does not depend on
 the customer is worked out once per call (the rules; the due times of date,
@@ -56,9 +60,10 @@ def plan(
     *,
     window: Window,
     config: ProjectConfig,
+    now: datetime | None = None,
 ) -> list[PlannedTouchpoint]:
     """Every touchpoint due in ``window``, planned or held with a reason, ordered by time."""
-    return Planner(rules, window=window, config=config).plan(facts)
+    return Planner(rules, window=window, config=config, now=now).plan(facts)
 
 
 class Planner:
@@ -69,8 +74,15 @@ class Planner:
     gives exactly that page's share of planning everyone at once.
     """
 
-    def __init__(self, rules: Sequence[Rule], *, window: Window, config: ProjectConfig) -> None:
-        self._planner = _Planner(rules, window, config)
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        *,
+        window: Window,
+        config: ProjectConfig,
+        now: datetime | None = None,
+    ) -> None:
+        self._planner = _Planner(rules, window, config, window.start if now is None else now)
 
     def plan(self, facts: Iterable[CustomerFacts]) -> list[PlannedTouchpoint]:
         """These customers' touchpoints due in the window, ordered by time."""
@@ -98,7 +110,10 @@ class Planner:
 class _Planner:
     """State for one plan() call: the prepared rules and what customers share."""
 
-    def __init__(self, rules: Sequence[Rule], window: Window, config: ProjectConfig) -> None:
+    def __init__(
+        self, rules: Sequence[Rule], window: Window, config: ProjectConfig, now: datetime
+    ) -> None:
+        self.now = now
         lookahead = config.longest_cap
         # Plan past the window's end by the longest cap period, so a cap that bites
         # just after the window decides the same way in a short and a long preview.
@@ -135,11 +150,20 @@ class _Planner:
         for slot in place.dated:
             assert slot.occ is not None
             self._add(slot.rule, cust, slot.occ, slot.tail, slot.settled, slot.expires, found)
+        if customer.created_at is not None and found:
+            found = self._since_existed(customer.created_at, found)
         if not found:
             return []
         apply_caps(found, facts.sent, self.config.caps)
         end = self.window.end  # none is due before the window's start
         return [self._touchpoint(cust, c) for c in found if c.due < end]
+
+    def _since_existed(self, created_at: datetime, found: list[Candidate]) -> list[Candidate]:
+        """Leave out what expired before the customer existed (and so never counts
+        towards a cap). A customer stored "after now" is a rehearsal (``--now`` in the
+        past): they count as existing from now, so the rehearsal still sends."""
+        existed = min(created_at, self.now)
+        return [c for c in found if c.expires > existed]
 
     def _from_events(self, rp: RulePlan, cust: CustomerState, found: list[Candidate]) -> None:
         rule, zone, timing = rp.rule, cust.zone, self.timing

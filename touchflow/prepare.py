@@ -84,7 +84,7 @@ async def fresh_plan(
     sent_since = sends_counted_from(window.start, config)
     facts = await store.load_facts(customer_ids=customers, sent_since=sent_since)
     wanted = {row.key for row in rows}
-    planned = plan(project.rules, facts, window=window, config=config)
+    planned = plan(project.rules, facts, window=window, config=config, now=now)
     return {tp.key: tp for tp in planned if tp.key in wanted}
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from touchflow import logs
 from touchflow.candidates import sends_counted_from
-from touchflow.models import CustomerFacts, Window
+from touchflow.models import CustomerFacts, OutboxState, Window
 from touchflow.outbox import (
     NOT_PLANNED,
     RULE_REMOVED,
@@ -60,7 +60,7 @@ async def plan_into_outbox(
     started = time.perf_counter()
     config = project.config
     sent_since = sends_counted_from(window.start, config)
-    planner = Planner(project.rules, window=window, config=config)
+    planner = Planner(project.rules, window=window, config=config, now=now)
     total = _Totals()
     if customer_ids is not None:
         facts = await store.load_facts(customer_ids=customer_ids, sent_since=sent_since)
@@ -79,6 +79,7 @@ async def plan_into_outbox(
                 ids = [f.customer.id for f in page]
                 await _plan_page(project, store, planner, page, ids, window, now, total)
             after = page[-1].customer.id
+    total.warn_missed()
     return PlanRun(
         window=window,
         customers=total.customers,
@@ -97,6 +98,9 @@ class _Totals:
     inserted: int = 0
     updated: int = 0
     transitions: int = 0
+    missed: int = 0
+    first_missed: datetime | None = None
+    last_missed: datetime | None = None
 
     def add(self, writes: PlanWrites, inserted: int, updated: int) -> None:
         self.inserted += inserted
@@ -104,6 +108,32 @@ class _Totals:
         self.transitions += len(writes.transitions)
         for t in writes.transitions:
             logs.transition(t)
+            if t.old is None and t.row.state is OutboxState.EXPIRED:
+                # Came due and expired with no plan that had it: the daemon was stopped
+                # longer than it lives (or its event was recorded that late). What expired
+                # before its customer existed never gets here: the planner leaves it out.
+                self.missed += 1
+                due = t.row.due_at
+                self.first_missed = min(due, self.first_missed or due)
+                self.last_missed = max(due, self.last_missed or due)
+
+    def warn_missed(self) -> None:
+        """One line for every touchpoint this run found expired (each is an INFO line)."""
+        if not self.missed:
+            return
+        assert self.first_missed is not None and self.last_missed is not None
+        first, last = self.first_missed.isoformat(), self.last_missed.isoformat()
+        logs.log.warning(
+            "%d touchpoint(s) expired while no daemon ran (or their events came late), "
+            "the first due %s, the last %s; `touchflow outbox --state expired` lists them",
+            self.missed, _utc(self.first_missed), _utc(self.last_missed),
+            extra={"tf": {"event": "missed", "count": self.missed, "first_due": first,
+                          "last_due": last}},
+        )  # fmt: skip
+
+
+def _utc(instant: datetime) -> str:
+    return instant.strftime("%Y-%m-%d %H:%M UTC")
 
 
 async def _plan_page(

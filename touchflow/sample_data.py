@@ -156,7 +156,7 @@ async def load_sample(
             problems=problems,
         )
     raise_problems(problems)
-    await store.upsert_customers(customers)
+    await store.upsert_customers(customers, now=now)
     await store.add_events(events)
     for suppression in suppressions:
         await store.add_suppression(suppression)

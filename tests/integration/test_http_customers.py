@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,26 @@ async def test_a_new_customer_is_planned_at_once(api: Setup) -> None:
     assert answer.status_code == 201
     await api.settle()
     assert set(await api.rows("c7")) == {"reminder:c7:a-1:24h-before"}
+
+
+async def test_a_customer_created_a_second_ago_brings_no_alarm_for_what_expired_before(
+    api: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A client forwards its backlog: the customer, then their inquiry of three days ago.
+    await api.client.put("/v1/customers/c7", json={"email": "c7@example.com"}, headers=AUTH)
+    inquiry = event("q-old", customer="c7", inquiry_id="q-9", subject="Opening hours?")
+    inquiry["at"] = (NOW - timedelta(days=3)).isoformat()
+    with caplog.at_level(logging.INFO, logger="touchflow"):
+        answer = await api.client.post("/v1/events", json=inquiry, headers=AUTH)
+        assert answer.status_code == 201
+        await api.settle()
+    # The immediate answer expired two days before c7 was stored: no row, no warning.
+    # The answer that lives seven days is still worth sending: it goes out late.
+    rows = await api.rows("c7")
+    assert {key: row.state for key, row in rows.items()} == {
+        "late-ok:c7:q-9:2h-after": OutboxState.PENDING
+    }
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 @pytest.mark.parametrize(

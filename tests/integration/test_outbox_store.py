@@ -814,7 +814,7 @@ def make_v1_store(path: Path) -> None:
 async def test_a_version_1_store_is_upgraded_in_place_keeping_its_data(path: Path) -> None:
     make_v1_store(path)
     async with await SqliteStore.open(path) as store:
-        assert await store.get_meta("schema_version") == "2"
+        assert await store.get_meta("schema_version") == "3"
         (facts,) = await store.load_facts(sent_since=NOW)
         assert (facts.customer.id, facts.customer.first_name) == ("c1", "Ana")
         assert facts.customer.attributes == {"tier": "gold"}
@@ -827,10 +827,33 @@ async def test_a_version_1_store_is_upgraded_in_place_keeping_its_data(path: Pat
         assert await store.pending_changes(limit=10) == (1, {"c2"})
     indexes = {str(r[0]) for r in raw_rows(path, "SELECT name FROM sqlite_master")}
     assert {"outbox", "changes", "customers_email", "outbox_ready"} <= indexes
-    # Opening it again is a no-op: still version 2, data and outbox kept.
+    # Opening it again is a no-op: still version 3, data and outbox kept.
     async with await SqliteStore.open(path) as again:
-        assert await again.get_meta("schema_version") == "2"
+        assert await again.get_meta("schema_version") == "3"
         assert list(await again.outbox_by_keys(["k1"])) == ["k1"]
+        assert await again.customer_count() == 2
+
+
+async def test_a_version_2_store_gets_created_at_and_its_customers_keep_none(path: Path) -> None:
+    async with await SqliteStore.open(path) as store:
+        await store.upsert_customers([Customer(id="c1", first_name="Ana")], now=NOW)
+    # A version 2 file: the same schema without customers.created_at.
+    with sqlite3.connect(path) as db:
+        db.execute("ALTER TABLE customers DROP COLUMN created_at")
+        db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    db.close()
+    async with await SqliteStore.open(path) as store:
+        assert await store.get_meta("schema_version") == "3"
+        # When c1 came is not known: None, so the planner leaves nothing of theirs out.
+        await store.upsert_customers([Customer(id="c1", first_name="Ana B.")], now=NOW)
+        await store.upsert_customers([Customer(id="c2")], now=NOW)
+        facts = await store.load_facts()
+        assert [(f.customer.id, f.customer.created_at) for f in facts] == [
+            ("c1", None),
+            ("c2", NOW),
+        ]
+    async with await SqliteStore.open(path) as again:  # upgraded once: opening is a no-op
+        assert await again.get_meta("schema_version") == "3"
         assert await again.customer_count() == 2
 
 

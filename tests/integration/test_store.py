@@ -51,7 +51,7 @@ async def test_open_creates_directories_schema_and_wal(tmp_path: Path) -> None:
     path = tmp_path / "a" / "b" / "touchflow.db"
     async with await SqliteStore.open(path) as opened:
         typed: Store = opened  # the SQLite store is a Store
-        assert await typed.get_meta("schema_version") == "2"
+        assert await typed.get_meta("schema_version") == "3"
         assert await typed.customer_count() == 0
     assert raw_rows(path, "PRAGMA journal_mode") == [("wal",)]
     # Reopening an existing store keeps its data and schema.
@@ -107,6 +107,22 @@ async def test_upsert_replaces_the_whole_row(store: SqliteStore) -> None:
     assert await store.get_customer("c1") == Customer(id="c1", email="new@example.com")
     assert await store.customer_count() == 2
     assert await store.get_customer("nobody") is None
+
+
+async def test_a_customer_keeps_the_time_it_was_first_stored(store: SqliteStore) -> None:
+    came = at("2026-11-20T09:30:00+01:00")
+    await store.upsert_customers([Customer(id="c1", first_name="Ann")], now=came)
+    stored = await store.get_customer("c1")
+    assert stored is not None and stored.created_at == came
+    # Replaced (a re-import, an HTTP PUT) later: the customer existed since the first time.
+    await store.upsert_customers(
+        [Customer(id="c1", first_name="Anna")], now=came + timedelta(days=3)
+    )
+    (facts,) = await store.load_facts()
+    assert (facts.customer.first_name, facts.customer.created_at) == ("Anna", came)
+    # Stored without saying when: not known, nothing is left out for it.
+    await store.upsert_customers([Customer(id="c2")])
+    assert [f.customer.created_at for f in await store.load_facts()] == [came, None]
 
 
 async def test_month_day_columns_are_kept_for_yearly_rules(store: SqliteStore) -> None:

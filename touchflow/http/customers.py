@@ -37,7 +37,7 @@ async def put_customer(request: Request) -> Response:
         raise ApiError(422, "invalid_customer", problems)
     store = api.engine.store
     created = await store.get_customer(customer_id) is None
-    await store.upsert_customers([customer])
+    await store.upsert_customers([customer], now=api.engine.clock.now())
     await api.replanner.replan()
     return JSONLine({"id": customer_id, "created": created}, status_code=201 if created else 200)
 

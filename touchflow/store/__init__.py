@@ -19,8 +19,13 @@ __all__ = ["SqliteStore", "Store"]
 
 
 class Store(Protocol):
-    async def upsert_customers(self, customers: Sequence[Customer]) -> int:
-        """Insert or replace (by id) every customer, in one transaction; return how many."""
+    async def upsert_customers(
+        self, customers: Sequence[Customer], *, now: datetime | None = None
+    ) -> int:
+        """Insert or replace (by id) every customer, in one transaction; return how many.
+
+        A new customer's ``created_at`` is ``now`` (None: not known); a replaced one
+        keeps its own."""
         ...
 
     async def add_events(self, events: Sequence[Event]) -> tuple[int, int]:

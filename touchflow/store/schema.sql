@@ -1,4 +1,4 @@
--- touchflow store schema, version 2 (see SCHEMA_VERSION in sqlite.py).
+-- touchflow store schema, version 3 (see SCHEMA_VERSION in sqlite.py).
 -- Kept to SQL that PostgreSQL also accepts, so its schema can follow this one,
 -- except the change triggers at the end (PostgreSQL spells triggers differently).
 -- Dates are ISO text; instants are UTC text 'YYYY-MM-DDTHH:MM:SS.ffffffZ', fixed
@@ -9,7 +9,7 @@ CREATE TABLE IF NOT EXISTS meta (
     value TEXT NOT NULL
 );
 
-INSERT INTO meta (key, value) VALUES ('schema_version', '2')
+INSERT INTO meta (key, value) VALUES ('schema_version', '3')
     ON CONFLICT (key) DO NOTHING;
 
 CREATE TABLE IF NOT EXISTS customers (
@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS customers (
     -- 'MM-DD' of birthday / customer_since: lets yearly rules ask only for the
     -- customers whose day falls in the planning window.
     birthday_md       TEXT,
-    since_md          TEXT
+    since_md          TEXT,
+    created_at        TEXT               -- UTC: first stored (NULL: before version 3)
 );
 
 CREATE INDEX IF NOT EXISTS customers_birthday_md ON customers (birthday_md);

@@ -43,9 +43,15 @@ from touchflow.store.sqlite_records import RecordMethods
 from touchflow.store.sqlite_stats import StatsMethods
 from touchflow.store.values import utc_text
 
-SCHEMA_VERSION = "2"
-# Versions whose store this one upgrades in place: 1 → 2 only added tables.
+SCHEMA_VERSION = "3"
+# Versions whose store this one upgrades in place: 1 → 2 only added tables (the schema's
+# IF NOT EXISTS makes them); 2 → 3 adds customers.created_at (see _add_created_at).
 _UPGRADES = "UPDATE meta SET value = '2' WHERE key = 'schema_version' AND value = '1';"
+_VERSION = "SELECT value FROM meta WHERE key = 'schema_version'"
+_TO_3 = (
+    "ALTER TABLE customers ADD COLUMN created_at TEXT",
+    "UPDATE meta SET value = '3' WHERE key = 'schema_version' AND value = '2'",
+)
 BUSY_TIMEOUT_MS = 5000
 # Bound parameters per IN (...) list: well below SQLite's limit (999 before 3.32).
 _CHUNK = 500
@@ -54,9 +60,10 @@ _CUSTOMER_COLUMNS = (
     "id, email, phone, first_name, last_name, timezone, locale, country, "
     "birthday, customer_since, consent_marketing, attributes"
 )
+# created_at is written once, by the insert: a replaced customer keeps the time it came.
 _UPSERT_CUSTOMER = f"""
-    INSERT INTO customers ({_CUSTOMER_COLUMNS}, birthday_md, since_md)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    INSERT INTO customers ({_CUSTOMER_COLUMNS}, birthday_md, since_md, created_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (id) DO UPDATE SET
         email = excluded.email, phone = excluded.phone,
         first_name = excluded.first_name, last_name = excluded.last_name,
@@ -73,7 +80,7 @@ _UPSERT_CUSTOMER = f"""
            excluded.timezone, excluded.locale, excluded.country, excluded.birthday,
            excluded.customer_since, excluded.consent_marketing, excluded.attributes)
 """
-_SELECT_CUSTOMERS = f"SELECT {_CUSTOMER_COLUMNS} FROM customers"
+_SELECT_CUSTOMERS = f"SELECT {_CUSTOMER_COLUMNS}, created_at FROM customers"
 _INSERT_EVENT = """
     INSERT INTO events (id, type, customer_id, at, data) VALUES (?, ?, ?, ?, ?)
     ON CONFLICT (id) DO NOTHING
@@ -154,11 +161,24 @@ class SqliteStore(OutboxMethods, CustomerMethods, RecordMethods, StatsMethods):
             # One transaction: two processes opening a new file at once do not race.
             await self._db.executescript(f"BEGIN IMMEDIATE;\n{schema}\n{_UPGRADES}\nCOMMIT;")
         version = await self.get_meta("schema_version")
+        if version == "2":
+            version = await self._add_created_at()
         if version != SCHEMA_VERSION:
             raise StoreError(
                 f"store {self.path} has schema version {version}; "
                 f"this touchflow reads version {SCHEMA_VERSION}"
             )
+
+    async def _add_created_at(self) -> str | None:
+        """Upgrade 2 → 3. ADD COLUMN has no IF NOT EXISTS: the version is read again in
+        the write transaction, as two processes may open an old file at once. Customers
+        stored before keep NULL: when they came is not known, so nothing is left out."""
+        async with self._transaction("upgrade") as db:
+            rows = list(await db.execute_fetchall(_VERSION))
+            if rows and rows[0][0] == "2":
+                for statement in _TO_3:
+                    await _run(db.execute(statement))
+        return await self.get_meta("schema_version")
 
     async def close(self) -> None:
         await self._db.close()
@@ -176,9 +196,13 @@ class SqliteStore(OutboxMethods, CustomerMethods, RecordMethods, StatsMethods):
 
     # --- writes ----------------------------------------------------------------
 
-    async def upsert_customers(self, customers: Sequence[Customer]) -> int:
+    async def upsert_customers(
+        self, customers: Sequence[Customer], *, now: datetime | None = None
+    ) -> int:
+        came = utc_text(now)
+        params = [_customer_params(c, came) for c in customers]
         async with self._transaction("write customers to") as db:
-            await _run(db.executemany(_UPSERT_CUSTOMER, [_customer_params(c) for c in customers]))
+            await _run(db.executemany(_UPSERT_CUSTOMER, params))
         return len(customers)
 
     async def add_events(self, events: Sequence[Event]) -> tuple[int, int]:
@@ -490,11 +514,12 @@ def _month_day(day: date | None) -> str | None:
     return f"{day.month:02d}-{day.day:02d}" if day else None
 
 
-def _customer_params(c: Customer) -> tuple[Any, ...]:
+def _customer_params(c: Customer, created_at: str | None) -> tuple[Any, ...]:
     return (
         c.id, c.email, c.phone, c.first_name, c.last_name, c.timezone, c.locale, c.country,
         _iso(c.birthday), _iso(c.customer_since), int(c.consent_marketing),
         _to_json(dict(c.attributes)), _month_day(c.birthday), _month_day(c.customer_since),
+        created_at,
     )  # fmt: skip
 
 
@@ -507,13 +532,14 @@ _new_facts = builder(CustomerFacts)
 
 
 def _customer(row: Sequence[Any]) -> Customer:
-    (id_, email, phone, first, last, zone, locale, country, born, since, consent, attrs) = row
+    (id_, email, phone, first, last, zone, locale, country, born, since, consent, attrs, came) = row
     return _new_customer(
         id_, email, phone, first, last, zone, locale, country,
         date.fromisoformat(born) if born else None,  # birthday
         date.fromisoformat(since) if since else None,  # customer_since
         bool(consent),  # consent_marketing
         _from_json(attrs),  # attributes
+        datetime.fromisoformat(came) if came else None,  # created_at
     )  # fmt: skip
 
 
