@@ -109,14 +109,19 @@ def cli() -> None:
     """touchflow: customer touchpoints as reviewed, versioned YAML.
 
     \b
-    Start here, in a project directory (or pass --project DIR):
-      touchflow validate        check rules and templates (file:line errors)
-      touchflow preview         what would be sent in the next 7 days, rendered
+    Start here (in a project directory, or pass --project DIR):
+      touchflow init shop && cd shop    a new project with sample data
+      touchflow validate                check rules and templates (file:line)
+      touchflow preview                 what the next 7 days send, rendered
       touchflow preview --days 30 --format json
+      touchflow import customers FILE   your customers (.csv or .jsonl)
+      touchflow import events FILE      their events (.jsonl)
     """
 
 
-@cli.command(epilog=EPILOG)
+@cli.command(
+    epilog=EPILOG, short_help="Check touchflow.yaml, rules and templates; list each problem."
+)
 @project_option
 @handle_errors
 def validate(project_dir: Path) -> None:
@@ -134,7 +139,9 @@ def validate(project_dir: Path) -> None:
     )
 
 
-@cli.command(name="preview", epilog=EPILOG)
+@cli.command(
+    name="preview", epilog=EPILOG, short_help="Show what would be sent, rendered; send nothing."
+)
 @project_option
 @click.option(
     "--days",
@@ -276,12 +283,16 @@ def _print_table(
     preview.print_table(project, items, console, show_held=show_all)
 
 
-@cli.group(name="import")
+@cli.group(name="import", short_help="Import customers or events from a file (all rows or none).")
 def import_group() -> None:
     """Import customers or events from a file (all rows or none)."""
 
 
-@import_group.command(name="customers", epilog=EPILOG)
+@import_group.command(
+    name="customers",
+    epilog=EPILOG,
+    short_help="Import customers from a .csv or .jsonl file; upsert by id.",
+)
 @project_option
 @click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @handle_errors
@@ -303,7 +314,9 @@ def import_customers(project_dir: Path, file: Path) -> None:
     click.echo(f"Imported {_run(flow())} customers from {file}.")
 
 
-@import_group.command(name="events", epilog=EPILOG)
+@import_group.command(
+    name="events", epilog=EPILOG, short_help="Import events from a .jsonl file; each event id once."
+)
 @project_option
 @click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @handle_errors
@@ -325,7 +338,7 @@ def import_events(project_dir: Path, file: Path) -> None:
     )
 
 
-@cli.command(epilog=EPILOG)
+@cli.command(epilog=EPILOG, short_help="Record one event of a customer.")
 @project_option
 @click.argument("event_type", metavar="TYPE")
 @click.option("--customer", required=True, help="The customer id.")
@@ -374,7 +387,7 @@ def event(
     click.echo(f"Recorded event {ev.id}." if added else f"Event {ev.id} was already recorded.")
 
 
-@cli.command(epilog=EPILOG)
+@cli.command(epilog=EPILOG, short_help="Stop sending (marketing, or all mail) to EMAIL.")
 @project_option
 @click.argument("email")
 @click.option(
@@ -402,7 +415,7 @@ def suppress(project_dir: Path, email: str, category: str, reason: str | None) -
     click.echo(f"Suppressed {address} ({category}).")
 
 
-@cli.command(epilog=EPILOG)
+@cli.command(epilog=EPILOG, short_help="Load the project's sample data into an empty store.")
 @project_option
 @click.option("--reset", is_flag=True, help="Delete the store first, then load the sample.")
 @click.option("--now", "now_text", metavar="ISO8601", help="Load it relative to this day.")
@@ -432,7 +445,9 @@ def sample(project_dir: Path, reset: bool, now_text: str | None) -> None:
     _run(flow())
 
 
-@cli.command(epilog=EPILOG)
+@cli.command(
+    epilog=EPILOG, short_help="Create a new project: config, a rule, a template, sample data."
+)
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @handle_errors
 def init(directory: Path) -> None:
