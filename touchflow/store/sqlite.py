@@ -546,14 +546,19 @@ def event_params(e: Event) -> tuple[Any, ...]:
     return (e.id, e.type, e.customer_id, utc_text(e.at), _to_json(dict(e.data)))
 
 
-async def insert_events(
-    db: aiosqlite.Connection, events: Sequence[Event], progress: Written | None = None
-) -> int:
+async def insert_events(db: aiosqlite.Connection, events: Sequence[Event]) -> int:
     """Insert events (ids already stored are skipped) inside the caller's transaction."""
+    return await insert_event_rows(db, [event_params(e) for e in events])
+
+
+async def insert_event_rows(
+    db: aiosqlite.Connection, rows: Sequence[tuple[Any, ...]], progress: Written | None = None
+) -> int:
+    """``insert_events`` for events already turned into ``event_params``."""
     inserted = 0
-    for start in range(0, len(events), WRITE_CHUNK):
-        chunk = events[start : start + WRITE_CHUNK]
-        async with db.executemany(_INSERT_EVENT, map(event_params, chunk)) as cur:
+    for start in range(0, len(rows), WRITE_CHUNK):
+        chunk = rows[start : start + WRITE_CHUNK]
+        async with db.executemany(_INSERT_EVENT, chunk) as cur:
             # For executemany, rowcount sums the rows each statement inserted.
             inserted += max(cur.rowcount, 0)
         if progress is not None:

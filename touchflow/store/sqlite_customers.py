@@ -59,7 +59,7 @@ class CustomerMethods:
         many of ``events`` are written.
         """
         # Imported here: sqlite.py imports this module for its class bases.
-        from touchflow.store.sqlite import event_params, insert_events
+        from touchflow.store.sqlite import event_params, insert_event_rows
 
         params = {e.id: event_params(e) for e in events}
         async with self._transaction("write events to") as db:
@@ -79,8 +79,8 @@ class CustomerMethods:
                     differences=conflicts,
                 )
             new = [e for e in events if e.id not in stored]
-            if new:
-                await insert_events(db, new, progress)
+            if new:  # their columns as compared above: each event is serialised once
+                await insert_event_rows(db, [params[e.id] for e in new], progress)
         return EventsWrite(
             inserted=frozenset(e.id for e in new),
             duplicates=frozenset(stored),
