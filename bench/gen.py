@@ -118,7 +118,7 @@ async def fill_store(out: Path, n: int, *, seed: int, now: datetime) -> tuple[in
     made = [0, 0]
     async with await SqliteStore.open(store_file) as store:
         for batch in _chunks(customers(n, rng, now.date())):
-            made[0] += await store.upsert_customers(batch)
+            made[0] += (await store.upsert_customers(batch)).total
         for chunk in _chunks(events(n, rng, now)):
             made[1] += (await store.add_events(chunk))[0]
         # A fresh import is not "changes" for a daemon benchmark to replay.

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 from touchflow.candidates import sends_counted_from
 from touchflow.config import ProjectConfig
-from touchflow.importer import parse_customers, parse_events
-from touchflow.models import PlannedTouchpoint, Window
+from touchflow.errors import Problem
+from touchflow.importer import parse_customers, read_events
+from touchflow.models import Event, PlannedTouchpoint, Window
 from touchflow.planner import TIME_ORDER, Planner
 from touchflow.project import Project
+from touchflow.readers import raise_problems
 from touchflow.sample_data import load_sample
-from touchflow.store import Store
+from touchflow.store import CustomersWrite, EventsWrite, Store
 from touchflow.store.sqlite import EVERYONE, PAGE_SIZE, IdRange, SqliteStore
 from touchflow.timecalc import zone
 
@@ -100,13 +103,65 @@ async def plan_pages(
         yield [tp for tp in planned if request.rule in (None, tp.rule_id)]
 
 
+class ImportProgress(Protocol):
+    """How far an import got: lines of the file read, then rows written."""
+
+    def reading(self, done: int, total: int) -> None: ...
+
+    def writing(self, done: int, total: int) -> None: ...
+
+
 async def import_customers(
-    store: Store, config: ProjectConfig, path: Path, *, now: datetime
-) -> int:
-    customers = parse_customers(path, attribute_types=config.customer_attributes)
-    return await store.upsert_customers(customers, now=now)
+    store: Store,
+    config: ProjectConfig,
+    path: Path,
+    *,
+    now: datetime,
+    progress: ImportProgress | None = None,
+) -> CustomersWrite:
+    customers = parse_customers(
+        path,
+        attribute_types=config.customer_attributes,
+        progress=progress.reading if progress else None,
+    )
+    written = _writing(progress, len(customers))
+    return await store.upsert_customers(customers, now=now, progress=written)
 
 
-async def import_events(store: Store, config: ProjectConfig, path: Path) -> tuple[int, int]:
-    events = parse_events(path, data_types=config.events)
-    return await store.add_events(events)
+async def import_events(
+    store: Store, config: ProjectConfig, path: Path, progress: ImportProgress | None = None
+) -> tuple[int, int]:
+    """``(added, already known)``; like ``touchflow event`` and the HTTP interface, an
+    unknown customer or an id already recorded for a different event stops it all."""
+    lined = read_events(
+        path, data_types=config.events, progress=progress.reading if progress else None
+    )
+    outcome = await store.add_events_checked(
+        [event for _, event in lined], progress=_writing(progress, len(lined))
+    )
+    raise_problems(event_problems(str(path), lined, outcome))
+    return len(outcome.inserted), len(outcome.duplicates)
+
+
+def _writing(progress: ImportProgress | None, total: int) -> Callable[[int], None] | None:
+    return None if progress is None else lambda done: progress.writing(done, total)
+
+
+def event_problems(
+    display: str, lined: Sequence[tuple[int, Event]], outcome: EventsWrite
+) -> list[Problem]:
+    """Each event the store refused, at its line."""
+    unknown, conflicts = set(outcome.unknown_customers), set(outcome.conflicts)
+    problems = []
+    for line, event in lined:
+        if event.customer_id in unknown:
+            message = f"no customer {event.customer_id!r} in the store (import customers first)"
+            problems.append(Problem(path=display, line=line, message=message))
+        if event.id in conflicts:
+            differ = "; ".join(outcome.differences.get(event.id, ()))
+            message = (
+                f"event id {event.id!r} is already recorded with different data ({differ}); "
+                "event ids must be unique: give a different event a new id"
+            )
+            problems.append(Problem(path=display, line=line, message=message))
+    return problems

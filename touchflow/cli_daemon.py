@@ -37,7 +37,7 @@ _LOOK_AT = (OutboxState.FAILED, OutboxState.RETRY, OutboxState.EXPIRED, OutboxSt
 _STATE_WORDS = {OutboxState.RETRY: "waiting to retry"}  # "No touchpoints are <words>."
 
 
-@cli.command(epilog=EPILOG)
+@cli.command(epilog=EPILOG, short_help="Plan touchpoints into the outbox and send them when due.")
 @project_option
 @click.option("--once", is_flag=True, help="Plan, send what is due, and exit (for cron).")
 @click.option(
@@ -130,7 +130,7 @@ def _summary_text(project: Project, summary: Summary) -> str:
     return text + f" Next due: {local:%Y-%m-%d %H:%M} ({project.config.timezone})."
 
 
-@cli.command(epilog=EPILOG)
+@cli.command(epilog=EPILOG, short_help="Counts by state, what is due next, failures and why.")
 @project_option
 @click.option(
     "--state",
@@ -255,7 +255,9 @@ def _print_outbox(
     console.print(table)
 
 
-@cli.command(epilog=EPILOG)
+@cli.command(
+    epilog=EPILOG, short_help="Re-queue a failed, expired or cancelled touchpoint to send now."
+)
 @project_option
 @click.argument("key")
 @handle_errors

@@ -34,7 +34,7 @@ class _Recorded:
     daemon: bool  # a daemon holds the store: it writes the outbox, not this command
 
 
-@cli.command(epilog=EPILOG)
+@cli.command(epilog=EPILOG, short_help="Record one event of a customer; say what it planned.")
 @project_option
 @click.argument("event_type", metavar="TYPE")
 @click.option("--customer", required=True, help="The customer id.")

@@ -89,7 +89,7 @@ def _format_option(func: Any) -> Any:
     )(func)  # fmt: skip
 
 
-@customers.command(name="list", epilog=EPILOG)
+@customers.command(name="list", epilog=EPILOG, short_help="Customers by id, a page at a time.")
 @project_option
 @click.option("--email", help="Only customers with this address (case does not matter).")
 @click.option("--after", "after", default="", metavar="ID", help="Start after this id (paging).")
@@ -122,7 +122,9 @@ def customers_list(project_dir: Path, email: str | None, after: str, limit: int,
     print_customers(found, total=total, more=more)
 
 
-@customers.command(name="show", epilog=EPILOG)
+@customers.command(
+    name="show", epilog=EPILOG, short_help="One customer: fields, events, touchpoints."
+)
 @project_option
 @click.argument("customer_id", metavar="ID")
 @click.option("--events", "event_limit", type=click.IntRange(0), default=20, show_default=True,
@@ -161,7 +163,7 @@ def customers_show(project_dir: Path, customer_id: str, event_limit: int, fmt: s
     print_customer(config.timezone, **shown)
 
 
-@customers.command(name="delete", epilog=EPILOG)
+@customers.command(name="delete", epilog=EPILOG, short_help="Erase a customer and their data.")
 @project_option
 @click.argument("customer_id", metavar="ID")
 @click.option("--yes", is_flag=True, help="Do not ask (needed when not on a terminal).")
@@ -208,7 +210,7 @@ def events_group() -> None:
     """List a customer's events."""
 
 
-@events_group.command(name="list", epilog=EPILOG)
+@events_group.command(name="list", epilog=EPILOG, short_help="A customer's events, newest first.")
 @project_option
 @click.option("--customer", required=True, help="The customer id.")
 @click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
@@ -235,12 +237,12 @@ def events_list(project_dir: Path, customer: str, limit: int, fmt: str) -> None:
 # --- touchflow suppressions -----------------------------------------------------------
 
 
-@cli.group()
+@cli.group(short_help="List and remove suppressions.")
 def suppressions() -> None:
     """List and remove suppressions (add them with `touchflow suppress`)."""
 
 
-@suppressions.command(name="list", epilog=EPILOG)
+@suppressions.command(name="list", epilog=EPILOG, short_help="Suppressions, newest first.")
 @project_option
 @click.option("--email", help="Only this address (also its hashed form, after an erasure).")
 @click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
@@ -264,7 +266,9 @@ def suppressions_list(project_dir: Path, email: str | None, limit: int, fmt: str
     print_suppressions(found, config.timezone)
 
 
-@suppressions.command(name="remove", epilog=EPILOG)
+@suppressions.command(
+    name="remove", epilog=EPILOG, short_help="Send to EMAIL again: lift its suppression."
+)
 @project_option
 @click.argument("email")
 @click.option(

@@ -14,7 +14,7 @@ from touchflow.errors import UserError
 from touchflow.sample_store import remove_sample
 
 
-@cli.command(epilog=EPILOG)
+@cli.command(epilog=EPILOG, short_help="Load, remove or reset the project's sample data.")
 @project_option
 @click.option("--reset", is_flag=True, help="Delete the store first (asks), then load the sample.")
 @click.option(

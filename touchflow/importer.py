@@ -8,11 +8,9 @@ files report the lines of the file the user wrote.
 
 from __future__ import annotations
 
-import csv
 import difflib
 import functools
 import hashlib
-import io
 import json
 import math
 import re
@@ -33,8 +31,17 @@ from touchflow.models import (
     Suppression,
     SuppressionScope,
 )
+from touchflow.readers import (
+    Problems,
+    Progress,
+    csv_rows,
+    jsonl_rows,
+    kind,
+    quoted,
+    raise_problems,
+    read_text,
+)
 
-MAX_PROBLEMS = 50
 CUSTOMER_FORMATS = (".csv", ".jsonl")
 EVENT_KEYS = ("id", "type", "customer", "at", "data")
 SUPPRESSION_KEYS = ("email", "scope", "reason")
@@ -53,31 +60,6 @@ _OFFSET_HINT = "write e.g. 2026-05-01T10:00:00+02:00 or 2026-05-01T08:00:00Z"
 
 class _Invalid(ValueError):
     """One value is wrong; the message says what is wrong and what would be right."""
-
-
-class _Problems:
-    """Collects the problems of one file, then raises them all at once."""
-
-    def __init__(self, display: str) -> None:
-        self.display = display
-        self.items: list[Problem] = []
-
-    def add(self, line: int | None, message: str) -> None:
-        self.items.append(Problem(path=self.display, line=line, message=message))
-
-    def raise_if_any(self) -> None:
-        raise_problems(self.items)
-
-
-def raise_problems(problems: list[Problem]) -> None:
-    """Raise ``InputError`` for ``problems`` (if any), capped so a bad file stays readable."""
-    if not problems:
-        return
-    shown = problems[:MAX_PROBLEMS]
-    if len(problems) > MAX_PROBLEMS:
-        more = len(problems) - MAX_PROBLEMS
-        shown.append(Problem(path=shown[0].path, line=None, message=f"... and {more} more"))
-    raise InputError(shown)
 
 
 class _Row:
@@ -115,22 +97,6 @@ class FieldProblem:
     index: int | None = None
 
 
-def _q(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, dict | list):
-        return "an object" if isinstance(value, dict) else "a list"
-    return "a string"
-
-
 # --- single values ------------------------------------------------------------
 
 
@@ -141,7 +107,7 @@ def _text(name: str, value: Any) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if not isinstance(value, str):
-        raise _Invalid(f"{name} must be a string, not {_kind(value)}")
+        raise _Invalid(f"{name} must be a string, not {kind(value)}")
     return value.strip() or None
 
 
@@ -156,7 +122,7 @@ def _email(name: str, text: str) -> str:
     local, _, domain = text.partition("@")
     if text.count("@") != 1 or not local or not domain or _EMAIL_FORBIDDEN.search(text):
         raise _Invalid(
-            f"{name} {_q(text)} is not an e-mail address "
+            f"{name} {quoted(text)} is not an e-mail address "
             '(like name@example.com: one "@", no spaces, commas or angle brackets)'
         )
     return text
@@ -181,8 +147,8 @@ def zone_problem(text: str) -> str | None:
         close = difflib.get_close_matches(text, list(_zones().values()), n=1, cutoff=0.6)
         hint = close[0] if close else None
     if hint is not None:
-        return f"unknown time zone {_q(text)} — did you mean {_q(hint)}?"
-    return f'unknown time zone {_q(text)} (use an IANA name like "Europe/Berlin")'
+        return f"unknown time zone {quoted(text)} — did you mean {quoted(hint)}?"
+    return f'unknown time zone {quoted(text)} (use an IANA name like "Europe/Berlin")'
 
 
 def _timezone(name: str, text: str) -> str:
@@ -194,14 +160,14 @@ def _timezone(name: str, text: str) -> str:
 
 def _country(name: str, text: str) -> str:
     if not _COUNTRY.fullmatch(text):
-        raise _Invalid(f'{name} {_q(text)} is not a two-letter country code (like "DE")')
+        raise _Invalid(f'{name} {quoted(text)} is not a two-letter country code (like "DE")')
     return text.upper()
 
 
 def _locale(name: str, text: str) -> str:
     match = _LOCALE.fullmatch(text)
     if match is None:
-        raise _Invalid(f'{name} {_q(text)} is not a locale like "en", "de_DE" or "de-DE"')
+        raise _Invalid(f'{name} {quoted(text)} is not a locale like "en", "de_DE" or "de-DE"')
     language, script, region = match.groups()
     parts = [language.lower(), script.title() if script else "", region.upper() if region else ""]
     return "_".join(part for part in parts if part)
@@ -213,7 +179,7 @@ def _date(name: str, text: str) -> date:
             return date.fromisoformat(text)
     except ValueError:
         pass
-    raise _Invalid(f"{name} {_q(text)} is not a valid date (YYYY-MM-DD)")
+    raise _Invalid(f"{name} {quoted(text)} is not a valid date (YYYY-MM-DD)")
 
 
 def _aware(name: str, text: str) -> datetime:
@@ -221,10 +187,10 @@ def _aware(name: str, text: str) -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise _Invalid(
-            f"{name} {_q(text)} is not a date-time (ISO 8601, e.g. 2026-05-01T10:00:00+02:00)"
+            f"{name} {quoted(text)} is not a date-time (ISO 8601, e.g. 2026-05-01T10:00:00+02:00)"
         ) from None
     if value.utcoffset() is None:
-        raise _Invalid(f"{name} {_q(text)} has no UTC offset; {_OFFSET_HINT}")
+        raise _Invalid(f"{name} {quoted(text)} has no UTC offset; {_OFFSET_HINT}")
     return value
 
 
@@ -237,7 +203,7 @@ def _bool(name: str, value: Any) -> bool | None:
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in _BOOLS:
         return _BOOLS[value.strip().lower()]
-    raise _Invalid(f"{name} {_q(value)} is not true or false (also yes/no, 1/0)")
+    raise _Invalid(f"{name} {quoted(value)} is not true or false (also yes/no, 1/0)")
 
 
 _CORE_TEXT: dict[str, Callable[[str, str], Any]] = {
@@ -272,7 +238,7 @@ def _convert(name: str, value: Any, ftype: FieldType | None) -> Any:
         return _date(name, value.strip())
     result = _convert_plain(value, ftype)
     if result is None:
-        raise _Invalid(f"{name} {_q(value)} is not {_EXPECTED[ftype]}")
+        raise _Invalid(f"{name} {quoted(value)} is not {_EXPECTED[ftype]}")
     return result
 
 
@@ -303,121 +269,36 @@ def _convert_plain(value: Any, ftype: FieldType) -> Any:
 # --- reading ------------------------------------------------------------------
 
 
-def _read(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        problem = Problem(path=str(path), line=None, message=f"cannot read: {exc}")
-        raise InputError([problem]) from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        message = f"not UTF-8 text ({exc.reason}); save the file as UTF-8"
-        raise InputError([Problem(path=str(path), line=line, message=message)]) from None
-
-
-def _lines(text: str) -> Iterator[tuple[int, str]]:
-    # Only \n, \r and \r\n end a line: str.splitlines would also split on U+2028
-    # and friends, which JSON strings may hold, and the line numbers would drift.
-    for number, line in enumerate(io.StringIO(text.removeprefix("\ufeff"), newline=None), 1):
-        yield number, line.rstrip("\n")
-
-
-def _jsonl(text: str, problems: _Problems, what: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    for number, line in _lines(text):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.add(number, f"invalid JSON at column {exc.colno}: {exc.msg}")
-            continue
-        if _LONE_SURROGATE.search(line) and not _encodable(value):
-            # "\ud800" is valid JSON but no character: it could not be stored.
-            problems.add(number, "a \\u escape names half a surrogate pair, which is no character")
-            continue
-        if not isinstance(value, dict):
-            problems.add(number, f"expected one JSON object {{...}} per {what}, not {_kind(value)}")
-            continue
-        yield number, value
-
-
-# A \uD800-\uDFFF escape; only such a line can decode to an unpaired surrogate.
-_LONE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
-
-
-def _encodable(value: Any) -> bool:
-    try:
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _csv(text: str, problems: _Problems) -> Iterator[tuple[int, dict[str, str | None]]]:
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
-    header: list[str] | None = None
-    end = 0
-    try:
-        for record in reader:
-            # line_num is the last physical line read, so a quoted cell spanning
-            # lines puts the next record's start after it.
-            start, end = end + 1, reader.line_num
-            if not record:
-                continue
-            if header is None:
-                header = _header(record, start, problems)
-                if header is None:
-                    return  # every row would repeat the header's problem
-            elif len(record) != len(header):
-                problems.add(
-                    start,
-                    f"row has {len(record)} cells but the header has {len(header)}; "
-                    "quote cells that contain commas",
-                )
-            else:
-                yield (
-                    start,
-                    {k: (v if v.strip() else None) for k, v in zip(header, record, strict=True)},
-                )
-    except csv.Error as exc:
-        problems.add(reader.line_num, f"invalid CSV: {exc}")
-
-
-def _header(record: list[str], line: int, problems: _Problems) -> list[str] | None:
-    before = len(problems.items)
-    header = [name.strip() for name in record]
-    for index, name in enumerate(header, 1):
-        if not name:
-            problems.add(line, f"column {index} of the header row has no name")
-        elif header.index(name) != index - 1:
-            problems.add(line, f"column {_q(name)} appears twice in the header row")
-    if "id" not in header:
-        problems.add(line, 'the header row has no "id" column; start with e.g. id,email,timezone')
-    return header if len(problems.items) == before else None
-
-
 # --- customers ----------------------------------------------------------------
 
 
-def parse_customers(path: Path, *, attribute_types: Mapping[str, FieldType]) -> list[Customer]:
-    """Read customers from a ``.csv`` or ``.jsonl`` file; raise ``InputError`` on any problem."""
+def parse_customers(
+    path: Path, *, attribute_types: Mapping[str, FieldType], progress: Progress | None = None
+) -> list[Customer]:
+    """Read customers from a ``.csv`` or ``.jsonl`` file; raise ``InputError`` on any problem.
+
+    A ``.csv`` whose header row has ';' and no ',' is read with ';' between cells."""
     _customer_format(str(path))
-    text = _read(path)
-    return parse_customers_text(text, display=str(path), attribute_types=attribute_types)
+    text = read_text(path)
+    return parse_customers_text(
+        text, display=str(path), attribute_types=attribute_types, progress=progress
+    )
 
 
 def parse_customers_text(
-    text: str, *, display: str, attribute_types: Mapping[str, FieldType]
+    text: str,
+    *,
+    display: str,
+    attribute_types: Mapping[str, FieldType],
+    progress: Progress | None = None,
 ) -> list[Customer]:
     """Like ``parse_customers``; the format comes from ``display``'s extension."""
-    problems = _Problems(display)
+    problems = Problems(display)
     rows: Iterator[tuple[int, Mapping[str, Any]]]
     if _customer_format(display) == ".csv":
-        rows = _csv(text, problems)
+        rows = csv_rows(text, problems, progress)
     else:
-        rows = _jsonl(text, problems, "customer")
+        rows = jsonl_rows(text, problems, "customer", progress)
     customers: list[Customer] = []
     first_line: dict[str, int] = {}
     for line, raw in rows:
@@ -428,7 +309,7 @@ def parse_customers_text(
         customer_id = customer.id if customer else _id_or_none(raw.get("id"))
         if customer_id is not None and customer_id in first_line:
             first = first_line[customer_id]
-            problems.add(line, f"id {_q(customer_id)} appears twice (lines {first} and {line})")
+            problems.add(line, f"id {quoted(customer_id)} appears twice (lines {first} and {line})")
         elif customer_id is not None:
             first_line[customer_id] = line
             customers.extend([customer] if customer else [])
@@ -446,7 +327,9 @@ def _id_or_none(value: Any) -> str | None:
 def _customer_format(display: str) -> str:
     suffix = PurePath(display).suffix.lower()
     if suffix not in CUSTOMER_FORMATS:
-        message = f"unsupported file type {_q(suffix)}; customers can be read from .csv or .jsonl"
+        message = (
+            f"unsupported file type {quoted(suffix)}; customers can be read from .csv or .jsonl"
+        )
         raise InputError([Problem(path=display, line=None, message=message)])
     return suffix
 
@@ -478,18 +361,39 @@ def _customer(
 
 def parse_events(path: Path, *, data_types: Mapping[str, Mapping[str, FieldType]]) -> list[Event]:
     """Read events from a ``.jsonl`` file; raise ``InputError`` on any problem."""
+    return [event for _, event in read_events(path, data_types=data_types)]
+
+
+def read_events(
+    path: Path,
+    *,
+    data_types: Mapping[str, Mapping[str, FieldType]],
+    progress: Progress | None = None,
+) -> list[tuple[int, Event]]:
+    """``(line, event)`` from a ``.jsonl`` file (an identical repeat once, at its first line)."""
     if path.suffix.lower() != ".jsonl":
-        message = f"unsupported file type {_q(path.suffix)}; events are read from .jsonl"
+        message = f"unsupported file type {quoted(path.suffix)}; events are read from .jsonl"
         raise InputError([Problem(path=str(path), line=None, message=message)])
-    return parse_events_text(_read(path), display=str(path), data_types=data_types)
+    text = read_text(path)
+    return lined_events_text(text, display=str(path), data_types=data_types, progress=progress)
 
 
 def parse_events_text(
     text: str, *, display: str, data_types: Mapping[str, Mapping[str, FieldType]]
 ) -> list[Event]:
-    problems = _Problems(display)
+    return [event for _, event in lined_events_text(text, display=display, data_types=data_types)]
+
+
+def lined_events_text(
+    text: str,
+    *,
+    display: str,
+    data_types: Mapping[str, Mapping[str, FieldType]],
+    progress: Progress | None = None,
+) -> list[tuple[int, Event]]:
+    problems = Problems(display)
     events: dict[str, tuple[int, Event]] = {}
-    for line, raw in _jsonl(text, problems, "event"):
+    for line, raw in jsonl_rows(text, problems, "event", progress):
         row = _Row()
         event = _event(raw, row, data_types)
         for message in row.errors:
@@ -500,13 +404,13 @@ def parse_events_text(
             first = events[event.id][0]
             problems.add(
                 line,
-                f"id {_q(event.id)} was used for a different event on line {first}; "
+                f"id {quoted(event.id)} was used for a different event on line {first}; "
                 "event ids must be unique",
             )
         # An identical repeat (overlapping exports) is harmless: keep the first.
         events.setdefault(event.id, (line, event))
     problems.raise_if_any()
-    return [event for _, event in events.values()]
+    return list(events.values())
 
 
 def _event(
@@ -514,7 +418,7 @@ def _event(
 ) -> Event | None:
     for key in raw:
         if key not in EVENT_KEYS:
-            row.add(key, f"unknown key {_q(key)}; an event has {', '.join(EVENT_KEYS)}")
+            row.add(key, f"unknown key {quoted(key)}; an event has {', '.join(EVENT_KEYS)}")
     event_id = row.check(_required, "id", raw.get("id"), "event")
     type_ = row.check(_required, "type", raw.get("type"), "event")
     if type_ is not None and data_types and type_ not in data_types:
@@ -533,7 +437,7 @@ def _data(raw: Any, declared: Mapping[str, FieldType], row: _Row) -> dict[str, A
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        row.add("data", f"data must be a JSON object {{...}}, not {_kind(raw)}")
+        row.add("data", f"data must be a JSON object {{...}}, not {kind(raw)}")
         return None
     before = len(row.errors)
     data = {key: row.check(_convert, f"data.{key}", v, declared.get(key)) for key, v in raw.items()}
@@ -544,7 +448,7 @@ def _undeclared_type(type_: str, declared: Mapping[str, Any]) -> str:
     # A misspelt type would be stored and then trigger nothing, silently.
     hint = did_you_mean(type_, declared)
     return (
-        f"event type {_q(type_)} is not declared under events: in touchflow.yaml{hint} "
+        f"event type {quoted(type_)} is not declared under events: in touchflow.yaml{hint} "
         f"(declared: {', '.join(sorted(declared))})"
     )
 
@@ -600,7 +504,7 @@ def _json_object(text: str | None) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise _Invalid(f"invalid JSON at column {exc.colno}: {exc.msg}") from None
     if not isinstance(value, dict):
-        raise _Invalid(f'must be a JSON object like {{"code": "X1"}}, not {_kind(value)}')
+        raise _Invalid(f'must be a JSON object like {{"code": "X1"}}, not {kind(value)}')
     return value
 
 
@@ -612,7 +516,7 @@ def customer_from_json(
 ) -> tuple[Customer | None, list[FieldProblem]]:
     """One customer from a JSON value, checked like a line of a customers .jsonl file."""
     if not isinstance(raw, dict):
-        message = f"expected a JSON object {{...}} with the customer's fields, not {_kind(raw)}"
+        message = f"expected a JSON object {{...}} with the customer's fields, not {kind(raw)}"
         return None, [FieldProblem(field=None, message=message)]
     row = _Row()
     customer = _customer(raw, row, attribute_types)
@@ -631,7 +535,7 @@ def events_from_json(
     problems: list[FieldProblem] = []
     for index, raw in enumerate(items):
         if not isinstance(raw, dict):
-            message = f"expected one JSON object {{...}} per event, not {_kind(raw)}"
+            message = f"expected one JSON object {{...}} per event, not {kind(raw)}"
             problems.append(FieldProblem(field=None, message=message, index=index))
             continue
         row = _Row()
@@ -641,7 +545,7 @@ def events_from_json(
             continue
         if event.id in events and events[event.id][1] != event:
             message = (
-                f"id {_q(event.id)} was used for a different event at index "
+                f"id {quoted(event.id)} was used for a different event at index "
                 f"{events[event.id][0]}; event ids must be unique"
             )
             problems.append(FieldProblem(field="id", message=message, index=index))
@@ -662,19 +566,19 @@ def parse_suppression_email(text: str, *, source: str = "email") -> str:
 
 def parse_suppressions_text(text: str, *, display: str) -> list[Suppression]:
     """Suppressions from JSON lines ``{"email", "scope", "reason"}``."""
-    problems = _Problems(display)
+    problems = Problems(display)
     result: list[Suppression] = []
-    scopes = " or ".join(_q(scope) for scope in _SCOPES)
-    for line, raw in _jsonl(text, problems, "suppression"):
+    scopes = " or ".join(quoted(scope) for scope in _SCOPES)
+    for line, raw in jsonl_rows(text, problems, "suppression"):
         row = _Row()
         for key in raw:
             if key not in SUPPRESSION_KEYS:
-                row.add(key, f"unknown key {_q(key)}; a suppression has email, scope, reason")
+                row.add(key, f"unknown key {quoted(key)}; a suppression has email, scope, reason")
         email = row.check(_required, "email", raw.get("email"), "suppression")
         email = row.check(_email, "email", email) if email else None
         scope = raw.get("scope")
         if not isinstance(scope, str) or scope not in _SCOPES:
-            row.add("scope", f"scope {_q(scope)} must be {scopes}")
+            row.add("scope", f"scope {quoted(scope)} must be {scopes}")
             scope = None
         reason = row.check(_text, "reason", raw.get("reason"))
         for message in row.errors:

@@ -26,10 +26,10 @@ from touchflow.importer import (
     parse_customers_text,
     parse_events_text,
     parse_suppressions_text,
-    raise_problems,
     zone_problem,
 )
 from touchflow.models import Customer, FieldType, Suppression
+from touchflow.readers import raise_problems
 from touchflow.store import Store
 from touchflow.timecalc import resolve_local
 

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from touchflow.errors import Problem, ProblemsError
+from touchflow.yamlhints import explain
 
 
 class LineDict(dict[str, Any]):
@@ -125,14 +126,7 @@ def load_yaml_text(text: str, *, display: str) -> Any:
     try:
         return yaml.load(text, Loader=_Loader)  # _Loader derives from SafeLoader
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        if exc.context_mark is not None and "end of stream" in (exc.problem or ""):
-            # An unclosed quote or bracket: where it opens helps, the end of the file does not.
-            mark = exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        what = exc.problem or str(exc)
-        if exc.context and "duplicate" not in what:
-            what = f"{exc.context}, {what}"
+        line, what = explain(exc, text.splitlines())
         raise ProblemsError(
             [Problem(path=display, line=line, message=f"invalid YAML: {what}")]
         ) from exc

@@ -94,6 +94,10 @@ async def test_the_same_id_for_a_different_event_is_a_conflict(api: Setup) -> No
     answer = await api.client.post("/v1/events", json=moved, headers=AUTH)
     assert answer.status_code == 409
     assert problems(answer) == [(None, "id")]
+    # What differs, worded as an events import words it (touchflow.store.writes).
+    (problem,) = answer.json()["problems"]
+    assert 'data.starts_at: recorded "' in problem["message"]
+    assert 'here "2026-11-25T12:00:00+00:00"' in problem["message"]
     assert api.snapshot() == before
 
 

@@ -15,7 +15,7 @@ from touchflow.errors import InputError, StoreError
 from touchflow.importer import parse_customers
 from touchflow.models import Customer, Event, FieldType, Suppression, SuppressionScope
 from touchflow.sample_data import load_sample, template_helpers
-from touchflow.store import SqliteStore, Store
+from touchflow.store import CustomersWrite, SqliteStore, Store, sqlite
 from touchflow.store.sqlite_customers import hashed_address
 
 CET = timezone(timedelta(hours=1))
@@ -96,14 +96,17 @@ async def test_upsert_replaces_the_whole_row(store: SqliteStore) -> None:
         consent_marketing=True,
         attributes={"tier": "gold", "since": date(2024, 1, 2)},
     )
-    assert await store.upsert_customers([first, Customer(id="c2")]) == 2
+    assert await store.upsert_customers([first, Customer(id="c2")]) == CustomersWrite(
+        new=2, updated=0, unchanged=0
+    )
     stored = await store.get_customer("c1")
     # Declared dates in attributes come back as ISO text: readers parse by declared type.
     assert stored == Customer(
         **{**_fields(first), "attributes": {"tier": "gold", "since": "2024-01-02"}}
     )
 
-    assert await store.upsert_customers([Customer(id="c1", email="new@example.com")]) == 1
+    replaced = await store.upsert_customers([Customer(id="c1", email="new@example.com")])
+    assert replaced == CustomersWrite(new=0, updated=1, unchanged=0)
     assert await store.get_customer("c1") == Customer(id="c1", email="new@example.com")
     assert await store.customer_count() == 2
     assert await store.get_customer("nobody") is None
@@ -123,6 +126,28 @@ async def test_a_customer_keeps_the_time_it_was_first_stored(store: SqliteStore)
     # Stored without saying when: not known, nothing is left out for it.
     await store.upsert_customers([Customer(id="c2")])
     assert [f.customer.created_at for f in await store.load_facts()] == [came, None]
+
+
+async def test_a_re_import_tells_new_updated_and_unchanged_apart(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite, "WRITE_CHUNK", 2)  # three chunks, one transaction
+    await store.upsert_customers(
+        [Customer(id=f"c{i}", email=f"c{i}@example.com") for i in range(4)]
+    )
+    again = [
+        Customer(id="c0", email="c0@example.com"),
+        Customer(id="c1", email="moved@example.com"),
+        Customer(id="c2", email="c2@example.com"),
+        Customer(id="c3", email="c3@example.com", first_name="Ana"),
+        Customer(id="c4"),
+    ]
+    done: list[int] = []
+    written = await store.upsert_customers(again, progress=done.append)
+    assert written == CustomersWrite(new=1, updated=2, unchanged=2)
+    assert written.total == 5
+    assert done == [2, 4, 5]
+    assert await store.customer_count() == 5
 
 
 async def test_month_day_columns_are_kept_for_yearly_rules(store: SqliteStore) -> None:
@@ -331,7 +356,7 @@ async def test_a_failed_write_rolls_back_the_whole_batch(store: SqliteStore) -> 
         await store.upsert_customers([Customer(id="c1"), bad])
     assert await store.customer_count() == 0
     # The connection is usable afterwards: no transaction was left open.
-    assert await store.upsert_customers([Customer(id="c1")]) == 1
+    assert (await store.upsert_customers([Customer(id="c1")])).new == 1
 
 
 # --- sample data ----------------------------------------------------------------------------

@@ -11,7 +11,6 @@ import pytest
 
 from touchflow.errors import InputError, Problem
 from touchflow.importer import (
-    MAX_PROBLEMS,
     make_event,
     parse_customers,
     parse_customers_text,
@@ -21,6 +20,7 @@ from touchflow.importer import (
     parse_suppressions_text,
 )
 from touchflow.models import Customer, FieldType, SuppressionScope
+from touchflow.readers import MAX_PROBLEMS
 
 NOW = datetime(2026, 4, 30, 12, 0, tzinfo=UTC)
 ATTRS = {
@@ -103,6 +103,38 @@ def test_csv_declared_attributes_are_converted_and_undeclared_kept_as_text() -> 
         "note": " as typed ",
     }
     assert second.attributes == dict.fromkeys(first.attributes)
+
+
+def test_a_semicolon_csv_as_spreadsheets_save_it_is_read_with_semicolons() -> None:
+    # A header with ';' and no ',': a comma in a cell is then just a comma, and a
+    # list needs its cell quoted.
+    text = 'id;email;last_name;spend;tags\nc1;ann@example.com;Smith, Jr.;12.5;"gold;early"\n'
+    (customer,) = csv_customers(text)
+    assert customer.email == "ann@example.com"
+    assert customer.last_name == "Smith, Jr."
+    assert customer.attributes == {"spend": 12.5, "tags": ["gold", "early"]}
+
+
+def test_a_comma_csv_with_semicolons_in_its_cells_stays_a_comma_csv() -> None:
+    (customer,) = csv_customers("id,last_name,tags\nc1,Smith; Jr.,gold;early\n")
+    assert customer.last_name == "Smith; Jr."
+    assert customer.attributes == {"tags": ["gold", "early"]}
+
+
+def test_a_semicolon_row_with_a_cell_too_many_says_to_quote_semicolons() -> None:
+    assert customer_problems("id;email\nc1;a@example.com;x\n") == [
+        (2, "row has 3 cells but the header has 2; quote cells that contain semicolons")
+    ]
+
+
+def test_reading_reports_its_progress_in_lines_of_the_file() -> None:
+    text = "id,email\n" + "".join(f"c{i},c{i}@example.com\n" for i in range(4999))
+    seen: list[tuple[int, int]] = []
+    customers = parse_customers_text(
+        text, display="c.csv", attribute_types={}, progress=lambda *p: seen.append(p)
+    )
+    assert len(customers) == 4999
+    assert seen == [(0, 5000), (2000, 5000), (4000, 5000), (5000, 5000)]
 
 
 def test_csv_with_byte_order_mark_reads_the_id_column(tmp_path: Path) -> None:

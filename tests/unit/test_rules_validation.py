@@ -74,7 +74,7 @@ def test_invalid_yaml_is_reported_at_the_line_of_the_error(tmp_path: Path) -> No
     )
     assert where == "rules/rules.yaml:5"
     assert "invalid YAML" in message
-    assert "mapping values are not allowed here" in message
+    assert "hint: put the value in quotes" in message
 
 
 def test_unclosed_quote_is_reported_where_the_quote_opens(tmp_path: Path) -> None:

@@ -42,7 +42,10 @@ async def post_events(request: Request) -> Response:
         raise ApiError(
             409,
             "id_conflict",
-            [_conflict(i, where[i] if batch else None) for i in outcome.conflicts],
+            [
+                _conflict(i, outcome.differences.get(i, ()), where[i] if batch else None)
+                for i in outcome.conflicts
+            ],
         )
     if outcome.inserted:
         logs.log.info(
@@ -118,9 +121,9 @@ def _unknown(
     ]
 
 
-def _conflict(event_id: str, index: int | None) -> FieldProblem:
+def _conflict(event_id: str, differences: Sequence[str], index: int | None) -> FieldProblem:
     message = (
-        f"id {event_id!r} is already stored for a different event; "
+        f"id {event_id!r} is already stored for a different event ({'; '.join(differences)}); "
         "event ids must be unique (repeat an event unchanged to retry it)"
     )
     return FieldProblem(field="id", message=message, index=index)

@@ -13,23 +13,34 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from touchflow.models import Customer, CustomerFacts, Event, Suppression
-from touchflow.store.sqlite import SqliteStore
+from touchflow.store.sqlite import SqliteStore, Written
+from touchflow.store.writes import CustomersWrite, EventsWrite
 
-__all__ = ["SqliteStore", "Store"]
+__all__ = ["CustomersWrite", "EventsWrite", "SqliteStore", "Store"]
 
 
 class Store(Protocol):
     async def upsert_customers(
-        self, customers: Sequence[Customer], *, now: datetime | None = None
-    ) -> int:
-        """Insert or replace (by id) every customer, in one transaction; return how many.
-
-        A new customer's ``created_at`` is ``now`` (None: not known); a replaced one
-        keeps its own."""
+        self,
+        customers: Sequence[Customer],
+        *,
+        now: datetime | None = None,
+        progress: Written | None = None,
+    ) -> CustomersWrite:
+        """Insert or replace (by id) every customer, in one transaction; how many were
+        new, updated and unchanged. A new customer's ``created_at`` is ``now`` (None: not
+        known); a replaced one keeps its own. ``progress`` is told how many are written."""
         ...
 
     async def add_events(self, events: Sequence[Event]) -> tuple[int, int]:
         """Store new events in one transaction: ``(inserted, already_present)`` by event id."""
+        ...
+
+    async def add_events_checked(
+        self, events: Sequence[Event], *, progress: Written | None = None
+    ) -> EventsWrite:
+        """Store new events if every customer exists and no stored id names a different
+        event; else store none and say which. One transaction."""
         ...
 
     async def add_suppression(self, s: Suppression) -> None:

@@ -11,7 +11,15 @@ import json
 import sqlite3
 import threading
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Collection, Iterable, Iterator, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+    Sequence,
+)
 from contextlib import asynccontextmanager, contextmanager, suppress
 from datetime import date, datetime
 from importlib import resources
@@ -42,6 +50,7 @@ from touchflow.store.sqlite_outbox import OutboxMethods
 from touchflow.store.sqlite_records import RecordMethods
 from touchflow.store.sqlite_stats import StatsMethods
 from touchflow.store.values import utc_text
+from touchflow.store.writes import CustomersWrite
 
 SCHEMA_VERSION = "3"
 # Versions whose store this one upgrades in place: 1 → 2 only added tables (the schema's
@@ -111,6 +120,10 @@ _SELECT_PAGE_SUPPRESSIONS = (
 # Every text that starts with HASHED, as a range the primary key index answers.
 _HASHED_RANGE = (HASHED, HASHED[:-1] + chr(ord(HASHED[-1]) + 1))
 _SELECT_PAGE_SENT = f"{_SELECT_SENT} AND customer_id BETWEEN ? AND ?"
+# Rows a write sends to SQLite between two reports of its progress.
+WRITE_CHUNK = 10_000
+# Called with how many rows of a write are done.
+Written = Callable[[int], None]
 _SET_META = """
     INSERT INTO meta (key, value) VALUES (?, ?)
     ON CONFLICT (key) DO UPDATE SET value = excluded.value
@@ -197,13 +210,26 @@ class SqliteStore(OutboxMethods, CustomerMethods, RecordMethods, StatsMethods):
     # --- writes ----------------------------------------------------------------
 
     async def upsert_customers(
-        self, customers: Sequence[Customer], *, now: datetime | None = None
-    ) -> int:
+        self,
+        customers: Sequence[Customer],
+        *,
+        now: datetime | None = None,
+        progress: Written | None = None,
+    ) -> CustomersWrite:
         came = utc_text(now)
-        params = [_customer_params(c, came) for c in customers]
         async with self._transaction("write customers to") as db:
-            await _run(db.executemany(_UPSERT_CUSTOMER, params))
-        return len(customers)
+            before = await _count_customers(db)
+            changed = 0
+            # Chunks, so a long import can show how far it got: still one transaction.
+            for start in range(0, len(customers), WRITE_CHUNK):
+                params = [_customer_params(c, came) for c in customers[start : start + WRITE_CHUNK]]
+                async with db.executemany(_UPSERT_CUSTOMER, params) as cur:
+                    # Rows inserted or updated; an unchanged row is skipped by the WHERE.
+                    changed += max(cur.rowcount, 0)
+                if progress is not None:
+                    progress(start + len(params))
+            new = await _count_customers(db) - before
+        return CustomersWrite(new=new, updated=changed - new, unchanged=len(customers) - changed)
 
     async def add_events(self, events: Sequence[Event]) -> tuple[int, int]:
         async with self._transaction("write events to") as db:
@@ -550,9 +576,27 @@ def event_params(e: Event) -> tuple[Any, ...]:
 
 async def insert_events(db: aiosqlite.Connection, events: Sequence[Event]) -> int:
     """Insert events (ids already stored are skipped) inside the caller's transaction."""
-    async with db.executemany(_INSERT_EVENT, [event_params(e) for e in events]) as cur:
-        # For executemany, rowcount sums the rows each statement inserted.
-        return max(cur.rowcount, 0)
+    return await insert_event_rows(db, [event_params(e) for e in events])
+
+
+async def insert_event_rows(
+    db: aiosqlite.Connection, rows: Sequence[tuple[Any, ...]], progress: Written | None = None
+) -> int:
+    """``insert_events`` for events already turned into ``event_params``."""
+    inserted = 0
+    for start in range(0, len(rows), WRITE_CHUNK):
+        chunk = rows[start : start + WRITE_CHUNK]
+        async with db.executemany(_INSERT_EVENT, chunk) as cur:
+            # For executemany, rowcount sums the rows each statement inserted.
+            inserted += max(cur.rowcount, 0)
+        if progress is not None:
+            progress(start + len(chunk))
+    return inserted
+
+
+async def _count_customers(db: aiosqlite.Connection) -> int:
+    rows = await db.execute_fetchall("SELECT count(*) FROM customers")
+    return int(next(iter(rows))[0])
 
 
 def _event(row: Sequence[Any]) -> Event:

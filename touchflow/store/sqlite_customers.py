@@ -12,8 +12,7 @@ the address, so this is pseudonymisation, not anonymity.
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import aiosqlite
 
 from touchflow.models import Event
+from touchflow.store.writes import EventsWrite, event_differences
 
 HASHED = "sha256:"  # prefix of an erased address in the suppressions table
 _CHUNK = 500
@@ -33,16 +33,6 @@ _ERASED = "[erased]"
 def hashed_address(email: str) -> str:
     """How an erased address is kept in the suppressions table."""
     return HASHED + hashlib.sha256(email.strip().lower().encode()).hexdigest()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EventsWrite:
-    """The outcome of ``add_events_checked``: nothing is written unless both lists are empty."""
-
-    inserted: frozenset[str]  # ids stored now
-    duplicates: frozenset[str]  # ids stored before, for the same event
-    conflicts: tuple[str, ...]  # ids stored before for a different event
-    unknown_customers: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,13 +50,16 @@ class CustomerMethods:
             self, action: str, *, begin: str = "BEGIN IMMEDIATE"
         ) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
 
-    async def add_events_checked(self, events: Sequence[Event]) -> EventsWrite:
+    async def add_events_checked(
+        self, events: Sequence[Event], *, progress: Callable[[int], None] | None = None
+    ) -> EventsWrite:
         """Store new events if every customer exists and no id names another event; else none.
 
-        One transaction: what is checked is what is written.
+        One transaction: what is checked is what is written. ``progress`` is told how
+        many of ``events`` are written.
         """
         # Imported here: sqlite.py imports this module for its class bases.
-        from touchflow.store.sqlite import event_params, insert_events
+        from touchflow.store.sqlite import event_params, insert_event_rows
 
         params = {e.id: event_params(e) for e in events}
         async with self._transaction("write events to") as db:
@@ -75,17 +68,19 @@ class CustomerMethods:
             select = "SELECT id, type, customer_id, at, data FROM events WHERE id"
             stored = {r[0]: tuple(r) for r in await _in(db, select, sorted(params))}
             unknown = tuple(c for c in customers if c not in known)
-            conflicts = tuple(i for i, row in stored.items() if not _same(row, params[i]))
+            differ = {i: event_differences(row, params[i]) for i, row in stored.items()}
+            conflicts = {i: found for i, found in differ.items() if found}
             if unknown or conflicts:
                 return EventsWrite(
                     inserted=frozenset(),
                     duplicates=frozenset(),
                     conflicts=tuple(sorted(conflicts)),
                     unknown_customers=unknown,
+                    differences=conflicts,
                 )
             new = [e for e in events if e.id not in stored]
-            if new:
-                await insert_events(db, new)
+            if new:  # their columns as compared above: each event is serialised once
+                await insert_event_rows(db, [params[e.id] for e in new], progress)
         return EventsWrite(
             inserted=frozenset(e.id for e in new),
             duplicates=frozenset(stored),
@@ -125,12 +120,6 @@ class CustomerMethods:
             events=events, touchpoints_deleted=deleted, touchpoints_kept=kept,
             suppressions_hashed=hashed,
         )  # fmt: skip
-
-
-def _same(stored: tuple[Any, ...], new: tuple[Any, ...]) -> bool:
-    """The same event: id, type, customer and time as stored, data equal as JSON (a client
-    retrying may serialise the keys in another order)."""
-    return stored[:4] == new[:4] and json.loads(stored[4]) == json.loads(new[4])
 
 
 async def _hash_suppressions(db: aiosqlite.Connection, email: str) -> int:

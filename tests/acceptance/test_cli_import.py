@@ -1,0 +1,137 @@
+"""`touchflow import` as an ops person runs it: what it says, what it refuses, what it shows."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+from daemon_support import touchflow
+
+CUSTOMERS = (
+    "id,email,timezone\nc-1,one@example.com,Europe/Berlin\nc-2,two@example.com,Europe/Paris\n"
+)
+
+
+def event(event_id: str, customer: str, at: str, **data: str) -> str:
+    line = {"id": event_id, "type": "inquiry_received", "customer": customer, "at": at}
+    return json.dumps({**line, "data": data}) + "\n"
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_re_import_says_which_customers_are_new_updated_and_unchanged(
+    sample: Path, tmp_path: Path
+) -> None:
+    first = write(tmp_path / "customers.csv", CUSTOMERS)
+    result = touchflow("import", "customers", str(first), cwd=sample)
+    assert result.stdout == f"Imported 2 customers from {first}: 2 new.\n"
+    again = write(
+        tmp_path / "again.csv",
+        "id,email,timezone\n"
+        "c-1,one@example.com,Europe/Berlin\n"
+        "c-2,moved@example.com,Europe/Paris\n"
+        "c-3,three@example.com,Europe/Rome\n",
+    )
+    result = touchflow("import", "customers", str(again), cwd=sample)
+    assert result.stdout == f"Imported 3 customers from {again}: 1 new, 1 updated, 1 unchanged.\n"
+
+
+def test_an_event_of_an_unknown_customer_is_refused_at_its_line(
+    sample: Path, tmp_path: Path
+) -> None:
+    touchflow("import", "customers", str(write(tmp_path / "c.csv", CUSTOMERS)), cwd=sample)
+    events = write(
+        tmp_path / "events.jsonl",
+        event("q-1", "c-1", "2026-05-01T10:00:00Z", inquiry_id="i-1", subject="Hours?")
+        + event("q-2", "c-999", "2026-05-01T11:00:00Z", inquiry_id="i-2", subject="Prices?"),
+    )
+    result = touchflow("import", "events", str(events), cwd=sample, check=False)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"{events}:2: no customer 'c-999' in the store (import customers first)\n1 problem found.\n"
+    )
+    # All or nothing: q-1 was not recorded either.
+    fixed = write(tmp_path / "fixed.jsonl", events.read_text().splitlines(keepends=True)[0])
+    assert "Imported 1 events" in touchflow("import", "events", str(fixed), cwd=sample).stdout
+
+
+def test_an_event_id_recorded_with_other_data_is_refused_and_a_repeat_is_idempotent(
+    sample: Path, tmp_path: Path
+) -> None:
+    touchflow("import", "customers", str(write(tmp_path / "c.csv", CUSTOMERS)), cwd=sample)
+    line = event("q-1", "c-1", "2026-05-01T10:00:00Z", inquiry_id="i-1", subject="Hours?")
+    events = write(tmp_path / "events.jsonl", line)
+    touchflow("import", "events", str(events), cwd=sample)
+    repeat = touchflow("import", "events", str(events), cwd=sample)
+    assert repeat.stdout == f"Imported 0 events from {events} (1 already known).\n"
+
+    changed = write(
+        tmp_path / "changed.jsonl",
+        event("q-0", "c-2", "2026-05-01T09:00:00Z", inquiry_id="i-0", subject="Hi")
+        + event("q-1", "c-1", "2026-05-01T12:00:00Z", inquiry_id="i-1", subject="Hours!"),
+    )
+    result = touchflow("import", "events", str(changed), cwd=sample, check=False)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"{changed}:2: event id 'q-1' is already recorded with different data "
+        "(at: recorded 2026-05-01T10:00:00Z, here 2026-05-01T12:00:00Z; "
+        'data.subject: recorded "Hours?", here "Hours!"); '
+        "event ids must be unique: give a different event a new id\n"
+        "1 problem found.\n"
+    )
+    # All or nothing: q-0, new and fine, was not recorded either.
+    q0 = write(tmp_path / "q0.jsonl", changed.read_text().splitlines(keepends=True)[0])
+    assert "Imported 1 events" in touchflow("import", "events", str(q0), cwd=sample).stdout
+
+
+def test_a_semicolon_csv_from_a_spreadsheet_is_read(sample: Path, tmp_path: Path) -> None:
+    semicolons = write(
+        tmp_path / "export.csv",
+        'id;email;timezone;last_name\nc-1;one@example.com;Europe/Berlin;"Smith, Jr."\n',
+    )
+    result = touchflow("import", "customers", str(semicolons), cwd=sample)
+    assert result.stdout == f"Imported 1 customers from {semicolons}: 1 new.\n"
+
+
+def test_progress_is_shown_on_a_terminal_and_nothing_elsewhere(
+    sample: Path, tmp_path: Path
+) -> None:
+    customers = write(tmp_path / "customers.csv", CUSTOMERS)
+    quiet = touchflow("import", "customers", str(customers), cwd=sample)
+    assert quiet.stderr == ""
+
+    controller, terminal = pty.openpty()
+    env = {**os.environ, "COLUMNS": "120", "TERM": "xterm"}
+    env.pop("NO_COLOR", None)
+    with subprocess.Popen(
+        [sys.executable, "-m", "touchflow", "import", "customers", str(customers)],
+        cwd=sample, stdout=subprocess.PIPE, stderr=terminal, env=env,
+    ) as process:  # fmt: skip
+        os.close(terminal)
+        shown = _read_all(controller)
+        out, _ = process.communicate(timeout=60)
+    assert process.returncode == 0
+    assert "2 unchanged" in out.decode()
+    assert "Reading customers.csv" in shown and "3/3" in shown and "lines" in shown
+    assert "Writing to the store" in shown and "2/2" in shown and "rows" in shown
+
+
+def _read_all(fd: int) -> str:
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # the other end closed (Linux: EIO)
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks).decode(errors="replace")
