@@ -94,6 +94,10 @@ def read_now(value: str | None, tz_name: str) -> Moment:
         raise _arg_error("--now", str(exc)) from None
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _arg_error(option: str, message: str) -> InputError:
     return InputError([Problem(path=option, line=None, message=message)])
 
@@ -326,7 +330,8 @@ def import_customers(project_dir: Path, file: Path) -> None:
     counts = {"new": written.new, "updated": written.updated, "unchanged": written.unchanged}
     parts = ", ".join(f"{count} {what}" for what, count in counts.items() if count)
     click.echo(
-        f"Imported {written.total} customers from {file}" + (f": {parts}." if parts else ".")
+        f"Imported {_count(written.total, 'customer')} from {file}"
+        + (f": {parts}." if parts else ".")
     )
     if note:
         _err(note)
@@ -355,7 +360,8 @@ def import_events(project_dir: Path, file: Path) -> None:
 
     added, known = _run(flow())
     click.echo(
-        f"Imported {added} events from {file}" + (f" ({known} already known)." if known else ".")
+        f"Imported {_count(added, 'event')} from {file}"
+        + (f" ({known} already known)." if known else ".")
     )
 
 

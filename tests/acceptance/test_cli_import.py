@@ -59,7 +59,7 @@ def test_an_event_of_an_unknown_customer_is_refused_at_its_line(
     )
     # All or nothing: q-1 was not recorded either.
     fixed = write(tmp_path / "fixed.jsonl", events.read_text().splitlines(keepends=True)[0])
-    assert "Imported 1 events" in touchflow("import", "events", str(fixed), cwd=sample).stdout
+    assert "Imported 1 event" in touchflow("import", "events", str(fixed), cwd=sample).stdout
 
 
 def test_an_event_id_recorded_with_other_data_is_refused_and_a_repeat_is_idempotent(
@@ -88,7 +88,7 @@ def test_an_event_id_recorded_with_other_data_is_refused_and_a_repeat_is_idempot
     )
     # All or nothing: q-0, new and fine, was not recorded either.
     q0 = write(tmp_path / "q0.jsonl", changed.read_text().splitlines(keepends=True)[0])
-    assert "Imported 1 events" in touchflow("import", "events", str(q0), cwd=sample).stdout
+    assert "Imported 1 event" in touchflow("import", "events", str(q0), cwd=sample).stdout
 
 
 def test_a_semicolon_csv_from_a_spreadsheet_is_read(sample: Path, tmp_path: Path) -> None:
@@ -97,7 +97,7 @@ def test_a_semicolon_csv_from_a_spreadsheet_is_read(sample: Path, tmp_path: Path
         'id;email;timezone;last_name\nc-1;one@example.com;Europe/Berlin;"Smith, Jr."\n',
     )
     result = touchflow("import", "customers", str(semicolons), cwd=sample)
-    assert result.stdout == f"Imported 1 customers from {semicolons}: 1 new.\n"
+    assert result.stdout == f"Imported 1 customer from {semicolons}: 1 new.\n"
 
 
 def test_progress_is_shown_on_a_terminal_and_nothing_elsewhere(
