@@ -111,8 +111,17 @@ async def _record(
                 raise _arg_error("--customer", f"no customer {ev.customer_id!r} in the store")
             span = Window(start=now - event_report.SPAN, end=now + event_report.SPAN)
             before = await _plan(project, store, ev.customer_id, span)
-            added, _ = await store.add_events([ev])
-            if not added:
+            outcome = await store.add_events_checked([ev])
+            if outcome.conflicts:
+                differ = "; ".join(outcome.differences.get(ev.id, ()))
+                raise _arg_error(
+                    "--id",
+                    f"event id {ev.id!r} is already recorded for a different event ({differ}); "
+                    "give this event an id of its own",
+                )
+            if outcome.unknown_customers:  # erased since the check above
+                raise _arg_error("--customer", f"no customer {ev.customer_id!r} in the store")
+            if not outcome.inserted:
                 return _Recorded(added=False, changes=[], daemon=daemon)
             after = await _plan(project, store, ev.customer_id, span)
             if project is not None and not daemon:
@@ -140,5 +149,11 @@ async def _into_outbox(
     settings = project.config.daemon
     window = Window(start=now - settings.catch_up, end=now + settings.horizon)
     # The state changes are this command's report, not log lines.
-    logs.log.addHandler(logging.NullHandler())
-    await plan_into_outbox(project, store, window=window, now=now, customer_ids=[customer_id])
+    quiet = logging.NullHandler()
+    logs.log.addHandler(quiet)
+    try:
+        await plan_into_outbox(
+            project, store, window=window, now=now, customer_ids=[customer_id]
+        )
+    finally:
+        logs.log.removeHandler(quiet)

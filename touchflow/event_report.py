@@ -83,12 +83,17 @@ def lines(found: Sequence[Change]) -> list[str]:
     return out
 
 
+# A touchpoint due this long before the command ran still counts as on time.
+ON_TIME = timedelta(minutes=1)
+
+
 def warnings(found: Sequence[Change], *, now: datetime, catch_up: timedelta) -> list[str]:
     """A warning for each planned or moved touchpoint whose time has already come."""
     out = []
     for change in found:
         tp = change.touchpoint
-        if change.kind not in (Kind.PLANNED, Kind.MOVED) or tp.due_at > now:
+        # Due about now is what an `immediately` rule means for an event of now: no alarm.
+        if change.kind not in (Kind.PLANNED, Kind.MOVED) or tp.due_at > now - ON_TIME:
             continue
         due = _local(tp.due_at, tp.timezone)
         expires = tp.expires_at or tp.due_at + timedelta(days=1)

@@ -160,6 +160,20 @@ def test_event_says_what_it_planned_moved_cancelled_and_warns_about_the_past(
     assert "not sent" in old.stderr
     again = tf(*readme, cwd=sample)
     assert "was already recorded" in again.stdout and again.stderr == ""
+    # The same id for a different event is a mistake, as on import and over HTTP.
+    (event_id,) = [w for w in old.stdout.split() if w.startswith("cli-")]
+    clash = tf(*readme[:-3], json.dumps({**past, "service": "Massage"}), "--id", event_id,
+               cwd=sample, code=2)  # fmt: skip
+    assert f"--id: event id {event_id!r} is already recorded for a different event" in (
+        clash.stderr
+    )
+    assert "data.service" in clash.stderr
+    # An inquiry of now is answered now, as its rule says: no alarm about the past.
+    asked = {"inquiry_id": "q-77", "subject": "Open on Sunday?"}
+    inquiry = tf("event", "inquiry_received", "--customer", "c-006", "--data",
+                 json.dumps(asked), cwd=sample)  # fmt: skip
+    assert "planned    inquiry-acknowledgement:c-006:q-77" in inquiry.stdout
+    assert inquiry.stderr == ""
     same = tf(*readme[:-2], cwd=sample).stdout  # without --at: another booking, same slot
     assert "It plans, moves and cancels nothing." in same
 
