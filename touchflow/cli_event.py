@@ -152,8 +152,6 @@ async def _into_outbox(
     quiet = logging.NullHandler()
     logs.log.addHandler(quiet)
     try:
-        await plan_into_outbox(
-            project, store, window=window, now=now, customer_ids=[customer_id]
-        )
+        await plan_into_outbox(project, store, window=window, now=now, customer_ids=[customer_id])
     finally:
         logs.log.removeHandler(quiet)
