@@ -21,6 +21,7 @@ from touchflow.sample_data import load_sample
 from touchflow.store import CustomersWrite, EventsWrite, Store
 from touchflow.store.sqlite import EVERYONE, PAGE_SIZE, IdRange, SqliteStore
 from touchflow.timecalc import zone
+from touchflow.words import counted
 
 Notify = Callable[[str], None]
 
@@ -49,8 +50,9 @@ async def ensure_sample(
     )
     shown = _shown(config.store_file(), config.root)
     notify(
-        f"Loaded the sample data ({summary.customers} customers, {summary.events} events, "
-        f"{summary.suppressions} suppressions) relative to {local_now.date().isoformat()} into "
+        f"Loaded the sample data ({counted(summary.customers, 'customer')}, "
+        f"{counted(summary.events, 'event')}, {counted(summary.suppressions, 'suppression')}) "
+        f"relative to {local_now.date().isoformat()} into "
         f"{shown}. `touchflow sample --reset` reloads it."
     )
 
@@ -118,14 +120,16 @@ async def import_customers(
     *,
     now: datetime,
     progress: ImportProgress | None = None,
-) -> CustomersWrite:
+) -> tuple[CustomersWrite, list[str]]:
+    """What the store wrote, and the ids the file holds."""
     customers = parse_customers(
         path,
         attribute_types=config.customer_attributes,
         progress=progress.reading if progress else None,
     )
     written = _writing(progress, len(customers))
-    return await store.upsert_customers(customers, now=now, progress=written)
+    outcome = await store.upsert_customers(customers, now=now, progress=written)
+    return outcome, [c.id for c in customers]
 
 
 async def import_events(

@@ -31,6 +31,7 @@ from touchflow.progress_bars import import_progress
 from touchflow.project import Project, load_project_checked
 from touchflow.store import CustomersWrite
 from touchflow.store.sqlite import SqliteStore
+from touchflow.words import counted
 
 T = TypeVar("T")
 
@@ -92,10 +93,6 @@ def read_now(value: str | None, tz_name: str) -> Moment:
         return read_moment(value, tz_name)
     except BadMoment as exc:
         raise _arg_error("--now", str(exc)) from None
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _arg_error(option: str, message: str) -> InputError:
@@ -318,22 +315,22 @@ def import_customers(project_dir: Path, file: Path) -> None:
     """
     config = load_project(project_dir)
 
-    async def flow() -> tuple[CustomersWrite, str | None]:
+    async def flow() -> tuple[CustomersWrite, list[str]]:
         with import_progress(file) as progress:
             async with await app.open_store(config) as store:
-                written = await app.import_customers(
+                written, ids = await app.import_customers(
                     store, config, file, now=clock.now(), progress=progress
                 )
-                return written, await sample_store.mixed_note(store, config)
+                return written, await sample_store.after_import(store, config, ids)
 
-    written, note = _run(flow())
+    written, notes = _run(flow())
     counts = {"new": written.new, "updated": written.updated, "unchanged": written.unchanged}
     parts = ", ".join(f"{count} {what}" for what, count in counts.items() if count)
     click.echo(
-        f"Imported {_count(written.total, 'customer')} from {file}"
+        f"Imported {counted(written.total, 'customer')} from {file}"
         + (f": {parts}." if parts else ".")
     )
-    if note:
+    for note in notes:
         _err(note)
 
 
@@ -360,7 +357,7 @@ def import_events(project_dir: Path, file: Path) -> None:
 
     added, known = _run(flow())
     click.echo(
-        f"Imported {_count(added, 'event')} from {file}"
+        f"Imported {counted(added, 'event')} from {file}"
         + (f" ({known} already known)." if known else ".")
     )
 

@@ -33,6 +33,7 @@ from touchflow.records_view import (
     suppression_json,
 )
 from touchflow.store.sqlite import SqliteStore
+from touchflow.words import counted
 
 
 class DaemonRunningError(TouchflowError):
@@ -183,17 +184,18 @@ def customers_delete(project_dir: Path, customer_id: str, yes: bool) -> None:
                 raise _arg_error("ID", f"no customer {customer_id!r} in the store")
             _, count = await store.customer_events(customer_id, limit=0)
             address = found.email or "no email"
-            question = f"Delete customer {customer_id} ({address}) and their {count} events?"
+            question = (
+                f"Delete customer {customer_id} ({address}) and their {counted(count, 'event')}?"
+            )
             if not confirm(question, yes=yes):
                 return None
             erased = await store.erase_customer(customer_id)
             assert erased is not None  # the lock keeps every other writer that deletes away
             return (
-                f"Erased customer {customer_id}: {erased.events} events and "
-                f"{erased.touchpoints_deleted} unsent touchpoints deleted; "
+                f"Erased customer {customer_id}: {counted(erased.events, 'event')} and "
+                f"{counted(erased.touchpoints_deleted, 'unsent touchpoint')} deleted; "
                 f"{erased.touchpoints_kept} sent or finished kept without the address; "
-                f"{erased.suppressions_hashed} "
-                "suppressions kept hashed."
+                f"{counted(erased.suppressions_hashed, 'suppression')} kept hashed."
             )
 
     with no_daemon(config, "erasing a customer", instead=", or use its HTTP interface: "

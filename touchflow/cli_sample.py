@@ -12,6 +12,7 @@ from touchflow.cli_records import confirm, no_daemon
 from touchflow.config import ProjectConfig, load_project
 from touchflow.errors import UserError
 from touchflow.sample_store import remove_sample
+from touchflow.words import counted
 
 
 @cli.command(epilog=EPILOG, short_help="Load, remove or reset the project's sample data.")
@@ -77,7 +78,7 @@ def _contents(config: ProjectConfig) -> str:
         async with await app.open_store(config) as store:
             people = await store.customer_count()
             rows = sum((await store.outbox_counts()).values())
-        return f"{people} customers, {rows} touchpoints in the outbox"
+        return f"{counted(people, 'customer')}, {counted(rows, 'touchpoint')} in the outbox"
 
     return _run(flow())
 
@@ -93,9 +94,11 @@ def _remove(config: ProjectConfig) -> None:
             if not (removal.customers or removal.suppressions):
                 return "The store holds no sample data: nothing removed."
             return (
-                f"Removed the sample data: {removal.customers} customers, {removal.events} "
-                f"events, {removal.touchpoints} touchpoints, {removal.suppressions} "
-                f"suppressions. {await store.customer_count()} customers remain."
+                f"Removed the sample data: {counted(removal.customers, 'customer')}, "
+                f"{counted(removal.events, 'event')}, "
+                f"{counted(removal.touchpoints, 'touchpoint')}, "
+                f"{counted(removal.suppressions, 'suppression')}. "
+                f"{counted(await store.customer_count(), 'customer')} remain."
             )
 
     with no_daemon(config, "removing the sample"):

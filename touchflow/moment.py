@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from touchflow.errors import UserError
 from touchflow.models import Window
 from touchflow.timecalc import resolve_local, zone
+from touchflow.words import counted
 
 EXAMPLES = "write e.g. 2026-12-24 or 2026-12-24T09:00:00+01:00"
 
@@ -37,7 +38,9 @@ class Moment:
             end = _first_instant(self.day + timedelta(days=days), self.timezone)
         except OverflowError:
             start = self.day or self.instant.date()
-            raise BadMoment(f"{days} days from {start} end after the year 9999") from None
+            raise BadMoment(
+                f"{counted(days, 'day')} from {start} end after the year 9999"
+            ) from None
         return Window(start=self.instant, end=end)
 
 

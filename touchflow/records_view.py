@@ -14,6 +14,7 @@ from rich.table import Table
 
 from touchflow.models import Customer, Event, OutboxRow, Suppression
 from touchflow.timecalc import zone
+from touchflow.words import counted
 
 
 def _utc(value: datetime | None) -> str | None:
@@ -73,7 +74,7 @@ def print_customers(found: Sequence[Customer], *, total: int, more: bool) -> Non
         table.add_row(*(escape(v or "") for v in (c.id, c.email, name, c.timezone, c.country)),
                       "yes" if c.consent_marketing else "no")  # fmt: skip
     console.print(table)
-    line = f"{len(found)} shown of {total} customers."
+    line = f"{len(found)} shown of {counted(total, 'customer')}."
     if more:
         line += f" Next page: --after {found[-1].id}"
     console.print(escape(line))
@@ -118,7 +119,7 @@ def print_customer(
 
 def print_events(found: Sequence[Event], count: int, tz_name: str) -> None:
     console = _console()
-    console.print(f"{len(found)} newest of {count} events (times in {tz_name})")
+    console.print(f"{len(found)} newest of {counted(count, 'event')} (times in {tz_name})")
     if found:
         _event_rows(console, found, tz_name)
 

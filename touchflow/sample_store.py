@@ -9,6 +9,7 @@ sample files, rendered as on the day it was loaded.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -72,14 +73,32 @@ async def remove_sample(store: SqliteStore, config: ProjectConfig) -> Removal:
     return removal
 
 
-async def mixed_note(store: SqliteStore, config: ProjectConfig) -> str | None:
-    """After an import: a warning if the sample's customers are still in the store."""
+async def after_import(
+    store: SqliteStore, config: ProjectConfig, imported_ids: Collection[str]
+) -> list[str]:
+    """After an import of customers: what to tell about the sample. A sample customer the
+    import replaced (the same id) is the user's from now on, so `sample --remove` keeps it;
+    the sample's customers still in the store are a warning."""
+    rows = await sample_rows(store, config)
+    taken = sorted(set(rows.customer_ids).intersection(imported_ids))
+    notes = []
+    if taken:
+        kept = [i for i in rows.customer_ids if i not in set(taken)]
+        await mark_sample(store, kept, rows.suppressions)
+        notes.append(
+            f"note: the import replaced {_named(taken)} of the sample data; "
+            "they are yours now and `touchflow sample --remove` keeps them."
+        )
     present = await sample_customers_present(store, config)
-    if not present:
-        return None
-    named = ", ".join(present[:_NAMED]) + (", …" if len(present) > _NAMED else "")
-    return (
-        f"warning: this store also holds the sample data ({len(present)} customers: {named}), "
-        "and touchflow would send to them as well. `touchflow sample --remove` deletes the "
-        "sample's customers, events, touchpoints and suppressions, and nothing else."
-    )
+    if present:
+        notes.append(
+            f"warning: this store also holds the sample data ({_named(present)}), and "
+            "touchflow would send to them as well. `touchflow sample --remove` deletes the "
+            "sample's customers, events, touchpoints and suppressions, and nothing else."
+        )
+    return notes
+
+
+def _named(ids: Sequence[str]) -> str:
+    shown = ", ".join(ids[:_NAMED]) + (", …" if len(ids) > _NAMED else "")
+    return f"{len(ids)} customer{'' if len(ids) == 1 else 's'}: {shown}"

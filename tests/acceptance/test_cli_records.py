@@ -94,7 +94,7 @@ def test_customers_delete_asks_refuses_under_a_daemon_and_erases(sample: Path) -
     assert (no.returncode, no.stdout.strip()) == (0, "Nothing was deleted.")
     assert tf_json("customers", "show", "c-007", cwd=sample)["customer"]["id"] == "c-007"
     erased = tf("customers", "delete", "c-007", "--yes", cwd=sample).stdout
-    assert "Erased customer c-007: 1 events" in erased and "1 suppressions kept hashed" in erased
+    assert "Erased customer c-007: 1 event and" in erased and "1 suppression kept hashed" in erased
     tf("customers", "show", "c-007", cwd=sample, code=2)
     kept = tf_json("suppressions", "list", cwd=sample)["suppressions"]
     assert [s["email"][:7] for s in kept] == ["sha256:"]  # the address is gone, the "no" stays
@@ -189,14 +189,16 @@ def test_sample_remove_deletes_only_the_sample_and_an_import_warns_first(
     assert "touchflow sample --remove" in imported.stderr
     tf("suppress", "real@shop.example", cwd=sample)
     tf("event", "signed_up", "--customer", "r-1", cwd=sample)
-    # An edited sample customer is still the sample's.
+    # A customer the user imports under a sample id is theirs from then on: kept.
     edited = tmp_path / "edit.jsonl"
     edited.write_text('{"id": "c-002", "email": "john@elsewhere.example"}\n')
-    tf("import", "customers", str(edited), cwd=sample)
+    adopted = tf("import", "customers", str(edited), cwd=sample).stderr
+    assert "the import replaced 1 customer: c-002 of the sample data" in adopted
+    assert "holds the sample data (7 customers: c-001, c-003" in adopted
     removed = tf("sample", "--remove", cwd=sample).stdout
-    assert "Removed the sample data: 8 customers, 17 events" in removed
-    assert "1 suppressions. 1 customers remain." in removed
-    assert ids(tf_json("customers", "list", cwd=sample)) == ["r-1"]
+    assert "Removed the sample data: 7 customers," in removed
+    assert "2 customers remain." in removed
+    assert ids(tf_json("customers", "list", cwd=sample)) == ["c-002", "r-1"]
     assert [s["email"] for s in tf_json("suppressions", "list", cwd=sample)["suppressions"]] == [
         "real@shop.example"
     ]
