@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from touchflow.checks import did_you_mean
 from touchflow.errors import InputError, Problem
+from touchflow.ids import id_problem, shown
 from touchflow.models import (
     CUSTOMER_CORE_FIELDS,
     Customer,
@@ -115,6 +116,15 @@ def _required(name: str, value: Any, what: str) -> str:
     text = _text(name, value)
     if text is None:
         raise _Invalid(f'missing {name}: every {what} needs a non-empty "{name}"')
+    return text
+
+
+def _identifier(name: str, value: Any, what: str) -> str:
+    """A required id (customer, event, event type): see ``touchflow.ids`` for its alphabet."""
+    text = _required(name, value, what)
+    problem = id_problem(text)
+    if problem is not None:
+        raise _Invalid(f"{name} {shown(text)} {problem}")
     return text
 
 
@@ -350,7 +360,7 @@ def _customer(
             core[key] = row.check(parse, key, text) if parse and text is not None else text
         else:
             attributes[key] = row.check(_convert, key, value, attribute_types.get(key))
-    customer_id = row.check(_required, "id", raw.get("id"), "customer")
+    customer_id = row.check(_identifier, "id", raw.get("id"), "customer")
     if row.errors or customer_id is None:
         return None
     return Customer(id=customer_id, **core, attributes=attributes)
@@ -419,11 +429,11 @@ def _event(
     for key in raw:
         if key not in EVENT_KEYS:
             row.add(key, f"unknown key {quoted(key)}; an event has {', '.join(EVENT_KEYS)}")
-    event_id = row.check(_required, "id", raw.get("id"), "event")
-    type_ = row.check(_required, "type", raw.get("type"), "event")
+    event_id = row.check(_identifier, "id", raw.get("id"), "event")
+    type_ = row.check(_identifier, "type", raw.get("type"), "event")
     if type_ is not None and data_types and type_ not in data_types:
         row.add("type", _undeclared_type(type_, data_types))
-    customer = row.check(_required, "customer", raw.get("customer"), "event")
+    customer = row.check(_identifier, "customer", raw.get("customer"), "event")
     at_text = row.check(_required, "at", raw.get("at"), "event")
     at = row.check(_aware, "at", at_text) if at_text is not None else None
     data = _data(raw.get("data"), data_types.get(type_ or "", {}), row)
@@ -475,12 +485,14 @@ def make_event(
             problems.append(Problem(path=source, line=None, message=str(exc)))
             return None
 
-    type_text = check("TYPE", _required, "type", type_, "event")
+    type_text = check("TYPE", _identifier, "type", type_, "event")
     if type_text is not None and data_types and type_text not in data_types:
         problems.append(
             Problem(path="TYPE", line=None, message=_undeclared_type(type_text, data_types))
         )
-    customer_id = check("--customer", _required, "customer", customer, "event")
+    customer_id = check("--customer", _identifier, "customer", customer, "event")
+    if event_id is not None:
+        event_id = check("--id", _identifier, "id", event_id, "event")
     when = now if at is None else check("--at", _aware, "at", at.strip())
     raw_data = check("--data", _json_object, data_json)
     data_row = _Row()

@@ -3,34 +3,63 @@
 Every outbox state change is one line carrying the key, rule, customer,
 states and reason as fields (``extra={"tf": {...}}``). Nothing here formats a
 secret: channel details are secret-free by contract.
+
+A record is one line whatever the data holds: the text log shows line breaks and
+other controls in the message and the fields as escapes (``touchflow.ids.one_line``),
+quotes a field value that could pass for more fields, and indents a traceback's
+lines, so every line that starts with a time was written by touchflow. The JSON log
+escapes what JSON leaves as it is (U+2028, U+2029, NEL and the other C1 controls,
+lone surrogates).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from touchflow.ids import one_line
 from touchflow.outbox import Transition
 
 LOGGER = "touchflow"
 log = logging.getLogger(LOGGER)
+# The free-text detail (a server's reply) comes last, so it cannot pose as another field.
 _FIELDS_SHOWN = ("key", "rule", "customer", "reason", "detail")
+# A value holding these could read as two fields ("c1 reason=x") or end the brackets.
+_AMBIGUOUS = re.compile(r'[\s="\[\]]')
+# What JSON leaves unescaped but some readers take for a line end or a control, and
+# half a surrogate pair, which could not even be written as UTF-8.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         when = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        line = f"{when} {record.levelname:<7} {record.getMessage()}"
+        line = f"{when} {record.levelname:<7} {one_line(record.getMessage())}"
         fields: dict[str, Any] = getattr(record, "tf", {})
-        extra = " ".join(f"{k}={fields[k]}" for k in _FIELDS_SHOWN if fields.get(k))
+        extra = " ".join(f"{k}={_field(k, fields[k])}" for k in _FIELDS_SHOWN if fields.get(k))
         if extra:
             line += f"  [{extra}]"
         if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
+            line += _indented(self.formatException(record.exc_info))
+        if record.stack_info:
+            line += _indented(self.formatStack(record.stack_info))
         return line
+
+
+def _field(name: str, value: Any) -> str:
+    text = one_line(str(value))
+    if name != "detail" and _AMBIGUOUS.search(text):
+        return one_line(json.dumps(str(value), ensure_ascii=False))
+    return text
+
+
+def _indented(text: str) -> str:
+    """A traceback's lines, each escaped and indented: none can pass for a record."""
+    return "".join(f"\n    {one_line(part)}" for part in text.split("\n"))
 
 
 class JsonFormatter(logging.Formatter):
@@ -43,7 +72,9 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
-        return json.dumps(doc, ensure_ascii=False, default=str)
+        line = json.dumps(doc, ensure_ascii=False, default=str)
+        # These can only stand inside a JSON string, where an escape means the same.
+        return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
 
 
 def setup(fmt: str = "text", level: str = "info", stream: TextIO | None = None) -> None:

@@ -164,6 +164,9 @@ class TemplateSet:
         for which, file, shown_in in parts:
             parent["_tf_locale"] = shown_in
             texts[which] = _render_file(file, parent)
+        # A subject may wrap in its file or take a line break from data: folded, not held,
+        # since whitespace is all it loses and no header can start (docs/rules.md §8.1).
+        # Other controls (NUL, ESC) stay, and compose() holds them as invalid_message.
         subject = " ".join(texts.get("subject", "").split())
         if len(subject) > MAX_SUBJECT_CHARS:
             raise RenderError(name, f"subject is {len(subject)} characters; at most 998 allowed")

@@ -47,6 +47,8 @@ async def delete_customer(request: Request) -> Response:
     hashed. No planning run overlaps it, so none can write the customer back."""
     api = api_of(request)
     require_token(request, api.secrets.token)
+    # Not held to the id alphabet (touchflow.ids), which the PUT body's checks apply:
+    # a customer stored before ids were checked can still be erased.
     customer_id = _path_id(request)
     async with api.engine.exclusive():
         erased = await api.engine.store.erase_customer(customer_id)

@@ -44,7 +44,10 @@ def document(settings: HttpSettings) -> dict[str, Any]:
 
 
 def _paths() -> dict[str, Any]:
-    customer_id = _path_param("customer_id", "The customer id.")
+    customer_id = _path_param(
+        "customer_id",
+        "The customer id (PUT: no control characters or line breaks, at most 255 characters).",
+    )
     token = _path_param("token", "The token of a List-Unsubscribe link.")
     return {
         "/v1/events": {
