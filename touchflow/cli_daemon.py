@@ -31,6 +31,8 @@ from touchflow.store.sqlite_outbox import REQUEUEABLE
 from touchflow.timecalc import zone
 from touchflow.unsubscribe import load_with_links
 
+# How long `run` waits for a CLI command holding the store (never for a daemon).
+RUN_WAITS = 10.0
 RETRY_KEEPS = timedelta(days=1)  # a re-queued touchpoint may go out for this long
 # What `touchflow outbox` lists by default (then the next pending ones): what needs a look.
 _LOOK_AT = (OutboxState.FAILED, OutboxState.RETRY, OutboxState.EXPIRED, OutboxState.CLAIMED)
@@ -90,8 +92,12 @@ def run(
         read_secrets(os.environ)  # name a missing secret before anything else happens
     now = parse_now(now_text, project.config.timezone)
     clock = Clock.starting_at(now) if now_text else Clock()
-    with StoreLock(project.config.store_file()):
+    lock = StoreLock(project.config.store_file())
+    lock.acquire(wait=RUN_WAITS)  # a CLI command (`touchflow event`) holds it a moment
+    try:
         summary = _run(_daemon(project, clock, once=once))
+    finally:
+        lock.release()
     if summary is not None:
         click.echo(_summary_text(project, summary))
 

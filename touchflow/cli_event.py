@@ -20,7 +20,7 @@ from touchflow.cli import EPILOG, _arg_error, _err, _run, cli, handle_errors, pr
 from touchflow.config import ProjectConfig, load_project
 from touchflow.errors import ProblemsError
 from touchflow.importer import make_event
-from touchflow.lock import StoreLock, StoreLockedError
+from touchflow.lock import CLI_WAITS, DAEMON, StoreLock, StoreLockedError
 from touchflow.models import Event, PlannedTouchpoint, Window
 from touchflow.project import Project, load_project_checked
 from touchflow.replan import plan_into_outbox
@@ -99,11 +99,14 @@ def event(
 async def _record(
     config: ProjectConfig, project: Project | None, ev: Event, now: datetime
 ) -> _Recorded:
-    lock = StoreLock(config.store_file())
+    lock = StoreLock(config.store_file(), holder="touchflow event")
     try:
-        lock.acquire()  # held briefly: a daemon that starts meanwhile plans after us
+        # Held briefly: a `touchflow run` starting meanwhile waits for it, then plans.
+        lock.acquire(wait=CLI_WAITS)
         daemon = False
-    except StoreLockedError:
+    except StoreLockedError as exc:
+        if exc.holder != DAEMON:
+            raise  # another command, still at it after CLI_WAITS: its own words
         daemon = True
     try:
         async with await app.open_store(config) as store:

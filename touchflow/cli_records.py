@@ -21,7 +21,7 @@ from touchflow.cli import EPILOG, _arg_error, _run, cli, handle_errors, project_
 from touchflow.config import ProjectConfig, load_project
 from touchflow.errors import TouchflowError, UserError
 from touchflow.importer import parse_suppression_email
-from touchflow.lock import StoreLock, StoreLockedError
+from touchflow.lock import CLI_WAITS, DAEMON, StoreLock, StoreLockedError
 from touchflow.models import Event, SuppressionScope
 from touchflow.records_view import (
     customer_json,
@@ -41,12 +41,17 @@ class DaemonRunningError(TouchflowError):
 
 
 @contextmanager
-def no_daemon(config: ProjectConfig, doing: str, *, instead: str = "") -> Iterator[None]:
-    """Hold the daemon's lock while ``doing``: no daemon plans meanwhile, none starts."""
-    lock = StoreLock(config.store_file())
+def no_daemon(
+    config: ProjectConfig, doing: str, *, command: str, instead: str = ""
+) -> Iterator[None]:
+    """Hold the daemon's lock while ``doing``: no daemon plans meanwhile, none starts
+    (a `touchflow run` starting meanwhile waits for it: keep it short, ask before)."""
+    lock = StoreLock(config.store_file(), holder=command)
     try:
-        lock.acquire()
-    except StoreLockedError:
+        lock.acquire(wait=CLI_WAITS)
+    except StoreLockedError as exc:
+        if exc.holder != DAEMON:
+            raise  # another command, still at it after CLI_WAITS: its own words
         raise DaemonRunningError(
             f"a daemon (`touchflow run`) is using the store {config.store_file()}; "
             f"{doing} while it plans could write back what was deleted. "
@@ -177,20 +182,20 @@ def customers_delete(project_dir: Path, customer_id: str, yes: bool) -> None:
     """
     config = load_project(project_dir)
 
-    async def flow() -> str | None:
+    async def ask() -> str:
         async with await _store(config) as store:
             found = await store.get_customer(customer_id)
             if found is None:
                 raise _arg_error("ID", f"no customer {customer_id!r} in the store")
             _, count = await store.customer_events(customer_id, limit=0)
-            address = found.email or "no email"
-            question = (
-                f"Delete customer {customer_id} ({address}) and their {counted(count, 'event')}?"
-            )
-            if not confirm(question, yes=yes):
-                return None
+        address = found.email or "no email"
+        return f"Delete customer {customer_id} ({address}) and their {counted(count, 'event')}?"
+
+    async def flow() -> str | None:
+        async with await _store(config) as store:
             erased = await store.erase_customer(customer_id)
-            assert erased is not None  # the lock keeps every other writer that deletes away
+            if erased is None:  # erased by someone else while we asked
+                return None
             return (
                 f"Erased customer {customer_id}: {counted(erased.events, 'event')} and "
                 f"{counted(erased.touchpoints_deleted, 'unsent touchpoint')} deleted; "
@@ -198,8 +203,14 @@ def customers_delete(project_dir: Path, customer_id: str, yes: bool) -> None:
                 f"{counted(erased.suppressions_hashed, 'suppression')} kept hashed."
             )
 
-    with no_daemon(config, "erasing a customer", instead=", or use its HTTP interface: "
-                   f"DELETE /v1/customers/{customer_id}"):  # fmt: skip
+    # Asked before the lock is taken: a daemon starting meanwhile is not kept waiting.
+    if not confirm(_run(ask()), yes=yes):
+        click.echo("Nothing was deleted.")
+        return
+    http = f", or use its HTTP interface: DELETE /v1/customers/{customer_id}"
+    with no_daemon(
+        config, "erasing a customer", command="touchflow customers delete", instead=http
+    ):
         said = _run(flow())
     click.echo(said or "Nothing was deleted.")
 

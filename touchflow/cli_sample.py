@@ -57,7 +57,7 @@ def sample(project_dir: Path, reset: bool, remove: bool, yes: bool, now_text: st
             click.echo("Nothing was deleted.")
             return
         # Not from under a running daemon: it would keep sending from a deleted file.
-        with no_daemon(config, "deleting the store"):
+        with no_daemon(config, "deleting the store", command="touchflow sample --reset"):
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{config.store_file()}{suffix}").unlink(missing_ok=True)
 
@@ -101,5 +101,5 @@ def _remove(config: ProjectConfig) -> None:
                 f"{counted(await store.customer_count(), 'customer')} remain."
             )
 
-    with no_daemon(config, "removing the sample"):
+    with no_daemon(config, "removing the sample", command="touchflow sample --remove"):
         click.echo(_run(flow()))
