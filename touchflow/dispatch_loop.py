@@ -27,6 +27,7 @@ from touchflow.store.sqlite import SqliteStore
 
 FAILED_PAUSE = 1.0  # seconds before a failed pass is tried again; doubled each time
 FAILED_PAUSE_MOST = 60.0
+CANCEL_WAIT = 5.0  # seconds a cancelled drain gets to clean up at shutdown
 
 
 class DispatchLoop:
@@ -57,6 +58,9 @@ class DispatchLoop:
         await asyncio.wait({self._task}, timeout=grace)
         if not self._task.done():
             self._task.cancel()  # the claims it holds are taken back by the caller
+            # ...after its own clean-up (releasing claims, closing the preparer) has run,
+            # so nothing it does lands after the caller took the claims back.
+            await asyncio.wait({self._task}, timeout=CANCEL_WAIT)
 
     async def _run(self) -> None:
         failures = 0

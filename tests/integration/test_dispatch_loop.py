@@ -65,3 +65,41 @@ async def test_a_failed_dispatch_is_retried_after_a_pause_not_at_once_and_not_ne
     (failed,) = [r for r in caplog.records if "dispatch failed" in r.getMessage()]
     assert failed.getMessage() == "dispatch failed; trying again in 0.3 s"
     assert failed.exc_info is not None and "No space left" in str(failed.exc_info[1])
+
+
+async def test_a_drain_cancelled_at_shutdown_has_cleaned_up_when_stop_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The daemon takes claims back and closes the store right after stop(): a drain's
+    # clean-up (releasing its claims) must not land after that.
+    root = write_project(tmp_path, customers=[ANA], events=[inquiry(1)], rules=ACK_ONLY)
+    project = load_project_checked(root)
+    now = datetime(2026, 11, 23, 8, tzinfo=UTC)
+    async with await SqliteStore.open(project.config.store_file()) as store:
+        await app.ensure_sample(store, project.config, now, lambda _: None)
+        daemon = Daemon(
+            project=project,
+            store=store,
+            channel=MaildirChannel(root / ".touchflow" / "maildir"),
+            clock=Clock.starting_at(now),
+        )
+        await daemon.start_up()
+        steps: list[str] = []
+
+        async def hangs(tally: Tally | None = None) -> Tally:
+            try:
+                await asyncio.sleep(60)  # a relay that never answers
+            finally:
+                await asyncio.sleep(0.05)  # releasing its claims takes a moment
+                steps.append("cleaned up")
+            raise AssertionError("not reached")
+
+        monkeypatch.setattr(daemon.dispatcher, "drain", hangs)
+        loop = dispatch_loop.DispatchLoop(
+            dispatcher=daemon.dispatcher, store=store, clock=daemon.clock
+        )
+        loop.start()
+        await asyncio.sleep(0.1)
+        await loop.stop(grace=0.1)
+        steps.append("stop returned")
+    assert steps == ["cleaned up", "stop returned"]
