@@ -50,20 +50,20 @@ class Collector:
     def mapping(self, value: Any, line: int, *, what: str) -> LineDict | None:
         if isinstance(value, LineDict):
             return value
-        self.add(line, f"{what} must be a mapping (key: value lines), not {_kind(value)}")
+        self.add(line, f"{what} must be a mapping (key: value lines), not {described(value)}")
         return None
 
     def text(self, value: Any, line: int, *, what: str) -> str | None:
         if isinstance(value, str) and value.strip():
             return value.strip()
-        self.add(line, f"{what} must be non-empty text, not {_kind(value)}")
+        self.add(line, f"{what} must be non-empty text, not {described(value)}")
         return None
 
     def text_list(self, value: Any, line: int, *, what: str) -> list[str]:
         """A string or a list of strings."""
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-            self.add(line, f"{what} must be text or a list of text, not {_kind(value)}")
+            self.add(line, f"{what} must be text or a list of text, not {described(value)}")
             return []
         return [i.strip() for i in items]
 
@@ -83,11 +83,16 @@ def line_of(container: Any, key: str | int, default: int) -> int:
     return default
 
 
-def _kind(value: Any) -> str:
+def described(value: Any) -> str:
+    """A YAML value in an ops person's words: "empty", "the number 5", "a list"."""
     if value is None:
         return "empty"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a yes/no value)"
+    if isinstance(value, int | float):
+        return f"the number {value}"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
         return "a mapping"
-    return f"{type(value).__name__} {value!r}"
+    return repr(value)

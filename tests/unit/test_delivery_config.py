@@ -150,7 +150,7 @@ def test_every_smtp_key_is_read(tmp_path: Path) -> None:
         ),
         pytest.param(
             "delivery: smtp\n",
-            "1: delivery must be a mapping (key: value lines), not str 'smtp'",
+            "1: delivery must be a mapping (key: value lines), not 'smtp'",
             id="not-a-mapping",
         ),
         pytest.param(

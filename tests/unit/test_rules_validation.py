@@ -1269,3 +1269,12 @@ def test_a_rules_file_that_is_not_utf8_is_a_problem_with_its_line(tmp_path: Path
     assert [(p.line, p.message) for p in problems] == [
         (2, "not UTF-8 text: save the file as UTF-8")
     ]
+
+
+def test_a_wrong_kind_of_value_is_named_in_words_not_python() -> None:
+    from touchflow.checks import described
+
+    assert [described(v) for v in (None, 5, 2.5, True, [1], {"a": 1}, "x")] == [
+        "empty", "the number 5", "the number 2.5", "true (a yes/no value)", "a list",
+        "a mapping", "'x'",
+    ]  # fmt: skip

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from touchflow.checks import Collector, did_you_mean
+from touchflow.checks import Collector, described, did_you_mean
 from touchflow.config import ProjectConfig
 from touchflow.rules.schema import CancelMatch, CancelOn, EventTrigger
 from touchflow.yamlload import LineDict, LineList
@@ -47,7 +47,8 @@ def _entry(item: Any, line: int, out: Collector) -> CancelOn | None:
     if isinstance(item, str) and item.strip():
         return CancelOn(event=item.strip())
     if not isinstance(item, LineDict):
-        out.add(line, f"cancel_on must be {_FORMS}, not {item!r}")
+        shown = repr(item) if isinstance(item, list) else described(item)
+        out.add(line, f"cancel_on must be {_FORMS}, not {shown}")
         return None
     before = len(out.problems)
     out.check_keys(item, ("event", "match"), where="a cancel_on entry", required=("event",))
