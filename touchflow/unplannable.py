@@ -32,6 +32,11 @@ _logged: set[tuple[str, str]] = set()
 _LOGGED_MAX = 10_000
 
 
+def key_of(rule_id: str, customer_id: str) -> str:
+    """The key of the touchpoint standing in for this rule's touchpoints of the customer."""
+    return f"{rule_id}:{quoted(customer_id)}:{OCCURRENCE}"
+
+
 def detail_of(
     facts: CustomerFacts, exc: BaseException, dates: Mapping[str, tuple[str, ...]]
 ) -> str:
@@ -56,7 +61,7 @@ def held(
     due = datetime.combine(now.astimezone(UTC).date(), time(0), tzinfo=UTC)
     return [
         PlannedTouchpoint(
-            key=f"{rule.id}:{quoted(customer.id)}:{OCCURRENCE}",
+            key=key_of(rule.id, customer.id),
             rule_id=rule.id,
             customer_id=customer.id,
             occurrence=OCCURRENCE,
