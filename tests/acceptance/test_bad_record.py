@@ -8,6 +8,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from daemon_support import outbox, touchflow
 
 # `touchflow outbox` reads the wall clock (its "needs a look" counts the last 24 hours):
@@ -34,6 +35,7 @@ def sent_keys(project: Path) -> set[str]:
     return {row["key"] for row in outbox(project, "sent")}
 
 
+@pytest.mark.slow  # five runs of the CLI on the sample: about 15 s
 def test_an_event_at_the_year_9999_holds_its_customer_and_everyone_else_is_sent(
     sample: Path, tmp_path: Path
 ) -> None:
