@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from touchflow import app, logs
+from touchflow import app, logs, trouble
 from touchflow.channels.factory import open_channel
 from touchflow.cli import EPILOG, _err, _run, cli, handle_errors, parse_now, project_option
 from touchflow.clock import Clock
@@ -166,23 +166,27 @@ def outbox(
     """
     config = load_project(project_dir)
     chosen = [OutboxState(s) for s in states]
-    counts, rows, next_due = _run(_outbox(config.store_file(), chosen, customer, limit))
+    counts, rows, next_due, problems = _run(_outbox(config.store_file(), chosen, customer, limit))
     if fmt == "json":
         doc = {
             "counts": {s.value: counts.get(s, 0) for s in OutboxState},
+            "problems": [
+                {"reason": p.reason, "rows": p.rows, "customers": p.customers, "message": p.words}
+                for p in problems
+            ],
             "next_due": _utc(next_due),
             "rows": [row_json(r) for r in rows],
         }
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return
-    _print_outbox(counts, rows, next_due, config.timezone)
+    _print_outbox(counts, rows, next_due, config.timezone, problems)
     if not rows and any(counts.values()):  # an empty outbox already said so
         click.echo(_nothing_to_list(chosen, customer))
 
 
 async def _outbox(
     store_file: Path, states: list[OutboxState], customer: str | None, limit: int
-) -> tuple[dict[OutboxState, int], list[OutboxRow], datetime | None]:
+) -> tuple[dict[OutboxState, int], list[OutboxRow], datetime | None, list[trouble.Trouble]]:
     if not store_file.exists():
         raise UserError(f"no store at {store_file} yet; `touchflow run` creates it")
     async with await SqliteStore.open(store_file) as store:
@@ -197,7 +201,8 @@ async def _outbox(
                 states=(OutboxState.PENDING,), customer_id=customer, limit=limit
             )
         next_due = await store.next_ready_at()
-    return counts, rows, next_due
+        problems = await trouble.find(store, Clock().now())
+    return counts, rows, next_due, problems
 
 
 def _nothing_to_list(states: list[OutboxState], customer: str | None) -> str:
@@ -235,12 +240,18 @@ def row_json(row: OutboxRow) -> dict[str, Any]:
 
 
 def _print_outbox(
-    counts: dict[OutboxState, int], rows: list[OutboxRow], next_due: datetime | None, tz_name: str
+    counts: dict[OutboxState, int],
+    rows: list[OutboxRow],
+    next_due: datetime | None,
+    tz_name: str,
+    problems: list[trouble.Trouble],
 ) -> None:
     console = Console(width=None if sys.stdout.isatty() else 160)
     tz = zone(tz_name)
     summary = ", ".join(f"{counts.get(s, 0)} {s.value}" for s in OutboxState if counts.get(s))
     console.print(f"Outbox: {summary or 'empty'}")
+    for problem in problems:  # what /healthz calls degraded, in the same words
+        console.print(f"Needs a look: {problem.words}", highlight=False)
     if next_due is not None:
         console.print(f"Next due: {next_due.astimezone(tz):%Y-%m-%d %H:%M} ({tz_name})")
     if not rows:

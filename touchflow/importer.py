@@ -21,6 +21,7 @@ from pathlib import Path, PurePath
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from touchflow import years
 from touchflow.checks import did_you_mean
 from touchflow.errors import InputError, Problem
 from touchflow.ids import id_problem, shown
@@ -185,11 +186,19 @@ def _locale(name: str, text: str) -> str:
 
 def _date(name: str, text: str) -> date:
     try:
-        if _DATE.fullmatch(text):
-            return date.fromisoformat(text)
+        value = date.fromisoformat(text) if _DATE.fullmatch(text) else None
     except ValueError:
-        pass
-    raise _Invalid(f"{name} {quoted(text)} is not a valid date (YYYY-MM-DD)")
+        value = None
+    if value is None:
+        raise _Invalid(f"{name} {quoted(text)} is not a valid date (YYYY-MM-DD)")
+    _in_range(name, text, years.date_problem(value))
+    return value
+
+
+def _in_range(name: str, text: str, problem: str | None) -> None:
+    # Planning a date near the ends of Python's calendar overflows: see touchflow.years.
+    if problem is not None:
+        raise _Invalid(f"{name} {quoted(text)} {problem}")
 
 
 def _aware(name: str, text: str) -> datetime:
@@ -201,6 +210,7 @@ def _aware(name: str, text: str) -> datetime:
         ) from None
     if value.utcoffset() is None:
         raise _Invalid(f"{name} {quoted(text)} has no UTC offset; {_OFFSET_HINT}")
+    _in_range(name, text, years.instant_problem(value))
     return value
 
 

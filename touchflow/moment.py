@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from touchflow import years
 from touchflow.errors import UserError
 from touchflow.models import Window
 from touchflow.timecalc import resolve_local, zone
@@ -50,17 +51,25 @@ def read_moment(text: str, tz_name: str) -> Moment:
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
+            _in_range(text, years.date_problem(day))
             return Moment(instant=_first_instant(day, tz_name), day=day, timezone=tz_name)
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         if parsed.tzinfo is None:
             raise BadMoment(
                 f"{text!r} has no UTC offset; add one (e.g. +01:00 or Z), or give just a date"
             )
+        _in_range(text, years.instant_problem(parsed))
         return Moment(instant=parsed.astimezone(UTC), timezone=tz_name)
     except ValueError:
         raise BadMoment(f"cannot read {text!r}; {EXAMPLES}") from None
     except OverflowError:
         raise BadMoment(f"{text!r} lies outside the years 1 to 9999 in UTC") from None
+
+
+def _in_range(text: str, problem: str | None) -> None:
+    # A plan from the year 9999 overflows; one from 0001 plans nothing anyone wants.
+    if problem is not None:
+        raise BadMoment(f"{text!r} {problem}")
 
 
 def _first_instant(day: date, tz_name: str) -> datetime:

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from operator import attrgetter
 
+from touchflow import unplannable
 from touchflow.builders import positional_builder
 from touchflow.candidates import Candidate, CustomerState, apply_caps
 from touchflow.collector import collector_paused
@@ -91,7 +92,10 @@ class Planner:
         in_order = True  # customers come by id (pages do): see below
         with collector_paused():  # see touchflow.collector: none of this makes cycles
             for customer_facts in facts:
-                found = plan_customer(customer_facts)
+                try:  # free in the usual case (zero-cost try): the planner is hot
+                    found = plan_customer(customer_facts)
+                except Exception as exc:  # one bad record must not stop everyone's plan
+                    found = self._planner.unplannable(customer_facts, exc)
                 if found:
                     customer_id = customer_facts.customer.id
                     if last is not None and customer_id <= last:
@@ -128,6 +132,7 @@ class _Planner:
             if rp.event is not None:
                 self.by_event.setdefault(rp.event, []).append(rp)
         self.yearly = tuple(rp for rp in prepared if rp.yearly is not None)
+        self.prepared, self.dates = prepared, dates
         self.shared = Shared(prepared, self.timing, window)
 
     def customer(self, facts: CustomerFacts) -> list[PlannedTouchpoint]:
@@ -157,6 +162,17 @@ class _Planner:
         apply_caps(found, facts.sent, self.config.caps)
         end = self.window.end  # none is due before the window's start
         return [self._touchpoint(cust, c) for c in found if c.due < end]
+
+    def unplannable(self, facts: CustomerFacts, exc: Exception) -> list[PlannedTouchpoint]:
+        """Held touchpoints standing in for a customer whose facts made planning fail
+        (see touchflow.unplannable): the rules of their event types and the rules
+        that concern every customer."""
+        detail = unplannable.detail_of(facts, exc, self.dates)
+        unplannable.report(facts.customer.id, detail)
+        types = {event.type for event in facts.events}
+        rules = [rp.rule for rp in self.prepared if rp.event is None or rp.event in types]
+        zone_name = facts.customer.timezone or self.config.timezone
+        return unplannable.held(facts, rules, detail=detail, now=self.now, timezone=zone_name)
 
     def _since_existed(self, created_at: datetime, found: list[Candidate]) -> list[Candidate]:
         """Leave out what expired before the customer existed (and so never counts

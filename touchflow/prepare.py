@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from email.utils import parseaddr
 from functools import lru_cache
 
+from touchflow import unplannable
 from touchflow.candidates import sends_counted_from
 from touchflow.channels import Envelope
 from touchflow.compose import BARE_ADDRESS
@@ -55,7 +56,10 @@ async def prepare(
     fresh = await fresh_plan(project, store, rows, now)
     done: list[Prepared] = []
     for row in rows:
-        decision = verdict(row, fresh.get(row.key), now=now)
+        tp = fresh.get(row.key)
+        if tp is None:  # the customer may have become unplannable: held, and why
+            tp = fresh.get(unplannable.key_of(row.rule_id, row.customer_id))
+        decision = verdict(row, tp, now=now)
         if isinstance(decision, Close):
             done.append(Prepared(row=decision.row))
             continue
@@ -85,7 +89,9 @@ async def fresh_plan(
     facts = await store.load_facts(customer_ids=customers, sent_since=sent_since)
     wanted = {row.key for row in rows}
     planned = plan(project.rules, facts, window=window, config=config, now=now)
-    return {tp.key: tp for tp in planned if tp.key in wanted}
+    return {
+        tp.key: tp for tp in planned if tp.key in wanted or tp.occurrence == unplannable.OCCURRENCE
+    }
 
 
 def envelope(

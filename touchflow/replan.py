@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from touchflow import logs
+from touchflow import logs, unplannable
 from touchflow.candidates import sends_counted_from
-from touchflow.models import CustomerFacts, OutboxState, Window
+from touchflow.models import CustomerFacts, HoldReason, OutboxRow, OutboxState, Window
 from touchflow.outbox import (
     NOT_PLANNED,
     RULE_REMOVED,
@@ -28,6 +28,9 @@ from touchflow.outbox import (
 from touchflow.planner import Planner
 from touchflow.project import Project
 from touchflow.store.sqlite import PAGE_SIZE, SqliteStore
+
+_INVALID = HoldReason.INVALID_DATA.value
+_UNPLANNABLE = f":{unplannable.OCCURRENCE}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -157,11 +160,31 @@ async def _plan_page(
     planned_keys = {r.key for r in desired}
     detail = "no longer in the plan: the rule, the customer or their events changed"
     vanished = [(row, NOT_PLANNED, detail) for row in rows if row.key not in planned_keys]
+    if vanished:
+        vanished = _held_for_invalid_data(vanished, desired)
     writes = plan_writes(desired, existing, vanished, now=now)
     inserted, updated = await store.write_plan(writes.inserts, writes.updates, now=now)
     total.customers += len(facts)
     total.touchpoints += len(planned)
     total.add(writes, inserted, updated)
+
+
+def _held_for_invalid_data(
+    vanished: list[tuple[OutboxRow, str, str]], desired: list[OutboxRow]
+) -> list[tuple[OutboxRow, str, str]]:
+    """A customer who could not be planned (touchflow.unplannable) keeps their open rows
+    held for that reason, not "no longer in the plan": the fix is their data."""
+    failed = {
+        r.customer_id: r.last_error or ""
+        for r in desired
+        if r.reason == _INVALID and r.key.endswith(_UNPLANNABLE)
+    }
+    if not failed:
+        return vanished
+    return [
+        (row, _INVALID, failed[row.customer_id]) if row.customer_id in failed else (row, why, text)
+        for row, why, text in vanished
+    ]
 
 
 async def _close_orphans(

@@ -12,6 +12,7 @@ import base64
 import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -116,6 +117,22 @@ async def test_the_worker_gives_the_daemons_verdicts_and_byte_identical_messages
     message = message_from_bytes(envelopes[0].data, policy=policy.default)
     assert message.get_body(("html",)) is not None  # type: ignore[attr-defined]
     assert envelopes[0].message_id == message_id_for(envelopes[0].key, "example.com")
+
+
+async def test_a_claimed_row_whose_customer_cannot_be_planned_is_held_both_ways(
+    tmp_path: Path,
+) -> None:
+    async with planned(tmp_path, 3) as (project, store):
+        # Planted past validation after the row was planned: c1's zone cannot be loaded.
+        with sqlite3.connect(store.path) as db:
+            db.execute("UPDATE customers SET timezone = 'Mars/Olympus' WHERE id = 'c1'")
+        here, there = await prepared_both_ways(project, store)
+    assert there == here
+    held = [p.row for p in here if p.row.customer_id == "c1"]
+    assert [(r.state, r.reason) for r in held] == [(OutboxState.CANCELLED, "invalid_data")]
+    assert held[0].last_error is not None
+    assert held[0].last_error.startswith("customer c1 could not be planned: ZoneInfoNotFound")
+    assert len([p for p in here if p.envelope is not None]) == 2  # c0 and c2 still go
 
 
 async def test_the_worker_signs_with_the_daemons_dkim_key(tmp_path: Path) -> None:

@@ -87,6 +87,11 @@ async def test_a_customer_created_a_second_ago_brings_no_alarm_for_what_expired_
             ["email", "timezone", "birthday"],
             id="three-bad-fields",
         ),
+        pytest.param(
+            {"birthday": "0001-01-01", "customer_since": "9999-12-31"},
+            ["birthday", "customer_since"],
+            id="dates-outside-1900-to-2200",
+        ),
         pytest.param({"consent_marketing": "maybe"}, ["consent_marketing"], id="consent"),
         pytest.param({"country": "Germany"}, ["country"], id="country"),
         pytest.param({"id": "c8"}, ["id"], id="id-not-the-urls"),

@@ -115,6 +115,11 @@ BAD_EVENTS = [
     pytest.param(
         booking(starts="2026-11-24T12:00:00"), [(None, "data.starts_at")], id="naive-data-datetime"
     ),
+    pytest.param({**booking(), "at": "9999-12-31T23:00:00Z"}, [(None, "at")], id="at-year-9999"),
+    pytest.param({**booking(), "at": "0001-01-01T00:00:00+14:00"}, [(None, "at")],
+                 id="at-before-utc-begins"),
+    pytest.param(booking(starts="2201-01-01T00:00:00Z"), [(None, "data.starts_at")],
+                 id="data-datetime-after-2200"),
     pytest.param({**booking(), "customer": "c9"}, [(None, "customer")], id="unknown-customer"),
     pytest.param({**booking(), "type": "apointment"}, [(None, "type")], id="undeclared-type"),
     pytest.param({**booking(), "id": ["b1"]}, [(None, "id")], id="id-not-text"),

@@ -6,7 +6,9 @@ import asyncio
 import functools
 import json
 import re
+import sqlite3
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,7 @@ from starlette.routing import Route
 
 from touchflow.daemon import PLANNED_UNTIL
 from touchflow.http.app import create_app
+from touchflow.models import Category, OutboxRow, OutboxState
 from touchflow.unsubscribe import load_with_links
 
 
@@ -113,6 +116,7 @@ async def test_preview_from_a_date_covers_that_whole_day_in_the_project_zone(
         ("all=maybe", "all"), ("rule=nope", "rule"),
         ("customer=c9", "customer"), ("day=3", "day"),
         ("now=2026-12-24T09:00", "now"), ("now=tomorrow", "now"), ("now=9999-12-31", "now"),
+        ("now=0001-01-01T00:00:00%2B14:00", "now"),
     ],
 )  # fmt: skip
 async def test_a_bad_preview_query_is_a_422_naming_the_parameter(
@@ -147,6 +151,64 @@ async def test_healthz_is_503_until_the_timers_run_and_200_while_they_do(api: Se
         api.daemon.stop()
         await running
     assert (await api.client.get("/healthz")).status_code == 503
+
+
+def outbox_row(key: str, state: OutboxState, reason: str) -> OutboxRow:
+    due = NOW - timedelta(hours=2)  # before the plan's window: no re-plan touches it
+    return OutboxRow(
+        key=key, rule_id="reminder", customer_id="c1", category=Category.TRANSACTIONAL,
+        counts_for_caps=True, state=state, due_at=due, expires_at=NOW + timedelta(days=2),
+        next_attempt_at=NOW + timedelta(hours=1), reason=reason,
+        last_error="what went wrong",
+    )  # fmt: skip
+
+
+async def test_healthz_is_degraded_naming_each_trouble_and_metrics_count_it(api: Setup) -> None:
+    booked = await api.client.post("/v1/events", json=booking(customer="c2"), headers=AUTH)
+    assert booked.status_code == 201
+    await api.settle()
+    # Data validation refuses now, planted past it: c2's time zone cannot be loaded.
+    with sqlite3.connect(api.store.path) as db:
+        db.execute("UPDATE customers SET timezone = 'Mars/Olympus' WHERE id = 'c2'")
+    template_failed = outbox_row("reminder:c1:a-7:24h-before", OutboxState.FAILED, "render_error")
+    relay_4xx = outbox_row("reminder:c1:a-8:24h-before", OutboxState.RETRY, "temporary_failure")
+    once_4xx = outbox_row("reminder:c1:a-9:24h-before", OutboxState.RETRY, "temporary_failure")
+    await api.store.write_plan([template_failed, relay_4xx, once_4xx], [], now=NOW)
+    with sqlite3.connect(api.store.path) as db:  # three attempts in a row: not weather
+        db.execute("UPDATE outbox SET attempts = 3 WHERE key = ?", (relay_4xx.key,))
+
+    planned = await api.store.get_meta(PLANNED_UNTIL)
+    running = asyncio.create_task(api.daemon.run_forever(install_signals=False))
+    try:
+        for _ in range(500):
+            if api.daemon.timers() and await api.store.get_meta(PLANNED_UNTIL) != planned:
+                break
+            await asyncio.sleep(0.01)
+        health = await api.client.get("/healthz")
+        scraped = (await api.client.get("/metrics")).text
+    finally:
+        api.daemon.stop()
+        await running
+
+    assert health.status_code == 200  # everyone else is served: keep it in rotation
+    assert health.json()["status"] == "degraded"
+    problems = health.json()["problems"]
+    assert [(p["reason"], p["customers"]) for p in problems] == [
+        ("invalid_data", 1), ("render_error", 1), ("retry", 1),
+    ]  # fmt: skip
+    assert problems[0]["message"].startswith("1 customer(s) held: their data could not be")
+    assert (
+        metric(scraped, 'touchflow_touchpoints_by_reason{reason="render_error",state="failed"}')
+        == 1
+    )
+    assert (
+        metric(scraped, 'touchflow_touchpoints_by_reason{reason="temporary_failure",state="retry"}')
+        == 2
+    )
+    assert (
+        metric(scraped, 'touchflow_touchpoints_by_reason{reason="invalid_data",state="cancelled"}')
+        >= 1
+    )
 
 
 # --- metrics ------------------------------------------------------------------------

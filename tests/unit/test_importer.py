@@ -188,6 +188,48 @@ def test_invalid_birthday_is_reported_on_its_line() -> None:
     ]
 
 
+def test_dates_outside_1900_to_2200_are_reported_on_their_line() -> None:
+    text = "id,birthday,customer_since\nc1,1900-01-01,2200-12-31\nc2,0001-01-01,9999-12-31\n"
+    accepts = "lies outside the years touchflow accepts (1900-01-01 to 2200-12-31)"
+    assert customer_problems(text) == [
+        (3, f'birthday "0001-01-01" {accepts}'),
+        (3, f'customer_since "9999-12-31" {accepts}'),
+    ]
+
+
+def test_event_instants_outside_1900_to_2200_are_reported_in_local_time_and_utc() -> None:
+    def line(n: int, at: str, **data: Any) -> dict[str, Any]:
+        return {"id": f"e{n}", "type": "signed_up", "customer": "c1", "at": at, "data": data}
+
+    text = jsonl(
+        line(1, "9999-12-31T23:00:00Z"),
+        line(2, "0001-01-01T00:00:00+14:00"),  # has no UTC: astimezone overflows
+        line(3, "2200-12-31T23:00:00-05:00"),  # 2201 in UTC
+        line(4, "2026-05-01T10:00:00Z", when="1899-12-31T23:00:00Z"),
+        line(5, "1900-01-01T00:00:00Z", when="2200-12-31T23:59:59Z"),
+    )
+    accepts = "lies outside the years touchflow accepts (1900-01-01 to 2200-12-31)"
+    problems = problems_of(
+        parse_events_text, text, display="e.jsonl",
+        data_types={"signed_up": {"when": FieldType.DATETIME}},
+    )  # fmt: skip
+    assert problems == [
+        (1, f'at "9999-12-31T23:00:00Z" {accepts}'),
+        (2, f'at "0001-01-01T00:00:00+14:00" {accepts}'),
+        (3, f'at "2200-12-31T23:00:00-05:00" {accepts}'),
+        (4, f'data.when "1899-12-31T23:00:00Z" {accepts}'),
+    ]
+
+
+def test_an_event_from_the_command_line_outside_1900_to_2200_names_the_option() -> None:
+    problems = problems_of(
+        make_event, "signed_up", customer="c1", at="0001-01-01T00:00:00+14:00", data_json=None,
+        event_id=None, data_types={"signed_up": {}}, now=NOW,
+    )  # fmt: skip
+    assert problems == [(None, 'at "0001-01-01T00:00:00+14:00" lies outside the years '
+                               "touchflow accepts (1900-01-01 to 2200-12-31)")]  # fmt: skip
+
+
 def test_unknown_time_zone_suggests_the_closest_one() -> None:
     text = "id,timezone\nc1,Europe/Berln\nc2,europe/paris\nc3,Nowhere\n"
     assert customer_problems(text) == [

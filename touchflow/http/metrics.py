@@ -83,7 +83,9 @@ class Metrics:
             self._seeded = True
         rules = [rule.id for rule in self._engine.project.rules]
         counts = await store.outbox_counts_by_rule()
+        reasons = await store.outbox_reason_counts()
         self._outbox.refresh(counts, rules, ready=await store.outbox_ready_count(now))
+        self._outbox.reasons = reasons
         return generate_latest(self.registry)
 
     def observe(self, fields: dict[str, object]) -> None:
@@ -127,6 +129,7 @@ class _OutboxCollector(Collector):
         self._counts: list[tuple[OutboxState, str, int]] = []
         self._rules: list[str] = []
         self._ready = 0
+        self.reasons: list[tuple[OutboxState, str, int]] = []
 
     def refresh(
         self, counts: list[tuple[OutboxState, str, int]], rules: list[str], *, ready: int
@@ -151,7 +154,15 @@ class _OutboxCollector(Collector):
         ready = GaugeMetricFamily(
             "touchflow_outbox_ready", "Pending and retry rows whose time has come (the backlog)."
         )
+        by_reason = GaugeMetricFamily(
+            "touchflow_touchpoints_by_reason",
+            "Outbox rows held, failed, expired or retrying, by state and reason "
+            "(invalid_data, render_error, rejected, temporary_failure, ...).",
+            labels=["state", "reason"],
+        )
         if with_samples:
+            for state, reason, n in sorted(self.reasons):
+                by_reason.add_metric([state.value, reason], n)
             by_pair = {(state, rule): n for state, rule, n in self._counts}
             # Every (state, rule) pair, zeros included: a series must not vanish at 0.
             for rule in sorted({*self._rules, *(rule for _, rule, _ in self._counts)}):
@@ -159,7 +170,7 @@ class _OutboxCollector(Collector):
                     rows.add_metric([state.value, rule], by_pair.get((state, rule), 0))
             depth.add_metric([], sum(n for state, _, n in self._counts if state in _WAITING))
             ready.add_metric([], self._ready)
-        return [rows, depth, ready]
+        return [rows, depth, ready, by_reason]
 
 
 def _instant(value: object) -> datetime | None:

@@ -125,7 +125,9 @@ def _paths() -> dict[str, Any]:
             "get": {
                 "summary": "Liveness and the scheduler's timers.",
                 "responses": {
-                    "200": _json("Running.", _ref("Health")),
+                    "200": _json(
+                        "Running (degraded: some customers' messages need a look).", _ref("Health")
+                    ),
                     "503": _json("Starting or stopping.", _ref("Health")),
                 },
             }
@@ -245,9 +247,21 @@ def _schemas(settings: HttpSettings) -> dict[str, Any]:
         ),
         "Health": _object(
             {
-                "status": {"enum": ["ok", "unavailable"]},
+                "status": {"enum": ["ok", "degraded", "unavailable"]},
                 "scheduler": _TEXT,
                 "timers": {"type": "object", "additionalProperties": nullable_time},
+                "problems": {
+                    "type": "array",
+                    "items": _object(
+                        {
+                            "reason": _TEXT,
+                            "rows": {"type": "integer"},
+                            "customers": {"type": "integer"},
+                            "message": _TEXT,
+                        },
+                        required=["reason", "rows", "customers", "message"],
+                    ),
+                },
             },
             required=["status", "scheduler", "timers"],
         ),

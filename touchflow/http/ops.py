@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from touchflow import trouble
 from touchflow.http.errors import JSONLine
 from touchflow.http.metrics import CONTENT_TYPE
 from touchflow.http.state import api_of
@@ -18,18 +19,27 @@ _NO_CACHE = {"Cache-Control": "no-store"}
 
 
 async def healthz(request: Request) -> Response:
-    """200 while the scheduler runs its timers; 503 while starting or stopping."""
-    timers = api_of(request).engine.timers()
+    """200 while the scheduler runs its timers (``degraded`` with the problems when some
+    customers' messages are in trouble: touchflow.trouble); 503 while starting or stopping."""
+    engine = api_of(request).engine
+    timers = engine.timers()
     ok = timers is not None and all(name in timers for name in TIMERS)
     shown = {
         name: when.isoformat() if when is not None else None
         for name, when in sorted((timers or {}).items())
     }
-    body = {
-        "status": "ok" if ok else "unavailable",
+    # Still 200 when degraded: everyone else is served, so a load balancer must keep it.
+    problems = await trouble.find(engine.store, engine.clock.now()) if ok else []
+    body: dict[str, object] = {
+        "status": ("degraded" if problems else "ok") if ok else "unavailable",
         "scheduler": "running" if timers is not None else "not running",
         "timers": shown,
     }
+    if problems:
+        body["problems"] = [
+            {"reason": p.reason, "rows": p.rows, "customers": p.customers, "message": p.words}
+            for p in problems
+        ]
     return JSONLine(body, status_code=200 if ok else 503, headers=_NO_CACHE)
 
 

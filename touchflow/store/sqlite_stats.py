@@ -36,3 +36,33 @@ class StatsMethods:
     async def last_sent_at(self) -> datetime | None:
         rows = await self._fetch("SELECT MAX(sent_at) FROM outbox WHERE state = 'sent'", ())
         return from_utc_text(rows[0][0]) if rows and rows[0][0] else None
+
+    async def outbox_reason_counts(self) -> list[tuple[OutboxState, str, int]]:
+        """``(state, reason, rows)`` of rows held, failed, expired or retrying, by reason."""
+        rows = await self._fetch(
+            "SELECT state, reason, COUNT(*) FROM outbox "
+            "WHERE state IN ('cancelled', 'suppressed', 'failed', 'expired', 'retry') "
+            "AND reason IS NOT NULL GROUP BY state, reason",
+            (),
+        )
+        return [(OutboxState(state), str(reason), int(n)) for state, reason, n in rows]
+
+    async def outbox_trouble(
+        self, *, since: datetime, reasons: tuple[str, ...], retries: int
+    ) -> list[tuple[str, int, int]]:
+        """``(reason, rows, customers)``: rows cancelled or failed with one of ``reasons``
+        due since ``since``; and as ``"retry"`` the rows retrying after ``retries`` or more
+        attempts. Both read the (state, due_at) index, not the whole outbox."""
+        marks = ", ".join("?" for _ in reasons)
+        held = await self._fetch(
+            "SELECT reason, COUNT(*), COUNT(DISTINCT customer_id) FROM outbox "
+            f"WHERE state IN ('cancelled', 'failed') AND due_at >= ? AND reason IN ({marks}) "
+            "GROUP BY reason",
+            (utc_text(since), *reasons),
+        )
+        retrying = await self._fetch(
+            "SELECT 'retry', COUNT(*), COUNT(DISTINCT customer_id) FROM outbox "
+            "WHERE state = 'retry' AND attempts >= ? HAVING COUNT(*) > 0",
+            (retries,),
+        )
+        return [(str(reason), int(n), int(c)) for reason, n, c in [*held, *retrying]]
