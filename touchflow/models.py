@@ -132,6 +132,9 @@ class CustomerFacts:
     events: Sequence[Event] = ()  # sorted by (at, id)
     suppressed: frozenset[SuppressionScope] = frozenset()
     sent: Sequence[SentRecord] = ()
+    # A stored value of theirs that could not be read (written by hand or by a bug):
+    # the planner holds them as invalid_data with these words instead of planning.
+    unreadable: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

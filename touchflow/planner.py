@@ -93,6 +93,8 @@ class Planner:
         with collector_paused():  # see touchflow.collector: none of this makes cycles
             for customer_facts in facts:
                 try:  # free in the usual case (zero-cost try): the planner is hot
+                    if customer_facts.unreadable is not None:
+                        raise unplannable.UnreadableRecord(customer_facts.unreadable)
                     found = plan_customer(customer_facts)
                 except Exception as exc:  # one bad record must not stop everyone's plan
                     found = self._planner.unplannable(customer_facts, exc)

@@ -37,11 +37,15 @@ def key_of(rule_id: str, customer_id: str) -> str:
     return f"{rule_id}:{quoted(customer_id)}:{OCCURRENCE}"
 
 
+class UnreadableRecord(Exception):
+    """A stored value of the customer's could not be read (``CustomerFacts.unreadable``)."""
+
+
 def detail_of(
     facts: CustomerFacts, exc: BaseException, dates: Mapping[str, tuple[str, ...]]
 ) -> str:
     """What is wrong, in the words of an import error when a value can be named."""
-    named = _bad_value(facts, dates)
+    named = facts.unreadable or _bad_value(facts, dates)
     if named is None:
         named = f"{type(exc).__name__}: {exc}"
     return f"customer {facts.customer.id} could not be planned: {named}"

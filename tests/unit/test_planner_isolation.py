@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import pytest
@@ -71,3 +72,21 @@ def test_a_fault_no_value_explains_is_named_by_its_error(tmp_path) -> None:
     assert held.key == "card:c2:invalid_data"
     assert held.detail is not None
     assert held.detail.startswith("customer c2 could not be planned: ZoneInfoNotFoundError")
+
+
+def test_a_customer_with_an_unreadable_stored_row_is_held_with_the_stores_words(
+    tmp_path,
+) -> None:
+    config, rules = project(tmp_path, RULES)
+    good = facts(customer(id="c1"), [bought("o1", "2026-12-01T10:00:00Z", "c1")])
+    unreadable = dataclasses.replace(
+        facts(customer(id="c2"), []),
+        unreadable="event e-9 is stored unreadable (JSONDecodeError: Expecting value)",
+    )
+    tps = run(config, rules, good, unreadable, start=START, days=7)
+    assert [tp.key for tp in tps if tp.status is Status.PLANNED] == ["survey:c1:o1:2bd-after"]
+    held = {tp.detail for tp in tps if tp.customer_id == "c2"}
+    assert held == {
+        "customer c2 could not be planned: event e-9 is stored unreadable "
+        "(JSONDecodeError: Expecting value)"
+    }

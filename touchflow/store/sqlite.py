@@ -462,7 +462,7 @@ def _facts(
     suppression_rows: Iterable[Any],
     sent_rows: Iterable[Any] = (),
 ) -> list[CustomerFacts]:
-    events = _events_by_customer(event_rows)
+    events, broken = _events_by_customer(event_rows)
     scopes: defaultdict[str, set[SuppressionScope]] = defaultdict(set)
     for email, scope in suppression_rows:
         scopes[email].add(SuppressionScope(scope))
@@ -478,7 +478,10 @@ def _facts(
     facts = []
     nothing: frozenset[SuppressionScope] = frozenset()
     for row in customer_rows:
-        customer = _customer(row)
+        try:
+            customer, unreadable = _customer(row), broken.get(row[0])
+        except (ValueError, TypeError) as exc:  # see _events_by_customer
+            customer, unreadable = Customer(id=row[0], email=row[1]), _unreadable(row, exc)
         suppressed = nothing
         if scopes and customer.email:  # mostly none: then no address is lower-cased
             email = customer.email.lower()
@@ -491,19 +494,48 @@ def _facts(
                 events=events.get(customer.id, ()),
                 suppressed=suppressed,
                 sent=tuple(sent[customer.id]) if customer.id in sent else (),
+                unreadable=unreadable,
             )
         )
     return facts
 
 
-def _events_by_customer(event_rows: Iterable[Any]) -> dict[str, tuple[Event, ...]]:
-    """Each customer's events, in the order of the rows (which come by customer)."""
+def _events_by_customer(
+    event_rows: Iterable[Any],
+) -> tuple[dict[str, tuple[Event, ...]], dict[str, str]]:
+    """Each customer's events, in the order of the rows (which come by customer), and
+    for a customer with an event that cannot be read, what is wrong with it.
+
+    A row written past touchflow's checks (by hand, by a bug: data that is not JSON, an
+    `at` that is no date) must not stop everyone's plan: its customer is held instead
+    (``CustomerFacts.unreadable``, see touchflow.unplannable)."""
     events: dict[str, tuple[Event, ...]] = {}
-    for customer_id, rows in groupby(event_rows, itemgetter(2)):
-        found = tuple(map(_event, rows))
+    broken: dict[str, str] = {}
+    for customer_id, group in groupby(event_rows, itemgetter(2)):
+        rows = tuple(group)
+        try:
+            found = tuple(map(_event, rows))
+        except (ValueError, TypeError):
+            found = tuple(_readable_events(rows, customer_id, broken))
         # Rows of one customer come together; should they not, none is lost.
         events[customer_id] = events[customer_id] + found if customer_id in events else found
-    return events
+    return events, broken
+
+
+def _readable_events(
+    rows: Sequence[Any], customer_id: str, broken: dict[str, str]
+) -> Iterator[Event]:
+    for row in rows:
+        try:
+            yield _event(row)
+        except (ValueError, TypeError) as exc:
+            broken.setdefault(customer_id, _unreadable(row, exc, what=f"event {row[0]}"))
+
+
+def _unreadable(row: Sequence[Any], exc: Exception, *, what: str = "") -> str:
+    """Words for a stored row that could not be read, naming the row and the fault."""
+    what = what or f"customer {row[0]}"
+    return f"{what} is stored unreadable ({type(exc).__name__}: {str(exc)[:120]})"
 
 
 # --- values <-> columns ---------------------------------------------------------
