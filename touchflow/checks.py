@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from touchflow.errors import Problem
+from touchflow.errors import Problem, shown
 from touchflow.yamlload import LineDict, LineList
 
 T = TypeVar("T")
@@ -90,4 +90,4 @@ def _kind(value: Any) -> str:
         return "a list"
     if isinstance(value, dict):
         return "a mapping"
-    return f"{type(value).__name__} {value!r}"
+    return f"{type(value).__name__} {shown(value)}"

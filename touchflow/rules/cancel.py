@@ -17,6 +17,7 @@ from typing import Any
 
 from touchflow.checks import Collector, did_you_mean
 from touchflow.config import ProjectConfig
+from touchflow.errors import shown
 from touchflow.rules.schema import CancelMatch, CancelOn, EventTrigger
 from touchflow.yamlload import LineDict, LineList
 
@@ -47,7 +48,7 @@ def _entry(item: Any, line: int, out: Collector) -> CancelOn | None:
     if isinstance(item, str) and item.strip():
         return CancelOn(event=item.strip())
     if not isinstance(item, LineDict):
-        out.add(line, f"cancel_on must be {_FORMS}, not {item!r}")
+        out.add(line, f"cancel_on must be {_FORMS}, not {shown(item)}")
         return None
     before = len(out.problems)
     out.check_keys(item, ("event", "match"), where="a cancel_on entry", required=("event",))
