@@ -115,9 +115,9 @@ _WATCHDOG = _Watchdog()
 
 
 @contextmanager
-def time_limit(seconds: float = RENDER_SECONDS) -> Iterator[None]:
-    """Run the body with a deadline: past it, RenderTimeout is raised inside it."""
-    token = _WATCHDOG.start(seconds)
+def time_limit(seconds: float | None = None) -> Iterator[None]:
+    """Run the body with a deadline (RENDER_SECONDS): past it, RenderTimeout is raised in it."""
+    token = _WATCHDOG.start(RENDER_SECONDS if seconds is None else seconds)
     try:
         yield
     finally:
