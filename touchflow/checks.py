@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from touchflow.errors import Problem
+from touchflow.errors import Problem, shown
 from touchflow.yamlload import LineDict, LineList
 
 T = TypeVar("T")
@@ -95,4 +95,4 @@ def described(value: Any) -> str:
         return "a list"
     if isinstance(value, dict):
         return "a mapping"
-    return repr(value)
+    return shown(value)

@@ -15,7 +15,7 @@ from touchflow.checks import Collector, did_you_mean, line_of
 from touchflow.compose import ComposeError, check_address, check_unsubscribe
 from touchflow.daemon_config import DaemonSettings, parse_daemon
 from touchflow.durations import parse_period, parse_time_of_day
-from touchflow.errors import ConfigError, HeaderInjectionError, Problem
+from touchflow.errors import ConfigError, HeaderInjectionError, Problem, shown
 from touchflow.http.settings import HttpSettings, parse_http
 from touchflow.models import Category, FieldType
 from touchflow.yamlload import LineDict, load_yaml
@@ -231,7 +231,7 @@ def _read(doc: LineDict, root: Path, out: Collector) -> ProjectConfig:
 
 def read_zone(value: Any, line: int, out: Collector) -> str | None:
     if not isinstance(value, str) or not value:
-        out.add(line, f"time zone must be an IANA name like Europe/Berlin, not {value!r}")
+        out.add(line, f"time zone must be an IANA name like Europe/Berlin, not {shown(value)}")
         return None
     try:
         zoneinfo.ZoneInfo(value)
@@ -245,7 +245,7 @@ def read_zone(value: Any, line: int, out: Collector) -> str | None:
 def read_country(value: Any, line: int, out: Collector) -> str | None:
     if isinstance(value, str) and len(value) == 2 and value.isalpha():
         return value.upper()
-    out.add(line, f"country must be an ISO 3166 two-letter code like DE or US, not {value!r}")
+    out.add(line, f"country must be an ISO 3166 two-letter code like DE or US, not {shown(value)}")
     return None
 
 
@@ -311,14 +311,16 @@ def read_policies(value: Any, line: int, out: Collector, base: Policies) -> Poli
             holidays = HolidayPolicy(raw_h)
         else:
             choices = ", ".join(p.value for p in HolidayPolicy)
-            out.add(doc.line_of("holidays"), f"holidays must be one of {choices}, not {raw_h!r}")
+            out.add(
+                doc.line_of("holidays"), f"holidays must be one of {choices}, not {shown(raw_h)}"
+            )
     flags: dict[str, bool] = {"caps": base.caps, "require_consent": base.require_consent}
     for key in flags:
         if key in doc:
             if isinstance(doc[key], bool):
                 flags[key] = doc[key]
             else:
-                out.add(doc.line_of(key), f"{key} must be true or false, not {doc[key]!r}")
+                out.add(doc.line_of(key), f"{key} must be true or false, not {shown(doc[key])}")
     return Policies(
         send_window=window,
         holidays=holidays,
@@ -367,12 +369,13 @@ def _read_cap(doc: LineDict, out: Collector) -> Cap | None:
     ok = True
     if "category" in doc and cat not in [c.value for c in Category]:
         out.add(
-            doc.line_of("category"), f"cap category must be marketing or transactional, not {cat!r}"
+            doc.line_of("category"),
+            f"cap category must be marketing or transactional, not {shown(cat)}",
         )
         ok = False
     limit = doc.get("max")
     if "max" in doc and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
-        out.add(doc.line_of("max"), f"cap max must be a whole number ≥ 0, not {limit!r}")
+        out.add(doc.line_of("max"), f"cap max must be a whole number ≥ 0, not {shown(limit)}")
         ok = False
     per = None
     if "per" in doc:
@@ -472,4 +475,6 @@ def _check_address(value: str, line: int, what: str, out: Collector) -> None:
     try:
         check_address(what, value)
     except (ComposeError, HeaderInjectionError):
-        out.add(line, f'{what} must be one address like "Shop <hello@example.com>", not {value!r}')
+        out.add(
+            line, f'{what} must be one address like "Shop <hello@example.com>", not {shown(value)}'
+        )

@@ -7,9 +7,32 @@ them to exit codes and never prints a traceback for a user mistake.
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+
+class _Short(reprlib.Repr):
+    # YAML gives LineDict/LineList, which reprlib would otherwise repr() whole.
+    def repr_LineDict(self, x: dict[object, object], level: int) -> str:
+        return self.repr_dict(x, level)
+
+    def repr_LineList(self, x: list[object], level: int) -> str:
+        return self.repr_list(x, level)
+
+
+_SHORT = _Short()
+_SHORT.maxstring = _SHORT.maxother = 80
+_SHORT.maxlist = _SHORT.maxdict = 4
+_SHORT.maxlevel = 2
+_SHOWN_CHARS = 120
+
+
+def shown(value: object) -> str:
+    """``repr(value)``, cut short: a message quotes what the user wrote, never all of it."""
+    text = _SHORT.repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
 
 
 class TouchflowError(Exception):

@@ -6,9 +6,17 @@ from collections.abc import Mapping
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 
-_ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+from touchflow.bounds import (
+    RENDER_SECONDS,
+    BoundedEnvironment,
+    RenderTimeout,
+    constant_overruns,
+    time_limit,
+)
+
+# The templates' sandbox, size caps included: a condition is a template expression.
+_ENV = BoundedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
 
 
 class ConditionError(ValueError):
@@ -18,9 +26,12 @@ class ConditionError(ValueError):
 def compile_condition(source: str) -> Any:
     """Compile one condition; ``ConditionError`` with Jinja's words on bad syntax."""
     try:
-        return _ENV.compile_expression(source, undefined_to_none=False)
+        compiled = _ENV.compile_expression(source, undefined_to_none=False)
     except jinja2.TemplateSyntaxError as exc:
         raise ConditionError(f"cannot read condition {source!r}: {exc.message}") from exc
+    for _line, message in constant_overruns(_ENV, parse_condition_ast(source)):
+        raise ConditionError(f"condition {source!r}: {message}")
+    return compiled
 
 
 def parse_condition_ast(source: str) -> jinja2.nodes.Template:
@@ -30,7 +41,11 @@ def parse_condition_ast(source: str) -> jinja2.nodes.Template:
 
 def evaluate(compiled: Any, context: Mapping[str, Any]) -> bool:
     try:
-        return bool(compiled(**context))
+        with time_limit():
+            return bool(compiled(**context))
+    except RenderTimeout as exc:
+        message = f"stopped: the condition took longer than {RENDER_SECONDS:g} s"
+        raise ConditionError(message) from exc
     except jinja2.UndefinedError as exc:
         raise ConditionError(exc.message or "undefined variable") from exc
     except Exception as exc:  # a user expression can raise anything: report, never crash

@@ -53,8 +53,16 @@ import jinja2
 from jinja2 import nodes
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from touchflow.bounds import (
+    RENDER_SECONDS,
+    BoundedEnvironment,
+    LimitError,
+    RenderTimeout,
+    check_printable,
+    constant_overruns,
+    time_limit,
+)
 from touchflow.errors import Problem, RenderError, TemplateError
 
 Part = Literal["subject", "text", "html"]
@@ -72,6 +80,7 @@ _UNKNOWN_CALLABLE_RE = re.compile(r"No (filter|test) named '([^']+)'")
 _LAYOUT = "subject.txt, body.txt and optionally body.html"
 _FILES = "subject.txt, body.txt and body.html"
 _DASH = " \N{EM DASH} "
+_TOO_LONG = f"stopped: rendering took longer than {RENDER_SECONDS:g} s (a loop too long?)"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -161,9 +170,13 @@ class TemplateSet:
         # go into their own Context), so one dict serves all parts: only the locale differs.
         parent = {**parts[0][1].globals, **context, "_tf_timezone": zone} if parts else {}
         texts: dict[Part, str] = {}
-        for which, file, shown_in in parts:
-            parent["_tf_locale"] = shown_in
-            texts[which] = _render_file(file, parent)
+        try:
+            with time_limit():
+                for which, file, shown_in in parts:
+                    parent["_tf_locale"] = shown_in
+                    texts[which] = _render_file(file, parent)
+        except RenderTimeout:  # between two parts: outside the template's own lines
+            raise RenderError(name, _TOO_LONG) from None
         # A subject may wrap in its file or take a line break from data: folded, not held,
         # since whitespace is all it loses and no header can start (docs/rules.md §8.1).
         # Other controls (NUL, ESC) stay, and compose() holds them as invalid_message.
@@ -275,6 +288,10 @@ def _render_file(file: _File, parent: dict[str, Any]) -> str:
 def _render_error(file: _File, exc: Exception) -> RenderError:
     if isinstance(exc, jinja2.UndefinedError):
         message = f"undefined value: {exc.message}"
+    elif isinstance(exc, RenderTimeout):
+        message = _TOO_LONG
+    elif isinstance(exc, LimitError):
+        message = f"too large: {exc}"
     elif isinstance(exc, SecurityError):
         message = f"not allowed in a template: {exc}"
     elif isinstance(exc, _FilterError):
@@ -414,13 +431,13 @@ def _refuse_none(value: Any) -> Any:
             "a value printed here is empty; give a fallback, e.g. "
             "{{ customer.first_name or 'there' }}"
         )
-    return value
+    return check_printable(value)
 
 
-def make_environment() -> ImmutableSandboxedEnvironment:
+def make_environment() -> BoundedEnvironment:
     # Immutable: a template must not change the context (lists, dicts) that the
     # planner hands to other renders. Names are display paths, so .html decides.
-    env = ImmutableSandboxedEnvironment(
+    env = BoundedEnvironment(
         undefined=jinja2.StrictUndefined,
         autoescape=_autoescape,
         keep_trailing_newline=True,
@@ -521,6 +538,8 @@ class _Loader:
         except jinja2.TemplateSyntaxError as exc:
             self.problem(shown, self.syntax_message(exc), exc.lineno)
             return
+        for line, message in constant_overruns(self.env, ast):
+            self.problem(shown, message, line)
         part = PART_FILES[path.name]
         source = TemplateSource(
             template=template, display_path=shown, locale=locale, part=part, ast=ast

@@ -39,8 +39,49 @@ class LineList(list[Any]):
         return self.line
 
 
+MAX_YAML_BYTES = 1024 * 1024  # a rules file or touchflow.yaml; split bigger rule sets
+MAX_ALIAS_NODES = 100_000  # values reached through aliases (*name), counted expanded
+
+
 class _Loader(yaml.SafeLoader):
-    pass
+    """SafeLoader that counts what aliases expand to.
+
+    PyYAML shares an aliased value instead of copying it, so a "billion laughs"
+    document loads small; but every walk of it (checks, error messages, JSON)
+    sees it expanded. Refused while composing, at the alias that goes too far.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._sizes: dict[int, int] = {}  # id(node) -> nodes it stands for, expanded
+        self._through_aliases = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        node = super().compose_node(parent, index)
+        if node is None:
+            return None
+        if isinstance(event, yaml.AliasEvent):
+            self._through_aliases += self._sizes.get(id(node), 1)
+            if self._through_aliases > MAX_ALIAS_NODES:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"aliases expand to more than {MAX_ALIAS_NODES:,} values "
+                    "(a 'billion laughs' document?); write the values out or use fewer *aliases",
+                    event.start_mark,  # type: ignore[arg-type]
+                )
+        else:
+            self._sizes[id(node)] = 1 + sum([self._sizes.get(id(c), 1) for c in _children(node)])
+        return node
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
@@ -109,13 +150,20 @@ def load_yaml(path: Path, *, display: str | None = None) -> Any:
     """Load one YAML file; raise ``ProblemsError`` with file:line on bad syntax."""
     shown = display or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:  # before reading: a YAML file is never this big on purpose
+            limit = f"at most {MAX_YAML_BYTES:,} bytes; split it into several files"
+            raise ProblemsError(
+                [Problem(path=shown, line=None, message=f"too large: {size:,} bytes ({limit})")]
+            )
+        data = path.read_bytes()
+        text = data.decode("utf-8")
     except OSError as exc:
         raise ProblemsError(
             [Problem(path=shown, line=None, message=f"cannot read: {exc}")]
         ) from exc
     except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        line = data[: exc.start].count(b"\n") + 1
         raise ProblemsError(
             [Problem(path=shown, line=line, message="not UTF-8 text: save the file as UTF-8")]
         ) from exc

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from touchflow.checks import Collector
-from touchflow.errors import UserError
+from touchflow.errors import UserError, shown
 from touchflow.yamlload import LineDict
 
 
@@ -103,7 +103,8 @@ def parse_delivery(value: Any, line: int, out: Collector, root: Path) -> Deliver
             channel = ChannelKind(raw)
         else:
             out.add(
-                doc.line_of("channel"), f"delivery.channel must be maildir or smtp, not {raw!r}"
+                doc.line_of("channel"),
+                f"delivery.channel must be maildir or smtp, not {shown(raw)}",
             )
     if channel is ChannelKind.SMTP and "smtp" not in doc:
         out.add(
@@ -132,7 +133,7 @@ def _read_smtp(value: Any, line: int, out: Collector, root: Path) -> SmtpSetting
         else:
             out.add(
                 doc.line_of("tls"),
-                f"delivery.smtp.tls must be starttls, implicit or none, not {doc['tls']!r}",
+                f"delivery.smtp.tls must be starttls, implicit or none, not {shown(doc['tls'])}",
             )
     kw: dict[str, Any] = {"tls": tls}
     if "port" in doc:
@@ -165,14 +166,14 @@ def _read_host(doc: LineDict, out: Collector) -> str | None:
         out.add(
             doc.line_of("host"),
             f"delivery.smtp.host must be a host name or IP address like smtp.example.com, "
-            f"not {host!r}",
+            f"not {shown(host)}",
         )
         return None
     if host.count(":") == 1:  # an IPv6 address has several
         out.add(
             doc.line_of("host"),
             f"delivery.smtp.host is a host name without the port; write the port under "
-            f"`port:`, not {host!r}",
+            f"`port:`, not {shown(host)}",
         )
         return None
     return host
@@ -194,11 +195,14 @@ def _number(
     if whole:
         bounds = f"from {least} to {most}" if most is not None else f"≥ {least}"
         out.add(
-            doc.line_of(key), f"delivery.smtp.{key} must be a whole number {bounds}, not {raw!r}"
+            doc.line_of(key),
+            f"delivery.smtp.{key} must be a whole number {bounds}, not {shown(raw)}",
         )
     else:
         unit = " (seconds)" if key == "timeout" else " (messages per second)"
-        out.add(doc.line_of(key), f"delivery.smtp.{key} must be a number > 0{unit}, not {raw!r}")
+        out.add(
+            doc.line_of(key), f"delivery.smtp.{key} must be a number > 0{unit}, not {shown(raw)}"
+        )
     return None
 
 
@@ -254,7 +258,7 @@ def _read_name(doc: LineDict, key: str, what: str, out: Collector, *, example: s
     """A DNS name (labels of letters, digits, ``-`` and ``_``), e.g. a selector or domain."""
     text = out.text(doc[key], doc.line_of(key), what=what)
     if text is not None and not _LABELS.fullmatch(text):
-        out.add(doc.line_of(key), f"{what} must be a DNS name like {example}, not {text!r}")
+        out.add(doc.line_of(key), f"{what} must be a DNS name like {example}, not {shown(text)}")
         return None
     return text
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from touchflow.checks import Collector, described, did_you_mean
 from touchflow.config import ProjectConfig
+from touchflow.errors import shown
 from touchflow.rules.schema import CancelMatch, CancelOn, EventTrigger
 from touchflow.yamlload import LineDict, LineList
 
@@ -47,8 +48,8 @@ def _entry(item: Any, line: int, out: Collector) -> CancelOn | None:
     if isinstance(item, str) and item.strip():
         return CancelOn(event=item.strip())
     if not isinstance(item, LineDict):
-        shown = repr(item) if isinstance(item, list) else described(item)
-        out.add(line, f"cancel_on must be {_FORMS}, not {shown}")
+        what = shown(item) if isinstance(item, list) else described(item)
+        out.add(line, f"cancel_on must be {_FORMS}, not {what}")
         return None
     before = len(out.problems)
     out.check_keys(item, ("event", "match"), where="a cancel_on entry", required=("event",))

@@ -11,7 +11,7 @@ from touchflow import calendars
 from touchflow.checks import Collector, did_you_mean
 from touchflow.config import ProjectConfig, read_policies
 from touchflow.durations import IMMEDIATELY, Offset, parse_offset, parse_period, parse_time_of_day
-from touchflow.errors import Problem, ProblemsError, RuleError
+from touchflow.errors import Problem, ProblemsError, RuleError, shown
 from touchflow.expressions import ConditionError, compile_condition
 from touchflow.models import Category, FieldType
 from touchflow.rules.cancel import check_cancel_on, read_cancel_on
@@ -139,7 +139,7 @@ def _read_rule(doc: LineDict, display: str, config: ProjectConfig, out: Collecto
     cancel_on = read_cancel_on(doc, out)
     priority = doc.get("priority", 0)
     if not isinstance(priority, int) or isinstance(priority, bool):
-        out.add(doc.line_of("priority"), f"priority must be a whole number, not {priority!r}")
+        out.add(doc.line_of("priority"), f"priority must be a whole number, not {shown(priority)}")
     base = config.policies[category or Category.TRANSACTIONAL]
     policies = (
         read_policies(doc["policies"], doc.line_of("policies"), out, base)
@@ -258,7 +258,7 @@ def _read_conditions(doc: LineDict, out: Collector) -> tuple[Condition, ...]:
     for i, source in enumerate(items):
         item_line = raw.line_of(i) if isinstance(raw, LineList) else line
         if not isinstance(source, str):
-            out.add(item_line, f"a condition must be an expression in quotes, not {source!r}")
+            out.add(item_line, f"a condition must be an expression in quotes, not {shown(source)}")
             continue
         try:
             compiled = compile_condition(source)
@@ -325,7 +325,7 @@ def _path(value: Any, line: int, out: Collector, *, what: str) -> tuple[str, ...
             len(parts) == 3 and parts[:2] == ("event", "data") and parts[2]
         ):
             return parts
-    out.add(line, f"{what} must be event.at, event.id or event.data.<field>, not {value!r}")
+    out.add(line, f"{what} must be event.at, event.id or event.data.<field>, not {shown(value)}")
     return None
 
 
@@ -333,7 +333,9 @@ def _feb29(trig: LineDict, out: Collector) -> Feb29:
     value = trig.get("feb29", Feb29.FEB28.value)
     names = [p.value for p in Feb29]
     if value not in names:
-        out.add(trig.line_of("feb29"), f"feb29 must be one of {', '.join(names)}, not {value!r}")
+        out.add(
+            trig.line_of("feb29"), f"feb29 must be one of {', '.join(names)}, not {shown(value)}"
+        )
         return Feb29.FEB28
     return Feb29(value)
 
@@ -350,7 +352,7 @@ def _yearly_trigger(trig: LineDict, config: ProjectConfig, out: Collector) -> Tr
         hint = did_you_mean(str(value), [f"customer.{f}" for f in allowed])
         out.add(
             trig.line_of("yearly"),
-            f"yearly needs a customer date field ({choices}), not {value!r}{hint}",
+            f"yearly needs a customer date field ({choices}), not {shown(value)}{hint}",
         )
         return None
     assert name is not None
@@ -363,7 +365,7 @@ def _date_trigger(trig: LineDict, config: ProjectConfig, out: Collector) -> Trig
     month, day = (int(match[1]), int(match[2])) if match else (0, 0)
     valid = match is not None and 1 <= month <= 12 and 1 <= day <= _days_in_month(month)
     if not valid:
-        out.add(trig.line_of("date"), f'date must be "MM-DD" (e.g. "01-01"), not {value!r}')
+        out.add(trig.line_of("date"), f'date must be "MM-DD" (e.g. "01-01"), not {shown(value)}')
         return None
     return DateTrigger(month=month, day=day, feb29=_feb29(trig, out))
 
