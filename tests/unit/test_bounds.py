@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,21 @@ def test_the_time_limit_stops_only_the_render_that_overran(short_limit: None) ->
             pass
     other.join()
     assert errors == []
+
+
+def test_a_render_after_the_watchdog_fell_asleep_is_still_stopped(
+    short_limit: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The watchdog sleeps once no render came for a while; the next one must wake it.
+    monkeypatch.setattr(bounds, "_IDLE_TICKS", 0)
+    with bounds.time_limit():
+        pass
+    time.sleep(3 * bounds._TICK)  # long enough to fall asleep
+    started = time.monotonic()
+    with pytest.raises(bounds.RenderTimeout), bounds.time_limit():
+        while time.monotonic() - started < 5:  # no hang should the watchdog stay asleep
+            pass
+    assert time.monotonic() - started < 2
 
 
 def test_a_condition_that_runs_too_long_is_a_condition_error(short_limit: None) -> None:
