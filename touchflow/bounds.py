@@ -21,13 +21,10 @@ Builtin filters are folded, which is why the risky ones are replaced.
 from __future__ import annotations
 
 import copy
-import ctypes
 import re
 import string
-import threading
-import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 import jinja2
@@ -39,13 +36,13 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import soft_str
 
+from touchflow.watchdog import Watchdog
+
 MAX_CHARS = 1_000_000  # a string or list a template builds (the output cap is 256 KiB)
 MAX_WIDTH = 10_000  # a width or precision in a format, center, indent... argument
 MAX_INT_BITS = 16_384  # about 4,900 decimal digits
 MAX_LIPSUM = 100  # paragraphs of lorem ipsum
 RENDER_SECONDS = 2.0  # one render of a template (all its parts) or one condition
-_TICK = 0.1  # how often the watchdog looks while something runs
-_IDLE_TICKS = 50  # ticks without a render before the watchdog sleeps until the next
 _NODES = 100_000  # elements of nested lists/dicts str() may walk before it is refused
 
 
@@ -60,81 +57,13 @@ class RenderTimeout(Exception):
 # --- the time limit ---------------------------------------------------------------
 
 
-class _Watchdog:
-    """One thread per process that raises RenderTimeout in renders past their deadline.
-
-    CPython raises an exception asked for with ``PyThreadState_SetAsyncExc`` at the
-    thread's next bytecode boundary, so template loops (Python code) stop; the
-    size caps keep single C calls (a huge ``str.center``) short. A guarded call costs
-    an uncontended lock and a dict entry, no more: while renders keep coming the
-    watchdog ticks on its own (every _TICK), and only after _IDLE_TICKS without one
-    does it sleep until the next render wakes it (a wake-up per render cost a thread
-    switch per message: a quarter of the renderer's speed).
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Condition()
-        self._running: dict[int, tuple[int, float]] = {}  # token -> (thread id, deadline)
-        self._raised: set[int] = set()  # tokens whose thread was sent RenderTimeout
-        self._next_token = 0
-        self._thread: threading.Thread | None = None
-        self._asleep = False  # waiting with no timeout: the next render must wake it
-
-    def start(self, seconds: float) -> int:
-        with self._lock:
-            self._next_token += 1
-            token = self._next_token
-            self._running[token] = (threading.get_ident(), time.monotonic() + seconds)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._watch, name="touchflow-render-watchdog", daemon=True
-                )
-                self._thread.start()
-            elif self._asleep:
-                self._asleep = False
-                self._lock.notify()
-            return token
-
-    def finish(self, token: int) -> None:
-        with self._lock:
-            del self._running[token]
-            if token in self._raised:
-                # Under the lock, so the watchdog cannot raise after this: drop an
-                # exception it raised that has not been delivered yet.
-                self._raised.discard(token)
-                _set_async_exc(threading.get_ident(), None)
-
-    def _watch(self) -> None:
-        idle = 0
-        with self._lock:
-            while True:
-                idle = 0 if self._running else idle + 1
-                self._asleep = idle > _IDLE_TICKS
-                self._lock.wait(None if self._asleep else _TICK)
-                now = time.monotonic()
-                for token, (thread_id, deadline) in self._running.items():
-                    if now > deadline:  # raised again each tick, should code swallow it
-                        self._raised.add(token)
-                        _set_async_exc(thread_id, RenderTimeout)
+_WATCHDOG = Watchdog(RenderTimeout)
 
 
-def _set_async_exc(thread_id: int, exc: type[BaseException] | None) -> None:
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(
-        ctypes.c_ulong(thread_id), ctypes.py_object(exc) if exc is not None else None
-    )
-
-
-_WATCHDOG = _Watchdog()
-
-
-@contextmanager
-def time_limit(seconds: float | None = None) -> Iterator[None]:
-    """Run the body with a deadline (RENDER_SECONDS): past it, RenderTimeout is raised in it."""
-    token = _WATCHDOG.start(RENDER_SECONDS if seconds is None else seconds)
-    try:
-        yield
-    finally:
-        _WATCHDOG.finish(token)
+def time_limit(seconds: float | None = None) -> AbstractContextManager[None]:
+    """Run the body with a deadline (RENDER_SECONDS): past it, RenderTimeout is raised in
+    it, once (touchflow.watchdog)."""
+    return _WATCHDOG.guard(RENDER_SECONDS if seconds is None else seconds)
 
 
 # --- sizes ------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from touchflow import bounds
+from touchflow import bounds, watchdog
 from touchflow.errors import ProblemsError, RenderError, TemplateError, shown
 from touchflow.expressions import ConditionError, compile_condition, evaluate
 from touchflow.render import TemplateSet
@@ -66,15 +66,47 @@ def test_a_render_after_the_watchdog_fell_asleep_is_still_stopped(
     short_limit: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The watchdog sleeps once no render came for a while; the next one must wake it.
-    monkeypatch.setattr(bounds, "_IDLE_TICKS", 0)
+    monkeypatch.setattr(watchdog, "_IDLE_TICKS", 0)
     with bounds.time_limit():
         pass
-    time.sleep(3 * bounds._TICK)  # long enough to fall asleep
+    time.sleep(3 * watchdog._TICK)  # long enough to fall asleep
     started = time.monotonic()
     with pytest.raises(bounds.RenderTimeout), bounds.time_limit():
         while time.monotonic() - started < 5:  # no hang should the watchdog stay asleep
             pass
     assert time.monotonic() - started < 2
+
+
+def test_a_timeout_never_lands_outside_the_block_it_was_raised_for(short_limit: None) -> None:
+    # Blocks past their deadline at once, thousands of them: the exception may land
+    # inside the block or in its clean-up (the `with` raises it), never later, and the
+    # watchdog's lock is never left held (a later block is still stopped).
+    stray: list[BaseException] = []
+
+    def blocks() -> None:
+        for _ in range(3000):
+            try:
+                with bounds.time_limit(0.0):
+                    sum(range(200))
+            except bounds.RenderTimeout:
+                pass
+        try:
+            end = time.monotonic() + 3 * watchdog._TICK
+            while time.monotonic() < end:
+                pass
+        except bounds.RenderTimeout as exc:  # pragma: no cover - the failure tested for
+            stray.append(exc)
+
+    threads = [threading.Thread(target=blocks) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not any(t.is_alive() for t in threads) and stray == []
+    started = time.monotonic()
+    with pytest.raises(bounds.RenderTimeout), bounds.time_limit():
+        while time.monotonic() - started < 5:
+            pass
 
 
 def test_a_condition_that_runs_too_long_is_a_condition_error(short_limit: None) -> None:
