@@ -124,13 +124,17 @@ _DIGITS = re.compile(r"\d+")
 
 
 def check_percent_format(fmt: str) -> None:
-    """``"%0999999999d" % 1`` would build a gigabyte: widths are capped, ``*`` refused."""
+    """``"%0999999999d" % 1`` would build a gigabyte: widths are capped, ``*`` refused,
+    and so is a format whose widths add up past MAX_CHARS (``"%9999s" * 100000``)."""
+    total = len(fmt)
     for match in _PERCENT_SPEC.finditer(fmt.replace("%%", "")):
         for width in match.groups():
             if width == "*":
                 raise LimitError("a '*' width in a % format is not allowed in templates")
             if width is not None:
                 _refuse("a width or precision in a % format", int(width), MAX_WIDTH)
+                total += int(width)
+    _refuse("the length of a formatted string", total, MAX_CHARS)
 
 
 def check_format_spec(spec: str) -> None:
@@ -139,12 +143,16 @@ def check_format_spec(spec: str) -> None:
 
 
 def check_brace_format(fmt: str) -> None:
-    """``"{:>999999999}".format(1)``: every field's spec, nested ones too, is checked."""
+    """``"{:>999999999}".format(1)``: every field's spec, nested ones too, is checked,
+    and the widths of all fields together (``"{0:>9999}" * 100000``)."""
+    total = len(fmt)
     for _text, field, spec, _conversion in string.Formatter().parse(fmt):
         if field is not None and spec:
             if "{" in spec:
                 raise LimitError("a format width given by another field is not allowed")
             check_format_spec(spec)
+            total += sum(int(digits) for digits in _DIGITS.findall(spec))
+    _refuse("the length of a formatted string", total, MAX_CHARS)
 
 
 # --- str methods and filters --------------------------------------------------------
@@ -172,6 +180,8 @@ def _check_str_method(text: str, method: str, args: tuple[Any, ...], kwargs: Any
             _refuse("the length after join()", total, MAX_CHARS)
     elif method in ("format", "format_map"):
         check_brace_format(text)
+        for value in (*args, *kwargs.values()):  # str() of them runs in C: bounded first
+            check_printable(value)
 
 
 def _check_replace(text: Any, old: Any, new: Any) -> None:
@@ -209,9 +219,22 @@ def _bounded_filters() -> dict[str, Callable[..., Any]]:
 
     @jinja2.pass_eval_context
     def join(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> str:
+        if isinstance(value, list | tuple):  # before joining: the C code builds it whole
+            check_printable(value)
+            total = len(str(d)) * max(len(value) - 1, 0) + sum(_length(i) for i in value)
+            _refuse("the length after join", total, MAX_CHARS)
         result = jinja_filters.sync_do_join(eval_ctx, value, d, attribute)
         check_size(result)
         return result
+
+    def wordwrap(s: str, width: int = 79, break_long_words: bool = True,
+                 wrapstring: str | None = None, break_on_hyphens: bool = True) -> str:  # fmt: skip
+        wrap = "\n" if wrapstring is None else str(wrapstring)
+        _refuse("the wrapstring of wordwrap", len(wrap), MAX_WIDTH)
+        lines = len(str(s)) // max(width if isinstance(width, int) else 1, 1) + 1
+        _refuse("the length after wordwrap", len(str(s)) + lines * len(wrap), MAX_CHARS)
+        env = jinja2.Environment()  # only its newline_sequence is read, when wrapstring is None
+        return jinja_filters.do_wordwrap(env, s, width, break_long_words, wrap, break_on_hyphens)
 
     def batch(value: Any, linecount: int, fill_with: Any = None) -> Any:
         if fill_with is not None:
@@ -237,6 +260,7 @@ def _bounded_filters() -> dict[str, Callable[..., Any]]:
         "replace": replace,
         "join": join,
         "batch": batch,
+        "wordwrap": wordwrap,
         "slice": slice_,
         "tojson": tojson,
         "string": string_,
@@ -253,12 +277,19 @@ def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str
 
 
 class _BoundedCodeGenerator(CodeGenerator):
-    """``a ~ b`` cannot be intercepted by the sandbox: check what it built."""
+    """``a ~ b`` cannot be intercepted by the sandbox: each operand is checked before
+    ``str()`` turns it into text (in C), and what it built after. Not folded."""
 
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
-        self.write("environment.checked_concat(")
-        super().visit_Concat(node, frame)
-        self.write(")")
+        join = "markup_join" if frame.eval_ctx.autoescape else "str_join"
+        if frame.eval_ctx.volatile:
+            join = "(markup_join if context.eval_ctx.volatile else str_join)"
+        self.write(f"environment.checked_concat({join}((")
+        for arg in node.nodes:
+            self.write("environment.printable(")
+            self.visit(arg, frame)
+            self.write("), ")
+        self.write(")))")
 
 
 class BoundedEnvironment(ImmutableSandboxedEnvironment):
@@ -272,6 +303,9 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         self.filters.update(_bounded_filters())
         self.globals["lipsum"] = _lipsum
 
+    def printable(self, value: Any) -> Any:
+        return check_printable(value)
+
     def checked_concat(self, value: Any) -> Any:
         return check_size(value, "the length of a joined string (~)")
 
@@ -282,6 +316,7 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
             _power(left, right)
         elif operator == "%" and isinstance(left, str):
             check_percent_format(left)
+            check_printable(right)
         return check_size(super().call_binop(context, operator, left, right))
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:

@@ -14,6 +14,7 @@ from touchflow.bounds import (
     constant_overruns,
     time_limit,
 )
+from touchflow.errors import shown
 
 # The templates' sandbox, size caps included: a condition is a template expression.
 _ENV = BoundedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
@@ -27,9 +28,14 @@ def compile_condition(source: str) -> Any:
     """Compile one condition; ``ConditionError`` with Jinja's words on bad syntax."""
     try:
         compiled = _ENV.compile_expression(source, undefined_to_none=False)
+        ast = parse_condition_ast(source)
     except jinja2.TemplateSyntaxError as exc:
         raise ConditionError(f"cannot read condition {source!r}: {exc.message}") from exc
-    for _line, message in constant_overruns(_ENV, parse_condition_ast(source)):
+    except RecursionError:  # Jinja's parser recurses once per level of brackets
+        raise ConditionError(
+            f"condition {shown(source)} is nested too deeply: write it in simpler steps"
+        ) from None
+    for _line, message in constant_overruns(_ENV, ast):
         raise ConditionError(f"condition {source!r}: {message}")
     return compiled
 

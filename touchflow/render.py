@@ -80,6 +80,10 @@ _UNKNOWN_CALLABLE_RE = re.compile(r"No (filter|test) named '([^']+)'")
 _LAYOUT = "subject.txt, body.txt and optionally body.html"
 _FILES = "subject.txt, body.txt and body.html"
 _DASH = " \N{EM DASH} "
+_TOO_DEEP = (
+    "expressions nested too deeply (brackets or operators hundreds of levels deep): "
+    "write them out in steps with {% set %}"
+)
 _TOO_LONG = f"stopped: rendering took longer than {RENDER_SECONDS:g} s (a loop too long?)"
 
 
@@ -537,6 +541,9 @@ class _Loader:
             code = self.env.compile(text, shown, str(path))
         except jinja2.TemplateSyntaxError as exc:
             self.problem(shown, self.syntax_message(exc), exc.lineno)
+            return
+        except RecursionError:  # Jinja's parser and compiler recurse once per level
+            self.problem(shown, _TOO_DEEP)
             return
         for line, message in constant_overruns(self.env, ast):
             self.problem(shown, message, line)

@@ -41,6 +41,7 @@ class LineList(list[Any]):
 
 MAX_YAML_BYTES = 1024 * 1024  # a rules file or touchflow.yaml; split bigger rule sets
 MAX_ALIAS_NODES = 100_000  # values reached through aliases (*name), counted expanded
+MAX_YAML_DEPTH = 100  # levels of nested mappings and lists
 
 
 class _Loader(yaml.SafeLoader):
@@ -55,10 +56,25 @@ class _Loader(yaml.SafeLoader):
         super().__init__(stream)
         self._sizes: dict[int, int] = {}  # id(node) -> nodes it stands for, expanded
         self._through_aliases = 0
+        self._depth = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         event = self.peek_event()  # type: ignore[no-untyped-call]
-        node = super().compose_node(parent, index)
+        # Composing (and constructing) recurse once per level: a deep enough file
+        # would end in Python's RecursionError, a traceback instead of a line.
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"values nested more than {MAX_YAML_DEPTH} levels deep; "
+                    "no touchflow file needs that many: check the brackets or indentation",
+                    event.start_mark,
+                )
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
         if node is None:
             return None
         if isinstance(event, yaml.AliasEvent):

@@ -189,3 +189,15 @@ def test_messages_quote_values_cut_short() -> None:
     assert len(shown(nested)) <= 120
     assert shown("x" * 10_000).startswith("'xxx") and len(shown("x" * 10_000)) <= 120
     assert shown("09:00") == "'09:00'"
+
+
+def test_a_template_nested_too_deeply_is_a_problem_at_load_not_a_crash(tmp_path: Path) -> None:
+    for name, body in (("brackets", "(" * 2000 + "1" + ")" * 2000), ("unary", "-" * 3000 + "1")):
+        with pytest.raises(ProblemsError) as info:
+            templates(tmp_path / name, "{{ " + body + " }}")
+        assert "nested too deeply" in str(info.value.problems[0])
+
+
+def test_a_condition_nested_too_deeply_is_a_condition_error() -> None:
+    with pytest.raises(ConditionError, match="nested too deeply"):
+        compile_condition("(" * 2000 + "1" + ")" * 2000)
