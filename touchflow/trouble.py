@@ -18,19 +18,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from touchflow.store.sqlite import SqliteStore
+from touchflow.words import counted
 
 RECENT = timedelta(hours=24)
 RETRIES = 3  # one 4xx is weather; three in a row for the same message is a problem
 _REASONS = ("invalid_data", "render_error", "invalid_message", "rejected")
 _WORDS = {
-    "invalid_data": "{customers} customer(s) held: their data could not be planned "
-    "({rows} touchpoint(s), reason invalid_data)",
-    "render_error": "{rows} message(s) for {customers} customer(s) failed to render "
+    "invalid_data": "{customers} held: their data could not be planned "
+    "({rows}, reason invalid_data)",
+    "render_error": "{messages} for {customers} failed to render "
     "(reason render_error: a template error)",
-    "invalid_message": "{rows} message(s) for {customers} customer(s) could not be composed "
+    "invalid_message": "{messages} for {customers} could not be composed "
     "(reason invalid_message: CR/LF/NUL bound for a header)",
-    "rejected": "{rows} message(s) rejected by the relay (reason rejected: 5xx)",
-    "retry": "{rows} message(s) still retrying after " + str(RETRIES) + " or more attempts "
+    "rejected": "{messages} rejected by the relay (reason rejected: 5xx)",
+    "retry": "{messages} still retrying after " + str(RETRIES) + " or more attempts "
     "(the relay or the connection keeps failing)",
 }
 
@@ -43,7 +44,11 @@ class Trouble:
 
     @property
     def words(self) -> str:
-        return _WORDS[self.reason].format(rows=self.rows, customers=self.customers)
+        return _WORDS[self.reason].format(
+            rows=counted(self.rows, "touchpoint"),
+            messages=counted(self.rows, "message"),
+            customers=counted(self.customers, "customer"),
+        )
 
 
 async def find(store: SqliteStore, now: datetime) -> list[Trouble]:

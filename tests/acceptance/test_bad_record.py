@@ -74,6 +74,6 @@ def test_an_event_at_the_year_9999_holds_its_customer_and_everyone_else_is_sent(
     preview = touchflow("preview", "--all", "--now", later, "--customer", "c-003", cwd=sample)
     assert "invalid_data" in preview.stdout
     summary = touchflow("outbox", cwd=sample).stdout
-    assert "Needs a look: 1 customer(s) held: their data could not be planned" in summary
+    assert "Needs a look: 1 customer held: their data could not be planned" in summary
     problems = json.loads(touchflow("outbox", "--format", "json", cwd=sample).stdout)["problems"]
     assert [(p["reason"], p["customers"]) for p in problems] == [("invalid_data", 1)]

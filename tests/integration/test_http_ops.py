@@ -196,7 +196,7 @@ async def test_healthz_is_degraded_naming_each_trouble_and_metrics_count_it(api:
     assert [(p["reason"], p["customers"]) for p in problems] == [
         ("invalid_data", 1), ("render_error", 1), ("retry", 1),
     ]  # fmt: skip
-    assert problems[0]["message"].startswith("1 customer(s) held: their data could not be")
+    assert problems[0]["message"].startswith("1 customer held: their data could not be")
     assert (
         metric(scraped, 'touchflow_touchpoints_by_reason{reason="render_error",state="failed"}')
         == 1
