@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,13 +26,12 @@ from touchflow.project import load_project_checked
 from touchflow.store.sqlite import SqliteStore
 
 
-async def test_a_failed_dispatch_is_retried_after_a_pause_not_at_once_and_not_never(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    monkeypatch.setattr(dispatch_loop, "FAILED_PAUSE", 0.3)
-    root = write_project(tmp_path, customers=[ANA], events=[inquiry(1)], rules=ACK_ONLY)
+@asynccontextmanager
+async def started_daemon(root: Path) -> AsyncIterator[tuple[SqliteStore, Daemon]]:
+    """The project's daemon, started up (not its timers) at 08:00, when the inquiry that
+    came at 07:30 has its acknowledgement due."""
     project = load_project_checked(root)
-    now = datetime(2026, 11, 23, 8, tzinfo=UTC)  # the inquiry came at 07:30: its ack is due
+    now = datetime(2026, 11, 23, 8, tzinfo=UTC)
     async with await SqliteStore.open(project.config.store_file()) as store:
         await app.ensure_sample(store, project.config, now, lambda _: None)
         daemon = Daemon(
@@ -40,6 +41,15 @@ async def test_a_failed_dispatch_is_retried_after_a_pause_not_at_once_and_not_ne
             clock=Clock.starting_at(now),
         )
         await daemon.start_up()
+        yield store, daemon
+
+
+async def test_a_failed_dispatch_is_retried_after_a_pause_not_at_once_and_not_never(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(dispatch_loop, "FAILED_PAUSE", 0.3)
+    root = write_project(tmp_path, customers=[ANA], events=[inquiry(1)], rules=ACK_ONLY)
+    async with started_daemon(root) as (store, daemon):
         drains: list[float] = []
         drain = daemon.dispatcher.drain
 
@@ -73,17 +83,7 @@ async def test_a_drain_cancelled_at_shutdown_has_cleaned_up_when_stop_returns(
     # The daemon takes claims back and closes the store right after stop(): a drain's
     # clean-up (releasing its claims) must not land after that.
     root = write_project(tmp_path, customers=[ANA], events=[inquiry(1)], rules=ACK_ONLY)
-    project = load_project_checked(root)
-    now = datetime(2026, 11, 23, 8, tzinfo=UTC)
-    async with await SqliteStore.open(project.config.store_file()) as store:
-        await app.ensure_sample(store, project.config, now, lambda _: None)
-        daemon = Daemon(
-            project=project,
-            store=store,
-            channel=MaildirChannel(root / ".touchflow" / "maildir"),
-            clock=Clock.starting_at(now),
-        )
-        await daemon.start_up()
+    async with started_daemon(root) as (store, daemon):
         steps: list[str] = []
 
         async def hangs(tally: Tally | None = None) -> Tally:
