@@ -11,13 +11,18 @@ REPO = Path(__file__).resolve().parents[2]
 SAMPLE_PARTS = ("touchflow.yaml", "rules", "message_templates", "sample")
 
 
-@pytest.fixture
-def sample(tmp_path: Path) -> Path:
-    """A copy of the bundled sample project (the repo root), so tests never touch its store."""
+def copy_sample(dest: Path) -> Path:
+    """A copy of the bundled sample project (the repo root) in ``dest``."""
     for part in SAMPLE_PARTS:
         source = REPO / part
         if source.is_dir():
-            shutil.copytree(source, tmp_path / part)
+            shutil.copytree(source, dest / part)
         else:
-            shutil.copy(source, tmp_path / part)
-    return tmp_path
+            shutil.copy(source, dest / part)
+    return dest
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> Path:
+    """A copy of the sample project, so tests never touch the repository's own store."""
+    return copy_sample(tmp_path)

@@ -86,18 +86,9 @@ def _project(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def corpus_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.acceptance.conftest import REPO, SAMPLE_PARTS
+    from tests.acceptance.conftest import copy_sample
 
-    root = tmp_path_factory.mktemp("hostile")
-    import shutil
-
-    for part in SAMPLE_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, root / part)
-        else:
-            shutil.copy(source, root / part)
-    return _project(root)
+    return _project(copy_sample(tmp_path_factory.mktemp("hostile")))
 
 
 @pytest.fixture(scope="module")
