@@ -5,7 +5,7 @@
 Builds N complete messages (From, To, Reply-To, Subject, Date, Message-ID,
 List-Unsubscribe with one-click, text + HTML alternative; German and Japanese
 names and subjects) with (a) ``EmailMessage(policy=SMTP)`` + ``as_bytes()``,
-the stdlib baseline, and (b) ``touchflow.compose.compose`` with all its checks,
+the stdlib baseline, and (b) ``touchflow.messages.compose.compose`` with all its checks,
 interleaved round by round (the order alternates). Every touchflow message of
 the last round is parsed back with ``policy.default`` and compared with what
 was meant. Prints one line per figure; the target is a ratio >= 5.
@@ -23,8 +23,8 @@ from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import SMTP, default
 
-from touchflow.compose import compose, message_id_for
-from touchflow.render import RenderedMessage
+from touchflow.messages.compose import compose, message_id_for
+from touchflow.messages.render import RenderedMessage
 
 FROM = "Friseur Müller <hallo@lumen.example>"
 REPLY_TO = "Kundenservice <hilfe@lumen.example>"

@@ -30,9 +30,9 @@ import gen
 
 from touchflow.channels.maildir import MaildirChannel
 from touchflow.clock import Clock
-from touchflow.daemon import Daemon
 from touchflow.models import Category, OutboxRow, OutboxState
 from touchflow.project import load_project_checked
+from touchflow.send.daemon import Daemon
 from touchflow.store.sqlite import SqliteStore
 
 NOW = gen.datetime.fromisoformat("2026-11-23T08:00:00+00:00")

@@ -10,7 +10,7 @@ considered for one customer: customers x rules per round.
 ``--pipeline`` measures what the daemon's full plan and the preview do before
 they write or render: read everyone from the store a page at a time
 (``SqliteStore.facts_pages``) and plan each page; in one process, and in one
-process per core (``--jobs N``: N), each an id range (``touchflow.parts``, as the
+process per core (``--jobs N``: N), each an id range (``touchflow.plan.id_ranges``, as the
 preview does), interleaved; the workers plan with the collector paused
 throughout (``acyclic``: planning makes no cycles). Every round runs in a
 fresh process, so its peak RSS is its own (with workers: the parent's and
@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import gen
 from touchflow.models import CustomerFacts, Window
-from touchflow.parts import in_processes
-from touchflow.planner import Planner, plan
+from touchflow.plan.id_ranges import in_processes
+from touchflow.plan.planner import Planner, plan
 from touchflow.project import Project, load_project_checked
 from touchflow.store.sqlite import EVERYONE, IdRange, SqliteStore
 

@@ -27,10 +27,10 @@ import jinja2
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gen
 
+from touchflow.messages.render import FILTERS, babel_locale
 from touchflow.models import PlannedTouchpoint, Status, Window
-from touchflow.planner import plan
+from touchflow.plan.planner import plan
 from touchflow.project import Project, load_project_checked
-from touchflow.render import FILTERS, babel_locale
 from touchflow.store.sqlite import SqliteStore
 
 NOW = datetime.fromisoformat("2026-11-23T08:00:00+00:00")

@@ -21,18 +21,18 @@ from typing import Any
 import httpx
 from daemon_support import ANA, CONFIG, RULES, write_project
 
-from touchflow import app
 from touchflow.channels.factory import open_channel
+from touchflow.cli import flows as app
 from touchflow.clock import Clock
-from touchflow.daemon import Daemon
+from touchflow.config.http import read_secrets
 from touchflow.http.app import create_app
 from touchflow.http.engine import Replanner
 from touchflow.http.metrics import Metrics
-from touchflow.http.settings import read_secrets
 from touchflow.http.state import Api
 from touchflow.models import OutboxRow
+from touchflow.project import load_with_links
+from touchflow.send.daemon import Daemon
 from touchflow.store.sqlite import SqliteStore
-from touchflow.unsubscribe import load_with_links
 
 TOKEN = "test-api-token-0123456789"
 SECRET = "test-unsubscribe-secret-0123456789"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from touchflow.config import ProjectConfig, load_project
+from touchflow.config.project_config import ProjectConfig, load_project
 from touchflow.errors import Problem, ProblemsError
 from touchflow.models import (
     Customer,
@@ -21,7 +21,7 @@ from touchflow.models import (
     SuppressionScope,
     Window,
 )
-from touchflow.planner import plan
+from touchflow.plan.planner import plan
 from touchflow.rules.loader import load_rules
 from touchflow.rules.schema import Rule
 

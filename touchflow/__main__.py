@@ -1,3 +1,3 @@
-from touchflow.cli import main
+from touchflow.cli.main import main
 
 main()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from typing import Any
 
 MAX_ID_CHARS = 255  # an e-mail address (at most 254) fits
 ALPHABET = (
@@ -78,3 +79,8 @@ def _escaped(char: str) -> str:
     if code < 0x100:
         return f"\\x{code:02x}"
     return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def quoted(value: Any) -> str:
+    """A value as JSON writes it: how a problem names what a file holds."""
+    return json.dumps(value, ensure_ascii=False, default=str)

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from touchflow.ids import one_line
-from touchflow.outbox import Transition
+from touchflow.models import Transition
 
 LOGGER = "touchflow"
 log = logging.getLogger(LOGGER)
@@ -118,7 +118,7 @@ def transition(t: Transition) -> None:
         level = logging.ERROR
     elif row.state.value == "retry" or (row.state.value == "expired" and t.old is not None):
         # A new row that is already expired is one of maybe thousands after downtime:
-        # the plan's one summary line warns for them all (touchflow.replan).
+        # the plan's one summary line warns for them all (touchflow.send.replan).
         level = logging.WARNING
     if not log.isEnabledFor(level):
         return  # one per message at full speed: skip building what nobody reads

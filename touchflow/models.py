@@ -113,7 +113,7 @@ class SentRecord:
     """A touchpoint already sent (from the outbox) that counts towards caps.
 
     It counts at ``due_at``, the time it was planned for, not the moment it went
-    out: see ``touchflow.candidates.apply_caps``. Sends of rules with ``caps:
+    out: see ``touchflow.plan.candidates.apply_caps``. Sends of rules with ``caps:
     false`` are not handed to the planner as SentRecords at all: they neither
     count nor limit.
     """
@@ -239,3 +239,11 @@ class OutboxRow:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transition:
+    """One state change, for the log line: the row as it is now, and where it came from."""
+
+    row: OutboxRow
+    old: OutboxState | None  # None: a new row

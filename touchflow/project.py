@@ -9,24 +9,26 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from touchflow.checks import did_you_mean
-from touchflow.config import ProjectConfig, load_project
-from touchflow.context import rule_scope
-from touchflow.errors import Problem, ProblemsError
-from touchflow.expressions import parse_condition_ast
-from touchflow.render import TemplateSet, TemplateSource
+from touchflow.config.http import UNSUBSCRIBE_SECRET_ENV, HttpConfigError, secret
+from touchflow.config.project_config import CONFIG_FILE, ProjectConfig, load_project
+from touchflow.errors import ConfigError, Problem, ProblemsError
+from touchflow.messages.render import TemplateSet, TemplateSource
+from touchflow.messages.template_check import check_template
+from touchflow.messages.unsubscribe import UnsubscribeLinks
+from touchflow.rules.context import rule_scope
+from touchflow.rules.expressions import parse_condition_ast
 from touchflow.rules.loader import collect_rules
 from touchflow.rules.schema import Rule
-from touchflow.template_check import check_template
-
-if TYPE_CHECKING:
-    from touchflow.unsubscribe import UnsubscribeLinks
 
 TEMPLATES_DIR = "message_templates"
+
+# What a preview signs its links with when no secret is set: links no server accepts.
+_PREVIEW_SECRET = "preview: TOUCHFLOW_UNSUBSCRIBE_SECRET was not set"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,3 +127,34 @@ def check_conditions(rule: Rule, config: ProjectConfig) -> list[Problem]:
         for problem in check_template(source, scope, used_by=f"{rule.id} (condition)"):
             problems.append(dataclasses.replace(problem, line=condition.line))
     return problems
+
+
+def with_links(project: Project, environ: Mapping[str, str], *, preview: bool = False) -> Project:
+    """``project`` with the unsubscribe links its messages carry (when http.public_url is set).
+
+    Without the secret a daemon refuses to start (``HttpConfigError`` naming it); a
+    preview shows links of the same shape that no server accepts.
+    """
+    http = project.config.http
+    if http is None or http.public_url is None:
+        return dataclasses.replace(project, unsubscribe=None)
+    if preview and not environ.get(UNSUBSCRIBE_SECRET_ENV):
+        key = _PREVIEW_SECRET
+    else:
+        key = secret(environ, UNSUBSCRIBE_SECRET_ENV, needed_for="http.public_url is set")
+    return dataclasses.replace(
+        project, unsubscribe=UnsubscribeLinks(public_url=http.public_url, key=key)
+    )
+
+
+def load_with_links(root: Path, environ: Mapping[str, str]) -> Project:
+    """``load_project_checked`` and ``with_links``: how `touchflow run` loads and reloads.
+
+    A missing secret is reported as a problem of touchflow.yaml, so a reload that
+    adds ``http.public_url`` without it is refused like any other broken change.
+    """
+    project = load_project_checked(root)
+    try:
+        return with_links(project, environ)
+    except HttpConfigError as exc:
+        raise ConfigError([Problem(path=CONFIG_FILE, line=None, message=str(exc))]) from None

@@ -8,13 +8,20 @@ resolves to its first occurrence, so it fires once.
 from __future__ import annotations
 
 import calendar
+import enum
 import functools
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
-from touchflow.rules.schema import Feb29
+
+class Feb29(enum.StrEnum):
+    """Where a Feb 29 date lands in a year that has none."""
+
+    FEB28 = "feb28"
+    MAR1 = "mar1"
+    SKIP = "skip"
 
 
 @functools.lru_cache(maxsize=1024)

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from daemon_support import outbox
 
-from touchflow.lock import StoreLock
+from touchflow.send.lock import StoreLock
 
 # Each test runs the CLI a dozen times, about a second each on a busy machine.
 pytestmark = pytest.mark.slow

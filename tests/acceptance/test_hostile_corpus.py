@@ -30,7 +30,7 @@ _EXPECT = re.compile(r"^(?:\{#|#) expect( at render)?: (.*?)(?: #\})?$")
 _RENDER = """
 import json, sys
 from pathlib import Path
-import touchflow.render as render
+import touchflow.messages.render as render
 from touchflow.errors import RenderError
 render.constant_overruns = lambda env, ast: []
 templates = render.TemplateSet.load(Path(sys.argv[1]), display_root="message_templates")

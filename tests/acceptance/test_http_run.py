@@ -34,8 +34,8 @@ from http_support import (
 )
 from smtp_support import free_port
 
+from touchflow.messages.unsubscribe import make_token
 from touchflow.models import Category
-from touchflow.unsubscribe import make_token
 
 REPO = Path(__file__).resolve().parents[2]
 

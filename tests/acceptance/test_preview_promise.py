@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from touchflow import cli_daemon
-from touchflow.cli import cli
+from touchflow.cli import daemon as cli_daemon
+from touchflow.cli.main import cli
 from touchflow.project import Project
 
 START = datetime(2026, 11, 22, 9, tzinfo=UTC)  # the instant of issue 12's report

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from touchflow.cli import cli
+from touchflow.cli.main import cli
 
 # Anna (c-001) lives in Europe/Berlin, the project's zone; the appointment reminder
 # goes 24 hours and 2 hours before.

@@ -19,7 +19,7 @@ from daemon_support import (
     write_project,
 )
 
-from touchflow.compose import message_id_for
+from touchflow.messages.compose import message_id_for
 
 START = datetime.fromisoformat("2026-11-23T08:00:00+01:00")
 

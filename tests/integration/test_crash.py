@@ -17,7 +17,7 @@ from pathlib import Path
 from daemon_support import ACK_ONLY, DaemonProcess, inquiry, outbox, smtp_config, write_project
 from smtp_support import Handler, serve
 
-from touchflow.compose import message_id_for
+from touchflow.messages.compose import message_id_for
 
 N = 2000
 KILLS = 5

@@ -11,12 +11,12 @@ import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from daemon_support import inquiry, write_project
 
-from touchflow import app
-from touchflow import daemon as daemon_module
 from touchflow.channels.maildir import MaildirChannel
+from touchflow.cli import flows as app
 from touchflow.clock import Clock
-from touchflow.daemon import Daemon
 from touchflow.project import load_project_checked
+from touchflow.send import daemon as daemon_module
+from touchflow.send.daemon import Daemon
 from touchflow.store.sqlite import SqliteStore
 
 

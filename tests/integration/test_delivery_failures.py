@@ -17,12 +17,12 @@ import pytest
 from daemon_support import ACK_ONLY, ANA, inquiry, smtp_config, write_project
 from smtp_support import Handler, serve
 
-from touchflow import app
 from touchflow.channels.factory import open_channel
+from touchflow.cli import flows as app
 from touchflow.clock import Clock
-from touchflow.daemon import Daemon
 from touchflow.models import Customer, OutboxRow, OutboxState, SuppressionScope
 from touchflow.project import load_project_checked
+from touchflow.send.daemon import Daemon
 from touchflow.store.sqlite import SqliteStore
 
 NOW = datetime.fromisoformat("2026-11-23T08:00:00+00:00")

@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 from daemon_support import ACK_ONLY, ANA, inquiry, maildir_messages, write_project
 
-from touchflow import app, dispatch_loop
 from touchflow.channels.maildir import MaildirChannel
+from touchflow.cli import flows as app
 from touchflow.clock import Clock
-from touchflow.daemon import Daemon
-from touchflow.dispatch import Tally
 from touchflow.project import load_project_checked
+from touchflow.send import dispatch_loop
+from touchflow.send.daemon import Daemon
+from touchflow.send.dispatch import Tally
 from touchflow.store.sqlite import SqliteStore
 
 

@@ -32,20 +32,19 @@ from daemon_support import ACK_ONLY, CONFIG, inquiry, smtp_config, write_project
 from smtp_support import Handler, serve
 
 import touchflow
-from touchflow import app
 from touchflow.channels import Delivery, Envelope, Outcome
 from touchflow.channels.factory import open_channel
+from touchflow.cli import flows as app
 from touchflow.clock import Clock
-from touchflow.compose import message_id_for
-from touchflow.daemon import Daemon
-from touchflow.dispatch import Dispatcher, Tally, _Drain
-from touchflow.dispatch_worker import Preparer, StaleProject, Worker
-from touchflow.dkim import DkimSigner
+from touchflow.messages.compose import message_id_for
+from touchflow.messages.dkim import DkimSigner
 from touchflow.models import OutboxRow, OutboxState
-from touchflow.prepare import Prepared, prepare
-from touchflow.project import Project, load_project_checked
+from touchflow.project import Project, load_project_checked, load_with_links
+from touchflow.send.batch import Prepared, prepare
+from touchflow.send.daemon import Daemon
+from touchflow.send.dispatch import Dispatcher, Tally, _Drain
+from touchflow.send.dispatch_worker import Preparer, StaleProject, Worker
 from touchflow.store.sqlite import SqliteStore
-from touchflow.unsubscribe import load_with_links
 
 NOW = datetime.fromisoformat("2026-11-23T08:00:00+00:00")
 HTML = "<p>Hello {{ customer.first_name }}: <em>{{ event.data.subject }}</em></p>\n"
@@ -240,7 +239,7 @@ def test_the_worker_exits_when_the_daemon_is_killed(tmp_path: Path) -> None:
         f"""
         import asyncio, sys
         from pathlib import Path
-        from touchflow.dispatch_worker import Worker
+        from touchflow.send.dispatch_worker import Worker
         from touchflow.project import load_project_checked
         from touchflow.store.sqlite import SqliteStore
 

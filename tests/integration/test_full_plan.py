@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 
 from tests.daemon_support import write_project
-from touchflow.app import PlanRequest, ensure_sample, open_store, plan_from_store, plan_pages
+from touchflow.cli.flows import ensure_sample, open_store
+from touchflow.cli.preview_json import json_elements_in_processes
 from touchflow.models import Customer, Event, OutboxState, Window
-from touchflow.planner import Planner, plan
-from touchflow.preview import json_elements, render_all, to_json, write_elements
-from touchflow.preview_parts import json_elements_in_processes
+from touchflow.plan.from_store import PlanRequest, plan_from_store, plan_pages
+from touchflow.plan.planner import Planner, plan
+from touchflow.plan.preview import json_elements, render_all, to_json, write_elements
 from touchflow.project import Project, load_project_checked
-from touchflow.replan import plan_into_outbox
+from touchflow.send.replan import plan_into_outbox
 from touchflow.store.sqlite import SqliteStore
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)

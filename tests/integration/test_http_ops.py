@@ -30,10 +30,10 @@ from http_support import (
 from smtp_support import Handler, serve
 from starlette.routing import Route
 
-from touchflow.daemon import PLANNED_UNTIL
 from touchflow.http.app import create_app
 from touchflow.models import Category, OutboxRow, OutboxState
-from touchflow.unsubscribe import load_with_links
+from touchflow.project import load_with_links
+from touchflow.send.daemon import PLANNED_UNTIL
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from http_support import PUBLIC_URL, SECRET, Setup, coupon, event, http_api
 
+from touchflow.messages.unsubscribe import make_token
 from touchflow.models import Category, OutboxState, Suppression, SuppressionScope
-from touchflow.unsubscribe import make_token
 
 COUPON = "coupon:c1:X1:1d-before"  # marketing, due 12 hours before NOW: ready at once
 ACK = "ack:c1:q-1:0"  # transactional, due at once

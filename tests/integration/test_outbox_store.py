@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from touchflow.channels import Delivery, Outcome
-from touchflow.daemon_config import DaemonSettings
+from touchflow.config.daemon import DaemonSettings
 from touchflow.models import (
     Category,
     Customer,
@@ -22,7 +22,7 @@ from touchflow.models import (
     Suppression,
     SuppressionScope,
 )
-from touchflow.outbox import after_delivery
+from touchflow.send.outbox import after_delivery
 from touchflow.store import SqliteStore
 from touchflow.store.sqlite_outbox import Finish
 

@@ -25,9 +25,9 @@ from typing import Any
 
 import pytest
 
-from touchflow.app import PlanRequest, plan_pages
 from touchflow.models import Customer, CustomerFacts, Event, PlannedTouchpoint, Window
-from touchflow.planner import TIME_ORDER, Planner
+from touchflow.plan.from_store import PlanRequest, plan_pages
+from touchflow.plan.planner import TIME_ORDER, Planner
 from touchflow.project import load_project_checked
 from touchflow.store.sqlite import SqliteStore
 
@@ -95,7 +95,7 @@ async def test_facts_from_the_store_are_those_the_constructors_build(project: Pa
 
 
 async def test_planning_pages_makes_no_cycles(project: Path) -> None:
-    """What lets touchflow.parts pause the collector for a worker's whole plan
+    """What lets touchflow.plan.id_ranges pause the collector for a worker's whole plan
     (``acyclic``): reading and planning pages leaves nothing for it to find."""
     loaded = load_project_checked(project)
     # The planner's shared caches may be cyclic: it lives as long as the plan.

@@ -1,4 +1,4 @@
-"""Group commit of claim outcomes (touchflow.record) on a real SQLite store."""
+"""Group commit of claim outcomes (touchflow.send.record) on a real SQLite store."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from touchflow.errors import StoreError
 from touchflow.models import Category, OutboxRow, OutboxState
-from touchflow.record import Recorder
+from touchflow.send.record import Recorder
 from touchflow.store.sqlite import SqliteStore
 from touchflow.store.sqlite_outbox import Finish
 
@@ -88,7 +88,7 @@ async def test_outcomes_that_arrive_together_share_one_committed_write(tmp_path:
 async def test_a_write_waits_for_one_outcome_per_connection_before_it_commits(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("touchflow.record.LINGER", 60.0)  # only a full group can end the wait
+    monkeypatch.setattr("touchflow.send.record.LINGER", 60.0)  # only a full group can end the wait
     store, rows = await claimed(tmp_path / "store.sqlite3", ["a", "b", "c"])
     recorder = Recorder(store, owner="w", clock=lambda: NOW, group=3)
     try:
@@ -106,7 +106,7 @@ async def test_a_write_waits_for_one_outcome_per_connection_before_it_commits(
 async def test_a_busy_store_is_retried_and_every_waiter_gets_its_answer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("touchflow.record.asyncio.sleep", no_wait)
+    monkeypatch.setattr("touchflow.send.record.asyncio.sleep", no_wait)
     store, rows = await claimed(tmp_path / "store.sqlite3", ["a", "b"])
     store.failures = 1
     recorder = Recorder(store, owner="other", clock=lambda: NOW)  # not our claims: False
@@ -121,7 +121,7 @@ async def test_a_busy_store_is_retried_and_every_waiter_gets_its_answer(
 async def test_a_store_that_stays_busy_raises_in_every_waiter(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("touchflow.record.asyncio.sleep", no_wait)
+    monkeypatch.setattr("touchflow.send.record.asyncio.sleep", no_wait)
     store, rows = await claimed(tmp_path / "store.sqlite3", ["a", "b"])
     store.failures = 100
     recorder = Recorder(store, owner="w", clock=lambda: NOW)

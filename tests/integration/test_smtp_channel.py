@@ -23,8 +23,8 @@ from aiosmtpd.smtp import AuthResult
 from smtp_support import PASSWORD, STALL, Handler, free_port, serve
 
 from touchflow.channels import Delivery, Envelope, Outcome
-from touchflow.channels.settings import ChannelConfigError, SmtpSettings, TlsMode
 from touchflow.channels.smtp import SmtpChannel
+from touchflow.config.delivery import ChannelConfigError, SmtpSettings, TlsMode
 
 TIMEOUT = 0.5
 ENVIRON = {"TF_TEST_USER": "mailer", "TF_TEST_PASSWORD": PASSWORD}

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from touchflow.data.importer import parse_customers
+from touchflow.data.sample_data import load_sample, template_helpers
 from touchflow.errors import InputError, StoreError
-from touchflow.importer import parse_customers
 from touchflow.models import Customer, Event, FieldType, Suppression, SuppressionScope
-from touchflow.sample_data import load_sample, template_helpers
 from touchflow.store import CustomersWrite, SqliteStore, Store, sqlite
 from touchflow.store.sqlite_customers import hashed_address
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from touchflow.lock import DAEMON, StoreLock, StoreLockedError
+from touchflow.send.lock import DAEMON, StoreLock, StoreLockedError
 
 
 def test_a_second_daemon_is_refused_at_once_naming_the_first(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from touchflow.occurrences import AnchorSpan
+from touchflow.plan.occurrences import AnchorSpan
 
 
 def test_anchor_span_agrees_with_comparing_instants() -> None:

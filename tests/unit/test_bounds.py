@@ -10,8 +10,8 @@ import pytest
 
 from touchflow import bounds, watchdog
 from touchflow.errors import ProblemsError, RenderError, TemplateError, shown
-from touchflow.expressions import ConditionError, compile_condition, evaluate
-from touchflow.render import TemplateSet
+from touchflow.messages.render import TemplateSet
+from touchflow.rules.expressions import ConditionError, compile_condition, evaluate
 from touchflow.yamlload import MAX_YAML_BYTES, load_yaml, load_yaml_text
 
 LOOPS = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"

@@ -11,7 +11,7 @@ import pytest
 
 from touchflow.builders import builder, positional_builder
 from touchflow.models import Category, Customer, PlannedTouchpoint, Status
-from touchflow.occurrences import Occurrence
+from touchflow.plan.occurrences import Occurrence
 
 
 def test_a_built_object_is_an_ordinary_instance_equal_to_the_constructed_one() -> None:

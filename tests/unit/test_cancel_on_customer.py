@@ -6,7 +6,7 @@ from pathlib import Path
 
 from support import customer, event, facts, local, project, run, write_project
 
-from touchflow.config import load_project
+from touchflow.config.project_config import load_project
 from touchflow.errors import Problem
 from touchflow.rules.loader import collect_rules, load_rules
 from touchflow.rules.schema import CancelMatch, CancelOn

@@ -9,7 +9,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from touchflow.cli import cli
+from touchflow.cli.main import cli
 
 # Click cuts a docstring's first sentence at the width left for it, with "...";
 # 45 is what it leaves on a narrow terminal.

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from touchflow.compose import Composed, ComposeError, compose, message_id_for
 from touchflow.errors import HeaderInjectionError
-from touchflow.render import RenderedMessage
+from touchflow.messages.compose import Composed, ComposeError, compose, message_id_for
+from touchflow.messages.render import RenderedMessage
 
 DATE = datetime(2024, 5, 1, 14, 30, tzinfo=UTC)
 TEXT_ONLY = RenderedMessage(subject="Your appointment", text="See you!\n", html=None, locale="en")

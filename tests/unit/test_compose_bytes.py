@@ -22,16 +22,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from touchflow.compose import (
-    _SIMPLE_ADDRESS,
-    Composed,
-    ComposeError,
-    _address,
-    _checked_address,
-    compose,
-)
-from touchflow.mime import encoded_words, phrase
-from touchflow.render import RenderedMessage
+from touchflow.headers import _SIMPLE_ADDRESS, ComposeError, _checked_address
+from touchflow.headers import address as _address
+from touchflow.messages.compose import Composed, compose
+from touchflow.messages.mime import encoded_words, phrase
+from touchflow.messages.render import RenderedMessage
 
 # Characters compose() refuses in headers (line breaks, controls, surrogates).
 FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from support import config_problems, load_config, the_problem
 
-from touchflow.daemon_config import DaemonSettings
+from touchflow.config.daemon import DaemonSettings
 
 
 def test_a_project_without_a_daemon_section_gets_the_defaults(tmp_path: Path) -> None:

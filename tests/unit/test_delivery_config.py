@@ -9,7 +9,8 @@ from support import config_problems, load_config
 
 from touchflow.channels.factory import open_channel
 from touchflow.channels.maildir import MaildirChannel
-from touchflow.channels.settings import (
+from touchflow.channels.smtp import SmtpChannel
+from touchflow.config.delivery import (
     ChannelConfigError,
     ChannelKind,
     DeliverySettings,
@@ -17,7 +18,6 @@ from touchflow.channels.settings import (
     SmtpSettings,
     TlsMode,
 )
-from touchflow.channels.smtp import SmtpChannel
 
 
 def problems(root: Path, config_yaml: str) -> list[str]:

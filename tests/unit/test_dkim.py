@@ -12,10 +12,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from touchflow.channels.settings import DkimSettings
-from touchflow.compose import compose
-from touchflow.dkim import DkimError, DkimKeyError, DkimSigner
-from touchflow.render import RenderedMessage
+from touchflow.config.delivery import DkimSettings
+from touchflow.messages.compose import compose
+from touchflow.messages.dkim import DkimError, DkimKeyError, DkimSigner
+from touchflow.messages.render import RenderedMessage
 
 
 @pytest.fixture(scope="module")

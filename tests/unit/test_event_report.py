@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from touchflow.event_report import Kind, changes, lines, warnings
+from touchflow.cli.event_report import Kind, changes, lines, warnings
 from touchflow.models import Category, HoldReason, PlannedTouchpoint, Status
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)

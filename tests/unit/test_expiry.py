@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from support import customer, event, facts, planned, project, run, utc, write_project
 
-from touchflow.config import load_project
+from touchflow.config.project_config import load_project
 from touchflow.models import Category, SentRecord, Status
 from touchflow.rules.loader import collect_rules
 

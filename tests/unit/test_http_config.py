@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from support import config_problems, load_config, the_problem
 
-from touchflow.http.settings import (
+from touchflow.config.http import (
     API_TOKEN_ENV,
     UNSUBSCRIBE_SECRET_ENV,
     HttpConfigError,

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from touchflow.errors import InputError
-from touchflow.ids import MAX_ID_CHARS, id_problem, one_line
-from touchflow.importer import (
+from touchflow.data.importer import (
     customer_from_json,
     events_from_json,
     make_event,
     parse_customers_text,
     parse_events_text,
 )
+from touchflow.errors import InputError
+from touchflow.ids import MAX_ID_CHARS, id_problem, one_line
 from touchflow.models import FieldType
 
 NOW = datetime(2026, 4, 30, 12, 0, tzinfo=UTC)

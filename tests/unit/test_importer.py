@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from touchflow.errors import InputError, Problem
-from touchflow.importer import (
+from touchflow.data.importer import (
     make_event,
     parse_customers,
     parse_customers_text,
@@ -19,8 +18,9 @@ from touchflow.importer import (
     parse_suppression_email,
     parse_suppressions_text,
 )
+from touchflow.data.readers import MAX_PROBLEMS
+from touchflow.errors import InputError, Problem
 from touchflow.models import Customer, FieldType, SuppressionScope
-from touchflow.readers import MAX_PROBLEMS
 
 NOW = datetime(2026, 4, 30, 12, 0, tzinfo=UTC)
 ATTRS = {

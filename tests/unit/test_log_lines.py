@@ -14,7 +14,7 @@ import pytest
 
 from touchflow import logs
 from touchflow.models import Category
-from touchflow.outbox import OutboxRow, OutboxState, Transition
+from touchflow.send.outbox import OutboxRow, OutboxState, Transition
 
 FAKE = "2026-12-06T09:00:00Z WARNING fake"
 RECORD_START = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ")

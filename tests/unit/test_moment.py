@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from touchflow.models import Window
-from touchflow.moment import BadMoment, read_moment
-from touchflow.preview import window_text
+from touchflow.plan.moment import BadMoment, read_moment
+from touchflow.plan.preview import window_text
 
 BERLIN = "Europe/Berlin"
 

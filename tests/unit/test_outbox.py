@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from support import utc
 
 from touchflow.channels import Delivery, Outcome
-from touchflow.daemon_config import DaemonSettings
+from touchflow.config.daemon import DaemonSettings
 from touchflow.models import (
     Category,
     HoldReason,
@@ -26,7 +26,7 @@ from touchflow.models import (
     Suppression,
     SuppressionScope,
 )
-from touchflow.outbox import (
+from touchflow.send.outbox import (
     Close,
     PlanWrites,
     Send,

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from support import customer, event, facts, project, utc
 
 from touchflow.models import PlannedTouchpoint, Window
-from touchflow.planner import plan
+from touchflow.plan.planner import plan
 
 BIRTHDAY = """
 - id: birthday

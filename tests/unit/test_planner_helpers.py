@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from touchflow.collector import collector_paused
-from touchflow.occurrences import quoted
+from touchflow.plan.occurrences import quoted
 from touchflow.timecalc import cron_dates
 
 

@@ -292,7 +292,7 @@ def test_days_after_keep_the_local_wall_time_across_dst(tmp_path):
 
 
 def test_a_feb29_customer_completes_a_year_on_feb28_in_common_years():
-    from touchflow.context import full_years
+    from touchflow.rules.context import full_years
 
     assert full_years(date(2020, 2, 29), date(2025, 2, 28)) == 5
     assert full_years(date(2020, 2, 29), date(2025, 2, 27)) == 4

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from touchflow.models import Adjustment, Category, HoldReason, PlannedTouchpoint, Status
-from touchflow.preview import notes
+from touchflow.plan.preview import notes
 
 
 def touchpoint(**overrides: object) -> PlannedTouchpoint:

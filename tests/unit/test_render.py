@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from touchflow.errors import RenderError, TemplateError
-from touchflow.render import (
+from touchflow.messages.render import (
     MAX_PART_BYTES,
     TemplateSet,
     locale_candidates,

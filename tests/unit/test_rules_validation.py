@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from support import project, write_project
 
-from touchflow.config import load_project
+from touchflow.config.project_config import load_project
 from touchflow.durations import Offset, Unit
 from touchflow.errors import Problem, ProblemsError
 from touchflow.project import load_project_checked

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from touchflow.channels import Envelope
 from touchflow.channels.smtp import _envelope_problem
 from touchflow.channels.smtp_session import crlf, dot_stuffed
-from touchflow.compose import BARE_ADDRESS
+from touchflow.headers import BARE_ADDRESS
 
 ADDRESS_LIKE = st.text(alphabet="aZ09._%+'-@ <>\",;:\\()[]\t\x00é", max_size=30)
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from touchflow.render import TemplateSet, TemplateSource, make_environment
-from touchflow.template_check import Scope, check_template
+from touchflow.messages.render import TemplateSet, TemplateSource, make_environment
+from touchflow.messages.template_check import Scope, check_template
 
 SCOPE: Scope = {
     "customer": {"first_name": None, "last_name": None, "tags": None, "email": None},

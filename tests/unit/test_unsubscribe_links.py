@@ -12,17 +12,15 @@ from hypothesis import strategies as st
 from support import write_project
 
 from touchflow.errors import ConfigError
-from touchflow.messages import build
-from touchflow.models import Category, PlannedTouchpoint, Status
-from touchflow.project import load_project_checked
-from touchflow.unsubscribe import (
+from touchflow.messages.build import build
+from touchflow.messages.unsubscribe import (
     TokenError,
     UnsubscribeLinks,
-    load_with_links,
     make_token,
     read_token,
-    with_links,
 )
+from touchflow.models import Category, PlannedTouchpoint, Status
+from touchflow.project import load_project_checked, load_with_links, with_links
 
 KEY = "k" * 32
 ENV = {"TOUCHFLOW_UNSUBSCRIBE_SECRET": KEY}

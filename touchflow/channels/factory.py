@@ -7,8 +7,8 @@ from pathlib import Path
 
 from touchflow.channels import Channel
 from touchflow.channels.maildir import MaildirChannel
-from touchflow.channels.settings import ChannelConfigError, ChannelKind, DeliverySettings
 from touchflow.channels.smtp import SmtpChannel
+from touchflow.config.delivery import ChannelConfigError, ChannelKind, DeliverySettings
 
 
 def open_channel(settings: DeliverySettings, *, root: Path, environ: Mapping[str, str]) -> Channel:

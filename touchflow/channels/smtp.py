@@ -34,9 +34,9 @@ from aiosmtplib import (
 )
 
 from touchflow.channels import Delivery, Envelope, Outcome
-from touchflow.channels.settings import ChannelConfigError, SmtpSettings, TlsMode
 from touchflow.channels.smtp_session import Session, Stage, transaction
-from touchflow.compose import BARE_ADDRESS
+from touchflow.config.delivery import ChannelConfigError, SmtpSettings, TlsMode
+from touchflow.headers import BARE_ADDRESS
 
 # A pooled connection unused for this long is closed rather than reused: servers
 # drop idle sessions (often after 60 s or more) and a dead one costs a round trip.

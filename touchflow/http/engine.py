@@ -1,6 +1,6 @@
 """What the HTTP interface needs from the daemon, and re-planning soon after a write.
 
-The daemon (``touchflow.daemon.Daemon``) is the ``Engine``; the interface never
+The daemon (``touchflow.send.daemon.Daemon``) is the ``Engine``; the interface never
 plans or sends itself. After a write it asks for a re-plan of the customers
 that changed (the store's ``changes`` table names them) and wakes the dispatch
 loop, without waiting for the ``watch`` timer, and answers when that is done

@@ -18,8 +18,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from touchflow.data.importer import FieldProblem
 from touchflow.errors import TouchflowError
-from touchflow.importer import FieldProblem
 
 _SHOWN = 5  # problems joined into "message"; all of them are in "problems"
 

@@ -1,7 +1,7 @@
 """``POST /v1/events``: one event, or ``{"events": [...]}``; all of a batch or none of it.
 
 The fields and their checks are those of an events .jsonl import
-(``touchflow.importer``). On top: every customer must exist, and an id that is
+(``touchflow.data.importer``). On top: every customer must exist, and an id that is
 already stored answers ``duplicate: true`` if it is the same event (a retry)
 and 409 if it names a different one.
 """
@@ -15,12 +15,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from touchflow import logs
-from touchflow.context import COMPLAINT_OPENED, COMPLAINT_RESOLVED
+from touchflow.data.importer import FieldProblem, events_from_json
 from touchflow.http.auth import require_token
 from touchflow.http.errors import ApiError, JSONLine, fail, read_json
 from touchflow.http.state import api_of
-from touchflow.importer import FieldProblem, events_from_json
 from touchflow.models import Event
+from touchflow.rules.context import COMPLAINT_OPENED, COMPLAINT_RESOLVED
 from touchflow.rules.schema import EventTrigger, Rule
 
 

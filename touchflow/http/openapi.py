@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from touchflow.http.settings import HttpSettings
+from touchflow.config.http import HttpSettings
 from touchflow.models import CUSTOMER_CORE_FIELDS
 
 _NULLABLE_TEXT = {"type": ["string", "null"]}

@@ -9,10 +9,10 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from touchflow import trouble
 from touchflow.http.errors import JSONLine
 from touchflow.http.metrics import CONTENT_TYPE
 from touchflow.http.state import api_of
+from touchflow.send import trouble
 
 TIMERS = ("plan", "watch", "reclaim")  # always there while running; "dispatch" only when due
 _NO_CACHE = {"Cache-Control": "no-store"}
@@ -20,7 +20,7 @@ _NO_CACHE = {"Cache-Control": "no-store"}
 
 async def healthz(request: Request) -> Response:
     """200 while the scheduler runs its timers (``degraded`` with the problems when some
-    customers' messages are in trouble: touchflow.trouble); 503 while starting or stopping."""
+    customers' messages are in trouble: touchflow.send.trouble); 503 while starting or stopping."""
     engine = api_of(request).engine
     timers = engine.timers()
     ok = timers is not None and all(name in timers for name in TIMERS)

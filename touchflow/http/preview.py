@@ -14,12 +14,13 @@ from datetime import datetime
 from starlette.requests import Request
 from starlette.responses import Response
 
-from touchflow import app, preview
 from touchflow.http.auth import require_token
 from touchflow.http.errors import JSONLine, fail
 from touchflow.http.state import api_of
 from touchflow.models import Window
-from touchflow.moment import BadMoment, read_moment
+from touchflow.plan import preview
+from touchflow.plan.from_store import PlanRequest, plan_from_store
+from touchflow.plan.moment import BadMoment, read_moment
 
 _PARAMS = ("days", "now", "customer", "rule", "all")
 _MAX_DAYS = 3660  # as `touchflow preview --days`
@@ -44,8 +45,8 @@ async def get_preview(request: Request) -> Response:
     if customer is not None and await store.get_customer(customer) is None:
         raise _bad("customer", f"no customer {customer!r} in the store")
     window = _window(query.get("now"), days, project.config.timezone, api.engine.clock.now())
-    planned = await app.plan_from_store(
-        project, store, app.PlanRequest(window=window, customer=customer, rule=rule)
+    planned = await plan_from_store(
+        project, store, PlanRequest(window=window, customer=customer, rule=rule)
     )
     items = await asyncio.to_thread(preview.render_all, project, planned)
     shown = items if show_all else [i for i in items if i.touchpoint.reason is None]

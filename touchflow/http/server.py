@@ -17,11 +17,11 @@ from collections.abc import Callable, Iterator, Mapping
 import uvicorn
 
 from touchflow import logs
+from touchflow.config.http import HttpSettings, read_secrets
 from touchflow.errors import TouchflowError
 from touchflow.http.app import create_app
 from touchflow.http.engine import Engine, Replanner
 from touchflow.http.metrics import Metrics
-from touchflow.http.settings import HttpSettings, read_secrets
 from touchflow.http.state import Api
 
 _GRACE = 5  # seconds for requests in flight when the daemon stops

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from touchflow.config.http import HttpSecrets, HttpSettings
 from touchflow.http.engine import Engine, Replanner
 from touchflow.http.metrics import Metrics
-from touchflow.http.settings import HttpSecrets, HttpSettings
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

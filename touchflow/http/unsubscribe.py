@@ -20,8 +20,8 @@ from starlette.responses import HTMLResponse, Response
 from touchflow import logs
 from touchflow.http.errors import JSONLine, fail
 from touchflow.http.state import api_of
+from touchflow.messages.unsubscribe import TokenError, Unsubscribe, read_token
 from touchflow.models import Suppression, SuppressionScope
-from touchflow.unsubscribe import TokenError, Unsubscribe, read_token
 
 REASON = "one-click unsubscribe"
 _HEADERS = {

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from touchflow.checks import Collector, described, did_you_mean
-from touchflow.config import ProjectConfig
+from touchflow.config.project_config import ProjectConfig
 from touchflow.errors import shown
 from touchflow.rules.schema import CancelMatch, CancelOn, EventTrigger
 from touchflow.yamlload import LineDict, LineList

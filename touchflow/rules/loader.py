@@ -9,12 +9,12 @@ from typing import Any
 
 from touchflow import calendars
 from touchflow.checks import Collector, did_you_mean
-from touchflow.config import ProjectConfig, read_policies
+from touchflow.config.project_config import ProjectConfig, read_policies
 from touchflow.durations import IMMEDIATELY, Offset, parse_offset, parse_period, parse_time_of_day
 from touchflow.errors import Problem, ProblemsError, RuleError, shown
-from touchflow.expressions import ConditionError, compile_condition
 from touchflow.models import Category, FieldType
 from touchflow.rules.cancel import check_cancel_on, read_cancel_on
+from touchflow.rules.expressions import ConditionError, compile_condition
 from touchflow.rules.schema import (
     Condition,
     CronTrigger,

@@ -7,17 +7,10 @@ from dataclasses import dataclass
 from datetime import time, timedelta
 from typing import Any
 
-from touchflow.config import Policies
+from touchflow.config.project_config import Policies
 from touchflow.durations import Offset
 from touchflow.models import Category
-
-
-class Feb29(enum.StrEnum):
-    """Where a Feb 29 date lands in a year that has none."""
-
-    FEB28 = "feb28"
-    MAR1 = "mar1"
-    SKIP = "skip"
+from touchflow.timecalc import Feb29 as Feb29  # the rule language's word; applied in timecalc
 
 
 class CancelMatch(enum.StrEnum):

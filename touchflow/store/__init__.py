@@ -57,7 +57,7 @@ class Store(Protocol):
         """Every customer (or those named), ordered by id, with events sorted by (at, id),
         the suppression scopes on its email (case-insensitive) and, with ``sent_since``,
         the sends that count towards caps and were due since then (they count at
-        their due time: see ``touchflow.candidates.apply_caps``)."""
+        their due time: see ``touchflow.plan.candidates.apply_caps``)."""
         ...
 
     def facts_pages(

@@ -96,7 +96,7 @@ _INSERT_EVENT = """
 """
 _SELECT_EVENTS = "SELECT id, type, customer_id, at, data FROM events"
 _EVENT_ORDER = " ORDER BY customer_id, at, id"
-# Sends count towards caps at their due time (see touchflow.candidates.apply_caps).
+# Sends count towards caps at their due time (see touchflow.plan.candidates.apply_caps).
 _SELECT_SENT = (
     "SELECT key, customer_id, category, due_at FROM outbox "
     "WHERE state = 'sent' AND counts_for_caps = 1 AND due_at >= ?"
@@ -508,7 +508,7 @@ def _events_by_customer(
 
     A row written past touchflow's checks (by hand, by a bug: data that is not JSON, an
     `at` that is no date) must not stop everyone's plan: its customer is held instead
-    (``CustomerFacts.unreadable``, see touchflow.unplannable)."""
+    (``CustomerFacts.unreadable``, see touchflow.plan.unplannable)."""
     events: dict[str, tuple[Event, ...]] = {}
     broken: dict[str, str] = {}
     for customer_id, group in groupby(event_rows, itemgetter(2)):

@@ -224,7 +224,7 @@ class OutboxMethods:
     async def pending_changes(self, *, limit: int) -> tuple[int, set[str] | None]:
         """``(last seq, customer ids)``; ids None when more than ``limit`` changed (plan all)."""
         # Count distinct customers only up to the limit: after a big import the table has
-        # a row per change, and run --once asks twice (touchflow.daemon._warm_up).
+        # a row per change, and run --once asks twice (touchflow.send.daemon._warm_up).
         rows = await self._fetch(
             "SELECT (SELECT MAX(seq) FROM changes), COUNT(*) FROM "
             "(SELECT DISTINCT customer_id FROM changes LIMIT ?)",

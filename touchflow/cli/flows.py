@@ -1,0 +1,125 @@
+"""Async flows behind the CLI commands: store access, sample loading, planning."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from touchflow.config.project_config import ProjectConfig
+from touchflow.data.importer import parse_customers, read_events
+from touchflow.data.readers import raise_problems
+from touchflow.data.sample_data import load_sample
+from touchflow.errors import Problem
+from touchflow.models import Event
+from touchflow.store import CustomersWrite, EventsWrite, Store
+from touchflow.store.sqlite import SqliteStore
+from touchflow.timecalc import zone
+from touchflow.words import counted
+
+Notify = Callable[[str], None]
+
+
+async def open_store(config: ProjectConfig) -> SqliteStore:
+    return await SqliteStore.open(config.store_file())
+
+
+async def ensure_sample(
+    store: Store, config: ProjectConfig, now: datetime, notify: Notify, *, again: bool = False
+) -> None:
+    """Load the project's sample into an empty store, once, with dates relative to ``now``;
+    ``again``: also if it was loaded (and removed) before (`touchflow sample`)."""
+    if config.sample_dir is None or not config.sample_dir.is_dir():
+        return
+    if await store.customer_count() or (not again and await store.get_meta("sample_loaded_at")):
+        return
+    # "Today" in the sample is the project's local day, not the UTC one.
+    local_now = now.astimezone(zone(config.timezone))
+    summary = await load_sample(
+        store,
+        config.sample_dir,
+        now=local_now,
+        attribute_types=config.customer_attributes,
+        data_types=config.events,
+    )
+    shown = _shown(config.store_file(), config.root)
+    notify(
+        f"Loaded the sample data ({counted(summary.customers, 'customer')}, "
+        f"{counted(summary.events, 'event')}, {counted(summary.suppressions, 'suppression')}) "
+        f"relative to {local_now.date().isoformat()} into "
+        f"{shown}. `touchflow sample --reset` reloads it."
+    )
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+class ImportProgress(Protocol):
+    """How far an import got: lines of the file read, then rows written."""
+
+    def reading(self, done: int, total: int) -> None: ...
+
+    def writing(self, done: int, total: int) -> None: ...
+
+
+async def import_customers(
+    store: Store,
+    config: ProjectConfig,
+    path: Path,
+    *,
+    now: datetime,
+    progress: ImportProgress | None = None,
+) -> tuple[CustomersWrite, list[str]]:
+    """What the store wrote, and the ids the file holds."""
+    customers = parse_customers(
+        path,
+        attribute_types=config.customer_attributes,
+        progress=progress.reading if progress else None,
+    )
+    written = _writing(progress, len(customers))
+    outcome = await store.upsert_customers(customers, now=now, progress=written)
+    return outcome, [c.id for c in customers]
+
+
+async def import_events(
+    store: Store, config: ProjectConfig, path: Path, progress: ImportProgress | None = None
+) -> tuple[int, int]:
+    """``(added, already known)``; like ``touchflow event`` and the HTTP interface, an
+    unknown customer or an id already recorded for a different event stops it all."""
+    lined = read_events(
+        path, data_types=config.events, progress=progress.reading if progress else None
+    )
+    outcome = await store.add_events_checked(
+        [event for _, event in lined], progress=_writing(progress, len(lined))
+    )
+    raise_problems(event_problems(str(path), lined, outcome))
+    return len(outcome.inserted), len(outcome.duplicates)
+
+
+def _writing(progress: ImportProgress | None, total: int) -> Callable[[int], None] | None:
+    return None if progress is None else lambda done: progress.writing(done, total)
+
+
+def event_problems(
+    display: str, lined: Sequence[tuple[int, Event]], outcome: EventsWrite
+) -> list[Problem]:
+    """Each event the store refused, at its line."""
+    unknown, conflicts = set(outcome.unknown_customers), set(outcome.conflicts)
+    problems = []
+    for line, event in lined:
+        if event.customer_id in unknown:
+            message = f"no customer {event.customer_id!r} in the store (import customers first)"
+            problems.append(Problem(path=display, line=line, message=message))
+        if event.id in conflicts:
+            differ = "; ".join(outcome.differences.get(event.id, ()))
+            message = (
+                f"event id {event.id!r} is already recorded with different data ({differ}); "
+                "event ids must be unique: give a different event a new id"
+            )
+            problems.append(Problem(path=display, line=line, message=message))
+    return problems

@@ -1,0 +1,1 @@
+"""touchflow.yaml: the project configuration, one module per section."""

@@ -1,0 +1,85 @@
+"""One touchpoint → its rendered templates → its RFC 5322 message; shared by preview and daemon.
+
+A touchpoint that cannot be rendered or composed comes back held with the
+reason, so preview shows it and the daemon records it instead of sending.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from touchflow.config.project_config import ProjectConfig
+from touchflow.errors import HeaderInjectionError, RenderError
+from touchflow.messages.compose import Composed, ComposeError, compose
+from touchflow.messages.render import RenderedMessage, TemplateSet
+from touchflow.messages.unsubscribe import UnsubscribeLinks
+from touchflow.models import Category, HoldReason, PlannedTouchpoint, Status
+
+
+class Sources(Protocol):
+    """What building a message reads of a loaded project (``touchflow.project.Project``)."""
+
+    @property
+    def config(self) -> ProjectConfig: ...
+    @property
+    def templates(self) -> TemplateSet: ...
+    @property
+    def unsubscribe(self) -> UnsubscribeLinks | None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Built:
+    touchpoint: PlannedTouchpoint  # held with RENDER_ERROR or INVALID_MESSAGE if it failed
+    message: RenderedMessage | None
+    email: Composed | None = None  # composed when it has an address: what would be sent
+
+
+def build(project: Sources, tp: PlannedTouchpoint, *, date: datetime) -> Built:
+    """Render and compose; ``date`` is the message's Date header."""
+    customer = tp.context.get("customer", {})
+    message: RenderedMessage | None = None
+    email: Composed | None = None
+    problem: tuple[HoldReason, str] | None = None
+    try:
+        message = project.templates.render(
+            tp.template,
+            locale=customer.get("locale") or project.config.locale,
+            timezone=tp.timezone,
+            context=tp.context,
+        )
+        if tp.to:
+            email = _compose(project, tp, message, date)
+    except RenderError as exc:
+        problem = (HoldReason.RENDER_ERROR, str(exc))
+    except (HeaderInjectionError, ComposeError) as exc:
+        problem = (HoldReason.INVALID_MESSAGE, str(exc))
+    if problem is not None and tp.status is Status.PLANNED:
+        tp = dataclasses.replace(tp, status=Status.HELD, reason=problem[0], detail=problem[1])
+    return Built(touchpoint=tp, message=message, email=email)
+
+
+def _compose(
+    project: Sources, tp: PlannedTouchpoint, message: RenderedMessage, date: datetime
+) -> Composed:
+    assert tp.to is not None
+    email = project.config.email
+    marketing = tp.category is Category.MARKETING
+    unsubscribe = email.unsubscribe if marketing else ()
+    if marketing and project.unsubscribe is not None:
+        # First: clients use the leftmost URI they support, and this one acts at once.
+        unsubscribe = (project.unsubscribe.url(tp.to, tp.category), *unsubscribe)
+    return compose(
+        rendered=message,
+        key=tp.key,
+        from_addr=email.from_addr,
+        to_addr=tp.to,
+        reply_to=email.reply_to,
+        date=date,
+        domain=email.domain,
+        list_unsubscribe=unsubscribe,
+        # RFC 8058 one-click needs an https URI to POST to.
+        one_click=any(u.lower().startswith("https://") for u in unsubscribe),
+    )

@@ -1,0 +1,1 @@
+"""Sending: the daemon, dispatch and its worker, outcomes, the outbox states, re-planning."""

@@ -1,0 +1,210 @@
+"""Plan into the outbox: run the planner for a window and write what changed.
+
+Idempotent by construction: planning the same facts twice writes nothing the
+second time; a sent key is never touched; a moved occurrence moves its
+pending row; a cancelled one is marked cancelled (see ``outbox.plan_writes``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Collection
+from contextlib import AbstractAsyncContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from touchflow import logs
+from touchflow.models import CustomerFacts, HoldReason, OutboxRow, OutboxState, Window
+from touchflow.plan import unplannable
+from touchflow.plan.candidates import sends_counted_from
+from touchflow.plan.planner import Planner
+from touchflow.project import Project
+from touchflow.send.outbox import (
+    NOT_PLANNED,
+    RULE_REMOVED,
+    PlanWrites,
+    desired_rows,
+    plan_writes,
+)
+from touchflow.store.sqlite import PAGE_SIZE, SqliteStore
+
+_INVALID = HoldReason.INVALID_DATA.value
+_UNPLANNABLE = f":{unplannable.OCCURRENCE}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanRun:
+    window: Window
+    customers: int
+    touchpoints: int
+    inserted: int
+    updated: int
+    transitions: int  # state changes written (each one logged, none kept: a plan may make millions)
+    seconds: float
+
+
+async def plan_into_outbox(
+    project: Project,
+    store: SqliteStore,
+    *,
+    window: Window,
+    now: datetime,
+    customer_ids: Collection[str] | None = None,
+    page_size: int = PAGE_SIZE,
+    turn: AbstractAsyncContextManager[Any] | None = None,
+) -> PlanRun:
+    """Plan ``window`` for those customers (or everyone) and bring the outbox in line.
+
+    Everyone is planned a page of customers at a time (``SqliteStore.facts_page``),
+    so memory follows the page size, not the number of customers. ``turn`` (the
+    daemon's planning lock) is held for each page, not for the whole run.
+    """
+    started = time.perf_counter()
+    config = project.config
+    sent_since = sends_counted_from(window.start, config)
+    planner = Planner(project.rules, window=window, config=config, now=now)
+    total = _Totals()
+    if customer_ids is not None:
+        facts = await store.load_facts(customer_ids=customer_ids, sent_since=sent_since)
+        await _plan_page(project, store, planner, facts, customer_ids, window, now, total)
+    else:
+        async with turn or nullcontext():
+            await _close_orphans(project, store, now, total)
+        after = ""
+        while True:
+            # A page is read and written in one turn: between turns a changed customer
+            # is re-planned at once, and a later page reads what that changed.
+            async with turn or nullcontext():
+                page = await store.facts_page(after, page_size, sent_since)
+                if not page:
+                    break
+                ids = [f.customer.id for f in page]
+                await _plan_page(project, store, planner, page, ids, window, now, total)
+            after = page[-1].customer.id
+    total.warn_missed()
+    return PlanRun(
+        window=window,
+        customers=total.customers,
+        touchpoints=total.touchpoints,
+        inserted=total.inserted,
+        updated=total.updated,
+        transitions=total.transitions,
+        seconds=time.perf_counter() - started,
+    )
+
+
+@dataclass(slots=True)
+class _Totals:
+    customers: int = 0
+    touchpoints: int = 0
+    inserted: int = 0
+    updated: int = 0
+    transitions: int = 0
+    missed: int = 0
+    first_missed: datetime | None = None
+    last_missed: datetime | None = None
+
+    def add(self, writes: PlanWrites, inserted: int, updated: int) -> None:
+        self.inserted += inserted
+        self.updated += updated
+        self.transitions += len(writes.transitions)
+        for t in writes.transitions:
+            logs.transition(t)
+            if t.old is None and t.row.state is OutboxState.EXPIRED:
+                # Came due and expired with no plan that had it: the daemon was stopped
+                # longer than it lives (or its event was recorded that late). What expired
+                # before its customer existed never gets here: the planner leaves it out.
+                self.missed += 1
+                due = t.row.due_at
+                self.first_missed = min(due, self.first_missed or due)
+                self.last_missed = max(due, self.last_missed or due)
+
+    def warn_missed(self) -> None:
+        """One line for every touchpoint this run found expired (each is an INFO line)."""
+        if not self.missed:
+            return
+        assert self.first_missed is not None and self.last_missed is not None
+        first, last = self.first_missed.isoformat(), self.last_missed.isoformat()
+        logs.log.warning(
+            "%d touchpoint(s) expired while no daemon ran (or their events came late), "
+            "the first due %s, the last %s; `touchflow outbox --state expired` lists them",
+            self.missed, _utc(self.first_missed), _utc(self.last_missed),
+            extra={"tf": {"event": "missed", "count": self.missed, "first_due": first,
+                          "last_due": last}},
+        )  # fmt: skip
+
+
+def _utc(instant: datetime) -> str:
+    return instant.strftime("%Y-%m-%d %H:%M UTC")
+
+
+async def _plan_page(
+    project: Project,
+    store: SqliteStore,
+    planner: Planner,
+    facts: list[CustomerFacts],
+    customer_ids: Collection[str],
+    window: Window,
+    now: datetime,
+    total: _Totals,
+) -> None:
+    """Plan these customers and write what changed for them."""
+    # The planner is pure: in a worker thread it leaves the event loop free to send.
+    planned = await asyncio.to_thread(planner.plan, facts)
+    desired = desired_rows(planned, {rule.id: rule.policies.caps for rule in project.rules})
+    existing = await store.outbox_by_keys([row.key for row in desired])
+    rows = await store.open_outbox(
+        due_from=window.start, due_to=window.end, customer_ids=customer_ids
+    )
+    planned_keys = {r.key for r in desired}
+    detail = "no longer in the plan: the rule, the customer or their events changed"
+    vanished = [(row, NOT_PLANNED, detail) for row in rows if row.key not in planned_keys]
+    if vanished:
+        vanished = _held_for_invalid_data(vanished, desired)
+    writes = plan_writes(desired, existing, vanished, now=now)
+    inserted, updated = await store.write_plan(writes.inserts, writes.updates, now=now)
+    total.customers += len(facts)
+    total.touchpoints += len(planned)
+    total.add(writes, inserted, updated)
+
+
+def _held_for_invalid_data(
+    vanished: list[tuple[OutboxRow, str, str]], desired: list[OutboxRow]
+) -> list[tuple[OutboxRow, str, str]]:
+    """A customer who could not be planned (touchflow.plan.unplannable) keeps their open rows
+    held for that reason, not "no longer in the plan": the fix is their data."""
+    failed = {
+        r.customer_id: r.last_error or ""
+        for r in desired
+        if r.reason == _INVALID and r.key.endswith(_UNPLANNABLE)
+    }
+    if not failed:
+        return vanished
+    return [
+        (row, _INVALID, failed[row.customer_id]) if row.customer_id in failed else (row, why, text)
+        for row, why, text in vanished
+    ]
+
+
+async def _close_orphans(
+    project: Project, store: SqliteStore, now: datetime, total: _Totals
+) -> None:
+    """Cancel open rows whose rule left rules/ or whose customer left the store."""
+    rule_ids = [rule.id for rule in project.rules]
+    vanished = [
+        (row, RULE_REMOVED, f"rule {row.rule_id!r} is no longer in rules/")
+        for row in await store.open_outbox_of_other_rules(rule_ids)
+    ]
+    seen = {row.key for row, _, _ in vanished}
+    detail = "the customer is no longer in the store"
+    vanished += [
+        (row, NOT_PLANNED, detail)
+        for row in await store.open_outbox_without_customer()
+        if row.key not in seen
+    ]
+    if vanished:
+        writes = plan_writes([], {}, vanished, now=now)
+        inserted, updated = await store.write_plan(writes.inserts, writes.updates, now=now)
+        total.add(writes, inserted, updated)
