@@ -8,8 +8,9 @@ from typing import Any
 
 import jinja2
 
-from touchflow.bounds import BoundedEnvironment, check_printable
+from touchflow.bounds import check_printable
 from touchflow.messages.filters import FILTERS
+from touchflow.sandbox import BoundedEnvironment
 
 
 def _autoescape(name: str | None) -> bool:
