@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from touchflow.checks import Collector, did_you_mean
-from touchflow.config.project_config import Policies, ProjectConfig, read_policies
+from touchflow.config.policies import Policies, read_policies
+from touchflow.config.project_config import ProjectConfig
 from touchflow.durations import IMMEDIATELY, Offset, parse_offset, parse_period, parse_time_of_day
 from touchflow.errors import Problem, ProblemsError, RuleError, shown
 from touchflow.models import Category
