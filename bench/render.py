@@ -27,7 +27,8 @@ import jinja2
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gen
 
-from touchflow.messages.render import FILTERS, babel_locale
+from touchflow.messages.filters import FILTERS
+from touchflow.messages.locales import babel_locale
 from touchflow.models import PlannedTouchpoint, Status, Window
 from touchflow.plan.planner import plan
 from touchflow.project import Project, load_project_checked

@@ -2,20 +2,14 @@
 
 The people who write templates and conditions are trusted, but a typo
 (``{{ 9**9**9 }}``, ``{{ " " * 10**9 }}``, ``{{ x | center(10**10) }}``) must
-neither take the daemon down nor hang a preview. Jinja's sandbox lets us
-intercept binary operators and calls; what it cannot intercept (its builtin
-filters, ``~``) is wrapped here, and whatever still runs too long is stopped
-by ``time_limit``.
+neither take the daemon down nor hang a preview. The sandbox (``touchflow.sandbox``)
+checks what a template computes against the caps here, and whatever still runs too
+long is stopped by ``time_limit``.
 
 Sizes are refused *before* they are built where the result size can be known
 (``*``, ``**``, ``center``, ``indent``...), and right after otherwise: every
 value a template builds is then at most ``MAX_CHARS`` long, so a ``~`` or a
 ``+`` of a few of them is too (induction), and the check after is enough.
-
-Intercepted operators and calls are also what keeps Jinja's optimizer from
-computing ``{{ 9**9**9 }}`` while it *compiles* the template: it folds only
-what it may, and intercepted operators and sandboxed calls are never folded.
-Builtin filters are folded, which is why the risky ones are replaced.
 """
 
 from __future__ import annotations
@@ -23,18 +17,12 @@ from __future__ import annotations
 import copy
 import re
 import string
-from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
 import jinja2
-from jinja2 import filters as jinja_filters
 from jinja2 import nodes
-from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
-from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-from markupsafe import soft_str
 
 from touchflow.watchdog import Watchdog
 
@@ -69,20 +57,22 @@ def time_limit(seconds: float | None = None) -> AbstractContextManager[None]:
 # --- sizes ------------------------------------------------------------------------
 
 
-def _refuse(what: str, size: int, limit: int) -> None:
+def refuse(what: str, size: int, limit: int) -> None:
+    """LimitError saying ``what`` would be ``size`` if that is over ``limit``."""
     if size > limit:
         raise LimitError(f"{what} would be {size:,}; at most {limit:,} is allowed")
 
 
-def _length(value: Any) -> int:
+def length_of(value: Any) -> int:
+    """The length of a string or sequence; 0 for anything else."""
     return len(value) if isinstance(value, str | list | tuple | bytes) else 0
 
 
 def check_size(value: Any, what: str = "the length of a value") -> Any:
     """``value`` if it is not longer than MAX_CHARS; else LimitError."""
-    _refuse(what, _length(value), MAX_CHARS)
+    refuse(what, length_of(value), MAX_CHARS)
     if isinstance(value, int) and not isinstance(value, bool):
-        _refuse("the size of a number in bits", value.bit_length(), MAX_INT_BITS)
+        refuse("the size of a number in bits", value.bit_length(), MAX_INT_BITS)
     return value
 
 
@@ -106,17 +96,17 @@ def check_printable(value: Any) -> Any:
     return value
 
 
-def _repeat(left: Any, right: Any) -> None:
+def check_repeat(left: Any, right: Any) -> None:
+    """``left * right`` of a string or list, refused before it is built."""
     for seq, times in ((left, right), (right, left)):
         if isinstance(seq, str | list | tuple) and isinstance(times, int):
-            _refuse("the length of a repeated string or list", len(seq) * max(times, 0), MAX_CHARS)
+            refuse("the length of a repeated string or list", len(seq) * max(times, 0), MAX_CHARS)
 
 
-def _power(base: Any, exponent: Any) -> None:
+def check_power(base: Any, exponent: Any) -> None:
+    """``base ** exponent`` of whole numbers, refused before it is computed."""
     if isinstance(base, int) and isinstance(exponent, int) and abs(base) > 1 and exponent > 0:
-        _refuse(
-            "the size of a power in bits", (abs(base).bit_length() - 1) * exponent, MAX_INT_BITS
-        )
+        refuse("the size of a power in bits", (abs(base).bit_length() - 1) * exponent, MAX_INT_BITS)
 
 
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
@@ -132,14 +122,14 @@ def check_percent_format(fmt: str) -> None:
             if width == "*":
                 raise LimitError("a '*' width in a % format is not allowed in templates")
             if width is not None:
-                _refuse("a width or precision in a % format", int(width), MAX_WIDTH)
+                refuse("a width or precision in a % format", int(width), MAX_WIDTH)
                 total += int(width)
-    _refuse("the length of a formatted string", total, MAX_CHARS)
+    refuse("the length of a formatted string", total, MAX_CHARS)
 
 
 def check_format_spec(spec: str) -> None:
     for digits in _DIGITS.findall(spec):
-        _refuse("a width or precision in a format", int(digits), MAX_WIDTH)
+        refuse("a width or precision in a format", int(digits), MAX_WIDTH)
 
 
 def check_brace_format(fmt: str) -> None:
@@ -152,180 +142,7 @@ def check_brace_format(fmt: str) -> None:
                 raise LimitError("a format width given by another field is not allowed")
             check_format_spec(spec)
             total += sum(int(digits) for digits in _DIGITS.findall(spec))
-    _refuse("the length of a formatted string", total, MAX_CHARS)
-
-
-# --- str methods and filters --------------------------------------------------------
-
-
-def _width_arg(args: tuple[Any, ...], kwargs: Mapping[str, Any], name: str) -> int:
-    width = args[0] if args else kwargs.get(name, 0)
-    return width if isinstance(width, int) else 0
-
-
-def _check_str_method(text: str, method: str, args: tuple[Any, ...], kwargs: Any) -> None:
-    if method in ("center", "ljust", "rjust"):
-        _refuse(f"the width for {method}()", _width_arg(args, kwargs, "width"), MAX_WIDTH)
-    elif method == "zfill":
-        _refuse("the width for zfill()", _width_arg(args, kwargs, "width"), MAX_WIDTH)
-    elif method == "expandtabs":
-        tabsize = _width_arg(args, kwargs, "tabsize")
-        _refuse("the length after expandtabs()", len(text) + text.count("\t") * tabsize, MAX_CHARS)
-    elif method == "replace" and len(args) >= 2:
-        _check_replace(text, args[0], args[1])
-    elif method == "join" and args:
-        items = args[0]
-        if isinstance(items, list | tuple):
-            total = len(text) * len(items) + sum(_length(i) for i in items)
-            _refuse("the length after join()", total, MAX_CHARS)
-    elif method in ("format", "format_map"):
-        check_brace_format(text)
-        for value in (*args, *kwargs.values()):  # str() of them runs in C: bounded first
-            check_printable(value)
-
-
-def _check_replace(text: Any, old: Any, new: Any) -> None:
-    if isinstance(text, str) and isinstance(old, str) and isinstance(new, str):
-        hits = text.count(old) if old else len(text) + 1
-        _refuse(
-            "the length after replace", len(text) + hits * max(len(new) - len(old), 0), MAX_CHARS
-        )
-
-
-def _bounded_filters() -> dict[str, Callable[..., Any]]:
-    """Jinja's builtin filters that can build a huge value from a small argument,
-    checked first. Folded at compile time too: a refusal there leaves it to run time."""
-
-    def center(value: Any, width: int = 80) -> str:
-        _refuse("the width for center", width if isinstance(width, int) else 0, MAX_WIDTH)
-        return jinja_filters.do_center(value, width)
-
-    def indent(s: Any, width: int | str = 4, first: bool = False, blank: bool = False) -> str:
-        size = len(width) if isinstance(width, str) else width
-        _refuse("the width for indent", size, MAX_WIDTH)
-        _refuse("the length after indent", len(str(s)) + str(s).count("\n") * size, MAX_CHARS)
-        return jinja_filters.do_indent(s, width, first, blank)
-
-    def format_(value: Any, *args: Any, **kwargs: Any) -> str:
-        check_percent_format(str(value))
-        result = jinja_filters.do_format(value, *args, **kwargs)
-        check_size(result)
-        return result
-
-    @jinja2.pass_eval_context
-    def replace(eval_ctx: Any, s: Any, old: Any, new: Any, count: int | None = None) -> str:
-        _check_replace(str(s), str(old), str(new))
-        return jinja_filters.do_replace(eval_ctx, s, old, new, count)
-
-    @jinja2.pass_eval_context
-    def join(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> str:
-        if isinstance(value, list | tuple):  # before joining: the C code builds it whole
-            check_printable(value)
-            total = len(str(d)) * max(len(value) - 1, 0) + sum(_length(i) for i in value)
-            _refuse("the length after join", total, MAX_CHARS)
-        result = jinja_filters.sync_do_join(eval_ctx, value, d, attribute)
-        check_size(result)
-        return result
-
-    def wordwrap(s: str, width: int = 79, break_long_words: bool = True,
-                 wrapstring: str | None = None, break_on_hyphens: bool = True) -> str:  # fmt: skip
-        wrap = "\n" if wrapstring is None else str(wrapstring)
-        _refuse("the wrapstring of wordwrap", len(wrap), MAX_WIDTH)
-        lines = len(str(s)) // max(width if isinstance(width, int) else 1, 1) + 1
-        _refuse("the length after wordwrap", len(str(s)) + lines * len(wrap), MAX_CHARS)
-        env = jinja2.Environment()  # only its newline_sequence is read, when wrapstring is None
-        return jinja_filters.do_wordwrap(env, s, width, break_long_words, wrap, break_on_hyphens)
-
-    def batch(value: Any, linecount: int, fill_with: Any = None) -> Any:
-        if fill_with is not None:
-            _refuse("the size of a filled batch", linecount, MAX_WIDTH)
-        return jinja_filters.do_batch(value, linecount, fill_with)
-
-    def slice_(value: Any, slices: int, fill_with: Any = None) -> Any:
-        _refuse("the number of slices", slices, MAX_WIDTH)
-        return jinja_filters.sync_do_slice(value, slices, fill_with)
-
-    @jinja2.pass_eval_context
-    def tojson(eval_ctx: Any, value: Any, indent: int | None = None) -> Any:
-        _refuse("the indent for tojson", indent or 0, 100)
-        return check_size(jinja_filters.do_tojson(eval_ctx, check_printable(value), indent))
-
-    def string_(value: Any) -> str:
-        return soft_str(check_printable(value))
-
-    return {
-        "center": center,
-        "indent": indent,
-        "format": format_,
-        "replace": replace,
-        "join": join,
-        "batch": batch,
-        "wordwrap": wordwrap,
-        "slice": slice_,
-        "tojson": tojson,
-        "string": string_,
-    }
-
-
-def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
-    _refuse("the number of lipsum paragraphs", n, MAX_LIPSUM)
-    _refuse("the words of a lipsum paragraph", max, 1000)
-    return str(jinja2.utils.generate_lorem_ipsum(n, html, min, max))
-
-
-# --- the environment ----------------------------------------------------------------
-
-
-class _BoundedCodeGenerator(CodeGenerator):
-    """``a ~ b`` cannot be intercepted by the sandbox: each operand is checked before
-    ``str()`` turns it into text (in C), and what it built after. Not folded."""
-
-    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
-        join = "markup_join" if frame.eval_ctx.autoescape else "str_join"
-        if frame.eval_ctx.volatile:
-            join = "(markup_join if context.eval_ctx.volatile else str_join)"
-        self.write(f"environment.checked_concat({join}((")
-        for arg in node.nodes:
-            self.write("environment.printable(")
-            self.visit(arg, frame)
-            self.write("), ")
-        self.write(")))")
-
-
-class BoundedEnvironment(ImmutableSandboxedEnvironment):
-    """The immutable sandbox with size caps on operators, str methods and filters."""
-
-    code_generator_class = _BoundedCodeGenerator
-    intercepted_binops = frozenset({"*", "**", "+", "%"})
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.filters.update(_bounded_filters())
-        self.globals["lipsum"] = _lipsum
-
-    def printable(self, value: Any) -> Any:
-        return check_printable(value)
-
-    def checked_concat(self, value: Any) -> Any:
-        return check_size(value, "the length of a joined string (~)")
-
-    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        if operator == "*":
-            _repeat(left, right)
-        elif operator == "**":
-            _power(left, right)
-        elif operator == "%" and isinstance(left, str):
-            check_percent_format(left)
-            check_printable(right)
-        return check_size(super().call_binop(context, operator, left, right))
-
-    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        # str.format arrives wrapped by the sandbox; the method it wraps tells the string.
-        method = getattr(__obj, "__wrapped__", __obj)
-        owner = getattr(method, "__self__", None)
-        if isinstance(owner, str):
-            _check_str_method(owner, getattr(method, "__name__", ""), args, kwargs)
-        return check_size(super().call(__context, __obj, *args, **kwargs))
+    refuse("the length of a formatted string", total, MAX_CHARS)
 
 
 # --- validate: constant expressions are computed once, under the same bounds --------

@@ -17,8 +17,9 @@ from touchflow.checks import did_you_mean
 from touchflow.config.http import UNSUBSCRIBE_SECRET_ENV, HttpConfigError, secret
 from touchflow.config.project_config import CONFIG_FILE, ProjectConfig, load_project
 from touchflow.errors import ConfigError, Problem, ProblemsError
-from touchflow.messages.render import TemplateSet, TemplateSource
+from touchflow.messages.render import TemplateSet
 from touchflow.messages.template_check import check_template
+from touchflow.messages.template_files import TemplateSource
 from touchflow.messages.unsubscribe import UnsubscribeLinks
 from touchflow.rules.context import rule_scope
 from touchflow.rules.expressions import parse_condition_ast

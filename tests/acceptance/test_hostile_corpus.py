@@ -31,8 +31,9 @@ _RENDER = """
 import json, sys
 from pathlib import Path
 import touchflow.messages.render as render
+import touchflow.messages.template_files as template_files
 from touchflow.errors import RenderError
-render.constant_overruns = lambda env, ast: []
+template_files.constant_overruns = lambda env, ast: []
 templates = render.TemplateSet.load(Path(sys.argv[1]), display_root="message_templates")
 results = {}
 for name in sorted(templates.names()):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from touchflow.data.importer import parse_customers
+from touchflow.data.customers import parse_customers
 from touchflow.data.sample_data import load_sample, template_helpers
 from touchflow.errors import InputError, StoreError
 from touchflow.models import Customer, Event, FieldType, Suppression, SuppressionScope

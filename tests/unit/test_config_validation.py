@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from support import config_problems, load_config, the_problem, write_project
 
-from touchflow.config.project_config import Lifecycle, load_project
+from touchflow.config.lifecycle import Lifecycle
+from touchflow.config.project_config import load_project
 from touchflow.errors import ProblemsError
 from touchflow.models import Category
 

@@ -9,13 +9,8 @@ from typing import Any
 
 import pytest
 
-from touchflow.data.importer import (
-    customer_from_json,
-    events_from_json,
-    make_event,
-    parse_customers_text,
-    parse_events_text,
-)
+from touchflow.data.customers import customer_from_json, parse_customers_text
+from touchflow.data.events import events_from_json, make_event, parse_events_text
 from touchflow.errors import InputError
 from touchflow.ids import MAX_ID_CHARS, id_problem, one_line
 from touchflow.models import FieldType

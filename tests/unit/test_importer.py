@@ -9,16 +9,10 @@ from typing import Any
 
 import pytest
 
-from touchflow.data.importer import (
-    make_event,
-    parse_customers,
-    parse_customers_text,
-    parse_events,
-    parse_events_text,
-    parse_suppression_email,
-    parse_suppressions_text,
-)
+from touchflow.data.customers import parse_customers, parse_customers_text
+from touchflow.data.events import make_event, parse_events, parse_events_text
 from touchflow.data.readers import MAX_PROBLEMS
+from touchflow.data.suppressions import parse_suppression_email, parse_suppressions_text
 from touchflow.errors import InputError, Problem
 from touchflow.models import Customer, FieldType, SuppressionScope
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from touchflow.data.importer import FieldProblem, customer_from_json, events_from_json
+from touchflow.data.customers import customer_from_json
+from touchflow.data.events import events_from_json
+from touchflow.data.fields import FieldProblem
 from touchflow.models import FieldType
 
 TYPES = {"booked": {"starts_at": FieldType.DATETIME}, "seen": {}}

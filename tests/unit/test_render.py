@@ -7,12 +7,8 @@ from typing import Any
 import pytest
 
 from touchflow.errors import RenderError, TemplateError
-from touchflow.messages.render import (
-    MAX_PART_BYTES,
-    TemplateSet,
-    locale_candidates,
-    normalize_locale,
-)
+from touchflow.messages.locales import locale_candidates, normalize_locale
+from touchflow.messages.render import MAX_PART_BYTES, TemplateSet
 
 AT = datetime(2024, 5, 1, 14, 30, tzinfo=UTC)  # 16:30 in Berlin (CEST)
 

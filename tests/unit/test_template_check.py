@@ -4,8 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from touchflow.messages.render import TemplateSet, TemplateSource, make_environment
+from touchflow.messages.environment import make_environment
+from touchflow.messages.render import TemplateSet
 from touchflow.messages.template_check import Scope, check_template
+from touchflow.messages.template_files import TemplateSource
 
 SCOPE: Scope = {
     "customer": {"first_name": None, "last_name": None, "tags": None, "email": None},

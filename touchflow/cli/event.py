@@ -20,7 +20,7 @@ from touchflow.cli import event_report
 from touchflow.cli import flows as app
 from touchflow.cli.common import EPILOG, _arg_error, _err, _run, cli, handle_errors, project_option
 from touchflow.config.project_config import ProjectConfig, load_project
-from touchflow.data.importer import make_event
+from touchflow.data.events import make_event
 from touchflow.errors import ProblemsError
 from touchflow.models import Event, PlannedTouchpoint, Window
 from touchflow.plan.from_store import PlanRequest, plan_from_store

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Protocol
 
 from touchflow.config.project_config import ProjectConfig
-from touchflow.data.importer import parse_customers, read_events
+from touchflow.data.customers import parse_customers
+from touchflow.data.events import read_events
 from touchflow.data.readers import raise_problems
 from touchflow.data.sample_data import load_sample
 from touchflow.errors import Problem

@@ -29,7 +29,7 @@ from touchflow.cli.progress_bars import import_progress
 from touchflow.config.http import UNSUBSCRIBE_SECRET_ENV
 from touchflow.config.project_config import load_project
 from touchflow.data import sample_store
-from touchflow.data.importer import parse_suppression_email
+from touchflow.data.suppressions import parse_suppression_email
 from touchflow.models import Suppression, SuppressionScope
 from touchflow.plan import preview
 from touchflow.plan.from_store import PlanRequest, plan_from_store, plan_pages

@@ -28,7 +28,7 @@ from touchflow.cli.records_view import (
     suppression_json,
 )
 from touchflow.config.project_config import ProjectConfig, load_project
-from touchflow.data.importer import parse_suppression_email
+from touchflow.data.suppressions import parse_suppression_email
 from touchflow.errors import TouchflowError, UserError
 from touchflow.models import Event, SuppressionScope
 from touchflow.send.lock import CLI_WAITS, DAEMON, StoreLock, StoreLockedError

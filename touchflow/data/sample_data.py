@@ -21,13 +21,11 @@ from zoneinfo import ZoneInfo
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from touchflow.data.importer import (
-    parse_customers_text,
-    parse_events_text,
-    parse_suppressions_text,
-    zone_problem,
-)
+from touchflow.data.customers import parse_customers_text
+from touchflow.data.events import parse_events_text
+from touchflow.data.fields import zone_problem
 from touchflow.data.readers import raise_problems
+from touchflow.data.suppressions import parse_suppressions_text
 from touchflow.errors import InputError, Problem
 from touchflow.models import Customer, FieldType, Suppression
 from touchflow.store import Store
@@ -135,26 +133,14 @@ async def load_sample(
     """Render, parse and check every sample file, and only then write them all."""
     helpers = template_helpers(now)
     problems: list[Problem] = []
-    customers = _parse_file(
-        sample_dir / CUSTOMERS_FILE,
-        functools.partial(parse_customers_text, attribute_types=attribute_types),
-        helpers=helpers,
-        problems=problems,
-    )
+    customers = _customers(sample_dir, attribute_types, helpers=helpers, problems=problems)
     events = _parse_file(
         sample_dir / EVENTS_FILE,
         functools.partial(parse_events_text, data_types=data_types),
         helpers=helpers,
         problems=problems,
     )
-    suppressions: list[Any] = []
-    if (sample_dir / SUPPRESSIONS_FILE).exists():
-        suppressions = _parse_file(
-            sample_dir / SUPPRESSIONS_FILE,
-            parse_suppressions_text,
-            helpers=helpers,
-            problems=problems,
-        )
+    suppressions = _suppressions(sample_dir, helpers=helpers, problems=problems)
     raise_problems(problems)
     await store.upsert_customers(customers, now=now)
     await store.add_events(events)
@@ -182,16 +168,30 @@ def parse_sample_records(
     """The sample's customers and suppressions as loaded relative to ``now``."""
     helpers = template_helpers(now)
     problems: list[Problem] = []
-    parse = functools.partial(parse_customers_text, attribute_types=attribute_types)
-    customers = _parse_file(sample_dir / CUSTOMERS_FILE, parse, helpers=helpers, problems=problems)
-    suppressions: list[Any] = []
-    if (sample_dir / SUPPRESSIONS_FILE).exists():
-        path = sample_dir / SUPPRESSIONS_FILE
-        suppressions = _parse_file(
-            path, parse_suppressions_text, helpers=helpers, problems=problems
-        )
+    customers = _customers(sample_dir, attribute_types, helpers=helpers, problems=problems)
+    suppressions = _suppressions(sample_dir, helpers=helpers, problems=problems)
     raise_problems(problems)
     return customers, suppressions
+
+
+def _customers(
+    sample_dir: Path,
+    attribute_types: Mapping[str, FieldType],
+    *,
+    helpers: Mapping[str, Any],
+    problems: list[Problem],
+) -> list[Customer]:
+    parse = functools.partial(parse_customers_text, attribute_types=attribute_types)
+    return _parse_file(sample_dir / CUSTOMERS_FILE, parse, helpers=helpers, problems=problems)
+
+
+def _suppressions(
+    sample_dir: Path, *, helpers: Mapping[str, Any], problems: list[Problem]
+) -> list[Suppression]:
+    path = sample_dir / SUPPRESSIONS_FILE  # optional
+    if not path.exists():
+        return []
+    return _parse_file(path, parse_suppressions_text, helpers=helpers, problems=problems)
 
 
 def _parse_file(

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from touchflow import logs
-from touchflow.data.importer import customer_from_json
+from touchflow.data.customers import customer_from_json
 from touchflow.http.auth import require_token
 from touchflow.http.errors import ApiError, JSONLine, fail, read_json
 from touchflow.http.state import api_of

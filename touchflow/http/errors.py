@@ -18,7 +18,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from touchflow.data.importer import FieldProblem
+from touchflow.data.fields import FieldProblem
 from touchflow.errors import TouchflowError
 
 _SHOWN = 5  # problems joined into "message"; all of them are in "problems"

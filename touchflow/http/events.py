@@ -1,7 +1,7 @@
 """``POST /v1/events``: one event, or ``{"events": [...]}``; all of a batch or none of it.
 
 The fields and their checks are those of an events .jsonl import
-(``touchflow.data.importer``). On top: every customer must exist, and an id that is
+(``touchflow.data.events``). On top: every customer must exist, and an id that is
 already stored answers ``duplicate: true`` if it is the same event (a retry)
 and 409 if it names a different one.
 """
@@ -15,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from touchflow import logs
-from touchflow.data.importer import FieldProblem, events_from_json
+from touchflow.data.events import events_from_json
+from touchflow.data.fields import FieldProblem
 from touchflow.http.auth import require_token
 from touchflow.http.errors import ApiError, JSONLine, fail, read_json
 from touchflow.http.state import api_of

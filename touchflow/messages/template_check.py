@@ -28,13 +28,9 @@ from typing import TypeAlias
 from jinja2 import nodes
 
 from touchflow.errors import Problem
-from touchflow.messages.render import (
-    FILTERS,
-    RESERVED_NAMES,
-    TemplateSource,
-    did_you_mean,
-    environment_names,
-)
+from touchflow.messages.environment import environment_names
+from touchflow.messages.filters import FILTERS, RESERVED_NAMES
+from touchflow.messages.template_files import TemplateSource, did_you_mean
 
 Scope: TypeAlias = Mapping[str, "Scope | None"]
 

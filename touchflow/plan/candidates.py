@@ -16,7 +16,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from touchflow.config.project_config import Cap, ProjectConfig
+from touchflow.config.caps import Cap
+from touchflow.config.project_config import ProjectConfig
 from touchflow.durations import period_text
 from touchflow.models import CustomerFacts, HoldReason, SentRecord
 from touchflow.plan.occurrences import Occurrence, quoted

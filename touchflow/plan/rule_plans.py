@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from touchflow.config.project_config import HolidayPolicy, ProjectConfig
+from touchflow.config.policies import HolidayPolicy
+from touchflow.config.project_config import ProjectConfig
 from touchflow.models import Window
 from touchflow.plan.occurrences import (
     AnchorSpan,

@@ -15,7 +15,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from touchflow import calendars
-from touchflow.config.project_config import HolidayPolicy, Policies, ProjectConfig, SendWindow
+from touchflow.config.policies import HolidayPolicy, Policies, SendWindow
+from touchflow.config.project_config import ProjectConfig
 from touchflow.durations import Offset, Unit
 from touchflow.models import Adjustment, Window
 from touchflow.rules.schema import CronTrigger, EventTrigger, Feb29, Rule

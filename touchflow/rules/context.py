@@ -11,7 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from touchflow.config.project_config import Lifecycle, ProjectConfig
+from touchflow.config.lifecycle import Lifecycle
+from touchflow.config.project_config import ProjectConfig
 from touchflow.models import CUSTOMER_CORE_FIELDS, Customer, Event, FieldType
 from touchflow.rules.schema import (
     CronTrigger,

@@ -7,14 +7,9 @@ from typing import Any
 
 import jinja2
 
-from touchflow.bounds import (
-    RENDER_SECONDS,
-    BoundedEnvironment,
-    RenderTimeout,
-    constant_overruns,
-    time_limit,
-)
+from touchflow.bounds import RENDER_SECONDS, RenderTimeout, constant_overruns, time_limit
 from touchflow.errors import shown
+from touchflow.sandbox import BoundedEnvironment
 
 # The templates' sandbox, size caps included: a condition is a template expression.
 _ENV = BoundedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)

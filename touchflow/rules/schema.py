@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import time, timedelta
 from typing import Any
 
-from touchflow.config.project_config import Policies
+from touchflow.config.policies import Policies
 from touchflow.durations import Offset
 from touchflow.models import Category
 from touchflow.timecalc import Feb29 as Feb29  # the rule language's word; applied in timecalc

@@ -1,0 +1,194 @@
+"""Load a ``message_templates/`` directory: check its layout, then parse and compile each file.
+
+Layout, the contract with the people who write templates::
+
+    message_templates/
+      birthday/             one template, named after its directory ([a-z0-9_-]+)
+        subject.txt         required; rendered, then collapsed to one line
+        body.txt            required; the plain-text part
+        body.html           optional; the HTML part, the only one autoescaped
+        de/                 a locale variant: any of the three files
+          subject.txt
+        de_AT/
+          body.txt
+
+A variant directory is named by a locale: a language, optionally a script and
+a region (``de``, ``de_AT``, ``zh_Hant_TW``), joined with ``_``. Names starting
+with ``.`` are ignored (editor and VCS litter); anything else unknown is an error,
+so a misspelt ``body.htm`` cannot go unnoticed. Every problem is reported at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+from jinja2 import nodes
+
+from touchflow.bounds import constant_overruns
+from touchflow.errors import Problem, TemplateError
+from touchflow.messages.environment import make_environment
+from touchflow.messages.locales import normalize_locale
+
+Part = Literal["subject", "text", "html"]
+PART_FILES: Mapping[str, Part] = {"subject.txt": "subject", "body.txt": "text", "body.html": "html"}
+REQUIRED_FILES = ("subject.txt", "body.txt")
+_NAME_RE = re.compile(r"[a-z0-9_-]+")
+_LOCALE_DIR_RE = re.compile(r"[a-z]{2,3}(?:_[A-Z][a-z]{3})?(?:_(?:[A-Z]{2}|[0-9]{3}))?")
+_UNKNOWN_CALLABLE_RE = re.compile(r"No (filter|test) named '([^']+)'")
+_LAYOUT = "subject.txt, body.txt and optionally body.html"
+_FILES = "subject.txt, body.txt and body.html"
+_DASH = " \N{EM DASH} "
+_TOO_DEEP = (
+    "expressions nested too deeply (brackets or operators hundreds of levels deep): "
+    "write them out in steps with {% set %}"
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TemplateSource:
+    """One file of a template, parsed, for the checker and for previews."""
+
+    template: str
+    display_path: str  # relative to the project, e.g. message_templates/birthday/de/body.txt
+    locale: str | None  # None: the template directory itself (the default locale)
+    part: Part
+    ast: nodes.Template
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompiledFile:
+    """One file of a template, compiled once, with what a render of it needs."""
+
+    source: TemplateSource
+    filename: str  # the compiled code's co_filename: how error lines are found
+    compiled: jinja2.Template
+    globals: Mapping[str, Any]  # Jinja's globals as a plain dict (the environment's)
+
+
+TemplateFiles = Mapping[tuple[str | None, Part], CompiledFile]
+
+
+def load_template_files(root: Path, display_root: str) -> dict[str, TemplateFiles]:
+    """Every template under ``root``, shown as ``display_root``; TemplateError lists all
+    problems."""
+    loader = _Loader(root, display_root)
+    files = loader.load_all()
+    if loader.problems:
+        raise TemplateError(loader.problems)
+    return files
+
+
+def did_you_mean(word: str, choices: Iterable[str], *, prefix: str = "") -> str:
+    """`` — did you mean <prefix><closest>?`` or "" when nothing is close."""
+    close = difflib.get_close_matches(word, sorted(choices), n=1)
+    return f"{_DASH}did you mean {prefix}{close[0]}?" if close else ""
+
+
+class _Loader:
+    """Walks message_templates/, collecting compiled files and every problem."""
+
+    def __init__(self, root: Path, display_root: str) -> None:
+        self.env = make_environment()
+        self.root = root
+        self.display_root = display_root.rstrip("/") or display_root
+        self.files: dict[str, dict[tuple[str | None, Part], CompiledFile]] = {}
+        self.problems: list[Problem] = []
+
+    def problem(self, path: str, message: str, line: int | None = None) -> None:
+        self.problems.append(Problem(path=path, line=line, message=message))
+
+    def load_all(self) -> dict[str, TemplateFiles]:
+        if not self.root.is_dir():
+            self.problem(self.display_root, "template directory not found")
+        else:
+            for entry in _entries(self.root):
+                self.load_template(entry, f"{self.display_root}/{entry.name}")
+        return dict(self.files)
+
+    def load_template(self, directory: Path, shown: str) -> None:
+        if not directory.is_dir():
+            self.problem(shown, f"not a template: a template is a directory ({_LAYOUT})")
+        elif not _NAME_RE.fullmatch(directory.name):
+            hint = "use lower-case letters, digits, '_' and '-'"
+            self.problem(shown, f"invalid template name {directory.name!r}: {hint}")
+        else:
+            self.files[directory.name] = {}
+            present = self.load_dir(directory.name, directory, shown, None)
+            for missing in sorted(set(REQUIRED_FILES) - present):
+                self.problem(
+                    shown, f"missing {missing}: every template needs subject.txt and body.txt"
+                )
+
+    def load_dir(self, template: str, directory: Path, shown: str, locale: str | None) -> set[str]:
+        present: set[str] = set()
+        for entry in _entries(directory):
+            path = f"{shown}/{entry.name}"
+            if entry.name in PART_FILES and entry.is_file():
+                present.add(entry.name)
+                self.load_file(template, entry, path, locale)
+            elif locale is None and entry.is_dir() and _LOCALE_DIR_RE.fullmatch(entry.name):
+                self.load_dir(template, entry, path, entry.name)
+            elif not entry.is_dir():
+                hint = did_you_mean(entry.name, PART_FILES)
+                self.problem(path, f"unknown file {entry.name!r}: a template holds {_LAYOUT}{hint}")
+            elif locale is not None:
+                self.problem(path, f"unknown directory: a locale variant holds only {_FILES}")
+            else:
+                fixed = normalize_locale(entry.name)
+                hint = f"{_DASH}did you mean {fixed}?" if _LOCALE_DIR_RE.fullmatch(fixed) else ""
+                self.problem(
+                    path, f"unknown directory: name locale variants like de or de_AT{hint}"
+                )
+        return present
+
+    def load_file(self, template: str, path: Path, shown: str, locale: str | None) -> None:
+        try:
+            data = path.read_bytes()
+            # A BOM from a Windows editor would otherwise end up in the message.
+            text = data.decode("utf-8").removeprefix("\ufeff")
+        except OSError as exc:
+            self.problem(shown, f"cannot read: {exc.strerror}")
+            return
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            self.problem(shown, "not UTF-8 text; save the file as UTF-8", line)
+            return
+        try:
+            ast = self.env.parse(text, shown, str(path))
+            code = self.env.compile(text, shown, str(path))
+        except jinja2.TemplateSyntaxError as exc:
+            self.problem(shown, self.syntax_message(exc), exc.lineno)
+            return
+        except RecursionError:  # Jinja's parser and compiler recurse once per level
+            self.problem(shown, _TOO_DEEP)
+            return
+        for line, message in constant_overruns(self.env, ast):
+            self.problem(shown, message, line)
+        part = PART_FILES[path.name]
+        source = TemplateSource(
+            template=template, display_path=shown, locale=locale, part=part, ast=ast
+        )
+        compiled = self.env.template_class.from_code(self.env, code, self.env.make_globals(None))
+        file = CompiledFile(
+            source=source, filename=str(path), compiled=compiled, globals=dict(compiled.globals)
+        )
+        self.files[template][locale, part] = file
+
+    def syntax_message(self, exc: jinja2.TemplateSyntaxError) -> str:
+        message = exc.message or "syntax error"
+        unknown = _UNKNOWN_CALLABLE_RE.search(message)
+        if unknown is None:
+            return message
+        kind, name = unknown.groups()
+        known = self.env.filters if kind == "filter" else self.env.tests
+        return f"unknown {kind} {name}{did_you_mean(name, known)}"
+
+
+def _entries(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.iterdir() if not p.name.startswith("."))
