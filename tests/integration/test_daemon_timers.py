@@ -15,7 +15,7 @@ from touchflow.channels.maildir import MaildirChannel
 from touchflow.cli import flows as app
 from touchflow.clock import Clock
 from touchflow.project import load_project_checked
-from touchflow.send import daemon as daemon_module
+from touchflow.send import daemon_planning as daemon_module
 from touchflow.send.daemon import Daemon
 from touchflow.store.sqlite import SqliteStore
 

@@ -33,7 +33,7 @@ from starlette.routing import Route
 from touchflow.http.app import create_app
 from touchflow.models import Category, OutboxRow, OutboxState
 from touchflow.project import load_with_links
-from touchflow.send.daemon import PLANNED_UNTIL
+from touchflow.send.daemon_planning import PLANNED_UNTIL
 
 
 @pytest.fixture

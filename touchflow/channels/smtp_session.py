@@ -189,18 +189,7 @@ async def transaction(
     are read before any is judged, so the connection stays in step for RSET.
     """
     content = crlf(envelope.data)
-    options = b""
-    if session.size:
-        options += b" SIZE=%d" % len(content)  # RFC 1870: before dot-stuffing
-    if session.eight_bit and not envelope.data.isascii():
-        options += b" BODY=8BITMIME"
-    # _envelope_problem has checked both addresses: bare, ASCII, nothing to quote.
-    commands = (
-        checked(b"MAIL FROM:<%s>%s" % (envelope.sender.encode("ascii"), options)),
-        checked(b"RCPT TO:<%s>" % envelope.recipient.encode("ascii")),
-        checked(b"DATA"),
-    )
-    replies = await _exchange(session, commands, stage)
+    replies = await _exchange(session, _commands(session, envelope, content), stage)
     _judge(session, replies, envelope, stage)
     if after is not None:
         # MAIL, RCPT and DATA went out while ``after`` ran; the message waits for it (in
@@ -221,6 +210,21 @@ async def transaction(
     if reply.code != 250:
         raise SMTPDataError(reply.code, reply.message)
     return reply
+
+
+def _commands(session: Session, envelope: Envelope, content: bytes) -> tuple[bytes, ...]:
+    """MAIL (with the extensions the server offers), RCPT and DATA, each with its CRLF."""
+    options = b""
+    if session.size:
+        options += b" SIZE=%d" % len(content)  # RFC 1870: before dot-stuffing
+    if session.eight_bit and not envelope.data.isascii():
+        options += b" BODY=8BITMIME"
+    # _envelope_problem has checked both addresses: bare, ASCII, nothing to quote.
+    return (
+        checked(b"MAIL FROM:<%s>%s" % (envelope.sender.encode("ascii"), options)),
+        checked(b"RCPT TO:<%s>" % envelope.recipient.encode("ascii")),
+        checked(b"DATA"),
+    )
 
 
 _WANTED = (

@@ -24,11 +24,13 @@ templates, configuration, input files or arguments (each shown as file:line).
 Docs: README.md, docs/rules.md, docs/cli.md."""
 
 
-def _err(message: str) -> None:
+def echo_err(message: str) -> None:
+    """A note or an error for the user, on stderr (stdout stays the command's output)."""
     click.echo(message, err=True)
 
 
-def _run(coro: Coroutine[Any, Any, T]) -> T:
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a command's async flow: the one ``asyncio.run`` of a command."""
     return asyncio.run(coro)
 
 
@@ -41,12 +43,12 @@ def handle_errors(func: Callable[..., None]) -> Callable[..., None]:
             func(*args, **kwargs)
         except ProblemsError as exc:
             for problem in exc.problems:
-                _err(str(problem))
+                echo_err(str(problem))
             count = len(exc.problems)
-            _err(f"{count} problem{'s' if count != 1 else ''} found.")
+            echo_err(f"{count} problem{'s' if count != 1 else ''} found.")
             sys.exit(exc.exit_code)
         except TouchflowError as exc:
-            _err(f"error: {exc}")
+            echo_err(f"error: {exc}")
             sys.exit(exc.exit_code)
 
     return wrapper
@@ -75,10 +77,11 @@ def read_now(value: str | None, tz_name: str) -> Moment:
     try:
         return read_moment(value, tz_name)
     except BadMoment as exc:
-        raise _arg_error("--now", str(exc)) from None
+        raise arg_error("--now", str(exc)) from None
 
 
-def _arg_error(option: str, message: str) -> InputError:
+def arg_error(option: str, message: str) -> InputError:
+    """A wrong command-line argument, reported as ``OPTION: message`` (exit 2)."""
     return InputError([Problem(path=option, line=None, message=message)])
 
 

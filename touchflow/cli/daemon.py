@@ -17,7 +17,15 @@ from rich.table import Table
 from touchflow import logs
 from touchflow.channels.factory import open_channel
 from touchflow.cli import flows as app
-from touchflow.cli.common import EPILOG, _err, _run, cli, handle_errors, parse_now, project_option
+from touchflow.cli.common import (
+    EPILOG,
+    cli,
+    echo_err,
+    handle_errors,
+    parse_now,
+    project_option,
+    run_async,
+)
 from touchflow.clock import Clock
 from touchflow.config.http import read_secrets
 from touchflow.config.project_config import load_project
@@ -96,7 +104,7 @@ def run(
     lock = StoreLock(project.config.store_file())
     lock.acquire(wait=RUN_WAITS)  # a CLI command (`touchflow event`) holds it a moment
     try:
-        summary = _run(_daemon(project, clock, once=once))
+        summary = run_async(_daemon(project, clock, once=once))
     finally:
         lock.release()
     if summary is not None:
@@ -109,7 +117,7 @@ async def _daemon(project: Project, clock: Clock, *, once: bool) -> Summary | No
     channel = open_channel(config.delivery, root=config.root, environ=os.environ)
     try:
         async with await app.open_store(config) as store:
-            await app.ensure_sample(store, config, clock.now(), _err)
+            await app.ensure_sample(store, config, clock.now(), echo_err)
             daemon = Daemon(
                 project=project, store=store, channel=channel, clock=clock, signer=signer,
                 load=functools.partial(load_with_links, environ=os.environ),
@@ -167,7 +175,9 @@ def outbox(
     """
     config = load_project(project_dir)
     chosen = [OutboxState(s) for s in states]
-    counts, rows, next_due, problems = _run(_outbox(config.store_file(), chosen, customer, limit))
+    counts, rows, next_due, problems = run_async(
+        _outbox(config.store_file(), chosen, customer, limit)
+    )
     if fmt == "json":
         doc = {
             "counts": {s.value: counts.get(s, 0) for s in OutboxState},
@@ -287,7 +297,7 @@ def retry(project_dir: Path, key: str) -> None:
     are in `touchflow outbox`.
     """
     config = load_project(project_dir)
-    row = _run(_retry(config.store_file(), key))
+    row = run_async(_retry(config.store_file(), key))
     click.echo(f"Re-queued {row.key} (was {_was(row)}); it is sent at the next dispatch.")
 
 

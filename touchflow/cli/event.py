@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
@@ -18,7 +18,15 @@ import click
 from touchflow import clock, logs
 from touchflow.cli import event_report
 from touchflow.cli import flows as app
-from touchflow.cli.common import EPILOG, _arg_error, _err, _run, cli, handle_errors, project_option
+from touchflow.cli.common import (
+    EPILOG,
+    arg_error,
+    cli,
+    echo_err,
+    handle_errors,
+    project_option,
+    run_async,
+)
 from touchflow.config.project_config import ProjectConfig, load_project
 from touchflow.data.events import make_event
 from touchflow.errors import ProblemsError
@@ -74,27 +82,35 @@ def event(
         event_type, customer=customer, at=at_text, data_json=data_json, event_id=event_id,
         data_types=config.events, now=now,
     )  # fmt: skip
-    try:
-        project: Project | None = load_project_checked(project_dir)
-    except ProblemsError as exc:
-        project = None
-        _err(f"note: the rules have {len(exc.problems)} problem(s) (`touchflow validate`): "
-             "the event is recorded, but not planned")  # fmt: skip
-    recorded = _run(_record(config, project, ev, now))
+    project = _project_if_valid(project_dir)
+    recorded = run_async(_record(config, project, ev, now))
     if not recorded.added:
         click.echo(f"Event {ev.id} was already recorded.")
         return
     click.echo(f"Recorded event {ev.id} for {ev.customer_id}.")
     if project is None:
         return
+    _report(recorded, now=now, catch_up=config.daemon.catch_up)
+
+
+def _project_if_valid(project_dir: Path) -> Project | None:
+    """The rules to plan with, or None when they have problems: the event is recorded anyway."""
+    try:
+        return load_project_checked(project_dir)
+    except ProblemsError as exc:
+        echo_err(f"note: the rules have {len(exc.problems)} problem(s) (`touchflow validate`): "
+                 "the event is recorded, but not planned")  # fmt: skip
+        return None
+
+
+def _report(recorded: _Recorded, *, now: datetime, catch_up: timedelta) -> None:
+    """What the event planned, moved or cancelled; on stderr, what is due already."""
     if not recorded.changes:
         click.echo("It plans, moves and cancels nothing.")
     for line in event_report.lines(recorded.changes):
         click.echo(line)
-    for warning in event_report.warnings(
-        recorded.changes, now=now, catch_up=config.daemon.catch_up
-    ):
-        _err(warning)
+    for warning in event_report.warnings(recorded.changes, now=now, catch_up=catch_up):
+        echo_err(warning)
     if recorded.daemon and recorded.changes:
         click.echo("The running daemon updates the outbox within daemon.watch_every.")
 
@@ -114,19 +130,19 @@ async def _record(
     try:
         async with await app.open_store(config) as store:
             if await store.get_customer(ev.customer_id) is None:
-                raise _arg_error("--customer", f"no customer {ev.customer_id!r} in the store")
+                raise arg_error("--customer", f"no customer {ev.customer_id!r} in the store")
             span = Window(start=now - event_report.SPAN, end=now + event_report.SPAN)
             before = await _plan(project, store, ev.customer_id, span)
             outcome = await store.add_events_checked([ev])
             if outcome.conflicts:
                 differ = "; ".join(outcome.differences.get(ev.id, ()))
-                raise _arg_error(
+                raise arg_error(
                     "--id",
                     f"event id {ev.id!r} is already recorded for a different event ({differ}); "
                     "give this event an id of its own",
                 )
             if outcome.unknown_customers:  # erased since the check above
-                raise _arg_error("--customer", f"no customer {ev.customer_id!r} in the store")
+                raise arg_error("--customer", f"no customer {ev.customer_id!r} in the store")
             if not outcome.inserted:
                 return _Recorded(added=False, changes=[], daemon=daemon)
             after = await _plan(project, store, ev.customer_id, span)

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from touchflow.cli import flows as app
-from touchflow.cli.common import EPILOG, _arg_error, _run, cli, handle_errors, project_option
+from touchflow.cli.common import EPILOG, arg_error, cli, handle_errors, project_option, run_async
 from touchflow.cli.records_view import (
     customer_json,
     event_json,
@@ -118,7 +118,7 @@ def customers_list(project_dir: Path, email: str | None, after: str, limit: int,
             found = await store.list_customers(after=after, limit=limit, email=email)
             return found, await store.customer_count()
 
-    found, total = _run(flow())
+    found, total = run_async(flow())
     more = len(found) == limit
     if fmt == "json":
         doc = {"customers": [customer_json(c) for c in found], "total": total,
@@ -146,14 +146,14 @@ def customers_show(project_dir: Path, customer_id: str, event_limit: int, fmt: s
         async with await _store(config) as store:
             found = await store.get_customer(customer_id)
             if found is None:
-                raise _arg_error("ID", f"no customer {customer_id!r} in the store")
+                raise arg_error("ID", f"no customer {customer_id!r} in the store")
             events, count = await store.customer_events(customer_id, limit=event_limit)
             held = await store.list_suppressions(email=found.email) if found.email else []
             rows = await store.list_outbox(customer_id=customer_id)
             return {"customer": found, "events": events, "event_count": count,
                     "suppressions": held, "outbox": rows}  # fmt: skip
 
-    shown = _run(flow())
+    shown = run_async(flow())
     if fmt == "json":
         from touchflow.cli.daemon import row_json
 
@@ -186,7 +186,7 @@ def customers_delete(project_dir: Path, customer_id: str, yes: bool) -> None:
         async with await _store(config) as store:
             found = await store.get_customer(customer_id)
             if found is None:
-                raise _arg_error("ID", f"no customer {customer_id!r} in the store")
+                raise arg_error("ID", f"no customer {customer_id!r} in the store")
             _, count = await store.customer_events(customer_id, limit=0)
         address = found.email or "no email"
         return f"Delete customer {customer_id} ({address}) and their {counted(count, 'event')}?"
@@ -204,14 +204,14 @@ def customers_delete(project_dir: Path, customer_id: str, yes: bool) -> None:
             )
 
     # Asked before the lock is taken: a daemon starting meanwhile is not kept waiting.
-    if not confirm(_run(ask()), yes=yes):
+    if not confirm(run_async(ask()), yes=yes):
         click.echo("Nothing was deleted.")
         return
     http = f", or use its HTTP interface: DELETE /v1/customers/{customer_id}"
     with no_daemon(
         config, "erasing a customer", command="touchflow customers delete", instead=http
     ):
-        said = _run(flow())
+        said = run_async(flow())
     click.echo(said or "Nothing was deleted.")
 
 
@@ -236,10 +236,10 @@ def events_list(project_dir: Path, customer: str, limit: int, fmt: str) -> None:
     async def flow() -> tuple[list[Event], int]:
         async with await _store(config) as store:
             if await store.get_customer(customer) is None:
-                raise _arg_error("--customer", f"no customer {customer!r} in the store")
+                raise arg_error("--customer", f"no customer {customer!r} in the store")
             return await store.customer_events(customer, limit=limit)
 
-    found, count = _run(flow())
+    found, count = run_async(flow())
     if fmt == "json":
         doc = {"events": [event_json(e) for e in found], "total": count}
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
@@ -271,7 +271,7 @@ def suppressions_list(project_dir: Path, email: str | None, limit: int, fmt: str
         async with await _store(config) as store:
             return await store.list_suppressions(email=address, limit=limit)
 
-    found = _run(flow())
+    found = run_async(flow())
     if fmt == "json":
         doc = {"suppressions": [suppression_json(s) for s in found]}
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
@@ -306,10 +306,10 @@ def suppressions_remove(project_dir: Path, email: str, category: str) -> None:
         async with await _store(config) as store:
             return await store.remove_suppressions(address, scopes)
 
-    removed = _run(flow())
+    removed = run_async(flow())
     if not removed:
         which = "" if category == "both" else f" ({category})"
-        raise _arg_error(
+        raise arg_error(
             "EMAIL", f"{address} has no suppression{which}; see `touchflow suppressions list`"
         )
     click.echo(f"Removed {removed} suppression{'s' if removed != 1 else ''} of {address}.")

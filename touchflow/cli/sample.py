@@ -9,12 +9,12 @@ import click
 from touchflow.cli import flows as app
 from touchflow.cli.common import (
     EPILOG,
-    _arg_error,
-    _run,
+    arg_error,
     cli,
     handle_errors,
     parse_now,
     project_option,
+    run_async,
 )
 from touchflow.cli.records import confirm, no_daemon
 from touchflow.config.project_config import ProjectConfig, load_project
@@ -49,7 +49,7 @@ def sample(project_dir: Path, reset: bool, remove: bool, yes: bool, now_text: st
     config = load_project(project_dir)
     if remove:
         if reset or now_text:
-            raise _arg_error("--remove", "goes alone: --reset and --now load the sample")
+            raise arg_error("--remove", "goes alone: --reset and --now load the sample")
         _remove(config)
         return
     if config.sample_dir is None:
@@ -59,15 +59,8 @@ def sample(project_dir: Path, reset: bool, remove: bool, yes: bool, now_text: st
             f"touchflow.yaml names sample directory {config.sample_dir}, which does not exist"
         )
     now = parse_now(now_text, config.timezone)
-    if reset and config.store_file().exists():
-        question = f"Delete the store {config.store_file()} ({_contents(config)})?"
-        if not confirm(question, yes=yes):
-            click.echo("Nothing was deleted.")
-            return
-        # Not from under a running daemon: it would keep sending from a deleted file.
-        with no_daemon(config, "deleting the store", command="touchflow sample --reset"):
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{config.store_file()}{suffix}").unlink(missing_ok=True)
+    if reset and config.store_file().exists() and not _delete_store(config, yes=yes):
+        return
 
     async def flow() -> None:
         async with await app.open_store(config) as store:
@@ -78,7 +71,20 @@ def sample(project_dir: Path, reset: bool, remove: bool, yes: bool, now_text: st
                 )
             await app.ensure_sample(store, config, now, click.echo, again=True)
 
-    _run(flow())
+    run_async(flow())
+
+
+def _delete_store(config: ProjectConfig, *, yes: bool) -> bool:
+    """`--reset`: delete the store once the user agrees; False if they did not."""
+    question = f"Delete the store {config.store_file()} ({_contents(config)})?"
+    if not confirm(question, yes=yes):
+        click.echo("Nothing was deleted.")
+        return False
+    # Not from under a running daemon: it would keep sending from a deleted file.
+    with no_daemon(config, "deleting the store", command="touchflow sample --reset"):
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{config.store_file()}{suffix}").unlink(missing_ok=True)
+    return True
 
 
 def _contents(config: ProjectConfig) -> str:
@@ -88,7 +94,7 @@ def _contents(config: ProjectConfig) -> str:
             rows = sum((await store.outbox_counts()).values())
         return f"{counted(people, 'customer')}, {counted(rows, 'touchpoint')} in the outbox"
 
-    return _run(flow())
+    return run_async(flow())
 
 
 def _remove(config: ProjectConfig) -> None:
@@ -110,4 +116,4 @@ def _remove(config: ProjectConfig) -> None:
             )
 
     with no_daemon(config, "removing the sample", command="touchflow sample --remove"):
-        click.echo(_run(flow()))
+        click.echo(run_async(flow()))

@@ -23,6 +23,7 @@ from touchflow.http.state import api_of
 from touchflow.models import Event
 from touchflow.rules.context import COMPLAINT_OPENED, COMPLAINT_RESOLVED
 from touchflow.rules.schema import EventTrigger, Rule
+from touchflow.store import EventsWrite
 
 
 async def post_events(request: Request) -> Response:
@@ -36,18 +37,7 @@ async def post_events(request: Request) -> Response:
         raise ApiError(422, "invalid_event", problems if batch else _unindexed(problems))
     events = [event for _, event in indexed]
     outcome = await api.engine.store.add_events_checked(events)
-    where = {event.id: index for index, event in indexed}
-    if outcome.unknown_customers:
-        raise ApiError(422, "unknown_customer", _unknown(indexed, outcome.unknown_customers, batch))
-    if outcome.conflicts:
-        raise ApiError(
-            409,
-            "id_conflict",
-            [
-                _conflict(i, outcome.differences.get(i, ()), where[i] if batch else None)
-                for i in outcome.conflicts
-            ],
-        )
+    _refuse_unwritten(outcome, indexed, batch)
     if outcome.inserted:
         logs.log.info(
             "HTTP: %d event(s) recorded, %d already known",
@@ -100,6 +90,25 @@ def _items(body: Any, most: int) -> tuple[list[Any], bool]:
             f"{len(items)} events in one request; at most {most} (http.max_batch)",
         )  # fmt: skip
     return items, True
+
+
+def _refuse_unwritten(
+    outcome: EventsWrite, indexed: Sequence[tuple[int, Event]], batch: bool
+) -> None:
+    """Nothing was written: 422 for a customer not in the store, 409 for an id that
+    already names a different event."""
+    where = {event.id: index for index, event in indexed}
+    if outcome.unknown_customers:
+        raise ApiError(422, "unknown_customer", _unknown(indexed, outcome.unknown_customers, batch))
+    if outcome.conflicts:
+        raise ApiError(
+            409,
+            "id_conflict",
+            [
+                _conflict(i, outcome.differences.get(i, ()), where[i] if batch else None)
+                for i in outcome.conflicts
+            ],
+        )
 
 
 def _unindexed(problems: Sequence[FieldProblem]) -> list[FieldProblem]:

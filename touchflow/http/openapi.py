@@ -13,6 +13,7 @@ from touchflow.config.http import HttpSettings
 from touchflow.models import CUSTOMER_CORE_FIELDS
 
 _NULLABLE_TEXT = {"type": ["string", "null"]}
+_NULLABLE_TIME = {"type": ["string", "null"]}
 _TEXT = {"type": "string"}
 _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 _ERRORS = {
@@ -44,83 +45,102 @@ def document(settings: HttpSettings) -> dict[str, Any]:
 
 
 def _paths() -> dict[str, Any]:
+    return {
+        "/v1/events": {"post": _post_events()},
+        "/v1/customers/{customer_id}": _customer(),
+        "/v1/preview": {"get": _get_preview()},
+        "/v1/unsubscribe/{token}": _unsubscribe(),
+        **_operations(),
+    }
+
+
+def _post_events() -> dict[str, Any]:
+    return {
+        "summary": "Record one event, or a batch (all or none); idempotent by event id.",
+        "security": _BEARER,
+        "requestBody": _json_body({"oneOf": [_ref("Event"), _ref("EventBatch")]}),
+        "responses": {
+            "200": _json(
+                "A batch was recorded, or a single event was known.",
+                {"oneOf": [_ref("EventResult"), _ref("BatchResult")]},
+            ),
+            "201": _json("The event was recorded.", _ref("EventResult")),
+            **_errors("400", "401", "409", "413", "422", "503"),
+        },
+    }
+
+
+def _customer() -> dict[str, Any]:
     customer_id = _path_param(
         "customer_id",
         "The customer id (PUT: no control characters or line breaks, at most 255 characters).",
     )
+    return {
+        "parameters": [customer_id],
+        "put": {
+            "summary": "Create or replace a customer (the fields of a customers .jsonl line).",
+            "security": _BEARER,
+            "requestBody": _json_body(_ref("Customer")),
+            "responses": {
+                "200": _json("Replaced.", _ref("CustomerResult")),
+                "201": _json("Created.", _ref("CustomerResult")),
+                **_errors("400", "401", "413", "422", "503"),
+            },
+        },
+        "delete": {
+            "summary": "Erase a customer; suppressions of the address are kept, hashed.",
+            "security": _BEARER,
+            "responses": {
+                "200": _json("Erased.", _ref("Erasure")),
+                **_errors("401", "404", "422", "503"),
+            },
+        },
+    }
+
+
+def _get_preview() -> dict[str, Any]:
+    return {
+        "summary": "What `touchflow preview --format json` shows, from the live store.",
+        "security": _BEARER,
+        "parameters": [
+            _query("days", {"type": "integer", "minimum": 1, "maximum": 3660}),
+            _query("now", _TEXT),
+            _query("customer", _TEXT),
+            _query("rule", _TEXT),
+            _query("all", {"type": "boolean"}),
+        ],
+        "responses": {
+            "200": _json(
+                "Touchpoints (docs/preview-json.md).",
+                {"type": "array", "items": _ref("PreviewItem")},
+            ),
+            **_errors("401", "422", "503"),
+        },
+    }
+
+
+def _unsubscribe() -> dict[str, Any]:
     token = _path_param("token", "The token of a List-Unsubscribe link.")
     return {
-        "/v1/events": {
-            "post": {
-                "summary": "Record one event, or a batch (all or none); idempotent by event id.",
-                "security": _BEARER,
-                "requestBody": _json_body({"oneOf": [_ref("Event"), _ref("EventBatch")]}),
-                "responses": {
-                    "200": _json(
-                        "A batch was recorded, or a single event was known.",
-                        {"oneOf": [_ref("EventResult"), _ref("BatchResult")]},
-                    ),
-                    "201": _json("The event was recorded.", _ref("EventResult")),
-                    **_errors("400", "401", "409", "413", "422", "503"),
-                },
-            }
+        "parameters": [token],
+        "get": {
+            "summary": "A page with an Unsubscribe button; changes nothing.",
+            "responses": {"200": _html("The page."), "400": _html("The link is not valid.")},
         },
-        "/v1/customers/{customer_id}": {
-            "parameters": [customer_id],
-            "put": {
-                "summary": "Create or replace a customer (the fields of a customers .jsonl line).",
-                "security": _BEARER,
-                "requestBody": _json_body(_ref("Customer")),
-                "responses": {
-                    "200": _json("Replaced.", _ref("CustomerResult")),
-                    "201": _json("Created.", _ref("CustomerResult")),
-                    **_errors("400", "401", "413", "422", "503"),
-                },
-            },
-            "delete": {
-                "summary": "Erase a customer; suppressions of the address are kept, hashed.",
-                "security": _BEARER,
-                "responses": {
-                    "200": _json("Erased.", _ref("Erasure")),
-                    **_errors("401", "404", "422", "503"),
-                },
+        "post": {
+            "summary": "RFC 8058 one-click unsubscribe from marketing, effective at once.",
+            "responses": {
+                "200": _json_or_html("Unsubscribed.", _ref("Unsubscribed")),
+                "400": _json_or_html("The link is not valid.", _ref("Error")),
+                **_errors("503"),
             },
         },
-        "/v1/preview": {
-            "get": {
-                "summary": "What `touchflow preview --format json` shows, from the live store.",
-                "security": _BEARER,
-                "parameters": [
-                    _query("days", {"type": "integer", "minimum": 1, "maximum": 3660}),
-                    _query("now", _TEXT),
-                    _query("customer", _TEXT),
-                    _query("rule", _TEXT),
-                    _query("all", {"type": "boolean"}),
-                ],
-                "responses": {
-                    "200": _json(
-                        "Touchpoints (docs/preview-json.md).",
-                        {"type": "array", "items": _ref("PreviewItem")},
-                    ),
-                    **_errors("401", "422", "503"),
-                },
-            }
-        },
-        "/v1/unsubscribe/{token}": {
-            "parameters": [token],
-            "get": {
-                "summary": "A page with an Unsubscribe button; changes nothing.",
-                "responses": {"200": _html("The page."), "400": _html("The link is not valid.")},
-            },
-            "post": {
-                "summary": "RFC 8058 one-click unsubscribe from marketing, effective at once.",
-                "responses": {
-                    "200": _json_or_html("Unsubscribed.", _ref("Unsubscribed")),
-                    "400": _json_or_html("The link is not valid.", _ref("Error")),
-                    **_errors("503"),
-                },
-            },
-        },
+    }
+
+
+def _operations() -> dict[str, Any]:
+    """The paths for whoever runs the daemon: health, metrics and this document."""
+    return {
         "/healthz": {
             "get": {
                 "summary": "Liveness and the scheduler's timers.",
@@ -148,7 +168,19 @@ def _paths() -> dict[str, Any]:
 
 
 def _schemas(settings: HttpSettings) -> dict[str, Any]:
-    nullable_time = {"type": ["string", "null"]}
+    return {
+        **_event_schemas(settings),
+        **_customer_schemas(),
+        "PreviewItem": _preview_item(),
+        "Unsubscribed": _object(
+            {"unsubscribed": _TEXT, "category": _TEXT}, required=["unsubscribed", "category"]
+        ),
+        "Health": _health(),
+        "Error": _error(),
+    }
+
+
+def _event_schemas(settings: HttpSettings) -> dict[str, Any]:
     return {
         "Event": _object(
             {
@@ -183,6 +215,11 @@ def _schemas(settings: HttpSettings) -> dict[str, Any]:
             },
             required=["events", "inserted", "duplicates"],
         ),
+    }
+
+
+def _customer_schemas() -> dict[str, Any]:
+    return {
         "Customer": {
             "type": "object",
             "description": "Core fields below; any other key is an attribute.",
@@ -214,77 +251,72 @@ def _schemas(settings: HttpSettings) -> dict[str, Any]:
             },
             required=["id", "erased", "events", "touchpoints_deleted"],
         ),
-        "PreviewItem": {
-            "type": "object",
-            "required": ["key", "rule", "customer", "status", "send_at"],
-            "properties": {
-                **{
-                    name: _TEXT
-                    for name in (
-                        "key",
-                        "rule",
-                        "customer",
-                        "channel",
-                        "category",
-                        "template",
-                        "status",
-                        "send_at",
-                        "local_send_at",
-                        "timezone",
-                        "occurrence",
-                    )
-                },
-                **{
-                    name: _NULLABLE_TEXT
-                    for name in ("reason", "detail", "to", "locale", "subject", "text", "html")
-                },
-                "expires_at": nullable_time,
-                "adjustments": {"type": "array", "items": _TEXT},
+    }
+
+
+def _preview_item() -> dict[str, Any]:
+    texts = (
+        "key", "rule", "customer", "channel", "category", "template", "status", "send_at",
+        "local_send_at", "timezone", "occurrence",
+    )  # fmt: skip
+    return {
+        "type": "object",
+        "required": ["key", "rule", "customer", "status", "send_at"],
+        "properties": {
+            **{name: _TEXT for name in texts},
+            **{
+                name: _NULLABLE_TEXT
+                for name in ("reason", "detail", "to", "locale", "subject", "text", "html")
+            },
+            "expires_at": _NULLABLE_TIME,
+            "adjustments": {"type": "array", "items": _TEXT},
+        },
+    }
+
+
+def _health() -> dict[str, Any]:
+    return _object(
+        {
+            "status": {"enum": ["ok", "degraded", "unavailable"]},
+            "scheduler": _TEXT,
+            "timers": {"type": "object", "additionalProperties": _NULLABLE_TIME},
+            "problems": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "reason": _TEXT,
+                        "rows": {"type": "integer"},
+                        "customers": {"type": "integer"},
+                        "message": _TEXT,
+                    },
+                    required=["reason", "rows", "customers", "message"],
+                ),
             },
         },
-        "Unsubscribed": _object(
-            {"unsubscribed": _TEXT, "category": _TEXT}, required=["unsubscribed", "category"]
-        ),
-        "Health": _object(
-            {
-                "status": {"enum": ["ok", "degraded", "unavailable"]},
-                "scheduler": _TEXT,
-                "timers": {"type": "object", "additionalProperties": nullable_time},
-                "problems": {
-                    "type": "array",
-                    "items": _object(
-                        {
-                            "reason": _TEXT,
-                            "rows": {"type": "integer"},
-                            "customers": {"type": "integer"},
-                            "message": _TEXT,
-                        },
-                        required=["reason", "rows", "customers", "message"],
-                    ),
-                },
+        required=["status", "scheduler", "timers"],
+    )
+
+
+def _error() -> dict[str, Any]:
+    return _object(
+        {
+            "error": _TEXT,
+            "message": _TEXT,
+            "problems": {
+                "type": "array",
+                "minItems": 1,
+                "items": _object(
+                    {
+                        "field": _NULLABLE_TEXT,
+                        "index": {"type": ["integer", "null"]},
+                        "message": _TEXT,
+                    },
+                    required=["field", "index", "message"],
+                ),
             },
-            required=["status", "scheduler", "timers"],
-        ),
-        "Error": _object(
-            {
-                "error": _TEXT,
-                "message": _TEXT,
-                "problems": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": _object(
-                        {
-                            "field": _NULLABLE_TEXT,
-                            "index": {"type": ["integer", "null"]},
-                            "message": _TEXT,
-                        },
-                        required=["field", "index", "message"],
-                    ),
-                },
-            },
-            required=["error", "message", "problems"],
-        ),
-    }
+        },
+        required=["error", "message", "problems"],
+    )
 
 
 def _object(properties: dict[str, Any], *, required: list[str]) -> dict[str, Any]:

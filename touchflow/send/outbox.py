@@ -272,6 +272,13 @@ def after_delivery(
             reason="temporary_failure", last_error=delivery.detail, message_id=message_id,
         )  # fmt: skip
         return retry, None
+    return _failed(row, delivery, attempts=attempts, now=now, message_id=message_id)
+
+
+def _failed(
+    row: OutboxRow, delivery: Delivery, *, attempts: int, now: datetime, message_id: str
+) -> tuple[OutboxRow, Suppression | None]:
+    """A permanent failure; a bad mailbox is also suppressed, for all mail."""
     failed = dataclasses.replace(
         row, state=OutboxState.FAILED, attempts=attempts, message_id=message_id,
         reason="bad_mailbox" if delivery.outcome is Outcome.BAD_MAILBOX else "rejected",

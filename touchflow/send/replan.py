@@ -70,29 +70,40 @@ async def plan_into_outbox(
         facts = await store.load_facts(customer_ids=customer_ids, sent_since=sent_since)
         await _plan_page(project, store, planner, facts, customer_ids, window, now, total)
     else:
-        async with turn or nullcontext():
-            await _close_orphans(project, store, now, total)
-        after = ""
-        while True:
-            # A page is read and written in one turn: between turns a changed customer
-            # is re-planned at once, and a later page reads what that changed.
-            async with turn or nullcontext():
-                page = await store.facts_page(after, page_size, sent_since)
-                if not page:
-                    break
-                ids = [f.customer.id for f in page]
-                await _plan_page(project, store, planner, page, ids, window, now, total)
-            after = page[-1].customer.id
+        await _plan_everyone(
+            project, store, planner, window, now, total,
+            sent_since=sent_since, page_size=page_size, turn=turn,
+        )  # fmt: skip
     total.warn_missed()
-    return PlanRun(
-        window=window,
-        customers=total.customers,
-        touchpoints=total.touchpoints,
-        inserted=total.inserted,
-        updated=total.updated,
-        transitions=total.transitions,
-        seconds=time.perf_counter() - started,
-    )
+    return total.plan_run(window, seconds=time.perf_counter() - started)
+
+
+async def _plan_everyone(
+    project: Project,
+    store: SqliteStore,
+    planner: Planner,
+    window: Window,
+    now: datetime,
+    total: _Totals,
+    *,
+    sent_since: datetime,
+    page_size: int,
+    turn: AbstractAsyncContextManager[Any] | None,
+) -> None:
+    """Close the orphans, then plan everyone a page of customers at a time."""
+    async with turn or nullcontext():
+        await _close_orphans(project, store, now, total)
+    after = ""
+    while True:
+        # A page is read and written in one turn: between turns a changed customer
+        # is re-planned at once, and a later page reads what that changed.
+        async with turn or nullcontext():
+            page = await store.facts_page(after, page_size, sent_since)
+            if not page:
+                break
+            ids = [f.customer.id for f in page]
+            await _plan_page(project, store, planner, page, ids, window, now, total)
+        after = page[-1].customer.id
 
 
 @dataclass(slots=True)
@@ -120,6 +131,18 @@ class _Totals:
                 due = t.row.due_at
                 self.first_missed = min(due, self.first_missed or due)
                 self.last_missed = max(due, self.last_missed or due)
+
+    def plan_run(self, window: Window, *, seconds: float) -> PlanRun:
+        """The totals as the run's result."""
+        return PlanRun(
+            window=window,
+            customers=self.customers,
+            touchpoints=self.touchpoints,
+            inserted=self.inserted,
+            updated=self.updated,
+            transitions=self.transitions,
+            seconds=seconds,
+        )
 
     def warn_missed(self) -> None:
         """One line for every touchpoint this run found expired (each is an INFO line)."""

@@ -1,0 +1,82 @@
+"""The daemon's timers: three APScheduler interval jobs (plan, watch, reclaim), never one a send.
+
+APScheduler 3 runs them in the event loop from an in-memory job store; the store,
+not the scheduler, says what is due (``touchflow.send.dispatch_loop``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobExecutionEvent,
+)
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from touchflow import logs
+from touchflow.config.daemon import DaemonSettings
+
+_JOB = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
+
+Job = Callable[[], Awaitable[None]]
+
+
+def start_timers(
+    settings: DaemonSettings,
+    *,
+    plan: Job,
+    watch: Job,
+    reclaim: Job,
+    first_plan: datetime,
+    listener: Callable[[JobExecutionEvent], None],
+) -> AsyncIOScheduler:
+    """Start the three timers; ``plan`` first runs at ``first_plan`` (wall time)."""
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    scheduler.add_listener(listener, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+    scheduler.add_job(
+        plan,
+        "interval",
+        seconds=_s(settings.replan_every),
+        id="plan",
+        next_run_time=first_plan,  # at once, then every period
+        **_JOB,
+    )
+    scheduler.add_job(watch, "interval", seconds=_s(settings.watch_every), id="watch", **_JOB)
+    scheduler.add_job(
+        reclaim,
+        "interval",
+        seconds=_s(settings.claim_timeout) / 2,
+        id="reclaim",
+        **_JOB,
+    )
+    scheduler.start()
+    return scheduler
+
+
+def next_runs(scheduler: AsyncIOScheduler, offset: timedelta) -> dict[str, datetime | None]:
+    """Each timer and when it fires next, ``offset`` added (wall time to daemon time)."""
+    return {
+        job.id: job.next_run_time + offset if job.next_run_time else None
+        for job in scheduler.get_jobs()
+    }
+
+
+def log_job_event(event: JobExecutionEvent) -> None:
+    """A missed, skipped or failed timer run, as a log line."""
+    if event.code == EVENT_JOB_MISSED:
+        logs.log.warning("timer %s missed its run at %s", event.job_id, event.scheduled_run_time)
+    elif event.code == EVENT_JOB_MAX_INSTANCES:
+        logs.log.warning("timer %s skipped: its previous run is still going", event.job_id)
+    else:
+        # APScheduler hands the traceback over as text.
+        logs.log.error(
+            "timer %s failed: %r\n%s", event.job_id, event.exception, event.traceback or ""
+        )
+
+
+def _s(period: timedelta) -> float:
+    return period.total_seconds()
