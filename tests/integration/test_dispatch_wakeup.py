@@ -8,7 +8,6 @@ find rows that became due while a dispatch was running.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sqlite3
 import statistics
@@ -23,28 +22,11 @@ import httpx
 import pytest
 from daemon_support import ACK_ONLY, ANA, DaemonProcess, smtp_config, touchflow, write_project
 from http_support import AUTH, ENV
-from smtp_support import Handler, serve
+from smtp_support import TimedHandler, serve
 
 from touchflow.store.values import utc_text
 
 RELAY_SECONDS = 0.3  # a slow relay: each message takes this long to be accepted
-
-
-class TimedHandler(Handler):
-    """Notes when each message arrived (by subject), after ``delay`` seconds of DATA."""
-
-    def __init__(self, *, delay: float = 0.0) -> None:
-        super().__init__()
-        self.delay = delay
-        self.arrived: dict[str, float] = {}  # subject → time.monotonic() at the server
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        await asyncio.sleep(self.delay)
-        reply = await super().handle_DATA(server, session, envelope)
-        subject = re.search(rb"^Subject: (.*?)\r?$", envelope.content, re.MULTILINE)
-        assert subject is not None
-        self.arrived[subject.group(1).decode()] = time.monotonic()
-        return reply
 
 
 @dataclass
