@@ -19,10 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from daemon_support import ANA, CONFIG, RULES, write_project
+from daemon_support import ANA, CONFIG, RULES, project_channel, sample_store, write_project
 
-from touchflow.channels.factory import open_channel
-from touchflow.cli import flows as app
 from touchflow.clock import Clock
 from touchflow.config.http import read_secrets
 from touchflow.http.app import create_app
@@ -146,33 +144,28 @@ async def http_api(
     """The daemon's HTTP app on a fresh project, planned once at ``now``."""
     root = write_http_project(tmp_path, customers=customers, events=events, config=config)
     project = load_with_links(root, ENV)
-    channel = open_channel(project.config.delivery, root=root, environ={})
-    try:
-        async with await SqliteStore.open(project.config.store_file()) as store:
-            await app.ensure_sample(store, project.config, now, lambda _: None)
-            daemon = Daemon(
-                project=project, store=store, channel=channel, clock=Clock.starting_at(now),
-                load=functools.partial(load_with_links, environ=ENV),
-            )  # fmt: skip
-            await daemon.start_up()
-            api = Api(
-                engine=daemon,
-                secrets=read_secrets(ENV),
-                replanner=Replanner(daemon),
-                metrics=Metrics(daemon),
-            )
-            api.metrics.install()
-            transport = httpx.ASGITransport(app=create_app(api))
-            try:
-                async with httpx.AsyncClient(
-                    transport=transport, base_url="http://touchflow.test"
-                ) as client:
-                    yield Setup(client=client, api=api, daemon=daemon, store=store, root=root)
-            finally:
-                await api.replanner.idle()
-                api.metrics.uninstall()
-    finally:
-        await channel.aclose()
+    async with project_channel(project) as channel, sample_store(project, now) as store:
+        daemon = Daemon(
+            project=project, store=store, channel=channel, clock=Clock.starting_at(now),
+            load=functools.partial(load_with_links, environ=ENV),
+        )  # fmt: skip
+        await daemon.start_up()
+        api = Api(
+            engine=daemon,
+            secrets=read_secrets(ENV),
+            replanner=Replanner(daemon),
+            metrics=Metrics(daemon),
+        )
+        api.metrics.install()
+        transport = httpx.ASGITransport(app=create_app(api))
+        try:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://touchflow.test"
+            ) as client:
+                yield Setup(client=client, api=api, daemon=daemon, store=store, root=root)
+        finally:
+            await api.replanner.idle()
+            api.metrics.uninstall()
 
 
 def event(

@@ -139,10 +139,7 @@ def daemon(tmp_path: Path) -> Iterator[tuple[DaemonProcess, str]]:
     project = write_http_project(tmp_path, events=[inquiry])
     process = DaemonProcess(project, "--now", NOW.isoformat(), env=ENV).start()
     try:
-        line = process.wait_for("HTTP interface at", timeout=60)
-        match = re.search(r"(http://[\d.]+:\d+)", line)
-        assert match is not None
-        yield process, match.group(1)
+        yield process, process.http_url(timeout=60)
     finally:
         process.stop()
 
@@ -200,13 +197,12 @@ def test_the_messages_of_a_running_daemon_carry_a_working_link(tmp_path: Path) -
     project = write_http_project(tmp_path, events=[issued])
     process = DaemonProcess(project, "--now", NOW.isoformat(), env=ENV).start()
     try:
-        url = re.search(r"http://[\d.]+:\d+", process.wait_for("HTTP interface at"))
+        url = process.http_url()
         process.wait_for("coupon:c1:K1:1d-before claimed → sent")
         (message,) = maildir_messages(project)
         link = re.findall(r"<([^>]+)>", str(message["List-Unsubscribe"]))[0]
         assert link.startswith(f"{PUBLIC_URL}/v1/unsubscribe/")
-        assert url is not None
-        answer = httpx.post(url.group(0) + link.removeprefix(PUBLIC_URL), timeout=10)
+        answer = httpx.post(url + link.removeprefix(PUBLIC_URL), timeout=10)
         assert answer.status_code == 200
         assert answer.json()["unsubscribed"] == "a•••@example.com"
     finally:

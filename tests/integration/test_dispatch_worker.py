@@ -28,14 +28,20 @@ import dkim  # type: ignore[import-untyped]
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from daemon_support import ACK_ONLY, CONFIG, inquiry, smtp_config, write_project
+from daemon_support import (
+    ACK_ONLY,
+    CONFIG,
+    inquiry,
+    project_channel,
+    sample_store,
+    smtp_config,
+    write_project,
+)
 from fakes import RecordingChannel
 from smtp_support import Handler, serve
 
 import touchflow
 from touchflow.channels import Delivery, Envelope
-from touchflow.channels.factory import open_channel
-from touchflow.cli import flows as app
 from touchflow.clock import Clock
 from touchflow.messages.compose import message_id_for
 from touchflow.messages.dkim import DkimSigner
@@ -67,12 +73,10 @@ async def planned(
     )
     (root / "message_templates" / "ack" / "body.html").write_text(HTML, encoding="utf-8")
     project = load_project_checked(root)
-    async with await SqliteStore.open(project.config.store_file()) as store:
-        await app.ensure_sample(store, project.config, NOW, lambda _: None)
-        channel = open_channel(project.config.delivery, root=root, environ={})
-        daemon = Daemon(project=project, store=store, channel=channel, clock=Clock.starting_at(NOW))
-        await daemon.start_up()
-        await channel.aclose()
+    async with sample_store(project, NOW) as store:
+        async with project_channel(project) as channel:
+            clock = Clock.starting_at(NOW)
+            await Daemon(project=project, store=store, channel=channel, clock=clock).start_up()
         yield project, store
 
 
@@ -299,22 +303,19 @@ async def test_a_backlog_goes_out_through_the_worker_and_every_outcome_is_record
     with serve(handler) as port:
         config = smtp_config(port, extra="    connections: 4\n")
         async with planned(tmp_path, n, config=config) as (project, store):
-            channel = open_channel(project.config.delivery, root=project.config.root, environ={})
-            dispatcher = Dispatcher(
-                store=store,
-                channel=channel,
-                project=lambda: project,
-                clock=Clock.starting_at(NOW).now,
-                batch=8,
-                worker=True,
-            )
-            dispatcher.preparer.want(project)
-            await wait_until(lambda: dispatcher.preparer.ready)
-            try:
+            async with project_channel(project) as channel:
+                dispatcher = Dispatcher(
+                    store=store,
+                    channel=channel,
+                    project=lambda: project,
+                    clock=Clock.starting_at(NOW).now,
+                    batch=8,
+                    worker=True,
+                )
+                dispatcher.preparer.want(project)
+                await wait_until(lambda: dispatcher.preparer.ready)
                 with caplog.at_level(logging.INFO, logger="touchflow"):
                     tally = await dispatcher.drain()
-            finally:
-                await channel.aclose()
             rows = await store.list_outbox()
     assert sum(batches) == n + 1 and max(batches) == 8  # every row went through the worker
     assert tally.states == {OutboxState.SENT: n, OutboxState.FAILED: 1}
@@ -469,9 +470,7 @@ async def test_run_once_starts_the_worker_while_it_plans_when_a_batch_of_custome
 
     monkeypatch.setattr(Preparer, "want", spy_want)
     monkeypatch.setattr(Daemon, "plan_changes", spy_plan)
-    async with await SqliteStore.open(project.config.store_file()) as store:
-        await app.ensure_sample(store, project.config, NOW, lambda _: None)
-        channel = open_channel(project.config.delivery, root=project.config.root, environ={})
+    async with sample_store(project, NOW) as store, project_channel(project) as channel:
         daemon = Daemon(project=project, store=store, channel=channel, clock=Clock.starting_at(NOW))
         summary = await daemon.run_once()
     assert summary.tally.states[OutboxState.SENT] == customers

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,9 +46,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pat
     project = write_http_project(root, events=[coupon("X1", expires="NOW+48h")])
     process = DaemonProcess(project, "--now", NOW.isoformat(), env=ENV).start()
     try:
-        match = re.search(r"http://[\d.]+:\d+", process.wait_for("HTTP interface at"))
-        assert match is not None
-        yield match.group(0), project
+        yield process.http_url(), project
     finally:
         assert process.stop() == 0
         assert "Traceback" not in process.log(), process.log()
