@@ -104,6 +104,16 @@ def coupon(code: str = "X1", *, customer: str = "c1", expires: str = "NOW+12h") 
     }
 
 
+def tables(store_file: Path, names: Sequence[str]) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of these tables, read past the store by a connection of its own; sorted,
+    so that two reads compare equal when the rows are the same."""
+    with sqlite3.connect(store_file) as db:
+        return {
+            table: sorted(db.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+            for table in names
+        }
+
+
 @dataclass
 class Setup:
     client: httpx.AsyncClient
@@ -121,11 +131,7 @@ class Setup:
 
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every table a request may write, read by a second connection: for "changed nothing"."""
-        with sqlite3.connect(self.store.path) as db:
-            return {
-                table: sorted(db.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
-                for table in ("customers", "events", "suppressions", "outbox", "changes")
-            }
+        return tables(self.store.path, ("customers", "events", "suppressions", "outbox", "changes"))
 
     def maildir(self) -> list[Path]:
         folder = self.root / ".touchflow" / "maildir" / "new"
@@ -185,3 +191,19 @@ def booking(
     """Appointment ``appointment`` starting at ``starts``: its reminder is due 24 h before."""
     data = {"appointment_id": appointment, "starts_at": starts}
     return event(id_, "appointment_booked", customer=customer, **data)
+
+
+# --- reading answers --------------------------------------------------------------
+
+
+def problems(response: httpx.Response) -> list[tuple[int | None, str | None]]:
+    """``(index, field)`` of each problem an error answer names."""
+    return [(p["index"], p["field"]) for p in response.json()["problems"]]
+
+
+def metric(text: str, name: str) -> float:
+    """The value of one sample line of /metrics, e.g. ``touchflow_outbox_depth`` or ``x{a="b"}``."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"no {name} in\n{text}")

@@ -30,6 +30,7 @@ from http_support import (
     TOKEN,
     booking,
     event,
+    metric,
     write_http_project,
 )
 from smtp_support import free_port
@@ -255,7 +256,4 @@ def test_run_once_serves_no_http_and_needs_no_token(tmp_path: Path) -> None:
 
 
 def _sample(client: httpx.Client, name: str) -> float:
-    for line in client.get("/metrics").text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[-1])
-    raise AssertionError(f"no {name} in /metrics")
+    return metric(client.get("/metrics").text, name)
