@@ -39,6 +39,8 @@ pytestmark = pytest.mark.usefixtures("smtp_pipelining")  # each test, both ways
 
 @dataclass
 class Setup:
+    """A project delivering to ``handler``'s server; ``run(at)`` is one daemon pass at ``at``."""
+
     store: SqliteStore
     handler: Handler
     run: Any  # async (at: datetime) -> Summary
