@@ -1,20 +1,42 @@
-"""A small project for daemon tests, and helpers to run and inspect `touchflow run`."""
+"""Projects for tests that run touchflow, and the ways to run it and read what it did.
+
+A small daemon project written from parts, or a copy of the bundled sample; the
+CLI as a subprocess or in this process; `touchflow run` as a process whose log is
+followed; the project's store and channel opened in this process; the outbox and
+Maildir read back.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+import support
+from click.testing import CliRunner, Result
+
+from touchflow.channels import Channel
+from touchflow.channels.factory import open_channel
+from touchflow.cli import flows
+from touchflow.cli.main import cli
+from touchflow.project import Project
+from touchflow.store.sqlite import SqliteStore
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_PARTS = ("touchflow.yaml", "rules", "message_templates", "sample")
 
 CONFIG = """\
 name: Test Shop
@@ -130,9 +152,7 @@ def write_project(
     Sample values may use the sample's Jinja helpers, e.g. "{{ at(days=1, time='10:00') }}",
     which are relative to the first run's --now.
     """
-    (root / "rules").mkdir(parents=True, exist_ok=True)
-    (root / "rules" / "rules.yaml").write_text(textwrap.dedent(rules), encoding="utf-8")
-    (root / "touchflow.yaml").write_text(config, encoding="utf-8")
+    support.write_project(root, rules, config)
     for name, text in TEMPLATES.items():
         path = root / "message_templates" / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -148,9 +168,28 @@ def _lines(items: list[dict[str, Any]]) -> str:
     return "".join(json.dumps(item) + "\n" for item in items)
 
 
+def copy_sample(dest: Path) -> Path:
+    """A copy of the bundled sample project (the repo root) in ``dest``."""
+    for part in SAMPLE_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, dest / part)
+        else:
+            shutil.copy(source, dest / part)
+    return dest
+
+
+# --- the CLI ----------------------------------------------------------------------
+
+
 def touchflow(
-    *args: str, cwd: Path, check: bool = True, env: dict[str, str] | None = None
+    *args: str,
+    cwd: Path,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    stdin: int | IO[Any] | None = None,
 ) -> subprocess.CompletedProcess[str]:
+    """The CLI as a user runs it, in a new interpreter; with ``check``, it must succeed."""
     result = subprocess.run(
         [sys.executable, "-m", "touchflow", *args],
         cwd=cwd,
@@ -158,11 +197,21 @@ def touchflow(
         text=True,
         timeout=120,
         env=env,
+        stdin=stdin,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
     return result
 
+
+def invoke(project: Path, *args: str) -> Result:
+    """The command in this process (a subprocess each costs ~0.7 s); it must succeed."""
+    result = CliRunner().invoke(cli, [*args, "--project", str(project)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+# --- what it did ------------------------------------------------------------------
 
 ALL_STATES = ("pending", "claimed", "sent", "retry", "failed", "cancelled", "expired", "suppressed")
 
@@ -187,6 +236,22 @@ def maildir_messages(project: Path) -> list[EmailMessage]:
         message_from_bytes(path.read_bytes(), policy=policy.default)  # type: ignore[misc]
         for path in sorted(folder.iterdir())
     ]
+
+
+def poll(done: Callable[[], bool], *, timeout: float, every: float = 0.05) -> bool:
+    """Asks ``done`` until it says yes or ``timeout`` seconds have passed: whether it did.
+
+    No assertion: the caller's own says best what is missing.
+    """
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(every)
+    return True
+
+
+# --- `touchflow run` as a process -------------------------------------------------
 
 
 class DaemonProcess:
@@ -238,6 +303,13 @@ class DaemonProcess:
     def log(self) -> str:
         return "\n".join(self.lines)
 
+    def http_url(self, timeout: float = 60) -> str:
+        """The base URL the HTTP interface logged it serves at, once it has."""
+        line = self.wait_for("HTTP interface at", timeout=timeout)
+        match = re.search(r"http://[\d.]+:\d+", line)
+        assert match is not None, line
+        return match.group(0)
+
     def stop(self, timeout: float = 60) -> int:
         """SIGTERM, then wait: the exit code."""
         assert self.proc is not None
@@ -258,3 +330,24 @@ class DaemonProcess:
     def _join(self) -> None:
         if self._reader is not None:
             self._reader.join(timeout=10)
+
+
+# --- the project in this process --------------------------------------------------
+
+
+@asynccontextmanager
+async def sample_store(project: Project, now: datetime) -> AsyncIterator[SqliteStore]:
+    """The project's store, its sample loaded as a first run at ``now`` loads it."""
+    async with await SqliteStore.open(project.config.store_file()) as store:
+        await flows.ensure_sample(store, project.config, now, lambda _: None)
+        yield store
+
+
+@asynccontextmanager
+async def project_channel(project: Project) -> AsyncIterator[Channel]:
+    """The channel the project's delivery settings name (no secrets in its environment)."""
+    channel = open_channel(project.config.delivery, root=project.config.root, environ={})
+    try:
+        yield channel
+    finally:
+        await channel.aclose()

@@ -19,10 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from daemon_support import ANA, CONFIG, RULES, write_project
+from daemon_support import ANA, CONFIG, RULES, project_channel, sample_store, write_project
 
-from touchflow.channels.factory import open_channel
-from touchflow.cli import flows as app
 from touchflow.clock import Clock
 from touchflow.config.http import read_secrets
 from touchflow.http.app import create_app
@@ -106,6 +104,16 @@ def coupon(code: str = "X1", *, customer: str = "c1", expires: str = "NOW+12h") 
     }
 
 
+def tables(store_file: Path, names: Sequence[str]) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of these tables, read past the store by a connection of its own; sorted,
+    so that two reads compare equal when the rows are the same."""
+    with sqlite3.connect(store_file) as db:
+        return {
+            table: sorted(db.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+            for table in names
+        }
+
+
 @dataclass
 class Setup:
     client: httpx.AsyncClient
@@ -123,11 +131,7 @@ class Setup:
 
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every table a request may write, read by a second connection: for "changed nothing"."""
-        with sqlite3.connect(self.store.path) as db:
-            return {
-                table: sorted(db.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
-                for table in ("customers", "events", "suppressions", "outbox", "changes")
-            }
+        return tables(self.store.path, ("customers", "events", "suppressions", "outbox", "changes"))
 
     def maildir(self) -> list[Path]:
         folder = self.root / ".touchflow" / "maildir" / "new"
@@ -146,33 +150,28 @@ async def http_api(
     """The daemon's HTTP app on a fresh project, planned once at ``now``."""
     root = write_http_project(tmp_path, customers=customers, events=events, config=config)
     project = load_with_links(root, ENV)
-    channel = open_channel(project.config.delivery, root=root, environ={})
-    try:
-        async with await SqliteStore.open(project.config.store_file()) as store:
-            await app.ensure_sample(store, project.config, now, lambda _: None)
-            daemon = Daemon(
-                project=project, store=store, channel=channel, clock=Clock.starting_at(now),
-                load=functools.partial(load_with_links, environ=ENV),
-            )  # fmt: skip
-            await daemon.start_up()
-            api = Api(
-                engine=daemon,
-                secrets=read_secrets(ENV),
-                replanner=Replanner(daemon),
-                metrics=Metrics(daemon),
-            )
-            api.metrics.install()
-            transport = httpx.ASGITransport(app=create_app(api))
-            try:
-                async with httpx.AsyncClient(
-                    transport=transport, base_url="http://touchflow.test"
-                ) as client:
-                    yield Setup(client=client, api=api, daemon=daemon, store=store, root=root)
-            finally:
-                await api.replanner.idle()
-                api.metrics.uninstall()
-    finally:
-        await channel.aclose()
+    async with project_channel(project) as channel, sample_store(project, now) as store:
+        daemon = Daemon(
+            project=project, store=store, channel=channel, clock=Clock.starting_at(now),
+            load=functools.partial(load_with_links, environ=ENV),
+        )  # fmt: skip
+        await daemon.start_up()
+        api = Api(
+            engine=daemon,
+            secrets=read_secrets(ENV),
+            replanner=Replanner(daemon),
+            metrics=Metrics(daemon),
+        )
+        api.metrics.install()
+        transport = httpx.ASGITransport(app=create_app(api))
+        try:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://touchflow.test"
+            ) as client:
+                yield Setup(client=client, api=api, daemon=daemon, store=store, root=root)
+        finally:
+            await api.replanner.idle()
+            api.metrics.uninstall()
 
 
 def event(
@@ -192,3 +191,19 @@ def booking(
     """Appointment ``appointment`` starting at ``starts``: its reminder is due 24 h before."""
     data = {"appointment_id": appointment, "starts_at": starts}
     return event(id_, "appointment_booked", customer=customer, **data)
+
+
+# --- reading answers --------------------------------------------------------------
+
+
+def problems(response: httpx.Response) -> list[tuple[int | None, str | None]]:
+    """``(index, field)`` of each problem an error answer names."""
+    return [(p["index"], p["field"]) for p in response.json()["problems"]]
+
+
+def metric(text: str, name: str) -> float:
+    """The value of one sample line of /metrics, e.g. ``touchflow_outbox_depth`` or ``x{a="b"}``."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"no {name} in\n{text}")

@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-SAMPLE_PARTS = ("touchflow.yaml", "rules", "message_templates", "sample")
-
-
-def copy_sample(dest: Path) -> Path:
-    """A copy of the bundled sample project (the repo root) in ``dest``."""
-    for part in SAMPLE_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, dest / part)
-        else:
-            shutil.copy(source, dest / part)
-    return dest
+from daemon_support import copy_sample
 
 
 @pytest.fixture

@@ -8,14 +8,13 @@ import os
 import pty
 import sqlite3
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from daemon_support import outbox
+from daemon_support import outbox, touchflow
 
 from touchflow.send.lock import StoreLock
 
@@ -27,10 +26,7 @@ STORE = Path(".touchflow/store.sqlite3")
 
 def tf(*args: str, cwd: Path, code: int = 0) -> subprocess.CompletedProcess[str]:
     """The CLI with no terminal on stdin (as in a script), expecting exit ``code``."""
-    result = subprocess.run(
-        [sys.executable, "-m", "touchflow", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+    result = touchflow(*args, cwd=cwd, check=False, stdin=subprocess.DEVNULL)
     assert result.returncode == code, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
     return result
 
@@ -44,10 +40,7 @@ def on_terminal(*args: str, cwd: Path, answer: str) -> subprocess.CompletedProce
     main, side = pty.openpty()
     try:
         os.write(main, answer.encode())
-        return subprocess.run(
-            [sys.executable, "-m", "touchflow", *args],
-            cwd=cwd, capture_output=True, text=True, timeout=120, stdin=side,
-        )  # fmt: skip
+        return touchflow(*args, cwd=cwd, check=False, stdin=side)
     finally:
         os.close(side)
         os.close(main)

@@ -17,6 +17,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from daemon_support import copy_sample
 
 CORPUS = Path(__file__).resolve().parents[1] / "hostile"
 TEMPLATES = sorted((CORPUS / "templates").glob("*.j2"))
@@ -87,8 +88,6 @@ def _project(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def corpus_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.acceptance.conftest import copy_sample
-
     return _project(copy_sample(tmp_path_factory.mktemp("hostile")))
 
 

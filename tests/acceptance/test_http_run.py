@@ -30,6 +30,7 @@ from http_support import (
     TOKEN,
     booking,
     event,
+    metric,
     write_http_project,
 )
 from smtp_support import free_port
@@ -139,10 +140,7 @@ def daemon(tmp_path: Path) -> Iterator[tuple[DaemonProcess, str]]:
     project = write_http_project(tmp_path, events=[inquiry])
     process = DaemonProcess(project, "--now", NOW.isoformat(), env=ENV).start()
     try:
-        line = process.wait_for("HTTP interface at", timeout=60)
-        match = re.search(r"(http://[\d.]+:\d+)", line)
-        assert match is not None
-        yield process, match.group(1)
+        yield process, process.http_url(timeout=60)
     finally:
         process.stop()
 
@@ -200,13 +198,12 @@ def test_the_messages_of_a_running_daemon_carry_a_working_link(tmp_path: Path) -
     project = write_http_project(tmp_path, events=[issued])
     process = DaemonProcess(project, "--now", NOW.isoformat(), env=ENV).start()
     try:
-        url = re.search(r"http://[\d.]+:\d+", process.wait_for("HTTP interface at"))
+        url = process.http_url()
         process.wait_for("coupon:c1:K1:1d-before claimed → sent")
         (message,) = maildir_messages(project)
         link = re.findall(r"<([^>]+)>", str(message["List-Unsubscribe"]))[0]
         assert link.startswith(f"{PUBLIC_URL}/v1/unsubscribe/")
-        assert url is not None
-        answer = httpx.post(url.group(0) + link.removeprefix(PUBLIC_URL), timeout=10)
+        answer = httpx.post(url + link.removeprefix(PUBLIC_URL), timeout=10)
         assert answer.status_code == 200
         assert answer.json()["unsubscribed"] == "a•••@example.com"
     finally:
@@ -259,7 +256,4 @@ def test_run_once_serves_no_http_and_needs_no_token(tmp_path: Path) -> None:
 
 
 def _sample(client: httpx.Client, name: str) -> float:
-    for line in client.get("/metrics").text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[-1])
-    raise AssertionError(f"no {name} in /metrics")
+    return metric(client.get("/metrics").text, name)

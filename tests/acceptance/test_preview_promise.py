@@ -10,23 +10,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from daemon_support import invoke
 
 from touchflow.cli import daemon as cli_daemon
-from touchflow.cli.main import cli
 from touchflow.project import Project
 
 START = datetime(2026, 11, 22, 9, tzinfo=UTC)  # the instant of issue 12's report
 DAYS = 14
 HOUR = timedelta(hours=1)
 ON_THE_BOUNDARY = "monthly-sale:c-001:2026-12-01:0"
-
-
-def touchflow(project: Path, *args: str) -> str:
-    """The command as a user runs it, in this process (a subprocess each costs ~0.7 s)."""
-    result = CliRunner().invoke(cli, [*args, "--project", str(project)], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.stdout
 
 
 def utc(text: str) -> datetime:
@@ -87,8 +79,8 @@ def test_an_hourly_cron_sends_and_holds_exactly_what_the_preview_promised(
     end = START + timedelta(days=DAYS)
     at = START.isoformat()
     shown = json.loads(
-        touchflow(sample, "preview", "--now", at, "--days", str(DAYS), "--all", "--format",
-                  "json", "--jobs", "1")
+        invoke(sample, "preview", "--now", at, "--days", str(DAYS), "--all", "--format",
+               "json", "--jobs", "1").stdout
     )  # fmt: skip
     # On the cap's boundary (3 marketing per 7 days): c-001's anniversary thanks, birthday
     # card and coupon reminder fall in the 7 days before it, the first exactly 7 days before.
@@ -96,12 +88,12 @@ def test_an_hourly_cron_sends_and_holds_exactly_what_the_preview_promised(
 
     for hour in range(DAYS * 24 + 1):
         at = (START + hour * HOUR).isoformat()
-        touchflow(sample, "run", "--once", "--now", at, "--log-level", "error")
+        invoke(sample, "run", "--once", "--now", at, "--log-level", "error")
 
     rows = json.loads(
-        touchflow(sample, "outbox", "--state", "sent", "--state", "cancelled", "--state",
-                  "suppressed", "--state", "failed", "--state", "expired", "--state", "pending",
-                  "--limit", "10000", "--format", "json")
+        invoke(sample, "outbox", "--state", "sent", "--state", "cancelled", "--state",
+               "suppressed", "--state", "failed", "--state", "expired", "--state", "pending",
+               "--limit", "10000", "--format", "json").stdout
     )["rows"]  # fmt: skip
     # The sample's inquiry from five minutes before it was loaded was already due: not in
     # a preview that starts now, answered by the first run.

@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from click.testing import CliRunner, Result
-
-from touchflow.cli.main import cli
+from daemon_support import invoke
 
 # Anna (c-001) lives in Europe/Berlin, the project's zone; the appointment reminder
 # goes 24 hours and 2 hours before.
@@ -24,12 +22,6 @@ BOOKINGS = [
     # An ordinary day: 01:30 and 23:30 on 2027-11-10.
     ("apt-ordinary", "2027-11-11T01:30:00+01:00"),
 ]
-
-
-def touchflow(project: Path, *args: str) -> Result:
-    result = CliRunner().invoke(cli, [*args, "--project", str(project)], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def with_bookings(sample: Path) -> Path:
@@ -52,7 +44,7 @@ def cells(table: str) -> list[list[str]]:
 
 
 def local_times(project: Path, day: str) -> list[str]:
-    out = touchflow(
+    out = invoke(
         project, "preview", "--now", day, "--days", "1", "--format", "json",
         "--rule", "appointment-reminder", "--customer", "c-001",
     ).stdout  # fmt: skip
@@ -76,22 +68,22 @@ def test_a_date_previews_that_whole_day_in_the_project_zone(sample: Path) -> Non
 
 def test_the_table_header_shows_the_real_span(sample: Path) -> None:
     project = with_bookings(sample)
-    autumn = touchflow(project, "preview", "--now", "2027-10-31", "--days", "1").stdout
+    autumn = invoke(project, "preview", "--now", "2027-10-31", "--days", "1").stdout
     assert autumn.startswith(
         "Touchpoints due from 2027-10-31 00:00 to 2027-11-01 00:00 (Europe/Berlin, 25 hours):"
     )
     assert ["23:30", "Sun 23:30 Europe/Berlin", "appointment-reminder", "c-001"] in [
         row[:4] for row in cells(autumn)
     ]
-    ordinary = touchflow(project, "preview", "--now", "2027-11-10", "--days", "1").stdout
+    ordinary = invoke(project, "preview", "--now", "2027-11-10", "--days", "1").stdout
     assert ordinary.startswith(
         "Touchpoints due from 2027-11-10 00:00 to 2027-11-11 00:00 (Europe/Berlin): "
     )
 
 
 def test_the_table_shows_adjustments_and_why_each_one_is_held(sample: Path) -> None:
-    touchflow(sample, "sample", "--now", "2026-11-22")
-    out = touchflow(
+    invoke(sample, "sample", "--now", "2026-11-22")
+    out = invoke(
         sample, "preview", "--now", "2026-12-31", "--days", "3", "--all", "--rule", "monthly-sale"
     ).stdout
     # New Year's Day moves the sale to the 2nd; Chloe's address is suppressed.
@@ -105,8 +97,6 @@ def test_the_table_shows_adjustments_and_why_each_one_is_held(sample: Path) -> N
 
 
 def test_the_per_rule_summary_keeps_to_the_rule_asked_for(sample: Path) -> None:
-    out = touchflow(
-        sample, "preview", "--now", "2026-12-31", "--days", "3", "--rule", "monthly-sale"
-    )
+    out = invoke(sample, "preview", "--now", "2026-12-31", "--days", "3", "--rule", "monthly-sale")
     summary = cells(out.stdout.split("Per rule")[1])
     assert [row[0] for row in summary] == ["monthly-sale"]

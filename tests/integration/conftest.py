@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import pytest
+from http_support import Setup, http_api
 from smtp_support import Handler
 
 
@@ -13,3 +17,13 @@ def smtp_pipelining(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(Handler, "pipelining", request.param)
     offered: bool = request.param
     return offered
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Setup]:
+    """The daemon's HTTP app in this process, on a fresh project (Ana, Ben), planned at NOW.
+
+    A test module that needs other events defines an ``api`` of its own, which wins.
+    """
+    async with http_api(tmp_path) as setup:
+        yield setup

@@ -14,7 +14,15 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from daemon_support import ACK_ONLY, DaemonProcess, inquiry, outbox, smtp_config, write_project
+from daemon_support import (
+    ACK_ONLY,
+    DaemonProcess,
+    inquiry,
+    outbox,
+    poll,
+    smtp_config,
+    write_project,
+)
 from smtp_support import Handler, serve
 
 from touchflow.messages.compose import message_id_for
@@ -54,9 +62,7 @@ def test_sigkill_during_sending_loses_nothing_and_duplicates_keep_their_message_
         # Past its start-up, so that SIGTERM below meets its handler (the kills above
         # may have left nothing to send, and then the wait below ends at once).
         final.wait_for("touchflow is running", timeout=120)
-        deadline = time.monotonic() + 240
-        while len({subject_of(m) for m in handler.received}) < N and time.monotonic() < deadline:
-            time.sleep(0.2)
+        poll(lambda: len({subject_of(m) for m in handler.received}) >= N, timeout=240, every=0.2)
         assert final.stop() == 0, final.log()
 
     copies: defaultdict[str, list[str]] = defaultdict(list)

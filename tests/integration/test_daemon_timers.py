@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
-from daemon_support import inquiry, write_project
+from daemon_support import inquiry, sample_store, write_project
 
 from touchflow.channels.maildir import MaildirChannel
-from touchflow.cli import flows as app
 from touchflow.clock import Clock
 from touchflow.project import load_project_checked
 from touchflow.send import daemon_planning as daemon_module
@@ -71,8 +70,7 @@ async def test_a_start_up_whose_re_plan_covered_everyone_plans_everyone_once(
         return await plan_into_outbox(*args, **kwargs)
 
     monkeypatch.setattr(daemon_module, "plan_into_outbox", counted)
-    async with await SqliteStore.open(project.config.store_file()) as store:
-        await app.ensure_sample(store, project.config, now, lambda _: None)
+    async with sample_store(project, now) as store:
         daemon = Daemon(
             project=project,
             store=store,

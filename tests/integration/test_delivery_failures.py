@@ -14,11 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_support import ACK_ONLY, ANA, inquiry, smtp_config, write_project
+from daemon_support import (
+    ACK_ONLY,
+    ANA,
+    inquiry,
+    project_channel,
+    sample_store,
+    smtp_config,
+    write_project,
+)
 from smtp_support import Handler, serve
 
-from touchflow.channels.factory import open_channel
-from touchflow.cli import flows as app
 from touchflow.clock import Clock
 from touchflow.models import Customer, OutboxRow, OutboxState, SuppressionScope
 from touchflow.project import load_project_checked
@@ -33,6 +39,8 @@ pytestmark = pytest.mark.usefixtures("smtp_pipelining")  # each test, both ways
 
 @dataclass
 class Setup:
+    """A project delivering to ``handler``'s server; ``run(at)`` is one daemon pass at ``at``."""
+
     store: SqliteStore
     handler: Handler
     run: Any  # async (at: datetime) -> Summary
@@ -58,9 +66,7 @@ async def daemon_against(
             config=smtp_config(port, tls=tls, extra=_FAST),
         )
         project = load_project_checked(root)
-        channel = open_channel(project.config.delivery, root=root, environ={})
-        async with await SqliteStore.open(project.config.store_file()) as store:
-            await app.ensure_sample(store, project.config, NOW, lambda _: None)
+        async with project_channel(project) as channel, sample_store(project, NOW) as store:
 
             async def run(at: datetime) -> Any:
                 daemon = Daemon(
@@ -68,10 +74,7 @@ async def daemon_against(
                 )
                 return await daemon.run_once()
 
-            try:
-                yield Setup(store=store, handler=handler, run=run)
-            finally:
-                await channel.aclose()
+            yield Setup(store=store, handler=handler, run=run)
 
 
 @pytest.mark.parametrize(

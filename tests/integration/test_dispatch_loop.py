@@ -15,10 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from daemon_support import ACK_ONLY, ANA, inquiry, maildir_messages, write_project
+from daemon_support import ACK_ONLY, ANA, inquiry, maildir_messages, sample_store, write_project
 
 from touchflow.channels.maildir import MaildirChannel
-from touchflow.cli import flows as app
 from touchflow.clock import Clock
 from touchflow.project import load_project_checked
 from touchflow.send import dispatch_loop
@@ -33,8 +32,7 @@ async def started_daemon(root: Path) -> AsyncIterator[tuple[SqliteStore, Daemon]
     came at 07:30 has its acknowledgement due."""
     project = load_project_checked(root)
     now = datetime(2026, 11, 23, 8, tzinfo=UTC)
-    async with await SqliteStore.open(project.config.store_file()) as store:
-        await app.ensure_sample(store, project.config, now, lambda _: None)
+    async with sample_store(project, now) as store:
         daemon = Daemon(
             project=project,
             store=store,

@@ -8,8 +8,6 @@ find rows that became due while a dispatch was running.
 
 from __future__ import annotations
 
-import asyncio
-import re
 import sqlite3
 import statistics
 import time
@@ -21,30 +19,21 @@ from typing import Any
 
 import httpx
 import pytest
-from daemon_support import ACK_ONLY, ANA, DaemonProcess, smtp_config, touchflow, write_project
+from daemon_support import (
+    ACK_ONLY,
+    ANA,
+    DaemonProcess,
+    poll,
+    smtp_config,
+    touchflow,
+    write_project,
+)
 from http_support import AUTH, ENV
-from smtp_support import Handler, serve
+from smtp_support import TimedHandler, serve
 
 from touchflow.store.values import utc_text
 
 RELAY_SECONDS = 0.3  # a slow relay: each message takes this long to be accepted
-
-
-class TimedHandler(Handler):
-    """Notes when each message arrived (by subject), after ``delay`` seconds of DATA."""
-
-    def __init__(self, *, delay: float = 0.0) -> None:
-        super().__init__()
-        self.delay = delay
-        self.arrived: dict[str, float] = {}  # subject → time.monotonic() at the server
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        await asyncio.sleep(self.delay)
-        reply = await super().handle_DATA(server, session, envelope)
-        subject = re.search(rb"^Subject: (.*?)\r?$", envelope.content, re.MULTILINE)
-        assert subject is not None
-        self.arrived[subject.group(1).decode()] = time.monotonic()
-        return reply
 
 
 @dataclass
@@ -54,9 +43,7 @@ class Running:
     handler: TimedHandler
 
     def wait_for_subjects(self, subjects: set[str], timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while not subjects <= set(self.handler.arrived) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        poll(lambda: subjects <= set(self.handler.arrived), timeout=timeout, every=0.01)
 
 
 @pytest.fixture
@@ -74,11 +61,9 @@ def daemon(tmp_path: Path, relay_delay: float) -> Iterator[Running]:
         project = write_project(tmp_path, customers=[ANA], rules=ACK_ONLY, config=config)
         process = DaemonProcess(project, env=ENV).start()
         try:
-            line = process.wait_for("HTTP interface at", timeout=60)
+            url = process.http_url(timeout=60)
             process.wait_for("touchflow is running", timeout=60)
-            match = re.search(r"(http://[\d.]+:\d+)", line)
-            assert match is not None
-            yield Running(process=process, url=match.group(1), handler=handler)
+            yield Running(process=process, url=url, handler=handler)
         finally:
             assert process.stop() == 0, process.log()
 

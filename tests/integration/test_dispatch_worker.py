@@ -28,13 +28,20 @@ import dkim  # type: ignore[import-untyped]
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from daemon_support import ACK_ONLY, CONFIG, inquiry, smtp_config, write_project
+from daemon_support import (
+    ACK_ONLY,
+    CONFIG,
+    inquiry,
+    project_channel,
+    sample_store,
+    smtp_config,
+    write_project,
+)
+from fakes import RecordingChannel
 from smtp_support import Handler, serve
 
 import touchflow
-from touchflow.channels import Delivery, Envelope, Outcome
-from touchflow.channels.factory import open_channel
-from touchflow.cli import flows as app
+from touchflow.channels import Delivery, Envelope
 from touchflow.clock import Clock
 from touchflow.messages.compose import message_id_for
 from touchflow.messages.dkim import DkimSigner
@@ -66,12 +73,10 @@ async def planned(
     )
     (root / "message_templates" / "ack" / "body.html").write_text(HTML, encoding="utf-8")
     project = load_project_checked(root)
-    async with await SqliteStore.open(project.config.store_file()) as store:
-        await app.ensure_sample(store, project.config, NOW, lambda _: None)
-        channel = open_channel(project.config.delivery, root=root, environ={})
-        daemon = Daemon(project=project, store=store, channel=channel, clock=Clock.starting_at(NOW))
-        await daemon.start_up()
-        await channel.aclose()
+    async with sample_store(project, NOW) as store:
+        async with project_channel(project) as channel:
+            clock = Clock.starting_at(NOW)
+            await Daemon(project=project, store=store, channel=channel, clock=clock).start_up()
         yield project, store
 
 
@@ -298,22 +303,19 @@ async def test_a_backlog_goes_out_through_the_worker_and_every_outcome_is_record
     with serve(handler) as port:
         config = smtp_config(port, extra="    connections: 4\n")
         async with planned(tmp_path, n, config=config) as (project, store):
-            channel = open_channel(project.config.delivery, root=project.config.root, environ={})
-            dispatcher = Dispatcher(
-                store=store,
-                channel=channel,
-                project=lambda: project,
-                clock=Clock.starting_at(NOW).now,
-                batch=8,
-                worker=True,
-            )
-            dispatcher.preparer.want(project)
-            await wait_until(lambda: dispatcher.preparer.ready)
-            try:
+            async with project_channel(project) as channel:
+                dispatcher = Dispatcher(
+                    store=store,
+                    channel=channel,
+                    project=lambda: project,
+                    clock=Clock.starting_at(NOW).now,
+                    batch=8,
+                    worker=True,
+                )
+                dispatcher.preparer.want(project)
+                await wait_until(lambda: dispatcher.preparer.ready)
                 with caplog.at_level(logging.INFO, logger="touchflow"):
                     tally = await dispatcher.drain()
-            finally:
-                await channel.aclose()
             rows = await store.list_outbox()
     assert sum(batches) == n + 1 and max(batches) == 8  # every row went through the worker
     assert tally.states == {OutboxState.SENT: n, OutboxState.FAILED: 1}
@@ -327,28 +329,22 @@ async def test_a_backlog_goes_out_through_the_worker_and_every_outcome_is_record
     assert sum(line.endswith("claimed → failed") for line in lines) == 1
 
 
-class _Stopper:
+class _Stopper(RecordingChannel):
     """A channel that accepts every message and asks the dispatcher to stop after a few."""
 
-    name = "stopper"
-    concurrency = 2
-
     def __init__(self, after: int) -> None:
+        super().__init__(name="stopper", concurrency=2)
         self.after = after
-        self.sent: list[Envelope] = []
         self.dispatcher: Dispatcher | None = None
 
     async def send(self, envelope: Envelope, *, after: Awaitable[object] | None = None) -> Delivery:
         if after is not None:
             await after
         await asyncio.sleep(0)
-        self.sent.append(envelope)
+        delivery = self.accept(envelope)
         if len(self.sent) == self.after and self.dispatcher is not None:
             self.dispatcher.stopping = True
-        return Delivery(outcome=Outcome.SENT, detail="250 ok", code=250)
-
-    async def aclose(self) -> None:
-        pass
+        return delivery
 
 
 async def test_stopping_sends_nothing_new_and_puts_claimed_rows_back_to_pending(
@@ -399,17 +395,14 @@ async def test_the_worker_signs_the_same_unsubscribe_links_as_the_daemon(
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
-class _Witness:
+class _Witness(RecordingChannel):
     """A channel that, as it completes each message, counts the messages it completed
     before whose outcome is not committed yet: what a SIGKILL at that moment would
     send twice."""
 
-    name = "witness"
-    concurrency = 2
-
     def __init__(self, store: SqliteStore) -> None:
+        super().__init__(name="witness", concurrency=2)
         self.store = store
-        self.completed: list[str] = []
         self.most_unrecorded = 0
         self.gated = 0  # sends that had to wait for an earlier outcome
 
@@ -418,14 +411,10 @@ class _Witness:
         if after is not None:
             self.gated += 1
             await after
-        rows = await self.store.outbox_by_keys(self.completed)
+        rows = await self.store.outbox_by_keys([e.key for e in self.sent])
         unrecorded = sum(row.state is OutboxState.CLAIMED for row in rows.values())
         self.most_unrecorded = max(self.most_unrecorded, unrecorded)
-        self.completed.append(envelope.key)  # the final "." and the server's 250
-        return Delivery(outcome=Outcome.SENT, detail="250 ok", code=250)
-
-    async def aclose(self) -> None:
-        pass
+        return self.accept(envelope)  # the final "." and the server's 250
 
 
 async def test_a_message_is_completed_only_once_its_connections_last_outcome_is_committed(
@@ -448,7 +437,7 @@ async def test_a_message_is_completed_only_once_its_connections_last_outcome_is_
             worker=False,
         )
         tally = await dispatcher.drain()
-    assert tally.states[OutboxState.SENT] == len(channel.completed) == 40
+    assert tally.states[OutboxState.SENT] == len(channel.sent) == 40
     assert channel.gated >= 30  # every sender's messages after its first
     # Each connection may have one message out and not yet recorded, never more.
     assert channel.most_unrecorded <= channel.concurrency - 1
@@ -481,26 +470,11 @@ async def test_run_once_starts_the_worker_while_it_plans_when_a_batch_of_custome
 
     monkeypatch.setattr(Preparer, "want", spy_want)
     monkeypatch.setattr(Daemon, "plan_changes", spy_plan)
-    async with await SqliteStore.open(project.config.store_file()) as store:
-        await app.ensure_sample(store, project.config, NOW, lambda _: None)
-        channel = open_channel(project.config.delivery, root=project.config.root, environ={})
+    async with sample_store(project, NOW) as store, project_channel(project) as channel:
         daemon = Daemon(project=project, store=store, channel=channel, clock=Clock.starting_at(NOW))
         summary = await daemon.run_once()
     assert summary.tally.states[OutboxState.SENT] == customers
     assert (asked[:1] == [False]) is early  # asked before planning began
-
-
-class _Connections:
-    """A channel that only tells how many connections it has (4: batches of 32)."""
-
-    name = "four connections"
-    concurrency = 4
-
-    async def send(self, envelope: Envelope, *, after: Awaitable[object] | None = None) -> Delivery:
-        raise AssertionError("not sent in this test")
-
-    async def aclose(self) -> None:
-        pass
 
 
 @pytest.mark.parametrize(
@@ -518,9 +492,10 @@ async def test_a_worker_batch_holds_about_a_second_of_sending_at_the_rate_seen(
     # Rows are checked against a fresh plan when their batch is prepared: behind a slow
     # server, a big batch would be checked long before its last message goes out.
     async with planned(tmp_path, 1) as (project, store):
+        channel = RecordingChannel(name="four connections", concurrency=4)  # batches of 32
         dispatcher = Dispatcher(
             store=store,
-            channel=_Connections(),
+            channel=channel,
             project=lambda: project,
             clock=Clock.starting_at(NOW).now,
         )
@@ -528,3 +503,4 @@ async def test_a_worker_batch_holds_about_a_second_of_sending_at_the_rate_seen(
         drain.sends, drain.started = sends, time.monotonic() - seconds
         assert drain._limit(worker=True) == pytest.approx(rows, abs=2)
         assert drain._limit(worker=False) == 32
+    assert channel.sent == []  # only its number of connections was asked

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import shutil
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -13,9 +12,8 @@ from operator import attrgetter
 from pathlib import Path
 
 import pytest
+from daemon_support import copy_sample, sample_store, write_project
 
-from tests.daemon_support import write_project
-from touchflow.cli.flows import ensure_sample, open_store
 from touchflow.cli.preview_json import json_elements_in_processes
 from touchflow.models import Customer, Event, OutboxState, Window
 from touchflow.plan.from_store import PlanRequest, plan_from_store, plan_pages
@@ -27,7 +25,6 @@ from touchflow.store.sqlite import SqliteStore
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 WINDOW = Window(start=NOW - timedelta(days=1), end=NOW + timedelta(days=2))
-REPO = Path(__file__).resolve().parents[2]
 IDS = [f"c{i}" for i in range(5)]
 
 
@@ -95,13 +92,8 @@ async def test_open_rows_of_a_customer_no_longer_in_the_store_are_cancelled(
 
 @pytest.fixture
 async def sample(tmp_path: Path) -> AsyncIterator[tuple[Project, SqliteStore]]:
-    for part in ("touchflow.yaml", "rules", "message_templates", "sample"):
-        source = REPO / part
-        copy = shutil.copytree if source.is_dir() else shutil.copy
-        copy(source, tmp_path / part)
-    project = load_project_checked(tmp_path)
-    async with await open_store(project.config) as opened:
-        await ensure_sample(opened, project.config, NOW, lambda _: None)
+    project = load_project_checked(copy_sample(tmp_path))
+    async with sample_store(project, NOW) as opened:
         yield project, opened
 
 

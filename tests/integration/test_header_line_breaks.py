@@ -12,15 +12,20 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from daemon_support import ACK_ONLY, ANA, inquiry, maildir_messages, write_project
+from daemon_support import (
+    ACK_ONLY,
+    ANA,
+    inquiry,
+    maildir_messages,
+    project_channel,
+    sample_store,
+    write_project,
+)
 
-from touchflow.channels.factory import open_channel
-from touchflow.cli import flows as app
 from touchflow.clock import Clock
 from touchflow.models import OutboxRow, OutboxState
 from touchflow.project import load_project_checked
 from touchflow.send.daemon import Daemon
-from touchflow.store.sqlite import SqliteStore
 
 NOW = datetime.fromisoformat("2026-11-23T08:00:00+00:00")
 KEY = "ack:c1:q-1:0"
@@ -33,17 +38,10 @@ async def run_once(tmp_path: Path, subject: str) -> tuple[OutboxRow, list[EmailM
         tmp_path, customers=[ANA], events=[inquiry(1, subject=subject)], rules=ACK_ONLY
     )
     project = load_project_checked(root)
-    channel = open_channel(project.config.delivery, root=root, environ={})
-    try:
-        async with await SqliteStore.open(project.config.store_file()) as store:
-            await app.ensure_sample(store, project.config, NOW, lambda _: None)
-            daemon = Daemon(
-                project=project, store=store, channel=channel, clock=Clock.starting_at(NOW)
-            )
-            await daemon.run_once()
-            row = (await store.outbox_by_keys([KEY]))[KEY]
-    finally:
-        await channel.aclose()
+    async with project_channel(project) as channel, sample_store(project, NOW) as store:
+        daemon = Daemon(project=project, store=store, channel=channel, clock=Clock.starting_at(NOW))
+        await daemon.run_once()
+        row = (await store.outbox_by_keys([KEY]))[KEY]
     return row, maildir_messages(root)
 
 

@@ -16,12 +16,6 @@ from touchflow.models import OutboxState, Suppression, SuppressionScope
 from touchflow.store.sqlite_customers import hashed_address
 
 
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Setup]:
-    async with http_api(tmp_path) as setup:
-        yield setup
-
-
 def fields(response: Any) -> list[str | None]:
     return [p["field"] for p in response.json()["problems"]]
 

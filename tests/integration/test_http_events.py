@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from http_support import AUTH, MAX_BATCH, MAX_BODY, TOKEN, Setup, booking, event, http_api
+from http_support import AUTH, MAX_BATCH, MAX_BODY, TOKEN, Setup, booking, event, problems
 
 from touchflow.models import OutboxState
-
-
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Setup]:
-    async with http_api(tmp_path) as setup:
-        yield setup
-
-
-def problems(response: Any) -> list[tuple[int | None, str | None]]:
-    """``(index, field)`` of each problem an error answer names."""
-    return [(p["index"], p["field"]) for p in response.json()["problems"]]
 
 
 async def test_a_booking_is_planned_within_the_request_and_its_repeat_changes_nothing(

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ from typing import Any
 import pytest
 import schemathesis
 from daemon_support import DaemonProcess
-from http_support import AUTH, ENV, NOW, booking, coupon, http_api, write_http_project
+from http_support import AUTH, ENV, NOW, booking, coupon, http_api, tables, write_http_project
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -34,11 +32,7 @@ _FACTS = ("customers", "events", "suppressions")  # what requests write; the dae
 
 
 def facts(project: Path) -> dict[str, list[tuple[Any, ...]]]:
-    with sqlite3.connect(project / ".touchflow" / "store.sqlite3") as db:
-        return {
-            table: sorted(db.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
-            for table in _FACTS
-        }
+    return tables(project / ".touchflow" / "store.sqlite3", _FACTS)
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +41,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pat
     project = write_http_project(root, events=[coupon("X1", expires="NOW+48h")])
     process = DaemonProcess(project, "--now", NOW.isoformat(), env=ENV).start()
     try:
-        match = re.search(r"http://[\d.]+:\d+", process.wait_for("HTTP interface at"))
-        assert match is not None
-        yield match.group(0), project
+        yield process.http_url(), project
     finally:
         assert process.stop() == 0
         assert "Traceback" not in process.log(), process.log()

@@ -3,27 +3,14 @@ and changes nothing; a customer stored before ids were checked can still be eras
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import pytest
-from http_support import AUTH, Setup, booking, http_api
+from http_support import AUTH, Setup, booking, problems
 
 from touchflow.models import Customer
 
 FORGED = "c1\n2026-12-06T09:00:00Z WARNING fake"
-
-
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Setup]:
-    async with http_api(tmp_path) as setup:
-        yield setup
-
-
-def problems(response: Any) -> list[tuple[int | None, str | None]]:
-    return [(p["index"], p["field"]) for p in response.json()["problems"]]
 
 
 @pytest.mark.parametrize("bad", [FORGED, "c\x00", "c\u2028x", "c\x85x"], ids=ascii)

@@ -8,6 +8,7 @@ import json
 import re
 import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from http_support import (
     coupon,
     event,
     http_api,
+    metric,
 )
 from smtp_support import Handler, serve
 from starlette.routing import Route
@@ -34,21 +36,6 @@ from touchflow.http.app import create_app
 from touchflow.models import Category, OutboxRow, OutboxState
 from touchflow.project import load_with_links
 from touchflow.send.daemon_planning import PLANNED_UNTIL
-
-
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Setup]:
-    async with http_api(tmp_path) as setup:
-        yield setup
-
-
-def metric(text: str, name: str) -> float:
-    """The value of one sample line, e.g. ``touchflow_outbox_depth`` or ``x{a="b"}``."""
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[-1])
-    raise AssertionError(f"no {name} in\n{text}")
-
 
 # --- preview ------------------------------------------------------------------------
 
@@ -130,26 +117,33 @@ async def test_a_bad_preview_query_is_a_422_naming_the_parameter(
 # --- health -------------------------------------------------------------------------
 
 
+@asynccontextmanager
+async def timers_running(api: Setup) -> AsyncIterator[None]:
+    """The daemon's timers running, from when the first `plan` run has written (stopping
+    in its BEGIN is another story) until the block ends."""
+    planned = await api.store.get_meta(PLANNED_UNTIL)
+    running = asyncio.create_task(api.daemon.run_forever(install_signals=False))
+    try:
+        for _ in range(500):
+            if api.daemon.timers() and await api.store.get_meta(PLANNED_UNTIL) != planned:
+                break
+            await asyncio.sleep(0.01)
+        yield
+    finally:
+        api.daemon.stop()
+        await running
+
+
 async def test_healthz_is_503_until_the_timers_run_and_200_while_they_do(api: Setup) -> None:
     down = await api.client.get("/healthz")
     assert down.status_code == 503
     assert down.json() == {"status": "unavailable", "scheduler": "not running", "timers": {}}
 
-    planned = await api.store.get_meta(PLANNED_UNTIL)
-    running = asyncio.create_task(api.daemon.run_forever(install_signals=False))
-    try:
-        # Until the first `plan` run has written (stopping in its BEGIN is another story).
-        for _ in range(500):
-            if api.daemon.timers() and await api.store.get_meta(PLANNED_UNTIL) != planned:
-                break
-            await asyncio.sleep(0.01)
+    async with timers_running(api):
         up = await api.client.get("/healthz")
         assert up.status_code == 200
         assert up.json()["status"] == "ok"
         assert {"plan", "watch", "reclaim"} <= set(up.json()["timers"])
-    finally:
-        api.daemon.stop()
-        await running
     assert (await api.client.get("/healthz")).status_code == 503
 
 
@@ -177,18 +171,9 @@ async def test_healthz_is_degraded_naming_each_trouble_and_metrics_count_it(api:
     with sqlite3.connect(api.store.path) as db:  # three attempts in a row: not weather
         db.execute("UPDATE outbox SET attempts = 3 WHERE key = ?", (relay_4xx.key,))
 
-    planned = await api.store.get_meta(PLANNED_UNTIL)
-    running = asyncio.create_task(api.daemon.run_forever(install_signals=False))
-    try:
-        for _ in range(500):
-            if api.daemon.timers() and await api.store.get_meta(PLANNED_UNTIL) != planned:
-                break
-            await asyncio.sleep(0.01)
+    async with timers_running(api):
         health = await api.client.get("/healthz")
         scraped = (await api.client.get("/metrics")).text
-    finally:
-        api.daemon.stop()
-        await running
 
     assert health.status_code == 200  # everyone else is served: keep it in rotation
     assert health.json()["status"] == "degraded"

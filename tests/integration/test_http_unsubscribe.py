@@ -19,6 +19,7 @@ ACK = "ack:c1:q-1:0"  # transactional, due at once
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Setup]:
+    """The HTTP app with a coupon due and an inquiry to answer (in place of conftest's)."""
     inquiry = {
         **event("q1", inquiry_id="q-1", subject="Hi"),
         "at": "{{ at(days=0, time='08:00', tz='UTC') }}",

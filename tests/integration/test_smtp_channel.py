@@ -20,51 +20,24 @@ from typing import Any
 import pytest
 import trustme
 from aiosmtpd.smtp import AuthResult
-from smtp_support import PASSWORD, STALL, Handler, free_port, serve
+from smtp_support import (
+    PASSWORD,
+    STALL,
+    Handler,
+    Script,
+    envelope,
+    free_port,
+    serve,
+    serve_script,
+    settings,
+)
 
 from touchflow.channels import Delivery, Envelope, Outcome
 from touchflow.channels.smtp import SmtpChannel
-from touchflow.config.delivery import ChannelConfigError, SmtpSettings, TlsMode
+from touchflow.config.delivery import ChannelConfigError, TlsMode
 
-TIMEOUT = 0.5
 ENVIRON = {"TF_TEST_USER": "mailer", "TF_TEST_PASSWORD": PASSWORD}
 pytestmark = pytest.mark.usefixtures("smtp_pipelining")  # each test, both ways
-
-
-def settings(port: int, **overrides: Any) -> SmtpSettings:
-    values: dict[str, Any] = {
-        "host": "127.0.0.1",
-        "port": port,
-        "tls": TlsMode.NONE,
-        "timeout": TIMEOUT,
-        "connections": 1,
-        "helo": "touchflow.test",
-    }
-    values.update(overrides)
-    return SmtpSettings(**values)
-
-
-def envelope(n: int = 1, recipient: str = "ana@example.org") -> Envelope:
-    message_id = f"<{n:032x}@lumen.example>"
-    data = (
-        "From: Lumen Studio <hello@lumen.example>\r\n"
-        f"To: {recipient}\r\n"
-        f"Subject: Reminder {n}\r\n"
-        f"Message-ID: {message_id}\r\n"
-        "MIME-Version: 1.0\r\n"
-        "Content-Type: text/plain; charset=utf-8\r\n"
-        "\r\n"
-        "See you tomorrow.\r\n"
-        ".a line that starts with a dot\r\n"
-        ".\r\n"
-    ).encode()
-    return Envelope(
-        key=f"reminder:c{n}",
-        sender="hello@lumen.example",
-        recipient=recipient,
-        data=data,
-        message_id=message_id,
-    )
 
 
 @asynccontextmanager
@@ -319,15 +292,7 @@ async def test_a_refusing_greeting_is_never_a_permanent_failure(
     greeting: bytes, outcome: Outcome, alert: bool
 ) -> None:
     # aiosmtpd always greets with 220: a bare socket server says what we need.
-    async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(greeting)
-        await writer.drain()
-        writer.close()
-        await writer.wait_closed()
-
-    server = await asyncio.start_server(greet, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    async with server:
+    async with serve_script(Script(greeting=greeting)) as port:
         channel = SmtpChannel(settings(port), environ={})
         delivery = await channel.send(envelope())
         await channel.aclose()

@@ -5,80 +5,24 @@ needs: pipelining when offered, replies split or joined anyhow, servers that mis
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 
 import pytest
-from test_smtp_channel import envelope, settings
+from smtp_support import EHLO_PLAIN, Script, envelope, serve_script, settings
 
 from touchflow.channels import Outcome
 from touchflow.channels.smtp import SmtpChannel
 
-EHLO_PIPELINING = b"250-sink.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
-EHLO_PLAIN = b"250-sink.test\r\n250 8BITMIME\r\n"
-
-
-@dataclass
-class Script:
-    """How the server answers. ``answer(commands)`` gets the commands of the current
-    transaction not yet answered and returns the bytes to write, or None to wait for more."""
-
-    answer: Callable[[list[bytes]], bytes | None]
-    ehlo: bytes = EHLO_PIPELINING
-    reads: list[list[bytes]] = field(default_factory=list)  # commands per answer written
-    messages: list[bytes] = field(default_factory=list)
-    connections: int = 0
-
-
-async def _session(
-    script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-) -> None:
-    script.connections += 1
-    writer.write(b"220 sink.test ESMTP\r\n")
-    waiting: list[bytes] = []
-    try:
-        while line := await reader.readline():
-            command = line.rstrip(b"\r\n")
-            verb = command.split(b" ", 1)[0].upper()
-            if verb == b"EHLO":
-                writer.write(script.ehlo)
-            elif verb in (b"QUIT", b"RSET"):
-                writer.write(b"221 bye\r\n" if verb == b"QUIT" else b"250 ok\r\n")
-            else:
-                waiting.append(command)
-                answer = script.answer(waiting)
-                if answer is None:
-                    continue
-                script.reads.append(waiting)
-                waiting = []
-                writer.write(answer)
-                if answer.startswith(b"421"):
-                    break  # closing the connection, as RFC 5321 says it does
-                if answer.rstrip().endswith(b"354 go ahead"):
-                    script.messages.append(await reader.readuntil(b"\r\n.\r\n"))
-                    writer.write(b"250 2.0.0 queued\r\n")
-            await writer.drain()
-    except (ConnectionError, asyncio.IncompleteReadError):
-        pass
-    finally:
-        writer.close()
-
 
 @asynccontextmanager
 async def channel_to(script: Script) -> AsyncIterator[SmtpChannel]:
-    server = await asyncio.start_server(
-        lambda r, w: _session(script, r, w), host="127.0.0.1", port=0
-    )
-    port = server.sockets[0].getsockname()[1]
-    channel = SmtpChannel(settings(port), environ={})
-    try:
-        yield channel
-    finally:
-        await channel.aclose()
-        server.close()
-        await server.wait_closed()
+    async with serve_script(script) as port:
+        channel = SmtpChannel(settings(port), environ={})
+        try:
+            yield channel
+        finally:
+            await channel.aclose()
 
 
 def all_three_at_once(commands: list[bytes]) -> bytes | None:
