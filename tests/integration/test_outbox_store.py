@@ -23,8 +23,8 @@ from touchflow.models import (
     SuppressionScope,
 )
 from touchflow.send.outbox import after_delivery
-from touchflow.store import SqliteStore
-from touchflow.store.sqlite_outbox import Finish
+from touchflow.store.sqlite import SqliteStore
+from touchflow.store import Finish
 
 NOW = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
 TTL = timedelta(minutes=5)

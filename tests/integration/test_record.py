@@ -14,7 +14,7 @@ from touchflow.errors import StoreError
 from touchflow.models import Category, OutboxRow, OutboxState
 from touchflow.send.record import Recorder
 from touchflow.store.sqlite import SqliteStore
-from touchflow.store.sqlite_outbox import Finish
+from touchflow.store import Finish
 
 NOW = datetime(2026, 11, 23, 8, tzinfo=UTC)
 

@@ -15,8 +15,9 @@ from touchflow.data.importer import parse_customers
 from touchflow.data.sample_data import load_sample, template_helpers
 from touchflow.errors import InputError, StoreError
 from touchflow.models import Customer, Event, FieldType, Suppression, SuppressionScope
-from touchflow.store import CustomersWrite, SqliteStore, Store, sqlite
-from touchflow.store.sqlite_customers import hashed_address
+from touchflow.store import CustomersWrite, Store
+from touchflow.store.sqlite import SqliteStore, customers as sqlite
+from touchflow.store import hashed_address
 
 CET = timezone(timedelta(hours=1))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from touchflow.models import Customer, Event, Suppression, SuppressionScope
-from touchflow.store import SqliteStore
+from touchflow.store.sqlite import SqliteStore
 
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 ALL = SuppressionScope.ALL

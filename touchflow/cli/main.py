@@ -35,8 +35,7 @@ from touchflow.plan import preview
 from touchflow.plan.from_store import PlanRequest, plan_from_store, plan_pages
 from touchflow.plan.moment import BadMoment
 from touchflow.project import Project, load_project_checked
-from touchflow.store import CustomersWrite
-from touchflow.store.sqlite import SqliteStore
+from touchflow.store import CustomersWrite, Store
 from touchflow.words import counted
 
 
@@ -189,7 +188,7 @@ async def _preview_json(
 @asynccontextmanager
 async def _preview_store(
     project: Project, request: PlanRequest, now: datetime
-) -> AsyncIterator[SqliteStore]:
+) -> AsyncIterator[Store]:
     async with await app.open_store(project.config) as store:
         await app.ensure_sample(store, project.config, now, _err)
         if request.customer and await store.get_customer(request.customer) is None:

@@ -42,7 +42,7 @@ from touchflow.project import Project, load_project_checked
 from touchflow.send.dispatch import Dispatcher, Tally
 from touchflow.send.dispatch_loop import DispatchLoop
 from touchflow.send.replan import plan_into_outbox
-from touchflow.store.sqlite import SqliteStore
+from touchflow.store import Store
 
 PLANNED_UNTIL = "daemon_planned_until"  # meta: end of the last full plan's window
 _FULL_REPLAN_ABOVE = 5000  # changed customers; more than this: plan everyone
@@ -70,7 +70,7 @@ class Daemon:
         self,
         *,
         project: Project,
-        store: SqliteStore,
+        store: Store,
         channel: Channel,
         clock: Clock,
         signer: DkimSigner | None = None,
