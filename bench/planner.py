@@ -38,7 +38,8 @@ from touchflow.models import CustomerFacts, Window
 from touchflow.plan.id_ranges import in_processes
 from touchflow.plan.planner import Planner, plan
 from touchflow.project import Project, load_project_checked
-from touchflow.store.sqlite import EVERYONE, IdRange, SqliteStore
+from touchflow.store import EVERYONE, IdRange
+from touchflow.store.sqlite import SqliteStore
 
 NOW = "2026-11-23T08:00:00+00:00"  # gen.py's default "now": the data is spread around it
 

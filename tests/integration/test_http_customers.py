@@ -13,7 +13,7 @@ import pytest
 from http_support import AUTH, NOW, Setup, booking, coupon, event, http_api
 
 from touchflow.models import OutboxState, Suppression, SuppressionScope
-from touchflow.store.sqlite_customers import hashed_address
+from touchflow.store import hashed_address
 
 
 def fields(response: Any) -> list[str | None]:

@@ -77,7 +77,6 @@ def test_every_module_belongs_to_a_listed_wing() -> None:
     assert {wing(m) for m in graph()} <= set(WINGS)
 
 
-@pytest.mark.xfail(strict=True, reason="the store's own circle: sqlite <-> sqlite_customers")
 def test_no_module_imports_itself_through_others() -> None:
     edges = graph()
     seen: dict[str, int] = {}  # 1: on the current path, 2: done
@@ -115,16 +114,7 @@ def test_each_wing_imports_only_the_wings_below_it() -> None:
     assert arrows_against_the_wings() == []
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param("SqliteStore", marks=pytest.mark.xfail(strict=True, reason="no boundary yet")),
-        "aiosqlite",
-        pytest.param(
-            "touchflow.store.sqlite", marks=pytest.mark.xfail(strict=True, reason="no boundary yet")
-        ),
-    ],
-)
+@pytest.mark.parametrize("name", ["SqliteStore", "aiosqlite", "touchflow.store.sqlite"])
 def test_no_module_outside_the_store_names_its_sqlite_implementation(name: str) -> None:
     outside = [p for p in PACKAGE.rglob("*.py") if "store" not in p.relative_to(PACKAGE).parts[:1]]
     assert [str(p.relative_to(PACKAGE)) for p in outside if name in p.read_text()] == []

@@ -36,8 +36,7 @@ from touchflow.project import Project, load_with_links
 from touchflow.send import trouble
 from touchflow.send.daemon import Daemon, Service, Summary
 from touchflow.send.lock import StoreLock
-from touchflow.store.sqlite import SqliteStore
-from touchflow.store.sqlite_outbox import REQUEUEABLE
+from touchflow.store import REQUEUEABLE, open_store
 from touchflow.timecalc import zone
 
 # How long `run` waits for a CLI command holding the store (never for a daemon).
@@ -200,7 +199,7 @@ async def _outbox(
 ) -> tuple[dict[OutboxState, int], list[OutboxRow], datetime | None, list[trouble.Trouble]]:
     if not store_file.exists():
         raise UserError(f"no store at {store_file} yet; `touchflow run` creates it")
-    async with await SqliteStore.open(store_file) as store:
+    async with await open_store(store_file) as store:
         counts = await store.outbox_counts()
         if states:
             rows = await store.list_outbox(states=states, customer_id=customer, limit=limit)
@@ -304,7 +303,7 @@ def retry(project_dir: Path, key: str) -> None:
 async def _retry(store_file: Path, key: str) -> OutboxRow:
     if not store_file.exists():
         raise UserError(f"no store at {store_file} yet; `touchflow run` creates it")
-    async with await SqliteStore.open(store_file) as store:
+    async with await open_store(store_file) as store:
         before = (await store.outbox_by_keys([key])).get(key)
         if before is None:
             raise UserError(f"no touchpoint {key!r} in the outbox (see `touchflow outbox`)")

@@ -35,7 +35,7 @@ from touchflow.plan.from_store import PlanRequest, plan_from_store
 from touchflow.project import Project, load_project_checked
 from touchflow.send.lock import CLI_WAITS, DAEMON, StoreLock, StoreLockedError
 from touchflow.send.replan import plan_into_outbox
-from touchflow.store.sqlite import SqliteStore
+from touchflow.store import Store
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -155,7 +155,7 @@ async def _record(
 
 
 async def _plan(
-    project: Project | None, store: SqliteStore, customer_id: str, window: Window
+    project: Project | None, store: Store, customer_id: str, window: Window
 ) -> list[PlannedTouchpoint]:
     if project is None:
         return []
@@ -163,9 +163,7 @@ async def _plan(
     return await plan_from_store(project, store, request)
 
 
-async def _into_outbox(
-    project: Project, store: SqliteStore, customer_id: str, now: datetime
-) -> None:
+async def _into_outbox(project: Project, store: Store, customer_id: str, now: datetime) -> None:
     """What the daemon does for a changed customer; its own re-plan later writes nothing
     new (planning the same facts twice is idempotent)."""
     settings = project.config.daemon

@@ -15,15 +15,15 @@ from touchflow.data.sample_data import load_sample
 from touchflow.errors import Problem
 from touchflow.models import Event
 from touchflow.store import CustomersWrite, EventsWrite, Store
-from touchflow.store.sqlite import SqliteStore
+from touchflow.store import open_store as open_location
 from touchflow.timecalc import zone
 from touchflow.words import counted
 
 Notify = Callable[[str], None]
 
 
-async def open_store(config: ProjectConfig) -> SqliteStore:
-    return await SqliteStore.open(config.store_file())
+async def open_store(config: ProjectConfig) -> Store:
+    return await open_location(config.store_file())
 
 
 async def ensure_sample(

@@ -29,7 +29,7 @@ from touchflow.plan import preview
 from touchflow.plan.from_store import PlanRequest, plan_from_store, plan_pages
 from touchflow.plan.moment import BadMoment, Moment
 from touchflow.project import Project
-from touchflow.store.sqlite import SqliteStore
+from touchflow.store import Store
 
 
 @cli.command(
@@ -172,7 +172,7 @@ async def _preview_json(
 @asynccontextmanager
 async def _preview_store(
     project: Project, request: PlanRequest, now: datetime
-) -> AsyncIterator[SqliteStore]:
+) -> AsyncIterator[Store]:
     async with await app.open_store(project.config) as store:
         await app.ensure_sample(store, project.config, now, echo_err)
         if request.customer and await store.get_customer(request.customer) is None:

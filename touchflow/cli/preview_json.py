@@ -15,12 +15,12 @@ from pathlib import Path
 from touchflow.plan.from_store import PlanRequest, plan_pages
 from touchflow.plan.id_ranges import in_processes
 from touchflow.plan.preview import Element, json_elements, load_for_preview
-from touchflow.store.sqlite import IdRange, SqliteStore
+from touchflow.store import IdRange, Store, open_store
 
 
 async def json_elements_in_processes(
     root: Path,
-    store: SqliteStore,
+    store: Store,
     request: PlanRequest,
     *,
     show_all: bool,
@@ -44,6 +44,6 @@ def _elements_of(root: str, request: PlanRequest, show_all: bool, ids: IdRange) 
 
 async def _range(root: Path, request: PlanRequest, show_all: bool, ids: IdRange) -> list[Element]:
     project = load_for_preview(root)
-    async with await SqliteStore.open(project.config.store_file()) as store:
+    async with await open_store(project.config.store_file()) as store:
         pages = plan_pages(project, store, request, ids=ids)
         return await json_elements(project, pages, show_all=show_all)

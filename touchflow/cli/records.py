@@ -32,7 +32,7 @@ from touchflow.data.suppressions import parse_suppression_email
 from touchflow.errors import TouchflowError, UserError
 from touchflow.models import Event, SuppressionScope
 from touchflow.send.lock import CLI_WAITS, DAEMON, StoreLock, StoreLockedError
-from touchflow.store.sqlite import SqliteStore
+from touchflow.store import Store
 from touchflow.words import counted
 
 
@@ -72,7 +72,7 @@ def confirm(question: str, *, yes: bool) -> bool:
     return click.confirm(question, default=False, err=True)
 
 
-async def _store(config: ProjectConfig) -> SqliteStore:
+async def _store(config: ProjectConfig) -> Store:
     if not config.store_file().exists():
         raise UserError(
             f"no store at {config.store_file()} yet; `touchflow sample` or an import creates it"

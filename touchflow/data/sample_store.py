@@ -22,8 +22,7 @@ from touchflow.data.sample_data import (
     parse_sample_records,
 )
 from touchflow.models import Suppression, SuppressionScope
-from touchflow.store.sqlite import SqliteStore
-from touchflow.store.sqlite_records import Removal
+from touchflow.store import Removal, Store
 
 _NAMED = 5  # ids named in a note; the rest are counted
 
@@ -34,7 +33,7 @@ class SampleRows:
     suppressions: tuple[Suppression, ...]
 
 
-async def sample_rows(store: SqliteStore, config: ProjectConfig) -> SampleRows:
+async def sample_rows(store: Store, config: ProjectConfig) -> SampleRows:
     """What the sample put into this store (nothing if it never did, or it was removed)."""
     ids = await store.get_meta(META_CUSTOMERS)
     if ids is not None:
@@ -56,7 +55,7 @@ async def sample_rows(store: SqliteStore, config: ProjectConfig) -> SampleRows:
     return SampleRows(customer_ids=tuple(c.id for c in customers), suppressions=tuple(suppressions))
 
 
-async def sample_customers_present(store: SqliteStore, config: ProjectConfig) -> list[str]:
+async def sample_customers_present(store: Store, config: ProjectConfig) -> list[str]:
     """The sample's customers still in the store, by id."""
     rows = await sample_rows(store, config)
     if not rows.customer_ids:
@@ -64,7 +63,7 @@ async def sample_customers_present(store: SqliteStore, config: ProjectConfig) ->
     return sorted(await store.existing_customer_ids(rows.customer_ids))
 
 
-async def remove_sample(store: SqliteStore, config: ProjectConfig) -> Removal:
+async def remove_sample(store: Store, config: ProjectConfig) -> Removal:
     """Delete the sample's customers (events, touchpoints) and suppressions, nothing else;
     afterwards no row counts as the sample's, and it is not loaded again by itself."""
     rows = await sample_rows(store, config)
@@ -74,7 +73,7 @@ async def remove_sample(store: SqliteStore, config: ProjectConfig) -> Removal:
 
 
 async def after_import(
-    store: SqliteStore, config: ProjectConfig, imported_ids: Collection[str]
+    store: Store, config: ProjectConfig, imported_ids: Collection[str]
 ) -> list[str]:
     """After an import of customers: what to tell about the sample. A sample customer the
     import replaced (the same id) is the user's from now on, so `sample --remove` keeps it;

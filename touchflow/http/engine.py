@@ -18,12 +18,12 @@ from typing import Protocol
 from touchflow import logs
 from touchflow.clock import Clock
 from touchflow.project import Project
-from touchflow.store.sqlite import SqliteStore
+from touchflow.store import Store
 
 
 class Engine(Protocol):
     project: Project  # the current rules and templates (swapped whole on reload)
-    store: SqliteStore
+    store: Store
     clock: Clock
 
     async def plan_changes(self) -> int:

@@ -10,8 +10,7 @@ from touchflow.models import PlannedTouchpoint, Window
 from touchflow.plan.candidates import sends_counted_from
 from touchflow.plan.planner import TIME_ORDER, Planner
 from touchflow.project import Project
-from touchflow.store import Store
-from touchflow.store.sqlite import EVERYONE, PAGE_SIZE, IdRange
+from touchflow.store import EVERYONE, PAGE_SIZE, IdRange, Store
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -33,7 +33,7 @@ from functools import partial
 from typing import TypeVar
 
 from touchflow.collector import collector_paused
-from touchflow.store.sqlite import PAGE_SIZE, IdRange, SqliteStore
+from touchflow.store import PAGE_SIZE, IdRange, Store
 
 MAX_WORKERS = 4
 T = TypeVar("T")
@@ -45,7 +45,7 @@ def workers_for(customers: int) -> int:
 
 
 async def in_processes(
-    store: SqliteStore,
+    store: Store,
     work: Callable[[IdRange], T],
     *,
     workers: int | None = None,

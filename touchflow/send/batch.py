@@ -25,7 +25,7 @@ from touchflow.plan.candidates import sends_counted_from
 from touchflow.plan.planner import plan
 from touchflow.project import Project
 from touchflow.send.outbox import Close, verdict
-from touchflow.store.sqlite import SqliteStore
+from touchflow.store import Store
 
 _YIELD_EVERY = 8  # messages built between two turns of the event loop (in the daemon's process)
 
@@ -43,7 +43,7 @@ class Prepared:
 
 async def prepare(
     project: Project,
-    store: SqliteStore,
+    store: Store,
     rows: Sequence[OutboxRow],
     *,
     now: datetime,
@@ -78,7 +78,7 @@ async def prepare(
 
 
 async def fresh_plan(
-    project: Project, store: SqliteStore, rows: Sequence[OutboxRow], now: datetime
+    project: Project, store: Store, rows: Sequence[OutboxRow], now: datetime
 ) -> dict[str, PlannedTouchpoint]:
     """Plan the rows' customers again, around their due times, with today's facts."""
     config = project.config

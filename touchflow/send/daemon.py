@@ -37,7 +37,7 @@ from touchflow.send.daemon_reload import fingerprint, load_fresh
 from touchflow.send.daemon_timers import log_job_event, next_runs, start_timers
 from touchflow.send.dispatch import Dispatcher, Tally
 from touchflow.send.dispatch_loop import DispatchLoop
-from touchflow.store.sqlite import SqliteStore
+from touchflow.store import Store
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,7 +63,7 @@ class Daemon:
         self,
         *,
         project: Project,
-        store: SqliteStore,
+        store: Store,
         channel: Channel,
         clock: Clock,
         signer: DkimSigner | None = None,

@@ -17,7 +17,7 @@ from touchflow.clock import Clock
 from touchflow.models import Window
 from touchflow.project import Project
 from touchflow.send.replan import plan_into_outbox
-from touchflow.store.sqlite import SqliteStore
+from touchflow.store import Store
 
 PLANNED_UNTIL = "daemon_planned_until"  # meta: end of the last full plan's window
 _FULL_REPLAN_ABOVE = 5000  # changed customers; more than this: plan everyone
@@ -27,7 +27,7 @@ class DaemonPlanning:
     """A daemon's planning runs, one writer at a time; the project is read at each run
     (a reload swaps it whole)."""
 
-    def __init__(self, *, project: Callable[[], Project], store: SqliteStore, clock: Clock) -> None:
+    def __init__(self, *, project: Callable[[], Project], store: Store, clock: Clock) -> None:
         self._project = project
         self._store = store
         self._clock = clock

@@ -34,7 +34,7 @@ from touchflow.send.batch import Prepared
 from touchflow.send.dispatch_worker import Preparer
 from touchflow.send.outbox import after_delivery
 from touchflow.send.record import Recorder
-from touchflow.store.sqlite import SqliteStore
+from touchflow.store import Store
 
 _Batch = tuple[Project, list[OutboxRow], int]  # claimed rows, and the limit they were claimed with
 _WORKER_BATCHES = 16  # a batch for the worker is this many in-process batches
@@ -61,7 +61,7 @@ class Dispatcher:
     def __init__(
         self,
         *,
-        store: SqliteStore,
+        store: Store,
         channel: Channel,
         project: Callable[[], Project],
         clock: Callable[[], datetime],

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from touchflow import logs
 from touchflow.clock import Clock
 from touchflow.send.dispatch import Dispatcher
-from touchflow.store.sqlite import SqliteStore
+from touchflow.store import Store
 
 FAILED_PAUSE = 1.0  # seconds before a failed pass is tried again; doubled each time
 FAILED_PAUSE_MOST = 60.0
@@ -31,7 +31,7 @@ CANCEL_WAIT = 5.0  # seconds a cancelled drain gets to clean up at shutdown
 
 
 class DispatchLoop:
-    def __init__(self, *, dispatcher: Dispatcher, store: SqliteStore, clock: Clock) -> None:
+    def __init__(self, *, dispatcher: Dispatcher, store: Store, clock: Clock) -> None:
         self._dispatcher = dispatcher
         self._store = store
         self._clock = clock

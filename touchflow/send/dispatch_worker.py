@@ -38,7 +38,7 @@ from touchflow.messages.dkim import DkimSigner
 from touchflow.models import OutboxRow
 from touchflow.project import Project, load_with_links
 from touchflow.send.batch import Prepared, prepare
-from touchflow.store.sqlite import SqliteStore
+from touchflow.store import Store, open_store
 
 T = TypeVar("T")
 _HEADER = struct.Struct("!I")
@@ -117,7 +117,7 @@ class Worker:
         self._lock = asyncio.Lock()
 
     @classmethod
-    async def start(cls, project: Project, *, store: Path, signer: DkimSigner | None) -> Worker:
+    async def start(cls, project: Project, *, store: str, signer: DkimSigner | None) -> Worker:
         """Start the process and wait until it has loaded the project and opened the store."""
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-P", "-c", _BOOT.format(package=str(_PACKAGE)),
@@ -182,7 +182,7 @@ class Preparer:
     """Prepares batches in the worker process once a backlog makes one worth starting,
     and here (``touchflow.send.batch``) until it is up, or if it fails or is not wanted."""
 
-    def __init__(self, store: SqliteStore, *, signer: DkimSigner | None, use: bool | None) -> None:
+    def __init__(self, store: Store, *, signer: DkimSigner | None, use: bool | None) -> None:
         self._store = store
         self._signer = signer
         self._use = use  # None: as daemon.worker_process says
@@ -205,7 +205,7 @@ class Preparer:
             return
         if time.monotonic() - self._failed < _PAUSE:
             return
-        start = Worker.start(project, store=self._store.path, signer=self._signer)
+        start = Worker.start(project, store=self._store.location, signer=self._signer)
         self._starting = asyncio.create_task(start)
 
     async def prepare(
@@ -262,7 +262,7 @@ class _Server:
     def __init__(self) -> None:
         self.root: Path | None = None
         self.project: Project | None = None
-        self.store: SqliteStore | None = None
+        self.store: Store | None = None
         self.signer: DkimSigner | None = None
 
     async def handle(self, request: tuple[Any, ...]) -> tuple[str, Any]:
@@ -280,7 +280,7 @@ class _Server:
     ) -> tuple[str, Any]:
         self.root = Path(root)
         self._load(digest)
-        self.store = await SqliteStore.open(Path(store))
+        self.store = await open_store(store)
         self.signer = signer
         return "ok", None
 

@@ -20,8 +20,7 @@ from datetime import datetime
 from touchflow import logs
 from touchflow.errors import StoreError
 from touchflow.models import OutboxRow, Suppression
-from touchflow.store.sqlite import SqliteStore
-from touchflow.store.sqlite_outbox import Finish
+from touchflow.store import Finish, Store
 
 RECORD_TRIES = 6  # a store busy for ~30 s (a huge import) must not turn a send into two
 LINGER = 0.002  # seconds a write waits for more outcomes, until it has ``group`` of them
@@ -31,7 +30,7 @@ class Recorder:
     """Records outcomes of rows claimed by ``owner``; safe to call from many tasks."""
 
     def __init__(
-        self, store: SqliteStore, *, owner: str, clock: Callable[[], datetime], group: int = 1
+        self, store: Store, *, owner: str, clock: Callable[[], datetime], group: int = 1
     ) -> None:
         self._store = store
         self._owner = owner

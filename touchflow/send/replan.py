@@ -28,7 +28,7 @@ from touchflow.send.outbox import (
     desired_rows,
     plan_writes,
 )
-from touchflow.store.sqlite import PAGE_SIZE, SqliteStore
+from touchflow.store import PAGE_SIZE, Store
 
 _INVALID = HoldReason.INVALID_DATA.value
 _UNPLANNABLE = f":{unplannable.OCCURRENCE}"
@@ -47,7 +47,7 @@ class PlanRun:
 
 async def plan_into_outbox(
     project: Project,
-    store: SqliteStore,
+    store: Store,
     *,
     window: Window,
     now: datetime,
@@ -57,7 +57,7 @@ async def plan_into_outbox(
 ) -> PlanRun:
     """Plan ``window`` for those customers (or everyone) and bring the outbox in line.
 
-    Everyone is planned a page of customers at a time (``SqliteStore.facts_page``),
+    Everyone is planned a page of customers at a time (``Store.facts_page``),
     so memory follows the page size, not the number of customers. ``turn`` (the
     daemon's planning lock) is held for each page, not for the whole run.
     """
@@ -80,7 +80,7 @@ async def plan_into_outbox(
 
 async def _plan_everyone(
     project: Project,
-    store: SqliteStore,
+    store: Store,
     planner: Planner,
     window: Window,
     now: datetime,
@@ -165,7 +165,7 @@ def _utc(instant: datetime) -> str:
 
 async def _plan_page(
     project: Project,
-    store: SqliteStore,
+    store: Store,
     planner: Planner,
     facts: list[CustomerFacts],
     customer_ids: Collection[str],
@@ -211,9 +211,7 @@ def _held_for_invalid_data(
     ]
 
 
-async def _close_orphans(
-    project: Project, store: SqliteStore, now: datetime, total: _Totals
-) -> None:
+async def _close_orphans(project: Project, store: Store, now: datetime, total: _Totals) -> None:
     """Cancel open rows whose rule left rules/ or whose customer left the store."""
     rule_ids = [rule.id for rule in project.rules]
     vanished = [

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from touchflow.store.sqlite import SqliteStore
+from touchflow.store import Store
 from touchflow.words import counted
 
 RECENT = timedelta(hours=24)
@@ -51,7 +51,7 @@ class Trouble:
         )
 
 
-async def find(store: SqliteStore, now: datetime) -> list[Trouble]:
+async def find(store: Store, now: datetime) -> list[Trouble]:
     """Every kind of trouble there is now, in a fixed order."""
     found = await store.outbox_trouble(since=now - RECENT, reasons=_REASONS, retries=RETRIES)
     order = [*_REASONS, "retry"]

@@ -1,17 +1,28 @@
-"""What a write to the store reports, and how a stored event is told from a new one.
+"""What writes to the store carry and report, and the rules every store applies alike.
 
 Shared by every store and by both ways events come in (an import file, the HTTP
-interface), so "the same event" means one thing everywhere.
+interface), so "the same event" means one thing everywhere, and an erased address
+is kept in one form whichever store kept it.
+
+Erasure keeps the suppressions of the erased address, but only as
+``sha256:<hex>`` of the lower-cased address: the address itself is gone, and a
+customer who later comes back with it is still suppressed (facts match both
+forms). A hash of an address can be confirmed by whoever knows the address, so
+this is pseudonymisation, not anonymity.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from touchflow.models import OutboxRow, Suppression
+
+HASHED = "sha256:"  # prefix of an erased address in the suppressions
 _SHOWN_KEYS = 3  # data keys named in a difference; the rest are counted
 _SHOWN_CHARS = 40
 
@@ -40,6 +51,40 @@ class EventsWrite:
     unknown_customers: tuple[str, ...]
     # For each conflicting id: what differs, as ``event_differences`` says it.
     differences: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finish:
+    """The outcome of one claimed row: its new state (reason, times, Message-ID...)."""
+
+    row: OutboxRow
+    attempted: bool  # a delivery was tried: counts as an attempt
+    suppress: Suppression | None = None  # an address to suppress with it (a 5.1.x bounce)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Erasure:
+    """What ``erase_customer`` took away and what it kept without the address."""
+
+    events: int
+    touchpoints_deleted: int
+    touchpoints_kept: int  # sent, failed, expired or in flight; their address removed
+    suppressions_hashed: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Removal:
+    """What ``delete_customers`` took away."""
+
+    customers: int
+    events: int
+    touchpoints: int
+    suppressions: int
+
+
+def hashed_address(email: str) -> str:
+    """How an erased address is kept in the suppressions."""
+    return HASHED + hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
 def event_differences(stored: tuple[Any, ...], new: tuple[Any, ...]) -> tuple[str, ...]:

@@ -1,4 +1,4 @@
--- touchflow store schema, version 3 (see SCHEMA_VERSION in sqlite.py).
+-- touchflow store schema, version 3 (see SCHEMA_VERSION in store.py).
 -- Kept to SQL that PostgreSQL also accepts, so its schema can follow this one,
 -- except the change triggers at the end (PostgreSQL spells triggers differently).
 -- Dates are ISO text; instants are UTC text 'YYYY-MM-DDTHH:MM:SS.ffffffZ', fixed

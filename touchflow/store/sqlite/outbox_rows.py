@@ -1,4 +1,4 @@
-"""Outbox statements for the SQLite store, one function per state change.
+"""Outbox rows as the SQLite store's columns and back, and the statements that move them.
 
 Each function runs inside a transaction its caller opened; every write names
 the state it expects to find (``AND state = ?``), so a change that raced with
@@ -7,65 +7,18 @@ another one is skipped instead of overwriting it.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 import aiosqlite
 
 from touchflow.builders import builder
-from touchflow.models import Category, OutboxRow, OutboxState, Suppression
+from touchflow.models import Category, OutboxRow, OutboxState
+from touchflow.store.sqlite.queries import SQL
 from touchflow.store.values import from_utc_text, utc_text
 
-COLUMNS = (
-    "key, rule_id, customer_id, category, counts_for_caps, state, due_at, expires_at, "
-    "next_attempt_at, attempts, reason, last_error, claim_owner, claim_expires_at, "
-    "message_id, to_addr, created_at, updated_at, sent_at"
-)
-# A repeated suppression keeps its first date, and its reason unless a new one is given
-# (shared with SqliteStore.add_suppression; a 5.1.x bounce writes one here).
-UPSERT_SUPPRESSION = """
-    INSERT INTO suppressions (email, scope, reason, created_at) VALUES (?, ?, ?, ?)
-    ON CONFLICT (email, scope) DO UPDATE SET
-        reason = COALESCE(excluded.reason, suppressions.reason),
-        created_at = COALESCE(suppressions.created_at, excluded.created_at)
-"""
-_READY = "state IN ('pending', 'retry')"
-_INSERT = f"""
-    INSERT INTO outbox ({COLUMNS})
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, NULL, NULL, NULL, ?, ?, ?, NULL)
-    ON CONFLICT (key) DO NOTHING
-"""
-_REPLAN = """
-    UPDATE outbox SET state = ?, due_at = ?, expires_at = ?, next_attempt_at = ?,
-        reason = ?, last_error = ?, to_addr = ?, category = ?, counts_for_caps = ?,
-        updated_at = ?
-    WHERE key = ? AND state = ?
-"""
-_CLAIM = f"""
-    UPDATE outbox SET state = 'claimed', claim_owner = ?, claim_expires_at = ?, updated_at = ?
-    WHERE key IN (
-        SELECT key FROM outbox WHERE {_READY} AND next_attempt_at <= ?
-        ORDER BY next_attempt_at LIMIT ?
-    )
-    RETURNING {COLUMNS}
-"""
-# The outcomes of several claimed rows in one statement, which SQLite runs as one
-# transaction (autocommit): one round trip to the store's thread for a group of sends.
-# RETURNING names the rows that were still ours; the others' claims were taken back.
-_FINISH_MANY = """
-    WITH v(k, new_state, new_reason, new_error, tried, new_next, new_due, new_expires,
-           new_message_id, new_sent_at) AS (VALUES {values})
-    UPDATE outbox SET state = v.new_state, reason = v.new_reason, last_error = v.new_error,
-        attempts = attempts + v.tried,
-        next_attempt_at = COALESCE(v.new_next, next_attempt_at),
-        due_at = COALESCE(v.new_due, due_at),
-        expires_at = COALESCE(v.new_expires, expires_at),
-        message_id = COALESCE(v.new_message_id, message_id), sent_at = v.new_sent_at,
-        claim_owner = NULL, claim_expires_at = NULL, updated_at = ?
-    FROM v WHERE outbox.key = v.k AND outbox.state = 'claimed' AND outbox.claim_owner = ?
-    RETURNING outbox.key
-"""
+# One row of finish_claims' VALUES: built per call, as the group's size varies.
 _FINISH_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 FINISH_CHUNK = 200  # rows per statement: 10 parameters each, far below SQLite's limit
 
@@ -97,13 +50,8 @@ def _maybe(text: str | None) -> datetime | None:
     return from_utc_text(text) if text else None
 
 
-def suppression_params(s: Suppression) -> tuple[Any, ...]:
-    """Parameters of ``UPSERT_SUPPRESSION``: the address is stored lower-cased."""
-    return (s.email.strip().lower(), s.scope.value, s.reason, utc_text(s.created_at))
-
-
 async def insert(db: aiosqlite.Connection, rows: Sequence[OutboxRow], now: datetime) -> int:
-    async with db.executemany(_INSERT, [row_params(r, now) for r in rows]) as cur:
+    async with db.executemany(SQL["insert_outbox"], [row_params(r, now) for r in rows]) as cur:
         return max(cur.rowcount, 0)
 
 
@@ -113,7 +61,7 @@ async def replan(
     """Rewrite rows the planner changed; each only if it is still in the state it was read in."""
     stamp = utc_text(now)
     params = [_replan_params(new, old, stamp) for new, old in rows]
-    async with db.executemany(_REPLAN, params) as cur:
+    async with db.executemany(SQL["replan_outbox"], params) as cur:
         return max(cur.rowcount, 0)
 
 
@@ -129,7 +77,7 @@ async def claim(
     db: aiosqlite.Connection, *, owner: str, now: datetime, until: datetime, limit: int
 ) -> list[OutboxRow]:
     params = (owner, utc_text(until), utc_text(now), utc_text(now), limit)
-    rows = await db.execute_fetchall(_CLAIM, params)
+    rows = await db.execute_fetchall(SQL["claim"], params)
     return sorted((to_row(r) for r in rows), key=lambda r: (r.next_attempt_at, r.key))
 
 
@@ -150,7 +98,7 @@ def finish_many_statement(
     items: Sequence[tuple[OutboxRow, bool]], *, owner: str, now: datetime
 ) -> tuple[str, tuple[Any, ...]]:
     """The statement recording up to ``FINISH_CHUNK`` outcomes, and its parameters."""
-    statement = _FINISH_MANY.format(values=", ".join([_FINISH_VALUES] * len(items)))
+    statement = SQL["finish_claims"].format(values=", ".join([_FINISH_VALUES] * len(items)))
     params = [value for row, attempted in items for value in _finish_params(row, attempted)]
     return statement, (*params, utc_text(now), owner)
 
@@ -163,11 +111,6 @@ def _finish_params(row: OutboxRow, attempted: bool) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-async def select(db: aiosqlite.Connection, where: str, params: Iterable[Any]) -> list[OutboxRow]:
-    rows = await db.execute_fetchall(f"SELECT {COLUMNS} FROM outbox WHERE {where}", tuple(params))
-    return [to_row(r) for r in rows]
-
-
-def in_list(column: str, values: Collection[str]) -> tuple[str, list[str]]:
-    """``column IN (?, ?…)`` and its parameters (callers chunk long lists)."""
-    return f"{column} IN ({', '.join('?' * len(values))})", list(values)
+async def select(db: aiosqlite.Connection, sql: str, params: Iterable[Any]) -> list[OutboxRow]:
+    """The rows a ``select_outbox`` statement finds."""
+    return [to_row(r) for r in await db.execute_fetchall(sql, tuple(params))]

@@ -1,54 +1,34 @@
-"""The outbox half of the SQLite store: plan writes, claims, outcomes, changes.
+"""The outbox in the SQLite store: plan writes, claims, outcomes, take-backs, re-queues.
 
-A mixin of ``SqliteStore`` (same connection, same lock, same transactions).
+Statements come from queries.sql and rows through ``outbox_rows``; every write
+names the state it expects a row in (see there).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
-
-import aiosqlite
+from typing import Any
 
 from touchflow.models import OutboxRow, OutboxState, Suppression
-from touchflow.store import outbox_sql as sql
+from touchflow.store.boundary import REQUEUEABLE
+from touchflow.store.sqlite import outbox_rows as rows_sql
+from touchflow.store.sqlite.columns import suppression_params
+from touchflow.store.sqlite.connection import Connection, chunks, run
+from touchflow.store.sqlite.queries import SQL, marks
 from touchflow.store.values import from_utc_text, utc_text
-
-_CHUNK = 500
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Finish:
-    """The outcome of one claimed row: its new state (reason, times, Message-ID...)."""
-
-    row: OutboxRow
-    attempted: bool  # a delivery was tried: counts as an attempt
-    suppress: Suppression | None = None  # an address to suppress with it (a 5.1.x bounce)
+from touchflow.store.writes import Finish
 
 
-class OutboxMethods:
-    if TYPE_CHECKING:
-
-        def _transaction(
-            self, action: str, *, begin: str = "BEGIN IMMEDIATE"
-        ) -> AbstractAsyncContextManager[aiosqlite.Connection]: ...
-
-        async def _fetch(
-            self, sql: str, params: tuple[Any, ...], *, action: str = "read"
-        ) -> list[Any]: ...
-
+class OutboxMethods(Connection):
     # --- what the planner wrote ----------------------------------------------
 
     async def outbox_by_keys(self, keys: Collection[str]) -> dict[str, OutboxRow]:
         found: dict[str, OutboxRow] = {}
-        ordered = sorted(keys)
         async with self._transaction("read the outbox of", begin="BEGIN") as db:
-            for start in range(0, len(ordered), _CHUNK):
-                where, params = sql.in_list("key", ordered[start : start + _CHUNK])
-                for row in await sql.select(db, where, params):
+            for chunk in chunks(sorted(keys)):
+                statement = SQL["outbox_rows_in"].format(marks=marks(len(chunk)))
+                for row in await rows_sql.select(db, statement, chunk):
                     found[row.key] = row
         return found
 
@@ -56,21 +36,23 @@ class OutboxMethods:
         self, *, due_from: datetime, due_to: datetime, customer_ids: Collection[str] | None
     ) -> list[OutboxRow]:
         """Pending and retrying rows due in [due_from, due_to), of those customers (or all)."""
-        where = "state IN ('pending', 'retry') AND due_at >= ? AND due_at < ?"
         window = [utc_text(due_from), utc_text(due_to)]
         if customer_ids is None:
-            return await self._select(where, window)
+            return await self._select(SQL["open_outbox"], window)
         rows: list[OutboxRow] = []
-        ids = sorted(customer_ids)
-        for start in range(0, len(ids), _CHUNK):
-            part, params = sql.in_list("customer_id", ids[start : start + _CHUNK])
-            rows += await self._select(f"{where} AND {part}", [*window, *params])
+        for chunk in chunks(sorted(customer_ids)):
+            statement = SQL["open_outbox_of_customers_in"].format(marks=marks(len(chunk)))
+            rows += await self._select(statement, [*window, *chunk])
         return rows
 
     async def open_outbox_of_other_rules(self, rule_ids: Collection[str]) -> list[OutboxRow]:
         """Pending and retrying rows of rules that are not (or no longer) in ``rule_ids``."""
-        part, params = sql.in_list("rule_id", sorted(rule_ids))
-        return await self._select(f"state IN ('pending', 'retry') AND NOT {part}", params)
+        statement = SQL["open_outbox_of_other_rules"].format(marks=marks(len(rule_ids)))
+        return await self._select(statement, sorted(rule_ids))
+
+    async def open_outbox_without_customer(self) -> list[OutboxRow]:
+        """Pending and retrying rows whose customer is no longer in the store."""
+        return await self._select(SQL["open_outbox_without_customer"], ())
 
     async def write_plan(
         self,
@@ -81,8 +63,8 @@ class OutboxMethods:
     ) -> tuple[int, int]:
         """New rows, and rows rewritten if still in the state they were read in; one transaction."""
         async with self._transaction("write the plan to") as db:
-            inserted = await sql.insert(db, inserts, now) if inserts else 0
-            updated = await sql.replan(db, updates, now) if updates else 0
+            inserted = await rows_sql.insert(db, inserts, now) if inserts else 0
+            updated = await rows_sql.replan(db, updates, now) if updates else 0
         return inserted, updated
 
     # --- the dispatcher's side ------------------------------------------------
@@ -92,7 +74,7 @@ class OutboxMethods:
     ) -> list[OutboxRow]:
         """Claim up to ``limit`` ready rows (due, or retry time reached), oldest first."""
         async with self._transaction("claim from") as db:
-            return await sql.claim(db, owner=owner, now=now, until=now + ttl, limit=limit)
+            return await rows_sql.claim(db, owner=owner, now=now, until=now + ttl, limit=limit)
 
     async def finish_claim(
         self,
@@ -122,17 +104,17 @@ class OutboxMethods:
         if not items:
             return []
         pairs = [(item.row, item.attempted) for item in items]
-        if len(items) <= sql.FINISH_CHUNK and all(item.suppress is None for item in items):
-            statement, params = sql.finish_many_statement(pairs, owner=owner, now=now)
+        if len(items) <= rows_sql.FINISH_CHUNK and all(item.suppress is None for item in items):
+            statement, params = rows_sql.finish_many_statement(pairs, owner=owner, now=now)
             rows = await self._fetch(statement, params, action="record sends in")
             done = {str(r[0]) for r in rows}
         else:
             async with self._transaction("record sends in") as db:
-                done = await sql.finish_many(db, pairs, owner=owner, now=now)
+                done = await rows_sql.finish_many(db, pairs, owner=owner, now=now)
                 for item in items:
                     if item.suppress is not None and item.row.key in done:
-                        params = sql.suppression_params(item.suppress)
-                        await (await db.execute(sql.UPSERT_SUPPRESSION, params)).close()
+                        params = suppression_params(item.suppress)
+                        await run(db.execute(SQL["upsert_suppression"], params))
         return [item.row.key in done for item in items]
 
     async def reclaim(
@@ -142,6 +124,7 @@ class OutboxMethods:
 
         Rows are returned as they were (claimed). ``except_owner``: leave that owner's.
         """
+        # Built here: which claims are taken back is one of four combinations.
         where = "state = 'claimed'"
         params: list[str | None] = []
         if not every_claim:
@@ -152,27 +135,19 @@ class OutboxMethods:
             params.append(except_owner)
         stamp = utc_text(now)
         async with self._transaction("take back claims in") as db:
-            rows = await sql.select(db, where, params)
-            await (
-                await db.execute(
-                    f"UPDATE outbox SET state = 'retry', reason = 'claim_expired', "
-                    f"next_attempt_at = ?, claim_owner = NULL, claim_expires_at = NULL, "
-                    f"updated_at = ? WHERE {where}",
-                    (stamp, stamp, *params),
-                )
-            ).close()
+            rows = await rows_sql.select(db, SQL["outbox_where"].format(where=where), params)
+            statement = SQL["take_back_claims"].format(where=where)
+            await run(db.execute(statement, (stamp, stamp, *params)))
         return rows
 
     async def next_ready_at(self) -> datetime | None:
-        rows = await self._fetch(
-            "SELECT MIN(next_attempt_at) FROM outbox WHERE state IN ('pending', 'retry')", ()
-        )
+        rows = await self._fetch(SQL["next_ready_at"], ())
         return from_utc_text(rows[0][0]) if rows and rows[0][0] else None
 
     # --- what operators ask ---------------------------------------------------
 
     async def outbox_counts(self) -> dict[OutboxState, int]:
-        rows = await self._fetch("SELECT state, COUNT(*) FROM outbox GROUP BY state", ())
+        rows = await self._fetch(SQL["outbox_counts"], ())
         return {OutboxState(state): int(n) for state, n in rows}
 
     async def list_outbox(
@@ -183,68 +158,33 @@ class OutboxMethods:
         limit: int | None = None,
         newest_first: bool = False,
     ) -> list[OutboxRow]:
+        # Built here: the filters an operator combines (`touchflow outbox`).
         clauses, params = ["1 = 1"], []
         if states:
-            part, values = sql.in_list("state", [s.value for s in states])
-            clauses.append(part)
-            params += values
+            clauses.append(f"state IN ({marks(len(states))})")
+            params += [s.value for s in states]
         if customer_id is not None:
             clauses.append("customer_id = ?")
             params.append(customer_id)
         where = " AND ".join(clauses) + f" ORDER BY due_at {'DESC' if newest_first else 'ASC'}, key"
         if limit is not None:
             where += f" LIMIT {int(limit)}"
-        return await self._select(where, params)
+        return await self._select(SQL["outbox_where"].format(where=where), params)
 
     async def requeue(self, key: str, *, now: datetime, keep_for: timedelta) -> OutboxRow | None:
         """A failed, expired or cancelled row back to pending, due now (`touchflow retry`)."""
         stamp = utc_text(now)
         async with self._transaction("re-queue in") as db:
-            rows = await sql.select(db, "key = ?", [key])
+            rows = await rows_sql.select(db, SQL["outbox_row"], [key])
             if not rows or rows[0].state not in REQUEUEABLE:
                 return rows[0] if rows else None
             expires = max(rows[0].expires_at, now + keep_for)
-            await (
-                await db.execute(
-                    "UPDATE outbox SET state = 'pending', next_attempt_at = ?, expires_at = ?, "
-                    "reason = 'requeued', updated_at = ? WHERE key = ?",
-                    (stamp, utc_text(expires), stamp, key),
-                )
-            ).close()
+            params = (stamp, utc_text(expires), stamp, key)
+            await run(db.execute(SQL["requeue"], params))
             # Tell a running daemon (it watches `changes`) to look at this customer.
-            await (
-                await db.execute(
-                    "INSERT INTO changes (customer_id) VALUES (?)", (rows[0].customer_id,)
-                )
-            ).close()
-            return (await sql.select(db, "key = ?", [key]))[0]
+            await run(db.execute(SQL["mark_changed"], (rows[0].customer_id,)))
+            return (await rows_sql.select(db, SQL["outbox_row"], [key]))[0]
 
-    # --- which customers changed ----------------------------------------------
-
-    async def pending_changes(self, *, limit: int) -> tuple[int, set[str] | None]:
-        """``(last seq, customer ids)``; ids None when more than ``limit`` changed (plan all)."""
-        # Count distinct customers only up to the limit: after a big import the table has
-        # a row per change, and run --once asks twice (touchflow.send.daemon._warm_up).
-        rows = await self._fetch(
-            "SELECT (SELECT MAX(seq) FROM changes), COUNT(*) FROM "
-            "(SELECT DISTINCT customer_id FROM changes LIMIT ?)",
-            (limit + 1,),
-        )
-        last, count = rows[0]
-        if last is None:
-            return 0, set()
-        if count > limit:
-            return int(last), None
-        ids = await self._fetch("SELECT DISTINCT customer_id FROM changes WHERE seq <= ?", (last,))
-        return int(last), {str(r[0]) for r in ids}
-
-    async def drop_changes(self, upto: int) -> None:
-        async with self._transaction("clear changes in") as db:
-            await (await db.execute("DELETE FROM changes WHERE seq <= ?", (upto,))).close()
-
-    async def _select(self, where: str, params: Sequence[Any]) -> list[OutboxRow]:
+    async def _select(self, statement: str, params: Sequence[Any]) -> list[OutboxRow]:
         async with self._transaction("read the outbox of", begin="BEGIN") as db:
-            return await sql.select(db, where, params)
-
-
-REQUEUEABLE = (OutboxState.FAILED, OutboxState.EXPIRED, OutboxState.CANCELLED)
+            return await rows_sql.select(db, statement, params)

@@ -1,0 +1,79 @@
+"""What every store promises about changes: every write that changes a customer's facts
+is seen by the daemon (whoever wrote it), once per customer, and forgotten only once seen.
+
+Deletions, erasure, lifted suppressions and re-queues are pinned beside those writes
+(test_contract_records.py, test_contract_outbox.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from store_support import NOW, forget_changes
+
+from touchflow.models import Customer, Event, Suppression, SuppressionScope
+from touchflow.store import Store
+
+
+async def test_inserting_and_updating_customers_records_changes(store: Store) -> None:
+    await store.upsert_customers([Customer(id="c1"), Customer(id="c2")])
+    await store.upsert_customers([Customer(id="c1", first_name="Ana")])
+    assert await store.pending_changes(limit=10) == (3, {"c1", "c2"})  # three changes
+
+
+async def test_a_new_event_records_a_change_and_a_duplicate_does_not(store: Store) -> None:
+    first = Event(id="e1", type="order", customer_id="c9", at=NOW)
+    assert await store.add_events([first]) == (1, 0)
+    assert await store.add_events([first, dataclasses.replace(first, id="e2")]) == (1, 1)
+    assert await store.pending_changes(limit=10) == (2, {"c9"})  # e1 and e2, not e1 again
+
+
+async def test_a_suppression_records_a_change_for_every_customer_with_that_email(
+    store: Store,
+) -> None:
+    await store.upsert_customers(
+        [
+            Customer(id="c1", email="Ana@Example.com"),
+            Customer(id="c2", email="ana@example.com"),
+            Customer(id="c3", email="bob@example.com"),
+            Customer(id="c4"),
+        ]
+    )
+    await forget_changes(store)
+    await store.add_suppression(
+        Suppression(email=" ANA@example.COM ", scope=SuppressionScope.MARKETING)
+    )
+    assert await store.pending_changes(limit=10) == (6, {"c1", "c2"})  # one change each
+
+
+async def test_pending_changes_names_each_changed_customer_once(store: Store) -> None:
+    assert await store.pending_changes(limit=10) == (0, set())
+    await store.upsert_customers([Customer(id="c1"), Customer(id="c2")])
+    await store.add_events([Event(id="e1", type="order", customer_id="c1", at=NOW)])
+    last, ids = await store.pending_changes(limit=2)
+    assert (last, ids) == (3, {"c1", "c2"})
+
+
+async def test_pending_changes_says_plan_everyone_when_more_than_the_limit_changed(
+    store: Store,
+) -> None:
+    await store.upsert_customers([Customer(id=f"c{i}") for i in range(3)])
+    assert await store.pending_changes(limit=2) == (3, None)
+
+
+async def test_drop_changes_forgets_only_what_was_seen(store: Store) -> None:
+    await store.upsert_customers([Customer(id="c1"), Customer(id="c2")])
+    seen, _ = await store.pending_changes(limit=10)
+    await store.upsert_customers([Customer(id="c3")])  # arrives while planning
+    await store.drop_changes(seen)
+    assert await store.pending_changes(limit=10) == (3, {"c3"})
+    await store.drop_changes(3)
+    assert await store.pending_changes(limit=10) == (0, set())
+
+
+async def test_reimporting_an_unchanged_customer_records_no_change(store: Store) -> None:
+    ana = Customer(id="c1", email="ana@example.com", first_name="Ana")
+    await store.upsert_customers([ana])
+    await store.upsert_customers([ana])  # a nightly full re-import
+    assert await store.pending_changes(limit=10) == (1, {"c1"})
+    await store.upsert_customers([Customer(id="c1", email="ana@example.com", first_name="Anna")])
+    assert await store.pending_changes(limit=10) == (2, {"c1"})

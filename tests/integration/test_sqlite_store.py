@@ -1,0 +1,325 @@
+"""The SQLite store as a file: what no other store shares. Opening (directories, WAL,
+schema versions, upgrades of older files), the columns and text it keeps, writes in
+chunks, the query plans of what runs per page and per batch, and its named statements.
+
+What every store promises is tests/contract; this is how the SQLite one keeps it.
+"""
+
+from __future__ import annotations
+
+import ast
+import sqlite3
+import tomllib
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from store_support import NOW, event, outbox_row
+
+from touchflow.errors import StoreError
+from touchflow.models import Customer, SuppressionScope
+from touchflow.store import CustomersWrite, Store, open_store
+from touchflow.store.sqlite import SqliteStore, customers
+from touchflow.store.sqlite.queries import SQL, marks
+
+CET = timezone(timedelta(hours=1))
+ROOT = Path(__file__).resolve().parents[2]
+SQLITE = ROOT / "touchflow" / "store" / "sqlite"
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "touchflow.db"
+
+
+@pytest.fixture
+async def store(path: Path) -> AsyncIterator[SqliteStore]:
+    async with await SqliteStore.open(path) as opened:
+        yield opened
+
+
+def raw_rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(path) as db:
+        return db.execute(sql).fetchall()
+
+
+# --- opening ------------------------------------------------------------------------
+
+
+async def test_open_creates_directories_schema_and_wal(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "touchflow.db"
+    async with await SqliteStore.open(path) as opened:
+        typed: Store = opened  # the SQLite store is a Store
+        assert await typed.get_meta("schema_version") == "3"
+        assert await typed.customer_count() == 0
+    assert raw_rows(path, "PRAGMA journal_mode") == [("wal",)]
+    # Reopening an existing store keeps its data and schema.
+    async with await SqliteStore.open(path) as reopened:
+        await reopened.set_meta("k", "v")
+    async with await SqliteStore.open(path) as again:
+        assert await again.get_meta("k") == "v"
+        assert await again.get_meta("missing") is None
+
+
+async def test_open_failure_is_a_store_error_naming_the_path(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="not-a-dir"):
+        await SqliteStore.open(blocker / "touchflow.db")
+
+
+async def test_store_path_that_is_a_directory_is_a_store_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match=r"cannot open store .*unable to open"):
+        await SqliteStore.open(tmp_path)
+
+
+async def test_a_store_from_a_newer_touchflow_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "touchflow.db"
+    async with await SqliteStore.open(path) as opened:
+        await opened.set_meta("schema_version", "99")
+    with pytest.raises(StoreError, match="schema version 99"):
+        await SqliteStore.open(path)
+
+
+async def test_open_store_opens_a_path_or_a_sqlite_url_and_its_location_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    async with await open_store("sqlite:///state/relative.db") as relative:
+        assert isinstance(relative, SqliteStore)
+        await relative.set_meta("k", "relative")
+    absolute = tmp_path / "state" / "relative.db"
+    async with await open_store(f"sqlite:///{absolute}") as same:  # four slashes: absolute
+        assert await same.get_meta("k") == "relative"
+        async with await open_store(same.location) as again:
+            assert await again.get_meta("k") == "relative"
+    async with await open_store(absolute) as by_path:
+        assert by_path.location == str(absolute)
+
+
+# --- what the file keeps ------------------------------------------------------------------
+
+
+async def test_a_re_import_tells_new_updated_and_unchanged_apart(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(customers, "WRITE_CHUNK", 2)  # three chunks, one transaction
+    await store.upsert_customers(
+        [Customer(id=f"c{i}", email=f"c{i}@example.com") for i in range(4)]
+    )
+    again = [
+        Customer(id="c0", email="c0@example.com"),
+        Customer(id="c1", email="moved@example.com"),
+        Customer(id="c2", email="c2@example.com"),
+        Customer(id="c3", email="c3@example.com", first_name="Ana"),
+        Customer(id="c4"),
+    ]
+    done: list[int] = []
+    written = await store.upsert_customers(again, progress=done.append)
+    assert written == CustomersWrite(new=1, updated=2, unchanged=2)
+    assert written.total == 5
+    assert done == [2, 4, 5]
+    assert await store.customer_count() == 5
+
+
+async def test_month_day_columns_are_kept_for_yearly_rules(store: SqliteStore) -> None:
+    customer = Customer(id="c1", birthday=date(1992, 2, 29), customer_since=date(2019, 11, 5))
+    await store.upsert_customers([customer])
+    assert raw_rows(store.path, "SELECT birthday_md, since_md FROM customers") == [
+        ("02-29", "11-05")
+    ]
+    await store.upsert_customers([Customer(id="c1")])
+    assert raw_rows(store.path, "SELECT birthday_md, since_md FROM customers") == [(None, None)]
+
+
+async def test_event_time_is_stored_as_sortable_utc_text_and_data_dates_as_iso(
+    store: SqliteStore,
+) -> None:
+    starts = datetime(2026, 5, 3, 9, 30, tzinfo=CET)
+    await store.add_events(
+        [event("e1", "c1", "2026-05-01T10:00:00+02:00", starts=starts, day=date(2026, 5, 3))]
+    )
+    assert raw_rows(store.path, "SELECT at, data FROM events") == [
+        ("2026-05-01T08:00:00.000000Z", '{"starts":"2026-05-03T09:30:00+01:00","day":"2026-05-03"}')
+    ]
+    await store.upsert_customers([Customer(id="c1")])
+    [facts] = await store.load_facts()
+    [stored] = facts.events
+    assert stored.at == datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+    assert stored.data == {"starts": "2026-05-03T09:30:00+01:00", "day": "2026-05-03"}
+
+
+# --- the version-1 store ---------------------------------------------------------------
+
+# touchflow/store/schema.sql (now store/sqlite/schema.sql) as released with schema version 1.
+V1_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+INSERT INTO meta (key, value) VALUES ('schema_version', '1')
+    ON CONFLICT (key) DO NOTHING;
+
+CREATE TABLE IF NOT EXISTS customers (
+    id                TEXT PRIMARY KEY,
+    email             TEXT,
+    phone             TEXT,
+    first_name        TEXT,
+    last_name         TEXT,
+    timezone          TEXT,
+    locale            TEXT,
+    country           TEXT,
+    birthday          TEXT,
+    customer_since    TEXT,
+    consent_marketing INTEGER NOT NULL DEFAULT 0,
+    attributes        TEXT NOT NULL DEFAULT '{}',
+    birthday_md       TEXT,
+    since_md          TEXT
+);
+
+CREATE INDEX IF NOT EXISTS customers_birthday_md ON customers (birthday_md);
+CREATE INDEX IF NOT EXISTS customers_since_md ON customers (since_md);
+
+CREATE TABLE IF NOT EXISTS events (
+    id          TEXT PRIMARY KEY,
+    type        TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    data        TEXT NOT NULL DEFAULT '{}'
+);
+
+CREATE INDEX IF NOT EXISTS events_customer_at ON events (customer_id, at);
+CREATE INDEX IF NOT EXISTS events_type_at ON events (type, at);
+
+CREATE TABLE IF NOT EXISTS suppressions (
+    email      TEXT NOT NULL,
+    scope      TEXT NOT NULL,
+    reason     TEXT,
+    created_at TEXT,
+    PRIMARY KEY (email, scope)
+);
+"""
+
+
+def make_v1_store(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as db:
+        db.executescript(V1_SCHEMA)
+        db.execute(
+            "INSERT INTO customers (id, email, first_name, birthday, birthday_md, attributes) "
+            "VALUES ('c1', 'Ana@Example.com', 'Ana', '1990-11-10', '11-10', '{\"tier\":\"gold\"}')"
+        )
+        db.execute(
+            "INSERT INTO events (id, type, customer_id, at, data) VALUES "
+            "('e1', 'order', 'c1', '2026-11-01T10:00:00.000000Z', '{\"total\":12}')"
+        )
+        db.execute(
+            "INSERT INTO suppressions (email, scope) VALUES ('ana@example.com', 'marketing')"
+        )
+    db.close()
+
+
+async def test_a_version_1_store_is_upgraded_in_place_keeping_its_data(path: Path) -> None:
+    make_v1_store(path)
+    async with await SqliteStore.open(path) as store:
+        assert await store.get_meta("schema_version") == "3"
+        (facts,) = await store.load_facts(sent_since=NOW)
+        assert (facts.customer.id, facts.customer.first_name) == ("c1", "Ana")
+        assert facts.customer.attributes == {"tier": "gold"}
+        assert [(e.id, dict(e.data)) for e in facts.events] == [("e1", {"total": 12})]
+        assert facts.suppressed == frozenset({SuppressionScope.MARKETING})
+        assert facts.sent == ()
+        # The new tables and triggers work on the upgraded file.
+        assert await store.write_plan([outbox_row("k1")], [], now=NOW) == (1, 0)
+        await store.upsert_customers([Customer(id="c2")])
+        assert await store.pending_changes(limit=10) == (1, {"c2"})
+    indexes = {str(r[0]) for r in raw_rows(path, "SELECT name FROM sqlite_master")}
+    assert {"outbox", "changes", "customers_email", "outbox_ready"} <= indexes
+    # Opening it again is a no-op: still version 3, data and outbox kept.
+    async with await SqliteStore.open(path) as again:
+        assert await again.get_meta("schema_version") == "3"
+        assert list(await again.outbox_by_keys(["k1"])) == ["k1"]
+        assert await again.customer_count() == 2
+
+
+async def test_a_version_2_store_gets_created_at_and_its_customers_keep_none(path: Path) -> None:
+    async with await SqliteStore.open(path) as store:
+        await store.upsert_customers([Customer(id="c1", first_name="Ana")], now=NOW)
+    # A version 2 file: the same schema without customers.created_at.
+    with sqlite3.connect(path) as db:
+        db.execute("ALTER TABLE customers DROP COLUMN created_at")
+        db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    db.close()
+    async with await SqliteStore.open(path) as store:
+        assert await store.get_meta("schema_version") == "3"
+        # When c1 came is not known: None, so the planner leaves nothing of theirs out.
+        await store.upsert_customers([Customer(id="c1", first_name="Ana B.")], now=NOW)
+        await store.upsert_customers([Customer(id="c2")], now=NOW)
+        facts = await store.load_facts()
+        assert [(f.customer.id, f.customer.created_at) for f in facts] == [
+            ("c1", None),
+            ("c2", NOW),
+        ]
+    async with await SqliteStore.open(path) as again:  # upgraded once: opening is a no-op
+        assert await again.get_meta("schema_version") == "3"
+        assert await again.customer_count() == 2
+
+
+# --- query plans and named statements ---------------------------------------------------
+
+# What runs per page of a full plan, per dispatch batch and per lookup of one address:
+# each must find its rows through an index, never by reading a whole table.
+INDEXED = {
+    "claim": ("owner", "until", "now", "now", 10),
+    "customers_page": ("", 10),
+    "customers_page_up_to": ("", "c9", 10),
+    "events_page": ("c1", "c9"),
+    "suppression_scopes_page": ("c1", "c9", "sha256:", "sha256;"),
+    "sent_page": ("2026-01-01", "c1", "c9"),
+    "open_outbox": ("2026-01-01", "2026-02-01"),
+    "open_outbox_of_customers_in": ("2026-01-01", "2026-02-01", "c1"),
+    "outbox_rows_in": ("k1",),
+    "list_customers_by_email": ("", "ana@example.com", 10),
+    "next_ready_at": (),
+    "outbox_trouble_held": ("2026-01-01", "bounced"),
+}
+
+
+async def test_what_runs_per_page_and_per_batch_reads_by_index(store: SqliteStore) -> None:
+    with sqlite3.connect(store.path) as db:
+        for name, params in INDEXED.items():
+            sql = SQL[name].format(marks=marks(1))
+            plan = [str(row[3]) for row in db.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+            assert not [step for step in plan if step.startswith("SCAN ")], (name, plan)
+
+
+def test_every_named_statement_is_used_and_every_name_used_is_there() -> None:
+    """A statement is named in the code (``SQL["name"]``, or a tuple of names the code
+    runs) or put into another one as a fragment: none is left over, none is missing."""
+    names = set()
+    for module in SQLITE.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                names.add(node.value)
+    text = (SQLITE / "queries.sql").read_text(encoding="utf-8")
+    fragments = {name for name in SQL if "{" + name + "}" in text}
+    assert set(SQL) - names - fragments == set()
+    subscripts = set()
+    for module in SQLITE.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Subscript) and getattr(node.value, "id", None) == "SQL":
+                if isinstance(node.slice, ast.Constant):
+                    subscripts.add(node.slice.value)
+    assert subscripts and subscripts <= set(SQL)
+
+
+def test_the_sql_files_ship_with_the_package() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    shipped = project["tool"]["setuptools"]["package-data"]["touchflow"]
+    package = ROOT / "touchflow"
+    matched = {p for pattern in shipped for p in package.glob(pattern)}
+    sql_files = set(package.rglob("*.sql"))
+    assert {p.name for p in sql_files} >= {"schema.sql", "queries.sql"}
+    assert sql_files <= matched

@@ -1,0 +1,332 @@
+"""The ``Store`` boundary: everything the daemon, the preview, the HTTP interface and the CLI
+ask of storage, as Protocols an implementation fills and ``tests/contract`` checks.
+
+The boundary is cut by what the callers need, one Protocol per kind of data, so a
+reader (or a fake) sees each part's contract on its own: ``FactsStore`` (customers,
+events, suppressions and the facts the planner reads from them), ``OutboxStore``
+(the plan written, claimed, finished, taken back, re-queued), ``ChangesStore``
+(which customers to plan again), ``RecordsStore`` (what operators list and delete)
+and ``StatsStore`` (counts for /metrics). ``Store`` is all of them with meta and a
+lifecycle: what ``open_store`` returns and what callers hold. A second database
+(PostgreSQL, issue 16) is a second class filling ``Store``, and one more parameter
+of the contract suite's fixture.
+
+Rules every method keeps: it is async; every write is one transaction (all or
+nothing); instants given must be aware; failures of the store itself are
+``StoreError`` naming it; an outbox write names the state it expects a row in, so
+a change that raced with another one is skipped instead of overwriting it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Protocol, Self
+
+from touchflow.models import (
+    Customer,
+    CustomerFacts,
+    Event,
+    OutboxRow,
+    OutboxState,
+    Suppression,
+    SuppressionScope,
+)
+from touchflow.store.writes import CustomersWrite, Erasure, EventsWrite, Finish, Removal
+
+# Customers a page of facts holds: planning memory follows the page, not the store.
+PAGE_SIZE = 20_000
+# Customer ids (after, up to]: "" is before every id, None after every id.
+IdRange = tuple[str, str | None]
+EVERYONE: IdRange = ("", None)
+# Called with how many rows of a write are done.
+Written = Callable[[int], None]
+# The states `touchflow retry` (``requeue``) brings back to pending.
+REQUEUEABLE = (OutboxState.FAILED, OutboxState.EXPIRED, OutboxState.CANCELLED)
+
+
+class FactsStore(Protocol):
+    """Customers, events and suppressions: written by imports, read as the planner's facts."""
+
+    async def upsert_customers(
+        self,
+        customers: Sequence[Customer],
+        *,
+        now: datetime | None = None,
+        progress: Written | None = None,
+    ) -> CustomersWrite:
+        """Insert or replace (by id) every customer, in one transaction; how many were
+        new, updated and unchanged. A new customer's ``created_at`` is ``now`` (None: not
+        known); a replaced one keeps its own. An unchanged customer is not rewritten (no
+        change recorded). ``progress`` is told how many are written."""
+        ...
+
+    async def add_events(self, events: Sequence[Event]) -> tuple[int, int]:
+        """Store new events in one transaction: ``(inserted, already_present)`` by event id.
+        An id already stored keeps its first version."""
+        ...
+
+    async def add_events_checked(
+        self, events: Sequence[Event], *, progress: Written | None = None
+    ) -> EventsWrite:
+        """Store new events if every customer exists and no stored id names a different
+        event (``event_differences``); else store none and say which. One transaction:
+        what is checked is what is written."""
+        ...
+
+    async def add_suppression(self, s: Suppression) -> None:
+        """Record a suppression (email lower-cased); a repeat of (email, scope) keeps its
+        first date, and its reason unless the repeat gives one."""
+        ...
+
+    async def customer_count(self) -> int: ...
+
+    async def get_customer(self, customer_id: str) -> Customer | None: ...
+
+    async def load_facts(
+        self, *, customer_ids: Collection[str] | None = None, sent_since: datetime | None = None
+    ) -> list[CustomerFacts]:
+        """Every customer (or those named), ordered by id, with events sorted by (at, id),
+        the suppression scopes on its email (case-insensitive, also kept hashed after an
+        erasure) and, with ``sent_since``, the sends that count towards caps and were due
+        since then (they count at their due time: see
+        ``touchflow.plan.candidates.apply_caps``). Read in one transaction."""
+        ...
+
+    def facts_pages(
+        self,
+        *,
+        page_size: int = PAGE_SIZE,
+        sent_since: datetime | None = None,
+        ids: IdRange = EVERYONE,
+    ) -> AsyncIterator[list[CustomerFacts]]:
+        """Everyone's facts (or those with ids in ``(after, up_to]``) as ``load_facts()``
+        gives them, ``page_size`` customers at a time, in id order: memory follows the
+        page. Each page is consistent in itself; a change between pages is seen in
+        ``pending_changes``."""
+        ...
+
+    async def facts_page(
+        self, after: str, limit: int, sent_since: datetime | None = None, up_to: str | None = None
+    ) -> list[CustomerFacts]:
+        """The first ``limit`` customers with ids after ``after`` ("" for the very first)
+        and up to ``up_to`` (None: no end), as ``facts_pages`` reads them."""
+        ...
+
+    async def id_ranges(self, parts: int) -> list[IdRange]:
+        """Up to ``parts`` id ranges holding about as many customers each, covering all,
+        in id order."""
+        ...
+
+
+class OutboxStore(Protocol):
+    """The outbox: one row per touchpoint key, planned, claimed, finished, taken back."""
+
+    async def outbox_by_keys(self, keys: Collection[str]) -> dict[str, OutboxRow]:
+        """The rows with these keys (unknown keys are left out)."""
+        ...
+
+    async def open_outbox(
+        self, *, due_from: datetime, due_to: datetime, customer_ids: Collection[str] | None
+    ) -> list[OutboxRow]:
+        """Pending and retrying rows due in [due_from, due_to), of those customers (or all)."""
+        ...
+
+    async def open_outbox_of_other_rules(self, rule_ids: Collection[str]) -> list[OutboxRow]:
+        """Pending and retrying rows of rules that are not (or no longer) in ``rule_ids``."""
+        ...
+
+    async def open_outbox_without_customer(self) -> list[OutboxRow]:
+        """Pending and retrying rows whose customer is no longer in the store."""
+        ...
+
+    async def write_plan(
+        self,
+        inserts: Sequence[OutboxRow],
+        updates: Sequence[tuple[OutboxRow, OutboxState]],
+        *,
+        now: datetime,
+    ) -> tuple[int, int]:
+        """``(inserted, updated)``, in one transaction. An insert whose key is already
+        there changes nothing (the key is unique); an update ``(row, state read)`` is
+        written only if the row is still in the state it was read in."""
+        ...
+
+    async def claim_due(
+        self, *, owner: str, now: datetime, ttl: timedelta, limit: int
+    ) -> list[OutboxRow]:
+        """Claim up to ``limit`` ready rows (pending or retrying, next attempt at or before
+        ``now``) for ``owner`` until ``now + ttl``, oldest attempt first. A claimed row is
+        claimed by no one else until it is finished or taken back."""
+        ...
+
+    async def finish_claim(
+        self,
+        row: OutboxRow,
+        *,
+        owner: str,
+        now: datetime,
+        attempted: bool,
+        suppress: Suppression | None = None,
+    ) -> bool:
+        """``finish_claims`` of one row."""
+        ...
+
+    async def finish_claims(
+        self, items: Sequence[Finish], *, owner: str, now: datetime
+    ) -> list[bool]:
+        """Record the outcomes of claimed rows (new state, reason, times, Message-ID; an
+        attempt counted if one was made; the claim cleared) and the suppressions they
+        bring, in one transaction. Per item, whether it was recorded: only a row still
+        claimed by ``owner`` is, and only then is its suppression written."""
+        ...
+
+    async def reclaim(
+        self, *, now: datetime, every_claim: bool = False, except_owner: str | None = None
+    ) -> list[OutboxRow]:
+        """Claims that timed out by ``now`` (or all of them: their owner is known dead) go
+        back to retry, ready at ``now`` (reason ``claim_expired``); ``except_owner``: leave
+        that owner's. The rows are returned as they were (claimed)."""
+        ...
+
+    async def next_ready_at(self) -> datetime | None:
+        """The earliest next attempt of a pending or retrying row; None if there is none."""
+        ...
+
+    async def requeue(self, key: str, *, now: datetime, keep_for: timedelta) -> OutboxRow | None:
+        """A row in a ``REQUEUEABLE`` state back to pending, ready at ``now``, expiring no
+        sooner than ``now + keep_for`` (reason ``requeued``), and its customer marked
+        changed; one transaction. The row as it is afterwards (unchanged if it was not
+        requeueable); None if there is no such key."""
+        ...
+
+    async def outbox_counts(self) -> dict[OutboxState, int]:
+        """Rows per state (states without rows left out)."""
+        ...
+
+    async def list_outbox(
+        self,
+        *,
+        states: Collection[OutboxState] = (),
+        customer_id: str | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[OutboxRow]:
+        """Rows (of these states, of this customer), by due time then key (or newest
+        first), up to ``limit``."""
+        ...
+
+
+class ChangesStore(Protocol):
+    """Which customers' facts changed since the daemon last planned them.
+
+    Every write that changes a customer's facts records a change, whoever writes
+    (CLI, HTTP, the daemon itself): a new or changed customer, a new event, a
+    suppression on their address, a suppression lifted, a row re-queued."""
+
+    async def pending_changes(self, *, limit: int) -> tuple[int, set[str] | None]:
+        """``(last seq, customer ids)``: each changed customer once; ids None when more
+        than ``limit`` changed (plan everyone); ``(0, set())`` when nothing changed."""
+        ...
+
+    async def drop_changes(self, upto: int) -> None:
+        """Forget the changes up to ``upto`` (a seq ``pending_changes`` gave), not later ones."""
+        ...
+
+
+class RecordsStore(Protocol):
+    """What operators list and delete (`touchflow customers|events|suppressions`, HTTP)."""
+
+    async def list_customers(
+        self, *, after: str = "", limit: int, email: str | None = None
+    ) -> list[Customer]:
+        """Up to ``limit`` customers with ids after ``after``, by id; ``email``: only those
+        with this address (case-insensitive)."""
+        ...
+
+    async def customer_events(
+        self, customer_id: str, *, limit: int | None = None
+    ) -> tuple[list[Event], int]:
+        """A customer's events, newest first (up to ``limit``), and how many there are."""
+        ...
+
+    async def list_suppressions(
+        self, *, email: str | None = None, limit: int | None = None
+    ) -> list[Suppression]:
+        """Suppressions, newest first; ``email``: those of this address, also kept hashed
+        after an erasure."""
+        ...
+
+    async def remove_suppressions(self, email: str, scopes: Collection[SuppressionScope]) -> int:
+        """Lift the suppressions of ``email`` (plain or hashed) in these scopes; how many.
+        The address's customers are marked changed: their held touchpoints are re-planned."""
+        ...
+
+    async def delete_customers(
+        self, customer_ids: Sequence[str], suppressions: Sequence[Suppression] = ()
+    ) -> Removal:
+        """Delete these customers with every event and outbox row of theirs, their pending
+        changes, and these suppressions (by address and scope), in one transaction: no
+        trace is kept (unlike an erasure)."""
+        ...
+
+    async def existing_customer_ids(self, customer_ids: Sequence[str]) -> set[str]:
+        """Which of these ids are customers in the store."""
+        ...
+
+    async def erase_customer(self, customer_id: str) -> Erasure | None:
+        """Remove a customer, their events, unsent touchpoints and pending changes; keep
+        the other rows without the address, and the suppressions of the address only
+        hashed (``hashed_address``). One transaction; None if there is no such customer."""
+        ...
+
+
+class StatsStore(Protocol):
+    """Counts for /metrics and `touchflow status`, read when asked: the store is the truth."""
+
+    async def outbox_counts_by_rule(self) -> list[tuple[OutboxState, str, int]]:
+        """``(state, rule id, rows)`` for every pair that has rows."""
+        ...
+
+    async def outbox_ready_count(self, now: datetime) -> int:
+        """Pending and retrying rows whose time has come: the dispatcher's backlog."""
+        ...
+
+    async def last_sent_at(self) -> datetime | None: ...
+
+    async def outbox_reason_counts(self) -> list[tuple[OutboxState, str, int]]:
+        """``(state, reason, rows)`` of rows held, failed, expired or retrying, by reason."""
+        ...
+
+    async def outbox_trouble(
+        self, *, since: datetime, reasons: tuple[str, ...], retries: int
+    ) -> list[tuple[str, int, int]]:
+        """``(reason, rows, customers)``: rows cancelled or failed with one of ``reasons``
+        due since ``since``; and as ``"retry"`` the rows retrying after ``retries`` or more
+        attempts (left out when there are none)."""
+        ...
+
+
+class Store(FactsStore, OutboxStore, ChangesStore, RecordsStore, StatsStore, Protocol):
+    """The whole store, as ``open_store`` opens it: use it as an async context manager."""
+
+    @property
+    def location(self) -> str:
+        """What ``open_store`` opens to reach this same store again (a worker process)."""
+        ...
+
+    async def get_meta(self, key: str) -> str | None: ...
+
+    async def set_meta(self, key: str, value: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...

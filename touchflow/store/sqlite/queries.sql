@@ -1,0 +1,370 @@
+-- The SQLite store's statements, by name: loaded once at import (queries.py), run
+-- as ``SQL["name"]`` by the module beside this file that needs them.
+--
+-- A block starts at a line ``-- name: <name>`` and runs to the next one; the comment
+-- lines right below its name say what it is for and are not part of it. Inside a
+-- block, ``{other}`` where ``other`` names another block is that block's text, put
+-- in when the file is loaded (the column lists are written once). Any other
+-- ``{slot}`` is filled per call by the code that runs the statement: ``{marks}``
+-- with one ``?`` per value of an IN list (lists come in chunks of up to 500
+-- values, so the statement's length depends on the chunk), ``{values}`` with one
+-- row of ``?`` per outcome recorded, ``{where}`` with the filter an operator (or
+-- the daemon) combined: one named statement per combination would be many more.
+-- The schema is schema.sql.
+
+-- --- opening ----------------------------------------------------------------------
+
+-- name: busy_timeout
+-- Set first, so the statements after it wait (5 s) for another process's write.
+PRAGMA busy_timeout = 5000
+
+-- name: foreign_keys
+PRAGMA foreign_keys = ON
+
+-- name: journal_mode_wal
+PRAGMA journal_mode = WAL
+
+-- name: synchronous_normal
+-- In WAL mode NORMAL syncs at checkpoints, not at every commit: a crashed process
+-- loses nothing; a power cut may lose the last commits (a send recorded there goes
+-- out again, with the same Message-ID).
+PRAGMA synchronous = NORMAL
+
+-- name: upgrade_1_to_2
+-- 1 → 2 only added tables (the schema's IF NOT EXISTS makes them).
+UPDATE meta SET value = '2' WHERE key = 'schema_version' AND value = '1';
+
+-- name: schema_version
+SELECT value FROM meta WHERE key = 'schema_version'
+
+-- name: add_created_at
+ALTER TABLE customers ADD COLUMN created_at TEXT
+
+-- name: upgrade_2_to_3
+UPDATE meta SET value = '3' WHERE key = 'schema_version' AND value = '2'
+
+-- name: get_meta
+SELECT value FROM meta WHERE key = ?
+
+-- name: set_meta
+INSERT INTO meta (key, value) VALUES (?, ?)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value
+
+-- --- customers --------------------------------------------------------------------
+
+-- name: customer_columns
+id, email, phone, first_name, last_name, timezone, locale, country,
+birthday, customer_since, consent_marketing, attributes
+
+-- name: upsert_customer
+-- created_at is written once, by the insert: a replaced customer keeps the time it came.
+INSERT INTO customers ({customer_columns}, birthday_md, since_md, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET
+    email = excluded.email, phone = excluded.phone,
+    first_name = excluded.first_name, last_name = excluded.last_name,
+    timezone = excluded.timezone, locale = excluded.locale, country = excluded.country,
+    birthday = excluded.birthday, customer_since = excluded.customer_since,
+    consent_marketing = excluded.consent_marketing, attributes = excluded.attributes,
+    birthday_md = excluded.birthday_md, since_md = excluded.since_md
+-- An unchanged row is not rewritten, so a nightly re-import of everyone does not
+-- mark everyone changed for the daemon (the customers_updated trigger).
+WHERE (customers.email, customers.phone, customers.first_name, customers.last_name,
+       customers.timezone, customers.locale, customers.country, customers.birthday,
+       customers.customer_since, customers.consent_marketing, customers.attributes)
+    IS NOT (excluded.email, excluded.phone, excluded.first_name, excluded.last_name,
+       excluded.timezone, excluded.locale, excluded.country, excluded.birthday,
+       excluded.customer_since, excluded.consent_marketing, excluded.attributes)
+
+-- name: count_customers
+SELECT COUNT(*) FROM customers
+
+-- name: select_customers
+SELECT {customer_columns}, created_at FROM customers
+
+-- name: customer
+{select_customers} WHERE id = ?
+
+-- name: all_customers
+{select_customers} ORDER BY id
+
+-- name: customers_in
+{select_customers} WHERE id IN ({marks})
+
+-- name: customer_ids_in
+SELECT id FROM customers WHERE id IN ({marks})
+
+-- name: customer_id_at
+-- The id at an offset: where one id range ends and the next begins.
+SELECT id FROM customers ORDER BY id LIMIT 1 OFFSET ?
+
+-- name: list_customers
+{select_customers} WHERE id > ? ORDER BY id LIMIT ?
+
+-- name: list_customers_by_email
+-- lower(email): the customers_email index.
+{select_customers} WHERE id > ? AND lower(email) = ? ORDER BY id LIMIT ?
+
+-- name: customer_email
+SELECT email FROM customers WHERE id = ?
+
+-- --- events -----------------------------------------------------------------------
+
+-- name: insert_event
+INSERT INTO events (id, type, customer_id, at, data) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (id) DO NOTHING
+
+-- name: select_events
+SELECT id, type, customer_id, at, data FROM events
+
+-- name: all_events
+{select_events} ORDER BY customer_id, at, id
+
+-- name: events_of_customers_in
+{select_events} WHERE customer_id IN ({marks}) ORDER BY customer_id, at, id
+
+-- name: events_in
+{select_events} WHERE id IN ({marks})
+
+-- name: count_events_of_customer
+SELECT COUNT(*) FROM events WHERE customer_id = ?
+
+-- name: events_of_customer_newest_first
+-- LIMIT -1: no limit.
+{select_events} WHERE customer_id = ? ORDER BY at DESC, id DESC LIMIT ?
+
+-- --- suppressions -----------------------------------------------------------------
+
+-- name: upsert_suppression
+-- A repeated suppression keeps its first date, and its reason unless a new one is
+-- given (a 5.1.x bounce writes one with the claim it finishes).
+INSERT INTO suppressions (email, scope, reason, created_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (email, scope) DO UPDATE SET
+    reason = COALESCE(excluded.reason, suppressions.reason),
+    created_at = COALESCE(suppressions.created_at, excluded.created_at)
+
+-- name: all_suppression_scopes
+SELECT email, scope FROM suppressions
+
+-- name: suppression_scopes_in
+SELECT email, scope FROM suppressions WHERE email IN ({marks})
+
+-- name: select_suppressions
+SELECT email, scope, reason, created_at FROM suppressions
+
+-- name: list_suppressions
+{select_suppressions} WHERE 1 = 1 ORDER BY created_at DESC, email, scope LIMIT ?
+
+-- name: list_suppressions_of_address
+-- The address plain and hashed (kept so after an erasure).
+{select_suppressions} WHERE email IN (?, ?) ORDER BY created_at DESC, email, scope LIMIT ?
+
+-- name: remove_suppressions
+DELETE FROM suppressions WHERE email IN (?, ?) AND scope IN ({marks})
+
+-- name: mark_address_changed
+-- No trigger on DELETE: a lifted suppression tells a running daemon here.
+INSERT INTO changes (customer_id) SELECT id FROM customers WHERE lower(email) = ?
+
+-- name: delete_suppression
+DELETE FROM suppressions WHERE email = ? AND scope = ?
+
+-- --- facts, a page at a time --------------------------------------------------------
+-- One page of customers and what belongs to them, by id range (the primary key
+-- and the events_customer_at / outbox_customer indexes): no IN lists, no scans.
+
+-- name: customers_page
+{select_customers} WHERE id > ? ORDER BY id LIMIT ?
+
+-- name: customers_page_up_to
+{select_customers} WHERE id > ? AND id <= ? ORDER BY id LIMIT ?
+
+-- name: events_page
+{select_events} WHERE customer_id BETWEEN ? AND ? ORDER BY customer_id, at, id
+
+-- name: suppression_scopes_page
+-- Erased customers' addresses, kept hashed: the facts match them if one comes back.
+SELECT s.email, s.scope FROM customers c JOIN suppressions s ON s.email = lower(c.email)
+WHERE c.id BETWEEN ? AND ?
+UNION ALL SELECT email, scope FROM suppressions WHERE email >= ? AND email < ?
+
+-- name: select_sent
+-- Sends count towards caps at their due time (see touchflow.plan.candidates.apply_caps).
+SELECT key, customer_id, category, due_at FROM outbox
+WHERE state = 'sent' AND counts_for_caps = 1 AND due_at >= ?
+
+-- name: sent_page
+{select_sent} AND customer_id BETWEEN ? AND ?
+
+-- name: sent_of_customers_in
+{select_sent} AND customer_id IN ({marks})
+
+-- --- erasure and deletion -----------------------------------------------------------
+
+-- name: delete_customer
+DELETE FROM customers WHERE id = ?
+
+-- name: delete_events_of_customer
+DELETE FROM events WHERE customer_id = ?
+
+-- name: delete_unsent_of_customer
+-- Rows that were only ever a plan: deleted with the customer. Sent, failed, expired
+-- and claimed rows stay (their keys stop a comeback from repeating a send).
+DELETE FROM outbox WHERE customer_id = ?
+AND state IN ('pending', 'retry', 'cancelled', 'suppressed')
+
+-- name: forget_address_of_customer
+-- replace(x, '', y) leaves x as it is: a customer without an address.
+UPDATE outbox SET to_addr = NULL, last_error = replace(replace(last_error, ?, ?), ?, ?)
+WHERE customer_id = ?
+
+-- name: delete_changes_of_customer
+DELETE FROM changes WHERE customer_id = ?
+
+-- name: suppressions_of_address
+SELECT scope, reason, created_at FROM suppressions WHERE email = ?
+
+-- name: insert_hashed_suppression
+INSERT INTO suppressions (email, scope, reason, created_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (email, scope) DO NOTHING
+
+-- name: delete_suppressions_of_address
+DELETE FROM suppressions WHERE email = ?
+
+-- name: delete_customers_in
+DELETE FROM customers WHERE id IN ({marks})
+
+-- name: delete_events_of_customers_in
+DELETE FROM events WHERE customer_id IN ({marks})
+
+-- name: delete_outbox_of_customers_in
+DELETE FROM outbox WHERE customer_id IN ({marks})
+
+-- name: delete_changes_of_customers_in
+DELETE FROM changes WHERE customer_id IN ({marks})
+
+-- --- the outbox ---------------------------------------------------------------------
+
+-- name: outbox_columns
+key, rule_id, customer_id, category, counts_for_caps, state, due_at, expires_at,
+next_attempt_at, attempts, reason, last_error, claim_owner, claim_expires_at,
+message_id, to_addr, created_at, updated_at, sent_at
+
+-- name: select_outbox
+SELECT {outbox_columns} FROM outbox
+
+-- name: outbox_row
+{select_outbox} WHERE key = ?
+
+-- name: outbox_rows_in
+{select_outbox} WHERE key IN ({marks})
+
+-- name: open_outbox
+{select_outbox} WHERE state IN ('pending', 'retry') AND due_at >= ? AND due_at < ?
+
+-- name: open_outbox_of_customers_in
+{open_outbox} AND customer_id IN ({marks})
+
+-- name: open_outbox_of_other_rules
+{select_outbox} WHERE state IN ('pending', 'retry') AND NOT rule_id IN ({marks})
+
+-- name: open_outbox_without_customer
+{select_outbox}
+WHERE state IN ('pending', 'retry') AND customer_id NOT IN (SELECT id FROM customers)
+
+-- name: outbox_where
+{select_outbox} WHERE {where}
+
+-- name: insert_outbox
+INSERT INTO outbox ({outbox_columns})
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, NULL, NULL, NULL, ?, ?, ?, NULL)
+ON CONFLICT (key) DO NOTHING
+
+-- name: replan_outbox
+-- Only a row still in the state the planner read it in.
+UPDATE outbox SET state = ?, due_at = ?, expires_at = ?, next_attempt_at = ?,
+    reason = ?, last_error = ?, to_addr = ?, category = ?, counts_for_caps = ?,
+    updated_at = ?
+WHERE key = ? AND state = ?
+
+-- name: claim
+UPDATE outbox SET state = 'claimed', claim_owner = ?, claim_expires_at = ?, updated_at = ?
+WHERE key IN (
+    SELECT key FROM outbox WHERE state IN ('pending', 'retry') AND next_attempt_at <= ?
+    ORDER BY next_attempt_at LIMIT ?
+)
+RETURNING {outbox_columns}
+
+-- name: finish_claims
+-- The outcomes of several claimed rows in one statement, which SQLite runs as one
+-- transaction (autocommit): one round trip to the store's thread for a group of sends.
+-- RETURNING names the rows that were still ours; the others' claims were taken back.
+WITH v(k, new_state, new_reason, new_error, tried, new_next, new_due, new_expires,
+       new_message_id, new_sent_at) AS (VALUES {values})
+UPDATE outbox SET state = v.new_state, reason = v.new_reason, last_error = v.new_error,
+    attempts = attempts + v.tried,
+    next_attempt_at = COALESCE(v.new_next, next_attempt_at),
+    due_at = COALESCE(v.new_due, due_at),
+    expires_at = COALESCE(v.new_expires, expires_at),
+    message_id = COALESCE(v.new_message_id, message_id), sent_at = v.new_sent_at,
+    claim_owner = NULL, claim_expires_at = NULL, updated_at = ?
+FROM v WHERE outbox.key = v.k AND outbox.state = 'claimed' AND outbox.claim_owner = ?
+RETURNING outbox.key
+
+-- name: take_back_claims
+UPDATE outbox SET state = 'retry', reason = 'claim_expired',
+    next_attempt_at = ?, claim_owner = NULL, claim_expires_at = NULL,
+    updated_at = ? WHERE {where}
+
+-- name: next_ready_at
+SELECT MIN(next_attempt_at) FROM outbox WHERE state IN ('pending', 'retry')
+
+-- name: requeue
+UPDATE outbox SET state = 'pending', next_attempt_at = ?, expires_at = ?,
+    reason = 'requeued', updated_at = ? WHERE key = ?
+
+-- name: outbox_counts
+SELECT state, COUNT(*) FROM outbox GROUP BY state
+
+-- --- changes ------------------------------------------------------------------------
+
+-- name: mark_changed
+INSERT INTO changes (customer_id) VALUES (?)
+
+-- name: pending_changes
+-- Distinct customers are counted only up to the limit: after a big import the table
+-- has a row per change, and run --once asks twice (touchflow.send.daemon._warm_up).
+SELECT (SELECT MAX(seq) FROM changes), COUNT(*) FROM
+(SELECT DISTINCT customer_id FROM changes LIMIT ?)
+
+-- name: changed_customers
+SELECT DISTINCT customer_id FROM changes WHERE seq <= ?
+
+-- name: drop_changes
+DELETE FROM changes WHERE seq <= ?
+
+-- --- counts for /metrics ------------------------------------------------------------
+
+-- name: outbox_counts_by_rule
+SELECT state, rule_id, COUNT(*) FROM outbox GROUP BY state, rule_id
+
+-- name: outbox_ready_count
+SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'retry') AND next_attempt_at <= ?
+
+-- name: last_sent_at
+SELECT MAX(sent_at) FROM outbox WHERE state = 'sent'
+
+-- name: outbox_reason_counts
+SELECT state, reason, COUNT(*) FROM outbox
+WHERE state IN ('cancelled', 'suppressed', 'failed', 'expired', 'retry')
+AND reason IS NOT NULL GROUP BY state, reason
+
+-- name: outbox_trouble_held
+-- Both trouble statements read the (state, due_at) index, not the whole outbox.
+SELECT reason, COUNT(*), COUNT(DISTINCT customer_id) FROM outbox
+WHERE state IN ('cancelled', 'failed') AND due_at >= ? AND reason IN ({marks})
+GROUP BY reason
+
+-- name: outbox_trouble_retrying
+SELECT 'retry', COUNT(*), COUNT(DISTINCT customer_id) FROM outbox
+WHERE state = 'retry' AND attempts >= ? HAVING COUNT(*) > 0

@@ -1,0 +1,125 @@
+"""The SQLite store: ``SqliteStore``, opened on one file, its parts joined into one ``Store``.
+
+One connection (aiosqlite: SQLite's calls run in its thread), WAL mode, one
+transaction per write. The parts (customers, facts, outbox, changes, records,
+stats) are classes over the same ``Connection``: same connection, same lock,
+same transactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import aiosqlite
+
+from touchflow.errors import StoreError
+from touchflow.store.sqlite.changes import ChangesMethods
+from touchflow.store.sqlite.connection import run
+from touchflow.store.sqlite.customers import CustomerMethods
+from touchflow.store.sqlite.facts import FactsMethods
+from touchflow.store.sqlite.outbox import OutboxMethods
+from touchflow.store.sqlite.queries import SCHEMA, SQL
+from touchflow.store.sqlite.records import RecordMethods
+from touchflow.store.sqlite.stats import StatsMethods
+
+# Versions whose store this one upgrades in place: 1 → 2 only added tables (the schema's
+# IF NOT EXISTS makes them); 2 → 3 adds customers.created_at (see _add_created_at).
+SCHEMA_VERSION = "3"
+_PRAGMAS = ("busy_timeout", "foreign_keys", "journal_mode_wal", "synchronous_normal")
+
+
+class SqliteStore(
+    OutboxMethods, CustomerMethods, FactsMethods, ChangesMethods, RecordMethods, StatsMethods
+):
+    """The ``Store`` on one SQLite file. Create it with ``open_store(path)`` (or
+    ``await SqliteStore.open(path)`` where the SQLite store itself is meant)."""
+
+    @classmethod
+    async def open(cls, path: Path) -> SqliteStore:
+        """Open (creating it and its directory if needed) the store at ``path``."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot open store {path}: {exc}") from exc
+        connection = aiosqlite.connect(path, isolation_level=None)
+        try:
+            db = await connection
+        except sqlite3.Error as exc:
+            await _join_worker(connection)
+            raise StoreError(f"cannot open store {path}: {exc}") from exc
+        store = cls(db, path)
+        try:
+            await store._prepare()
+        except BaseException:
+            await db.close()
+            raise
+        return store
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    async def _prepare(self) -> None:
+        with self._errors("open"):
+            # busy_timeout first, so the statements below wait for another process.
+            # PRAGMAs return rows; fetching them finishes the statement before COMMIT.
+            for pragma in _PRAGMAS:
+                await self._db.execute_fetchall(SQL[pragma])
+            # One transaction: two processes opening a new file at once do not race.
+            script = f"BEGIN IMMEDIATE;\n{SCHEMA}\n{SQL['upgrade_1_to_2']}\nCOMMIT;"
+            await self._db.executescript(script)
+        version = await self.get_meta("schema_version")
+        if version == "2":
+            version = await self._add_created_at()
+        if version != SCHEMA_VERSION:
+            raise StoreError(
+                f"store {self.path} has schema version {version}; "
+                f"this touchflow reads version {SCHEMA_VERSION}"
+            )
+
+    async def _add_created_at(self) -> str | None:
+        """Upgrade 2 → 3. ADD COLUMN has no IF NOT EXISTS: the version is read again in
+        the write transaction, as two processes may open an old file at once. Customers
+        stored before keep NULL: when they came is not known, so nothing is left out."""
+        async with self._transaction("upgrade") as db:
+            rows = list(await db.execute_fetchall(SQL["schema_version"]))
+            if rows and rows[0][0] == "2":
+                for statement in ("add_created_at", "upgrade_2_to_3"):
+                    await run(db.execute(SQL[statement]))
+        return await self.get_meta("schema_version")
+
+    async def get_meta(self, key: str) -> str | None:
+        rows = await self._fetch(SQL["get_meta"], (key,))
+        return str(rows[0][0]) if rows else None
+
+    async def set_meta(self, key: str, value: str) -> None:
+        async with self._transaction("write meta to") as db:
+            await run(db.execute(SQL["set_meta"], (key, value)))
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+async def _join_worker(connection: aiosqlite.Connection) -> None:
+    # When connecting fails, aiosqlite stops its worker thread without waiting
+    # for it; if the loop closes first (a CLI exiting on the error) the thread
+    # dies printing a traceback. Wait for it, so the user sees only our message.
+    thread = getattr(connection, "_thread", None)
+    if isinstance(thread, threading.Thread) and thread.is_alive():
+        await asyncio.to_thread(thread.join, 5)
