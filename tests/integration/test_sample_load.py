@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from touchflow.data.importer import parse_customers
 
+from touchflow.data.customers import parse_customers
 from touchflow.data.sample_data import load_sample, template_helpers
 from touchflow.errors import InputError
 from touchflow.models import Customer, FieldType, SuppressionScope
