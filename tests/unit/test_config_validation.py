@@ -373,3 +373,38 @@ def test_a_missing_config_gives_the_defaults(tmp_path: Path) -> None:
     write_project(tmp_path, "")
     config = load_project(tmp_path)
     assert (config.timezone, config.send_time, config.caps) == ("UTC", time(9), ())
+
+
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [
+        (".touchflow/store.sqlite3", ".touchflow/store.sqlite3"),
+        ("sqlite:///data/shop.db", "data/shop.db"),
+        ("sqlite:////srv/shop/store.db", "/srv/shop/store.db"),
+    ],
+)
+def test_the_store_is_a_path_or_a_sqlite_url(tmp_path: Path, value: str, path: str) -> None:
+    config = load_config(tmp_path, f"store: {value}\n")
+    assert config.store_file() == tmp_path / path
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        (
+            "postgresql://shop:secret@db.internal/shop",
+            "store: cannot open store postgresql://…: a PostgreSQL store comes with a later",
+        ),
+        ("mysql://root@localhost/shop", "store: cannot open store mysql://…: a store is a"),
+        ("sqlite://data.db", "store: cannot open store sqlite://…: write the path of a file"),
+        ("", "store: expected the path of a file, like .touchflow/store.sqlite3"),
+        ("[a, b]", "store: expected the path of a file"),
+    ],
+)
+def test_a_store_no_store_can_open_is_a_problem_at_its_line(
+    tmp_path: Path, value: str, says: str
+) -> None:
+    where, message = the_problem(config_problems(tmp_path, f"name: Shop\nstore: {value}\n"))
+    assert where == "touchflow.yaml:2"
+    assert message.startswith(says)
+    assert "secret" not in message  # a database URL's password is never repeated

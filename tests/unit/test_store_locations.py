@@ -9,7 +9,7 @@ import pytest
 
 from touchflow.errors import StoreError
 from touchflow.store import StoreLocationError, open_store
-from touchflow.store.factory import sqlite_path
+from touchflow.config.store import sqlite_path
 
 
 @pytest.mark.parametrize(

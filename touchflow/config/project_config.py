@@ -24,6 +24,7 @@ from touchflow.config.policies import (
     parse_policies,
     read_weekdays,
 )
+from touchflow.config.store import read_store
 from touchflow.durations import parse_time_of_day
 from touchflow.errors import ConfigError, Problem, shown
 from touchflow.models import Category, FieldType
@@ -147,7 +148,7 @@ def _read(doc: LineDict, root: Path, out: Collector) -> ProjectConfig:
     if "business_days" in doc:
         kw["business_days"] = read_weekdays(doc["business_days"], doc.line_of("business_days"), out)
     if "store" in doc:
-        kw["store_path"] = Path(str(doc["store"]))
+        kw["store_path"] = out.parse(read_store, doc["store"], doc.line_of("store"), what="store")
     if "sample" in doc:
         kw["sample_dir"] = root / str(doc["sample"])
     for key, read in _section_readers(root).items():
