@@ -1,4 +1,4 @@
-"""Async flows behind the CLI commands: store access, sample loading, planning."""
+"""Async flows behind the CLI commands: the project's store, its sample, importing files into it."""
 
 from __future__ import annotations
 
