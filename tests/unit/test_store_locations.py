@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from touchflow.config.store import sqlite_path
 from touchflow.errors import StoreError
 from touchflow.store import StoreLocationError, open_store
-from touchflow.config.store import sqlite_path
 
 
 @pytest.mark.parametrize(
