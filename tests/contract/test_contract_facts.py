@@ -53,6 +53,7 @@ async def test_facts_pages_are_everyone_in_id_order_a_page_at_a_time(store: Stor
             event("late", "c3", "2026-05-02T09:00:00+00:00"),
             event("early", "c3", "2026-05-01T09:00:00+00:00"),
             event("one", "c1", "2026-05-01T09:00:00+00:00"),
+            event("six", "c6", "2026-05-01T09:00:00+00:00"),
             event("orphan", "c9", "2026-05-01T09:00:00+00:00"),
         ]
     )
@@ -74,6 +75,7 @@ async def test_facts_pages_are_everyone_in_id_order_a_page_at_a_time(store: Stor
     assert [f for page in pages for f in page] == await store.load_facts(sent_since=since)
     by_id = {f.customer.id: f for page in pages for f in page}
     assert [e.id for e in by_id["c3"].events] == ["early", "late"]
+    assert [e.id for e in by_id["c6"].events] == ["six"]  # the last page, alone, has its events
     assert by_id["c5"].suppressed == {SuppressionScope.ALL}
     assert by_id["c4"].suppressed == {SuppressionScope.MARKETING}
     assert by_id["c3"].suppressed == set()

@@ -10,7 +10,7 @@ nor a miss (a customer imported today has no birthday card of last week).
 
 It is built to plan a million customers in seconds: what does not depend on
 the customer is worked out once per call (the rules; the due times of date,
-holiday, cron and yearly triggers per zone and country, see ``prepared``); a
+holiday, cron and yearly triggers per zone and country, see ``rule_plans``); a
 rule is skipped for a customer without events of its type; a template context
 is built only when a condition or a template reads it.
 """

@@ -1,10 +1,10 @@
 """``open_store``: the one way callers get a ``Store``, chosen by where it is.
 
-A location is a path to a SQLite file (``touchflow.yaml``'s ``store:``, resolved
-against the project) or a URL: ``sqlite:///relative/path`` or
-``sqlite:////absolute/path`` name a SQLite file too. A PostgreSQL URL is refused
-with words saying so: that store comes with a later version, and nothing here
-pretends to be one.
+A location is a path to a SQLite file (what ``ProjectConfig.store_file()`` gives for
+touchflow.yaml's ``store:``) or a URL: ``sqlite:///relative/path`` or
+``sqlite:////absolute/path`` name a SQLite file too (``config/store.py`` reads both).
+A PostgreSQL URL is refused with words saying so: that store comes with a later
+version, and nothing here pretends to be one.
 """
 
 from __future__ import annotations

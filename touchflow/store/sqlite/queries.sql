@@ -333,7 +333,7 @@ INSERT INTO changes (customer_id) VALUES (?)
 
 -- name: pending_changes
 -- Distinct customers are counted only up to the limit: after a big import the table
--- has a row per change, and run --once asks twice (touchflow.send.daemon._warm_up).
+-- has a row per change, and run --once asks twice (Daemon._warm_up in touchflow/send/daemon.py).
 SELECT (SELECT MAX(seq) FROM changes), COUNT(*) FROM
 (SELECT DISTINCT customer_id FROM changes LIMIT ?)
 
