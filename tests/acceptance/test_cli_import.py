@@ -135,3 +135,37 @@ def _read_all(fd: int) -> str:
         chunks.append(chunk)
     os.close(fd)
     return b"".join(chunks).decode(errors="replace")
+
+
+def test_a_problem_after_many_rows_undoes_every_row_written_before_it(
+    sample: Path, tmp_path: Path
+) -> None:
+    # More rows than a chunk (10k): the first chunks are written before the problem is read.
+    rows = "".join(f"c-{i},c{i}@example.com,Europe/Berlin\n" for i in range(1, 25_001))
+    bad = write(tmp_path / "big.csv", "id,email,timezone\n" + rows + "c-7,,Europe/Berlin\nc-x,x@\n")
+    result = touchflow("import", "customers", str(bad), cwd=sample, check=False)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f'{bad}:25002: id "c-7" appears twice (lines 8 and 25002)\n'
+        f"{bad}:25003: row has 2 cells but the header has 3; quote cells that contain commas\n"
+        "2 problems found.\n"
+    )
+    good = write(tmp_path / "customers.csv", CUSTOMERS)
+    result = touchflow("import", "customers", str(good), cwd=sample)
+    assert result.stdout == f"Imported 2 customers from {good}: 2 new.\n"
+
+    lines = "".join(
+        event(f"q-{i}", "c-1", "2026-05-01T10:00:00Z", inquiry_id=f"i-{i}", subject="Hours?")
+        for i in range(1, 25_001)
+    )
+    unknown = event("q-0", "c-999", "2026-05-01T10:00:00Z", inquiry_id="i-0", subject="?")
+    events = write(tmp_path / "events.jsonl", lines + unknown)
+    result = touchflow("import", "events", str(events), cwd=sample, check=False)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"{events}:25001: no customer 'c-999' in the store (import customers first)\n"
+        "1 problem found.\n"
+    )
+    one = write(tmp_path / "one.jsonl", lines.splitlines(keepends=True)[0])
+    result = touchflow("import", "events", str(one), cwd=sample)
+    assert result.stdout == f"Imported 1 event from {one}.\n"

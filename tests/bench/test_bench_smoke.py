@@ -82,3 +82,10 @@ def test_the_preview_benchmark_runs_one_process_and_one_per_core_to_the_same_doc
     assert found["preview.same_document"] == "yes"
     assert int(found["preview.json_bytes"]) > 2
     assert float(found["preview.speedup"]) > 0
+
+
+def test_the_import_memory_benchmark_imports_customers_and_events_and_reports_peak_rss() -> None:
+    found = figures("import_memory.py")
+    assert found["import.customers"] == "300"
+    for what in ("customers", "events"):
+        assert float(found[f"import.now.{what}_peak_rss_mib_max"]) > 0

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
 from touchflow.config.project_config import ProjectConfig
-from touchflow.data.customers import parse_customers
-from touchflow.data.events import read_events
-from touchflow.data.readers import raise_problems
+from touchflow.data.customers import CustomerReader
+from touchflow.data.events import EventReader, path_source
+from touchflow.data.readers import Problems, Source
 from touchflow.data.sample_data import load_sample
 from touchflow.errors import Problem
 from touchflow.models import Event
@@ -75,35 +75,78 @@ async def import_customers(
     *,
     now: datetime,
     progress: ImportProgress | None = None,
-) -> tuple[CustomersWrite, list[str]]:
-    """What the store wrote, and the ids the file holds."""
-    customers = parse_customers(
-        path,
+) -> tuple[CustomersWrite, Collection[str]]:
+    """What the store wrote, and the ids the file holds.
+
+    The file is read a chunk at a time and each chunk written as it comes, all in one
+    transaction: memory follows the chunk. A problem anywhere stops the writing, the
+    rest of the file is still read for its problems, and nothing is stored."""
+    reader = CustomerReader(
+        Source(display=str(path), path=path),
         attribute_types=config.customer_attributes,
         progress=progress.reading if progress else None,
     )
-    written = _writing(progress, len(customers))
-    outcome = await store.upsert_customers(customers, now=now, progress=written)
-    return outcome, [c.id for c in customers]
+    written = CustomersWrite(new=0, updated=0, unchanged=0)
+    async with store.bulk_write() as bulk:
+        for chunk in reader.chunks():
+            if reader.problems.count:
+                continue  # nothing will be stored: reading on only finds the problems
+            outcome = await bulk.upsert_customers(
+                chunk, now=now, progress=_writing(progress, written.total, reader)
+            )
+            written = _added(written, outcome)
+        reader.raise_if_any()  # inside the block: undoes every chunk written
+    if progress is not None:
+        progress.writing(written.total, written.total)
+    return written, reader.ids.keys()
+
+
+def _added(a: CustomersWrite, b: CustomersWrite) -> CustomersWrite:
+    return CustomersWrite(
+        new=a.new + b.new, updated=a.updated + b.updated, unchanged=a.unchanged + b.unchanged
+    )
 
 
 async def import_events(
     store: Store, config: ProjectConfig, path: Path, progress: ImportProgress | None = None
 ) -> tuple[int, int]:
     """``(added, already known)``; like ``touchflow event`` and the HTTP interface, an
-    unknown customer or an id already recorded for a different event stops it all."""
-    lined = read_events(
-        path, data_types=config.events, progress=progress.reading if progress else None
+    unknown customer or an id already recorded for a different event stops it all.
+
+    Read and written a chunk at a time in one transaction, as ``import_customers``;
+    the file's own problems are reported before the store's (as when it was read whole)."""
+    reader = EventReader(
+        path_source(path),
+        data_types=config.events,
+        progress=progress.reading if progress else None,
     )
-    outcome = await store.add_events_checked(
-        [event for _, event in lined], progress=_writing(progress, len(lined))
-    )
-    raise_problems(event_problems(str(path), lined, outcome))
-    return len(outcome.inserted), len(outcome.duplicates)
+    refused = Problems(str(path))
+    added = known = 0
+    async with store.bulk_write() as bulk:
+        for chunk in reader.chunks():
+            if reader.problems.count:
+                continue
+            outcome = await bulk.add_events_checked(
+                [event for _, event in chunk],
+                progress=_writing(progress, added + known, reader),
+            )
+            for problem in event_problems(str(path), chunk, outcome):
+                refused.add(problem.line, problem.message)
+            added, known = added + len(outcome.inserted), known + len(outcome.duplicates)
+        reader.raise_if_any()
+        refused.raise_if_any()
+    if progress is not None:
+        progress.writing(added + known, added + known)
+    return added, known
 
 
-def _writing(progress: ImportProgress | None, total: int) -> Callable[[int], None] | None:
-    return None if progress is None else lambda done: progress.writing(done, total)
+def _writing(
+    progress: ImportProgress | None, before: int, reader: CustomerReader | EventReader
+) -> Callable[[int], None] | None:
+    """Rows written of the rows read so far (the file's total is known only at its end)."""
+    if progress is None:
+        return None
+    return lambda done: progress.writing(before + done, max(len(reader.ids), before + done))
 
 
 def event_problems(

@@ -22,11 +22,15 @@ from touchflow.data.fields import (
     identifier,
     text_value,
 )
-from touchflow.data.readers import Problems, Progress, csv_rows, jsonl_rows, kind, quoted, read_text
+from touchflow.data.readers import Problems, Progress, Source, csv_rows, jsonl_rows, kind, quoted
 from touchflow.errors import InputError, Problem
 from touchflow.models import CUSTOMER_CORE_FIELDS, Customer, FieldType
 
 CUSTOMER_FORMATS = (".csv", ".jsonl")
+
+
+# Customers a chunk of a file holds: what an import keeps in memory besides the ids.
+CHUNK = 10_000
 
 
 def parse_customers(
@@ -35,11 +39,10 @@ def parse_customers(
     """Read customers from a ``.csv`` or ``.jsonl`` file; raise ``InputError`` on any problem.
 
     A ``.csv`` whose header row has ';' and no ',' is read with ';' between cells."""
-    _customer_format(str(path))
-    text = read_text(path)
-    return parse_customers_text(
-        text, display=str(path), attribute_types=attribute_types, progress=progress
+    reader = CustomerReader(
+        Source(display=str(path), path=path), attribute_types=attribute_types, progress=progress
     )
+    return reader.all()
 
 
 def parse_customers_text(
@@ -50,28 +53,74 @@ def parse_customers_text(
     progress: Progress | None = None,
 ) -> list[Customer]:
     """Like ``parse_customers``; the format comes from ``display``'s extension."""
-    problems = Problems(display)
-    rows: Iterator[tuple[int, Mapping[str, Any]]]
-    if _customer_format(display) == ".csv":
-        rows = csv_rows(text, problems, progress)
-    else:
-        rows = jsonl_rows(text, problems, "customer", progress)
-    customers: list[Customer] = []
-    first_line: dict[str, int] = {}
-    for line, raw in rows:
+    source = Source(display=display, text=text)
+    return CustomerReader(source, attribute_types=attribute_types, progress=progress).all()
+
+
+class CustomerReader:
+    """The customers of a file in chunks of up to ``CHUNK``, read as they are used.
+
+    Problems are collected in ``problems`` while reading (a row with one is left out
+    of the chunks); ``raise_if_any`` raises them once the file is read, so a caller
+    that wrote the chunks as they came can still undo it all. ``ids`` holds each id
+    read, with its first line: what duplicates are found by."""
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        attribute_types: Mapping[str, FieldType],
+        progress: Progress | None = None,
+        chunk: int = CHUNK,
+    ) -> None:
+        self._format = _customer_format(source.display)
+        self.source = source
+        self.problems = Problems(source.display)
+        self.ids: dict[str, int] = {}
+        self._types = attribute_types
+        self._progress = progress
+        self._chunk = chunk
+
+    def all(self) -> list[Customer]:
+        customers = [c for chunk in self.chunks() for c in chunk]
+        self.raise_if_any()
+        return customers
+
+    def raise_if_any(self) -> None:
+        self.problems.raise_if_any()
+
+    def chunks(self) -> Iterator[list[Customer]]:
+        chunk: list[Customer] = []
+        for line, raw in self._rows():
+            customer = self._checked(line, raw)
+            if customer is not None:
+                chunk.append(customer)
+                if len(chunk) >= self._chunk:
+                    yield chunk
+                    chunk = []
+        if chunk:
+            yield chunk
+
+    def _rows(self) -> Iterator[tuple[int, Mapping[str, Any]]]:
+        if self._format == ".csv":
+            return csv_rows(self.source, self.problems, self._progress)
+        return jsonl_rows(self.source, self.problems, "customer", self._progress)
+
+    def _checked(self, line: int, raw: Mapping[str, Any]) -> Customer | None:
+        """The row's customer, or None (its problems added, or its id seen before)."""
         row = Row()
-        customer = _customer(raw, row, attribute_types)
+        customer = _customer(raw, row, self._types)
         for message in row.errors:
-            problems.add(line, message)
+            self.problems.add(line, message)
         customer_id = customer.id if customer else _id_or_none(raw.get("id"))
-        if customer_id is not None and customer_id in first_line:
-            first = first_line[customer_id]
-            problems.add(line, f"id {quoted(customer_id)} appears twice (lines {first} and {line})")
-        elif customer_id is not None:
-            first_line[customer_id] = line
-            customers.extend([customer] if customer else [])
-    problems.raise_if_any()
-    return customers
+        if customer_id is None:
+            return None
+        first = self.ids.setdefault(customer_id, line)
+        if first != line:
+            message = f"id {quoted(customer_id)} appears twice (lines {first} and {line})"
+            self.problems.add(line, message)
+            return None
+        return customer
 
 
 def _id_or_none(value: Any) -> str | None:

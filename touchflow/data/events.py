@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,11 +29,11 @@ from touchflow.data.fields import (
 from touchflow.data.readers import (
     Problems,
     Progress,
+    Source,
     jsonl_rows,
     kind,
     quoted,
     raise_problems,
-    read_text,
 )
 from touchflow.errors import InputError, Problem
 from touchflow.models import Event, FieldType
@@ -41,6 +41,11 @@ from touchflow.models import Event, FieldType
 EVENT_KEYS = ("id", "type", "customer", "at", "data")
 
 _T = TypeVar("_T")
+
+
+# Events a chunk of a file holds: what an import keeps in memory besides the ids.
+CHUNK = 10_000
+_FINGERPRINT = (1 << 64) - 1
 
 
 def parse_events(path: Path, *, data_types: Mapping[str, Mapping[str, FieldType]]) -> list[Event]:
@@ -55,11 +60,15 @@ def read_events(
     progress: Progress | None = None,
 ) -> list[tuple[int, Event]]:
     """``(line, event)`` from a ``.jsonl`` file (an identical repeat once, at its first line)."""
+    return EventReader(path_source(path), data_types=data_types, progress=progress).all()
+
+
+def path_source(path: Path) -> Source:
+    """``path`` as a source of events; only ``.jsonl`` files are."""
     if path.suffix.lower() != ".jsonl":
         message = f"unsupported file type {quoted(path.suffix)}; events are read from .jsonl"
         raise InputError([Problem(path=str(path), line=None, message=message)])
-    text = read_text(path)
-    return lined_events_text(text, display=str(path), data_types=data_types, progress=progress)
+    return Source(display=str(path), path=path)
 
 
 def parse_events_text(
@@ -75,26 +84,88 @@ def lined_events_text(
     data_types: Mapping[str, Mapping[str, FieldType]],
     progress: Progress | None = None,
 ) -> list[tuple[int, Event]]:
-    problems = Problems(display)
-    events: dict[str, tuple[int, Event]] = {}
-    for line, raw in jsonl_rows(text, problems, "event", progress):
+    source = Source(display=display, text=text)
+    return EventReader(source, data_types=data_types, progress=progress).all()
+
+
+class EventReader:
+    """The events of a ``.jsonl`` source in chunks of up to ``CHUNK`` ``(line, event)``,
+    read as they are used; an identical repeat is left out (kept at its first line).
+
+    Problems are collected in ``problems`` while reading (an event with one is left
+    out of the chunks); ``raise_if_any`` raises them once the source is read. For each
+    id only its first line and a 64-bit fingerprint of its event are kept, so a million
+    ids fit in memory; two different events with one id are told apart by it (equal
+    fingerprints of different events: about one chance in 2**64 per repeated id)."""
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        data_types: Mapping[str, Mapping[str, FieldType]],
+        progress: Progress | None = None,
+        chunk: int = CHUNK,
+    ) -> None:
+        self.source = source
+        self.problems = Problems(source.display)
+        self.ids: dict[str, int] = {}  # id: first line << 64 | fingerprint
+        self._types = data_types
+        self._progress = progress
+        self._chunk = chunk
+
+    def all(self) -> list[tuple[int, Event]]:
+        events = [item for chunk in self.chunks() for item in chunk]
+        self.raise_if_any()
+        return events
+
+    def raise_if_any(self) -> None:
+        self.problems.raise_if_any()
+
+    def chunks(self) -> Iterator[list[tuple[int, Event]]]:
+        chunk: list[tuple[int, Event]] = []
+        for line, raw in jsonl_rows(self.source, self.problems, "event", self._progress):
+            event = self._checked(line, raw)
+            if event is not None:
+                chunk.append((line, event))
+                if len(chunk) >= self._chunk:
+                    yield chunk
+                    chunk = []
+        if chunk:
+            yield chunk
+
+    def _checked(self, line: int, raw: Mapping[str, Any]) -> Event | None:
+        """The line's event, or None (its problems added, or an id seen before)."""
         row = Row()
-        event = _event(raw, row, data_types)
+        event = _event(raw, row, self._types)
         for message in row.errors:
-            problems.add(line, message)
+            self.problems.add(line, message)
         if event is None:
-            continue
-        if event.id in events and events[event.id][1] != event:
-            first = events[event.id][0]
-            problems.add(
+            return None
+        mark = line << 64 | (hash(_frozen(event)) & _FINGERPRINT)
+        first = self.ids.setdefault(event.id, mark)
+        if first == mark:
+            return event
+        if (first ^ mark) & _FINGERPRINT:
+            self.problems.add(
                 line,
-                f"id {quoted(event.id)} was used for a different event on line {first}; "
+                f"id {quoted(event.id)} was used for a different event on line {first >> 64}; "
                 "event ids must be unique",
             )
         # An identical repeat (overlapping exports) is harmless: keep the first.
-        events.setdefault(event.id, (line, event))
-    problems.raise_if_any()
-    return list(events.values())
+        return None
+
+
+def _frozen(event: Event) -> tuple[Any, ...]:
+    """What makes two events equal, as one hashable value."""
+    return (event.id, event.type, event.customer_id, event.at, _frozen_value(event.data))
+
+
+def _frozen_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return ("{}", tuple(sorted((k, _frozen_value(v)) for k, v in value.items())))
+    if isinstance(value, list):
+        return ("[]", tuple(_frozen_value(v) for v in value))
+    return value
 
 
 def _event(

@@ -2,7 +2,8 @@
 
 Every problem is collected with its line (``Problems``) and raised together, so
 a file with any bad row imports nothing. The readers report how far they got
-(``Progress``), so a long import on a terminal can show a bar.
+(``Progress``), so a long import on a terminal can show a bar. A file is read
+line by line as its rows are used (``Source``): memory follows the row, not the file.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import csv
 import io
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +27,27 @@ PROGRESS_EVERY = 2000
 
 
 class Problems:
-    """Collects the problems of one file, then raises them all at once."""
+    """Collects the problems of one file, then raises them all at once. Only the first
+    MAX_PROBLEMS are kept (only they are shown); the rest are counted."""
 
     def __init__(self, display: str) -> None:
         self.display = display
         self.items: list[Problem] = []
+        self.count = 0
 
     def add(self, line: int | None, message: str) -> None:
-        self.items.append(Problem(path=self.display, line=line, message=message))
+        self.count += 1
+        if len(self.items) <= MAX_PROBLEMS:  # one more than shown: raise_problems counts it
+            self.items.append(Problem(path=self.display, line=line, message=message))
 
     def raise_if_any(self) -> None:
+        if self.count > len(self.items):
+            more = self.count - MAX_PROBLEMS
+            shown = [
+                *self.items[:MAX_PROBLEMS],
+                Problem(path=self.display, line=None, message=f"... and {more} more"),
+            ]
+            raise InputError(shown)
         raise_problems(self.items)
 
 
@@ -66,22 +79,81 @@ def read_text(path: Path) -> str:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        problem = Problem(path=str(path), line=None, message=f"cannot read: {exc}")
-        raise InputError([problem]) from None
+        raise _unreadable(path, exc) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        message = f"not UTF-8 text ({exc.reason}); save the file as UTF-8"
-        raise InputError([Problem(path=str(path), line=line, message=message)]) from None
+        raise _not_utf8(path, line, exc.reason) from None
 
 
-def _ticker(text: str, progress: Progress | None) -> Callable[[int], None]:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Source:
+    """Where rows come from: a file, read line by line as they are used (``path``), or
+    text already in memory (``text``: a rendered sample file). ``display`` names it in
+    problems."""
+
+    display: str
+    path: Path | None = None
+    text: str | None = None
+
+    def lines(self, *, newline: str | None) -> Generator[str, None, None]:
+        """The lines, as ``open(..., newline=newline)`` splits them, without the BOM."""
+        if self.text is not None or self.path is None:
+            yield from io.StringIO((self.text or "").removeprefix("\ufeff"), newline=newline)
+            return
+        try:
+            with self.path.open(encoding="utf-8-sig", newline=newline) as file:
+                first = True
+                for line in file:
+                    yield line.removeprefix("\ufeff") if first else line
+                    first = False
+        except OSError as exc:
+            raise _unreadable(self.path, exc) from None
+        except UnicodeDecodeError:
+            raise _undecodable(self.path) from None
+
+    def line_count(self) -> int:
+        """Lines in the source (a last line without a line end counts too)."""
+        if self.text is not None or self.path is None:
+            text = self.text or ""
+            return text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+        count, last = 0, b"\n"
+        try:
+            with self.path.open("rb") as file:
+                while block := file.read(1 << 20):
+                    count, last = count + block.count(b"\n"), block[-1:]
+        except OSError as exc:
+            raise _unreadable(self.path, exc) from None
+        return count + (0 if last == b"\n" else 1)
+
+
+def _unreadable(path: Path, exc: OSError) -> InputError:
+    return InputError([Problem(path=str(path), line=None, message=f"cannot read: {exc}")])
+
+
+def _not_utf8(path: Path, line: int, reason: str) -> InputError:
+    message = f"not UTF-8 text ({reason}); save the file as UTF-8"
+    return InputError([Problem(path=str(path), line=line, message=message)])
+
+
+def _undecodable(path: Path) -> InputError:
+    """The first line that is not UTF-8 (a character never spans a line end)."""
+    with path.open("rb") as file:
+        for number, raw in enumerate(file, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return _not_utf8(path, number, exc.reason)
+    return _not_utf8(path, number, "invalid data")  # not reached: decoding failed somewhere
+
+
+def _ticker(source: Source, progress: Progress | None) -> Callable[[int], None]:
     """``tick(line)``: tells ``progress`` every PROGRESS_EVERY lines (a call per row
     would cost more than reading the row)."""
     if progress is None:
         return lambda line: None
-    total = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+    total = source.line_count()
 
     def tick(line: int) -> None:
         if line % PROGRESS_EVERY == 0 or line >= total:
@@ -91,19 +163,21 @@ def _ticker(text: str, progress: Progress | None) -> Callable[[int], None]:
     return tick
 
 
-def _lines(text: str) -> Iterator[tuple[int, str]]:
+def _lines(source: Source) -> Iterator[tuple[int, str]]:
     # Only \n, \r and \r\n end a line: str.splitlines would also split on U+2028
     # and friends, which JSON strings may hold, and the line numbers would drift.
-    for number, line in enumerate(io.StringIO(text.removeprefix("\ufeff"), newline=None), 1):
+    for number, line in enumerate(source.lines(newline=None), 1):
         yield number, line.rstrip("\n")
 
 
 def jsonl_rows(
-    text: str, problems: Problems, what: str, progress: Progress | None = None
+    source: Source | str, problems: Problems, what: str, progress: Progress | None = None
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(line, object)`` of each non-blank line; other lines become problems."""
-    tick = _ticker(text, progress)
-    for number, line in _lines(text):
+    if isinstance(source, str):
+        source = Source(display=problems.display, text=source)
+    tick = _ticker(source, progress)
+    for number, line in _lines(source):
         tick(number)
         if not line.strip():
             continue
@@ -134,22 +208,30 @@ def _encodable(value: Any) -> bool:
     return True
 
 
-def delimiter(text: str) -> str:
+def delimiter(source: Source | str) -> str:
     """';' if the header line has a ';' and no ',' (as spreadsheets save CSV in many
     European locales, where ',' is the decimal mark), else ','."""
-    for line in io.StringIO(text.removeprefix("\ufeff"), newline=None):
-        if line.strip():
-            return ";" if ";" in line and "," not in line else ","
+    if isinstance(source, str):
+        source = Source(display="", text=source)
+    lines = source.lines(newline=None)
+    try:
+        for line in lines:
+            if line.strip():
+                return ";" if ";" in line and "," not in line else ","
+    finally:
+        lines.close()  # closes the file
     return ","
 
 
 def csv_rows(
-    text: str, problems: Problems, progress: Progress | None = None
+    source: Source | str, problems: Problems, progress: Progress | None = None
 ) -> Iterator[tuple[int, dict[str, str | None]]]:
     """``(line, {column: cell or None})`` of each row after the header row."""
-    sep = delimiter(text)
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), delimiter=sep)
-    tick = _ticker(text, progress)
+    if isinstance(source, str):
+        source = Source(display=problems.display, text=source)
+    sep = delimiter(source)
+    reader = csv.reader(source.lines(newline=""), delimiter=sep)
+    tick = _ticker(source, progress)
     header: list[str] | None = None
     end = 0
     try:
@@ -180,7 +262,7 @@ def csv_rows(
 
 
 def _header(record: list[str], line: int, problems: Problems) -> list[str] | None:
-    before = len(problems.items)
+    before = problems.count
     header = [name.strip() for name in record]
     for index, name in enumerate(header, 1):
         if not name:
@@ -189,4 +271,4 @@ def _header(record: list[str], line: int, problems: Problems) -> list[str] | Non
             problems.add(line, f"column {quoted(name)} appears twice in the header row")
     if "id" not in header:
         problems.add(line, 'the header row has no "id" column; start with e.g. id,email,timezone')
-    return header if len(problems.items) == before else None
+    return header if problems.count == before else None

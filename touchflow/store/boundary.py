@@ -20,6 +20,7 @@ a change that raced with another one is skipped instead of overwriting it.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
@@ -46,8 +47,38 @@ Written = Callable[[int], None]
 REQUEUEABLE = (OutboxState.FAILED, OutboxState.EXPIRED, OutboxState.CANCELLED)
 
 
+class BulkWrite(Protocol):
+    """Writes inside the one transaction ``FactsStore.bulk_write`` opened: each method
+    does what the store's method of that name does, except that nothing is stored
+    until the block ends. A row written by an earlier call of the block counts as
+    stored for a later one (an event id written before is a duplicate or a conflict)."""
+
+    async def upsert_customers(
+        self,
+        customers: Sequence[Customer],
+        *,
+        now: datetime | None = None,
+        progress: Written | None = None,
+    ) -> CustomersWrite: ...
+
+    async def add_events_checked(
+        self, events: Sequence[Event], *, progress: Written | None = None
+    ) -> EventsWrite:
+        """As ``FactsStore.add_events_checked``: this call's events are all written or,
+        if one is refused, none of them (the block goes on)."""
+        ...
+
+
 class FactsStore(Protocol):
     """Customers, events and suppressions: written by imports, read as the planner's facts."""
+
+    def bulk_write(self) -> AbstractAsyncContextManager[BulkWrite]:
+        """One transaction for many writes (an import file, a chunk at a time, so memory
+        follows the chunk): everything written in the block is stored when it ends, and
+        nothing if it raises; other connections see none of it until it ends. The
+        transaction begins at the first write, so a block that writes nothing takes no
+        lock."""
+        ...
 
     async def upsert_customers(
         self,

@@ -1,6 +1,7 @@
 """Customers, events and suppressions written to the SQLite store, and erasure.
 
-Events come in two ways: ``add_events`` (the sample, the daemon's tests) stores
+An import file is written through ``bulk_write``: a chunk at a time, all in one
+transaction. Events come in two ways: ``add_events`` (the sample, the daemon's tests) stores
 the new ones and skips ids already stored; ``add_events_checked`` (an import
 file, `touchflow event`, the HTTP interface) first checks that every customer
 exists and no id names a different event, and stores none unless all pass.
@@ -8,14 +9,15 @@ exists and no id names a different event, and stores none unless all pass.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 import aiosqlite
 
 from touchflow.models import Customer, Event, Suppression
-from touchflow.store.boundary import Written
+from touchflow.store.boundary import BulkWrite, Written
 from touchflow.store.sqlite.columns import (
     customer,
     customer_params,
@@ -46,20 +48,8 @@ class CustomerMethods(Connection):
         now: datetime | None = None,
         progress: Written | None = None,
     ) -> CustomersWrite:
-        came = utc_text(now)
         async with self._transaction("write customers to") as db:
-            before = await _count_customers(db)
-            done = 0
-            # Chunks, so a long import can show how far it got: still one transaction.
-            for start in range(0, len(customers), WRITE_CHUNK):
-                params = [customer_params(c, came) for c in customers[start : start + WRITE_CHUNK]]
-                async with db.executemany(SQL["upsert_customer"], params) as cur:
-                    # Rows inserted or updated; an unchanged row is skipped by the WHERE.
-                    done += max(cur.rowcount, 0)
-                if progress is not None:
-                    progress(start + len(params))
-            new = await _count_customers(db) - before
-        return CustomersWrite(new=new, updated=done - new, unchanged=len(customers) - done)
+            return await upsert_customers(db, customers, now=now, progress=progress)
 
     async def add_events(self, events: Sequence[Event]) -> tuple[int, int]:
         async with self._transaction("write events to") as db:
@@ -74,31 +64,13 @@ class CustomerMethods(Connection):
         One transaction: what is checked is what is written. ``progress`` is told how
         many of ``events`` are written.
         """
-        params = {e.id: event_params(e) for e in events}
         async with self._transaction("write events to") as db:
-            customers = sorted({e.customer_id for e in events})
-            known = {r[0] for r in await fetch_in(db, SQL["customer_ids_in"], customers)}
-            stored = {r[0]: tuple(r) for r in await fetch_in(db, SQL["events_in"], sorted(params))}
-            unknown = tuple(c for c in customers if c not in known)
-            differ = {i: event_differences(row, params[i]) for i, row in stored.items()}
-            conflicts = {i: found for i, found in differ.items() if found}
-            if unknown or conflicts:
-                return EventsWrite(
-                    inserted=frozenset(),
-                    duplicates=frozenset(),
-                    conflicts=tuple(sorted(conflicts)),
-                    unknown_customers=unknown,
-                    differences=conflicts,
-                )
-            new = [e for e in events if e.id not in stored]
-            if new:  # their columns as compared above: each event is serialised once
-                await insert_events(db, [params[e.id] for e in new], progress)
-        return EventsWrite(
-            inserted=frozenset(e.id for e in new),
-            duplicates=frozenset(stored),
-            conflicts=(),
-            unknown_customers=(),
-        )
+            return await add_events_checked(db, events, progress=progress)
+
+    @asynccontextmanager
+    async def bulk_write(self) -> AsyncIterator[BulkWrite]:
+        async with AsyncExitStack() as stack:
+            yield _Bulk(self, stack)
 
     async def add_suppression(self, s: Suppression) -> None:
         async with self._transaction("write a suppression to") as db:
@@ -132,6 +104,92 @@ class CustomerMethods(Connection):
             events=events, touchpoints_deleted=deleted, touchpoints_kept=kept,
             suppressions_hashed=hashed,
         )  # fmt: skip
+
+
+class _Bulk:
+    """``BulkWrite`` on the store's connection: its transaction begins at the first
+    write and ends with the ``bulk_write`` block (the stack)."""
+
+    def __init__(self, store: Connection, stack: AsyncExitStack) -> None:
+        self._store = store
+        self._stack = stack
+        self._db: aiosqlite.Connection | None = None
+
+    async def _opened(self) -> aiosqlite.Connection:
+        if self._db is None:
+            # _transaction commits when the stack closes normally, else rolls back.
+            transaction = self._store._transaction("write to")
+            self._db = await self._stack.enter_async_context(transaction)
+        return self._db
+
+    async def upsert_customers(
+        self,
+        customers: Sequence[Customer],
+        *,
+        now: datetime | None = None,
+        progress: Written | None = None,
+    ) -> CustomersWrite:
+        return await upsert_customers(await self._opened(), customers, now=now, progress=progress)
+
+    async def add_events_checked(
+        self, events: Sequence[Event], *, progress: Written | None = None
+    ) -> EventsWrite:
+        return await add_events_checked(await self._opened(), events, progress=progress)
+
+
+async def upsert_customers(
+    db: aiosqlite.Connection,
+    customers: Sequence[Customer],
+    *,
+    now: datetime | None,
+    progress: Written | None,
+) -> CustomersWrite:
+    """``upsert_customers`` inside the caller's transaction."""
+    came = utc_text(now)
+    ids = sorted({c.id for c in customers})
+    # New ones are the ids not stored yet: looked up by key, not by counting the table,
+    # so a chunk of a big import costs the same at its end as at its start.
+    new = len(ids) - len(await fetch_in(db, SQL["customer_ids_in"], ids))
+    done = 0
+    # Chunks, so a long import can show how far it got: still one transaction.
+    for start in range(0, len(customers), WRITE_CHUNK):
+        params = [customer_params(c, came) for c in customers[start : start + WRITE_CHUNK]]
+        async with db.executemany(SQL["upsert_customer"], params) as cur:
+            # Rows inserted or updated; an unchanged row is skipped by the WHERE.
+            done += max(cur.rowcount, 0)
+        if progress is not None:
+            progress(start + len(params))
+    return CustomersWrite(new=new, updated=done - new, unchanged=len(customers) - done)
+
+
+async def add_events_checked(
+    db: aiosqlite.Connection, events: Sequence[Event], *, progress: Written | None
+) -> EventsWrite:
+    """``add_events_checked`` inside the caller's transaction."""
+    params = {e.id: event_params(e) for e in events}
+    customers = sorted({e.customer_id for e in events})
+    known = {r[0] for r in await fetch_in(db, SQL["customer_ids_in"], customers)}
+    stored = {r[0]: tuple(r) for r in await fetch_in(db, SQL["events_in"], sorted(params))}
+    unknown = tuple(c for c in customers if c not in known)
+    differ = {i: event_differences(row, params[i]) for i, row in stored.items()}
+    conflicts = {i: found for i, found in differ.items() if found}
+    if unknown or conflicts:
+        return EventsWrite(
+            inserted=frozenset(),
+            duplicates=frozenset(),
+            conflicts=tuple(sorted(conflicts)),
+            unknown_customers=unknown,
+            differences=conflicts,
+        )
+    new = [e for e in events if e.id not in stored]
+    if new:  # their columns as compared above: each event is serialised once
+        await insert_events(db, [params[e.id] for e in new], progress)
+    return EventsWrite(
+        inserted=frozenset(e.id for e in new),
+        duplicates=frozenset(stored),
+        conflicts=(),
+        unknown_customers=(),
+    )
 
 
 async def insert_events(
