@@ -337,7 +337,13 @@ class _Stopper(RecordingChannel):
         self.after = after
         self.dispatcher: Dispatcher | None = None
 
-    async def send(self, envelope: Envelope, *, after: Awaitable[object] | None = None) -> Delivery:
+    async def send(
+        self,
+        envelope: Envelope,
+        *,
+        after: Awaitable[object] | None = None,
+        then: Envelope | None = None,
+    ) -> Delivery:
         if after is not None:
             await after
         await asyncio.sleep(0)
@@ -406,7 +412,13 @@ class _Witness(RecordingChannel):
         self.most_unrecorded = 0
         self.gated = 0  # sends that had to wait for an earlier outcome
 
-    async def send(self, envelope: Envelope, *, after: Awaitable[object] | None = None) -> Delivery:
+    async def send(
+        self,
+        envelope: Envelope,
+        *,
+        after: Awaitable[object] | None = None,
+        then: Envelope | None = None,
+    ) -> Delivery:
         await asyncio.sleep(0.001)  # MAIL, RCPT and DATA
         if after is not None:
             self.gated += 1
