@@ -209,9 +209,9 @@ async def transaction(
     (the caller has checked its addresses).
     """
     content = crlf(envelope.data)
-    commands = _commands(session, envelope, content)
     primed, session.primed = session.primed is envelope, None
-    replies = await _exchange(session, commands, stage, written=primed)
+    commands = None if primed else _commands(session, envelope, content)
+    replies = await _exchange(session, commands, stage)
     _judge(session, replies, envelope, stage)
     if after is not None:
         # MAIL, RCPT and DATA went out while ``after`` ran; the message waits for it (in
@@ -271,27 +271,28 @@ def _accepted(step: int, code: int) -> bool:
 
 
 async def _exchange(
-    session: Session, commands: tuple[bytes, ...], stage: Stage, *, written: bool
+    session: Session, commands: tuple[bytes, ...] | None, stage: Stage
 ) -> list[SMTPResponse]:
-    """Send MAIL, RCPT and DATA (unless ``written`` already, pipelined), pipelined or
-    one by one, and read their replies.
+    """Send MAIL, RCPT and DATA, pipelined or one by one, and read their replies
+    (``commands`` None: they were sent already, pipelined, with the last message's end).
 
     Pipelined, every reply is read before any is judged, so the connection stays in
     step for RSET; once one was a refusal, a connection that ends before the rest
     arrive is closed and the refusal still counts. One by one, a refusal ends it.
     """
-    pipelined = session.pipelining or written
-    if pipelined and not written:
+    pipelined = session.pipelining or commands is None
+    if pipelined and commands is not None:
         session.write(*commands)
     replies: list[SMTPResponse] = []
-    for step, command in enumerate(commands):
+    for step in range(len(_STAGES)):
         refused = not all(_accepted(i, r.code) for i, r in enumerate(replies))
         if refused and not pipelined:
             break
         if not refused:
             stage.name = _STAGES[step]
         if not pipelined:
-            session.write(command)
+            assert commands is not None
+            session.write(commands[step])
         try:
             replies.append(await session.read())
         except (SMTPServerDisconnected, SMTPTimeoutError):
