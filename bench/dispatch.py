@@ -2,27 +2,30 @@
 
     python bench/dispatch.py [--n 20000] [--rounds 5] [--connections 4] [--smoke]
 
-All three send to one Postfix `smtp-sink` on 127.0.0.1 (Debian package
-`postfix`), in the same run, interleaved round by round:
+All send to one Postfix `smtp-sink` on 127.0.0.1 (Debian package `postfix`), in
+the same run, interleaved round by round:
 
 - touchflow: a project with N due touchpoints (one immediate answer per
-  customer, text + HTML), `touchflow run --once` as a subprocess; its outbox
-  is checked afterwards (every row `sent`). Timed whole (start-up, planning the
-  N new events, sending) and, from the outbox's `sent_at`, its sending phase;
+  customer, text + HTML), `touchflow run --once` as a subprocess, at the
+  daemon's default log level (`touchflow`) and at `--log-level error`
+  (`touchflow_quiet`); its outbox is checked afterwards (every row `sent`).
+  Timed whole (start-up, planning the N new events, sending) and, from the
+  outbox's `sent_at`, its sending phase (`_sending`);
 - raw: aiosmtplib sending N pre-built messages of the same size over the same
-  number of connections;
-- smtp-source: Postfix's C client, the physical limit of this machine.
+  number of connections (what a user's hand-written sender does);
+- smtp_source: Postfix's C client with `-d` (connections kept open, as touchflow's
+  are): the physical limit of this machine; `smtp_source_new_conn` without `-d`,
+  a new connection per message, for comparison with older figures.
 
 Prints one line per figure: medians (msgs/s), min-max and the ratios, and the CPU
-each used per message (touchflow's worker process included), which other load on
-the machine changes far less than the rates.
+each used per message: touchflow's daemon process and its worker process
+separately, which other load on the machine changes far less than the rates.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import resource
 import shutil
 import socket
 import sqlite3
@@ -31,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -133,44 +137,60 @@ def make_project(root: Path, port: int, n: int, connections: int) -> Path:
     return root
 
 
-def children_cpu() -> float:
-    """CPU seconds of the processes this one has waited for (and theirs: the worker)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+# `python -m touchflow`, writing at exit the CPU seconds of its own process and of the
+# processes it waited for (its worker) to the file named by its first argument.
+_MEASURED = """\
+import atexit, resource, sys
+out = sys.argv.pop(1)
+def report():
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open(out, "w") as f:
+        f.write(f"{own.ru_utime + own.ru_stime} {kids.ru_utime + kids.ru_stime}")
+atexit.register(report)
+sys.argv[0] = "touchflow"
+from touchflow.cli.main import main
+main()
+"""
 
 
-def run_touchflow(template: Path, work: Path) -> tuple[float, float, float]:
-    """Seconds for the whole run, for its sending phase (first to last ``sent_at``), and
-    the CPU seconds it used (its worker process included)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Run:
+    """One `touchflow run --once`: seconds whole and sending, CPU seconds per process."""
+
+    seconds: float
+    sending: float
+    daemon_cpu: float
+    worker_cpu: float
+
+
+def run_touchflow(template: Path, work: Path, *, level: str) -> Run:
+    """One run on a fresh copy of the project, at ``level``; every row must end sent."""
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(template, work)
-    cpu = children_cpu()
+    cpu_file = work / "cpu.txt"
     started = time.perf_counter()
     subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "touchflow",
-            "run",
-            "--once",
-            "--log-level",
-            "error",
-            "--now",
-            NOW.isoformat(),
+            sys.executable, "-c", _MEASURED, str(cpu_file), "run", "--once",
+            "--log-level", level, "--now", NOW.isoformat(),
         ],
         cwd=work,
         check=True,
         stdout=subprocess.DEVNULL,
-    )
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     seconds = time.perf_counter() - started
-    cpu = children_cpu() - cpu
+    daemon_cpu, worker_cpu = map(float, cpu_file.read_text().split())
     with sqlite3.connect(work / ".touchflow" / "store.sqlite3") as db:
         states = dict(db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall())
         first, last = db.execute("SELECT MIN(sent_at), MAX(sent_at) FROM outbox").fetchone()
     if set(states) != {"sent"}:
         raise SystemExit(f"touchflow left rows unsent: {states}")
     sending = (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds()
-    return seconds, max(sending, 1e-6), cpu
+    return Run(
+        seconds=seconds, sending=max(sending, 1e-6), daemon_cpu=daemon_cpu, worker_cpu=worker_cpu
+    )
 
 
 def prebuilt(n: int, size: int) -> list[bytes]:
@@ -209,28 +229,19 @@ async def raw_loop(port: int, messages: list[bytes], connections: int) -> float:
     return time.perf_counter() - started
 
 
-def smtp_source(port: int, n: int, size: int, sessions: int) -> float:
+def smtp_source(port: int, n: int, size: int, sessions: int, *, keep: bool) -> float:
+    """Seconds Postfix's client takes; ``keep``: connections kept open (``-d``)."""
     source = shutil.which("smtp-source") or "/usr/sbin/smtp-source"
     started = time.perf_counter()
     subprocess.run(
         [
-            source,
-            "-s",
-            str(sessions),
-            "-m",
-            str(n),
-            "-l",
-            str(size),
-            "-c",
-            "-f",
-            "shop@bench.example",
-            "-t",
-            "c@bench.example",
+            source, *(["-d"] if keep else []), "-s", str(sessions), "-m", str(n),
+            "-l", str(size), "-c", "-f", "shop@bench.example", "-t", "c@bench.example",
             f"127.0.0.1:{port}",
         ],
         check=True,
         stdout=subprocess.DEVNULL,
-    )
+    )  # fmt: skip
     return time.perf_counter() - started
 
 
@@ -245,24 +256,25 @@ def main(argv: list[str] | None = None) -> None:
         args.n, args.rounds = 50, 1
     port = free_port()
     sink = start_sink(port)
+    times: dict[str, list[float]] = {name: [] for name in _RATES}
+    cpu: dict[str, list[float]] = {name: [] for name in _CPU}
     try:
         with tempfile.TemporaryDirectory() as tmp:
             template = make_project(Path(tmp) / "template", port, args.n, args.connections)
             size = 1800  # about the size of touchflow's text + HTML message
             messages = prebuilt(args.n, size)
-            times: dict[str, list[float]] = {
-                "touchflow": [], "touchflow_sending": [], "raw": [], "smtp_source": []
-            }  # fmt: skip
-            cpu: dict[str, list[float]] = {"touchflow": [], "raw": []}
             for _ in range(args.rounds):
-                whole, sending, used = run_touchflow(template, Path(tmp) / "work")
-                times["touchflow"].append(whole)
-                times["touchflow_sending"].append(sending)
-                cpu["touchflow"].append(used)
+                for name, level in (("touchflow", "info"), ("touchflow_quiet", "error")):
+                    run = run_touchflow(template, Path(tmp) / "work", level=level)
+                    times[name].append(run.seconds)
+                    times[f"{name}_sending"].append(run.sending)
+                    cpu[f"{name}_daemon"].append(run.daemon_cpu)
+                    cpu[f"{name}_worker"].append(run.worker_cpu)
                 seconds, used = raw_round(port, messages, args.connections)
                 times["raw"].append(seconds)
                 cpu["raw"].append(used)
-                times["smtp_source"].append(smtp_source(port, args.n, size, args.connections))
+                for name, keep in (("smtp_source", True), ("smtp_source_new_conn", False)):
+                    times[name].append(smtp_source(port, args.n, size, args.connections, keep=keep))
     finally:
         sink.terminate()
         sink.wait()
@@ -270,26 +282,47 @@ def main(argv: list[str] | None = None) -> None:
     report_cpu(args.n, cpu)
 
 
+_RATES = (
+    "touchflow", "touchflow_sending", "touchflow_quiet", "touchflow_quiet_sending",
+    "raw", "smtp_source", "smtp_source_new_conn",
+)  # fmt: skip
+_CPU = (
+    "touchflow_daemon", "touchflow_worker", "touchflow_quiet_daemon", "touchflow_quiet_worker",
+    "raw",
+)  # fmt: skip
+
+
 def report(n: int, times: dict[str, list[float]]) -> None:
+    """touchflow runs at the daemon's default log level (info) unless named ``_quiet``
+    (``--log-level error``); ``smtp_source`` keeps its connections open (``-d``)."""
     rate = {name: [n / t for t in ts] for name, ts in times.items()}
     med = {name: statistics.median(r) for name, r in rate.items()}
     print(f"dispatch.messages {n}")
     for name, values in rate.items():
         print(f"dispatch.{name}_msgs_per_s {med[name]:.0f}")
         print(f"dispatch.{name}_min_max {min(values):.0f} {max(values):.0f}")
-    print(f"dispatch.ratio_touchflow_to_raw {med['touchflow'] / med['raw']:.2f}")
-    # The run minus its start-up (loading, planning the new events): from the first
-    # message recorded sent to the last.
-    print(f"dispatch.ratio_touchflow_sending_to_raw {med['touchflow_sending'] / med['raw']:.2f}")
+    for name in ("touchflow", "touchflow_quiet"):
+        # The whole run, and the run minus its start-up (loading, planning the new
+        # events): from the first message recorded sent to the last.
+        for phase in (name, f"{name}_sending"):
+            print(f"dispatch.ratio_{phase}_to_raw {med[phase] / med['raw']:.2f}")
+            print(f"dispatch.ratio_{phase}_to_smtp_source {med[phase] / med['smtp_source']:.2f}")
     print(f"dispatch.ratio_raw_to_smtp_source {med['raw'] / med['smtp_source']:.2f}")
+    print(
+        "dispatch.ratio_smtp_source_new_conn_to_smtp_source "
+        f"{med['smtp_source_new_conn'] / med['smtp_source']:.2f}"
+    )
 
 
 def report_cpu(n: int, cpu: dict[str, list[float]]) -> None:
-    """CPU per message: what the run costs whatever else the machine is doing."""
+    """CPU per message, per process: what the run costs whatever else the machine does."""
     per = {name: statistics.median(values) / n * 1e6 for name, values in cpu.items()}
-    print(f"dispatch.touchflow_cpu_us_per_msg {per['touchflow']:.0f}")
-    print(f"dispatch.raw_cpu_us_per_msg {per['raw']:.0f}")
-    print(f"dispatch.ratio_cpu_touchflow_to_raw {per['touchflow'] / per['raw']:.2f}")
+    for name, value in per.items():
+        print(f"dispatch.{name}_cpu_us_per_msg {value:.0f}")
+    for name in ("touchflow", "touchflow_quiet"):
+        total = per[f"{name}_daemon"] + per[f"{name}_worker"]
+        print(f"dispatch.{name}_cpu_us_per_msg {total:.0f}")
+        print(f"dispatch.ratio_cpu_{name}_to_raw {total / per['raw']:.2f}")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,13 @@ class RecordingChannel:
         self.concurrency = concurrency
         self.sent: list[Envelope] = []
 
-    async def send(self, envelope: Envelope, *, after: Awaitable[object] | None = None) -> Delivery:
+    async def send(
+        self,
+        envelope: Envelope,
+        *,
+        after: Awaitable[object] | None = None,
+        then: Envelope | None = None,
+    ) -> Delivery:
         if after is not None:
             await after
         return self.accept(envelope)

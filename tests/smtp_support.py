@@ -172,6 +172,8 @@ class Script:
     answer: Callable[[list[bytes]], bytes | None] = _unexpected
     ehlo: bytes = EHLO_PIPELINING
     greeting: bytes = GREETING
+    # The reply to a message's final dot, given the message.
+    ends: Callable[[bytes], bytes] = lambda message: b"250 2.0.0 queued\r\n"
     reads: list[list[bytes]] = field(default_factory=list)  # commands per answer written
     messages: list[bytes] = field(default_factory=list)
     connections: int = 0
@@ -208,7 +210,7 @@ async def _session(
                     break  # closing the connection, as RFC 5321 says it does
                 if answer.rstrip().endswith(b"354 go ahead"):
                     script.messages.append(await reader.readuntil(b"\r\n.\r\n"))
-                    writer.write(b"250 2.0.0 queued\r\n")
+                    writer.write(script.ends(script.messages[-1]))
             await writer.drain()
     except (ConnectionError, asyncio.IncompleteReadError):
         pass

@@ -2,8 +2,10 @@
 
 A duplicate can only come from a kill between the server's "250" and the
 outbox commit, and then it carries the same Message-ID (derived from the key).
-Each connection hands the server a message only once its last outcome is
-committed, so one kill duplicates at most one message per connection.
+Each connection hands the server a message's content only once its last outcome
+is committed, so one kill duplicates at most one message per connection. It runs
+against a server that offers PIPELINING and one that does not: with it, the next
+message's MAIL, RCPT and DATA leave with the previous message's end.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
 from daemon_support import (
     ACK_ONLY,
     DaemonProcess,
@@ -33,6 +36,7 @@ CONNECTIONS = 4
 NOW = "2026-11-23T08:00:00Z"
 
 
+@pytest.mark.usefixtures("smtp_pipelining")  # both ways
 def test_sigkill_during_sending_loses_nothing_and_duplicates_keep_their_message_id(
     tmp_path: Path,
 ) -> None:

@@ -337,7 +337,13 @@ class _Stopper(RecordingChannel):
         self.after = after
         self.dispatcher: Dispatcher | None = None
 
-    async def send(self, envelope: Envelope, *, after: Awaitable[object] | None = None) -> Delivery:
+    async def send(
+        self,
+        envelope: Envelope,
+        *,
+        after: Awaitable[object] | None = None,
+        then: Envelope | None = None,
+    ) -> Delivery:
         if after is not None:
             await after
         await asyncio.sleep(0)
@@ -406,7 +412,13 @@ class _Witness(RecordingChannel):
         self.most_unrecorded = 0
         self.gated = 0  # sends that had to wait for an earlier outcome
 
-    async def send(self, envelope: Envelope, *, after: Awaitable[object] | None = None) -> Delivery:
+    async def send(
+        self,
+        envelope: Envelope,
+        *,
+        after: Awaitable[object] | None = None,
+        then: Envelope | None = None,
+    ) -> Delivery:
         await asyncio.sleep(0.001)  # MAIL, RCPT and DATA
         if after is not None:
             self.gated += 1
@@ -504,3 +516,40 @@ async def test_a_worker_batch_holds_about_a_second_of_sending_at_the_rate_seen(
         assert drain._limit(worker=True) == pytest.approx(rows, abs=2)
         assert drain._limit(worker=False) == 32
     assert channel.sent == []  # only its number of connections was asked
+
+
+class _Lookahead(RecordingChannel):
+    """A channel on one connection that keeps the next message each send names."""
+
+    def __init__(self) -> None:
+        super().__init__(name="lookahead", concurrency=1)
+        self.named: list[str | None] = []
+
+    async def send(
+        self,
+        envelope: Envelope,
+        *,
+        after: Awaitable[object] | None = None,
+        then: Envelope | None = None,
+    ) -> Delivery:
+        self.named.append(None if then is None else then.key)
+        return await super().send(envelope, after=after)
+
+
+async def test_each_send_names_the_message_its_connection_sends_next(tmp_path: Path) -> None:
+    # What lets the SMTP channel pipeline the next MAIL, RCPT and DATA behind a message.
+    channel = _Lookahead()
+    async with planned(tmp_path, 20) as (project, store):
+        dispatcher = Dispatcher(
+            store=store,
+            channel=channel,
+            project=lambda: project,
+            clock=Clock.starting_at(NOW).now,
+            worker=False,
+        )
+        tally = await dispatcher.drain()
+    keys = [e.key for e in channel.sent]
+    assert tally.states[OutboxState.SENT] == len(keys) == 20
+    for named, next_sent in zip(channel.named, [*keys[1:], None], strict=True):
+        assert named in (None, next_sent)  # never a message sent by another connection
+    assert channel.named.count(None) <= 3  # the last one, and where a batch ran dry

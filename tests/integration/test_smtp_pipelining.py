@@ -5,6 +5,7 @@ needs: pipelining when offered, replies split or joined anyhow, servers that mis
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -129,3 +130,70 @@ async def test_a_server_closing_after_a_421_to_mail_is_a_retry_for_that_421() ->
     assert delivery.outcome is Outcome.RETRY
     assert delivery.code == 421
     assert "(at MAIL)" in delivery.detail
+
+
+async def arrived(script: Script, reads: int) -> None:
+    """Until the server has answered ``reads`` groups of commands."""
+    async with asyncio.timeout(5):
+        while len(script.reads) < reads:
+            await asyncio.sleep(0.01)
+
+
+async def test_the_next_message_s_commands_leave_with_this_message_s_end() -> None:
+    first, second = envelope(1), envelope(2)
+    script = Script(answer=all_three_at_once)
+    async with channel_to(script) as channel:
+        sent = await channel.send(first, then=second)
+        # Before the second send is even asked for, its MAIL, RCPT and DATA are there...
+        await arrived(script, 2)
+        assert script.reads[1][0].startswith(b"MAIL FROM")
+        assert len(script.messages) == 1  # ...but not its content, which waits for its send
+        sent_too = await channel.send(second)
+    assert [sent.outcome, sent_too.outcome] == [Outcome.SENT, Outcome.SENT]
+    assert len(script.reads) == 2  # the second transaction's commands were not sent again
+    assert [b"Subject: Reminder 2" in m for m in script.messages] == [False, True]
+    assert script.connections == 1
+
+
+async def test_a_message_refused_after_its_dot_drops_the_connection_primed_for_the_next() -> None:
+    def refuse_first(message: bytes) -> bytes:
+        if b"Subject: Reminder 1" in message:
+            return b"554 5.6.0 message refused\r\n"
+        return b"250 2.0.0 queued\r\n"
+
+    script = Script(answer=all_three_at_once, ends=refuse_first)
+    async with channel_to(script) as channel:
+        refused = await channel.send(envelope(1), then=envelope(2))
+        sent = await channel.send(envelope(2))
+    assert refused.outcome is Outcome.FAILED
+    assert refused.detail.endswith("554 5.6.0 message refused (after DATA)")
+    # Its replies to the next MAIL, RCPT and DATA would have put an RSET out of step:
+    # the second message goes on a new connection.
+    assert sent.outcome is Outcome.SENT
+    assert script.connections == 2
+    assert [b"Subject: Reminder 2" in m for m in script.messages] == [False, True]
+
+
+async def test_a_connection_primed_for_a_message_that_never_comes_is_closed_not_quit() -> None:
+    script = Script(answer=all_three_at_once)
+    async with channel_to(script) as channel:
+        await channel.send(envelope(1), then=envelope(2))
+        await arrived(script, 2)
+    # A QUIT would have been taken for the second message's content; closing the
+    # connection makes the server discard the transaction. Only the first ever ended.
+    assert len(script.messages) == 1
+
+
+async def test_a_primed_connection_is_not_given_to_another_message() -> None:
+    script = Script(answer=all_three_at_once)
+    async with serve_script(script) as port:
+        channel = SmtpChannel(settings(port, connections=2), environ={})
+        try:
+            await channel.send(envelope(1), then=envelope(2))
+            other = await channel.send(envelope(3))  # not the one the connection waits for
+            second = await channel.send(envelope(2))
+        finally:
+            await channel.aclose()
+    assert [other.outcome, second.outcome] == [Outcome.SENT, Outcome.SENT]
+    assert script.connections == 2
+    assert [m.count(b"Subject: Reminder") for m in script.messages] == [1, 1, 1]

@@ -54,11 +54,21 @@ class Channel(Protocol):
         """How many sends the dispatcher may have in flight at once."""
         ...
 
-    async def send(self, envelope: Envelope, *, after: Awaitable[object] | None = None) -> Delivery:
+    async def send(
+        self,
+        envelope: Envelope,
+        *,
+        after: Awaitable[object] | None = None,
+        then: Envelope | None = None,
+    ) -> Delivery:
         """Deliver one message. With ``after``, the step that completes the delivery (the
         message after DATA, the rename into ``new/``) waits until ``after`` is done, and
         if ``after`` raises, nothing is delivered and the exception propagates. The work
-        before it (for SMTP: connecting, MAIL, RCPT and DATA) need not wait."""
+        before it (for SMTP: connecting, MAIL, RCPT and DATA) need not wait.
+
+        ``then`` is a hint: the message this caller sends next. A channel may start on
+        it early (SMTP pipelines its MAIL, RCPT and DATA behind this message's end);
+        nothing of its content goes out before its own ``send``."""
         ...
 
     async def aclose(self) -> None:

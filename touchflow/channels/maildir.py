@@ -51,7 +51,13 @@ class MaildirChannel:
     def path(self) -> Path:
         return self._path
 
-    async def send(self, envelope: Envelope, *, after: Awaitable[object] | None = None) -> Delivery:
+    async def send(
+        self,
+        envelope: Envelope,
+        *,
+        after: Awaitable[object] | None = None,
+        then: Envelope | None = None,
+    ) -> Delivery:
         if after is not None:
             await after
         name = file_name_for(envelope.message_id)

@@ -41,6 +41,9 @@ from touchflow.headers import BARE_ADDRESS
 # A pooled connection unused for this long is closed rather than reused: servers
 # drop idle sessions (often after 60 s or more) and a dead one costs a round trip.
 _IDLE_LIMIT = 50.0
+# A connection primed for a message (its MAIL, RCPT and DATA sent with the previous
+# message's dot) whose sender has not come back for it within this long is closed.
+_PRIMED_LIMIT = 5.0
 _ENHANCED = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})\b")
 _SESSION_STAGES = frozenset({"at connect", "at EHLO", "at STARTTLS", "at AUTH"})
 _SENDER_CODES = frozenset({"5.1.7", "5.1.8"})  # 5.1.x about the sender, not the recipient
@@ -92,20 +95,28 @@ class SmtpChannel:
     def concurrency(self) -> int:
         return self._settings.connections
 
-    async def send(self, envelope: Envelope, *, after: Awaitable[object] | None = None) -> Delivery:
+    async def send(
+        self,
+        envelope: Envelope,
+        *,
+        after: Awaitable[object] | None = None,
+        then: Envelope | None = None,
+    ) -> Delivery:
         problem = _envelope_problem(envelope)
         if problem is not None:
             return Delivery(outcome=Outcome.FAILED, detail=problem, alert=True)
+        if then is not None and (self._pacer is not None or _envelope_problem(then)):
+            then = None  # paced sends start when their slot comes; a bad one is not sent
         async with self._slots:
             if self._pacer is not None:
                 await self._pacer.wait()
-            session = self._take_idle()
+            session = self._take_idle(envelope)
             if session is not None:
-                delivery = await self._attempt(session, envelope, after)
+                delivery = await self._attempt(session, envelope, after, then)
                 if delivery is not None:
                     return delivery
             # No idle connection, or the server had closed the idle one: a fresh one.
-            delivery = await self._attempt(None, envelope, after)
+            delivery = await self._attempt(None, envelope, after, then)
             assert delivery is not None  # only a reused connection can be stale
             return delivery
 
@@ -114,13 +125,20 @@ class SmtpChannel:
         self._closed = True
         idle, self._idle = self._idle, []
         for session, _ in idle:
+            if session.primed is not None:  # mid-transaction: QUIT would be message text
+                session.close()
+                continue
             try:
                 await session.quit()
             except (SMTPException, OSError):
                 session.close()
 
     async def _attempt(
-        self, session: Session | None, envelope: Envelope, after: Awaitable[object] | None
+        self,
+        session: Session | None,
+        envelope: Envelope,
+        after: Awaitable[object] | None,
+        then: Envelope | None,
     ) -> Delivery | None:
         """One send on an idle connection, or on a new one (``session`` None); None when
         the idle connection turned out closed."""
@@ -132,7 +150,7 @@ class SmtpChannel:
                 smtp = self._new_smtp()
                 await self._open(smtp, stage)
                 session = Session(smtp, timeout=self._settings.timeout)
-            reply = await transaction(session, envelope, stage, after)
+            reply = await transaction(session, envelope, stage, after, then)
         except (SMTPException, OSError, ValueError) as exc:
             if reused and stage.name == "at MAIL" and isinstance(exc, SMTPServerDisconnected):
                 assert session is not None
@@ -185,14 +203,23 @@ class SmtpChannel:
             tls_context=self._tls_context,
         )
 
-    def _take_idle(self) -> Session | None:
+    def _take_idle(self, envelope: Envelope) -> Session | None:
+        """The connection primed for ``envelope``, else the most recently used free one
+        (the most likely alive). One primed for another message is left to that
+        message's sender, which comes back for it next, unless it never does."""
         now = time.monotonic()
-        while self._idle:
-            session, since = self._idle.pop()  # the most recently used is the most likely alive
-            if session.is_connected and now - since < _IDLE_LIMIT:
-                return session
-            session.close()
-        return None
+        usable: list[tuple[Session, float]] = []
+        for session, since in self._idle:
+            stale = not session.is_connected or now - since >= _IDLE_LIMIT
+            forgotten = session.primed is not None and now - session.primed_at > _PRIMED_LIMIT
+            if stale or forgotten:
+                session.close()  # a forgotten transaction is discarded with its connection
+            else:
+                usable.append((session, since))
+        self._idle = usable
+        found = [i for i, (session, _) in enumerate(usable) if session.primed is envelope]
+        found = found or [i for i, (session, _) in enumerate(usable) if session.primed is None]
+        return usable.pop(found[-1])[0] if found else None
 
     def _give_back(self, session: Session) -> None:
         if self._closed or not session.is_connected:

@@ -8,6 +8,13 @@ command it writes: it cannot pipeline, and each command pays a lock, a
 one write and their three replies are read together, so a message costs two
 round trips instead of four (docs/decisions.md has the measurements).
 
+Across messages too (RFC 2920 3.1: DATA ends a group, and the next group may
+follow the message's final dot): when the caller names the message it sends
+next on this connection, that message's MAIL, RCPT and DATA leave in the same
+write as this one's content and final dot, and the session is *primed* for it.
+A message then costs one write and one round trip. Only a message's content
+waits for its 354, and for ``after``.
+
 Replies are parsed here (RFC 5321 4.2: a three-digit code, ``-`` for a line
 that continues), and problems raise aiosmtplib's own exceptions, so callers
 classify them the same way whichever side noticed.
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections import deque
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -135,6 +143,11 @@ class Session:
         self.pipelining = smtp.supports_extension("pipelining")
         self.size = smtp.supports_extension("size")
         self.eight_bit = smtp.supports_extension("8bitmime")
+        # The envelope whose MAIL, RCPT and DATA are on the wire, replies unread: this
+        # session is only good for that message now (or for closing: not QUIT, which
+        # the server would take for message content).
+        self.primed: Envelope | None = None
+        self.primed_at = 0.0  # time.monotonic() when it was primed
 
     @property
     def is_connected(self) -> bool:
@@ -181,15 +194,24 @@ class Stage:
 
 
 async def transaction(
-    session: Session, envelope: Envelope, stage: Stage, after: Awaitable[object] | None
+    session: Session,
+    envelope: Envelope,
+    stage: Stage,
+    after: Awaitable[object] | None,
+    then: Envelope | None = None,
 ) -> SMTPResponse:
     """MAIL, RCPT, DATA for one recipient; raises on any answer but success.
 
     With PIPELINING the three commands leave in one write and all three replies
-    are read before any is judged, so the connection stays in step for RSET.
+    are read before any is judged, so the connection stays in step for RSET. If
+    the session is primed for ``envelope``, they left already. ``then``, the next
+    message on this connection, gets its commands sent with this message's dot
+    (the caller has checked its addresses).
     """
     content = crlf(envelope.data)
-    replies = await _exchange(session, _commands(session, envelope, content), stage)
+    primed, session.primed = session.primed is envelope, None
+    commands = None if primed else _commands(session, envelope, content)
+    replies = await _exchange(session, commands, stage)
     _judge(session, replies, envelope, stage)
     if after is not None:
         # MAIL, RCPT and DATA went out while ``after`` ran; the message waits for it (in
@@ -201,13 +223,22 @@ async def transaction(
             session.close()
             raise
     stage.name = "after DATA"
-    session.write(dot_stuffed(content), b".\r\n")
+    ahead: tuple[bytes, ...] = ()
+    if then is not None and session.pipelining:
+        ahead = _commands(session, then, crlf(then.data))
+    session.write(dot_stuffed(content), b".\r\n", *ahead)
+    if ahead:
+        session.primed, session.primed_at = then, time.monotonic()
     try:
         reply = await session.read()
     except (SMTPServerDisconnected, SMTPTimeoutError):
         session.close()
         raise
     if reply.code != 250:
+        if session.primed is not None:
+            # The replies to the next message's commands are on their way: RSET would
+            # read one of them as its own. A new connection is cheaper than sorting it out.
+            session.close()
         raise SMTPDataError(reply.code, reply.message)
     return reply
 
@@ -240,26 +271,28 @@ def _accepted(step: int, code: int) -> bool:
 
 
 async def _exchange(
-    session: Session, commands: tuple[bytes, ...], stage: Stage
+    session: Session, commands: tuple[bytes, ...] | None, stage: Stage
 ) -> list[SMTPResponse]:
-    """Send MAIL, RCPT and DATA, pipelined or one by one, and read their replies.
+    """Send MAIL, RCPT and DATA, pipelined or one by one, and read their replies
+    (``commands`` None: they were sent already, pipelined, with the last message's end).
 
     Pipelined, every reply is read before any is judged, so the connection stays in
     step for RSET; once one was a refusal, a connection that ends before the rest
     arrive is closed and the refusal still counts. One by one, a refusal ends it.
     """
-    pipelined = session.pipelining
-    if pipelined:
+    pipelined = session.pipelining or commands is None
+    if pipelined and commands is not None:
         session.write(*commands)
     replies: list[SMTPResponse] = []
-    for step, command in enumerate(commands):
+    for step in range(len(_STAGES)):
         refused = not all(_accepted(i, r.code) for i, r in enumerate(replies))
         if refused and not pipelined:
             break
         if not refused:
             stage.name = _STAGES[step]
         if not pipelined:
-            session.write(command)
+            assert commands is not None
+            session.write(commands[step])
         try:
             replies.append(await session.read())
         except (SMTPServerDisconnected, SMTPTimeoutError):

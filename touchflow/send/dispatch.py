@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from touchflow import logs
-from touchflow.channels import Channel
+from touchflow.channels import Channel, Envelope
 from touchflow.messages.dkim import DkimSigner
 from touchflow.models import OutboxRow, OutboxState, Suppression, Transition
 from touchflow.project import Project
@@ -37,6 +37,7 @@ from touchflow.send.record import Recorder
 from touchflow.store import Store
 
 _Batch = tuple[Project, list[OutboxRow], int]  # claimed rows, and the limit they were claimed with
+_Item = tuple[Project, Prepared]  # a message in the senders' queue
 _WORKER_BATCHES = 16  # a batch for the worker is this many in-process batches
 _WORKER_AFTER = 1  # full batches in a row before a worker is started
 _AHEAD = 1.0  # seconds of sending a worker batch may hold, at the rate seen so far
@@ -112,7 +113,7 @@ class _Drain:
             clock=dispatcher.clock,
             group=max(1, dispatcher.channel.concurrency),
         )
-        self.queue: asyncio.Queue[tuple[Project, Prepared] | None] = asyncio.Queue()
+        self.queue: asyncio.Queue[_Item | None] = asyncio.Queue()
         self.room = asyncio.Event()  # set when the queue is short enough to claim more
         self.low = dispatcher.batch_size(worker=False)
         self.halted = False  # a sender failed (or we were cancelled): no new sends
@@ -227,30 +228,42 @@ class _Drain:
 
     async def _sender(self) -> None:
         last: asyncio.Task[None] | None = None  # this connection's last outcome, recording
+        # The next item, taken from the queue before this one is sent so that the channel
+        # can start on it (SMTP: its MAIL, RCPT and DATA leave with this message's dot).
+        held: list[_Item | None] = []
         try:
-            while (item := await self.queue.get()) is not None:
+            while (item := held.pop() if held else await self.queue.get()) is not None:
                 if self.queue.qsize() < self.low:
                     self.room.set()
                 if not self._going():
                     self.left.append(item[1])  # stopping: back to pending
                     continue
+                if not self.queue.empty():
+                    held.append(self.queue.get_nowait())
+                then = held[0][1].envelope if held and held[0] is not None else None
                 try:
-                    last = await self._deliver(*item, last)
+                    last = await self._deliver(*item, last, then)
                 except BaseException:
                     self._halt()
                     raise
         finally:
+            self.left.extend(ahead[1] for ahead in held if ahead is not None)
             if last is not None:
                 await asyncio.shield(last)
 
     async def _deliver(
-        self, project: Project, item: Prepared, last: asyncio.Task[None] | None
+        self,
+        project: Project,
+        item: Prepared,
+        last: asyncio.Task[None] | None,
+        then: Envelope | None,
     ) -> asyncio.Task[None]:
         """Send one message and start recording its outcome (the task returned).
 
         The channel sends MAIL, RCPT and DATA while the last outcome of this connection
-        is committed, and the message itself only after: a crash leaves at most one
-        message per connection accepted by the server, not recorded.
+        is committed (or with the last message's end, pipelined), and the message itself
+        only after: a crash leaves at most one message per connection accepted by the
+        server, not recorded. ``then`` is the message this sender sends next.
         """
         row, envelope = item.row, item.envelope
         assert envelope is not None
@@ -259,7 +272,7 @@ class _Drain:
             last = None
         # Shielded: a sender cancelled meanwhile must not cancel the last outcome's record.
         gate = None if last is None else asyncio.shield(last)
-        delivery = await self.d.channel.send(envelope, after=gate)
+        delivery = await self.d.channel.send(envelope, after=gate, then=then)
         self.sends += 1
         if gate is not None:
             await gate  # done already, unless this message never got that far

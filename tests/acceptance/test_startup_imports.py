@@ -1,0 +1,37 @@
+"""`touchflow run --once` starts without the stacks it does not use (issue 15).
+
+The HTTP stack (starlette, uvicorn), DKIM (dkimpy and dnspython) and metrics
+(prometheus_client) cost a few tenths of a second to import; a cron run of the
+sample project, which serves no HTTP and signs nothing, must not pay for them.
+The time itself is a benchmark's business; this counts what was imported.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+# Runs the CLI as `python -m touchflow` does, then prints the top-level packages loaded.
+_RUN = """\
+import atexit, sys
+atexit.register(lambda: print(" ".join(sorted({m.split(".")[0] for m in sys.modules}))))
+sys.argv[0] = "touchflow"
+from touchflow.cli.main import main
+main()
+"""
+_UNUSED = {"starlette", "uvicorn", "dkim", "dns", "prometheus_client", "httpx"}
+
+
+def test_run_once_on_the_sample_imports_no_http_dkim_or_metrics_stack(sample: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _RUN, "run", "--once", "--log-level", "error"],
+        cwd=sample,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = set(result.stdout.splitlines()[-1].split())
+    assert "touchflow" in loaded
+    assert loaded & _UNUSED == set()
