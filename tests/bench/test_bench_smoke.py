@@ -82,3 +82,16 @@ def test_the_preview_benchmark_runs_one_process_and_one_per_core_to_the_same_doc
     assert found["preview.same_document"] == "yes"
     assert int(found["preview.json_bytes"]) > 2
     assert float(found["preview.speedup"]) > 0
+
+
+def test_the_daemon_plan_benchmark_runs_the_first_full_plan_for_each_horizon() -> None:
+    found = figures("daemon_plan.py")
+    for days in (2, 30):
+        assert float(found[f"daemon_plan.p0_{days}d.wall_seconds_median"]) > 0
+        assert float(found[f"daemon_plan.p0_{days}d.all_processes_rss_mib_max"]) > 0
+    # A longer horizon plans at least what a shorter one does.
+    assert (
+        int(found["daemon_plan.p0_30d.outbox_rows"])
+        > int(found["daemon_plan.p0_2d.outbox_rows"])
+        > 0
+    )
