@@ -89,3 +89,16 @@ def test_the_import_memory_benchmark_imports_customers_and_events_and_reports_pe
     assert found["import.customers"] == "300"
     for what in ("customers", "events"):
         assert float(found[f"import.now.{what}_peak_rss_mib_max"]) > 0
+
+
+def test_the_daemon_plan_benchmark_runs_the_first_full_plan_for_each_horizon() -> None:
+    found = figures("daemon_plan.py")
+    for days in (2, 30):
+        assert float(found[f"daemon_plan.p0_{days}d.wall_seconds_median"]) > 0
+        assert float(found[f"daemon_plan.p0_{days}d.all_processes_rss_mib_max"]) > 0
+    # A longer horizon plans at least what a shorter one does.
+    assert (
+        int(found["daemon_plan.p0_30d.outbox_rows"])
+        > int(found["daemon_plan.p0_2d.outbox_rows"])
+        > 0
+    )

@@ -323,3 +323,66 @@ def test_the_sql_files_ship_with_the_package() -> None:
     sql_files = set(package.rglob("*.sql"))
     assert {p.name for p in sql_files} >= {"schema.sql", "queries.sql"}
     assert sql_files <= matched
+
+
+# A full plan looks up each page's open rows by customer, in chunks, while it writes pages:
+# on any index but the customer's, each chunk reads every open row written so far, and
+# the plan turns quadratic (issue 15). Neither statistics nor their absence may change that.
+PER_CUSTOMER = ("open_outbox_of_customers_in",)
+
+
+def _plan_of(db: sqlite3.Connection, name: str) -> list[str]:
+    sql = SQL[name].format(marks=marks(3))
+    params = ("2026-01-01", "2026-02-01", "c1", "c2", "c3")
+    return [str(row[3]) for row in db.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+
+
+async def test_open_rows_of_customers_are_read_on_the_customer_index(
+    store: SqliteStore, path: Path
+) -> None:
+    with sqlite3.connect(path) as db:
+        for name in PER_CUSTOMER:
+            assert "USING INDEX outbox_customer" in " ".join(_plan_of(db, name)), name
+        # Statistics that make the customer index look useless (one customer, a million
+        # rows) and the state index perfect: the plan stays on the customer index.
+        db.execute("ANALYZE")
+        db.execute("DELETE FROM sqlite_stat1")
+        db.executemany(
+            "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('outbox', ?, ?)",
+            [("outbox_customer", "1000000 1000000 1000000"), ("outbox_state", "1000000 1 1")],
+        )
+        db.execute("ANALYZE sqlite_schema")  # reload the statistics
+        for name in PER_CUSTOMER:
+            assert "USING INDEX outbox_customer" in " ".join(_plan_of(db, name)), name
+
+
+def _steps_to_read_open_rows_of_three(path: Path) -> int:
+    """Virtual machine steps (in hundreds) to read three customers' open rows."""
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+
+    with sqlite3.connect(path) as db:
+        db.set_progress_handler(count, 100)
+        sql = SQL["open_outbox_of_customers_in"].format(marks=marks(3))
+        db.execute(sql, ("2026-01-01", "2026-02-01", "c1", "c2", "c3")).fetchall()
+    return steps
+
+
+async def test_reading_a_pages_open_rows_does_not_grow_with_the_outbox(
+    store: SqliteStore, path: Path
+) -> None:
+    """What a full plan's page costs does not depend on how many pages were written."""
+    due = datetime(2026, 1, 10, 9, tzinfo=UTC)
+    mine = [outbox_row(f"k{c}", due=due, customer_id=c) for c in ("c1", "c2", "c3")]
+    await store.write_plan(mine, [], now=NOW)
+    steps = []
+    for others in (1000, 4000):
+        rows = [outbox_row(f"o{others}-{i}", due=due, customer_id=f"x{i}") for i in range(others)]
+        await store.write_plan(rows, [], now=NOW)
+        steps.append(_steps_to_read_open_rows_of_three(path))
+    # On the (state, due_at) index: about 4 times the steps for 4 times the open rows.
+    assert steps[1] <= steps[0] + 1, steps

@@ -23,8 +23,8 @@ _FINISH_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 FINISH_CHUNK = 200  # rows per statement: 10 parameters each, far below SQLite's limit
 
 
-def row_params(row: OutboxRow, now: datetime) -> tuple[Any, ...]:
-    stamp = utc_text(now)
+def row_params(row: OutboxRow, stamp: str | None) -> tuple[Any, ...]:
+    """``row`` as insert_outbox's parameters; ``stamp``: now, formatted once per write."""
     return (
         row.key, row.rule_id, row.customer_id, row.category.value, int(row.counts_for_caps),
         row.state.value, utc_text(row.due_at), utc_text(row.expires_at),
@@ -51,7 +51,8 @@ def _maybe(text: str | None) -> datetime | None:
 
 
 async def insert(db: aiosqlite.Connection, rows: Sequence[OutboxRow], now: datetime) -> int:
-    async with db.executemany(SQL["insert_outbox"], [row_params(r, now) for r in rows]) as cur:
+    stamp = utc_text(now)
+    async with db.executemany(SQL["insert_outbox"], [row_params(r, stamp) for r in rows]) as cur:
         return max(cur.rowcount, 0)
 
 

@@ -263,7 +263,12 @@ SELECT {outbox_columns} FROM outbox
 {select_outbox} WHERE state IN ('pending', 'retry') AND due_at >= ? AND due_at < ?
 
 -- name: open_outbox_of_customers_in
-{open_outbox} AND customer_id IN ({marks})
+-- Per page of a full plan and per re-plan: always on the customer index. Without
+-- statistics SQLite prefers (state, due_at), and then every chunk of 500 customers
+-- reads every open row in the window: a set that grows as a full plan writes pages,
+-- so the plan turned quadratic (32.6 ms a chunk at the end of 1M, 0.2 ms here).
+{select_outbox} INDEXED BY outbox_customer
+WHERE state IN ('pending', 'retry') AND due_at >= ? AND due_at < ? AND customer_id IN ({marks})
 
 -- name: open_outbox_of_other_rules
 {select_outbox} WHERE state IN ('pending', 'retry') AND NOT rule_id IN ({marks})
