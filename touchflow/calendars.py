@@ -10,11 +10,12 @@ import functools
 from collections.abc import Iterable
 from datetime import date, timedelta
 
-import holidays
-
 
 @functools.lru_cache(maxsize=4096)
 def _calendar(country: str, year: int) -> dict[date, str]:
+    # Imported at first use: a project with no holidays (nor business days) never pays for it.
+    import holidays
+
     try:
         cal = holidays.country_holidays(country, years=year, language="en_US")
     except NotImplementedError:
@@ -25,6 +26,8 @@ def _calendar(country: str, year: int) -> dict[date, str]:
 
 @functools.lru_cache(maxsize=1)
 def supported_countries() -> frozenset[str]:
+    import holidays
+
     return frozenset(holidays.list_supported_countries())
 
 

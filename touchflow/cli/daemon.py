@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from touchflow import logs
 from touchflow.channels.factory import open_channel
@@ -256,6 +254,10 @@ def _print_outbox(
     tz_name: str,
     problems: list[trouble.Trouble],
 ) -> None:
+    # rich costs a tenth of a second to import: only the commands that print tables pay.
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console(width=None if sys.stdout.isatty() else 160)
     tz = zone(tz_name)
     summary = ", ".join(f"{counts.get(s, 0)} {s.value}" for s in OutboxState if counts.get(s))

@@ -9,7 +9,6 @@ import click
 from touchflow import clock
 from touchflow.cli import flows as app
 from touchflow.cli.common import EPILOG, cli, echo_err, handle_errors, project_option, run_async
-from touchflow.cli.progress_bars import import_progress
 from touchflow.config.project_config import load_project
 from touchflow.data import sample_store
 from touchflow.store import CustomersWrite
@@ -44,6 +43,8 @@ def import_customers(project_dir: Path, file: Path) -> None:
     config = load_project(project_dir)
 
     async def flow() -> tuple[CustomersWrite, list[str]]:
+        from touchflow.cli.progress_bars import import_progress  # rich: only for an import
+
         with import_progress(file) as progress:
             async with await app.open_store(config) as store:
                 written, ids = await app.import_customers(
@@ -79,6 +80,8 @@ def import_events(project_dir: Path, file: Path) -> None:
     config = load_project(project_dir)
 
     async def flow() -> tuple[int, int]:
+        from touchflow.cli.progress_bars import import_progress  # rich: only for an import
+
         with import_progress(file) as progress:
             async with await app.open_store(config) as store:
                 return await app.import_events(store, config, file, progress)

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 
 from touchflow.cli import flows as app
 from touchflow.cli.common import (
@@ -23,13 +23,14 @@ from touchflow.cli.common import (
     read_now,
     run_async,
 )
-from touchflow.cli.preview_json import json_elements_in_processes
 from touchflow.config.http import UNSUBSCRIBE_SECRET_ENV
-from touchflow.plan import preview
 from touchflow.plan.from_store import PlanRequest, plan_from_store, plan_pages
 from touchflow.plan.moment import BadMoment, Moment
 from touchflow.project import Project
 from touchflow.store import Store
+
+if TYPE_CHECKING:
+    from touchflow.plan import preview
 
 
 @cli.command(
@@ -108,6 +109,9 @@ def preview_command(
       touchflow preview --customer c-001 --format json
       touchflow preview --format eml --out /tmp/mails
     """
+    # The renderer and rich's tables load here, not when any `touchflow` command starts.
+    from touchflow.plan import preview
+
     # The messages carry the daemon's unsubscribe links (placeholders without the secret).
     project = preview.load_for_preview(project_dir)
     moment = read_now(now_text, project.config.timezone)
@@ -143,6 +147,8 @@ def _write_eml(project: Project, shown: list[preview.PreviewItem], out_dir: Path
     if project.unsubscribe is not None and not os.environ.get(UNSUBSCRIBE_SECRET_ENV):
         echo_err(f"note: {UNSUBSCRIBE_SECRET_ENV} is not set: the one-click unsubscribe links "
                  "in these messages are placeholders that the daemon rejects")  # fmt: skip
+    from touchflow.plan import preview
+
     written = preview.write_eml(shown, out_dir)
     click.echo(f"Wrote {len(written)} messages to {out_dir}/")
 
@@ -152,12 +158,17 @@ async def _preview(
 ) -> list[preview.PreviewItem]:
     async with _preview_store(project, request, now) as store:
         touchpoints = await plan_from_store(project, store, request)
+    from touchflow.plan import preview
+
     return preview.render_all(project, touchpoints)
 
 
 async def _preview_json(
     project: Project, request: PlanRequest, now: datetime, show_all: bool, jobs: int | None
 ) -> None:
+    from touchflow.cli.preview_json import json_elements_in_processes
+    from touchflow.plan import preview
+
     async with _preview_store(project, request, now) as store:
         root = project.config.root
         elements = await json_elements_in_processes(
@@ -183,6 +194,10 @@ async def _preview_store(
 def _print_table(
     project: Project, items: list[preview.PreviewItem], request: PlanRequest, show_all: bool
 ) -> None:
+    from rich.console import Console
+
+    from touchflow.plan import preview
+
     console = Console(width=None if sys.stdout.isatty() else 160)
     span = preview.window_text(request.window, project.config.timezone)
     planned = sum(1 for i in items if i.touchpoint.reason is None)

@@ -18,15 +18,6 @@ import click
 
 from touchflow.cli import flows as app
 from touchflow.cli.common import EPILOG, arg_error, cli, handle_errors, project_option, run_async
-from touchflow.cli.records_view import (
-    customer_json,
-    event_json,
-    print_customer,
-    print_customers,
-    print_events,
-    print_suppressions,
-    suppression_json,
-)
 from touchflow.config.project_config import ProjectConfig, load_project
 from touchflow.data.suppressions import parse_suppression_email
 from touchflow.errors import TouchflowError, UserError
@@ -120,12 +111,14 @@ def customers_list(project_dir: Path, email: str | None, after: str, limit: int,
 
     found, total = run_async(flow())
     more = len(found) == limit
+    from touchflow.cli import records_view as view  # with rich: only where a table prints
+
     if fmt == "json":
-        doc = {"customers": [customer_json(c) for c in found], "total": total,
+        doc = {"customers": [view.customer_json(c) for c in found], "total": total,
                "next_after": found[-1].id if more else None}  # fmt: skip
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return
-    print_customers(found, total=total, more=more)
+    view.print_customers(found, total=total, more=more)
 
 
 @customers.command(
@@ -154,19 +147,21 @@ def customers_show(project_dir: Path, customer_id: str, event_limit: int, fmt: s
                     "suppressions": held, "outbox": rows}  # fmt: skip
 
     shown = run_async(flow())
+    from touchflow.cli import records_view as view  # with rich: only where a table prints
+
     if fmt == "json":
         from touchflow.cli.daemon import row_json
 
         doc = {
-            "customer": customer_json(shown["customer"]),
-            "events": [event_json(e) for e in shown["events"]],
+            "customer": view.customer_json(shown["customer"]),
+            "events": [view.event_json(e) for e in shown["events"]],
             "event_count": shown["event_count"],
-            "suppressions": [suppression_json(s) for s in shown["suppressions"]],
+            "suppressions": [view.suppression_json(s) for s in shown["suppressions"]],
             "outbox": [row_json(r) for r in shown["outbox"]],
         }
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return
-    print_customer(config.timezone, **shown)
+    view.print_customer(config.timezone, **shown)
 
 
 @customers.command(name="delete", epilog=EPILOG, short_help="Erase a customer and their data.")
@@ -240,11 +235,13 @@ def events_list(project_dir: Path, customer: str, limit: int, fmt: str) -> None:
             return await store.customer_events(customer, limit=limit)
 
     found, count = run_async(flow())
+    from touchflow.cli import records_view as view  # with rich: only where a table prints
+
     if fmt == "json":
-        doc = {"events": [event_json(e) for e in found], "total": count}
+        doc = {"events": [view.event_json(e) for e in found], "total": count}
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return
-    print_events(found, count, config.timezone)
+    view.print_events(found, count, config.timezone)
 
 
 # --- touchflow suppressions -----------------------------------------------------------
@@ -272,11 +269,13 @@ def suppressions_list(project_dir: Path, email: str | None, limit: int, fmt: str
             return await store.list_suppressions(email=address, limit=limit)
 
     found = run_async(flow())
+    from touchflow.cli import records_view as view  # with rich: only where a table prints
+
     if fmt == "json":
-        doc = {"suppressions": [suppression_json(s) for s in found]}
+        doc = {"suppressions": [view.suppression_json(s) for s in found]}
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return
-    print_suppressions(found, config.timezone)
+    view.print_suppressions(found, config.timezone)
 
 
 @suppressions.command(

@@ -22,10 +22,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
-
-from apscheduler.events import JobExecutionEvent
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from typing import TYPE_CHECKING, Protocol
 
 from touchflow import logs
 from touchflow.channels import Channel
@@ -38,6 +35,10 @@ from touchflow.send.daemon_timers import log_job_event, next_runs, start_timers
 from touchflow.send.dispatch import Dispatcher, Tally
 from touchflow.send.dispatch_loop import DispatchLoop
 from touchflow.store import Store
+
+if TYPE_CHECKING:  # imported by daemon_timers when the timers start (not for `run --once`)
+    from apscheduler.events import JobExecutionEvent
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

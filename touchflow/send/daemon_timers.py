@@ -8,17 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-
-from apscheduler.events import (
-    EVENT_JOB_ERROR,
-    EVENT_JOB_MAX_INSTANCES,
-    EVENT_JOB_MISSED,
-    JobExecutionEvent,
-)
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from typing import TYPE_CHECKING
 
 from touchflow import logs
 from touchflow.config.daemon import DaemonSettings
+
+if TYPE_CHECKING:
+    # Imported where the timers start: `run --once` starts none and skips the import.
+    from apscheduler.events import JobExecutionEvent
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 _JOB = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
 
@@ -35,6 +33,9 @@ def start_timers(
     listener: Callable[[JobExecutionEvent], None],
 ) -> AsyncIOScheduler:
     """Start the three timers; ``plan`` first runs at ``first_plan`` (wall time)."""
+    from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
     scheduler = AsyncIOScheduler(timezone=UTC)
     scheduler.add_listener(listener, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
     scheduler.add_job(
@@ -67,6 +68,8 @@ def next_runs(scheduler: AsyncIOScheduler, offset: timedelta) -> dict[str, datet
 
 def log_job_event(event: JobExecutionEvent) -> None:
     """A missed, skipped or failed timer run, as a log line."""
+    from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
+
     if event.code == EVENT_JOB_MISSED:
         logs.log.warning("timer %s missed its run at %s", event.job_id, event.scheduled_run_time)
     elif event.code == EVENT_JOB_MAX_INSTANCES:
