@@ -13,16 +13,17 @@ names come back. The document is the same as from one process.
 from __future__ import annotations
 
 import asyncio
+import math
 import tempfile
 from functools import partial
 from pathlib import Path
 from typing import TextIO
 
 from touchflow.plan.from_store import PlanRequest, plan_pages
-from touchflow.plan.id_ranges import in_processes
+from touchflow.plan.id_ranges import in_processes, workers_for
 from touchflow.plan.preview import json_runs, load_for_preview, write_runs
 from touchflow.project import Project
-from touchflow.store import IdRange, Store, open_store
+from touchflow.store import PAGE_SIZE, IdRange, Store, open_store
 
 
 async def write_json(
@@ -61,7 +62,11 @@ async def json_runs_in_processes(
     single customer)."""
     if request.customer is not None:
         return None
-    work = partial(_runs_of, str(root), request, show_all, str(directory))
+    if workers is None:
+        workers = workers_for(await store.customer_count())
+    # A page a process shared out: the processes together hold about what one would.
+    page_size = math.ceil(PAGE_SIZE / workers)
+    work = partial(_runs_of, str(root), request, show_all, str(directory), page_size)
     parts = await in_processes(store, work, workers=workers)
     if parts is None:
         return None
@@ -69,16 +74,21 @@ async def json_runs_in_processes(
 
 
 def _runs_of(
-    root: str, request: PlanRequest, show_all: bool, directory: str, ids: IdRange
+    root: str, request: PlanRequest, show_all: bool, directory: str, page_size: int, ids: IdRange
 ) -> list[str]:
     """In a worker process: plan and render the customers of one id range into runs."""
-    return asyncio.run(_range(Path(root), request, show_all, Path(directory), ids))
+    return asyncio.run(_range(Path(root), request, show_all, Path(directory), page_size, ids))
 
 
 async def _range(
-    root: Path, request: PlanRequest, show_all: bool, directory: Path, ids: IdRange
+    root: Path,
+    request: PlanRequest,
+    show_all: bool,
+    directory: Path,
+    page_size: int,
+    ids: IdRange,
 ) -> list[str]:
     project = load_for_preview(root)
     async with await open_store(project.config.store_file()) as store:
-        pages = plan_pages(project, store, request, ids=ids)
+        pages = plan_pages(project, store, request, page_size=page_size, ids=ids)
         return [str(run) for run in await json_runs(project, pages, directory, show_all=show_all)]
