@@ -47,6 +47,12 @@ def test_ctrl_c_during_a_preview_in_worker_processes_leaves_no_runs_behind(
         assert time.monotonic() < deadline
         time.sleep(0.005)
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole job, workers too
-    proc.communicate(timeout=60)
+    try:
+        proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        # Seen once under the full suite's load: the process pool's shutdown waiting on
+        # a worker. A second Ctrl-C ends the wait, and the runs must still go.
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.communicate(timeout=30)
     assert proc.returncode != 0
     assert list(scratch.iterdir()) == []
