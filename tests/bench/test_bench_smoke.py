@@ -82,6 +82,7 @@ def test_the_preview_benchmark_runs_one_process_and_one_per_core_to_the_same_doc
     assert found["preview.same_document"] == "yes"
     assert int(found["preview.json_bytes"]) > 2
     assert float(found["preview.speedup"]) > 0
+    assert float(found["preview.cores_tree_rss_mib_median"]) > 0  # sampled from /proc
 
 
 def test_the_import_memory_benchmark_imports_customers_and_events_and_reports_peak_rss() -> None:

@@ -6,6 +6,7 @@ import dataclasses
 import io
 import json
 import sqlite3
+import tempfile
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
@@ -14,11 +15,11 @@ from pathlib import Path
 import pytest
 from daemon_support import copy_sample, sample_store, write_project
 
-from touchflow.cli.preview_json import json_elements_in_processes
+from touchflow.cli.preview_json import json_runs_in_processes, write_json
 from touchflow.models import Customer, Event, OutboxState, Window
 from touchflow.plan.from_store import PlanRequest, plan_from_store, plan_pages
 from touchflow.plan.planner import Planner, plan
-from touchflow.plan.preview import json_elements, render_all, to_json, write_elements
+from touchflow.plan.preview import json_runs, render_all, to_json, write_runs
 from touchflow.project import Project, load_project_checked
 from touchflow.send.replan import plan_into_outbox
 from touchflow.store.sqlite import SqliteStore
@@ -116,7 +117,7 @@ async def test_the_sample_planned_in_pages_of_three_is_the_sample_planned_at_onc
 
 @pytest.mark.parametrize("show_all", [False, True])
 async def test_preview_json_written_a_page_at_a_time_is_the_whole_document(
-    sample: tuple[Project, SqliteStore], show_all: bool
+    sample: tuple[Project, SqliteStore], show_all: bool, tmp_path: Path
 ) -> None:
     project, store = sample
     request = PlanRequest(window=YEAR)
@@ -124,24 +125,50 @@ async def test_preview_json_written_a_page_at_a_time_is_the_whole_document(
     shown = [i for i in items if show_all or i.touchpoint.reason is None]
     pages = plan_pages(project, store, request, page_size=3)
     out = io.StringIO()
-    write_elements(await json_elements(project, pages, show_all=show_all), out)
+    runs = await json_runs(project, pages, tmp_path, show_all=show_all)
+    assert len(runs) > 2  # one run a page, merged
+    write_runs(runs, out)
     assert out.getvalue() == to_json(shown) + "\n"
     assert len(json.loads(out.getvalue())) == len(shown) > 50
 
 
 async def test_preview_json_from_two_worker_processes_is_the_same_document(
-    sample: tuple[Project, SqliteStore],
+    sample: tuple[Project, SqliteStore], tmp_path: Path
 ) -> None:
     project, store = sample
     request = PlanRequest(window=YEAR)
-    alone = await json_elements(project, plan_pages(project, store, request), show_all=True)
+    alone, together = io.StringIO(), io.StringIO()
+    await write_json(project, store, request, alone, show_all=True, workers=1)
+    await write_json(project, store, request, together, show_all=True, workers=2)
+    assert together.getvalue() == alone.getvalue()
+    assert len(json.loads(alone.getvalue())) > 50
     root = project.config.root
-    parts = await json_elements_in_processes(root, store, request, show_all=True, workers=2)
-    assert parts is not None
-    assert sorted(parts) == sorted(alone)
+    runs = await json_runs_in_processes(root, store, request, tmp_path, show_all=True, workers=2)
+    assert runs is not None
+    assert {run.parent for run in runs} == {tmp_path}
     assert len(await store.id_ranges(2)) == 2
     one_customer = PlanRequest(window=YEAR, customer="c-001")
-    assert await json_elements_in_processes(root, store, one_customer, show_all=True) is None
+    assert await json_runs_in_processes(root, store, one_customer, tmp_path, show_all=True) is None
+
+
+class _Broken(io.StringIO):
+    def write(self, text: str) -> int:
+        raise OSError("the pipe is gone")
+
+
+async def test_preview_json_leaves_no_runs_behind_on_success_or_failure(
+    sample: tuple[Project, SqliteStore], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project, store = sample
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    request = PlanRequest(window=YEAR)
+    for workers in (1, 2):
+        await write_json(project, store, request, io.StringIO(), show_all=True, workers=workers)
+        with pytest.raises(OSError, match="the pipe is gone"):
+            await write_json(project, store, request, _Broken(), show_all=True, workers=workers)
+    assert list(scratch.iterdir()) == []
 
 
 async def test_id_ranges_split_the_customers_into_parts_of_about_equal_size(
@@ -162,9 +189,7 @@ async def test_preview_json_of_an_empty_window_is_an_empty_array(
     project, store = sample
     out = io.StringIO()
     empty = PlanRequest(window=Window(start=NOW, end=NOW), rule="birthday-card")
-    write_elements(
-        await json_elements(project, plan_pages(project, store, empty), show_all=True), out
-    )
+    await write_json(project, store, empty, out, show_all=True)
     assert out.getvalue() == "[]\n"
 
 

@@ -24,7 +24,7 @@ from touchflow.cli.common import (
     run_async,
 )
 from touchflow.config.http import UNSUBSCRIBE_SECRET_ENV
-from touchflow.plan.from_store import PlanRequest, plan_from_store, plan_pages
+from touchflow.plan.from_store import PlanRequest, plan_from_store
 from touchflow.plan.moment import BadMoment, Moment
 from touchflow.project import Project
 from touchflow.store import Store
@@ -166,18 +166,12 @@ async def _preview(
 async def _preview_json(
     project: Project, request: PlanRequest, now: datetime, show_all: bool, jobs: int | None
 ) -> None:
-    from touchflow.cli.preview_json import json_elements_in_processes
-    from touchflow.plan import preview
+    from touchflow.cli import preview_json
 
     async with _preview_store(project, request, now) as store:
-        root = project.config.root
-        elements = await json_elements_in_processes(
-            root, store, request, show_all=show_all, workers=jobs
+        await preview_json.write_json(
+            project, store, request, sys.stdout, show_all=show_all, workers=jobs
         )
-        if elements is None:
-            pages = plan_pages(project, store, request)
-            elements = await preview.json_elements(project, pages, show_all=show_all)
-    preview.write_elements(elements, sys.stdout)
 
 
 @asynccontextmanager

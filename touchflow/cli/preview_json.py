@@ -1,49 +1,94 @@
-"""`touchflow preview --format json` for many customers: id ranges in worker processes.
+"""`touchflow preview --format json`: rendered a page at a time, merged from sorted runs.
 
-Rendering is most of a large preview's time and the planner is pure, so each
-id range is planned and rendered by its own process (``touchflow.plan.id_ranges``);
-only the JSON text of each element comes back. The document is the same as
-from one process.
+Each page's elements go to a sorted run, a file in a private temporary directory
+(removed on success, on failure and on Ctrl-C), and the document is the merge of
+the runs: no process holds more than a page of elements, however many customers.
+
+Rendering is most of a large preview's time and the planner is pure, so with
+more than a page of customers each id range is planned and rendered by its own
+process (``touchflow.plan.id_ranges``), which writes its own runs; only their
+names come back. The document is the same as from one process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import tempfile
 from functools import partial
 from pathlib import Path
+from typing import TextIO
 
 from touchflow.plan.from_store import PlanRequest, plan_pages
-from touchflow.plan.id_ranges import in_processes
-from touchflow.plan.preview import Element, json_elements, load_for_preview
-from touchflow.store import IdRange, Store, open_store
+from touchflow.plan.id_ranges import in_processes, workers_for
+from touchflow.plan.preview import json_runs, load_for_preview, write_runs
+from touchflow.project import Project
+from touchflow.store import PAGE_SIZE, IdRange, Store, open_store
 
 
-async def json_elements_in_processes(
-    root: Path,
+async def write_json(
+    project: Project,
     store: Store,
     request: PlanRequest,
+    out: TextIO,
     *,
     show_all: bool,
     workers: int | None = None,
-) -> list[Element] | None:
-    """The elements of everyone's preview from worker processes; None when one
-    process is enough (a small store, one core, or a single customer)."""
+) -> None:
+    """The preview as a JSON document on ``out``, from one process per id range
+    where that pays (``workers``: how many; None, one per core for a large store)."""
+    with tempfile.TemporaryDirectory(prefix="touchflow-preview-") as tmp:
+        directory = Path(tmp)
+        runs = await json_runs_in_processes(
+            project.config.root, store, request, directory, show_all=show_all, workers=workers
+        )
+        if runs is None:
+            pages = plan_pages(project, store, request)
+            runs = await json_runs(project, pages, directory, show_all=show_all)
+        write_runs(runs, out)
+
+
+async def json_runs_in_processes(
+    root: Path,
+    store: Store,
+    request: PlanRequest,
+    directory: Path,
+    *,
+    show_all: bool,
+    workers: int | None = None,
+) -> list[Path] | None:
+    """Everyone's preview as sorted runs in ``directory``, written by worker
+    processes; None when one process is enough (a small store, one core, or a
+    single customer)."""
     if request.customer is not None:
         return None
-    work = partial(_elements_of, str(root), request, show_all)
+    if workers is None:
+        workers = workers_for(await store.customer_count())
+    # A page a process shared out: the processes together hold about what one would.
+    page_size = math.ceil(PAGE_SIZE / workers)
+    work = partial(_runs_of, str(root), request, show_all, str(directory), page_size)
     parts = await in_processes(store, work, workers=workers)
     if parts is None:
         return None
-    return [element for part in parts for element in part]
+    return [Path(run) for part in parts for run in part]
 
 
-def _elements_of(root: str, request: PlanRequest, show_all: bool, ids: IdRange) -> list[Element]:
-    """In a worker process: plan and render the customers of one id range."""
-    return asyncio.run(_range(Path(root), request, show_all, ids))
+def _runs_of(
+    root: str, request: PlanRequest, show_all: bool, directory: str, page_size: int, ids: IdRange
+) -> list[str]:
+    """In a worker process: plan and render the customers of one id range into runs."""
+    return asyncio.run(_range(Path(root), request, show_all, Path(directory), page_size, ids))
 
 
-async def _range(root: Path, request: PlanRequest, show_all: bool, ids: IdRange) -> list[Element]:
+async def _range(
+    root: Path,
+    request: PlanRequest,
+    show_all: bool,
+    directory: Path,
+    page_size: int,
+    ids: IdRange,
+) -> list[str]:
     project = load_for_preview(root)
     async with await open_store(project.config.store_file()) as store:
-        pages = plan_pages(project, store, request, ids=ids)
-        return await json_elements(project, pages, show_all=show_all)
+        pages = plan_pages(project, store, request, page_size=page_size, ids=ids)
+        return [str(run) for run in await json_runs(project, pages, directory, show_all=show_all)]

@@ -5,15 +5,17 @@ The JSON shape is a public interface (docs/preview-json.md); keep it stable.
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
+import tempfile
 import textwrap
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterable, Sequence
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
-from operator import itemgetter
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 from rich.console import Console
 from rich.table import Table
@@ -21,7 +23,6 @@ from rich.table import Table
 from touchflow.errors import UserError
 from touchflow.messages.build import Built, build
 from touchflow.models import Adjustment, PlannedTouchpoint, Window
-from touchflow.plan.planner import TIME_ORDER
 from touchflow.project import Project, load_project_checked, with_links
 from touchflow.rules.context import trigger_summary
 from touchflow.timecalc import zone
@@ -75,43 +76,80 @@ def to_json(items: Sequence[PreviewItem]) -> str:
     return json.dumps([as_json(i) for i in items], ensure_ascii=False, indent=2)
 
 
-# One element of the JSON array: its place in time order, and its text.
-Element = tuple[tuple[Any, ...], str]
+# A run: one page's elements in time order, a line each: the element's place in time
+# order (TIME_ORDER, due_at in UTC) as a JSON array, a tab, and its text with each newline
+# made a tab. JSON text holds no raw tab or newline of its own, so both come back exactly.
+RUN_SUFFIX = ".run"
 
 
-async def json_elements(
-    project: Project, pages: AsyncIterable[list[PlannedTouchpoint]], *, show_all: bool
-) -> list[Element]:
-    """The elements of ``to_json(render_all(...))`` for every page, in no set order.
+def _run_line(tp: PlannedTouchpoint, text: str) -> str:
+    due = tp.due_at.astimezone(UTC).isoformat(timespec="microseconds")
+    place = json.dumps([due, tp.customer_id, tp.rule_id, tp.key], ensure_ascii=False)
+    flat = text.replace("\n", "\t")
+    return f"{place}\t{flat}\n"
 
-    Each page is rendered and turned into text before the next one is planned, so
-    only the text is kept (about 600 bytes a touchpoint), not the customers' facts
-    and rendered messages.
+
+def _place(line: str) -> list[str]:
+    place: list[str] = json.loads(line[: line.index("\t")])
+    return place
+
+
+def _text(line: str) -> str:
+    return line[line.index("\t") + 1 : -1].replace("\t", "\n")
+
+
+def _open_run(path: Path, mode: Literal["r", "w"]) -> TextIO:
+    # newline="\n": a line ends at a newline only (not at U+2028 and the like), untranslated.
+    return path.open(mode, encoding="utf-8", errors="surrogatepass", newline="\n")
+
+
+async def json_runs(
+    project: Project,
+    pages: AsyncIterable[list[PlannedTouchpoint]],
+    directory: Path,
+    *,
+    show_all: bool,
+) -> list[Path]:
+    """The elements of ``to_json(render_all(...))``, one sorted run per page, as files in
+    ``directory``; ``write_runs`` merges them into the document.
+
+    Each page is rendered and written before the next one is planned, so nothing is
+    kept from page to page: not the customers' facts, the rendered messages, nor
+    the elements' text (about 600 bytes a touchpoint).
     """
-    elements: list[Element] = []
-    async for page in pages:
-        for tp in page:
-            if tp.reason is not None and not show_all:
-                continue  # held by the plan: not shown, so not rendered
-            item = build(project, tp, date=tp.due_at)
-            if item.touchpoint.reason is None or show_all:
-                text = json.dumps(as_json(item), ensure_ascii=False, indent=2)
-                elements.append((TIME_ORDER(tp), textwrap.indent(text, "  ")))
-    return elements
+    runs: list[Path] = []
+    async for page in pages:  # each page is in time order (plan_pages)
+        fd, name = tempfile.mkstemp(suffix=RUN_SUFFIX, dir=directory)
+        os.close(fd)
+        runs.append(Path(name))
+        with _open_run(runs[-1], "w") as run:
+            for tp in page:
+                if tp.reason is not None and not show_all:
+                    continue  # held by the plan: not shown, so not rendered
+                item = build(project, tp, date=tp.due_at)
+                if item.touchpoint.reason is None or show_all:
+                    text = json.dumps(as_json(item), ensure_ascii=False, indent=2)
+                    run.write(_run_line(tp, textwrap.indent(text, "  ")))
+    return runs
 
 
-def write_elements(elements: list[Element], out: TextIO) -> None:
-    """The JSON array of these elements in time order: what ``to_json`` writes."""
-    if not elements:
-        out.write("[]\n")
-        return
-    elements.sort(key=itemgetter(0))
-    out.write("[\n")
-    out.write(elements[0][1])
-    for _, text in elements[1:]:
-        out.write(",\n")
-        out.write(text)
-    out.write("\n]\n")
+def write_runs(runs: Sequence[Path], out: TextIO) -> None:
+    """The JSON array of the runs' elements in time order: what ``to_json`` writes.
+
+    The runs are merged a line at a time, so only one element of each is held.
+    """
+    with ExitStack() as files:
+        lines = heapq.merge(*(files.enter_context(_open_run(r, "r")) for r in runs), key=_place)
+        first = next(lines, None)
+        if first is None:
+            out.write("[]\n")
+            return
+        out.write("[\n")
+        out.write(_text(first))
+        for line in lines:
+            out.write(",\n")
+            out.write(_text(line))
+        out.write("\n]\n")
 
 
 def write_eml(items: Sequence[PreviewItem], out_dir: Path) -> list[Path]:
