@@ -464,6 +464,29 @@ def test_repeated_event_id_identical_is_kept_once_different_is_an_error() -> Non
     ]
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [(-1, -2), (0, 2**61 - 1), ("a", "b"), ([1, 2], [2, 1]), ({"x": 1}, {"x": "1"})],
+    ids=["minus-one-minus-two", "hash-modulus", "text", "list-order", "number-vs-text"],
+)
+def test_a_repeated_event_id_with_other_data_is_an_error_whatever_the_data(
+    first: Any, second: Any
+) -> None:
+    # Python's hash() of -1 and -2 (or of 0 and 2**61 - 1) is the same: the check must
+    # not take two different events for one repeated.
+    row = {"id": "e1", "type": "t", "customer": "c1", "at": "2026-05-01T10:00:00Z"}
+    text = jsonl({**row, "data": {"n": first}}, {**row, "data": {"n": second}})
+    assert event_problems(text) == [
+        (2, 'id "e1" was used for a different event on line 1; event ids must be unique')
+    ]
+
+
+def test_a_repeated_event_whose_numbers_are_equal_is_the_same_event() -> None:
+    row = {"id": "e1", "type": "t", "customer": "c1", "at": "2026-05-01T10:00:00Z"}
+    text = jsonl({**row, "data": {"n": 1}}, {**row, "data": {"n": 1.0}})
+    assert [e.id for e in parse_events_text(text, display="events.jsonl", data_types={})] == ["e1"]
+
+
 def test_events_must_be_jsonl(tmp_path: Path) -> None:
     [(line, message)] = problems_of(parse_events, tmp_path / "events.csv", data_types={})
     assert line is None

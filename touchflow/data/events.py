@@ -45,7 +45,7 @@ _T = TypeVar("_T")
 
 # Events a chunk of a file holds: what an import keeps in memory besides the ids.
 CHUNK = 10_000
-_FINGERPRINT = (1 << 64) - 1
+_FINGERPRINT = (1 << 64) - 1  # the low bits of a mark: the fingerprint
 
 
 def parse_events(path: Path, *, data_types: Mapping[str, Mapping[str, FieldType]]) -> list[Event]:
@@ -141,7 +141,7 @@ class EventReader:
             self.problems.add(line, message)
         if event is None:
             return None
-        mark = line << 64 | (hash(_frozen(event)) & _FINGERPRINT)
+        mark = line << 64 | fingerprint(event)
         first = self.ids.setdefault(event.id, mark)
         if first == mark:
             return event
@@ -155,8 +155,16 @@ class EventReader:
         return None
 
 
+def fingerprint(event: Event) -> int:
+    """64 bits of a digest of what makes two events equal (``Event.__eq__``): equal events
+    have one fingerprint, different ones the same only by a 1 in 2**64 chance. Not
+    ``hash()``, whose collisions are certain (``hash(-1) == hash(-2)``)."""
+    digest = hashlib.blake2b(repr(_frozen(event)).encode("utf-8", "surrogatepass"), digest_size=8)
+    return int.from_bytes(digest.digest(), "big")
+
+
 def _frozen(event: Event) -> tuple[Any, ...]:
-    """What makes two events equal, as one hashable value."""
+    """What makes two events equal, as one value whose ``repr`` is the same for equal ones."""
     return (event.id, event.type, event.customer_id, event.at, _frozen_value(event.data))
 
 
@@ -165,6 +173,11 @@ def _frozen_value(value: Any) -> Any:
         return ("{}", tuple(sorted((k, _frozen_value(v)) for k, v in value.items())))
     if isinstance(value, list):
         return ("[]", tuple(_frozen_value(v) for v in value))
+    # Numbers as == compares them: True == 1 == 1.0, so each is written as the int.
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
 
 
