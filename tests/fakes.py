@@ -24,6 +24,7 @@ class RecordingChannel:
         self.name = name
         self.concurrency = concurrency
         self.sent: list[Envelope] = []
+        self.unprimed: list[Envelope] = []  # named as ``then``, and not sent after all
 
     async def send(
         self,
@@ -40,6 +41,9 @@ class RecordingChannel:
         """Keep the message and answer as a server that took it."""
         self.sent.append(envelope)
         return Delivery(outcome=Outcome.SENT, detail="250 ok", code=250)
+
+    def unprime(self, envelope: Envelope) -> None:
+        self.unprimed.append(envelope)
 
     async def aclose(self) -> None:
         pass

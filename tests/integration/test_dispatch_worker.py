@@ -382,6 +382,48 @@ async def test_stopping_sends_nothing_new_and_puts_claimed_rows_back_to_pending(
     assert sum(line.endswith("claimed → pending") for line in lines) == released
 
 
+class _StoppingLookahead(_Stopper):
+    """A stopper that keeps every message a send named as the next one."""
+
+    def __init__(self, after: int) -> None:
+        super().__init__(after)
+        self.named: list[Envelope] = []
+
+    async def send(
+        self,
+        envelope: Envelope,
+        *,
+        after: Awaitable[object] | None = None,
+        then: Envelope | None = None,
+    ) -> Delivery:
+        if then is not None:
+            self.named.append(then)
+        return await super().send(envelope, after=after, then=then)
+
+
+async def test_a_stopping_dispatcher_lets_go_of_each_message_it_named_next_and_did_not_send(
+    tmp_path: Path,
+) -> None:
+    # An SMTP connection primed for a message that is not sent after all would stay open,
+    # mid-transaction, beyond the configured number of connections.
+    channel = _StoppingLookahead(after=5)
+    async with planned(tmp_path, 60) as (project, store):
+        dispatcher = Dispatcher(
+            store=store,
+            channel=channel,
+            project=lambda: project,
+            clock=Clock.starting_at(NOW).now,
+            worker=False,
+        )
+        channel.dispatcher = dispatcher
+        await dispatcher.drain()
+    sent = {e.key for e in channel.sent}
+    named_not_sent = {e.key for e in channel.named} - sent
+    assert named_not_sent  # the stop came while senders held their next message
+    assert named_not_sent <= {e.key for e in channel.unprimed}
+    assert not sent & {e.key for e in channel.unprimed}
+
+
 async def test_the_worker_signs_the_same_unsubscribe_links_as_the_daemon(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

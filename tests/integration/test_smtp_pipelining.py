@@ -197,3 +197,23 @@ async def test_a_primed_connection_is_not_given_to_another_message() -> None:
     assert [other.outcome, second.outcome] == [Outcome.SENT, Outcome.SENT]
     assert script.connections == 2
     assert [m.count(b"Subject: Reminder") for m in script.messages] == [1, 1, 1]
+
+
+async def test_a_connection_primed_for_a_message_its_sender_gave_up_is_closed_at_once() -> None:
+    script = Script(answer=all_three_at_once)
+    async with serve_script(script) as port:
+        channel = SmtpChannel(settings(port, connections=1), environ={})
+        try:
+            second, third_envelope = envelope(2), envelope(3)
+            await channel.send(envelope(1), then=second)
+            channel.unprime(third_envelope)  # not the one it waits for: nothing happens
+            assert [s.primed for s, _ in channel._idle] == [second]
+            channel.unprime(second)  # its sender stopped: it goes back to pending
+            third = await channel.send(third_envelope)
+            open_now = sum(1 for s, _ in channel._idle if s.is_connected)
+        finally:
+            await channel.aclose()
+    assert third.outcome is Outcome.SENT
+    # One connection open at a time, as configured; the second message never ended.
+    assert (script.connections, open_now) == (2, 1)
+    assert [b"Subject: Reminder 2" in m for m in script.messages] == [False, False]

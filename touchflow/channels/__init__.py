@@ -68,7 +68,13 @@ class Channel(Protocol):
 
         ``then`` is a hint: the message this caller sends next. A channel may start on
         it early (SMTP pipelines its MAIL, RCPT and DATA behind this message's end);
-        nothing of its content goes out before its own ``send``."""
+        nothing of its content goes out before its own ``send``. A caller that named a
+        message as ``then`` and does not send it after all calls ``unprime`` with it."""
+        ...
+
+    def unprime(self, envelope: Envelope) -> None:
+        """Let go of what was started for ``envelope`` as a ``then`` (SMTP: close the
+        connection waiting for it); nothing when nothing was."""
         ...
 
     async def aclose(self) -> None:

@@ -51,6 +51,9 @@ class MaildirChannel:
     def path(self) -> Path:
         return self._path
 
+    def unprime(self, envelope: Envelope) -> None:
+        pass  # a Maildir starts nothing ahead
+
     async def send(
         self,
         envelope: Envelope,

@@ -203,6 +203,17 @@ class SmtpChannel:
             tls_context=self._tls_context,
         )
 
+    def unprime(self, envelope: Envelope) -> None:
+        """Close the idle connection primed for ``envelope``: its sender will not send it,
+        and the connection, mid-transaction, is good for nothing else."""
+        keep: list[tuple[Session, float]] = []
+        for session, since in self._idle:
+            if session.primed is envelope:
+                session.close()
+            else:
+                keep.append((session, since))
+        self._idle = keep
+
     def _take_idle(self, envelope: Envelope) -> Session | None:
         """The connection primed for ``envelope``, else the most recently used free one
         (the most likely alive). One primed for another message is left to that

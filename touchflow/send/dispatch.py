@@ -120,10 +120,10 @@ class _Drain:
         self.left: list[Prepared] = []  # claimed, not sent: back to pending at the end
         self.started = time.monotonic()
         self.sends = 0  # messages handed to the channel so far
+        self.senders = max(1, dispatcher.channel.concurrency)  # one per connection
 
     async def go(self) -> None:
-        count = max(1, self.d.channel.concurrency)
-        senders = [asyncio.create_task(self._sender()) for _ in range(count)]
+        senders = [asyncio.create_task(self._sender()) for _ in range(self.senders)]
         errors: list[BaseException] = []
         try:
             await self._produce()
@@ -236,20 +236,31 @@ class _Drain:
                 if self.queue.qsize() < self.low:
                     self.room.set()
                 if not self._going():
-                    self.left.append(item[1])  # stopping: back to pending
+                    self._give_up(item)  # stopping: back to pending
                     continue
-                if not self.queue.empty():
+                # Only with work for every sender: a few rows go out side by side.
+                if self.queue.qsize() >= self.senders:
                     held.append(self.queue.get_nowait())
                 then = held[0][1].envelope if held and held[0] is not None else None
                 try:
                     last = await self._deliver(*item, last, then)
                 except BaseException:
+                    if item[1].envelope is not None:  # primed, maybe, and not sent
+                        self.d.channel.unprime(item[1].envelope)
                     self._halt()
                     raise
         finally:
-            self.left.extend(ahead[1] for ahead in held if ahead is not None)
+            for ahead in held:
+                if ahead is not None:
+                    self._give_up(ahead)
             if last is not None:
                 await asyncio.shield(last)
+
+    def _give_up(self, item: _Item) -> None:
+        """Back to pending, unsent; the channel lets go of what it started for it."""
+        self.left.append(item[1])
+        if item[1].envelope is not None:
+            self.d.channel.unprime(item[1].envelope)
 
     async def _deliver(
         self,
