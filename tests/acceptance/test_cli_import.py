@@ -169,3 +169,21 @@ def test_a_problem_after_many_rows_undoes_every_row_written_before_it(
     one = write(tmp_path / "one.jsonl", lines.splitlines(keepends=True)[0])
     result = touchflow("import", "events", str(one), cwd=sample)
     assert result.stdout == f"Imported 1 event from {one}.\n"
+
+
+def test_a_problem_on_the_lines_after_the_last_whole_chunk_still_stores_nothing(
+    sample: Path, tmp_path: Path
+) -> None:
+    # Exactly one chunk (10k rows) of good customers, then a bad line: no chunk follows
+    # the problem, and the chunk before it must still be undone.
+    rows = "".join(f"c-{i},c{i}@example.com,Europe/Berlin\n" for i in range(1, 10_001))
+    bad = write(tmp_path / "chunk.csv", "id,email,timezone\n" + rows + "c-x,x@\n")
+    result = touchflow("import", "customers", str(bad), cwd=sample, check=False)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"{bad}:10002: row has 2 cells but the header has 3; quote cells that contain commas\n"
+        "1 problem found.\n"
+    )
+    good = write(tmp_path / "customers.csv", CUSTOMERS)
+    result = touchflow("import", "customers", str(good), cwd=sample)
+    assert result.stdout == f"Imported 2 customers from {good}: 2 new.\n"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -60,6 +60,16 @@ def _shown(path: Path, root: Path) -> str:
         return str(path)
 
 
+class _Undo(Exception):
+    """A problem in the file: leave the write at once (nothing will be stored)."""
+
+
+def _read_on(chunks: Iterator[object]) -> None:
+    """Read the rest of the file outside the write, only for its problems."""
+    for _ in chunks:
+        pass
+
+
 class ImportProgress(Protocol):
     """How far an import got: lines of the file read, then rows written."""
 
@@ -87,15 +97,21 @@ async def import_customers(
         progress=progress.reading if progress else None,
     )
     written = CustomersWrite(new=0, updated=0, unchanged=0)
-    async with store.bulk_write() as bulk:
-        for chunk in reader.chunks():
-            if reader.problems.count:
-                continue  # nothing will be stored: reading on only finds the problems
-            outcome = await bulk.upsert_customers(
-                chunk, now=now, progress=_writing(progress, written.total, reader)
-            )
-            written = _added(written, outcome)
-        reader.raise_if_any()  # inside the block: undoes every chunk written
+    chunks = reader.chunks()
+    try:
+        async with store.bulk_write() as bulk:
+            for chunk in chunks:
+                if reader.problems.count:
+                    raise _Undo  # undoes every chunk written, and lets the store go
+                outcome = await bulk.upsert_customers(
+                    chunk, now=now, progress=_writing(progress, written.total, reader)
+                )
+                written = _added(written, outcome)
+            if reader.problems.count:  # in the lines after the last chunk
+                raise _Undo
+    except _Undo:
+        _read_on(chunks)
+    reader.raise_if_any()
     if progress is not None:
         progress.writing(written.total, written.total)
     return written, reader.ids.keys()
@@ -122,19 +138,25 @@ async def import_events(
     )
     refused = Problems(str(path))
     added = known = 0
-    async with store.bulk_write() as bulk:
-        for chunk in reader.chunks():
-            if reader.problems.count:
-                continue
-            outcome = await bulk.add_events_checked(
-                [event for _, event in chunk],
-                progress=_writing(progress, added + known, reader),
-            )
-            for problem in event_problems(str(path), chunk, outcome):
-                refused.add(problem.line, problem.message)
-            added, known = added + len(outcome.inserted), known + len(outcome.duplicates)
-        reader.raise_if_any()
-        refused.raise_if_any()
+    chunks = reader.chunks()
+    try:
+        async with store.bulk_write() as bulk:
+            for chunk in chunks:
+                if reader.problems.count:
+                    raise _Undo
+                outcome = await bulk.add_events_checked(
+                    [event for _, event in chunk],
+                    progress=_writing(progress, added + known, reader),
+                )
+                for problem in event_problems(str(path), chunk, outcome):
+                    refused.add(problem.line, problem.message)
+                added, known = added + len(outcome.inserted), known + len(outcome.duplicates)
+            if reader.problems.count:  # in the lines after the last chunk
+                raise _Undo
+            refused.raise_if_any()  # inside the block: undoes every chunk written
+    except _Undo:
+        _read_on(chunks)
+    reader.raise_if_any()
     if progress is not None:
         progress.writing(added + known, added + known)
     return added, known
