@@ -3,13 +3,9 @@
 aiosmtplib opens each session (TLS, EHLO, AUTH); ``smtp_session`` then runs the
 mail transactions on it, pipelined when the server offers it (docs/decisions.md).
 
-What a server's answer means for the touchpoint is decided here, once (the
-table is in docs/operations.md, "How delivery failures are classified"): 4xx,
-timeouts and dropped connections retry; 5.1.x at RCPT or after DATA is a bad
-mailbox; other 5xx for the message fail with an alert. Problems of the session
-rather than the message (no STARTTLS, an unverifiable certificate, AUTH
-refused, a 5xx greeting) retry with an alert: the configuration needs a
-person, and failing every touchpoint permanently would lose them.
+What a server's answer means for the touchpoint is decided once, in
+``smtp_answers`` (the table is in docs/operations.md, "How delivery failures are
+classified").
 
 Each detail names the server, the reply and the stage ("at RCPT", "after
 DATA"). Passwords never appear in one.
@@ -30,10 +26,10 @@ from aiosmtplib import (
     SMTPException,
     SMTPResponseException,
     SMTPServerDisconnected,
-    SMTPTimeoutError,
 )
 
 from touchflow.channels import Delivery, Envelope, Outcome
+from touchflow.channels.smtp_answers import SESSION_STAGES, NoStartTls, classify, reply_text
 from touchflow.channels.smtp_session import Session, Stage, transaction
 from touchflow.config.delivery import ChannelConfigError, SmtpSettings, TlsMode
 from touchflow.headers import BARE_ADDRESS
@@ -44,15 +40,7 @@ _IDLE_LIMIT = 50.0
 # A connection primed for a message (its MAIL, RCPT and DATA sent with the previous
 # message's dot) whose sender has not come back for it within this long is closed.
 _PRIMED_LIMIT = 5.0
-_ENHANCED = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})\b")
-_SESSION_STAGES = frozenset({"at connect", "at EHLO", "at STARTTLS", "at AUTH"})
-_SENDER_CODES = frozenset({"5.1.7", "5.1.8"})  # 5.1.x about the sender, not the recipient
-_MAX_TEXT = 400  # characters of server text kept in a detail
 _UNSAFE = re.compile(r"[\s<>,;\x00-\x1f\x7f]")
-
-
-class _NoStartTls(SMTPException):
-    """The server did not offer STARTTLS although the settings require it."""
 
 
 class _Pacer:
@@ -157,7 +145,7 @@ class SmtpChannel:
                 session.close()
                 return None
             await self._after_failure(session, smtp, exc, stage)
-            return self._scrub(_classify(exc, stage.name, self._settings))
+            return self._scrub(classify(exc, stage.name, self._settings))
         except BaseException:
             # Cancelled mid-dialogue: the session state is unknown.
             if session is not None:
@@ -167,7 +155,7 @@ class SmtpChannel:
             raise
         self._give_back(session)
         return Delivery(
-            outcome=Outcome.SENT, detail=_reply_text(reply.code, reply.message), code=reply.code
+            outcome=Outcome.SENT, detail=reply_text(reply.code, reply.message), code=reply.code
         )
 
     async def _open(self, smtp: SMTP, stage: Stage) -> None:
@@ -180,7 +168,7 @@ class SmtpChannel:
         await smtp.ehlo()
         if self._settings.tls is TlsMode.STARTTLS:
             if not smtp.supports_extension("starttls"):
-                raise _NoStartTls("STARTTLS not offered")
+                raise NoStartTls("STARTTLS not offered")
             stage.name = "at STARTTLS"
             await smtp.starttls()
             stage.name = "at EHLO"
@@ -249,7 +237,7 @@ class SmtpChannel:
         refused = (
             isinstance(exc, SMTPResponseException)
             and exc.code != 421
-            and stage.name not in _SESSION_STAGES
+            and stage.name not in SESSION_STAGES
             and session.is_connected
         )
         if refused:
@@ -286,110 +274,6 @@ def _envelope_problem(envelope: Envelope) -> str | None:
         if not bare or not address.isascii() or _UNSAFE.search(address):
             return f"the {what} {address!r} is not one bare ASCII address; nothing was sent"
     return None
-
-
-def _classify(exc: Exception, stage: str, settings: SmtpSettings) -> Delivery:
-    address = settings.address
-    if isinstance(exc, _NoStartTls):
-        return Delivery(
-            outcome=Outcome.RETRY,
-            detail=f"{address} does not offer STARTTLS; delivery.smtp.tls is starttls, "
-            "so nothing was sent",
-            alert=True,
-        )
-    tls_problem = _tls_problem(exc)
-    if tls_problem is not None:
-        return Delivery(
-            outcome=Outcome.RETRY,
-            detail=f"TLS with {address} failed ({stage}): {tls_problem}; nothing was sent "
-            "(check delivery.smtp.host and delivery.smtp.ca_file)",
-            alert=True,
-        )
-    if isinstance(exc, SMTPResponseException) and exc.code > 0:
-        return _from_reply(exc.code, exc.message, stage, address)
-    return _from_error(exc, stage, settings)
-
-
-def _from_reply(code: int, message: str, stage: str, address: str) -> Delivery:
-    text = f"{address} answered {_reply_text(code, message)} ({stage})"
-    enhanced = _enhanced(message)
-    if code == 421:
-        return Delivery(
-            outcome=Outcome.RETRY, detail=f"{text}; it is closing the connection", code=code
-        )
-    if 400 <= code < 500:
-        return Delivery(outcome=Outcome.RETRY, detail=text, code=code)
-    if 500 <= code < 600 and stage in _SESSION_STAGES:
-        why = "the login was refused" if stage == "at AUTH" else "the server refuses the session"
-        return Delivery(
-            outcome=Outcome.RETRY,
-            detail=f"{text}; {why}, nothing was sent (check delivery.smtp)",
-            code=code,
-            alert=True,
-        )
-    mailbox_stage = stage in ("at RCPT", "after DATA")
-    if enhanced.startswith("5.1.") and mailbox_stage and enhanced not in _SENDER_CODES:
-        return Delivery(outcome=Outcome.BAD_MAILBOX, detail=text, code=code)
-    if 500 <= code < 600:
-        return Delivery(outcome=Outcome.FAILED, detail=text, code=code, alert=True)
-    return Delivery(
-        outcome=Outcome.RETRY, detail=f"{text}: not an SMTP answer", code=code, alert=True
-    )
-
-
-def _from_error(exc: Exception, stage: str, settings: SmtpSettings) -> Delivery:
-    address = settings.address
-    maybe_sent = (
-        "; the server may have accepted the message, so a retry can deliver it twice "
-        "(with the same Message-ID)"
-        if stage == "after DATA"
-        else ""
-    )
-    if isinstance(exc, SMTPTimeoutError | TimeoutError):
-        detail = f"no answer from {address} within {settings.timeout:g} s ({stage}){maybe_sent}"
-        return Delivery(outcome=Outcome.RETRY, detail=detail)
-    if isinstance(exc, ValueError):
-        # An envelope address the library refuses to put on the wire (control characters).
-        return Delivery(outcome=Outcome.FAILED, detail=f"cannot send ({stage}): {exc}", alert=True)
-    if stage == "at AUTH":
-        return Delivery(
-            outcome=Outcome.RETRY,
-            detail=f"cannot log in to {address}: {exc} (check delivery.smtp)",
-            alert=True,
-        )
-    if isinstance(exc, SMTPServerDisconnected) and stage != "at connect":
-        detail = f"{address} closed the connection ({stage}){maybe_sent}"
-        return Delivery(outcome=Outcome.RETRY, detail=detail)
-    reason = exc.message if isinstance(exc, SMTPException) else str(exc)
-    if stage == "at connect":
-        return Delivery(outcome=Outcome.RETRY, detail=f"cannot reach {address}: {reason}")
-    detail = f"{address}: {reason} ({stage}){maybe_sent}"
-    return Delivery(outcome=Outcome.RETRY, detail=detail, alert=True)
-
-
-def _tls_problem(exc: BaseException) -> str | None:
-    """The TLS error behind ``exc`` (the library wraps some), in words."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return f"the server's certificate could not be verified: {seen.verify_message}"
-        if isinstance(seen, ssl.SSLError):
-            return f"the TLS handshake failed: {seen.reason or seen}"
-        seen = seen.__cause__ or seen.__context__
-    return None
-
-
-def _enhanced(message: str) -> str:
-    found = _ENHANCED.match(message.strip())
-    return found.group(0) if found else ""
-
-
-def _reply_text(code: int, message: str) -> str:
-    """``550 5.1.1 no such user`` on one line, cut to a readable length."""
-    text = " / ".join(line.strip() for line in message.splitlines() if line.strip())
-    if len(text) > _MAX_TEXT:
-        text = text[:_MAX_TEXT] + "…"
-    return f"{code} {text}".rstrip()
 
 
 def _credentials(settings: SmtpSettings, environ: Mapping[str, str]) -> tuple[str, str] | None:

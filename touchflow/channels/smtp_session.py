@@ -223,6 +223,11 @@ async def transaction(
             session.close()
             raise
     stage.name = "after DATA"
+    return await _message(session, content, then)
+
+
+async def _message(session: Session, content: bytes, then: Envelope | None) -> SMTPResponse:
+    """The message and its final dot (with ``then``'s commands, pipelined), and its reply."""
     ahead: tuple[bytes, ...] = ()
     if then is not None and session.pipelining:
         ahead = _commands(session, then, crlf(then.data))

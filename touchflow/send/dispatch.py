@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from touchflow import logs
-from touchflow.channels import Channel, Envelope
+from touchflow.channels import Channel, Delivery, Envelope
 from touchflow.messages.dkim import DkimSigner
 from touchflow.models import OutboxRow, OutboxState, Suppression, Transition
 from touchflow.project import Project
@@ -296,14 +296,17 @@ class _Drain:
             jitter=self.d.jitter(),
         )
         if delivery.alert:
-            logs.log.error(
-                "%s: %s needs attention: %s",
-                row.key,
-                self.d.channel.name,
-                delivery.detail,
-                extra={"tf": {"event": "alert", "key": row.key, "detail": delivery.detail}},
-            )
+            self._alert(row, delivery)
         return asyncio.create_task(self._finish(row, new, attempted=True, suppression=suppression))
+
+    def _alert(self, row: OutboxRow, delivery: Delivery) -> None:
+        logs.log.error(
+            "%s: %s needs attention: %s",
+            row.key,
+            self.d.channel.name,
+            delivery.detail,
+            extra={"tf": {"event": "alert", "key": row.key, "detail": delivery.detail}},
+        )
 
     async def _release(self) -> None:
         left, self.left = self.left, []
