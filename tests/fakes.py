@@ -24,6 +24,7 @@ class RecordingChannel:
         self.name = name
         self.concurrency = concurrency
         self.sent: list[Envelope] = []
+        self.named: list[Envelope | None] = []  # each accepted send's ``then``
         self.unprimed: list[Envelope] = []  # named as ``then``, and not sent after all
 
     async def send(
@@ -35,11 +36,12 @@ class RecordingChannel:
     ) -> Delivery:
         if after is not None:
             await after
-        return self.accept(envelope)
+        return self.accept(envelope, then)
 
-    def accept(self, envelope: Envelope) -> Delivery:
-        """Keep the message and answer as a server that took it."""
+    def accept(self, envelope: Envelope, then: Envelope | None = None) -> Delivery:
+        """Keep the message (and the one named next) and answer as a server that took it."""
         self.sent.append(envelope)
+        self.named.append(then)
         return Delivery(outcome=Outcome.SENT, detail="250 ok", code=250)
 
     def unprime(self, envelope: Envelope) -> None:

@@ -347,7 +347,7 @@ class _Stopper(RecordingChannel):
         if after is not None:
             await after
         await asyncio.sleep(0)
-        delivery = self.accept(envelope)
+        delivery = self.accept(envelope, then)
         if len(self.sent) == self.after and self.dispatcher is not None:
             self.dispatcher.stopping = True
         return delivery
@@ -382,31 +382,12 @@ async def test_stopping_sends_nothing_new_and_puts_claimed_rows_back_to_pending(
     assert sum(line.endswith("claimed → pending") for line in lines) == released
 
 
-class _StoppingLookahead(_Stopper):
-    """A stopper that keeps every message a send named as the next one."""
-
-    def __init__(self, after: int) -> None:
-        super().__init__(after)
-        self.named: list[Envelope] = []
-
-    async def send(
-        self,
-        envelope: Envelope,
-        *,
-        after: Awaitable[object] | None = None,
-        then: Envelope | None = None,
-    ) -> Delivery:
-        if then is not None:
-            self.named.append(then)
-        return await super().send(envelope, after=after, then=then)
-
-
 async def test_a_stopping_dispatcher_lets_go_of_each_message_it_named_next_and_did_not_send(
     tmp_path: Path,
 ) -> None:
     # An SMTP connection primed for a message that is not sent after all would stay open,
     # mid-transaction, beyond the configured number of connections.
-    channel = _StoppingLookahead(after=5)
+    channel = _Stopper(after=5)
     async with planned(tmp_path, 60) as (project, store):
         dispatcher = Dispatcher(
             store=store,
@@ -418,7 +399,7 @@ async def test_a_stopping_dispatcher_lets_go_of_each_message_it_named_next_and_d
         channel.dispatcher = dispatcher
         await dispatcher.drain()
     sent = {e.key for e in channel.sent}
-    named_not_sent = {e.key for e in channel.named} - sent
+    named_not_sent = {e.key for e in channel.named if e is not None} - sent
     assert named_not_sent  # the stop came while senders held their next message
     assert named_not_sent <= {e.key for e in channel.unprimed}
     assert not sent & {e.key for e in channel.unprimed}
@@ -560,27 +541,9 @@ async def test_a_worker_batch_holds_about_a_second_of_sending_at_the_rate_seen(
     assert channel.sent == []  # only its number of connections was asked
 
 
-class _Lookahead(RecordingChannel):
-    """A channel on one connection that keeps the next message each send names."""
-
-    def __init__(self) -> None:
-        super().__init__(name="lookahead", concurrency=1)
-        self.named: list[str | None] = []
-
-    async def send(
-        self,
-        envelope: Envelope,
-        *,
-        after: Awaitable[object] | None = None,
-        then: Envelope | None = None,
-    ) -> Delivery:
-        self.named.append(None if then is None else then.key)
-        return await super().send(envelope, after=after)
-
-
 async def test_each_send_names_the_message_its_connection_sends_next(tmp_path: Path) -> None:
     # What lets the SMTP channel pipeline the next MAIL, RCPT and DATA behind a message.
-    channel = _Lookahead()
+    channel = RecordingChannel(name="lookahead", concurrency=1)  # one connection
     async with planned(tmp_path, 20) as (project, store):
         dispatcher = Dispatcher(
             store=store,
@@ -592,6 +555,7 @@ async def test_each_send_names_the_message_its_connection_sends_next(tmp_path: P
         tally = await dispatcher.drain()
     keys = [e.key for e in channel.sent]
     assert tally.states[OutboxState.SENT] == len(keys) == 20
-    for named, next_sent in zip(channel.named, [*keys[1:], None], strict=True):
-        assert named in (None, next_sent)  # never a message sent by another connection
-    assert channel.named.count(None) <= 3  # the last one, and where a batch ran dry
+    named = [None if then is None else then.key for then in channel.named]
+    for then, next_sent in zip(named, [*keys[1:], None], strict=True):
+        assert then in (None, next_sent)  # never a message sent by another connection
+    assert named.count(None) <= 3  # the last one, and where a batch ran dry
