@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
 import sqlite3
 import tempfile
 from collections.abc import AsyncIterator
@@ -18,10 +19,12 @@ from daemon_support import copy_sample, sample_store, write_project
 from touchflow.cli.preview_json import json_runs_in_processes, write_json
 from touchflow.models import Customer, Event, OutboxState, Window
 from touchflow.plan.from_store import PlanRequest, plan_from_store, plan_pages
+from touchflow.plan.id_ranges import in_processes
 from touchflow.plan.planner import Planner, plan
 from touchflow.plan.preview import json_runs, render_all, to_json, write_runs
 from touchflow.project import Project, load_project_checked
 from touchflow.send.replan import plan_into_outbox
+from touchflow.store import IdRange
 from touchflow.store.sqlite import SqliteStore
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -142,13 +145,14 @@ async def test_preview_json_from_two_worker_processes_is_the_same_document(
     await write_json(project, store, request, together, show_all=True, workers=2)
     assert together.getvalue() == alone.getvalue()
     assert len(json.loads(alone.getvalue())) > 50
-    root = project.config.root
-    runs = await json_runs_in_processes(root, store, request, tmp_path, show_all=True, workers=2)
+    runs = await json_runs_in_processes(project, store, request, tmp_path, show_all=True, workers=2)
     assert runs is not None
     assert {run.parent for run in runs} == {tmp_path}
     assert len(await store.id_ranges(2)) == 2
     one_customer = PlanRequest(window=YEAR, customer="c-001")
-    assert await json_runs_in_processes(root, store, one_customer, tmp_path, show_all=True) is None
+    assert (
+        await json_runs_in_processes(project, store, one_customer, tmp_path, show_all=True) is None
+    )
 
 
 class _Broken(io.StringIO):
@@ -181,6 +185,22 @@ async def test_id_ranges_split_the_customers_into_parts_of_about_equal_size(
     assert await store.id_ranges(9) == five  # no empty ranges
     pages = [page async for page in store.facts_pages(ids=("c1", "c3"))]
     assert [[f.customer.id for f in page] for page in pages] == [["c2", "c3"]]
+
+
+def _range_in_worker(ids: IdRange) -> tuple[IdRange, int]:
+    return ids, os.getpid()
+
+
+async def test_work_given_here_takes_the_first_range_in_this_process(store: SqliteStore) -> None:
+    async def here(ids: IdRange) -> tuple[IdRange, int]:
+        return ids, os.getpid()
+
+    parts = await in_processes(store, _range_in_worker, workers=3, here=here)
+    assert parts is not None
+    assert [ids for ids, _ in parts] == await store.id_ranges(3)
+    pids = [pid for _, pid in parts]
+    assert pids[0] == os.getpid()  # this process worked instead of waiting
+    assert len(set(pids)) == 3  # and started two workers, not three
 
 
 async def test_preview_json_of_an_empty_window_is_an_empty_array(

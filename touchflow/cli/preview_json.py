@@ -40,7 +40,7 @@ async def write_json(
     with tempfile.TemporaryDirectory(prefix="touchflow-preview-") as tmp:
         directory = Path(tmp)
         runs = await json_runs_in_processes(
-            project.config.root, store, request, directory, show_all=show_all, workers=workers
+            project, store, request, directory, show_all=show_all, workers=workers
         )
         if runs is None:
             pages = plan_pages(project, store, request)
@@ -49,7 +49,7 @@ async def write_json(
 
 
 async def json_runs_in_processes(
-    root: Path,
+    project: Project,
     store: Store,
     request: PlanRequest,
     directory: Path,
@@ -58,16 +58,18 @@ async def json_runs_in_processes(
     workers: int | None = None,
 ) -> list[Path] | None:
     """Everyone's preview as sorted runs in ``directory``, written by worker
-    processes; None when one process is enough (a small store, one core, or a
-    single customer)."""
+    processes and this one (the first id range: it would otherwise only wait, and a
+    process fewer is a loaded project fewer); None when one process is enough (a
+    small store, one core, or a single customer)."""
     if request.customer is not None:
         return None
     if workers is None:
         workers = workers_for(await store.customer_count())
     # A page a process shared out: the processes together hold about what one would.
     page_size = math.ceil(PAGE_SIZE / workers)
-    work = partial(_runs_of, str(root), request, show_all, str(directory), page_size)
-    parts = await in_processes(store, work, workers=workers)
+    work = partial(_runs_of, str(project.config.root), request, show_all, str(directory), page_size)
+    here = partial(_runs_of_range, project, store, request, show_all, directory, page_size)
+    parts = await in_processes(store, work, workers=workers, here=here)
     if parts is None:
         return None
     return [Path(run) for part in parts for run in part]
@@ -90,5 +92,18 @@ async def _range(
 ) -> list[str]:
     project = load_for_preview(root)
     async with await open_store(project.config.store_file()) as store:
-        pages = plan_pages(project, store, request, page_size=page_size, ids=ids)
-        return [str(run) for run in await json_runs(project, pages, directory, show_all=show_all)]
+        return await _runs_of_range(project, store, request, show_all, directory, page_size, ids)
+
+
+async def _runs_of_range(
+    project: Project,
+    store: Store,
+    request: PlanRequest,
+    show_all: bool,
+    directory: Path,
+    page_size: int,
+    ids: IdRange,
+) -> list[str]:
+    """Plan and render the customers of one id range into runs (in whichever process)."""
+    pages = plan_pages(project, store, request, page_size=page_size, ids=ids)
+    return [str(run) for run in await json_runs(project, pages, directory, show_all=show_all)]

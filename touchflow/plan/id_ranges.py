@@ -27,7 +27,7 @@ import asyncio
 import math
 import multiprocessing
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from typing import TypeVar
@@ -50,12 +50,15 @@ async def in_processes(
     *,
     workers: int | None = None,
     acyclic: bool = False,
+    here: Callable[[IdRange], Awaitable[T]] | None = None,
 ) -> list[T] | None:
     """``work`` of each id range, in id order, each range in its own process; None
     when one process is enough (``workers`` 1, a small store, or one core).
 
     ``acyclic``: ``work`` makes no reference cycles, so it runs with the collector
-    paused throughout.
+    paused throughout. ``here``: does what ``work`` does, in this process; given, the
+    first range is done by it meanwhile, so this process works instead of waiting for
+    the others (``workers`` processes in all, one of them this one).
     """
     if workers is None:
         workers = workers_for(await store.customer_count())
@@ -67,10 +70,11 @@ async def in_processes(
     loop = asyncio.get_running_loop()
     # spawn, not fork: the parent has threads (SQLite's), which fork does not copy.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(len(ranges), mp_context=context) as pool:
-        return list(
-            await asyncio.gather(*(loop.run_in_executor(pool, work, ids) for ids in ranges))
-        )
+    elsewhere = ranges[1:] if here is not None else ranges
+    with ProcessPoolExecutor(len(elsewhere), mp_context=context) as pool:
+        started = [loop.run_in_executor(pool, work, ids) for ids in elsewhere]
+        mine = [here(ranges[0])] if here is not None else []
+        return list(await asyncio.gather(*mine, *started))
 
 
 def _paused(work: Callable[[IdRange], T], ids: IdRange) -> T:
