@@ -3,8 +3,9 @@
 The HTTP stack (starlette, uvicorn), DKIM (dkimpy and dnspython) and metrics
 (prometheus_client) cost a few tenths of a second to import; a cron run of the
 sample project, which serves no HTTP and signs nothing, must not pay for them.
-Nor does it need the scheduler (only `run` without --once starts timers) or rich
-(only the commands that print tables). The sample's holiday rules need the
+Nor does it need the scheduler (only `run` without --once starts timers), rich
+(only the commands that print tables) or aiosmtplib (the sample delivers to a
+Maildir). The sample's holiday rules need the
 calendars of a few countries, not the ~250 that the `holidays` package's country
 index imports (touchflow.calendars reads around it).
 The time itself is a benchmark's business; this counts what was imported.
@@ -25,7 +26,7 @@ from touchflow.cli.main import main
 main()
 """
 _UNUSED = {"starlette", "uvicorn", "dkim", "dns", "prometheus_client", "httpx"}
-_NOT_FOR_ONCE = {"apscheduler", "rich"}
+_NOT_FOR_ONCE = {"apscheduler", "rich", "aiosmtplib"}
 
 
 def test_run_once_on_the_sample_imports_no_http_dkim_or_metrics_stack(sample: Path) -> None:
