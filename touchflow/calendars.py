@@ -113,10 +113,19 @@ def _holiday_dates(country: str, year: int, wanted: str) -> tuple[date, ...]:
     return tuple(sorted(days))
 
 
+# Names are matched in English, so a name a rule asks for is likeliest to be one of these
+# countries' own; asking them first spares reading a dozen calendars (AD, AE, AF…) before
+# the first that has, say, Thanksgiving Day. The answer is the same in any order.
+_ASKED_FIRST = ("US", "GB", "CA", "AU", "IE", "NZ")
+
+
 @functools.lru_cache(maxsize=256)
 def exists_somewhere(wanted: str, year: int) -> bool:
     """Whether any supported country has the holiday; stops at the first that does."""
-    return any(_holiday_dates(c, year, wanted) for c in sorted(supported_countries()))
+    supported = supported_countries()
+    first = [c for c in _ASKED_FIRST if c in supported]
+    rest = sorted(supported.difference(first))
+    return any(_holiday_dates(c, year, wanted) for c in (*first, *rest))
 
 
 def holiday_names(countries: Iterable[str], years: Iterable[int]) -> set[str]:
