@@ -190,7 +190,10 @@ def _load_fast(text: str) -> tuple[bool, Any]:
     with _Loader, which then names the problem (or counts the aliases)."""
     if not yaml.__with_libyaml__ or "&" in text:  # "&": maybe an anchor, so aliases
         return False, None
-    loader = _FastLoader(text)
+    try:
+        loader = _FastLoader(text)
+    except ValueError:  # text libyaml cannot take (a lone surrogate): the pure loader says so
+        return False, None
     try:
         node = loader.get_single_node()
         if node is None:

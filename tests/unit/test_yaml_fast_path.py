@@ -101,6 +101,7 @@ def test_anchors_take_the_pure_loader_which_counts_what_aliases_expand_to() -> N
         "- a\nb: 1\n",  # a syntax error
         "a: 1\n---\nb: 2\n",  # two documents
         "a: *nowhere\n",  # an alias with no anchor
+        "a: \ud800\n",  # a lone surrogate, which libyaml cannot even be given
     ],
 )
 def test_an_error_is_reported_in_the_pure_loaders_words(text: str) -> None:
