@@ -1,5 +1,5 @@
 """`python -m touchflow`: the same command line as the `touchflow` script."""
 
-from touchflow.cli.main import main
+from touchflow.cli.entry import main
 
 main()

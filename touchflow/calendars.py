@@ -2,20 +2,67 @@
 
 Names are matched in English (``language="en_US"`` where a country has it), so
 a rule can say ``holiday: Christmas Day`` for customers in DE, US or FR alike.
+
+Only the countries asked about are imported: the package's country index
+(``holidays/countries/__init__.py``) imports all of its ~250 country modules, about
+0.15 s, so it is replaced by an empty package that finds each module when named.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
+import importlib.util
+import sys
+import threading
 from collections.abc import Iterable
 from datetime import date, timedelta
+from types import ModuleType
+from typing import Any
+
+_COUNTRY_INDEX = "holidays.countries"
+_index_lock = threading.Lock()
+
+
+def _holidays() -> ModuleType:
+    """The ``holidays`` package, its country index left unread.
+
+    ``holidays`` itself loads a country's module only when that country is asked for,
+    but importing any ``holidays.countries.<module>`` first runs the index, which
+    imports every country. An empty package with the index's path stands in for it
+    (unless something imported the real one already): submodules are found on that
+    path as usual, and a name asked of the package itself is looked up in the
+    registry and imported then. tests/integration/test_holiday_index.py checks
+    that every country's calendar is the same either way.
+    """
+    import holidays
+
+    with _index_lock:
+        if _COUNTRY_INDEX not in sys.modules:
+            spec = importlib.util.find_spec(_COUNTRY_INDEX)
+            if spec is None:  # pragma: no cover - the package always has it
+                return holidays
+            index = importlib.util.module_from_spec(spec)  # not executed
+            index.__getattr__ = _country_entity  # type: ignore[method-assign]
+            sys.modules[_COUNTRY_INDEX] = index
+            holidays.countries = index  # where the import system would have put it
+    return holidays
+
+
+def _country_entity(name: str) -> Any:
+    """A name of the real country index (``Germany``, ``DE``, ``DEU``…), imported now."""
+    from holidays.registry import COUNTRIES
+
+    for module, names in COUNTRIES.items():
+        if name in names:
+            return getattr(importlib.import_module(f"{_COUNTRY_INDEX}.{module}"), name)
+    raise AttributeError(f"module {_COUNTRY_INDEX!r} has no attribute {name!r}")
 
 
 @functools.lru_cache(maxsize=4096)
 def _calendar(country: str, year: int) -> dict[date, str]:
     # Imported at first use: a project with no holidays (nor business days) never pays for it.
-    import holidays
-
+    holidays = _holidays()
     try:
         cal = holidays.country_holidays(country, years=year, language="en_US")
     except NotImplementedError:
@@ -26,9 +73,15 @@ def _calendar(country: str, year: int) -> dict[date, str]:
 
 @functools.lru_cache(maxsize=1)
 def supported_countries() -> frozenset[str]:
-    import holidays
+    """Every country's ISO alpha-2 code, read from the registry, importing no country.
 
-    return frozenset(holidays.list_supported_countries())
+    (``holidays.list_supported_countries()`` imports every country for its subdivisions,
+    and lists each country under its aliases too.)
+    """
+    _holidays()
+    from holidays.registry import EntityLoader
+
+    return frozenset(EntityLoader.get_country_codes(include_aliases=False))
 
 
 def holiday_name(country: str | None, day: date) -> str | None:
@@ -60,10 +113,19 @@ def _holiday_dates(country: str, year: int, wanted: str) -> tuple[date, ...]:
     return tuple(sorted(days))
 
 
+# Names are matched in English, so a name a rule asks for is likeliest to be one of these
+# countries' own; asking them first spares reading a dozen calendars (AD, AE, AF…) before
+# the first that has, say, Thanksgiving Day. The answer is the same in any order.
+_ASKED_FIRST = ("US", "GB", "CA", "AU", "IE", "NZ")
+
+
 @functools.lru_cache(maxsize=256)
 def exists_somewhere(wanted: str, year: int) -> bool:
     """Whether any supported country has the holiday; stops at the first that does."""
-    return any(_holiday_dates(c, year, wanted) for c in sorted(supported_countries()))
+    supported = supported_countries()
+    first = [c for c in _ASKED_FIRST if c in supported]
+    rest = sorted(supported.difference(first))
+    return any(_holiday_dates(c, year, wanted) for c in (*first, *rest))
 
 
 def holiday_names(countries: Iterable[str], years: Iterable[int]) -> set[str]:

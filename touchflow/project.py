@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from touchflow.checks import did_you_mean
+from touchflow.collector import collector_paused
 from touchflow.config.http import UNSUBSCRIBE_SECRET_ENV, HttpConfigError, secret
 from touchflow.config.project_config import CONFIG_FILE, ProjectConfig, load_project
 from touchflow.errors import ConfigError, Problem, ProblemsError
@@ -63,7 +64,8 @@ def source_digest(root: Path) -> str:
 def load_project_checked(root: Path) -> Project:
     """Load and check everything; ``ProblemsError`` lists every problem found."""
     before = source_digest(root)
-    project = _load_checked(root)
+    with collector_paused():  # tens of thousands of lasting objects, no garbage cycles
+        project = _load_checked(root)
     same = source_digest(root) == before
     return dataclasses.replace(project, digest=before if same else None)
 

@@ -103,3 +103,10 @@ def test_the_daemon_plan_benchmark_runs_the_first_full_plan_for_each_horizon() -
         > int(found["daemon_plan.p0_2d.outbox_rows"])
         > 0
     )
+
+
+def test_the_startup_benchmark_times_a_second_run_once_on_the_sample() -> None:
+    found = figures("startup.py")
+    assert found["startup.rounds"] == "1"
+    assert float(found["startup.now_cpu_s_median"]) > 0
+    assert float(found["startup.now_peak_rss_mib_median"]) > 0

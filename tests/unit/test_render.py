@@ -134,6 +134,57 @@ def test_syntax_error_line_and_unknown_filter_hint(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        pytest.param(
+            "{% block a %}{% endblock %}\n{% block a %}{% endblock %}\n",
+            "2: block 'a' defined twice",
+            id="block-twice",
+        ),
+        pytest.param(
+            "{% for i in x %}\n{% extends 'base' %}{% endfor %}\n",
+            "2: cannot use extend from a non top-level scope",
+            id="extends-inside-for",
+        ),
+        pytest.param(
+            "{% for loop in [1] %}{% endfor %}\n",
+            "1: Can't assign to special loop variable in for-loop target",
+            id="loop-variable",
+        ),
+    ],
+)
+def test_what_only_jinjas_code_generator_finds_is_found_at_load(
+    tmp_path: Path, body: str, message: str
+) -> None:
+    # Compiling waits for the first render; these errors must not wait with it.
+    problems = load_problems(tmp_path, {"t/subject.txt": "s", "t/body.txt": body})
+    assert problems == [f"message_templates/t/body.txt:{message}"]
+
+
+def test_a_template_is_compiled_at_its_first_render_only(tmp_path: Path) -> None:
+    ts = load(
+        tmp_path,
+        {
+            "t/subject.txt": "Hi {{ 1 + 2 }}",
+            "t/body.txt": "b",
+            "u/subject.txt": "u",
+            "u/body.txt": "u",
+        },
+    )
+    files = {source.display_path: source for name in ("t", "u") for source in ts.sources(name)}
+    before = {path: source.ast.dump() for path, source in files.items()}
+    lazies = [file.code for f in ts._files.values() for file in f.values()]
+    assert all(lazy._template is None for lazy in lazies)
+    assert render(ts).subject == "Hi 3"
+    compiled = {lazy._name for lazy in lazies if lazy._template is not None}
+    assert compiled == {"message_templates/t/subject.txt", "message_templates/t/body.txt"}
+    # The syntax trees the checker and previews read are as parsed: checking the
+    # generated code did not fold ``1 + 2`` into them.
+    assert {path: source.ast.dump() for path, source in files.items()} == before
+    assert "Add(" in before["message_templates/t/subject.txt"]
+
+
 def test_missing_root_is_a_problem(tmp_path: Path) -> None:
     with pytest.raises(TemplateError, match="template directory not found"):
         TemplateSet.load(tmp_path / "nope", display_root="message_templates")

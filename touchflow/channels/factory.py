@@ -7,7 +7,6 @@ from pathlib import Path
 
 from touchflow.channels import Channel
 from touchflow.channels.maildir import MaildirChannel
-from touchflow.channels.smtp import SmtpChannel
 from touchflow.config.delivery import ChannelConfigError, ChannelKind, DeliverySettings
 
 
@@ -21,6 +20,10 @@ def open_channel(settings: DeliverySettings, *, root: Path, environ: Mapping[str
         if settings.smtp is None:
             # parse_delivery reports this; a hand-built DeliverySettings may still do it.
             raise ChannelConfigError("delivery.channel is smtp but delivery.smtp is not set")
+        # Imported here: aiosmtplib and ssl are about 15 ms a start that delivers to a Maildir
+        # never needs (tests/acceptance/test_startup_imports.py).
+        from touchflow.channels.smtp import SmtpChannel
+
         return SmtpChannel(settings.smtp, environ=environ)
     path = settings.maildir if settings.maildir.is_absolute() else root / settings.maildir
     return MaildirChannel(path)

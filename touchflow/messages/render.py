@@ -54,7 +54,7 @@ class RenderedMessage:
 
 
 class TemplateSet:
-    """Every template of a project, compiled once, rendered many times."""
+    """Every template of a project, checked at load, compiled once, rendered many times."""
 
     __slots__ = ("_files", "_plans", "default_locale")
 
@@ -159,7 +159,10 @@ def _render_file(file: CompiledFile, parent: dict[str, Any]) -> str:
     chunks: list[str] = []
     chars = 0
     size: int | None = None  # exact UTF-8 bytes, counted once the output nears the cap
-    template = file.compiled
+    try:
+        template = file.compiled  # compiled at its first render; checked at load
+    except Exception as exc:
+        raise _render_error(file, exc) from exc
     context = template.new_context(parent, shared=True)
     stream = cast(Generator[str, None, None], template.root_render_func(context))
     try:
