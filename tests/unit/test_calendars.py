@@ -43,3 +43,17 @@ def test_supported_countries_are_alpha_2_codes_without_aliases() -> None:
     assert {"DE", "US", "GB", "JP"} <= codes
     assert not {"DEU", "USA", "UK"} & codes
     assert all(len(code) == 2 and code.isupper() for code in codes)
+
+
+def test_a_holidays_release_without_the_registry_read_around_is_noticed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # pyproject.toml admits releases newer than the tests ran: the stand-in for the
+    # country index is used only where the registry it reads is there.
+    from holidays import registry
+
+    assert calendars._registry_read_around()
+    monkeypatch.setattr(registry.EntityLoader, "get_country_codes", None)
+    assert not calendars._registry_read_around()
+    monkeypatch.delattr(registry, "COUNTRIES")
+    assert not calendars._registry_read_around()
