@@ -135,6 +135,42 @@ async def test_preview_json_written_a_page_at_a_time_is_the_whole_document(
     assert len(json.loads(out.getvalue())) == len(shown) > 50
 
 
+async def test_preview_json_keeps_line_separators_in_messages_as_they_are(
+    sample: tuple[Project, SqliteStore], tmp_path: Path
+) -> None:
+    project, store = sample
+    customer = (await store.load_facts())[0].customer
+    odd = "Ana\u2028Maria\u2029Lu\u0085Ko"  # line breaks to str.splitlines, not to JSON
+    await store.upsert_customers([dataclasses.replace(customer, first_name=odd)])
+    request = PlanRequest(window=YEAR, customer=customer.id)
+    items = render_all(project, await plan_from_store(project, store, request))
+    out = io.StringIO()
+    write_runs(
+        await json_runs(project, plan_pages(project, store, request), tmp_path, show_all=True), out
+    )
+    assert out.getvalue() == to_json(items) + "\n"
+    assert any(odd in element["text"] for element in json.loads(out.getvalue()))
+
+
+async def test_preview_json_merges_many_runs_a_few_at_a_time(
+    sample: tuple[Project, SqliteStore], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project, store = sample
+    request = PlanRequest(window=YEAR)
+    items = render_all(project, await plan_from_store(project, store, request))
+    scratch = tmp_path / "runs"
+    scratch.mkdir()
+    runs = await json_runs(
+        project, plan_pages(project, store, request, page_size=1), scratch, show_all=True
+    )
+    assert len(runs) > 4
+    monkeypatch.setattr("touchflow.plan.preview.MERGE_FAN_IN", 2)
+    out = io.StringIO()
+    write_runs(runs, out)
+    assert out.getvalue() == to_json(items) + "\n"
+    assert len(list(scratch.iterdir())) == 2  # what was merged into longer runs is gone
+
+
 async def test_preview_json_from_two_worker_processes_is_the_same_document(
     sample: tuple[Project, SqliteStore], tmp_path: Path
 ) -> None:
