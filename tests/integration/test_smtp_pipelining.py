@@ -155,6 +155,24 @@ async def test_the_next_message_s_commands_leave_with_this_message_s_end() -> No
     assert script.connections == 1
 
 
+async def test_a_server_slow_to_answer_the_dot_keeps_the_connection_primed_for_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A primed connection is forgotten when its sender does not come back soon after
+    # the dot is answered; the time the server takes to answer does not count.
+    monkeypatch.setattr("touchflow.channels.smtp._PRIMED_LIMIT", 0.1)
+    script = Script(answer=all_three_at_once, scanning=0.3)  # within the client's timeout
+    one, two, three = envelope(1), envelope(2), envelope(3)
+    async with channel_to(script) as channel:
+        sent = [
+            await channel.send(one, then=two),
+            await channel.send(two, then=three),
+            await channel.send(three),
+        ]
+    assert [d.outcome for d in sent] == [Outcome.SENT] * 3
+    assert script.connections == 1
+
+
 async def test_a_message_refused_after_its_dot_drops_the_connection_primed_for_the_next() -> None:
     def refuse_first(message: bytes) -> bytes:
         if b"Subject: Reminder 1" in message:

@@ -38,7 +38,8 @@ from touchflow.headers import BARE_ADDRESS
 # drop idle sessions (often after 60 s or more) and a dead one costs a round trip.
 _IDLE_LIMIT = 50.0
 # A connection primed for a message (its MAIL, RCPT and DATA sent with the previous
-# message's dot) whose sender has not come back for it within this long is closed.
+# message's dot) whose sender has not come back for it within this long after the
+# connection was given back (the dot answered) is closed.
 _PRIMED_LIMIT = 5.0
 _UNSAFE = re.compile(r"[\s<>,;\x00-\x1f\x7f]")
 
@@ -210,7 +211,9 @@ class SmtpChannel:
         usable: list[tuple[Session, float]] = []
         for session, since in self._idle:
             stale = not session.is_connected or now - since >= _IDLE_LIMIT
-            forgotten = session.primed is not None and now - session.primed_at > _PRIMED_LIMIT
+            # Idle since it came back, not since it was primed: a server slow to answer
+            # the dot (content scanning) must not cost the message its connection.
+            forgotten = session.primed is not None and now - since > _PRIMED_LIMIT
             if stale or forgotten:
                 session.close()  # a forgotten transaction is discarded with its connection
             else:
