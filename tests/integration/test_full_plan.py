@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 import json
 import os
 import sqlite3
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
@@ -225,6 +227,45 @@ async def test_id_ranges_split_the_customers_into_parts_of_about_equal_size(
 
 def _range_in_worker(ids: IdRange) -> tuple[IdRange, int]:
     return ids, os.getpid()
+
+
+def _range_slowly(ids: IdRange) -> tuple[IdRange, int]:
+    time.sleep(60)
+    return ids, os.getpid()
+
+
+def _range_failing(ids: IdRange) -> tuple[IdRange, int]:
+    raise ValueError(f"range {ids} failed")
+
+
+async def test_when_this_process_fails_its_range_the_workers_are_stopped_at_once(
+    store: SqliteStore,
+) -> None:
+    async def here(ids: IdRange) -> tuple[IdRange, int]:
+        await asyncio.sleep(0.5)  # the workers have started
+        raise ValueError("rendering failed here")
+
+    started = time.monotonic()
+    with pytest.raises(ValueError, match="rendering failed here"):
+        await in_processes(store, _range_slowly, workers=2, here=here)
+    assert time.monotonic() - started < 30  # not after the workers' whole 60 s
+
+
+async def test_when_a_worker_fails_this_process_stops_its_own_range_before_the_error(
+    store: SqliteStore,
+) -> None:
+    stopped = asyncio.Event()
+
+    async def here(ids: IdRange) -> tuple[IdRange, int]:
+        try:
+            await asyncio.sleep(60)
+        finally:
+            stopped.set()
+        return ids, os.getpid()
+
+    with pytest.raises(ValueError, match="failed"):
+        await in_processes(store, _range_failing, workers=2, here=here)
+    assert stopped.is_set()  # ended before the caller removes what it writes into
 
 
 async def test_work_given_here_takes_the_first_range_in_this_process(store: SqliteStore) -> None:
