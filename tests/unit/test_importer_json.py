@@ -85,20 +85,3 @@ def test_a_customer_that_is_not_an_object_is_one_problem() -> None:
             )
         ],
     )
-
-
-def nested(depth: int, inner: object) -> object:
-    value = inner
-    for _ in range(depth):
-        value = {"a": [value]}
-    return value
-
-
-def test_data_nested_as_deep_as_json_goes_is_told_apart_like_any_other() -> None:
-    deep = {"starts_at": "2026-05-02T10:00:00Z", "extra": nested(450, 1)}  # 900 levels
-    other = {**deep, "extra": nested(450, 2)}
-    events, problems = events_from_json(
-        [booked(data=deep), booked(data=deep), booked(data=other)], data_types=TYPES
-    )
-    assert [i for i, _ in events] == [0]  # the identical repeat is kept once
-    assert [(p.index, p.field) for p in problems] == [(2, "id")]  # the different one is not
