@@ -132,6 +132,27 @@ async def test_a_server_closing_after_a_421_to_mail_is_a_retry_for_that_421() ->
     assert "(at MAIL)" in delivery.detail
 
 
+async def test_a_421_to_mail_on_a_reused_connection_sends_on_a_new_one_at_once() -> None:
+    # A server limiting messages per connection answers the next MAIL with 421 and closes.
+    mails = 0
+
+    def second_mail_refused(commands: list[bytes]) -> bytes | None:
+        nonlocal mails
+        if len(commands) < 3:
+            return None
+        mails += 1
+        if mails == 2:
+            return b"421 4.7.0 too many messages on this connection\r\n"
+        return b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n354 go ahead\r\n"
+
+    script = Script(answer=second_mail_refused)
+    async with channel_to(script) as channel:
+        deliveries = [await channel.send(envelope(n)) for n in (1, 2)]
+    assert [d.outcome for d in deliveries] == [Outcome.SENT, Outcome.SENT]
+    assert script.connections == 2
+    assert [b"Subject: Reminder 2" in m for m in script.messages] == [False, True]
+
+
 async def arrived(script: Script, reads: int) -> None:
     """Until the server has answered ``reads`` groups of commands."""
     async with asyncio.timeout(5):

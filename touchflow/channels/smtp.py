@@ -44,6 +44,15 @@ _PRIMED_LIMIT = 5.0
 _UNSAFE = re.compile(r"[\s<>,;\x00-\x1f\x7f]")
 
 
+def _ended_before_mail(exc: BaseException) -> bool:
+    """A reused connection the server had closed, or closes now with a 421 to MAIL (a
+    limit of messages per connection): nothing of the message went out, so it goes on a
+    new connection at once, not counted as an attempt."""
+    if isinstance(exc, SMTPServerDisconnected):
+        return True
+    return isinstance(exc, SMTPResponseException) and exc.code == 421
+
+
 class _Pacer:
     """Spaces sends at least 1/rate seconds apart over all connections, without polling.
 
@@ -141,7 +150,7 @@ class SmtpChannel:
                 session = Session(smtp, timeout=self._settings.timeout)
             reply = await transaction(session, envelope, stage, after, then)
         except (SMTPException, OSError, ValueError) as exc:
-            if reused and stage.name == "at MAIL" and isinstance(exc, SMTPServerDisconnected):
+            if reused and stage.name == "at MAIL" and _ended_before_mail(exc):
                 assert session is not None
                 session.close()
                 return None
