@@ -174,6 +174,7 @@ class Script:
     greeting: bytes = GREETING
     # The reply to a message's final dot, given the message.
     ends: Callable[[bytes], bytes] = lambda message: b"250 2.0.0 queued\r\n"
+    scanning: float = 0.0  # seconds before the final dot is answered (content scanning)
     reads: list[list[bytes]] = field(default_factory=list)  # commands per answer written
     messages: list[bytes] = field(default_factory=list)
     connections: int = 0
@@ -210,6 +211,7 @@ async def _session(
                     break  # closing the connection, as RFC 5321 says it does
                 if answer.rstrip().endswith(b"354 go ahead"):
                     script.messages.append(await reader.readuntil(b"\r\n.\r\n"))
+                    await asyncio.sleep(script.scanning)
                     writer.write(script.ends(script.messages[-1]))
             await writer.drain()
     except (ConnectionError, asyncio.IncompleteReadError):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 import json
 import os
 import sqlite3
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
@@ -135,6 +137,42 @@ async def test_preview_json_written_a_page_at_a_time_is_the_whole_document(
     assert len(json.loads(out.getvalue())) == len(shown) > 50
 
 
+async def test_preview_json_keeps_line_separators_in_messages_as_they_are(
+    sample: tuple[Project, SqliteStore], tmp_path: Path
+) -> None:
+    project, store = sample
+    customer = (await store.load_facts())[0].customer
+    odd = "Ana\u2028Maria\u2029Lu\u0085Ko"  # line breaks to str.splitlines, not to JSON
+    await store.upsert_customers([dataclasses.replace(customer, first_name=odd)])
+    request = PlanRequest(window=YEAR, customer=customer.id)
+    items = render_all(project, await plan_from_store(project, store, request))
+    out = io.StringIO()
+    write_runs(
+        await json_runs(project, plan_pages(project, store, request), tmp_path, show_all=True), out
+    )
+    assert out.getvalue() == to_json(items) + "\n"
+    assert any(odd in element["text"] for element in json.loads(out.getvalue()))
+
+
+async def test_preview_json_merges_many_runs_a_few_at_a_time(
+    sample: tuple[Project, SqliteStore], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project, store = sample
+    request = PlanRequest(window=YEAR)
+    items = render_all(project, await plan_from_store(project, store, request))
+    scratch = tmp_path / "runs"
+    scratch.mkdir()
+    runs = await json_runs(
+        project, plan_pages(project, store, request, page_size=1), scratch, show_all=True
+    )
+    assert len(runs) > 4
+    monkeypatch.setattr("touchflow.plan.preview.MERGE_FAN_IN", 2)
+    out = io.StringIO()
+    write_runs(runs, out)
+    assert out.getvalue() == to_json(items) + "\n"
+    assert len(list(scratch.iterdir())) == 2  # what was merged into longer runs is gone
+
+
 async def test_preview_json_from_two_worker_processes_is_the_same_document(
     sample: tuple[Project, SqliteStore], tmp_path: Path
 ) -> None:
@@ -189,6 +227,45 @@ async def test_id_ranges_split_the_customers_into_parts_of_about_equal_size(
 
 def _range_in_worker(ids: IdRange) -> tuple[IdRange, int]:
     return ids, os.getpid()
+
+
+def _range_slowly(ids: IdRange) -> tuple[IdRange, int]:
+    time.sleep(60)
+    return ids, os.getpid()
+
+
+def _range_failing(ids: IdRange) -> tuple[IdRange, int]:
+    raise ValueError(f"range {ids} failed")
+
+
+async def test_when_this_process_fails_its_range_the_workers_are_stopped_at_once(
+    store: SqliteStore,
+) -> None:
+    async def here(ids: IdRange) -> tuple[IdRange, int]:
+        await asyncio.sleep(0.5)  # the workers have started
+        raise ValueError("rendering failed here")
+
+    started = time.monotonic()
+    with pytest.raises(ValueError, match="rendering failed here"):
+        await in_processes(store, _range_slowly, workers=2, here=here)
+    assert time.monotonic() - started < 30  # not after the workers' whole 60 s
+
+
+async def test_when_a_worker_fails_this_process_stops_its_own_range_before_the_error(
+    store: SqliteStore,
+) -> None:
+    stopped = asyncio.Event()
+
+    async def here(ids: IdRange) -> tuple[IdRange, int]:
+        try:
+            await asyncio.sleep(60)
+        finally:
+            stopped.set()
+        return ids, os.getpid()
+
+    with pytest.raises(ValueError, match="failed"):
+        await in_processes(store, _range_failing, workers=2, here=here)
+    assert stopped.is_set()  # ended before the caller removes what it writes into
 
 
 async def test_work_given_here_takes_the_first_range_in_this_process(store: SqliteStore) -> None:

@@ -122,18 +122,26 @@ async def test_a_busy_store_is_retried_and_every_waiter_gets_its_answer(
     assert store.writes == [2, 2]
 
 
-async def test_a_store_that_stays_busy_raises_in_every_waiter(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+async def test_a_store_busy_for_long_is_tried_until_the_outcomes_are_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr("touchflow.send.record.asyncio.sleep", no_wait)
+    pauses: list[float] = []
+
+    async def pause(seconds: float) -> None:
+        pauses.append(seconds)
+
+    monkeypatch.setattr("touchflow.send.record.asyncio.sleep", pause)
     store, rows = await claimed(tmp_path / "store.sqlite3", ["a", "b"])
-    store.failures = 100
+    store.failures = 20  # busy for about 8 minutes: an import of millions of rows
     recorder = Recorder(store, owner="w", clock=lambda: NOW)
     try:
-        results = await asyncio.gather(
-            *(recorder.record(sent(r), attempted=True) for r in rows), return_exceptions=True
-        )
+        results = await asyncio.gather(*(recorder.record(sent(r), attempted=True) for r in rows))
+        states = {k: r.state for k, r in (await store.outbox_by_keys(["a", "b"])).items()}
     finally:
         await store.close()
-    assert [type(r) for r in results] == [StoreError, StoreError]
-    assert len(store.writes) == 6
+    assert results == [True, True]  # recorded, so never taken back and sent twice
+    assert states == {"a": OutboxState.SENT, "b": OutboxState.SENT}
+    assert pauses[:6] == [1, 2, 4, 8, 16, 30] and set(pauses[5:]) == {30}
+    busy = [r.getMessage() for r in caplog.records if "recording" in r.getMessage()]
+    assert 1 < len(busy) <= 1 + sum(pauses) // 30  # a line every 30 s, not every try
+    assert busy[0].startswith("cannot record sends in store: database is locked; recording a")

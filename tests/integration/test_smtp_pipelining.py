@@ -132,6 +132,27 @@ async def test_a_server_closing_after_a_421_to_mail_is_a_retry_for_that_421() ->
     assert "(at MAIL)" in delivery.detail
 
 
+async def test_a_421_to_mail_on_a_reused_connection_sends_on_a_new_one_at_once() -> None:
+    # A server limiting messages per connection answers the next MAIL with 421 and closes.
+    mails = 0
+
+    def second_mail_refused(commands: list[bytes]) -> bytes | None:
+        nonlocal mails
+        if len(commands) < 3:
+            return None
+        mails += 1
+        if mails == 2:
+            return b"421 4.7.0 too many messages on this connection\r\n"
+        return b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n354 go ahead\r\n"
+
+    script = Script(answer=second_mail_refused)
+    async with channel_to(script) as channel:
+        deliveries = [await channel.send(envelope(n)) for n in (1, 2)]
+    assert [d.outcome for d in deliveries] == [Outcome.SENT, Outcome.SENT]
+    assert script.connections == 2
+    assert [b"Subject: Reminder 2" in m for m in script.messages] == [False, True]
+
+
 async def arrived(script: Script, reads: int) -> None:
     """Until the server has answered ``reads`` groups of commands."""
     async with asyncio.timeout(5):
@@ -152,6 +173,24 @@ async def test_the_next_message_s_commands_leave_with_this_message_s_end() -> No
     assert [sent.outcome, sent_too.outcome] == [Outcome.SENT, Outcome.SENT]
     assert len(script.reads) == 2  # the second transaction's commands were not sent again
     assert [b"Subject: Reminder 2" in m for m in script.messages] == [False, True]
+    assert script.connections == 1
+
+
+async def test_a_server_slow_to_answer_the_dot_keeps_the_connection_primed_for_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A primed connection is forgotten when its sender does not come back soon after
+    # the dot is answered; the time the server takes to answer does not count.
+    monkeypatch.setattr("touchflow.channels.smtp._PRIMED_LIMIT", 0.1)
+    script = Script(answer=all_three_at_once, scanning=0.3)  # within the client's timeout
+    one, two, three = envelope(1), envelope(2), envelope(3)
+    async with channel_to(script) as channel:
+        sent = [
+            await channel.send(one, then=two),
+            await channel.send(two, then=three),
+            await channel.send(three),
+        ]
+    assert [d.outcome for d in sent] == [Outcome.SENT] * 3
     assert script.connections == 1
 
 

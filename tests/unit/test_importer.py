@@ -481,6 +481,23 @@ def test_a_repeated_event_id_with_other_data_is_an_error_whatever_the_data(
     ]
 
 
+def nested(depth: int, inner: object) -> object:
+    value = inner
+    for _ in range(depth):
+        value = {"a": [value]}
+    return value
+
+
+def test_data_nested_as_deep_as_json_goes_is_told_apart_like_any_other() -> None:
+    row = {"id": "e1", "type": "t", "customer": "c1", "at": "2026-05-01T10:00:00Z"}
+    deep, other = nested(450, 1), nested(450, 2)  # 900 levels: json.loads takes about 990
+    text = jsonl({**row, "data": {"n": deep}}, {**row, "data": {"n": deep}})
+    assert [e.id for e in parse_events_text(text, display="events.jsonl", data_types={})] == ["e1"]
+    assert event_problems(jsonl({**row, "data": {"n": deep}}, {**row, "data": {"n": other}})) == [
+        (2, 'id "e1" was used for a different event on line 1; event ids must be unique')
+    ]
+
+
 def test_a_repeated_event_whose_numbers_are_equal_is_the_same_event() -> None:
     row = {"id": "e1", "type": "t", "customer": "c1", "at": "2026-05-01T10:00:00Z"}
     text = jsonl({**row, "data": {"n": 1}}, {**row, "data": {"n": 1.0}})

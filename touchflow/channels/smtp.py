@@ -38,9 +38,19 @@ from touchflow.headers import BARE_ADDRESS
 # drop idle sessions (often after 60 s or more) and a dead one costs a round trip.
 _IDLE_LIMIT = 50.0
 # A connection primed for a message (its MAIL, RCPT and DATA sent with the previous
-# message's dot) whose sender has not come back for it within this long is closed.
+# message's dot) whose sender has not come back for it within this long after the
+# connection was given back (the dot answered) is closed.
 _PRIMED_LIMIT = 5.0
 _UNSAFE = re.compile(r"[\s<>,;\x00-\x1f\x7f]")
+
+
+def _ended_before_mail(exc: BaseException) -> bool:
+    """A reused connection the server had closed, or closes now with a 421 to MAIL (a
+    limit of messages per connection): nothing of the message went out, so it goes on a
+    new connection at once, not counted as an attempt."""
+    if isinstance(exc, SMTPServerDisconnected):
+        return True
+    return isinstance(exc, SMTPResponseException) and exc.code == 421
 
 
 class _Pacer:
@@ -140,7 +150,7 @@ class SmtpChannel:
                 session = Session(smtp, timeout=self._settings.timeout)
             reply = await transaction(session, envelope, stage, after, then)
         except (SMTPException, OSError, ValueError) as exc:
-            if reused and stage.name == "at MAIL" and isinstance(exc, SMTPServerDisconnected):
+            if reused and stage.name == "at MAIL" and _ended_before_mail(exc):
                 assert session is not None
                 session.close()
                 return None
@@ -210,7 +220,9 @@ class SmtpChannel:
         usable: list[tuple[Session, float]] = []
         for session, since in self._idle:
             stale = not session.is_connected or now - since >= _IDLE_LIMIT
-            forgotten = session.primed is not None and now - session.primed_at > _PRIMED_LIMIT
+            # Idle since it came back, not since it was primed: a server slow to answer
+            # the dot (content scanning) must not cost the message its connection.
+            forgotten = session.primed is not None and now - since > _PRIMED_LIMIT
             if stale or forgotten:
                 session.close()  # a forgotten transaction is discarded with its connection
             else:

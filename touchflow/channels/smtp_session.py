@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections import deque
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -147,7 +146,6 @@ class Session:
         # session is only good for that message now (or for closing: not QUIT, which
         # the server would take for message content).
         self.primed: Envelope | None = None
-        self.primed_at = 0.0  # time.monotonic() when it was primed
 
     @property
     def is_connected(self) -> bool:
@@ -233,7 +231,7 @@ async def _message(session: Session, content: bytes, then: Envelope | None) -> S
         ahead = _commands(session, then, crlf(then.data))
     session.write(dot_stuffed(content), b".\r\n", *ahead)
     if ahead:
-        session.primed, session.primed_at = then, time.monotonic()
+        session.primed = then
     try:
         reply = await session.read()
     except (SMTPServerDisconnected, SMTPTimeoutError):

@@ -156,23 +156,41 @@ class EventReader:
 
 
 def fingerprint(event: Event) -> int:
-    """64 bits of a digest of what makes two events equal (``Event.__eq__``): equal events
-    have one fingerprint, different ones the same only by a 1 in 2**64 chance. Not
-    ``hash()``, whose collisions are certain (``hash(-1) == hash(-2)``)."""
-    digest = hashlib.blake2b(repr(_frozen(event)).encode("utf-8", "surrogatepass"), digest_size=8)
+    """64 bits of a digest of what makes two events the same event as the store compares
+    them (their values as stored: a datetime in data keeps its offset, so ``10:00+02:00``
+    and ``08:00Z`` differ; numbers compare as ``==`` does): the same events have one
+    fingerprint, different ones the same only by a 1 in 2**64 chance. Not ``hash()``,
+    whose collisions are certain (``hash(-1) == hash(-2)``).
+
+    The data is walked with a stack of its own, not by recursion: JSON nested as deep
+    as ``json.loads`` allows (about 1000 levels) is an event like any other here.
+    """
+    digest = hashlib.blake2b(digest_size=8)
+    for token in _tokens(event):
+        # Each token is a repr, which never holds a raw NUL: the NUL ends it unambiguously.
+        digest.update(token.encode("utf-8", "surrogatepass") + b"\0")
     return int.from_bytes(digest.digest(), "big")
 
 
-def _frozen(event: Event) -> tuple[Any, ...]:
-    """What makes two events equal, as one value whose ``repr`` is the same for equal ones."""
-    return (event.id, event.type, event.customer_id, event.at, _frozen_value(event.data))
+def _tokens(event: Event) -> Iterator[str]:
+    """The event as a flat sequence of reprs: the head, then its data depth first, each
+    dict or list opened with its kind and length, dict keys in sorted order."""
+    yield repr((event.id, event.type, event.customer_id, event.at))
+    stack: list[Any] = [event.data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            yield f"{{{len(value)}"  # then key, value, key, value: the counts place each
+            for key in sorted(value, reverse=True):  # popped in sorted order
+                stack += [value[key], key]
+        elif isinstance(value, list):
+            yield f"[{len(value)}"
+            stack.extend(reversed(value))
+        else:
+            yield repr(_number(value))
 
 
-def _frozen_value(value: Any) -> Any:
-    if isinstance(value, dict):
-        return ("{}", tuple(sorted((k, _frozen_value(v)) for k, v in value.items())))
-    if isinstance(value, list):
-        return ("[]", tuple(_frozen_value(v) for v in value))
+def _number(value: Any) -> Any:
     # Numbers as == compares them: True == 1 == 1.0, so each is written as the int.
     if isinstance(value, bool):
         return int(value)

@@ -27,7 +27,7 @@ import asyncio
 import math
 import multiprocessing
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from typing import TypeVar
@@ -73,8 +73,26 @@ async def in_processes(
     elsewhere = ranges[1:] if here is not None else ranges
     with ProcessPoolExecutor(len(elsewhere), mp_context=context) as pool:
         started = [loop.run_in_executor(pool, work, ids) for ids in elsewhere]
-        mine = [here(ranges[0])] if here is not None else []
-        return list(await asyncio.gather(*mine, *started))
+        mine = [asyncio.ensure_future(here(ranges[0]))] if here is not None else []
+        try:
+            return list(await asyncio.gather(*mine, *started))
+        except BaseException:
+            await _stop(pool, mine)
+            raise
+
+
+async def _stop(pool: ProcessPoolExecutor, mine: Sequence[asyncio.Future[T]]) -> None:
+    """One part failed (or all were cancelled): stop the others now, not when each has
+    done its whole range. This process's part ends before its caller goes on to remove
+    what it writes into; the workers are terminated (their results are not wanted)."""
+    for part in mine:
+        part.cancel()
+    await asyncio.gather(*mine, return_exceptions=True)
+    # ProcessPoolExecutor has no public way to stop running work before Python 3.14's
+    # terminate_workers(); its processes are what that method terminates.
+    for process in list(getattr(pool, "_processes", {}).values()):
+        process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _paused(work: Callable[[IdRange], T], ids: IdRange) -> T:

@@ -9,7 +9,6 @@ import heapq
 import json
 import os
 import tempfile
-import textwrap
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterable, Sequence
 from contextlib import ExitStack
@@ -80,6 +79,7 @@ def to_json(items: Sequence[PreviewItem]) -> str:
 # order (TIME_ORDER, due_at in UTC) as a JSON array, a tab, and its text with each newline
 # made a tab. JSON text holds no raw tab or newline of its own, so both come back exactly.
 RUN_SUFFIX = ".run"
+MERGE_FAN_IN = 64  # runs open at once while merging (file descriptors)
 
 
 def _run_line(tp: PlannedTouchpoint, text: str) -> str:
@@ -129,15 +129,20 @@ async def json_runs(
                 item = build(project, tp, date=tp.due_at)
                 if item.touchpoint.reason is None or show_all:
                     text = json.dumps(as_json(item), ensure_ascii=False, indent=2)
-                    run.write(_run_line(tp, textwrap.indent(text, "  ")))
+                    # Not textwrap.indent: it also breaks lines at U+2028 and the like,
+                    # which json.dumps leaves raw in strings. Its own lines end at "\n".
+                    run.write(_run_line(tp, "  " + text.replace("\n", "\n  ")))
     return runs
 
 
 def write_runs(runs: Sequence[Path], out: TextIO) -> None:
     """The JSON array of the runs' elements in time order: what ``to_json`` writes.
 
-    The runs are merged a line at a time, so only one element of each is held.
+    The runs are merged a line at a time, so only one element of each is held; and
+    at most ``MERGE_FAN_IN`` at once (more are merged into fewer, longer runs first),
+    so a million customers in small pages never need a thousand open files.
     """
+    runs = _fewer_runs(list(runs))
     with ExitStack() as files:
         lines = heapq.merge(*(files.enter_context(_open_run(r, "r")) for r in runs), key=_place)
         first = next(lines, None)
@@ -150,6 +155,28 @@ def write_runs(runs: Sequence[Path], out: TextIO) -> None:
             out.write(",\n")
             out.write(_text(line))
         out.write("\n]\n")
+
+
+def _fewer_runs(runs: list[Path]) -> list[Path]:
+    """Merge ``runs`` in groups into longer runs (in their directory, each group's files
+    removed once merged) until at most ``MERGE_FAN_IN`` are left."""
+    while len(runs) > MERGE_FAN_IN:
+        merged = []
+        for start in range(0, len(runs), MERGE_FAN_IN):
+            group = runs[start : start + MERGE_FAN_IN]
+            fd, name = tempfile.mkstemp(suffix=RUN_SUFFIX, dir=group[0].parent)
+            os.close(fd)
+            with ExitStack() as files, _open_run(Path(name), "w") as into:
+                into.writelines(
+                    heapq.merge(
+                        *(files.enter_context(_open_run(r, "r")) for r in group), key=_place
+                    )
+                )
+            for run in group:
+                run.unlink()
+            merged.append(Path(name))
+        runs = merged
+    return runs
 
 
 def write_eml(items: Sequence[PreviewItem], out_dir: Path) -> list[Path]:

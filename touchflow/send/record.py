@@ -22,7 +22,11 @@ from touchflow.errors import StoreError
 from touchflow.models import OutboxRow, Suppression
 from touchflow.store import Finish, Store
 
-RECORD_TRIES = 6  # a store busy for ~30 s (a huge import) must not turn a send into two
+# A store busy past its own timeout (a huge import holds SQLite's write lock) is tried
+# again after these pauses, doubling, for as long as it takes: see ``Recorder._write``.
+RETRY_FIRST = 1.0
+RETRY_MAX = 30.0
+WARN_EVERY = 30.0  # seconds between two "still busy" lines for one write
 LINGER = 0.002  # seconds a write waits for more outcomes, until it has ``group`` of them
 
 
@@ -83,16 +87,26 @@ class Recorder:
             self._writer = None
 
     async def _write(self, group: list[Finish]) -> list[bool]:
-        """``finish_claims``, retried while the store is busy: after the server said 250,
-        giving up here would leave the row claimed and send it a second time."""
-        for attempt in range(RECORD_TRIES):
+        """``finish_claims``, tried until it commits. After the server said 250, giving up
+        would leave the row claimed, to be taken back and sent a second time; while this
+        daemon runs nobody takes its claims back (``reclaim(except_owner=...)``), so
+        waiting is safe, and the senders wait with it: sending more than can be recorded
+        would only widen what a crash could send twice."""
+        pause, waited, warned = RETRY_FIRST, 0.0, -WARN_EVERY
+        while True:
             try:
                 return await self._store.finish_claims(group, owner=self._owner, now=self._clock())
-            except StoreError:
-                if attempt == RECORD_TRIES - 1:
-                    raise
-                keys = ", ".join(item.row.key for item in group[:3])
-                more = f" and {len(group) - 3} more" if len(group) > 3 else ""
-                logs.log.warning("the store is busy; recording %s%s again", keys, more)
-                await asyncio.sleep(1)
-        raise AssertionError("unreachable")
+            except StoreError as exc:
+                if waited - warned >= WARN_EVERY:
+                    warned = waited
+                    _warn_busy(group, exc, waited)
+                await asyncio.sleep(pause)
+                waited += pause
+                pause = min(pause * 2, RETRY_MAX)
+
+
+def _warn_busy(group: list[Finish], exc: StoreError, waited: float) -> None:
+    keys = ", ".join(item.row.key for item in group[:3])
+    more = f" and {len(group) - 3} more" if len(group) > 3 else ""
+    since = f" (for {waited:.0f} s now; sending waits)" if waited else ""
+    logs.log.warning("%s; recording %s%s again%s", exc, keys, more, since)
