@@ -1,0 +1,191 @@
+"""The daemon's full plan in worker processes: the same outbox as one process writes, and
+never an older plan over a newer one.
+
+A worker reads its page's facts outside the planning lock; the daemon writes the page
+later, under it. Whoever changed in between (and was re-planned by ``changes`` at
+once, as the watch timer does) or left the store must be left out of that page. The
+tests force that moment: the first page is written only after the change (a hook on
+``DaemonPlanning.newer``, which the writer calls under the lock just before writing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import shutil
+import sqlite3
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from daemon_support import write_project
+
+from touchflow.clock import Clock
+from touchflow.models import Customer, Event, Window
+from touchflow.project import Project, load_project_checked
+from touchflow.send.daemon_planning import DaemonPlanning
+from touchflow.send.replan import plan_into_outbox
+from touchflow.store.sqlite import SqliteStore
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench import gen
+
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+IDS = [f"c{i}" for i in range(8)]
+
+
+def with_workers(project: Project, workers: int) -> Project:
+    daemon = dataclasses.replace(project.config.daemon, plan_workers=workers)
+    return dataclasses.replace(project, config=dataclasses.replace(project.config, daemon=daemon))
+
+
+def outbox(path: Path) -> dict[str, tuple[object, ...]]:
+    with sqlite3.connect(path) as db:
+        rows = db.execute(
+            "SELECT key, state, due_at, expires_at, next_attempt_at, reason, last_error,"
+            " to_addr, category, counts_for_caps FROM outbox"
+        ).fetchall()
+    return {row[0]: row[1:] for row in rows}
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = gen.make_project(tmp_path_factory.mktemp("plan-workers") / "project")
+    asyncio.run(gen.fill_store(root, 1200, seed=11, now=NOW))
+    return root
+
+
+async def test_workers_write_the_outbox_one_process_writes(
+    generated: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two workers, pages of 100 customers: every row as the daemon alone writes it, the
+    same totals, and a second plan with workers changes nothing."""
+    window = Window(start=NOW, end=NOW + timedelta(days=30))
+    found = {}
+    for workers in (1, 2):
+        copy = shutil.copytree(generated, tmp_path / f"workers-{workers}")
+        project = with_workers(load_project_checked(copy), workers)
+        async with await SqliteStore.open(project.config.store_file()) as store:
+            with caplog.at_level(logging.INFO, logger="touchflow"):
+                run = await plan_into_outbox(project, store, window=window, now=NOW, page_size=200)
+                again = await plan_into_outbox(
+                    project, store, window=window, now=NOW, page_size=200
+                )
+            found[workers] = (run, outbox(store.path))
+        assert (again.customers, again.inserted, again.updated) == (1200, 0, 0)
+    assert sum("planning everyone in 2 worker processes" in m for m in caplog.messages) == 2
+    (one, rows_one), (two, rows_two) = found[1], found[2]
+    assert (two.customers, two.touchpoints, two.inserted) == (1200, one.touchpoints, one.inserted)
+    assert one.inserted > 1000
+    assert rows_two == rows_one
+
+
+# --- the moment between a worker's read and the daemon's write ---------------------
+
+
+@pytest.fixture
+async def planning(tmp_path: Path) -> AsyncIterator[tuple[Project, SqliteStore]]:
+    """Eight customers, each with an appointment in 2.5 days (a reminder 24 hours before,
+    inside the 2-day horizon), planned by two workers of a page each."""
+    root = write_project(tmp_path, customers=[])
+    project = with_workers(load_project_checked(root), 2)
+    async with await SqliteStore.open(project.config.store_file()) as store:
+        await store.upsert_customers([Customer(id=i, email=f"{i}@example.com") for i in IDS])
+        await store.add_events([booked(i) for i in IDS])
+        await store.drop_changes((await store.pending_changes(limit=100))[0])
+        yield project, store
+
+
+def booked(customer: str) -> Event:
+    data = {"appointment_id": f"a-{customer}", "starts_at": (NOW + timedelta(hours=60)).isoformat()}
+    return Event(
+        id=f"b-{customer}", type="appointment_booked", customer_id=customer, at=NOW, data=data
+    )
+
+
+def cancelled(customer: str) -> Event:
+    data = {"appointment_id": f"a-{customer}"}
+    at = NOW + timedelta(minutes=1)
+    return Event(
+        id=f"x-{customer}", type="appointment_cancelled", customer_id=customer, at=at, data=data
+    )
+
+
+class ChangedBeforeTheFirstWrite(DaemonPlanning):
+    """Every appointment is cancelled after the workers read their pages and before the
+    first page is written, and the watch timer's re-plan of changes runs right then."""
+
+    check = True  # False: pretend nobody changed (what writing without the check did)
+    changed = False
+
+    async def newer(self, since: int) -> set[str] | None:
+        if not self.changed:
+            self.changed = True
+            await self._store.add_events([cancelled(i) for i in IDS])
+            await self._changes()  # what changes() does, inside the turn the writer holds
+        return await super().newer(since) if self.check else set()
+
+
+def reminders(store: SqliteStore) -> dict[str, str]:
+    with sqlite3.connect(store.path) as db:
+        rows = db.execute("SELECT customer_id, state FROM outbox WHERE rule_id = 'reminder'")
+        return dict(rows.fetchall())
+
+
+async def test_a_customer_changed_after_the_workers_read_keeps_the_newer_plan(
+    planning: tuple[Project, SqliteStore],
+) -> None:
+    project, store = planning
+    plans = ChangedBeforeTheFirstWrite(
+        project=lambda: project, store=store, clock=Clock.starting_at(NOW)
+    )
+    await plans.ahead()
+    assert plans.changed
+    assert reminders(store) == dict.fromkeys(IDS, "cancelled")
+    assert (await store.pending_changes(limit=100))[1] == set()
+
+
+async def test_without_the_check_the_workers_older_plan_would_win(
+    planning: tuple[Project, SqliteStore],
+) -> None:
+    """The test above can fail: leave nobody out, and the cancelled reminders come back."""
+    project, store = planning
+    plans = ChangedBeforeTheFirstWrite(
+        project=lambda: project, store=store, clock=Clock.starting_at(NOW)
+    )
+    plans.check = False
+    await plans.ahead()
+    assert plans.changed
+    assert "pending" in reminders(store).values()
+
+
+class GoneBeforeTheFirstWrite(DaemonPlanning):
+    """Two customers leave the store (one deleted, one erased) after the workers read
+    their pages and before the first page is written."""
+
+    gone = False
+
+    async def newer(self, since: int) -> set[str] | None:
+        if not self.gone:
+            self.gone = True
+            await self._store.delete_customers(["c0"])
+            assert await self._store.erase_customer("c5") is not None
+        return await super().newer(since)
+
+
+async def test_a_customer_deleted_or_erased_after_the_workers_read_gets_no_rows(
+    planning: tuple[Project, SqliteStore],
+) -> None:
+    project, store = planning
+    plans = GoneBeforeTheFirstWrite(
+        project=lambda: project, store=store, clock=Clock.starting_at(NOW)
+    )
+    await plans.ahead()
+    assert plans.gone
+    assert reminders(store) == {i: "pending" for i in IDS if i not in ("c0", "c5")}
+    with sqlite3.connect(store.path) as db:
+        left = db.execute("SELECT count(*) FROM outbox WHERE customer_id IN ('c0', 'c5')")
+        assert left.fetchone() == (0,)
