@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 import shutil
 import sqlite3
 import sys
@@ -21,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from daemon_support import write_project
+from daemon_support import DaemonProcess, poll, touchflow, write_project
 
 from touchflow.clock import Clock
 from touchflow.models import Customer, Event, Window
@@ -189,3 +190,65 @@ async def test_a_customer_deleted_or_erased_after_the_workers_read_gets_no_rows(
     with sqlite3.connect(store.path) as db:
         left = db.execute("SELECT count(*) FROM outbox WHERE customer_id IN ('c0', 'c5')")
         assert left.fetchone() == (0,)
+
+
+# --- stopping ----------------------------------------------------------------------
+
+
+def thirty_days_in_workers(source: Path, dest: Path) -> Path:
+    copy = shutil.copytree(source, dest)
+    config = copy / "touchflow.yaml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text + "\ndaemon:\n  horizon: 30 days\n  plan_workers: 2\n")
+    return copy
+
+
+def running(pid: int) -> bool:
+    """Whether the process is there and not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def far_from_the_edges(path: Path) -> dict[str, tuple[object, ...]]:
+    """The outbox but rows due within minutes of either end of the window (two runs'
+    windows start seconds apart)."""
+    edges = (NOW, NOW + timedelta(days=30))
+    return {
+        key: row
+        for key, row in outbox(path).items()
+        if all(abs(datetime.fromisoformat(str(row[1])) - edge) > timedelta(minutes=10)
+               for edge in edges)
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "when", ["while the workers start", "once a page is written"], ids=["starting", "writing"]
+)
+def test_sigterm_during_a_full_plan_in_workers_stops_every_process(
+    generated: Path, tmp_path: Path, when: str
+) -> None:
+    """The daemon exits as usual, its workers with it; what was written is whole, and the
+    next run completes the plan as a run that was never stopped writes it."""
+    stopped = thirty_days_in_workers(generated, tmp_path / "stopped")
+    daemon = DaemonProcess(stopped, "--now", NOW.isoformat(), "--log-level", "info").start()
+    line = daemon.wait_for("planning everyone in 2 worker processes")
+    found = re.search(r"pids ([\d ]+)\)", line)
+    assert found is not None, line
+    pids = [int(pid) for pid in found.group(1).split()]
+    if when == "once a page is written":
+        daemon.wait_for(" new → ")
+    assert daemon.stop(timeout=60) == 0, daemon.log()
+    daemon.wait_for("INFO    stopped")
+    assert poll(lambda: not any(map(running, pids)), timeout=10), pids
+    store = stopped / ".touchflow" / "store.sqlite3"
+    with sqlite3.connect(store) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    touchflow("run", "--once", "--now", NOW.isoformat(), cwd=stopped)
+    clean = thirty_days_in_workers(generated, tmp_path / "clean")
+    touchflow("run", "--once", "--now", NOW.isoformat(), cwd=clean)
+    expected = far_from_the_edges(clean / ".touchflow" / "store.sqlite3")
+    assert len(expected) > 1000
+    assert far_from_the_edges(store) == expected

@@ -131,6 +131,9 @@ class _Process:
         except TimeoutError:
             process.kill()
             await process.wait()
+        except asyncio.CancelledError:
+            process.kill()  # no waiting for it now, but no process left behind either
+            raise
 
 
 class PlanWorkers:
