@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 import re
 import shutil
+import signal
 import sqlite3
 import sys
 from collections.abc import AsyncIterator
@@ -28,7 +30,7 @@ from touchflow.clock import Clock
 from touchflow.models import Customer, Event, Window
 from touchflow.project import Project, load_project_checked
 from touchflow.send.daemon_planning import DaemonPlanning
-from touchflow.send.replan import plan_into_outbox
+from touchflow.send.replan import Marks, plan_into_outbox
 from touchflow.store.sqlite import SqliteStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -82,6 +84,75 @@ async def test_workers_write_the_outbox_one_process_writes(
     assert (two.customers, two.touchpoints, two.inserted) == (1200, one.touchpoints, one.inserted)
     assert one.inserted > 1000
     assert rows_two == rows_one
+
+
+async def plan_thirty_days(
+    root: Path, workers: int, marks: Marks | None = None
+) -> dict[str, tuple[object, ...]]:
+    project = with_workers(load_project_checked(root), workers)
+    window = Window(start=NOW, end=NOW + timedelta(days=30))
+    async with await SqliteStore.open(project.config.store_file()) as store:
+        run = await plan_into_outbox(
+            project, store, window=window, now=NOW, page_size=200, marks=marks
+        )
+        assert run.customers == 1200
+        return outbox(store.path)
+
+
+async def test_a_range_whose_worker_loaded_other_files_is_planned_here(
+    generated: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The files changed after the daemon loaded them (a reload is coming): the workers
+    refuse, and the daemon plans their ranges itself, with the project it runs."""
+    expected = await plan_thirty_days(shutil.copytree(generated, tmp_path / "one"), 1)
+    root = shutil.copytree(generated, tmp_path / "changed")
+    project = with_workers(load_project_checked(root), 2)
+    (root / "touchflow.yaml").write_text(
+        (root / "touchflow.yaml").read_text(encoding="utf-8") + "# changed\n", encoding="utf-8"
+    )
+    window = Window(start=NOW, end=NOW + timedelta(days=30))
+    with caplog.at_level(logging.INFO, logger="touchflow"):
+        async with await SqliteStore.open(project.config.store_file()) as store:
+            await plan_into_outbox(project, store, window=window, now=NOW, page_size=200)
+            assert outbox(store.path) == expected
+    handed_back = [m for m in caplog.messages if "planning its customers here" in m]
+    assert len(handed_back) == 2
+    assert all("changed since the daemon loaded them" in m for m in handed_back)
+
+
+class WorkersKilledBeforeTheFirstWrite:
+    """Marks that kill every worker (SIGKILL) just before the first page is written."""
+
+    def __init__(self, caplog: pytest.LogCaptureFixture) -> None:
+        self.caplog = caplog
+        self.killed: list[int] = []
+
+    def mark(self) -> int:
+        return 0
+
+    async def newer(self, since: int) -> set[str] | None:
+        if not self.killed:
+            (line,) = [m for m in self.caplog.messages if "worker processes (pids" in m]
+            found = re.search(r"pids ([\d ]+)\)", line)
+            assert found is not None
+            self.killed = [int(pid) for pid in found.group(1).split()]
+            for pid in self.killed:
+                os.kill(pid, signal.SIGKILL)
+        return set()
+
+
+async def test_the_rest_of_a_killed_workers_range_is_planned_here(
+    generated: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Pages a worker handed over are written; where it stopped, the daemon goes on."""
+    expected = await plan_thirty_days(shutil.copytree(generated, tmp_path / "one"), 1)
+    marks = WorkersKilledBeforeTheFirstWrite(caplog)
+    with caplog.at_level(logging.INFO, logger="touchflow"):
+        found = await plan_thirty_days(shutil.copytree(generated, tmp_path / "two"), 2, marks)
+    assert len(marks.killed) == 2
+    assert found == expected
+    handed_back = [m for m in caplog.messages if "planning its customers here" in m]
+    assert len(handed_back) == 2, caplog.messages
 
 
 # --- the moment between a worker's read and the daemon's write ---------------------
