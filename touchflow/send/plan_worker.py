@@ -47,8 +47,10 @@ from touchflow.store import IdRange, Store, open_store
 HEADER = struct.Struct("!I")
 # An outbox row on the pipe: its fields in declared order (pickling a slotted dataclass
 # goes through ``dataclasses.fields()`` for every object; a tuple does not).
-_row_values = operator.attrgetter(*(f.name for f in dataclasses.fields(OutboxRow)))
+_ROW_FIELDS = tuple(f.name for f in dataclasses.fields(OutboxRow))
+_row_values = operator.attrgetter(*_ROW_FIELDS)
 row_of = positional_builder(OutboxRow)
+CUSTOMER_ID = _ROW_FIELDS.index("customer_id")  # where a packed row holds it
 PackedRow = tuple[Any, ...]
 
 

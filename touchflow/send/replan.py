@@ -39,7 +39,7 @@ from touchflow.send.outbox import (
     desired_rows,
     plan_writes,
 )
-from touchflow.send.plan_worker import Assignment, unpack_rows
+from touchflow.send.plan_worker import CUSTOMER_ID, Assignment, unpack_rows
 from touchflow.send.plan_workers import Leftover, PlanWorkers, WorkerPage
 from touchflow.store import EVERYONE, PAGE_SIZE, IdRange, Store
 
@@ -250,13 +250,19 @@ async def _plan_page(
     # The planner is pure: in a worker thread it leaves the event loop free to send.
     planned = await asyncio.to_thread(planner.plan, facts)
     desired = desired_rows(planned, {rule.id: rule.policies.caps for rule in project.rules})
-    await _write_desired(store, desired, customer_ids, run)
+    await _write_desired(store, desired, customer_ids, run, customers=len(facts))
 
 
 async def _write_desired(
-    store: Store, desired: list[OutboxRow], customer_ids: Collection[str], run: _Run
+    store: Store,
+    desired: list[OutboxRow],
+    customer_ids: Collection[str],
+    run: _Run,
+    *,
+    customers: int,
 ) -> None:
-    """Bring these customers' outbox rows in line with ``desired`` (one per touchpoint)."""
+    """Bring these customers' outbox rows in line with ``desired`` (one per touchpoint);
+    ``customers``: how many of them are in the store, and were planned."""
     existing = await store.outbox_by_keys([row.key for row in desired])
     rows = await store.open_outbox(
         due_from=run.window.start, due_to=run.window.end, customer_ids=customer_ids
@@ -268,7 +274,7 @@ async def _write_desired(
         vanished = _held_for_invalid_data(vanished, desired)
     writes = plan_writes(desired, existing, vanished, now=run.now)
     inserted, updated = await store.write_plan(writes.inserts, writes.updates, now=run.now)
-    run.total.customers += len(customer_ids)
+    run.total.customers += customers
     run.total.touchpoints += len(desired)
     run.total.add(writes, inserted, updated)
 
@@ -314,14 +320,14 @@ async def _write_worker_page(
     packed = page.rows
     if leave_out:
         ids = [i for i in ids if i not in leave_out]
-        packed = [row for row in packed if row[2] not in leave_out]  # 2: customer_id
+        packed = [row for row in packed if row[CUSTOMER_ID] not in leave_out]
     desired = unpack_rows(packed)
     del page, packed
     for row in desired:
         if row.reason == _INVALID and row.key.endswith(_UNPLANNABLE):
             # The worker logs nothing: a customer who cannot be planned is logged here.
             unplannable.report(row.customer_id, row.last_error or "")
-    await _write_desired(store, desired, ids, run)
+    await _write_desired(store, desired, ids, run, customers=len(ids))
 
 
 def _no_marks() -> int:
