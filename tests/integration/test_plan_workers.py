@@ -155,6 +155,30 @@ async def test_the_rest_of_a_killed_workers_range_is_planned_here(
     assert len(handed_back) == 2, caplog.messages
 
 
+class FailingBeforeTheFirstWrite:
+    """Marks whose check fails (as a store that went away would) at the first write."""
+
+    def mark(self) -> int:
+        return 0
+
+    async def newer(self, since: int) -> set[str] | None:
+        raise RuntimeError("the store went away")
+
+
+async def test_a_plan_that_fails_while_workers_run_leaves_no_process_behind(
+    generated: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = shutil.copytree(generated, tmp_path / "failing")
+    with caplog.at_level(logging.INFO, logger="touchflow"), pytest.raises(RuntimeError):
+        await plan_thirty_days(root, 2, FailingBeforeTheFirstWrite())
+    (line,) = [m for m in caplog.messages if "worker processes (pids" in m]
+    found = re.search(r"pids ([\d ]+)\)", line)
+    assert found is not None
+    pids = [int(pid) for pid in found.group(1).split()]
+    assert not any(map(running, pids))  # ended before the plan's exception came out
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+
+
 # --- the moment between a worker's read and the daemon's write ---------------------
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import pickle
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,7 +161,7 @@ class PlanWorkers:
             raise
         return cls(started)
 
-    async def pages(self, mark: Callable[[], int]) -> AsyncIterator[WorkerPage | Leftover]:
+    async def pages(self, mark: Callable[[], int]) -> AsyncGenerator[WorkerPage | Leftover, None]:
         """Every range's pages as they come, and the rest of each range whose worker
         stopped; ``mark`` is called as each page is asked for."""
         queue: asyncio.Queue[WorkerPage | Leftover | None] = asyncio.Queue(maxsize=1)

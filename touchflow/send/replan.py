@@ -19,7 +19,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Collection
-from contextlib import AbstractAsyncContextManager, nullcontext
+from contextlib import AbstractAsyncContextManager, aclosing, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -40,7 +40,7 @@ from touchflow.send.outbox import (
     plan_writes,
 )
 from touchflow.send.plan_worker import CUSTOMER_ID, Assignment, unpack_rows
-from touchflow.send.plan_workers import Leftover, PlanWorkers, WorkerPage
+from touchflow.send.plan_workers import Leftover, PlanWorkerError, PlanWorkers, WorkerPage
 from touchflow.store import EVERYONE, PAGE_SIZE, IdRange, Store
 
 _INVALID = HoldReason.INVALID_DATA.value
@@ -124,15 +124,17 @@ async def _plan_everyone(
     try:
         async with turn or nullcontext():
             await _close_orphans(project, store, run.now, run.total)
-        async for item in workers.pages(marks.mark if marks else _no_marks):
-            if isinstance(item, Leftover):
-                logs.log.warning("a planning worker stopped; planning its customers here: %s",
-                                 item.why)  # fmt: skip
-                await _plan_range(project, store, planner, run, item.ids, turn)
-                continue
-            async with turn or nullcontext():
-                with collector_paused():
-                    await _write_worker_page(store, item, run, marks)
+        # Closed on the way out, whatever ends the loop: it stops the tasks feeding it.
+        async with aclosing(workers.pages(marks.mark if marks else _no_marks)) as pages:
+            async for item in pages:
+                if isinstance(item, Leftover):
+                    logs.log.warning("a planning worker stopped; planning its customers here: "
+                                     "%s", item.why)  # fmt: skip
+                    await _plan_range(project, store, planner, run, item.ids, turn)
+                    continue
+                async with turn or nullcontext():
+                    with collector_paused():
+                        await _write_worker_page(store, item, run, marks)
     finally:
         await workers.aclose()
 
@@ -297,7 +299,11 @@ async def _start_workers(project: Project, store: Store, run: _Run) -> PlanWorke
         root=str(project.config.root), store=store.location, digest=project.digest,
         window=run.window, now=run.now, ids=EVERYONE, page_size=page_size,
     )  # fmt: skip
-    workers = await PlanWorkers.start([dataclasses.replace(job, ids=ids) for ids in ranges])
+    try:
+        workers = await PlanWorkers.start([dataclasses.replace(job, ids=ids) for ids in ranges])
+    except (OSError, PlanWorkerError) as exc:
+        logs.log.warning("cannot start the planning workers (%s); planning here", exc)
+        return None
     logs.log.info(
         "planning everyone in %d worker processes (pids %s); this one writes the outbox",
         len(ranges), " ".join(map(str, workers.pids)),
