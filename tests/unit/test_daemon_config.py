@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from support import config_problems, load_config, the_problem
 
 from touchflow.config.daemon import DaemonSettings
@@ -171,3 +172,26 @@ def test_worker_process_must_be_true_or_false(tmp_path: Path, value: str) -> Non
     )
     assert where == "touchflow.yaml:3"
     assert message == f"daemon.worker_process must be true or false, not '{value}'"
+
+
+def test_plan_workers_is_auto_by_default_and_takes_a_number(tmp_path: Path) -> None:
+    assert DaemonSettings().plan_workers is None
+    assert load_config(tmp_path, "daemon:\n  plan_workers: auto\n").daemon.plan_workers is None
+    assert load_config(tmp_path, "daemon:\n  plan_workers: 3\n").daemon.plan_workers == 3
+    assert load_config(tmp_path, "daemon:\n  plan_workers: 1\n").daemon.plan_workers == 1
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "2.5", "'many'", "true", "'3'"])
+def test_plan_workers_must_be_auto_or_a_whole_number_from_one(tmp_path: Path, value: str) -> None:
+    where, message = the_problem(
+        config_problems(
+            tmp_path, f"name: Shop\ndaemon:\n  horizon: 2 days\n  plan_workers: {value}\n"
+        )
+    )
+    assert where == "touchflow.yaml:4"
+    assert message.startswith("daemon.plan_workers must be auto or a whole number of processes")
+    assert message.endswith(f", not {yaml_value(value)!r}")
+
+
+def yaml_value(text: str) -> object:
+    return yaml.safe_load(text)

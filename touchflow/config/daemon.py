@@ -24,12 +24,16 @@ class DaemonSettings:
     # Prepare big batches (fresh plan, render, compose) in a second process, so the
     # daemon's event loop only speaks SMTP and SQL (docs/operations.md).
     worker_process: bool = True
+    # Worker processes that plan a full plan's pages while the daemon writes them (None:
+    # ``auto``, one per core for a store of more than a page of customers).
+    plan_workers: int | None = None
 
 
 _SECONDS = re.compile(r"^\s*(?P<n>\d+)\s*(s|sec|secs|second|seconds)\s*$", re.IGNORECASE)
 _KEYS = tuple(DaemonSettings.__dataclass_fields__)  # each key is its field's name
 _FLAGS = ("worker_process",)
-_PERIODS = tuple(key for key in _KEYS if key not in _FLAGS)
+_COUNTS = ("plan_workers",)
+_PERIODS = tuple(key for key in _KEYS if key not in (*_FLAGS, *_COUNTS))
 
 
 def parse_daemon(value: Any, line: int, out: Collector) -> DaemonSettings | None:
@@ -49,10 +53,31 @@ def parse_daemon(value: Any, line: int, out: Collector) -> DaemonSettings | None
                 kw[key] = doc[key]
             else:
                 out.add(doc.line_of(key), f"daemon.{key} must be true or false, not {doc[key]!r}")
+    if "plan_workers" in doc:
+        workers = _workers(doc["plan_workers"])
+        if workers is False:
+            out.add(doc.line_of("plan_workers"), _WORKERS_WANTED + f", not {doc['plan_workers']!r}")
+        else:
+            kw["plan_workers"] = workers
     settings = DaemonSettings(**kw)
     if settings.retry_max < settings.retry_first:
         out.add(doc.line, "daemon.retry_max must not be shorter than daemon.retry_first")
     return settings
+
+
+_WORKERS_WANTED = (
+    "daemon.plan_workers must be auto or a whole number of processes, at least 1 "
+    "(1: the daemon plans by itself)"
+)
+
+
+def _workers(value: Any) -> int | bool | None:
+    """``auto`` (None) or a whole number of at least 1; False for anything else."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    return False
 
 
 def _period_or_seconds(value: Any) -> timedelta:

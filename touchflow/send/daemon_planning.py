@@ -36,6 +36,9 @@ class DaemonPlanning:
         self._full_plan = asyncio.Lock()  # one full plan at a time
         # The end of the window of the last re-plan of changes, if it planned everyone.
         self._planned_everyone: datetime | None = None
+        # While a full plan runs: whom each re-plan of changes planned (None: everyone), in
+        # order. A worker's page asked for at mark i leaves out whom the i-th and later planned.
+        self._replanned: list[set[str] | None] = []
 
     async def at_start(self) -> int:
         """Plan what changed, then what is ahead."""
@@ -81,8 +84,9 @@ class DaemonPlanning:
             )
             start = now - settings.catch_up
         window = Window(start=start, end=now + settings.horizon)
+        self._replanned = []
         run = await plan_into_outbox(
-            self._project(), self._store, window=window, now=now, turn=self.turn
+            self._project(), self._store, window=window, now=now, turn=self.turn, marks=self
         )
         await self._store.set_meta(PLANNED_UNTIL, window.end.isoformat())
         logs.log.info(
@@ -110,6 +114,8 @@ class DaemonPlanning:
             project, self._store, window=window, now=now, customer_ids=customers
         )
         await self._store.drop_changes(last)
+        if self._full_plan.locked():  # a full plan is under way: its pages must know
+            self._replanned.append(None if customers is None else set(customers))
         self._planned_everyone = window.end if customers is None else None
         logs.log.info(
             "re-planned %d changed customer(s): %d new, %d changed (%.2f s)",
@@ -117,6 +123,22 @@ class DaemonPlanning:
             extra=_plan_fields("changed", run.seconds),
         )  # fmt: skip
         return run.touchpoints
+
+    def mark(self) -> int:
+        """For a full plan's worker (``touchflow.send.replan.Marks``): how many re-plans of
+        changes ran since the full plan began."""
+        return len(self._replanned)
+
+    async def newer(self, since: int) -> set[str] | None:
+        """Customers re-planned since ``mark()`` gave ``since``, or changed and waiting to
+        be; None: everyone was, or is about to be (too many changed)."""
+        ids: set[str] = set()
+        for replanned in self._replanned[since:]:
+            if replanned is None:
+                return None
+            ids |= replanned
+        _, pending = await self._store.pending_changes(limit=_FULL_REPLAN_ABOVE)
+        return None if pending is None else ids | pending
 
 
 def _plan_fields(scope: str, seconds: float) -> dict[str, dict[str, object]]:

@@ -3,23 +3,33 @@
 Idempotent by construction: planning the same facts twice writes nothing the
 second time; a sent key is never touched; a moved occurrence moves its
 pending row; a cancelled one is marked cancelled (see ``outbox.plan_writes``).
+
+A plan of everyone runs in worker processes when the store holds more than a page
+of customers (``daemon.plan_workers``, ``touchflow.send.plan_workers``): they read
+and plan, this process writes. A worker reads outside the planning lock, so
+before a page is written, the customers whose facts changed since the worker
+was asked for it (``Marks``), and those no longer in the store, are left out of
+it: they are re-planned from newer facts (``changes``), or have nothing to plan.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import math
 import time
 from collections.abc import Collection
-from contextlib import AbstractAsyncContextManager, nullcontext
-from dataclasses import dataclass
+from contextlib import AbstractAsyncContextManager, aclosing, nullcontext
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from touchflow import logs
 from touchflow.collector import collector_paused
 from touchflow.models import CustomerFacts, HoldReason, OutboxRow, OutboxState, Window
 from touchflow.plan import unplannable
 from touchflow.plan.candidates import sends_counted_from
+from touchflow.plan.id_ranges import workers_for
 from touchflow.plan.planner import Planner
 from touchflow.project import Project
 from touchflow.send.outbox import (
@@ -29,7 +39,9 @@ from touchflow.send.outbox import (
     desired_rows,
     plan_writes,
 )
-from touchflow.store import PAGE_SIZE, Store
+from touchflow.send.plan_worker import CUSTOMER_ID, Assignment, unpack_rows
+from touchflow.send.plan_workers import Leftover, PlanWorkerError, PlanWorkers, WorkerPage
+from touchflow.store import EVERYONE, PAGE_SIZE, IdRange, Store
 
 _INVALID = HoldReason.INVALID_DATA.value
 _UNPLANNABLE = f":{unplannable.OCCURRENCE}"
@@ -46,6 +58,19 @@ class PlanRun:
     seconds: float
 
 
+class Marks(Protocol):
+    """Who was planned again while a plan of everyone ran (``DaemonPlanning`` keeps it)."""
+
+    def mark(self) -> int:
+        """A mark of this moment, for ``newer``."""
+        ...
+
+    async def newer(self, since: int) -> set[str] | None:
+        """The customers whose facts may have changed after ``mark()`` gave ``since``:
+        re-planned since, or changed and not yet re-planned. None: anyone may have."""
+        ...
+
+
 async def plan_into_outbox(
     project: Project,
     store: Store,
@@ -55,43 +80,74 @@ async def plan_into_outbox(
     customer_ids: Collection[str] | None = None,
     page_size: int = PAGE_SIZE,
     turn: AbstractAsyncContextManager[Any] | None = None,
+    marks: Marks | None = None,
 ) -> PlanRun:
     """Plan ``window`` for those customers (or everyone) and bring the outbox in line.
 
     Everyone is planned a page of customers at a time (``Store.facts_page``),
     so memory follows the page size, not the number of customers. ``turn`` (the
     daemon's planning lock) is held for each page, not for the whole run.
+    ``marks``: who was re-planned meanwhile, not to be overwritten by a worker's page
+    (without it, only customers no longer in the store are left out).
     """
     started = time.perf_counter()
     config = project.config
     sent_since = sends_counted_from(window.start, config)
     planner = Planner(project.rules, window=window, config=config, now=now)
-    total = _Totals()
+    run = _Run(window=window, now=now, sent_since=sent_since, page_size=page_size)
     if customer_ids is not None:
         facts = await store.load_facts(customer_ids=customer_ids, sent_since=sent_since)
-        await _plan_page(project, store, planner, facts, customer_ids, window, now, total)
+        await _plan_page(project, store, planner, facts, customer_ids, run)
     else:
-        await _plan_everyone(
-            project, store, planner, window, now, total,
-            sent_since=sent_since, page_size=page_size, turn=turn,
-        )  # fmt: skip
-    total.warn_missed()
-    return total.plan_run(window, seconds=time.perf_counter() - started)
+        await _plan_everyone(project, store, planner, run, turn=turn, marks=marks)
+    run.total.warn_missed()
+    return run.total.plan_run(window, seconds=time.perf_counter() - started)
 
 
 async def _plan_everyone(
     project: Project,
     store: Store,
     planner: Planner,
-    window: Window,
-    now: datetime,
-    total: _Totals,
+    run: _Run,
     *,
-    sent_since: datetime,
-    page_size: int,
+    turn: AbstractAsyncContextManager[Any] | None,
+    marks: Marks | None,
+) -> None:
+    """Close the orphans, then plan everyone: in worker processes where that pays
+    (``touchflow.send.plan_workers``), here a page at a time otherwise."""
+    workers = await _start_workers(project, store, run)
+    if workers is None:
+        async with turn or nullcontext():
+            await _close_orphans(project, store, run.now, run.total)
+        await _plan_range(project, store, planner, run, EVERYONE, turn)
+        return
+    try:
+        async with turn or nullcontext():
+            await _close_orphans(project, store, run.now, run.total)
+        # Closed on the way out, whatever ends the loop: it stops the tasks feeding it.
+        async with aclosing(workers.pages(marks.mark if marks else _no_marks)) as pages:
+            async for item in pages:
+                if isinstance(item, Leftover):
+                    logs.log.warning("a planning worker stopped; planning its customers here: "
+                                     "%s", item.why)  # fmt: skip
+                    await _plan_range(project, store, planner, run, item.ids, turn)
+                    continue
+                async with turn or nullcontext():
+                    with collector_paused():
+                        await _write_worker_page(store, item, run, marks)
+    finally:
+        await workers.aclose()
+
+
+async def _plan_range(
+    project: Project,
+    store: Store,
+    planner: Planner,
+    run: _Run,
+    ids: IdRange,
     turn: AbstractAsyncContextManager[Any] | None,
 ) -> None:
-    """Close the orphans, then plan everyone a page of customers at a time.
+    """Plan the customers of ``ids`` here, a page at a time.
 
     The cyclic collector is paused while a page is read, planned and written (see
     ``touchflow.collector``): that makes no cycles
@@ -102,19 +158,17 @@ async def _plan_everyone(
     what else runs meanwhile in this process (the sends) would keep its cycles for the
     plan's whole duration (90 s at 1M customers, 30 days); one page's is about 2 s.
     """
-    async with turn or nullcontext():
-        await _close_orphans(project, store, now, total)
-    after = ""
+    after, up_to = ids
     while True:
         # A page is read and written in one turn: between turns a changed customer
         # is re-planned at once, and a later page reads what that changed.
         async with turn or nullcontext():
             with collector_paused():
-                page = await store.facts_page(after, page_size, sent_since)
+                page = await store.facts_page(after, run.page_size, run.sent_since, up_to)
                 if not page:
                     break
-                ids = [f.customer.id for f in page]
-                await _plan_page(project, store, planner, page, ids, window, now, total)
+                ids_of_page = [f.customer.id for f in page]
+                await _plan_page(project, store, planner, page, ids_of_page, run)
         after = page[-1].customer.id
 
 
@@ -171,6 +225,17 @@ class _Totals:
         )  # fmt: skip
 
 
+@dataclass(slots=True, kw_only=True)
+class _Run:
+    """One plan's window, clock, paging, and its totals so far."""
+
+    window: Window
+    now: datetime
+    sent_since: datetime
+    page_size: int
+    total: _Totals = field(default_factory=lambda: _Totals())
+
+
 def _utc(instant: datetime) -> str:
     return instant.strftime("%Y-%m-%d %H:%M UTC")
 
@@ -181,28 +246,98 @@ async def _plan_page(
     planner: Planner,
     facts: list[CustomerFacts],
     customer_ids: Collection[str],
-    window: Window,
-    now: datetime,
-    total: _Totals,
+    run: _Run,
 ) -> None:
     """Plan these customers and write what changed for them."""
     # The planner is pure: in a worker thread it leaves the event loop free to send.
     planned = await asyncio.to_thread(planner.plan, facts)
     desired = desired_rows(planned, {rule.id: rule.policies.caps for rule in project.rules})
+    await _write_desired(store, desired, customer_ids, run, customers=len(facts))
+
+
+async def _write_desired(
+    store: Store,
+    desired: list[OutboxRow],
+    customer_ids: Collection[str],
+    run: _Run,
+    *,
+    customers: int,
+) -> None:
+    """Bring these customers' outbox rows in line with ``desired`` (one per touchpoint);
+    ``customers``: how many of them are in the store, and were planned."""
     existing = await store.outbox_by_keys([row.key for row in desired])
     rows = await store.open_outbox(
-        due_from=window.start, due_to=window.end, customer_ids=customer_ids
+        due_from=run.window.start, due_to=run.window.end, customer_ids=customer_ids
     )
     planned_keys = {r.key for r in desired}
     detail = "no longer in the plan: the rule, the customer or their events changed"
     vanished = [(row, NOT_PLANNED, detail) for row in rows if row.key not in planned_keys]
     if vanished:
         vanished = _held_for_invalid_data(vanished, desired)
-    writes = plan_writes(desired, existing, vanished, now=now)
-    inserted, updated = await store.write_plan(writes.inserts, writes.updates, now=now)
-    total.customers += len(facts)
-    total.touchpoints += len(planned)
-    total.add(writes, inserted, updated)
+    writes = plan_writes(desired, existing, vanished, now=run.now)
+    inserted, updated = await store.write_plan(writes.inserts, writes.updates, now=run.now)
+    run.total.customers += customers
+    run.total.touchpoints += len(desired)
+    run.total.add(writes, inserted, updated)
+
+
+async def _start_workers(project: Project, store: Store, run: _Run) -> PlanWorkers | None:
+    """Worker processes for a plan of everyone, one per id range; None when this process
+    plans by itself (``daemon.plan_workers``: 1, or auto and a store of a page or less)."""
+    wanted = project.config.daemon.plan_workers
+    if wanted == 1 or project.digest is None:  # None: files changed while it loaded
+        return None
+    if wanted is None:
+        wanted = workers_for(await store.customer_count())
+    ranges = await store.id_ranges(wanted) if wanted > 1 else []
+    if len(ranges) < 2:
+        return None
+    # A page a worker shared out: the first is written sooner, and the workers' pages
+    # waiting together hold about what one page here would.
+    page_size = math.ceil(run.page_size / len(ranges))
+    job = Assignment(
+        root=str(project.config.root), store=store.location, digest=project.digest,
+        window=run.window, now=run.now, ids=EVERYONE, page_size=page_size,
+    )  # fmt: skip
+    try:
+        workers = await PlanWorkers.start([dataclasses.replace(job, ids=ids) for ids in ranges])
+    except (OSError, PlanWorkerError) as exc:
+        logs.log.warning("cannot start the planning workers (%s); planning here", exc)
+        return None
+    logs.log.info(
+        "planning everyone in %d worker processes (pids %s); this one writes the outbox",
+        len(ranges), " ".join(map(str, workers.pids)),
+    )  # fmt: skip
+    return workers
+
+
+async def _write_worker_page(
+    store: Store, item: WorkerPage, run: _Run, marks: Marks | None
+) -> None:
+    """Write a worker's page, but for the customers who changed since it was asked for
+    (their newer plan stands, or is coming) or who left the store (nothing to plan)."""
+    page = item.open()
+    ids = page.customer_ids
+    newer = await marks.newer(item.asked) if marks is not None else set()
+    if newer is None:
+        return  # too many changed: everyone is planned again (``changes``)
+    gone = set(ids) - await store.existing_customer_ids(ids)
+    leave_out = (newer & set(ids)) | gone
+    packed = page.rows
+    if leave_out:
+        ids = [i for i in ids if i not in leave_out]
+        packed = [row for row in packed if row[CUSTOMER_ID] not in leave_out]
+    desired = unpack_rows(packed)
+    del page, packed
+    for row in desired:
+        if row.reason == _INVALID and row.key.endswith(_UNPLANNABLE):
+            # The worker logs nothing: a customer who cannot be planned is logged here.
+            unplannable.report(row.customer_id, row.last_error or "")
+    await _write_desired(store, desired, ids, run, customers=len(ids))
+
+
+def _no_marks() -> int:
+    return 0
 
 
 def _held_for_invalid_data(
