@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from touchflow.builders import builder, positional_builder
-from touchflow.models import Customer, CustomerFacts, Event, Suppression, SuppressionScope
+from touchflow.builders import positional_builder
+from touchflow.models import Customer, Event, Suppression, SuppressionScope
+from touchflow.store.facts_rows import Readers
 from touchflow.store.values import from_utc_text, utc_text
 
 
@@ -62,7 +63,6 @@ def customer_params(c: Customer, created_at: str | None) -> tuple[Any, ...]:
 # plan test compares them with what the constructors build).
 _new_customer = positional_builder(Customer)
 _new_event = positional_builder(Event)
-new_facts = builder(CustomerFacts)
 
 
 def customer(row: Sequence[Any]) -> Customer:
@@ -99,3 +99,7 @@ def suppression(row: Sequence[Any]) -> Suppression:
     email, scope, reason, created_at = row
     since = from_utc_text(created_at) if created_at else None
     return Suppression(email=email, scope=SuppressionScope(scope), reason=reason, created_at=since)
+
+
+# How facts_rows reads this store's rows.
+READERS = Readers(customer=customer, event=event, instant=datetime.fromisoformat)

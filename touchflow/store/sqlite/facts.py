@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Collection
 from contextlib import suppress
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import aiosqlite
@@ -17,8 +18,9 @@ import aiosqlite
 from touchflow.collector import collector_paused
 from touchflow.models import CustomerFacts
 from touchflow.store.boundary import EVERYONE, PAGE_SIZE, IdRange
+from touchflow.store.facts_rows import facts
+from touchflow.store.sqlite.columns import READERS
 from touchflow.store.sqlite.connection import Connection, fetch_in
-from touchflow.store.sqlite.facts_rows import facts
 from touchflow.store.sqlite.queries import SQL
 from touchflow.store.values import utc_text
 from touchflow.store.writes import HASHED, hashed_address
@@ -43,7 +45,7 @@ class FactsMethods(Connection):
                     rows = await _everyone(db, sent_since)
                 else:
                     rows = await _some(db, sorted(set(customer_ids)), sent_since)
-            return facts(*rows)
+            return facts(*rows, read=READERS)
 
     async def facts_pages(
         self,
@@ -87,7 +89,7 @@ class FactsMethods(Connection):
             rows = await self._read_page(after, limit, sent_since, up_to)
             if not rows[0]:
                 return []
-            return await asyncio.to_thread(facts, *rows)
+            return await asyncio.to_thread(partial(facts, *rows, read=READERS))
 
     async def _read_page(
         self, after: str, limit: int, sent_since: datetime | None, up_to: str | None
