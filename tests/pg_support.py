@@ -19,6 +19,8 @@ from urllib.parse import quote
 
 import pytest
 
+from touchflow.config.store import shown_location
+
 SERVER_ENV = "TOUCHFLOW_TEST_PG_URL"
 REQUIRE_ENV = "TOUCHFLOW_REQUIRE_PG"
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
@@ -40,7 +42,8 @@ def unreachable() -> str | None:
             db.execute("SELECT 1")
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return f"no PostgreSQL server at {SERVER_ENV} or {DEFAULT_SERVER}: {first}"
+        where = shown_location(server_url())
+        return f"no PostgreSQL server at {where} (set {SERVER_ENV} to use another): {first}"
     return None
 
 

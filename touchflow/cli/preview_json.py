@@ -89,6 +89,6 @@ async def _range(
     ids: IdRange,
 ) -> list[str]:
     project = load_for_preview(root)
-    async with await open_store(project.config.store_file()) as store:
+    async with await open_store(project.config.store_location()) as store:
         pages = plan_pages(project, store, request, page_size=page_size, ids=ids)
         return [str(run) for run in await json_runs(project, pages, directory, show_all=show_all)]

@@ -32,6 +32,13 @@ async def migrate(db: Db, shown: str) -> tuple[int, int]:
         return version, SCHEMA_VERSION
 
 
+async def drop(db: Db) -> None:
+    """Drop every table and function of the store, in one transaction."""
+    async with db.transaction():
+        await db.execute(SQL["schema_lock"])
+        await db.execute(SQL["drop_schema"])
+
+
 def _version(value: object, shown: str) -> int:
     try:
         version = int(str(value))

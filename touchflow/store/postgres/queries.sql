@@ -396,3 +396,26 @@ GROUP BY reason
 -- name: outbox_trouble_retrying
 SELECT 'retry', COUNT(*), COUNT(DISTINCT customer_id) FROM outbox
 WHERE state = 'retry' AND attempts >= %s HAVING COUNT(*) > 0
+
+-- --- the single-daemon lock (lock.py) -------------------------------------------------
+
+-- name: try_writer_lock
+-- A session lock, one per schema of a database: released when the connection ends,
+-- also when its process is killed.
+SELECT pg_try_advisory_lock(7366735, hashtext(current_schema()))
+
+-- name: writer_lock_holder
+-- Who holds it: its application_name says the command and the client's pid.
+SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 7366735
+AND l.objid = (hashtext(current_schema())::bigint & 4294967295)
+AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+LIMIT 1
+
+-- --- dropping the store (`touchflow sample --reset`) ----------------------------------
+
+-- name: drop_schema
+-- Everything schema.sql made, in the store's schema; the next open makes it anew.
+DROP TABLE IF EXISTS changes, outbox, suppressions, events, customers, meta CASCADE;
+DROP FUNCTION IF EXISTS touchflow_changes_writer(), touchflow_customer_changed(),
+    touchflow_event_added(), touchflow_suppression_added()

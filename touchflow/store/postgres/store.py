@@ -20,6 +20,7 @@ from touchflow.store.postgres.changes import ChangesMethods
 from touchflow.store.postgres.connection import Db, Pool
 from touchflow.store.postgres.customers import CustomerMethods
 from touchflow.store.postgres.facts import FactsMethods
+from touchflow.store.postgres.migrate import drop as drop_schema
 from touchflow.store.postgres.migrate import migrate
 from touchflow.store.postgres.outbox import OutboxMethods
 from touchflow.store.postgres.queries import SQL
@@ -61,6 +62,30 @@ class PostgresStore(
             await pool.close()
             raise StoreError(f"cannot open store {where}: no connection came") from exc
         return cls(pool, url, where)
+
+    @classmethod
+    async def migrate(cls, url: str) -> tuple[int, int]:
+        """Create or upgrade the schema at ``url``: the versions before and after."""
+        where = shown_location(url)
+        try:
+            async with await psycopg.AsyncConnection.connect(
+                url, connect_timeout=CONNECT_TIMEOUT
+            ) as db:
+                return await migrate(db, where)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot prepare store {where}: {_first_line(exc)}") from exc
+
+    @classmethod
+    async def drop(cls, url: str) -> None:
+        """Drop the store at ``url``: its tables, their rows and its functions."""
+        where = shown_location(url)
+        try:
+            async with await psycopg.AsyncConnection.connect(
+                url, connect_timeout=CONNECT_TIMEOUT
+            ) as db:
+                await drop_schema(db)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot drop store {where}: {_first_line(exc)}") from exc
 
     @property
     def location(self) -> str:
