@@ -6,7 +6,6 @@ values the models take as they are. Instants in and out are aware, in UTC.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -22,18 +21,7 @@ from touchflow.models import (
     SuppressionScope,
 )
 from touchflow.store.facts_rows import Readers
-
-
-def _json_default(value: object) -> str:
-    # Declared date/datetime values go back to ISO text; readers parse by declared type.
-    if isinstance(value, date):  # datetime is a date too
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} cannot be stored as JSON")
-
-
-def json_text(value: Any) -> str:
-    """A JSON object as compact text (cast to jsonb by the statements)."""
-    return json.dumps(value, default=_json_default, ensure_ascii=False, separators=(",", ":"))
+from touchflow.store.values import json_text
 
 
 def _month_day(day: date | None) -> str | None:

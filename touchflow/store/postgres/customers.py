@@ -18,12 +18,11 @@ from touchflow.store.postgres.columns import (
     aware,
     customer,
     customer_params,
-    json_text,
     suppression_params,
 )
 from touchflow.store.postgres.connection import Connection, Db, changed, fetch
 from touchflow.store.postgres.queries import SQL
-from touchflow.store.values import utc_text
+from touchflow.store.values import json_text, utc_text
 from touchflow.store.writes import (
     CustomersWrite,
     Erasure,

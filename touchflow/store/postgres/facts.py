@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Collection
-from contextlib import suppress
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -18,6 +17,7 @@ from touchflow.collector import collector_paused
 from touchflow.models import CustomerFacts
 from touchflow.store.boundary import EVERYONE, PAGE_SIZE, IdRange
 from touchflow.store.facts_rows import facts
+from touchflow.store.paging import pages
 from touchflow.store.postgres.columns import READERS
 from touchflow.store.postgres.connection import Connection, Db, fetch
 from touchflow.store.postgres.queries import SQL
@@ -49,20 +49,11 @@ class FactsMethods(Connection):
     ) -> AsyncIterator[list[CustomerFacts]]:
         """Pages in id order; the next is read (on another connection of the pool) while
         the caller works on this one."""
-        after, up_to = ids
-        coming = asyncio.ensure_future(self.facts_page(after, page_size, sent_since, up_to))
-        try:
-            while found := await coming:
-                after = found[-1].customer.id
-                page = self.facts_page(after, page_size, sent_since, up_to)
-                coming = asyncio.ensure_future(page)
-                yield found
-                del found
-        finally:
-            if not coming.done():
-                coming.cancel()
-                with suppress(asyncio.CancelledError):
-                    await coming
+        async for page in pages(
+            self.facts_page, page_size=page_size, sent_since=sent_since, ids=ids
+        ):
+            yield page
+            del page  # not held while the next one is read
 
     async def facts_page(
         self, after: str, limit: int, sent_since: datetime | None = None, up_to: str | None = None

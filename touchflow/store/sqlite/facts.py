@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Collection
-from contextlib import suppress
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -19,6 +18,7 @@ from touchflow.collector import collector_paused
 from touchflow.models import CustomerFacts
 from touchflow.store.boundary import EVERYONE, PAGE_SIZE, IdRange
 from touchflow.store.facts_rows import facts
+from touchflow.store.paging import pages
 from touchflow.store.sqlite.columns import READERS
 from touchflow.store.sqlite.connection import Connection, fetch_in
 from touchflow.store.sqlite.queries import SQL
@@ -62,21 +62,11 @@ class FactsMethods(Connection):
         a change that lands between pages is re-planned from the ``changes`` table.
         Rows become objects in a worker thread, so the event loop keeps sending.
         """
-        # The next page is read while the caller works on this one.
-        after, up_to = ids
-        coming = asyncio.ensure_future(self.facts_page(after, page_size, sent_since, up_to))
-        try:
-            while found := await coming:
-                after = found[-1].customer.id
-                page = self.facts_page(after, page_size, sent_since, up_to)
-                coming = asyncio.ensure_future(page)
-                yield found
-                del found
-        finally:
-            if not coming.done():
-                coming.cancel()
-                with suppress(asyncio.CancelledError):
-                    await coming
+        async for page in pages(
+            self.facts_page, page_size=page_size, sent_since=sent_since, ids=ids
+        ):
+            yield page
+            del page  # not held while the next one is read
 
     async def facts_page(
         self, after: str, limit: int, sent_since: datetime | None = None, up_to: str | None = None
