@@ -3,21 +3,26 @@
 Writes 20k outbox-shaped rows (executemany, then COPY), claims them all 200 at a time
 (the CTE with FOR UPDATE SKIP LOCKED, then UPDATE ... RETURNING), and times a trivial
 round trip; the two drivers interleaved, N rounds, medians. asyncpg is not a touchflow
-dependency: ``pip install asyncpg==0.32.0`` first. Uses (and drops) a table
-``drvbench`` in the database of ``TOUCHFLOW_TEST_PG_URL`` (default: the local test one).
+dependency: ``pip install asyncpg==0.32.0`` first (without it, psycopg alone is
+measured). Uses (and drops) a table ``drvbench`` in the database of
+``TOUCHFLOW_TEST_PG_URL`` (default: the local test one).
 
-    python bench/pg_drivers.py 7
+    python bench/pg_drivers.py [--rounds 7] [--smoke]
 """
 
+import argparse
 import asyncio
 import os
 import statistics
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
 import psycopg
+
+try:
+    import asyncpg
+except ImportError:  # not a touchflow dependency
+    asyncpg = None
 
 URL = os.environ.get("TOUCHFLOW_TEST_PG_URL") or "postgresql://postgres@127.0.0.1:5432/test"
 DDL = """DROP TABLE IF EXISTS drvbench;
@@ -25,12 +30,17 @@ CREATE TABLE drvbench (key text primary key, rule_id text not null, customer_id 
  state text not null, due_at timestamptz not null, next_attempt_at timestamptz not null,
  claim_owner text, claim_expires_at timestamptz, to_addr text, updated_at timestamptz);
 CREATE INDEX drvbench_ready ON drvbench (next_attempt_at) WHERE state IN ('pending','retry');"""
-N = 20_000
 now = datetime(2026, 12, 6, tzinfo=UTC)
-ROWS = [
-    (f"k{i:06d}", "rule", f"c{i:06d}", "pending", now, now, f"c{i}@example.com", now)
-    for i in range(N)
-]
+ROWS: list[tuple[object, ...]] = []
+
+
+def outbox_rows(n: int) -> list[tuple[object, ...]]:
+    return [
+        (f"k{i:06d}", "rule", f"c{i:06d}", "pending", now, now, f"c{i}@example.com", now)
+        for i in range(n)
+    ]
+
+
 COLUMNS = "key, rule_id, customer_id, state, due_at, next_attempt_at, to_addr, updated_at"
 INS = f"INSERT INTO drvbench ({COLUMNS}) VALUES ({{}}) ON CONFLICT (key) DO NOTHING"
 CLAIM = """WITH picked AS (SELECT key FROM drvbench
@@ -122,18 +132,34 @@ async def pg_asyncpg():
         await c.close()
 
 
-async def main():
-    res = {"psycopg": [], "asyncpg": []}
-    for _ in range(int(sys.argv[1]) if len(sys.argv) > 1 else 5):
-        for name, f in (("psycopg", pg_psycopg), ("asyncpg", pg_asyncpg)):
-            res[name].append(await f())
-    for name, runs in res.items():
+async def measure(rounds: int) -> dict[str, list[tuple[float, ...]]]:
+    drivers = [("psycopg", pg_psycopg)] + ([("asyncpg", pg_asyncpg)] if asyncpg else [])
+    found: dict[str, list[tuple[float, ...]]] = {name: [] for name, _ in drivers}
+    for _ in range(rounds):
+        for name, run in drivers:
+            found[name].append(await run())
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--smoke", action="store_true", help="tiny run for CI; no timing")
+    args = parser.parse_args()
+    if args.smoke:
+        args.n, args.rounds = 200, 1
+    ROWS[:] = outbox_rows(args.n)
+    found = asyncio.run(measure(args.rounds))
+    print(f"drivers.rows {args.n}")
+    for name, runs in found.items():
         med = [statistics.median(r[i] for r in runs) for i in range(5)]
-        print(
-            f"{name}: executemany 20k {med[0] * 1000:.0f} ms, COPY 20k {med[1] * 1000:.0f} ms, "
-            f"claim 20k in 200s {med[2] * 1000:.0f} ms ({med[3]:.0f} rows), "
-            f"round trip {med[4] * 1e6:.0f} us"
-        )
+        print(f"drivers.{name}_executemany_ms {med[0] * 1000:.0f}")
+        print(f"drivers.{name}_copy_ms {med[1] * 1000:.0f}")
+        print(f"drivers.{name}_claim_all_ms {med[2] * 1000:.0f}")
+        print(f"drivers.{name}_claimed {med[3]:.0f}")
+        print(f"drivers.{name}_round_trip_us {med[4] * 1e6:.0f}")
 
 
-asyncio.run(main())
+if __name__ == "__main__":
+    main()
