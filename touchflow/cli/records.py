@@ -66,7 +66,7 @@ def confirm(question: str, *, yes: bool) -> bool:
 async def _store(config: ProjectConfig) -> Store:
     if app.store_missing(config.store_location()):
         raise UserError(
-            f"no store at {config.store_file()} yet; `touchflow sample` or an import creates it"
+            f"no store at {app.shown_store(config)} yet; `touchflow sample` or an import creates it"
         )
     return await app.open_store(config)
 
