@@ -83,6 +83,7 @@ class OutboxMethods(Connection):
             return []
         params = outbox_rows.finish_params(items, owner=owner, now=aware(now))
         async with self._transaction("record sends in") as db:
+            await db.execute(SQL["commit_without_waiting_for_disk"])
             done = {str(r[0]) for r in await fetch(db, SQL["finish_claims"], params)}
             for item in items:
                 if item.suppress is not None and item.row.key in done:
