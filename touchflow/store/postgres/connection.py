@@ -1,9 +1,11 @@
 """A pool of connections and the transactions every part of the PostgreSQL store runs in.
 
 Each call takes a connection from the pool for one transaction: committed when its
-block ends, rolled back if it raises. Unlike the SQLite store's one connection,
-calls run side by side (the next page of facts is read while claims go on); each
-sees only what others committed.
+block ends, rolled back if it raises; a call of one statement runs it alone, which
+PostgreSQL makes a transaction of its own (the connections are in autocommit: no
+BEGIN and COMMIT round trips). Unlike the SQLite store's one connection, calls run
+side by side (the next page of facts is read while claims go on); each sees only
+what others committed.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ class Connection:
     async def _transaction(self, action: str, *, snapshot: bool = False) -> AsyncIterator[Db]:
         """One transaction; ``snapshot``: read-only, its statements see one moment."""
         with self._errors(action):
-            async with self._pool.connection() as db:
+            async with self._pool.connection() as db, db.transaction():
                 if snapshot:
                     await db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 yield db
@@ -48,9 +50,11 @@ class Connection:
     async def _fetch(
         self, sql: str, params: tuple[Any, ...] | dict[str, Any] = (), *, action: str = "read"
     ) -> list[tuple[Any, ...]]:
-        """One statement in its own transaction: its rows."""
-        async with self._transaction(action) as db:
-            return await fetch(db, sql, params)
+        """One statement, its own transaction (the pool's connections are in autocommit:
+        no BEGIN and COMMIT round trips): its rows."""
+        with self._errors(action):
+            async with self._pool.connection() as db:
+                return await fetch(db, sql, params)
 
 
 async def fetch(db: Db, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[Any]:

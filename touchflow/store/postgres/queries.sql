@@ -301,17 +301,16 @@ UPDATE outbox SET state = 'claimed', claim_owner = %(owner)s,
 FROM picked WHERE outbox.key = picked.picked_key
 RETURNING {outbox_columns}
 
--- name: commit_without_waiting_for_disk
--- For recording outcomes only: the commit returns before its WAL reaches the disk.
--- A crash of the server (not of touchflow) may lose the last ~0.6 s of outcomes; their
+-- name: finish_claims
+-- The outcomes of several claimed rows in one statement, a transaction of its own when
+-- no suppression comes with them: one round trip. RETURNING names the rows that were
+-- still ours; the others' claims were taken back.
+--
+-- `relaxed`: this transaction's commit returns before its WAL reaches the disk. A
+-- crash of the server (not of touchflow) may lose the last ~0.6 s of outcomes; their
 -- rows stay claimed, are taken back and sent again with the same Message-ID: the
 -- at-least-once window the SQLite store's synchronous=NORMAL keeps too. Waiting for
 -- the disk at every commit (~6 ms here) capped sending at ~4 outcomes per commit.
-SET LOCAL synchronous_commit = off
-
--- name: finish_claims
--- The outcomes of several claimed rows in one statement. RETURNING names the rows
--- that were still ours; the others' claims were taken back.
 UPDATE outbox SET state = v.new_state, reason = v.new_reason, last_error = v.new_error,
     attempts = attempts + v.tried,
     next_attempt_at = COALESCE(v.new_next, next_attempt_at),
@@ -323,7 +322,8 @@ FROM unnest(%(key)s::text[], %(state)s::text[], %(reason)s::text[], %(error)s::t
     %(tried)s::integer[], %(next)s::timestamptz[], %(due)s::timestamptz[],
     %(expires)s::timestamptz[], %(message_id)s::text[], %(sent_at)s::timestamptz[])
     AS v(k, new_state, new_reason, new_error, tried, new_next, new_due, new_expires,
-         new_message_id, new_sent_at)
+         new_message_id, new_sent_at),
+    (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed
 WHERE outbox.key = v.k AND outbox.state = 'claimed' AND outbox.claim_owner = %(owner)s
 RETURNING outbox.key
 

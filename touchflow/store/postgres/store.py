@@ -54,7 +54,7 @@ class PostgresStore(
             await db.close()
         pool: Pool = AsyncConnectionPool(
             url, min_size=1, max_size=POOL_SIZE, open=False, configure=_configure,
-            kwargs={"connect_timeout": CONNECT_TIMEOUT}, name="touchflow",
+            kwargs={"connect_timeout": CONNECT_TIMEOUT, "autocommit": True}, name="touchflow",
         )  # fmt: skip
         try:
             await pool.open(wait=True, timeout=CONNECT_TIMEOUT)
@@ -117,7 +117,6 @@ class PostgresStore(
 async def _configure(db: Db) -> None:
     # Instants come back in UTC (aware, tzinfo UTC), as the SQLite store gives them.
     await db.execute("SET TIME ZONE 'UTC'")
-    await db.commit()
 
 
 def _first_line(exc: psycopg.Error) -> str:
