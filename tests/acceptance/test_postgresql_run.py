@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from daemon_support import (
     ACK_ONLY,
+    DaemonProcess,
     by_key,
     inquiry,
     outbox,
@@ -122,3 +123,30 @@ def test_sample_reset_on_postgresql_drops_the_store_and_loads_the_sample_again(
     reset = touchflow("sample", "--reset", "--yes", cwd=project).stdout
     assert "Loaded the sample data (2 customers" in reset
     assert "2 customers" in touchflow("customers", "list", cwd=project).stdout
+
+
+def test_a_daemon_on_postgresql_sends_an_event_recorded_later_and_a_second_one_is_refused(
+    tmp_path: Path, url: str
+) -> None:
+    handler = Handler()
+    with serve(handler) as port:
+        project = write_project(
+            tmp_path, customers=customers()[:1], rules=ACK_ONLY,
+            config=smtp_config(port) + f"store: {url}\n",
+        )  # fmt: skip
+        daemon = DaemonProcess(project).start()
+        try:
+            daemon.wait_for("touchflow is running", timeout=120)
+            second = touchflow("run", "--once", cwd=project, check=False)
+            assert second.returncode == 1, second.stderr
+            assert "another `touchflow run` (pid " in second.stderr
+            assert "is using the store postgresql://127.0.0.1:5432/test" in second.stderr
+            # A command records an event while the daemon runs: it plans and sends it.
+            touchflow(
+                "event", "inquiry_received", "--customer", "c00", "--id", "q-late",
+                "--data", '{"inquiry_id": "q-late", "subject": "Still open?"}', cwd=project,
+            )  # fmt: skip
+            daemon.wait_for("claimed → sent", timeout=60)
+        finally:
+            assert daemon.stop() == 0, daemon.log()
+    assert message_ids(handler) == [message_id_for("ack:c00:q-late:0", "example.com")]
