@@ -8,7 +8,10 @@ store in a SQLite file and once in PostgreSQL (a fresh schema of the database at
 ``TOUCHFLOW_TEST_PG_URL``, default the local test one), interleaved round by round.
 Each run starts on a freshly filled store (filling is not timed); timed whole
 (start-up, planning the N new events, sending) and its sending phase (first to last
-``sent_at``). Prints medians, min-max and the ratios PostgreSQL / SQLite.
+``sent_at``), with the CPU per message of the daemon's process, of its worker and of
+the PostgreSQL server's processes on this machine (from /proc, while the run lasts;
+other users of the server count too). Prints medians, min-max and the ratios
+PostgreSQL / SQLite.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
-from dispatch import NOW, free_port, make_project, start_sink
+from dispatch import _MEASURED, NOW, free_port, make_project, start_sink
 
 from touchflow.store import open_store
 
@@ -61,38 +64,60 @@ async def copy_facts(source: Path, url: str) -> None:
         await pg.add_events([e for f in facts for e in f.events])
 
 
-def run_once(work: Path, env: dict[str, str]) -> float:
+Run = tuple[float, float, float, float, float]  # wall, sending, daemon, worker, server
+
+
+def run_once(work: Path, env: dict[str, str]) -> tuple[float, float, float, float]:
+    """Wall seconds, and CPU seconds of the daemon, its worker and the server."""
+    cpu_file = work / "cpu.txt"
+    server = server_cpu()
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "touchflow", "run", "--once", "--log-level", "error",
-         "--now", NOW.isoformat()],
+        [sys.executable, "-c", _MEASURED, str(cpu_file), "run", "--once",
+         "--log-level", "error", "--now", NOW.isoformat()],
         cwd=work, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    daemon, worker = map(float, cpu_file.read_text().split())
+    return seconds, daemon, worker, server_cpu() - server
 
 
-def sqlite_round(template: Path, work: Path) -> tuple[float, float]:
+def server_cpu() -> float:
+    """CPU seconds used so far by this machine's processes named postgres."""
+    ticks = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().startswith("postgres"):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                ticks += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+        except OSError:
+            continue  # gone meanwhile
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def sqlite_round(template: Path, work: Path) -> Run:
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(template, work)
     env = {k: v for k, v in os.environ.items() if k != "TOUCHFLOW_STORE_URL"}
-    seconds = run_once(work, env)
+    seconds, daemon, worker, server = run_once(work, env)
     with sqlite3.connect(work / _FILLED) as db:
         states = dict(db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall())
         first, last = db.execute("SELECT MIN(sent_at), MAX(sent_at) FROM outbox").fetchone()
     checked(states)
-    return seconds, (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds()
+    sending = (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds()
+    return seconds, sending, daemon, worker, server
 
 
-def pg_round(template: Path, work: Path) -> tuple[float, float]:
+def pg_round(template: Path, work: Path) -> Run:
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(template, work, ignore=shutil.ignore_patterns("store.sqlite3*"))
     with pg_store(template) as url:
-        seconds = run_once(work, {**os.environ, "TOUCHFLOW_STORE_URL": url})
+        seconds, daemon, worker, server = run_once(work, {**os.environ, "TOUCHFLOW_STORE_URL": url})
         with psycopg.connect(url) as db:
             states = dict(db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state"))
             first, last = db.execute("SELECT MIN(sent_at), MAX(sent_at) FROM outbox").fetchone()
     checked(states)
-    return seconds, (last - first).total_seconds()
+    return seconds, (last - first).total_seconds(), daemon, worker, server
 
 
 def checked(states: dict[str, int]) -> None:
@@ -111,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
         args.n, args.rounds = 50, 1
     port = free_port()
     sink = start_sink(port)
-    times: dict[str, list[tuple[float, float]]] = {"sqlite": [], "postgresql": []}
+    times: dict[str, list[Run]] = {"sqlite": [], "postgresql": []}
     try:
         with tempfile.TemporaryDirectory() as tmp:
             template = make_project(Path(tmp) / "template", port, args.n, args.connections)
@@ -124,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     report(args.n, times)
 
 
-def report(n: int, times: dict[str, list[tuple[float, float]]]) -> None:
+def report(n: int, times: dict[str, list[Run]]) -> None:
     print(f"pg_dispatch.messages {n}")
     med: dict[str, float] = {}
     for store, runs in times.items():
@@ -133,6 +158,9 @@ def report(n: int, times: dict[str, list[tuple[float, float]]]) -> None:
             med[store + phase] = statistics.median(rates)
             print(f"pg_dispatch.{store}{phase}_msgs_per_s {med[store + phase]:.0f}")
             print(f"pg_dispatch.{store}{phase}_min_max {min(rates):.0f} {max(rates):.0f}")
+        for i, who in enumerate(("daemon", "worker", "server"), start=2):
+            per = statistics.median(run[i] for run in runs) / n * 1e6
+            print(f"pg_dispatch.{store}_{who}_cpu_us_per_msg {per:.0f}")
     for phase in ("", "_sending"):
         ratio = med["postgresql" + phase] / med["sqlite" + phase]
         print(f"pg_dispatch.ratio{phase}_postgresql_to_sqlite {ratio:.2f}")
