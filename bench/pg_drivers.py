@@ -151,6 +151,8 @@ def main() -> None:
         args.n, args.rounds = 200, 1
     ROWS[:] = outbox_rows(args.n)
     found = asyncio.run(measure(args.rounds))
+    with psycopg.connect(URL, autocommit=True) as db:
+        db.execute("DROP TABLE IF EXISTS drvbench")  # leave the database as found
     print(f"drivers.rows {args.n}")
     for name, runs in found.items():
         med = [statistics.median(r[i] for r in runs) for i in range(5)]
