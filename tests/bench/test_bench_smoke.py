@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pg_support import require_server
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
@@ -110,3 +111,21 @@ def test_the_startup_benchmark_times_a_second_run_once_on_the_sample() -> None:
     assert found["startup.rounds"] == "1"
     assert float(found["startup.now_cpu_s_median"]) > 0
     assert float(found["startup.now_peak_rss_mib_median"]) > 0
+
+
+def test_the_driver_benchmark_writes_and_claims_every_row() -> None:
+    require_server()
+    found = figures("pg_drivers.py")
+    assert found["drivers.psycopg_claimed"] == found["drivers.rows"] == "200"
+    assert float(found["drivers.psycopg_executemany_ms"]) > 0
+
+
+@pytest.mark.skipif(
+    shutil.which("smtp-sink") is None and not Path("/usr/sbin/smtp-sink").exists(),
+    reason="needs Postfix's smtp-sink (apt-get install postfix; .ci/run does)",
+)
+def test_the_store_dispatch_benchmark_sends_everything_from_sqlite_and_from_postgresql() -> None:
+    require_server()
+    found = figures("pg_dispatch.py")
+    assert found["pg_dispatch.messages"] == "50"
+    assert float(found["pg_dispatch.ratio_postgresql_to_sqlite"]) > 0

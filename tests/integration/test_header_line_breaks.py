@@ -54,7 +54,9 @@ async def test_line_breaks_and_spaces_in_the_subject_fold_into_one_space_and_it_
     assert sent["Bcc"] is None
 
 
-@pytest.mark.parametrize("control", ["\x00", "\x01", "\x1b", "\x7f", "\x9b"], ids=ascii)
+# No NUL: it is refused where data comes in, at its line (no store keeps one; see
+# test_a_nul_character_is_a_problem_on_its_line_as_no_store_keeps_one).
+@pytest.mark.parametrize("control", ["\x01", "\x1b", "\x7f", "\x9b"], ids=ascii)
 async def test_another_control_character_in_the_subject_fails_as_invalid_message(
     tmp_path: Path, control: str
 ) -> None:

@@ -172,8 +172,10 @@ async def test_a_batch_reusing_an_id_for_another_event_records_none(api: Setup) 
         b"[" * 2000 + b"]" * 2000,
         b'{"id": "\\ud800", "type": "inquiry_received", "customer": "c1", '
         b'"at": "2026-11-23T08:00:00Z"}',
+        b'{"id": "q1", "type": "inquiry_received", "customer": "c1", '
+        b'"at": "2026-11-23T08:00:00Z", "data": {"subject": "a\\u0000b"}}',
     ],
-    ids=["broken", "empty", "not-utf8", "nan", "nested-too-deep", "lone-surrogate"],
+    ids=["broken", "empty", "not-utf8", "nan", "nested-too-deep", "lone-surrogate", "nul"],
 )
 async def test_a_body_that_is_not_json_is_a_400(api: Setup, body: bytes) -> None:
     before = api.snapshot()

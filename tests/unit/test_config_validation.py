@@ -389,11 +389,41 @@ def test_the_store_is_a_path_or_a_sqlite_url(tmp_path: Path, value: str, path: s
 
 
 @pytest.mark.parametrize(
+    ("value", "url"),
+    [
+        ("postgresql://shop@db.internal:5433/shop", "postgresql://shop@db.internal:5433/shop"),
+        ("postgres://db.internal/shop", "postgresql://db.internal/shop"),
+        ("postgresql+psycopg://shop@db/shop", "postgresql://shop@db/shop"),
+    ],
+)
+def test_the_store_is_a_postgresql_url_without_a_password(
+    tmp_path: Path, value: str, url: str
+) -> None:
+    config = load_config(tmp_path, f"store: {value}\n")
+    assert config.store_location(environ={}) == url
+
+
+def test_touchflow_store_url_wins_over_the_yaml_and_may_carry_a_password(tmp_path: Path) -> None:
+    config = load_config(tmp_path, "store: postgresql://shop@db/shop\n")
+    secret = {"TOUCHFLOW_STORE_URL": "postgresql://shop:s3cret@other/shop"}
+    assert config.store_location(environ=secret) == "postgresql://shop:s3cret@other/shop"
+    relative = {"TOUCHFLOW_STORE_URL": "state/shop.db"}
+    assert config.store_location(environ=relative) == tmp_path / "state/shop.db"
+    assert (
+        config.store_location(environ={"TOUCHFLOW_STORE_URL": " "}) == "postgresql://shop@db/shop"
+    )
+
+
+@pytest.mark.parametrize(
     ("value", "says"),
     [
         (
             "postgresql://shop:secret@db.internal/shop",
-            "store: cannot open store postgresql://…: a PostgreSQL store comes with a later",
+            "store: postgresql://db.internal/shop: a password does not belong in touchflow.yaml",
+        ),
+        (
+            "postgresql://shop@db.internal/shop?password=secret",
+            "store: postgresql://db.internal/shop: a password does not belong in touchflow.yaml",
         ),
         ("mysql://root@localhost/shop", "store: cannot open store mysql://…: a store is a"),
         ("sqlite://data.db", "store: cannot open store sqlite://…: write the path of a file"),

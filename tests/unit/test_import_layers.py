@@ -9,6 +9,7 @@ before anyone has to find it in a picture. (A module imported by name at run tim
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,7 +123,26 @@ def test_each_wing_imports_only_the_wings_below_it() -> None:
     assert arrows_against_the_wings() == []
 
 
-@pytest.mark.parametrize("name", ["SqliteStore", "aiosqlite", "touchflow.store.sqlite"])
-def test_no_module_outside_the_store_names_its_sqlite_implementation(name: str) -> None:
+@pytest.mark.parametrize(
+    "name",
+    [
+        "SqliteStore", "aiosqlite", "touchflow.store.sqlite",
+        "PostgresStore", "psycopg", "touchflow.store.postgres",
+    ],
+)  # fmt: skip
+def test_no_module_outside_the_store_names_an_implementation(name: str) -> None:
     outside = [p for p in PACKAGE.rglob("*.py") if "store" not in p.relative_to(PACKAGE).parts[:1]]
     assert [str(p.relative_to(PACKAGE)) for p in outside if name in p.read_text()] == []
+
+
+def test_only_the_postgresql_store_imports_its_driver() -> None:
+    """The driver is an extra: a module outside store/postgres/ importing it would break
+    touchflow for every SQLite user who did not install it."""
+    postgres = PACKAGE / "store" / "postgres"
+    found = [
+        str(p.relative_to(PACKAGE))
+        for p in PACKAGE.rglob("*.py")
+        if postgres not in p.parents
+        and re.search(r"^\s*(import|from) psycopg", p.read_text(), re.M)
+    ]
+    assert found == []

@@ -335,6 +335,18 @@ def test_an_escaped_lone_surrogate_is_a_problem_on_its_line_not_a_crash() -> Non
     ]
 
 
+def test_a_nul_character_is_a_problem_on_its_line_as_no_store_keeps_one() -> None:
+    """PostgreSQL's text and jsonb refuse NUL: refused here, both stores take the same."""
+    nul = "a NUL character (\\u0000) is in the text; no store keeps one"
+    text = jsonl({"id": "c1"}, {"id": "c2", "first_name": "a\x00b"}, {"id": "c3"})
+    text += '{"id": "c4", "note": "\\\\u0000 is only written"}\n'  # a backslash, then u0000
+    assert customer_problems(text, "c.jsonl") == [(2, nul)]
+    assert customer_problems("id,first_name\nc1,Ana\nc2,a\x00b\n") == [(3, nul)]
+    events = jsonl({"id": "e1", "type": "order", "customer": "c1",
+                    "at": "2026-11-23T08:00:00Z", "data": {"note": "x\x00"}})  # fmt: skip
+    assert [line for line, _ in event_problems(events)] == [1]
+
+
 def test_unicode_line_separator_inside_json_does_not_shift_line_numbers() -> None:
     text = jsonl({"id": "c1", "note": "a\u2028b"}, {"id": "c2", "birthday": "x"})
     assert customer_problems(text, "c.jsonl") == [

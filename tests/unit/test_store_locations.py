@@ -1,13 +1,14 @@
 """Where ``open_store`` looks: a path or a ``sqlite:///`` URL names a SQLite file; a
-PostgreSQL URL is refused in words that say why and never repeat the URL's secrets."""
+``postgresql://`` URL a PostgreSQL database, in messages that never repeat its password."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
-from touchflow.config.store import sqlite_path
+from touchflow.config.store import postgresql_url, shown_location, sqlite_path
 from touchflow.errors import StoreError
 from touchflow.store import StoreLocationError, open_store
 
@@ -43,22 +44,58 @@ def test_a_sqlite_url_without_a_plain_file_path_is_refused(location: str) -> Non
 
 
 @pytest.mark.parametrize(
-    "location",
+    ("location", "url"),
     [
-        "postgresql://touchflow:s3cret@db.internal:5432/shop",
-        "postgres://touchflow:s3cret@db.internal/shop",
-        "postgresql+asyncpg://touchflow:s3cret@db.internal/shop",
+        (
+            "postgresql://touchflow@db.internal:5432/shop",
+            "postgresql://touchflow@db.internal:5432/shop",
+        ),
+        ("postgres://db.internal/shop", "postgresql://db.internal/shop"),
+        ("postgresql+asyncpg://db.internal/shop", "postgresql://db.internal/shop"),
+        ("PostgreSQL://db.internal/shop", "postgresql://db.internal/shop"),
     ],
 )
-async def test_postgresql_is_refused_as_coming_later_without_repeating_the_url(
+def test_a_postgresql_url_is_read_as_libpq_spells_it(location: str, url: str) -> None:
+    assert postgresql_url(location) == url
+    with pytest.raises(StoreLocationError, match=r"a PostgreSQL database, not a SQLite file"):
+        sqlite_path(location)
+
+
+def test_a_path_is_no_postgresql_url() -> None:
+    assert postgresql_url("state/store.db") is None
+    assert postgresql_url(Path("postgresql://x")) is None
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "postgresql://touchflow:s3cret@127.0.0.1:1/shop",
+        "postgresql://touchflow@127.0.0.1:1/shop?password=s3cret",
+    ],
+)
+async def test_a_postgresql_store_that_cannot_be_reached_names_its_host_never_its_password(
     location: str,
 ) -> None:
     with pytest.raises(StoreError) as refused:
         await open_store(location)
-    assert isinstance(refused.value, StoreLocationError)
     message = str(refused.value)
-    assert "a PostgreSQL store comes with a later touchflow version" in message
-    assert "s3cret" not in message and "db.internal" not in message
+    assert message.startswith("cannot open store postgresql://127.0.0.1:1/shop: ")
+    assert "s3cret" not in message and "touchflow@" not in message
+
+
+async def test_without_the_driver_a_postgresql_url_says_which_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A module set to None in sys.modules cannot be imported: as if not installed.
+    monkeypatch.setitem(sys.modules, "touchflow.store.postgres", None)
+    with pytest.raises(StoreLocationError, match=r"pip install 'touchflow\[postgresql\]'"):
+        await open_store("postgresql://db.internal/shop")
+
+
+def test_a_location_is_shown_without_user_password_or_options() -> None:
+    shown = shown_location("postgresql://u:s3cret@db:6432/shop?sslmode=require")
+    assert shown == "postgresql://db:6432/shop"
+    assert shown_location(Path("/srv/store.db")) == "/srv/store.db"
 
 
 def test_an_unknown_kind_of_store_is_refused() -> None:

@@ -27,6 +27,7 @@ from touchflow.cli.common import (
 from touchflow.clock import Clock
 from touchflow.config.http import read_secrets
 from touchflow.config.project_config import load_project
+from touchflow.config.store import StoreLocation
 from touchflow.errors import UserError
 from touchflow.messages.dkim import DkimSigner
 from touchflow.models import OutboxRow, OutboxState
@@ -98,7 +99,7 @@ def run(
         read_secrets(os.environ)  # name a missing secret before anything else happens
     now = parse_now(now_text, project.config.timezone)
     clock = Clock.starting_at(now) if now_text else Clock()
-    lock = StoreLock(project.config.store_file())
+    lock = StoreLock(project.config.store_location())
     lock.acquire(wait=RUN_WAITS)  # a CLI command (`touchflow event`) holds it a moment
     try:
         summary = run_async(_daemon(project, clock, once=once))
@@ -173,7 +174,7 @@ def outbox(
     config = load_project(project_dir)
     chosen = [OutboxState(s) for s in states]
     counts, rows, next_due, problems = run_async(
-        _outbox(config.store_file(), chosen, customer, limit)
+        _outbox(config.store_location(), chosen, customer, limit)
     )
     if fmt == "json":
         doc = {
@@ -193,11 +194,11 @@ def outbox(
 
 
 async def _outbox(
-    store_file: Path, states: list[OutboxState], customer: str | None, limit: int
+    location: StoreLocation, states: list[OutboxState], customer: str | None, limit: int
 ) -> tuple[dict[OutboxState, int], list[OutboxRow], datetime | None, list[trouble.Trouble]]:
-    if not store_file.exists():
-        raise UserError(f"no store at {store_file} yet; `touchflow run` creates it")
-    async with await open_store(store_file) as store:
+    if app.store_missing(location):
+        raise UserError(f"no store at {location} yet; `touchflow run` creates it")
+    async with await open_store(location) as store:
         counts = await store.outbox_counts()
         if states:
             rows = await store.list_outbox(states=states, customer_id=customer, limit=limit)
@@ -298,14 +299,14 @@ def retry(project_dir: Path, key: str) -> None:
     are in `touchflow outbox`.
     """
     config = load_project(project_dir)
-    row = run_async(_retry(config.store_file(), key))
+    row = run_async(_retry(config.store_location(), key))
     click.echo(f"Re-queued {row.key} (was {_was(row)}); it is sent at the next dispatch.")
 
 
-async def _retry(store_file: Path, key: str) -> OutboxRow:
-    if not store_file.exists():
-        raise UserError(f"no store at {store_file} yet; `touchflow run` creates it")
-    async with await open_store(store_file) as store:
+async def _retry(location: StoreLocation, key: str) -> OutboxRow:
+    if app.store_missing(location):
+        raise UserError(f"no store at {location} yet; `touchflow run` creates it")
+    async with await open_store(location) as store:
         before = (await store.outbox_by_keys([key])).get(key)
         if before is None:
             raise UserError(f"no touchpoint {key!r} in the outbox (see `touchflow outbox`)")

@@ -118,7 +118,7 @@ def _report(recorded: _Recorded, *, now: datetime, catch_up: timedelta) -> None:
 async def _record(
     config: ProjectConfig, project: Project | None, ev: Event, now: datetime
 ) -> _Recorded:
-    lock = StoreLock(config.store_file(), holder="touchflow event")
+    lock = StoreLock(config.store_location(), holder="touchflow event")
     try:
         # Held briefly: a `touchflow run` starting meanwhile waits for it, then plans.
         lock.acquire(wait=CLI_WAITS)

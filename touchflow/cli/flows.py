@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from touchflow.config.project_config import ProjectConfig
+from touchflow.config.store import StoreLocation, shown_location
 from touchflow.data.customers import CustomerReader
 from touchflow.data.events import EventReader, path_source
 from touchflow.data.readers import Problems, Source
@@ -23,7 +24,23 @@ Notify = Callable[[str], None]
 
 
 async def open_store(config: ProjectConfig) -> Store:
-    return await open_location(config.store_file())
+    return await open_location(config.store_location())
+
+
+def store_missing(location: StoreLocation) -> bool:
+    """A SQLite file not made yet (a PostgreSQL store is made when first opened)."""
+    return isinstance(location, Path) and not location.exists()
+
+
+def shown_store(config: ProjectConfig) -> str:
+    """The store in a message: a file relative to the project; a URL without secrets."""
+    location = config.store_location()
+    if isinstance(location, Path):
+        try:
+            return str(location.relative_to(config.root))
+        except ValueError:
+            pass
+    return shown_location(location)
 
 
 async def ensure_sample(
@@ -44,20 +61,13 @@ async def ensure_sample(
         attribute_types=config.customer_attributes,
         data_types=config.events,
     )
-    shown = _shown(config.store_file(), config.root)
+    shown = shown_store(config)
     notify(
         f"Loaded the sample data ({counted(summary.customers, 'customer')}, "
         f"{counted(summary.events, 'event')}, {counted(summary.suppressions, 'suppression')}) "
         f"relative to {local_now.date().isoformat()} into "
         f"{shown}. `touchflow sample --reset` reloads it."
     )
-
-
-def _shown(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
 
 
 class _Undo(Exception):

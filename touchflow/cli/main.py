@@ -97,4 +97,5 @@ from touchflow.cli import (  # noqa: E402, F401
     preview,
     records,
     sample,
+    storage,
 )

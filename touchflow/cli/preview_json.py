@@ -91,7 +91,7 @@ async def _range(
     ids: IdRange,
 ) -> list[str]:
     project = load_for_preview(root)
-    async with await open_store(project.config.store_file()) as store:
+    async with await open_store(project.config.store_location()) as store:
         return await _runs_of_range(project, store, request, show_all, directory, page_size, ids)
 
 

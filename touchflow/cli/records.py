@@ -37,14 +37,14 @@ def no_daemon(
 ) -> Iterator[None]:
     """Hold the daemon's lock while ``doing``: no daemon plans meanwhile, none starts
     (a `touchflow run` starting meanwhile waits for it: keep it short, ask before)."""
-    lock = StoreLock(config.store_file(), holder=command)
+    lock = StoreLock(config.store_location(), holder=command)
     try:
         lock.acquire(wait=CLI_WAITS)
     except StoreLockedError as exc:
         if exc.holder != DAEMON:
             raise  # another command, still at it after CLI_WAITS: its own words
         raise DaemonRunningError(
-            f"a daemon (`touchflow run`) is using the store {config.store_file()}; "
+            f"a daemon (`touchflow run`) is using the store {app.shown_store(config)}; "
             f"{doing} while it plans could write back what was deleted. "
             f"Stop it first{instead}."
         ) from None
@@ -64,9 +64,9 @@ def confirm(question: str, *, yes: bool) -> bool:
 
 
 async def _store(config: ProjectConfig) -> Store:
-    if not config.store_file().exists():
+    if app.store_missing(config.store_location()):
         raise UserError(
-            f"no store at {config.store_file()} yet; `touchflow sample` or an import creates it"
+            f"no store at {app.shown_store(config)} yet; `touchflow sample` or an import creates it"
         )
     return await app.open_store(config)
 

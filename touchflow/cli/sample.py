@@ -20,6 +20,7 @@ from touchflow.cli.records import confirm, no_daemon
 from touchflow.config.project_config import ProjectConfig, load_project
 from touchflow.data.sample_store import remove_sample
 from touchflow.errors import UserError
+from touchflow.store import drop_store
 from touchflow.words import counted
 
 
@@ -59,8 +60,9 @@ def sample(project_dir: Path, reset: bool, remove: bool, yes: bool, now_text: st
             f"touchflow.yaml names sample directory {config.sample_dir}, which does not exist"
         )
     now = parse_now(now_text, config.timezone)
-    if reset and config.store_file().exists() and not _delete_store(config, yes=yes):
-        return
+    if reset and not app.store_missing(config.store_location()):
+        if not _delete_store(config, yes=yes):
+            return
 
     async def flow() -> None:
         async with await app.open_store(config) as store:
@@ -76,14 +78,13 @@ def sample(project_dir: Path, reset: bool, remove: bool, yes: bool, now_text: st
 
 def _delete_store(config: ProjectConfig, *, yes: bool) -> bool:
     """`--reset`: delete the store once the user agrees; False if they did not."""
-    question = f"Delete the store {config.store_file()} ({_contents(config)})?"
+    question = f"Delete the store {app.shown_store(config)} ({_contents(config)})?"
     if not confirm(question, yes=yes):
         click.echo("Nothing was deleted.")
         return False
     # Not from under a running daemon: it would keep sending from a deleted file.
     with no_daemon(config, "deleting the store", command="touchflow sample --reset"):
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{config.store_file()}{suffix}").unlink(missing_ok=True)
+        run_async(drop_store(config.store_location()))
     return True
 
 
@@ -98,7 +99,7 @@ def _contents(config: ProjectConfig) -> str:
 
 
 def _remove(config: ProjectConfig) -> None:
-    if not config.store_file().exists():
+    if app.store_missing(config.store_location()):
         click.echo("There is no store yet: nothing to remove.")
         return
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from touchflow.config.policies import (
     parse_policies,
     read_weekdays,
 )
-from touchflow.config.store import read_store
+from touchflow.config.store import StoreLocation, location_in_environment, read_store
 from touchflow.durations import parse_time_of_day
 from touchflow.errors import ConfigError, Problem, shown
 from touchflow.models import Category, FieldType
@@ -43,6 +44,7 @@ class ProjectConfig:
     send_time: time = time(9)
     business_days: frozenset[int] = frozenset(range(5))
     store_path: Path = Path(".touchflow/store.sqlite3")
+    store_url: str | None = None  # `store: postgresql://...`: wins over store_path
     sample_dir: Path | None = None
     email: EmailSettings = field(default_factory=EmailSettings)
     vars: Mapping[str, Any] = field(default_factory=dict)
@@ -69,7 +71,17 @@ class ProjectConfig:
         return self.root / "message_templates"
 
     def store_file(self) -> Path:
+        """The SQLite file ``store:`` names (or would: see ``store_location``)."""
         return self.store_path if self.store_path.is_absolute() else self.root / self.store_path
+
+    def store_location(self, environ: Mapping[str, str] = os.environ) -> StoreLocation:
+        """Where the store is: ``TOUCHFLOW_STORE_URL`` if set, else ``store:`` (a SQLite
+        file or a PostgreSQL URL), else the default file. Read when asked: the
+        environment of the process that opens the store counts."""
+        found = location_in_environment(environ, self.root)
+        if found is not None:
+            return found
+        return self.store_url if self.store_url is not None else self.store_file()
 
     @property
     def longest_cap(self) -> timedelta:
@@ -148,7 +160,11 @@ def _read(doc: LineDict, root: Path, out: Collector) -> ProjectConfig:
     if "business_days" in doc:
         kw["business_days"] = read_weekdays(doc["business_days"], doc.line_of("business_days"), out)
     if "store" in doc:
-        kw["store_path"] = out.parse(read_store, doc["store"], doc.line_of("store"), what="store")
+        where = out.parse(read_store, doc["store"], doc.line_of("store"), what="store")
+        if isinstance(where, str):
+            kw["store_url"] = where
+        elif where is not None:
+            kw["store_path"] = where
     if "sample" in doc:
         kw["sample_dir"] = root / str(doc["sample"])
     for key, read in _section_readers(root).items():

@@ -27,9 +27,11 @@ from touchflow.data.fields import (
     required_text,
 )
 from touchflow.data.readers import (
+    NUL_PROBLEM,
     Problems,
     Progress,
     Source,
+    has_nul,
     jsonl_rows,
     kind,
     quoted,
@@ -301,6 +303,8 @@ def _json_object(text: str | None) -> dict[str, Any]:
         raise InvalidValue(f"invalid JSON at column {exc.colno}: {exc.msg}") from None
     if not isinstance(value, dict):
         raise InvalidValue(f'must be a JSON object like {{"code": "X1"}}, not {kind(value)}')
+    if has_nul(value):
+        raise InvalidValue(NUL_PROBLEM)
     return value
 
 

@@ -190,10 +190,30 @@ def jsonl_rows(
             # "\ud800" is valid JSON but no character: it could not be stored.
             problems.add(number, "a \\u escape names half a surrogate pair, which is no character")
             continue
+        if _NUL in line and has_nul(value):
+            problems.add(number, NUL_PROBLEM)
+            continue
         if not isinstance(value, dict):
             problems.add(number, f"expected one JSON object {{...}} per {what}, not {kind(value)}")
             continue
         yield number, value
+
+
+# A NUL character is valid JSON ("\u0000") but no store keeps it: PostgreSQL's text
+# and jsonb refuse it. Refused where it comes in, so both stores take the same input.
+NUL_PROBLEM = "a NUL character (\\u0000) is in the text; no store keeps one"
+_NUL = "\\u0000"  # how a JSON line can hold one: json.loads refuses a raw control byte
+
+
+def has_nul(value: Any) -> bool:
+    """Whether a NUL character is in any string of a JSON value (keys too)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_nul(v) for v in value)
+    return False
 
 
 # A \uD800-\uDFFF escape; only such a line can decode to an unpaired surrogate.
@@ -246,6 +266,8 @@ def csv_rows(
                 header = _header(record, start, problems)
                 if header is None:
                     return  # every row would repeat the header's problem
+            elif any("\x00" in cell for cell in record):
+                problems.add(start, NUL_PROBLEM)
             elif len(record) != len(header):
                 problems.add(
                     start,

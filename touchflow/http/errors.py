@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from touchflow.data.fields import FieldProblem
+from touchflow.data.readers import has_nul
 from touchflow.errors import TouchflowError
 
 _SHOWN = 5  # problems joined into "message"; all of them are in "problems"
@@ -104,6 +105,8 @@ def parse_json(data: bytes) -> Any:
         raise fail(400, "invalid_json", "body", message) from None
     except (RecursionError, ValueError) as exc:  # nested too deep; NaN/Infinity
         raise fail(400, "invalid_json", "body", f"invalid JSON: {exc}") from None
+    if has_nul(value):  # valid JSON ("\u0000"), but no store keeps it (PostgreSQL refuses)
+        raise fail(400, "invalid_json", "body", "a NUL character (\\u0000) is in the text")
     return value
 
 

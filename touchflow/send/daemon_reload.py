@@ -47,7 +47,7 @@ def _warn_restart_only(old: Project, new: Project) -> None:
         label
         for label, before, after in (
             ("delivery", old.config.delivery, new.config.delivery),
-            ("store", old.config.store_path, new.config.store_path),
+            ("store", old.config.store_location(), new.config.store_location()),
             ("http.host, http.port or turning http on or off", _listen(old), _listen(new)),
             ("daemon timer intervals (replan_every, watch_every, claim_timeout)",
              _intervals(old), _intervals(new)),

@@ -1,10 +1,12 @@
-"""One writer that plans per store: an exclusive lock file next to the SQLite file.
+"""One writer that plans per store: an exclusive lock file next to the SQLite file, or
+the PostgreSQL store's advisory lock (``touchflow.store.writer_lock``).
 
 The daemon holds it while it runs; a few CLI commands (`touchflow event`, `customers
 delete`, `sample --remove/--reset`) hold it for a moment so no daemon plans while they
 change the outbox. ``flock`` is released by the kernel when the process dies, even by
 SIGKILL, so a crashed holder never leaves a stale lock behind; the pid and the holder's
-command written into the file only serve the error message.
+command written into the file only serve the error message. PostgreSQL lets go of its
+lock when the holder's session ends, killed or not.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from touchflow.config.store import StoreLocation, shown_location
 from touchflow.errors import TouchflowError
+from touchflow.store import WriterLock, writer_lock
 
 DAEMON = "touchflow run"
 # How long a CLI command waits for another one holding the store (never for a daemon).
@@ -33,33 +37,54 @@ class StoreLockedError(TouchflowError):
 
 
 class StoreLock:
-    def __init__(self, store_file: Path, *, holder: str = DAEMON) -> None:
-        self.path = store_file.with_name(store_file.name + ".lock")
+    def __init__(self, location: StoreLocation, *, holder: str = DAEMON) -> None:
+        self.store = shown_location(location)
         self.holder = holder
         self._fd: int | None = None
+        self._server: WriterLock | None = None
+        if isinstance(location, Path):
+            self.path: Path | None = location.with_name(location.name + ".lock")
+        else:
+            self.path = None
+            self._server = writer_lock(location, holder)
 
     def acquire(self, *, wait: float = 0.0) -> None:
         """Take the lock. A CLI command holds it for a moment only, so while one does,
         try again for up to ``wait`` seconds; a daemon holding it is refused at once."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                pid, holder = _read(fd)
-                if holder == DAEMON or time.monotonic() >= deadline:
-                    os.close(fd)
-                    raise self._locked(pid, holder) from None
-                time.sleep(_POLL)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n{self.holder}\n".encode())
-        self._fd = fd
+        while (held_by := self._try()) is not None:
+            pid, holder = held_by
+            if holder == DAEMON or time.monotonic() >= deadline:
+                self._close()
+                raise self._locked(pid, holder) from None
+            time.sleep(_POLL)
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            os.write(self._fd, f"{os.getpid()}\n{self.holder}\n".encode())
+
+    def _try(self) -> tuple[str, str] | None:
+        """None if taken; else ``(pid, holder)`` of the one who has it."""
+        if self._server is not None:
+            found = self._server.try_acquire()
+            # A holder not known (another program's session) counts as a daemon's.
+            return None if found is None else (found[0], found[1] or DAEMON)
+        assert self.path is not None
+        if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _read(self._fd)
+        return None
+
+    def _close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def _locked(self, pid: str, holder: str) -> StoreLockedError:
-        store = self.path.with_suffix("")
+        store = self.store
         by = f" (pid {pid})" if pid else ""
         if holder == DAEMON:
             message = (
@@ -75,6 +100,8 @@ class StoreLock:
         return StoreLockedError(message, holder=holder)
 
     def release(self) -> None:
+        if self._server is not None:
+            self._server.release()
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)

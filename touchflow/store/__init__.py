@@ -22,7 +22,14 @@ from touchflow.store.boundary import (
     Store,
     Written,
 )
-from touchflow.store.factory import StoreLocationError, open_store
+from touchflow.store.factory import (
+    StoreLocationError,
+    WriterLock,
+    drop_store,
+    migrate_store,
+    open_store,
+    writer_lock,
+)
 from touchflow.store.writes import (
     CustomersWrite,
     Erasure,
@@ -50,7 +57,11 @@ __all__ = [
     "StatsStore",
     "Store",
     "StoreLocationError",
+    "WriterLock",
     "Written",
+    "drop_store",
     "hashed_address",
+    "migrate_store",
     "open_store",
+    "writer_lock",
 ]

@@ -1,26 +1,89 @@
 """``open_store``: the one way callers get a ``Store``, chosen by where it is.
 
-A location is a path to a SQLite file (what ``ProjectConfig.store_file()`` gives for
-touchflow.yaml's ``store:``) or a URL: ``sqlite:///relative/path`` or
-``sqlite:////absolute/path`` name a SQLite file too (``config/store.py`` reads both).
-A PostgreSQL URL is refused with words saying so: that store comes with a later
-version, and nothing here pretends to be one.
+A location is a path to a SQLite file (what ``ProjectConfig.store_location()`` gives
+for a file), ``sqlite:///relative/path`` or ``sqlite:////absolute/path`` (a SQLite
+file too), or ``postgresql://user@host:port/database`` (a PostgreSQL database; its
+driver is the ``touchflow[postgresql]`` extra). ``config/store.py`` reads them all.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from typing import Protocol
 
 from touchflow.config.store import StoreLocationError as StoreLocationError
-from touchflow.config.store import sqlite_path
+from touchflow.config.store import postgresql_url, sqlite_path
 from touchflow.store.boundary import Store
 
 
 async def open_store(location: str | os.PathLike[str]) -> Store:
-    """Open (creating it if needed) the store at ``location``."""
-    path = sqlite_path(location)
-    # Imported when chosen: a PostgreSQL store will need a driver a SQLite user does
-    # not install, and each implementation stays out of the others' way.
-    from touchflow.store.sqlite import SqliteStore
+    """Open (creating it, or its schema, if needed) the store at ``location``."""
+    # Each implementation is imported when chosen: the PostgreSQL one needs a driver a
+    # SQLite user does not install.
+    url = postgresql_url(location)
+    if url is None:
+        from touchflow.store.sqlite import SqliteStore
 
-    return await SqliteStore.open(path)
+        return await SqliteStore.open(sqlite_path(location))
+    _driver()
+    from touchflow.store.postgres import PostgresStore
+
+    return await PostgresStore.open(url)
+
+
+async def migrate_store(location: str | os.PathLike[str]) -> tuple[int | None, int]:
+    """Create or upgrade the store's schema (what opening it does), and say how: the
+    version before (0: there was no store; None: not known) and after."""
+    url = postgresql_url(location)
+    if url is None:
+        async with await open_store(location) as store:
+            return None, int(await store.get_meta("schema_version") or 0)
+    _driver()
+    from touchflow.store.postgres import PostgresStore
+
+    return await PostgresStore.migrate(url)
+
+
+async def drop_store(location: str | os.PathLike[str]) -> None:
+    """Delete the store at ``location`` with everything in it: a SQLite file (and its
+    WAL files), or a PostgreSQL store's tables (the database itself stays)."""
+    url = postgresql_url(location)
+    if url is None:
+        path = sqlite_path(location)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    _driver()
+    from touchflow.store.postgres import PostgresStore
+
+    await PostgresStore.drop(url)
+
+
+def _driver() -> None:
+    """Import the PostgreSQL store, or say which extra brings its driver."""
+    try:
+        import touchflow.store.postgres  # noqa: F401
+    except ImportError as exc:
+        raise StoreLocationError(
+            "postgresql",
+            f"its driver is not installed ({exc.name}): pip install 'touchflow[postgresql]'",
+        ) from None
+
+
+class WriterLock(Protocol):
+    """A store's single-daemon lock where the store itself keeps it (PostgreSQL)."""
+
+    def try_acquire(self) -> tuple[str, str] | None:
+        """None if taken now; else ``(pid, holder)`` of whoever has it ("" if unknown)."""
+        ...
+
+    def release(self) -> None: ...
+
+
+def writer_lock(url: str, holder: str) -> WriterLock:
+    """The single-daemon lock of the PostgreSQL store at ``url``."""
+    _driver()
+    from touchflow.store.postgres.lock import AdvisoryLock
+
+    return AdvisoryLock(url, holder)

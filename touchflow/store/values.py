@@ -1,9 +1,12 @@
-"""Instants as stored: fixed-width UTC text, so that text order is time order."""
+"""Values as every store writes them: instants as fixed-width UTC text (so that text
+order is time order), attributes and event data as compact JSON."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, date, datetime
 from functools import lru_cache
+from typing import Any
 
 
 def utc_text(instant: datetime | None) -> str | None:
@@ -26,3 +29,15 @@ def _utc_text(instant: datetime) -> str:
 
 def from_utc_text(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def _json_default(value: object) -> str:
+    # Declared date/datetime values go back to ISO text; readers parse by declared type.
+    if isinstance(value, date):  # datetime is a date too
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} cannot be stored as JSON")
+
+
+def json_text(value: Any) -> str:
+    """A JSON object as compact text, dates and instants as ISO text."""
+    return json.dumps(value, default=_json_default, ensure_ascii=False, separators=(",", ":"))

@@ -11,21 +11,10 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from touchflow.builders import builder, positional_builder
-from touchflow.models import Customer, CustomerFacts, Event, Suppression, SuppressionScope
-from touchflow.store.values import from_utc_text, utc_text
-
-
-def _json_default(value: object) -> str:
-    # Declared date/datetime values go back to ISO text; readers parse by declared type.
-    if isinstance(value, date):  # datetime is a date too
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} cannot be stored as JSON")
-
-
-def _to_json(value: Any) -> str:
-    return json.dumps(value, default=_json_default, ensure_ascii=False, separators=(",", ":"))
-
+from touchflow.builders import positional_builder
+from touchflow.models import Customer, Event, Suppression, SuppressionScope
+from touchflow.store.facts_rows import Readers
+from touchflow.store.values import from_utc_text, json_text, utc_text
 
 # raw_decode skips json.loads' two whitespace regex scans per call: this runs once
 # per stored customer and event on every load_facts, and we wrote the text compact.
@@ -52,7 +41,7 @@ def customer_params(c: Customer, created_at: str | None) -> tuple[Any, ...]:
     return (
         c.id, c.email, c.phone, c.first_name, c.last_name, c.timezone, c.locale, c.country,
         _iso(c.birthday), _iso(c.customer_since), int(c.consent_marketing),
-        _to_json(dict(c.attributes)), _month_day(c.birthday), _month_day(c.customer_since),
+        json_text(dict(c.attributes)), _month_day(c.birthday), _month_day(c.customer_since),
         created_at,
     )  # fmt: skip
 
@@ -62,7 +51,6 @@ def customer_params(c: Customer, created_at: str | None) -> tuple[Any, ...]:
 # plan test compares them with what the constructors build).
 _new_customer = positional_builder(Customer)
 _new_event = positional_builder(Event)
-new_facts = builder(CustomerFacts)
 
 
 def customer(row: Sequence[Any]) -> Customer:
@@ -80,7 +68,7 @@ def customer(row: Sequence[Any]) -> Customer:
 
 def event_params(e: Event) -> tuple[Any, ...]:
     """An event as its columns: (id, type, customer_id, at, data)."""
-    return (e.id, e.type, e.customer_id, utc_text(e.at), _to_json(dict(e.data)))
+    return (e.id, e.type, e.customer_id, utc_text(e.at), json_text(dict(e.data)))
 
 
 def event(row: Sequence[Any]) -> Event:
@@ -99,3 +87,7 @@ def suppression(row: Sequence[Any]) -> Suppression:
     email, scope, reason, created_at = row
     since = from_utc_text(created_at) if created_at else None
     return Suppression(email=email, scope=SuppressionScope(scope), reason=reason, created_at=since)
+
+
+# How facts_rows reads this store's rows.
+READERS = Readers(customer=customer, event=event, instant=datetime.fromisoformat)

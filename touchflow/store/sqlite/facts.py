@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Collection
-from contextlib import suppress
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import aiosqlite
@@ -17,8 +17,10 @@ import aiosqlite
 from touchflow.collector import collector_paused
 from touchflow.models import CustomerFacts
 from touchflow.store.boundary import EVERYONE, PAGE_SIZE, IdRange
+from touchflow.store.facts_rows import facts
+from touchflow.store.paging import pages
+from touchflow.store.sqlite.columns import READERS
 from touchflow.store.sqlite.connection import Connection, fetch_in
-from touchflow.store.sqlite.facts_rows import facts
 from touchflow.store.sqlite.queries import SQL
 from touchflow.store.values import utc_text
 from touchflow.store.writes import HASHED, hashed_address
@@ -43,7 +45,7 @@ class FactsMethods(Connection):
                     rows = await _everyone(db, sent_since)
                 else:
                     rows = await _some(db, sorted(set(customer_ids)), sent_since)
-            return facts(*rows)
+            return facts(*rows, read=READERS)
 
     async def facts_pages(
         self,
@@ -60,21 +62,11 @@ class FactsMethods(Connection):
         a change that lands between pages is re-planned from the ``changes`` table.
         Rows become objects in a worker thread, so the event loop keeps sending.
         """
-        # The next page is read while the caller works on this one.
-        after, up_to = ids
-        coming = asyncio.ensure_future(self.facts_page(after, page_size, sent_since, up_to))
-        try:
-            while found := await coming:
-                after = found[-1].customer.id
-                page = self.facts_page(after, page_size, sent_since, up_to)
-                coming = asyncio.ensure_future(page)
-                yield found
-                del found
-        finally:
-            if not coming.done():
-                coming.cancel()
-                with suppress(asyncio.CancelledError):
-                    await coming
+        async for page in pages(
+            self.facts_page, page_size=page_size, sent_since=sent_since, ids=ids
+        ):
+            yield page
+            del page  # not held while the next one is read
 
     async def facts_page(
         self, after: str, limit: int, sent_since: datetime | None = None, up_to: str | None = None
@@ -87,7 +79,7 @@ class FactsMethods(Connection):
             rows = await self._read_page(after, limit, sent_since, up_to)
             if not rows[0]:
                 return []
-            return await asyncio.to_thread(facts, *rows)
+            return await asyncio.to_thread(partial(facts, *rows, read=READERS))
 
     async def _read_page(
         self, after: str, limit: int, sent_since: datetime | None, up_to: str | None

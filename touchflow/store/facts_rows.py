@@ -2,21 +2,34 @@
 
 Pure: it runs in a worker thread while the event loop keeps sending. A row that
 cannot be read holds its customer (``CustomerFacts.unreadable``) instead of
-stopping everyone's plan.
+stopping everyone's plan. Shared by every store: each gives the ``Readers`` that
+make its columns (text in SQLite, typed values in PostgreSQL) into values.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
+from touchflow.builders import builder
 from touchflow.models import Category, Customer, CustomerFacts, Event, SentRecord, SuppressionScope
-from touchflow.store.sqlite.columns import customer, event, new_facts
 from touchflow.store.writes import HASHED, hashed_address
+
+new_facts = builder(CustomerFacts)  # millions per full plan: see touchflow.builders
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Readers:
+    """How one store's rows become values: a customer row, an event row, an instant."""
+
+    customer: Callable[[Sequence[Any]], Customer]
+    event: Callable[[Sequence[Any]], Event]
+    instant: Callable[[Any], datetime]
 
 
 def facts(
@@ -24,13 +37,16 @@ def facts(
     event_rows: Iterable[Any],
     suppression_rows: Iterable[Any],
     sent_rows: Iterable[Any] = (),
+    *,
+    read: Readers,
 ) -> list[CustomerFacts]:
     """Each customer row's facts, in the order of the rows."""
-    events, broken = _events_by_customer(event_rows)
+    events, broken = _events_by_customer(event_rows, read.event)
     scopes = _scopes_by_address(suppression_rows)
     # Hash addresses only when an erasure left a hashed suppression to match.
     hashed = any(email.startswith(HASHED) for email in scopes)
-    sent = _sent_by_customer(sent_rows)
+    sent = _sent_by_customer(sent_rows, read.instant)
+    customer = read.customer
     found = []
     nothing: frozenset[SuppressionScope] = frozenset()
     for row in customer_rows:
@@ -63,19 +79,21 @@ def _scopes_by_address(suppression_rows: Iterable[Any]) -> dict[str, set[Suppres
     return scopes
 
 
-def _sent_by_customer(sent_rows: Iterable[Any]) -> dict[str, list[SentRecord]]:
+def _sent_by_customer(
+    sent_rows: Iterable[Any], instant: Callable[[Any], datetime]
+) -> dict[str, list[SentRecord]]:
     sent: defaultdict[str, list[SentRecord]] = defaultdict(list)
     for key, customer_id, category, due_at in sent_rows:
         record = SentRecord(
             key=key, customer_id=customer_id, category=Category(category),
-            due_at=datetime.fromisoformat(due_at),
+            due_at=instant(due_at),
         )  # fmt: skip
         sent[customer_id].append(record)
     return sent
 
 
 def _events_by_customer(
-    event_rows: Iterable[Any],
+    event_rows: Iterable[Any], event: Callable[[Sequence[Any]], Event]
 ) -> tuple[dict[str, tuple[Event, ...]], dict[str, str]]:
     """Each customer's events, in the order of the rows (which come by customer), and
     for a customer with an event that cannot be read, what is wrong with it.
@@ -90,14 +108,17 @@ def _events_by_customer(
         try:
             found = tuple(map(event, rows))
         except (ValueError, TypeError):
-            found = tuple(_readable_events(rows, customer_id, broken))
+            found = tuple(_readable_events(rows, customer_id, broken, event))
         # Rows of one customer come together; should they not, none is lost.
         events[customer_id] = events[customer_id] + found if customer_id in events else found
     return events, broken
 
 
 def _readable_events(
-    rows: Sequence[Any], customer_id: str, broken: dict[str, str]
+    rows: Sequence[Any],
+    customer_id: str,
+    broken: dict[str, str],
+    event: Callable[[Sequence[Any]], Event],
 ) -> Iterator[Event]:
     for row in rows:
         try:

@@ -1,0 +1,144 @@
+"""The PostgreSQL store as a database: what no other store shares. Its schema (created,
+versioned, refused when newer, dropped), two processes opening a new database at once,
+typed columns and instants in UTC, byte order of ids, and the changes a reader cannot
+miss while a writer is in flight.
+
+What every store promises is tests/contract; this is how the PostgreSQL one keeps it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
+
+import psycopg
+import pytest
+from pg_support import fresh_store_url
+from store_support import NOW, TTL, outbox_row
+
+from touchflow.errors import StoreError
+from touchflow.models import Customer
+from touchflow.store import drop_store, migrate_store, open_store
+from touchflow.store.postgres import SCHEMA_VERSION, PostgresStore
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    with fresh_store_url() as fresh:
+        yield fresh
+
+
+@pytest.fixture
+async def store(url: str) -> AsyncIterator[PostgresStore]:
+    async with await PostgresStore.open(url) as opened:
+        yield opened
+
+
+def raw(url: str, sql: str) -> list[tuple[object, ...]]:
+    """A statement on a connection of its own; its rows (none for a command)."""
+    with psycopg.connect(url, autocommit=True) as db:
+        cursor = db.execute(sql)  # type: ignore[arg-type]
+        return cursor.fetchall() if cursor.description else []
+
+
+# --- the schema ---------------------------------------------------------------------
+
+
+async def test_migrate_creates_the_schema_once_and_then_finds_it(url: str) -> None:
+    assert await migrate_store(url) == (0, SCHEMA_VERSION)
+    assert await migrate_store(url) == (SCHEMA_VERSION, SCHEMA_VERSION)
+    assert raw(url, "SELECT value FROM meta WHERE key = 'schema_version'") == [("1",)]
+
+
+async def test_a_schema_newer_than_this_touchflow_is_refused_saying_so(url: str) -> None:
+    async with await open_store(url) as store:
+        await store.set_meta("schema_version", str(SCHEMA_VERSION + 1))
+    with pytest.raises(StoreError, match=r"schema version 2, newer than this touchflow knows"):
+        await open_store(url)
+    with pytest.raises(StoreError, match=r"newer than this touchflow knows"):
+        await migrate_store(url)
+
+
+async def test_a_meta_table_of_another_program_is_not_taken_for_a_store(url: str) -> None:
+    raw(url, "CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL)")
+    with pytest.raises(StoreError, match=r"without a schema version touchflow wrote"):
+        await open_store(url)
+
+
+async def test_two_processes_opening_a_new_database_at_once_both_get_the_store(url: str) -> None:
+    first, second = await asyncio.gather(PostgresStore.open(url), PostgresStore.open(url))
+    async with first, second:
+        await first.upsert_customers([Customer(id="c1")])
+        assert await second.customer_count() == 1
+
+
+async def test_drop_store_leaves_an_empty_schema_the_next_open_fills(url: str) -> None:
+    async with await open_store(url) as store:
+        await store.upsert_customers([Customer(id="c1")])
+    await drop_store(url)
+    assert raw(url, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()") == [(0,)]
+    async with await open_store(url) as again:
+        assert await again.customer_count() == 0
+
+
+async def test_an_unreachable_server_is_a_store_error_naming_only_scheme_and_host() -> None:
+    with pytest.raises(StoreError) as refused:
+        await open_store("postgresql://u@127.0.0.1:1/shop?password=s3cret")
+    assert str(refused.value).startswith("cannot open store postgresql://127.0.0.1:1/shop: ")
+    assert "s3cret" not in str(refused.value)
+
+
+# --- columns and order ----------------------------------------------------------------
+
+
+async def test_instants_are_timestamptz_and_come_back_aware_in_utc(url: str) -> None:
+    # A session whose zone is far from UTC (a server or a URL set so) reads the same.
+    kiritimati = url.replace("options=", "options=-cTimeZone%3DPacific%2FKiritimati%20")
+    async with await PostgresStore.open(kiritimati) as store:
+        await store.write_plan([outbox_row("k1", due=NOW)], [], now=NOW)
+        found = (await store.outbox_by_keys(["k1"]))["k1"]
+    assert found.due_at == NOW and found.due_at.utcoffset() == timedelta(0)
+    columns = (
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name = 'outbox'"
+    )
+    types = dict(raw(url, columns))
+    assert types["due_at"] == "timestamp with time zone"
+    assert types["counts_for_caps"] == "boolean"
+
+
+async def test_a_naive_instant_is_refused_where_it_enters(store: PostgresStore) -> None:
+    with pytest.raises(ValueError, match="naive datetime"):
+        await store.claim_due(owner="w", now=datetime(2026, 11, 10, 12), ttl=TTL, limit=1)
+
+
+async def test_ids_are_ordered_byte_wise_as_in_sqlite_whatever_the_locale(
+    store: PostgresStore,
+) -> None:
+    ids = ["b", "B", "a", "A", "ä", "_", "10", "9"]
+    await store.upsert_customers([Customer(id=i) for i in ids])
+    listed = [c.id for c in await store.list_customers(limit=100)]
+    assert listed == sorted(ids)  # code point order: what SQLite's BINARY gives
+
+
+# --- changes while a writer is in flight ----------------------------------------------
+
+
+async def test_changes_are_not_read_while_a_write_that_adds_one_is_in_flight(
+    store: PostgresStore, url: str
+) -> None:
+    """A seq drawn by an open transaction may commit below one already read; dropping up
+    to that one would lose it. The reader waits for writers in flight (up to 2 s), and
+    reports nothing yet if one stays."""
+    await store.upsert_customers([Customer(id="c1")])
+    seq, _ = await store.pending_changes(limit=10)
+    await store.drop_changes(seq)
+    with psycopg.connect(url) as writer:  # a transaction left open: an import in progress
+        writer.execute("INSERT INTO customers (id) VALUES ('c2')")
+        started = time.monotonic()
+        assert await store.pending_changes(limit=10) == (0, set())
+        assert time.monotonic() - started >= 1.5
+        writer.commit()
+    assert (await store.pending_changes(limit=10))[1] == {"c2"}

@@ -1,0 +1,75 @@
+"""A pool of connections and the transactions every part of the PostgreSQL store runs in.
+
+Each call takes a connection from the pool for one transaction: committed when its
+block ends, rolled back if it raises; a call of one statement runs it alone, which
+PostgreSQL makes a transaction of its own (the connections are in autocommit: no
+BEGIN and COMMIT round trips). Unlike the SQLite store's one connection, calls run
+side by side (the next page of facts is read while claims go on); each sees only
+what others committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from touchflow.errors import StoreError
+
+Db = psycopg.AsyncConnection[Any]
+Pool = AsyncConnectionPool[Db]
+
+
+class Connection:
+    """The base of the PostgreSQL store's parts: each runs its SQL through these methods."""
+
+    def __init__(self, pool: Pool, url: str, shown: str) -> None:
+        self._pool = pool
+        self._url = url
+        self.shown = shown  # the location in messages: never a password
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot {action} store {self.shown}: {_words(exc)}") from exc
+
+    @asynccontextmanager
+    async def _transaction(self, action: str, *, snapshot: bool = False) -> AsyncIterator[Db]:
+        """One transaction; ``snapshot``: read-only, its statements see one moment."""
+        with self._errors(action):
+            async with self._pool.connection() as db, db.transaction():
+                if snapshot:
+                    await db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                yield db
+
+    async def _fetch(
+        self, sql: str, params: tuple[Any, ...] | dict[str, Any] = (), *, action: str = "read"
+    ) -> list[tuple[Any, ...]]:
+        """One statement, its own transaction (the pool's connections are in autocommit:
+        no BEGIN and COMMIT round trips): its rows."""
+        with self._errors(action):
+            async with self._pool.connection() as db:
+                return await fetch(db, sql, params)
+
+
+async def fetch(db: Db, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[Any]:
+    """The rows of one statement inside the caller's transaction."""
+    cursor = await db.execute(sql, params)
+    return await cursor.fetchall()
+
+
+async def changed(db: Db, sql: str, params: tuple[Any, ...] | dict[str, Any]) -> int:
+    """Run a write inside the caller's transaction: how many rows it changed."""
+    cursor = await db.execute(sql, params)
+    return max(cursor.rowcount, 0)
+
+
+def _words(exc: psycopg.Error) -> str:
+    """The server's (or libpq's) first line: no statement text, no parameters."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

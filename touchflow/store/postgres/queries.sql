@@ -1,0 +1,426 @@
+-- The PostgreSQL store's statements, by name: loaded once at import (queries.py), run
+-- as ``SQL["name"]`` by the module beside this file that needs them.
+--
+-- Blocks and fragments as in the SQLite store's queries.sql (touchflow.store.named_sql).
+-- Parameters are psycopg's: ``%(name)s`` (named) or ``%s`` (in order). A list of
+-- values is one array parameter (``= ANY(%s)``, ``unnest(%s::text[], ...)``), so no
+-- statement's text depends on a list's length; the one per-call slot is ``{where}``,
+-- the filter an operator (or the daemon) combined. The schema is schema.sql.
+
+-- --- opening ----------------------------------------------------------------------
+
+-- name: schema_lock
+-- Two processes opening a new database at once: one creates, the other waits.
+SELECT pg_advisory_xact_lock(7366735000)
+
+-- name: has_schema
+SELECT to_regclass('meta') IS NOT NULL
+
+-- name: schema_version
+SELECT value FROM meta WHERE key = 'schema_version'
+
+-- name: get_meta
+SELECT value FROM meta WHERE key = %s
+
+-- name: set_meta
+INSERT INTO meta (key, value) VALUES (%s, %s)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value
+
+-- --- customers --------------------------------------------------------------------
+
+-- name: customer_columns
+id, email, phone, first_name, last_name, timezone, locale, country,
+birthday, customer_since, consent_marketing, attributes
+
+-- name: upsert_customer
+-- created_at is written once, by the insert: a replaced customer keeps the time it came.
+INSERT INTO customers ({customer_columns}, birthday_md, since_md, created_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (id) DO UPDATE SET
+    email = excluded.email, phone = excluded.phone,
+    first_name = excluded.first_name, last_name = excluded.last_name,
+    timezone = excluded.timezone, locale = excluded.locale, country = excluded.country,
+    birthday = excluded.birthday, customer_since = excluded.customer_since,
+    consent_marketing = excluded.consent_marketing, attributes = excluded.attributes,
+    birthday_md = excluded.birthday_md, since_md = excluded.since_md
+-- An unchanged row is not rewritten, so a nightly re-import of everyone does not
+-- mark everyone changed for the daemon (the customers_updated trigger).
+WHERE (customers.email, customers.phone, customers.first_name, customers.last_name,
+       customers.timezone, customers.locale, customers.country, customers.birthday,
+       customers.customer_since, customers.consent_marketing, customers.attributes)
+    IS DISTINCT FROM (excluded.email, excluded.phone, excluded.first_name,
+       excluded.last_name, excluded.timezone, excluded.locale, excluded.country,
+       excluded.birthday, excluded.customer_since, excluded.consent_marketing,
+       excluded.attributes)
+
+-- name: count_customers
+SELECT COUNT(*) FROM customers
+
+-- name: select_customers
+SELECT {customer_columns}, created_at FROM customers
+
+-- name: customer
+{select_customers} WHERE id = %s
+
+-- name: all_customers
+{select_customers} ORDER BY id
+
+-- name: customers_in
+{select_customers} WHERE id = ANY(%s) ORDER BY id
+
+-- name: customer_ids_in
+SELECT id FROM customers WHERE id = ANY(%s)
+
+-- name: customer_id_at
+-- The id at an offset: where one id range ends and the next begins.
+SELECT id FROM customers ORDER BY id LIMIT 1 OFFSET %s
+
+-- name: list_customers
+{select_customers} WHERE id > %s ORDER BY id LIMIT %s
+
+-- name: list_customers_by_email
+-- lower(email): the customers_email index.
+{select_customers} WHERE id > %s AND lower(email) = %s ORDER BY id LIMIT %s
+
+-- name: customer_email
+SELECT email FROM customers WHERE id = %s
+
+-- --- events -----------------------------------------------------------------------
+
+-- name: insert_events
+-- Many events in one statement; an id already stored (or twice in the list) keeps
+-- its first version.
+INSERT INTO events (id, type, customer_id, at, data)
+SELECT v.id, v.type, v.customer_id, v.at, v.data::jsonb
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[])
+    AS v(id, type, customer_id, at, data)
+ON CONFLICT (id) DO NOTHING
+
+-- name: select_events
+SELECT id, type, customer_id, at, data FROM events
+
+-- name: all_events
+{select_events} ORDER BY customer_id, at, id
+
+-- name: events_of_customers_in
+{select_events} WHERE customer_id = ANY(%s) ORDER BY customer_id, at, id
+
+-- name: events_in
+SELECT id, type, customer_id, at, data::text FROM events WHERE id = ANY(%s)
+
+-- name: count_events_of_customer
+SELECT COUNT(*) FROM events WHERE customer_id = %s
+
+-- name: events_of_customer_newest_first
+-- LIMIT NULL: no limit.
+{select_events} WHERE customer_id = %s ORDER BY at DESC, id DESC LIMIT %s
+
+-- --- suppressions -----------------------------------------------------------------
+
+-- name: upsert_suppression
+-- A repeated suppression keeps its first date, and its reason unless a new one is
+-- given (a 5.1.x bounce writes one with the claim it finishes).
+INSERT INTO suppressions (email, scope, reason, created_at) VALUES (%s, %s, %s, %s)
+ON CONFLICT (email, scope) DO UPDATE SET
+    reason = COALESCE(excluded.reason, suppressions.reason),
+    created_at = COALESCE(suppressions.created_at, excluded.created_at)
+
+-- name: all_suppression_scopes
+SELECT email, scope FROM suppressions
+
+-- name: suppression_scopes_in
+SELECT email, scope FROM suppressions WHERE email = ANY(%s)
+
+-- name: select_suppressions
+SELECT email, scope, reason, created_at FROM suppressions
+
+-- name: list_suppressions
+-- NULLS LAST: where SQLite puts a suppression of unknown date.
+{select_suppressions} ORDER BY created_at DESC NULLS LAST, email, scope LIMIT %s
+
+-- name: list_suppressions_of_address
+-- The address plain and hashed (kept so after an erasure).
+{select_suppressions} WHERE email IN (%s, %s)
+ORDER BY created_at DESC NULLS LAST, email, scope LIMIT %s
+
+-- name: remove_suppressions
+DELETE FROM suppressions WHERE email IN (%s, %s) AND scope = ANY(%s)
+
+-- name: mark_address_changed
+-- No trigger on DELETE: a lifted suppression tells a running daemon here.
+INSERT INTO changes (customer_id) SELECT id FROM customers WHERE lower(email) = %s
+
+-- name: delete_suppression
+DELETE FROM suppressions WHERE email = %s AND scope = %s
+
+-- --- facts, a page at a time --------------------------------------------------------
+
+-- name: customers_page
+{select_customers} WHERE id > %s ORDER BY id LIMIT %s
+
+-- name: customers_page_up_to
+{select_customers} WHERE id > %s AND id <= %s ORDER BY id LIMIT %s
+
+-- name: events_page
+{select_events} WHERE customer_id BETWEEN %s AND %s ORDER BY customer_id, at, id
+
+-- name: suppression_scopes_page
+-- Erased customers' addresses, kept hashed: the facts match them if one comes back.
+SELECT s.email, s.scope FROM customers c JOIN suppressions s ON s.email = lower(c.email)
+WHERE c.id BETWEEN %s AND %s
+UNION ALL SELECT email, scope FROM suppressions WHERE email >= %s AND email < %s
+
+-- name: select_sent
+-- Sends count towards caps at their due time (see touchflow.plan.candidates.apply_caps).
+SELECT key, customer_id, category, due_at FROM outbox
+WHERE state = 'sent' AND counts_for_caps AND due_at >= %s
+
+-- name: sent_page
+{select_sent} AND customer_id BETWEEN %s AND %s
+
+-- name: sent_of_customers_in
+{select_sent} AND customer_id = ANY(%s)
+
+-- --- erasure and deletion -----------------------------------------------------------
+
+-- name: delete_customer
+DELETE FROM customers WHERE id = %s
+
+-- name: delete_events_of_customer
+DELETE FROM events WHERE customer_id = %s
+
+-- name: delete_unsent_of_customer
+-- Rows that were only ever a plan: deleted with the customer. Sent, failed, expired
+-- and claimed rows stay (their keys stop a comeback from repeating a send).
+DELETE FROM outbox WHERE customer_id = %s
+AND state IN ('pending', 'retry', 'cancelled', 'suppressed')
+
+-- name: forget_address_of_customer
+-- replace(x, '', y) leaves x as it is: a customer without an address.
+UPDATE outbox SET to_addr = NULL, last_error = replace(replace(last_error, %s, %s), %s, %s)
+WHERE customer_id = %s
+
+-- name: delete_changes_of_customer
+DELETE FROM changes WHERE customer_id = %s
+
+-- name: suppressions_of_address
+SELECT scope, reason, created_at FROM suppressions WHERE email = %s
+
+-- name: insert_hashed_suppression
+INSERT INTO suppressions (email, scope, reason, created_at) VALUES (%s, %s, %s, %s)
+ON CONFLICT (email, scope) DO NOTHING
+
+-- name: delete_suppressions_of_address
+DELETE FROM suppressions WHERE email = %s
+
+-- name: delete_customers_in
+DELETE FROM customers WHERE id = ANY(%s)
+
+-- name: delete_events_of_customers_in
+DELETE FROM events WHERE customer_id = ANY(%s)
+
+-- name: delete_outbox_of_customers_in
+DELETE FROM outbox WHERE customer_id = ANY(%s)
+
+-- name: delete_changes_of_customers_in
+DELETE FROM changes WHERE customer_id = ANY(%s)
+
+-- --- the outbox ---------------------------------------------------------------------
+
+-- name: outbox_columns
+key, rule_id, customer_id, category, counts_for_caps, state, due_at, expires_at,
+next_attempt_at, attempts, reason, last_error, claim_owner, claim_expires_at,
+message_id, to_addr, created_at, updated_at, sent_at
+
+-- name: select_outbox
+SELECT {outbox_columns} FROM outbox
+
+-- name: outbox_row
+{select_outbox} WHERE key = %s
+
+-- name: outbox_rows_in
+{select_outbox} WHERE key = ANY(%s)
+
+-- name: open_outbox
+{select_outbox} WHERE state IN ('pending', 'retry') AND due_at >= %s AND due_at < %s
+
+-- name: open_outbox_of_customers_in
+{select_outbox}
+WHERE state IN ('pending', 'retry') AND due_at >= %s AND due_at < %s AND customer_id = ANY(%s)
+
+-- name: open_outbox_of_other_rules
+{select_outbox} WHERE state IN ('pending', 'retry') AND NOT rule_id = ANY(%s)
+
+-- name: open_outbox_without_customer
+{select_outbox} WHERE state IN ('pending', 'retry')
+AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = outbox.customer_id)
+
+-- name: outbox_where
+{select_outbox} WHERE {where}
+
+-- name: insert_outbox
+-- A plan's new rows in one statement; a key already there changes nothing.
+INSERT INTO outbox ({outbox_columns})
+SELECT v.key, v.rule_id, v.customer_id, v.category, v.counts_for_caps, v.state, v.due_at,
+    v.expires_at, v.next_attempt_at, 0, v.reason, v.last_error, NULL, NULL, NULL,
+    v.to_addr, %(now)s, %(now)s, NULL
+FROM unnest(%(key)s::text[], %(rule_id)s::text[], %(customer_id)s::text[],
+    %(category)s::text[], %(counts_for_caps)s::boolean[], %(state)s::text[],
+    %(due_at)s::timestamptz[], %(expires_at)s::timestamptz[],
+    %(next_attempt_at)s::timestamptz[], %(reason)s::text[], %(last_error)s::text[],
+    %(to_addr)s::text[])
+    AS v(key, rule_id, customer_id, category, counts_for_caps, state, due_at, expires_at,
+         next_attempt_at, reason, last_error, to_addr)
+ON CONFLICT (key) DO NOTHING
+
+-- name: replan_outbox
+-- Only a row still in the state the planner read it in.
+UPDATE outbox SET state = v.state, due_at = v.due_at, expires_at = v.expires_at,
+    next_attempt_at = v.next_attempt_at, reason = v.reason, last_error = v.last_error,
+    to_addr = v.to_addr, category = v.category, counts_for_caps = v.counts_for_caps,
+    updated_at = %(now)s
+FROM unnest(%(key)s::text[], %(read_state)s::text[], %(state)s::text[],
+    %(due_at)s::timestamptz[], %(expires_at)s::timestamptz[],
+    %(next_attempt_at)s::timestamptz[], %(reason)s::text[], %(last_error)s::text[],
+    %(to_addr)s::text[], %(category)s::text[], %(counts_for_caps)s::boolean[])
+    AS v(key, read_state, state, due_at, expires_at, next_attempt_at, reason, last_error,
+         to_addr, category, counts_for_caps)
+WHERE outbox.key = v.key AND outbox.state = v.read_state
+
+-- name: claim
+-- The anchors' claim: the CTE picks (and locks) at most LIMIT ready rows, skipping
+-- those another claim holds; the UPDATE takes exactly those.
+WITH picked AS (
+    SELECT key AS picked_key FROM outbox
+    WHERE state IN ('pending', 'retry') AND next_attempt_at <= %(now)s
+    ORDER BY next_attempt_at LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE outbox SET state = 'claimed', claim_owner = %(owner)s,
+    claim_expires_at = %(until)s, updated_at = %(now)s
+FROM picked WHERE outbox.key = picked.picked_key
+RETURNING {outbox_columns}
+
+-- name: finish_claims
+-- The outcomes of several claimed rows in one statement, a transaction of its own when
+-- no suppression comes with them: one round trip. RETURNING names the rows that were
+-- still ours; the others' claims were taken back.
+--
+-- `relaxed`: this transaction's commit returns before its WAL reaches the disk. A
+-- crash of the server (not of touchflow) may lose the last ~0.6 s of outcomes; their
+-- rows stay claimed, are taken back and sent again with the same Message-ID: the
+-- at-least-once window the SQLite store's synchronous=NORMAL keeps too. Waiting for
+-- the disk at every commit (~6 ms here) capped sending at ~4 outcomes per commit.
+UPDATE outbox SET state = v.new_state, reason = v.new_reason, last_error = v.new_error,
+    attempts = attempts + v.tried,
+    next_attempt_at = COALESCE(v.new_next, next_attempt_at),
+    due_at = COALESCE(v.new_due, due_at),
+    expires_at = COALESCE(v.new_expires, expires_at),
+    message_id = COALESCE(v.new_message_id, message_id), sent_at = v.new_sent_at,
+    claim_owner = NULL, claim_expires_at = NULL, updated_at = %(now)s
+FROM unnest(%(key)s::text[], %(state)s::text[], %(reason)s::text[], %(error)s::text[],
+    %(tried)s::integer[], %(next)s::timestamptz[], %(due)s::timestamptz[],
+    %(expires)s::timestamptz[], %(message_id)s::text[], %(sent_at)s::timestamptz[])
+    AS v(k, new_state, new_reason, new_error, tried, new_next, new_due, new_expires,
+         new_message_id, new_sent_at),
+    (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed
+WHERE outbox.key = v.k AND outbox.state = 'claimed' AND outbox.claim_owner = %(owner)s
+RETURNING outbox.key
+
+-- name: take_back_claims
+-- The rows are returned as they were (claimed): the CTE's columns, read before.
+WITH old AS (
+    SELECT {outbox_columns} FROM outbox WHERE {where} FOR UPDATE SKIP LOCKED
+)
+UPDATE outbox SET state = 'retry', reason = 'claim_expired',
+    next_attempt_at = %(now)s, claim_owner = NULL, claim_expires_at = NULL,
+    updated_at = %(now)s
+FROM old WHERE outbox.key = old.key
+RETURNING old.key, old.rule_id, old.customer_id, old.category, old.counts_for_caps,
+    old.state, old.due_at, old.expires_at, old.next_attempt_at, old.attempts, old.reason,
+    old.last_error, old.claim_owner, old.claim_expires_at, old.message_id, old.to_addr,
+    old.created_at, old.updated_at, old.sent_at
+
+-- name: next_ready_at
+SELECT MIN(next_attempt_at) FROM outbox WHERE state IN ('pending', 'retry')
+
+-- name: requeue_row
+-- Locked: a re-queue and a claim of the same row do not interleave.
+{select_outbox} WHERE key = %s FOR UPDATE
+
+-- name: requeue
+UPDATE outbox SET state = 'pending', next_attempt_at = %(now)s, expires_at = %(expires)s,
+    reason = 'requeued', updated_at = %(now)s WHERE key = %(key)s
+RETURNING {outbox_columns}
+
+-- name: outbox_counts
+SELECT state, COUNT(*) FROM outbox GROUP BY state
+
+-- --- changes ------------------------------------------------------------------------
+
+-- name: mark_changed
+INSERT INTO changes (customer_id) VALUES (%s)
+
+-- name: changes_reader
+-- No writer in flight (see touchflow_changes_writer in schema.sql): tried, never queued
+-- for, so a writer never waits behind the reader (which could deadlock two writers).
+SELECT pg_try_advisory_xact_lock(7366735001)
+
+-- name: pending_changes
+-- Distinct customers are counted only up to the limit.
+SELECT (SELECT MAX(seq) FROM changes), COUNT(*) FROM
+(SELECT DISTINCT customer_id FROM changes LIMIT %s) AS changed
+
+-- name: changed_customers
+SELECT DISTINCT customer_id FROM changes WHERE seq <= %s
+
+-- name: drop_changes
+DELETE FROM changes WHERE seq <= %s
+
+-- --- counts for /metrics ------------------------------------------------------------
+
+-- name: outbox_counts_by_rule
+SELECT state, rule_id, COUNT(*) FROM outbox GROUP BY state, rule_id
+
+-- name: outbox_ready_count
+SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'retry') AND next_attempt_at <= %s
+
+-- name: last_sent_at
+SELECT MAX(sent_at) FROM outbox WHERE state = 'sent'
+
+-- name: outbox_reason_counts
+SELECT state, reason, COUNT(*) FROM outbox
+WHERE state IN ('cancelled', 'suppressed', 'failed', 'expired', 'retry')
+AND reason IS NOT NULL GROUP BY state, reason
+
+-- name: outbox_trouble_held
+SELECT reason, COUNT(*), COUNT(DISTINCT customer_id) FROM outbox
+WHERE state IN ('cancelled', 'failed') AND due_at >= %s AND reason = ANY(%s)
+GROUP BY reason
+
+-- name: outbox_trouble_retrying
+SELECT 'retry', COUNT(*), COUNT(DISTINCT customer_id) FROM outbox
+WHERE state = 'retry' AND attempts >= %s HAVING COUNT(*) > 0
+
+-- --- the single-daemon lock (lock.py) -------------------------------------------------
+
+-- name: try_writer_lock
+-- A session lock, one per schema of a database: released when the connection ends,
+-- also when its process is killed.
+SELECT pg_try_advisory_lock(7366735, hashtext(current_schema()))
+
+-- name: writer_lock_holder
+-- Who holds it: its application_name says the command and the client's pid.
+SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 7366735
+AND l.objid = (hashtext(current_schema())::bigint & 4294967295)
+AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+LIMIT 1
+
+-- --- dropping the store (`touchflow sample --reset`) ----------------------------------
+
+-- name: drop_schema
+-- Everything schema.sql made, in the store's schema; the next open makes it anew.
+DROP TABLE IF EXISTS changes, outbox, suppressions, events, customers, meta CASCADE;
+DROP FUNCTION IF EXISTS touchflow_changes_writer(), touchflow_customer_changed(),
+    touchflow_event_added(), touchflow_suppression_added()
