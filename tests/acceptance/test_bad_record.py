@@ -11,9 +11,19 @@ from pathlib import Path
 import pytest
 from daemon_support import outbox, touchflow
 
-# `touchflow outbox` reads the wall clock (its "needs a look" counts the last 24 hours):
-# the runs here end now, and the sample is loaded relative to the first one.
-LATER = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+def latest_busy_hour(now: datetime) -> datetime:
+    """The last 10:00 or 13:00 UTC before ``now``. The sample's three days of sends
+    ending then always reach at least three other customers (at 14:00 on a Sunday, only
+    one), and `touchflow outbox` reads the wall clock (its "needs a look" counts the last
+    24 hours), so the runs end at most 21 hours ago."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    times = [hour.replace(hour=h) - timedelta(days=d) for d in (0, 1) for h in (10, 13)]
+    return max(t for t in times if t <= now)
+
+
+# The sample is loaded relative to the first run.
+LATER = latest_busy_hour(datetime.now(UTC))
 NOW = (LATER - timedelta(days=3)).isoformat()
 BAD = (
     "e-bad", "purchase_completed", "c-003", "9999-12-31T23:00:00.000000Z",
