@@ -114,6 +114,25 @@ async def test_a_refused_recipient_leaves_the_next_message_a_connection_in_step(
     assert len(script.messages) == 1  # only the second message ever ended
 
 
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        (b"Benutzer unbekannt \xe9", "Benutzer unbekannt \u00e9"),  # Latin-1, not UTF-8
+        (b"no such\x00user", "no such\\x00user"),  # a NUL: no store's text holds one
+    ],
+    ids=["latin-1", "nul"],
+)
+async def test_a_reply_s_text_is_kept_as_text_any_store_can_hold(raw: bytes, shown: str) -> None:
+    answer = b"250 2.1.0 ok\r\n550 5.1.1 " + raw + b"\r\n554 no valid recipients\r\n"
+    script = Script(answer=lambda c: answer if len(c) == 3 else None)
+    async with channel_to(script) as channel:
+        refused = await channel.send(envelope(1, "nobody@example.org"))
+    assert refused.outcome is Outcome.BAD_MAILBOX
+    assert f"550 5.1.1 {shown} (at RCPT)" in refused.detail
+    refused.detail.encode("utf-8")  # no lone surrogate
+    assert "\x00" not in refused.detail
+
+
 async def test_a_malformed_reply_is_a_retry_naming_it() -> None:
     script = Script(answer=lambda c: b"hello there\r\n" if len(c) == 3 else None)
     async with channel_to(script) as channel:

@@ -23,6 +23,7 @@ from aiosmtplib import (
 
 from touchflow.channels import Delivery, Outcome
 from touchflow.config.delivery import SmtpSettings
+from touchflow.ids import one_line
 
 _ENHANCED = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})\b")
 # Stages of the session rather than of a message: a 5xx there needs a person, not a retry.
@@ -132,8 +133,11 @@ def _enhanced(message: str) -> str:
 
 
 def reply_text(code: int, message: str) -> str:
-    """``550 5.1.1 no such user`` on one line, cut to a readable length."""
-    text = " / ".join(line.strip() for line in message.splitlines() if line.strip())
+    """``550 5.1.1 no such user`` on one line, cut to a readable length; what the server
+    put in it that is not text (a NUL, a control, a lone surrogate) as a visible escape,
+    so the outbox's last error can hold it in any store."""
+    lines = (one_line(line.strip()) for line in message.splitlines() if line.strip())
+    text = " / ".join(lines).encode("utf-8", "backslashreplace").decode("utf-8")
     if len(text) > _MAX_TEXT:
         text = text[:_MAX_TEXT] + "…"
     return f"{code} {text}".rstrip()

@@ -123,8 +123,17 @@ class _Replies(asyncio.Protocol):
 
 def _reply(lines: list[bytes]) -> SMTPResponse:
     """The code of the last line, and every line's text joined with newlines."""
-    text = (raw[4:].strip(b" \t\r\n").decode("utf-8", "surrogateescape") for raw in lines)
+    text = (_text(raw[4:].strip(b" \t\r\n")) for raw in lines)
     return SMTPResponse(int(lines[-1][:3]), "\n".join(text))
+
+
+def _text(raw: bytes) -> str:
+    """A reply's text as UTF-8, or else Latin-1 (older servers' "Benutzer unbekannt"):
+    never with surrogates, which no store can write into the outbox's last error."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 class Session:
