@@ -103,3 +103,20 @@ def test_an_unknown_kind_of_store_is_refused() -> None:
         StoreLocationError, match=r"cannot open store mysql://…: a store is a SQLite"
     ):
         sqlite_path("mysql://root@localhost/shop")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://shop:s3cr%zzet@127.0.0.1/shop",  # a bad percent-escape in the password
+        "postgresql://shop:s3cret@[::1/shop",  # an IPv6 host left open
+        "postgresql://shop:s3cret@127.0.0.1:1/shop",  # nothing listens: libpq's own words
+    ],
+    ids=["bad-escape", "open-bracket", "refused"],
+)
+async def test_a_postgresql_url_that_cannot_be_opened_never_shows_its_password(url: str) -> None:
+    pytest.importorskip("psycopg", reason="the PostgreSQL driver is an extra")
+    with pytest.raises(StoreError) as raised:
+        await open_store(url)
+    assert "s3cr" not in str(raised.value)
+    assert str(raised.value).startswith("cannot open store postgresql://")

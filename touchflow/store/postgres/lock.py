@@ -17,6 +17,7 @@ import psycopg
 from touchflow.config.store import shown_location
 from touchflow.errors import StoreError
 from touchflow.store.postgres.queries import SQL
+from touchflow.store.postgres.urls import checked, driver_words
 
 _PID = " pid "  # between the holder and its pid, in application_name
 
@@ -30,13 +31,15 @@ class AdvisoryLock:
     def try_acquire(self) -> tuple[str, str] | None:
         """None if taken now; else ``(pid, holder)`` of whoever has it."""
         name = f"{self._holder}{_PID}{os.getpid()}"[:63]
+        checked(self._url, "lock")
         try:
             db = psycopg.connect(
                 self._url, autocommit=True, application_name=name, connect_timeout=10
             )
         except psycopg.Error as exc:
             where = shown_location(self._url)
-            raise StoreError(f"cannot lock store {where}: {str(exc).strip()[:200]}") from exc
+            words = driver_words(exc, self._url)
+            raise StoreError(f"cannot lock store {where}: {words}") from exc
         row = db.execute(SQL["try_writer_lock"]).fetchone()
         if row and row[0]:
             self._db = db

@@ -26,6 +26,7 @@ from touchflow.store.postgres.outbox import OutboxMethods
 from touchflow.store.postgres.queries import SQL
 from touchflow.store.postgres.records import RecordMethods
 from touchflow.store.postgres.stats import StatsMethods
+from touchflow.store.postgres.urls import checked, driver_words
 
 # Connections a store holds at most: the daemon's dispatcher, its planner reading the
 # next page while one is planned, and the HTTP interface, side by side.
@@ -42,14 +43,15 @@ class PostgresStore(
     async def open(cls, url: str) -> PostgresStore:
         """Open the store at ``url``, creating or upgrading its schema first."""
         where = shown_location(url)
+        checked(url, "open")
         try:
             db = await psycopg.AsyncConnection.connect(url, connect_timeout=CONNECT_TIMEOUT)
         except psycopg.Error as exc:
-            raise StoreError(f"cannot open store {where}: {_first_line(exc)}") from exc
+            raise StoreError(f"cannot open store {where}: {driver_words(exc, url)}") from exc
         try:
             await migrate(db, where)
         except psycopg.Error as exc:
-            raise StoreError(f"cannot prepare store {where}: {_first_line(exc)}") from exc
+            raise StoreError(f"cannot prepare store {where}: {driver_words(exc, url)}") from exc
         finally:
             await db.close()
         pool: Pool = AsyncConnectionPool(
@@ -67,25 +69,27 @@ class PostgresStore(
     async def migrate(cls, url: str) -> tuple[int, int]:
         """Create or upgrade the schema at ``url``: the versions before and after."""
         where = shown_location(url)
+        checked(url, "prepare")
         try:
             async with await psycopg.AsyncConnection.connect(
                 url, connect_timeout=CONNECT_TIMEOUT
             ) as db:
                 return await migrate(db, where)
         except psycopg.Error as exc:
-            raise StoreError(f"cannot prepare store {where}: {_first_line(exc)}") from exc
+            raise StoreError(f"cannot prepare store {where}: {driver_words(exc, url)}") from exc
 
     @classmethod
     async def drop(cls, url: str) -> None:
         """Drop the store at ``url``: its tables, their rows and its functions."""
         where = shown_location(url)
+        checked(url, "drop")
         try:
             async with await psycopg.AsyncConnection.connect(
                 url, connect_timeout=CONNECT_TIMEOUT
             ) as db:
                 await drop_schema(db)
         except psycopg.Error as exc:
-            raise StoreError(f"cannot drop store {where}: {_first_line(exc)}") from exc
+            raise StoreError(f"cannot drop store {where}: {driver_words(exc, url)}") from exc
 
     @property
     def location(self) -> str:
@@ -117,8 +121,3 @@ class PostgresStore(
 async def _configure(db: Db) -> None:
     # Instants come back in UTC (aware, tzinfo UTC), as the SQLite store gives them.
     await db.execute("SET TIME ZONE 'UTC'")
-
-
-def _first_line(exc: psycopg.Error) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
