@@ -142,3 +142,18 @@ async def test_changes_are_not_read_while_a_write_that_adds_one_is_in_flight(
         assert time.monotonic() - started >= 1.5
         writer.commit()
     assert (await store.pending_changes(limit=10))[1] == {"c2"}
+
+
+async def test_a_writer_in_flight_in_another_store_of_the_database_holds_no_reader_up(
+    store: PostgresStore,
+) -> None:
+    await store.upsert_customers([Customer(id="a1")])
+    with fresh_store_url() as other_url:
+        async with await PostgresStore.open(other_url) as other:
+            await other.upsert_customers([Customer(id="seed")])
+        with psycopg.connect(other_url) as writer:  # an import into the other store
+            writer.execute("INSERT INTO customers (id) VALUES ('b1')")
+            started = time.monotonic()
+            assert (await store.pending_changes(limit=10))[1] == {"a1"}
+            assert time.monotonic() - started < 1.5  # no wait for the other store's writer
+            writer.rollback()

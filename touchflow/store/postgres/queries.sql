@@ -364,7 +364,7 @@ INSERT INTO changes (customer_id) VALUES (%s)
 -- name: changes_reader
 -- No writer in flight (see touchflow_changes_writer in schema.sql): tried, never queued
 -- for, so a writer never waits behind the reader (which could deadlock two writers).
-SELECT pg_try_advisory_xact_lock(7366735001)
+SELECT pg_try_advisory_xact_lock((736673::bigint << 32) | 'changes'::regclass::oid::bigint)
 
 -- name: pending_changes
 -- Distinct customers are counted only up to the limit.

@@ -98,10 +98,12 @@ CREATE TABLE changes (
 -- commit below one the daemon has read. Every statement writing here takes a shared
 -- advisory lock first, before its rows' seqs are drawn, held to its commit; the
 -- reader (pending_changes) takes it exclusively: it waits for the writers in flight,
--- and the seqs drawn after it are higher than every one it saw.
+-- and the seqs drawn after it are higher than every one it saw. The lock is this
+-- store's: its key holds the changes table's oid (one per schema), so a writer to
+-- another store in the same database never holds this one's reader up.
 CREATE FUNCTION touchflow_changes_writer() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_advisory_xact_lock_shared(7366735001);
+    PERFORM pg_advisory_xact_lock_shared((736673::bigint << 32) | TG_RELID::bigint);
     RETURN NULL;
 END $$;
 
