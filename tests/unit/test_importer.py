@@ -347,6 +347,19 @@ def test_a_nul_character_is_a_problem_on_its_line_as_no_store_keeps_one() -> Non
     assert [line for line, _ in event_problems(events)] == [1]
 
 
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_problems_on_their_line_as_json_has_no_such_number(
+    constant: str,
+) -> None:
+    # Python's json reads them; JSON and PostgreSQL's jsonb do not.
+    text = jsonl({"id": "c1"}, f'{{"id": "c2", "score": {constant}}}', {"id": "c3"})
+    assert customer_problems(text, "c.jsonl") == [
+        (2, f"invalid JSON: {constant} is not a JSON number")
+    ]
+    with pytest.raises(InputError, match=f"{constant} is not a JSON number"):
+        cli_event(data_json=f'{{"code": "X1", "n": {constant}}}')
+
+
 def test_unicode_line_separator_inside_json_does_not_shift_line_numbers() -> None:
     text = jsonl({"id": "c1", "note": "a\u2028b"}, {"id": "c2", "birthday": "x"})
     assert customer_problems(text, "c.jsonl") == [

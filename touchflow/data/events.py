@@ -36,6 +36,7 @@ from touchflow.data.readers import (
     kind,
     quoted,
     raise_problems,
+    strict_json,
 )
 from touchflow.errors import InputError, Problem
 from touchflow.models import Event, FieldType
@@ -298,9 +299,11 @@ def _json_object(text: str | None) -> dict[str, Any]:
     if text is None:
         return {}
     try:
-        value = json.loads(text)
+        value = strict_json(text)
     except json.JSONDecodeError as exc:
         raise InvalidValue(f"invalid JSON at column {exc.colno}: {exc.msg}") from None
+    except ValueError as exc:  # NaN or Infinity
+        raise InvalidValue(f"invalid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise InvalidValue(f'must be a JSON object like {{"code": "X1"}}, not {kind(value)}')
     if has_nul(value):

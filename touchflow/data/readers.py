@@ -182,9 +182,12 @@ def jsonl_rows(
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
+            value = strict_json(line)
         except json.JSONDecodeError as exc:
             problems.add(number, f"invalid JSON at column {exc.colno}: {exc.msg}")
+            continue
+        except ValueError as exc:  # NaN or Infinity
+            problems.add(number, f"invalid JSON: {exc}")
             continue
         if _LONE_SURROGATE.search(line) and not _encodable(value):
             # "\ud800" is valid JSON but no character: it could not be stored.
@@ -197,6 +200,16 @@ def jsonl_rows(
             problems.add(number, f"expected one JSON object {{...}} per {what}, not {kind(value)}")
             continue
         yield number, value
+
+
+def strict_json(text: str) -> Any:
+    """``json.loads``, but ``NaN``, ``Infinity`` and ``-Infinity`` (Python's extensions,
+    not JSON, and no number PostgreSQL's jsonb holds) raise ``ValueError`` naming them."""
+    return json.loads(text, parse_constant=_not_a_number)
+
+
+def _not_a_number(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 # A NUL character is valid JSON ("\u0000") but no store keeps it: PostgreSQL's text
