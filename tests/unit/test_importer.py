@@ -360,6 +360,15 @@ def test_nan_and_infinity_are_problems_on_their_line_as_json_has_no_such_number(
         cli_event(data_json=f'{{"code": "X1", "n": {constant}}}')
 
 
+def test_an_email_address_longer_than_smtp_allows_is_a_problem_on_its_line() -> None:
+    # No server takes it, and PostgreSQL's index on addresses has a size limit.
+    longest = "a" * 240 + "@example.com"  # 252
+    text = f"id,email\nc1,{longest}\nc2,{'a' * 250}@example.com\n"
+    assert customer_problems(text) == [
+        (3, "email is 262 characters long; an e-mail address has at most 254 (RFC 5321)")
+    ]
+
+
 def test_unicode_line_separator_inside_json_does_not_shift_line_numbers() -> None:
     text = jsonl({"id": "c1", "note": "a\u2028b"}, {"id": "c2", "birthday": "x"})
     assert customer_problems(text, "c.jsonl") == [

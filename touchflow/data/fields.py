@@ -99,12 +99,20 @@ def identifier(name: str, value: Any, what: str) -> str:
     return text
 
 
+MAX_EMAIL = 254  # RFC 5321's path limit, less its angle brackets
+
+
 def email_address(name: str, text: str) -> str:
     local, _, domain = text.partition("@")
     if text.count("@") != 1 or not local or not domain or _EMAIL_FORBIDDEN.search(text):
         raise InvalidValue(
             f"{name} {quoted(text)} is not an e-mail address "
             '(like name@example.com: one "@", no spaces, commas or angle brackets)'
+        )
+    if len(text) > MAX_EMAIL:
+        raise InvalidValue(
+            f"{name} is {len(text)} characters long; an e-mail address has at most "
+            f"{MAX_EMAIL} (RFC 5321)"
         )
     return text
 
