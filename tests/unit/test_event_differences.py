@@ -24,3 +24,12 @@ def test_each_differing_column_is_named_with_both_values() -> None:
 def test_many_differing_data_keys_are_counted_past_three() -> None:
     given = (*STORED[:4], '{"a":1,"b":"x","c":1,"d":1,"e":1,"f":1,"g":1}')
     assert event_differences(STORED, given)[3:] == ("2 more data keys",)
+
+
+def test_a_number_kept_in_another_form_by_the_store_is_the_same_number() -> None:
+    # PostgreSQL's jsonb gives 1.1e+25 back as its digits, and 1.0 as 1.0 or 1.
+    stored = (*STORED[:4], '{"a":11000000000000000000000000,"b":"x","c":1}')
+    assert event_differences(stored, (*STORED[:4], '{"a":1.1e+25,"b":"x","c":1.0}')) == ()
+    assert event_differences(stored, (*STORED[:4], '{"a":1.2e+25,"b":"x","c":1}')) == (
+        "data.a: recorded 11000000000000000000000000, here 1.2e+25",
+    )

@@ -18,6 +18,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from touchflow.models import OutboxRow, Suppression
@@ -98,13 +99,24 @@ def event_differences(stored: tuple[Any, ...], new: tuple[Any, ...]) -> tuple[st
         for name, old, now in zip(("type", "customer", "at"), stored[1:4], new[1:4], strict=True)
         if old != now
     ]
-    found.extend(_data_differences(json.loads(stored[4]), json.loads(new[4])))
+    found.extend(_data_differences(stored[4], new[4]))
     return tuple(found)
 
 
-def _data_differences(old: dict[str, Any], now: dict[str, Any]) -> list[str]:
+def _exact(text: str) -> Any:
+    """JSON with its numbers as decimals, compared by value: a store may keep a number in
+    another form than it was written in (PostgreSQL's jsonb gives ``1.1e+25`` back as
+    ``11000000000000000000000000``), and that is the same event's data."""
+    return json.loads(text, parse_float=Decimal, parse_int=Decimal)
+
+
+def _data_differences(old_text: str, now_text: str) -> list[str]:
+    exact_old, exact_now = _exact(old_text), _exact(now_text)
+    old, now = json.loads(old_text), json.loads(now_text)  # as shown
     keys = [
-        key for key in sorted(old.keys() | now.keys()) if old.get(key, ...) != now.get(key, ...)
+        key
+        for key in sorted(old.keys() | now.keys())
+        if exact_old.get(key, ...) != exact_now.get(key, ...)
     ]
     found = [
         f"data.{key}: recorded {_shown(old.get(key, ...))}, here {_shown(now.get(key, ...))}"
