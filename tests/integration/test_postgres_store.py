@@ -157,3 +157,12 @@ async def test_a_writer_in_flight_in_another_store_of_the_database_holds_no_read
             assert (await store.pending_changes(limit=10))[1] == {"a1"}
             assert time.monotonic() - started < 1.5  # no wait for the other store's writer
             writer.rollback()
+
+
+async def test_drop_store_refuses_to_take_a_view_of_the_user_s_with_it(url: str) -> None:
+    async with await PostgresStore.open(url):
+        pass
+    raw(url, "CREATE VIEW sent_today AS SELECT key FROM outbox")
+    with pytest.raises(StoreError, match="depend"):
+        await drop_store(url)
+    assert raw(url, "SELECT COUNT(*) FROM sent_today") == [(0,)]  # neither went

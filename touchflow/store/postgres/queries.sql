@@ -420,7 +420,9 @@ LIMIT 1
 -- --- dropping the store (`touchflow sample --reset`) ----------------------------------
 
 -- name: drop_schema
--- Everything schema.sql made, in the store's schema; the next open makes it anew.
-DROP TABLE IF EXISTS changes, outbox, suppressions, events, customers, meta CASCADE;
+-- Everything schema.sql made, in the store's schema; the next open makes it anew. Not
+-- CASCADE: a view or table of the user's that depends on one of these stops the drop
+-- (PostgreSQL says which) instead of going with it.
+DROP TABLE IF EXISTS changes, outbox, suppressions, events, customers, meta;
 DROP FUNCTION IF EXISTS touchflow_changes_writer(), touchflow_customer_changed(),
     touchflow_event_added(), touchflow_suppression_added()
