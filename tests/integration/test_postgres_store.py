@@ -12,16 +12,18 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
+from urllib.parse import quote
 
 import psycopg
 import pytest
-from pg_support import fresh_store_url
+from pg_support import fresh_store_url, require_server, server_url
 from store_support import NOW, TTL, outbox_row
 
 from touchflow.errors import StoreError
 from touchflow.models import Customer
 from touchflow.store import drop_store, migrate_store, open_store
 from touchflow.store.postgres import SCHEMA_VERSION, PostgresStore
+from touchflow.store.postgres.lock import AdvisoryLock
 
 
 @pytest.fixture
@@ -166,3 +168,11 @@ async def test_drop_store_refuses_to_take_a_view_of_the_user_s_with_it(url: str)
     with pytest.raises(StoreError, match="depend"):
         await drop_store(url)
     assert raw(url, "SELECT COUNT(*) FROM sent_today") == [(0,)]  # neither went
+
+
+def test_a_search_path_naming_no_schema_that_exists_is_said_so_at_the_lock() -> None:
+    require_server()
+    joiner = "&" if "?" in server_url() else "?"
+    url = f"{server_url()}{joiner}options={quote('-csearch_path=tf_no_such_schema')}"
+    with pytest.raises(StoreError, match="no schema named in its search_path exists"):
+        AdvisoryLock(url, "touchflow run").try_acquire()

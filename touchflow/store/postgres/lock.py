@@ -44,6 +44,12 @@ class AdvisoryLock:
         if row and row[0]:
             self._db = db
             return None
+        if not row or row[0] is None:  # current_schema() is NULL: no schema to be in
+            db.close()
+            raise StoreError(
+                f"cannot lock store {shown_location(self._url)}: no schema named in its "
+                "search_path exists; create it (CREATE SCHEMA) or correct the URL's options"
+            )
         found = db.execute(SQL["writer_lock_holder"]).fetchone()
         db.close()
         holder, _, pid = str(found[0] if found else "").rpartition(_PID)
