@@ -38,6 +38,7 @@ from touchflow.messages.dkim import DkimSigner
 from touchflow.models import OutboxRow
 from touchflow.project import Project, load_with_links
 from touchflow.send.batch import Prepared, prepare
+from touchflow.send.worker_boot import worker_command
 from touchflow.store import Store, open_store
 
 T = TypeVar("T")
@@ -82,21 +83,6 @@ def _unpack_prepared(packed: _PackedPrepared) -> Prepared:
     )
 
 
-# The worker runs this very touchflow (not whichever one its sys.path would find first),
-# imported from where the daemon imported it, without adding anything to sys.path.
-_BOOT = """\
-import importlib.util, pathlib, sys
-package = pathlib.Path({package!r})
-spec = importlib.util.spec_from_file_location(
-    "touchflow", package / "__init__.py", submodule_search_locations=[str(package)]
-)
-module = importlib.util.module_from_spec(spec)
-sys.modules["touchflow"] = module
-spec.loader.exec_module(module)
-from touchflow.send.dispatch_worker import main
-main()
-"""
-_PACKAGE = Path(__file__).resolve().parents[1]  # the touchflow folder
 _REPLY_TIMEOUT = 120.0  # seconds; a worker that takes longer is stopped and not used again
 _PAUSE = 60.0  # seconds without a worker after one failed
 
@@ -120,7 +106,7 @@ class Worker:
     async def start(cls, project: Project, *, store: str, signer: DkimSigner | None) -> Worker:
         """Start the process and wait until it has loaded the project and opened the store."""
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-P", "-c", _BOOT.format(package=str(_PACKAGE)),
+            *worker_command("touchflow.send.dispatch_worker"),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         worker = cls(process)

@@ -26,31 +26,15 @@ from __future__ import annotations
 
 import asyncio
 import pickle
-import sys
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from touchflow.errors import TouchflowError
 from touchflow.send.plan_worker import HEADER, Assignment, PlannedPage
+from touchflow.send.worker_boot import worker_command
 from touchflow.store import IdRange
 
-# The worker runs this very touchflow (not whichever one its sys.path would find first),
-# imported from where the daemon imported it, without adding anything to sys.path.
-_BOOT = """\
-import importlib.util, pathlib, sys
-package = pathlib.Path({package!r})
-spec = importlib.util.spec_from_file_location(
-    "touchflow", package / "__init__.py", submodule_search_locations=[str(package)]
-)
-module = importlib.util.module_from_spec(spec)
-sys.modules["touchflow"] = module
-spec.loader.exec_module(module)
-from touchflow.send.plan_worker import main
-main()
-"""
-_PACKAGE = Path(__file__).resolve().parents[1]  # the touchflow folder
 _REPLY_TIMEOUT = 600.0  # seconds for one page (a page takes a few)
 _EXIT_WAIT = 2.0  # seconds a worker gets to exit once its stdin closes, before it is killed
 
@@ -89,7 +73,7 @@ class _Process:
     @classmethod
     async def start(cls) -> _Process:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-P", "-c", _BOOT.format(package=str(_PACKAGE)),
+            *worker_command("touchflow.send.plan_worker"),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         return cls(process)
