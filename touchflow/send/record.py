@@ -49,7 +49,8 @@ class Recorder:
     ) -> bool:
         """Commit ``row`` as the claim's outcome; False if the claim was taken back meanwhile.
 
-        Raises ``StoreError`` when the store stayed busy through every retry.
+        A store that fails (busy, or gone) is tried again until it commits (``_write``);
+        what else goes wrong in the write is raised in every waiter of its group.
         """
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.append((Finish(row=row, attempted=attempted, suppress=suppress), done))
