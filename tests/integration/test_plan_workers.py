@@ -347,3 +347,35 @@ def test_sigterm_during_a_full_plan_in_workers_stops_every_process(
     expected = far_from_the_edges(clean / ".touchflow" / "store.sqlite3")
     assert len(expected) > 1000
     assert far_from_the_edges(store) == expected
+
+
+async def test_workers_plan_a_postgresql_store_as_one_process_plans_the_same_facts(
+    generated: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The workers open the store's location themselves: a PostgreSQL URL works as a file."""
+    from pg_support import fresh_store_url
+
+    from touchflow.store import open_store
+
+    window = Window(start=NOW, end=NOW + timedelta(days=30))
+    copy = shutil.copytree(generated, tmp_path / "sqlite")
+    alone = with_workers(load_project_checked(copy), 1)
+    async with await SqliteStore.open(alone.config.store_file()) as lite:
+        facts = await lite.load_facts()
+        await plan_into_outbox(alone, lite, window=window, now=NOW, page_size=200)
+        expected = {key: row[:2] for key, row in outbox(lite.path).items()}
+    with fresh_store_url() as url:
+        async with await open_store(url) as pg:
+            await pg.upsert_customers([f.customer for f in facts], now=NOW)
+            await pg.add_events([e for f in facts for e in f.events])
+            with caplog.at_level(logging.INFO, logger="touchflow"):
+                run = await plan_into_outbox(
+                    with_workers(alone, 2), pg, window=window, now=NOW, page_size=200
+                )
+            rows = await pg.outbox_by_keys(list(expected))
+    assert any("planning everyone in 2 worker processes" in m for m in caplog.messages)
+    assert not any("planning here" in m for m in caplog.messages)
+    assert run.customers == len(facts) == 1200
+    assert {key: (r.state.value, r.due_at) for key, r in rows.items()} == {
+        key: (state, datetime.fromisoformat(str(due))) for key, (state, due) in expected.items()
+    }
