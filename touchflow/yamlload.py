@@ -190,6 +190,8 @@ def _load_fast(text: str) -> tuple[bool, Any]:
     with _Loader, which then names the problem (or counts the aliases)."""
     if not yaml.__with_libyaml__ or "&" in text:  # "&": maybe an anchor, so aliases
         return False, None
+    if "\t" in text:  # libyaml takes tabs the pure loader refuses (after ":", ",", "{")
+        return False, None
     try:
         loader = _FastLoader(text)
     except ValueError:  # text libyaml cannot take (a lone surrogate): the pure loader says so

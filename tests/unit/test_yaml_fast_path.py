@@ -102,6 +102,10 @@ def test_anchors_take_the_pure_loader_which_counts_what_aliases_expand_to() -> N
         "a: 1\n---\nb: 2\n",  # two documents
         "a: *nowhere\n",  # an alias with no anchor
         "a: \ud800\n",  # a lone surrogate, which libyaml cannot even be given
+        "a:\t1\n",  # tabs libyaml takes and the pure loader refuses: the same both ways,
+        "a: [1,\t2]\n",  # whether or not the file also holds an "&"
+        "a: {b:\t1}\n",
+        "a: 1\t# c\n",
     ],
 )
 def test_an_error_is_reported_in_the_pure_loaders_words(text: str) -> None:
