@@ -97,6 +97,8 @@ class _Process:
                 reply: tuple[str, Any] = pickle.loads(await stdout.readexactly(size))
         except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
             raise PlanWorkerError(f"the worker process stopped answering ({exc!r})") from None
+        except Exception as exc:  # not a reply as a worker writes one: its stdout is spoilt
+            raise PlanWorkerError(f"a reply of the worker could not be read ({exc!r})") from None
         return reply
 
     async def ask(self, request: tuple[Any, ...]) -> tuple[str, Any]:
@@ -200,4 +202,6 @@ async def _feed(
             await queue.put(Leftover(ids=(after, ids[1]), why=str(payload)))
     except PlanWorkerError as exc:
         await queue.put(Leftover(ids=(after, ids[1]), why=str(exc)))
-    await queue.put(None)
+    except Exception as exc:  # a reply of another shape: its range is planned here all the same
+        await queue.put(Leftover(ids=(after, ids[1]), why=f"an unexpected reply ({exc!r})"))
+    await queue.put(None)  # always: pages() counts the feeds still running
