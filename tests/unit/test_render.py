@@ -368,3 +368,19 @@ def test_an_empty_value_is_an_error_not_the_word_none(tmp_path: Path) -> None:
         render(ts, name=None)
     fallback = one(tmp_path / "b", "Hello {{ name or 'there' }},\n")
     assert render(fallback, name=None).text == "Hello there,\n"
+
+
+def test_a_chain_of_filters_python_could_not_compile_is_a_problem_at_load(
+    tmp_path: Path,
+) -> None:
+    # Valid Jinja; as Python, calls nested ~200 deep, which its compiler refuses. Templates
+    # are compiled at their first render: this must not wait for a send to be found.
+    long_chain = "{{ first_name" + "|lower" * 260 + " }}\n"
+    problems = load_problems(tmp_path, {"t/subject.txt": "s", "t/body.txt": "x\n" + long_chain})
+    assert problems == [
+        "message_templates/t/body.txt:2: expressions nested too deeply (brackets or operators "
+        "hundreds of levels deep): write them out in steps with {% set %}"
+    ]
+    fine = "{{ first_name" + "|lower" * 100 + " }}"
+    assert render(load(tmp_path / "ok", {"t/subject.txt": "s", "t/body.txt": fine}),
+                  first_name="ANA").text == "ana"  # fmt: skip

@@ -68,6 +68,23 @@ class TemplateSource:
     ast: nodes.Template
 
 
+# Levels of nested nodes a template may have: a chain of ~200 filters makes Python code
+# its compiler refuses ("too many nested parentheses"); real templates stay far below.
+MAX_TEMPLATE_DEPTH = 150
+
+
+def deeper_than(ast: jinja2.nodes.Node, limit: int) -> int | None:
+    """The line of a node nested more than ``limit`` levels deep in ``ast``, or None
+    (walked with a stack of its own: a tree too deep for recursion is the point)."""
+    stack = [(ast, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return int(getattr(node, "lineno", 1) or 1)
+        stack.extend((child, depth + 1) for child in node.iter_child_nodes())
+    return None
+
+
 class LazyTemplate:
     """A file's Jinja template, compiled (as ``Environment.from_string`` would) when first
     asked for. Its source has passed the code generator's checks at load already."""
@@ -202,6 +219,12 @@ class _Loader:
             return
         except RecursionError:  # Jinja's parser and compiler recurse once per level
             self.problem(shown, _TOO_DEEP)
+            return
+        too_deep = deeper_than(ast, MAX_TEMPLATE_DEPTH)
+        if too_deep is not None:
+            # Python compiles the code at the first render, and refuses calls nested about
+            # 200 deep (a chain of filters): said here, at load, not at every send.
+            self.problem(shown, _TOO_DEEP, too_deep)
             return
         for line, message in constant_overruns(self.env, ast):
             self.problem(shown, message, line)
