@@ -7,9 +7,9 @@ pending row; a cancelled one is marked cancelled (see ``outbox.plan_writes``).
 A plan of everyone runs in worker processes when the store holds more than a page
 of customers (``daemon.plan_workers``, ``touchflow.send.plan_workers``): they read
 and plan, this process writes. A worker reads outside the planning lock, so
-before a page is written, the customers whose facts changed since the worker
-was asked for it (``Marks``), and those no longer in the store, are left out of
-it: they are re-planned from newer facts (``changes``), or have nothing to plan.
+before a page is written, the customers planned again from newer facts since the
+worker was asked for it (``Marks``), and those no longer in the store, are left out
+of it; one changed and not yet re-planned is re-planned after (``changes``).
 """
 
 from __future__ import annotations
@@ -66,8 +66,8 @@ class Marks(Protocol):
         ...
 
     async def newer(self, since: int) -> set[str] | None:
-        """The customers whose facts may have changed after ``mark()`` gave ``since``:
-        re-planned since, or changed and not yet re-planned. None: anyone may have."""
+        """The customers planned again from newer facts after ``mark()`` gave ``since``.
+        None: anyone may have been."""
         ...
 
 
