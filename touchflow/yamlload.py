@@ -203,7 +203,7 @@ def _load_fast(text: str) -> tuple[bool, Any]:
         if _too_deep(node):
             return False, None
         return True, loader.construct_document(node)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError):  # the pure loader names it
         return False, None
     finally:
         loader.dispose()
@@ -248,3 +248,6 @@ def load_yaml_text(text: str, *, display: str) -> Any:
         raise ProblemsError(
             [Problem(path=display, line=None, message=f"invalid YAML: {exc}")]
         ) from exc
+    except ValueError as exc:  # a tagged value PyYAML's constructor cannot read: !!int 09
+        message = f"invalid YAML: a tagged value cannot be read ({exc})"
+        raise ProblemsError([Problem(path=display, line=None, message=message)]) from exc

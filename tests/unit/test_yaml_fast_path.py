@@ -166,3 +166,9 @@ def test_any_dumped_document_reads_the_same_both_ways(
                 load_yaml_text(text, display="t.yaml")
         else:
             assert with_lines(load_yaml_text(text, display="t.yaml")) == with_lines(expected)
+
+
+def test_a_tagged_value_the_constructor_cannot_read_is_a_problem_not_a_traceback() -> None:
+    with pytest.raises(ProblemsError, match="a tagged value cannot be read") as caught:
+        load_yaml_text("max_per_week: !!int 09\n", display="touchflow.yaml")
+    assert "'09'" in str(caught.value)
