@@ -209,22 +209,8 @@ class _Loader:
             line = data[: exc.start].count(b"\n") + 1
             self.problem(shown, "not UTF-8 text; save the file as UTF-8", line)
             return
-        try:
-            ast = self.env.parse(text, shown, str(path))
-            # Unoptimized, the generator leaves the tree as it is (the optimizer folds
-            # constants in place) and finds the same errors; its code is not kept.
-            generate(ast, self.env, shown, str(path), optimized=False)
-        except jinja2.TemplateSyntaxError as exc:
-            self.problem(shown, self.syntax_message(exc), exc.lineno)
-            return
-        except RecursionError:  # Jinja's parser and compiler recurse once per level
-            self.problem(shown, _TOO_DEEP)
-            return
-        too_deep = deeper_than(ast, MAX_TEMPLATE_DEPTH)
-        if too_deep is not None:
-            # Python compiles the code at the first render, and refuses calls nested about
-            # 200 deep (a chain of filters): said here, at load, not at every send.
-            self.problem(shown, _TOO_DEEP, too_deep)
+        ast = self.parsed(text, shown, path)
+        if ast is None:
             return
         for line, message in constant_overruns(self.env, ast):
             self.problem(shown, message, line)
@@ -239,6 +225,28 @@ class _Loader:
             globals=dict(self.env.make_globals(None)),
         )
         self.files[template][locale, part] = file
+
+    def parsed(self, text: str, shown: str, path: Path) -> nodes.Template | None:
+        """The file's tree, if Jinja finds no error in it and Python could compile its
+        code (which happens at the first render); else None, its problem added."""
+        try:
+            ast = self.env.parse(text, shown, str(path))
+            # Unoptimized, the generator leaves the tree as it is (the optimizer folds
+            # constants in place) and finds the same errors; its code is not kept.
+            generate(ast, self.env, shown, str(path), optimized=False)
+        except jinja2.TemplateSyntaxError as exc:
+            self.problem(shown, self.syntax_message(exc), exc.lineno)
+            return None
+        except RecursionError:  # Jinja's parser and compiler recurse once per level
+            self.problem(shown, _TOO_DEEP)
+            return None
+        too_deep = deeper_than(ast, MAX_TEMPLATE_DEPTH)
+        if too_deep is not None:
+            # Python refuses calls nested about 200 deep (a chain of filters): said here,
+            # at load, not at every send.
+            self.problem(shown, _TOO_DEEP, too_deep)
+            return None
+        return ast
 
     def syntax_message(self, exc: jinja2.TemplateSyntaxError) -> str:
         message = exc.message or "syntax error"
