@@ -8,6 +8,8 @@ package imports it, and only when a PostgreSQL location is opened.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self
 
@@ -34,6 +36,21 @@ POOL_SIZE = 4
 CONNECT_TIMEOUT = 10  # seconds
 
 
+@asynccontextmanager
+async def _connected(url: str, doing: str) -> AsyncIterator[Db]:
+    """A connection of its own for one job on the store at ``url``; what the driver
+    refuses is a ``StoreError`` (``cannot DOING store …``) that never shows a password."""
+    checked(url, doing)
+    try:
+        async with await psycopg.AsyncConnection.connect(
+            url, connect_timeout=CONNECT_TIMEOUT
+        ) as db:
+            yield db
+    except psycopg.Error as exc:
+        where = shown_location(url)
+        raise StoreError(f"cannot {doing} store {where}: {driver_words(exc, url)}") from exc
+
+
 class PostgresStore(
     OutboxMethods, CustomerMethods, FactsMethods, ChangesMethods, RecordMethods, StatsMethods
 ):
@@ -43,17 +60,12 @@ class PostgresStore(
     async def open(cls, url: str) -> PostgresStore:
         """Open the store at ``url``, creating or upgrading its schema first."""
         where = shown_location(url)
-        checked(url, "open")
-        try:
-            db = await psycopg.AsyncConnection.connect(url, connect_timeout=CONNECT_TIMEOUT)
-        except psycopg.Error as exc:
-            raise StoreError(f"cannot open store {where}: {driver_words(exc, url)}") from exc
-        try:
-            await migrate(db, where)
-        except psycopg.Error as exc:
-            raise StoreError(f"cannot prepare store {where}: {driver_words(exc, url)}") from exc
-        finally:
-            await db.close()
+        async with _connected(url, "open") as db:
+            try:
+                await migrate(db, where)
+            except psycopg.Error as exc:
+                words = driver_words(exc, url)
+                raise StoreError(f"cannot prepare store {where}: {words}") from exc
         pool: Pool = AsyncConnectionPool(
             url, min_size=1, max_size=POOL_SIZE, open=False, configure=_configure,
             kwargs={"connect_timeout": CONNECT_TIMEOUT, "autocommit": True}, name="touchflow",
@@ -68,28 +80,14 @@ class PostgresStore(
     @classmethod
     async def migrate(cls, url: str) -> tuple[int, int]:
         """Create or upgrade the schema at ``url``: the versions before and after."""
-        where = shown_location(url)
-        checked(url, "prepare")
-        try:
-            async with await psycopg.AsyncConnection.connect(
-                url, connect_timeout=CONNECT_TIMEOUT
-            ) as db:
-                return await migrate(db, where)
-        except psycopg.Error as exc:
-            raise StoreError(f"cannot prepare store {where}: {driver_words(exc, url)}") from exc
+        async with _connected(url, "prepare") as db:
+            return await migrate(db, shown_location(url))
 
     @classmethod
     async def drop(cls, url: str) -> None:
         """Drop the store at ``url``: its tables, their rows and its functions."""
-        where = shown_location(url)
-        checked(url, "drop")
-        try:
-            async with await psycopg.AsyncConnection.connect(
-                url, connect_timeout=CONNECT_TIMEOUT
-            ) as db:
-                await drop_schema(db)
-        except psycopg.Error as exc:
-            raise StoreError(f"cannot drop store {where}: {driver_words(exc, url)}") from exc
+        async with _connected(url, "drop") as db:
+            await drop_schema(db)
 
     @property
     def location(self) -> str:
