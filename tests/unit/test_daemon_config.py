@@ -179,9 +179,10 @@ def test_plan_workers_is_auto_by_default_and_takes_a_number(tmp_path: Path) -> N
     assert load_config(tmp_path, "daemon:\n  plan_workers: auto\n").daemon.plan_workers is None
     assert load_config(tmp_path, "daemon:\n  plan_workers: 3\n").daemon.plan_workers == 3
     assert load_config(tmp_path, "daemon:\n  plan_workers: 1\n").daemon.plan_workers == 1
+    assert load_config(tmp_path, "daemon:\n  plan_workers: 64\n").daemon.plan_workers == 64
 
 
-@pytest.mark.parametrize("value", ["0", "-2", "2.5", "'many'", "true", "'3'"])
+@pytest.mark.parametrize("value", ["0", "-2", "65", "2.5", "'many'", "true", "'3'"])
 def test_plan_workers_must_be_auto_or_a_whole_number_from_one(tmp_path: Path, value: str) -> None:
     where, message = the_problem(
         config_problems(

@@ -65,17 +65,18 @@ def parse_daemon(value: Any, line: int, out: Collector) -> DaemonSettings | None
     return settings
 
 
+MAX_PLAN_WORKERS = 64  # as `preview --jobs`: each process loads the project (~75 MiB)
 _WORKERS_WANTED = (
-    "daemon.plan_workers must be auto or a whole number of processes, at least 1 "
-    "(1: the daemon plans by itself)"
+    "daemon.plan_workers must be auto or a whole number of processes, from 1 "
+    f"(the daemon plans by itself) to {MAX_PLAN_WORKERS}"
 )
 
 
 def _workers(value: Any) -> int | bool | None:
-    """``auto`` (None) or a whole number of at least 1; False for anything else."""
+    """``auto`` (None) or a whole number from 1 to MAX_PLAN_WORKERS; False for anything else."""
     if isinstance(value, str) and value.strip().lower() == "auto":
         return None
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_PLAN_WORKERS:
         return value
     return False
 
