@@ -142,6 +142,10 @@ def test_an_event_posted_to_either_daemon_is_sent_once_by_whichever_claims_it(
             with httpx.Client(timeout=10) as client:
                 health = [client.get(url + "/healthz").json() for url in urls]
                 assert len({h["instance"] for h in health}) == 2, health
+                assert sorted(h["role"] for h in health) == ["planner", "sender"], health
+                for url, h in zip(urls, health, strict=True):
+                    shown = client.get(url + "/metrics").text
+                    assert f'touchflow_instance_info{{instance="{h["instance"]}"' in shown
                 posted_at = []
                 for i in range(posted):
                     posted_at.append(time.monotonic())
