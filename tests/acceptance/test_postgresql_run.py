@@ -90,7 +90,8 @@ def test_touchflow_store_url_wins_over_the_file_in_touchflow_yaml(tmp_path: Path
             config=smtp_config(port) + "store: state/shop.sqlite3\n",
         )
         env = {**os.environ, "TOUCHFLOW_STORE_URL": url}
-        touchflow("run", "--once", "--now", NOW, cwd=project, env=env)
+        ran = touchflow("run", "--once", "--now", NOW, cwd=project, env=env)
+        assert "--now sets this daemon's clock only" in ran.stderr  # others may share it
         listed = touchflow("outbox", "--format", "json", cwd=project, env=env).stdout
     assert len(handler.received) == 3
     assert json.loads(listed)["counts"]["sent"] == 3

@@ -104,6 +104,11 @@ def run(
     logs.set_instance(instance)
     lock = StoreLock(project.config.store_location(), instance=instance)
     lock.acquire(wait=RUN_WAITS)  # a CLI command (`touchflow event`) holds it a moment
+    if now_text and lock.shared:
+        logs.log.warning(
+            "--now sets this daemon's clock only; daemons sharing a store judge each other's "
+            "claims by their own clocks: run --now where no other daemon uses the store"
+        )
     try:
         summary = run_async(_daemon(project, clock, lock, once=once))
     finally:
