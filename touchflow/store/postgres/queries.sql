@@ -292,10 +292,7 @@ WHERE outbox.key = v.key AND outbox.state = v.read_state
 -- those another claim holds; the UPDATE takes exactly those, each found by its key
 -- (`= ANY(ARRAY(...))`: one index lookup a row; joined to the CTE instead, the planner
 -- chose a hash join over the whole outbox, its sent history too, at every claim).
---
--- `relaxed`, as in finish_claims: a crash of the server may lose the last ~0.6 s of
--- claims; their rows are ready again and sent again with the same Message-ID, the
--- window a lost outcome already opens (its finish_claims finds the row not claimed).
+-- Its commit waits for the disk (docs/decisions.md): a claim is one commit a batch.
 WITH picked AS (
     SELECT key AS picked_key FROM outbox
     WHERE state IN ('pending', 'retry') AND next_attempt_at <= %(now)s
@@ -304,7 +301,6 @@ WITH picked AS (
 )
 UPDATE outbox SET state = 'claimed', claim_owner = %(owner)s,
     claim_expires_at = %(until)s, updated_at = %(now)s
-FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed
 WHERE outbox.key = ANY(ARRAY(SELECT picked_key FROM picked))
 RETURNING {outbox_columns}
 
