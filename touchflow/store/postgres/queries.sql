@@ -312,6 +312,9 @@ RETURNING {outbox_columns}
 -- The outcomes come as one JSON array of objects (outbox_rows.finish_params) rather
 -- than an array parameter a column: psycopg works out each list's element type in
 -- Python, which cost more than the rest of the call for the few outcomes of a group.
+-- The keys, listed again as an array, make the planner look each row up by its key: it
+-- takes a function's rows for 100, and with no statistics yet (a new outbox) it read
+-- every claimed row's entry, those already finished too, for each group.
 --
 -- `relaxed`: this transaction's commit returns before its WAL reaches the disk. A
 -- crash of the server (not of touchflow) may lose the last ~0.6 s of outcomes; their
@@ -330,7 +333,8 @@ FROM jsonb_to_recordset(%(outcomes)s::jsonb)
          new_next timestamptz, new_due timestamptz, new_expires timestamptz,
          new_message_id text, new_sent_at timestamptz),
     (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed
-WHERE outbox.key = v.k AND outbox.state = 'claimed' AND outbox.claim_owner = %(owner)s
+WHERE outbox.key = ANY(ARRAY(SELECT o ->> 'k' FROM jsonb_array_elements(%(outcomes)s::jsonb) o))
+    AND outbox.key = v.k AND outbox.state = 'claimed' AND outbox.claim_owner = %(owner)s
 RETURNING outbox.key
 
 -- name: take_back_claims
