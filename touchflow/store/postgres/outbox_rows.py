@@ -7,7 +7,6 @@ one round trip, whatever the number of rows.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -64,16 +63,19 @@ async def replan(db: Db, rows: Sequence[tuple[OutboxRow, OutboxState]], now: dat
 
 def finish_params(items: Sequence[Finish], *, owner: str, now: datetime) -> dict[str, Any]:
     """The parameters of ``finish_claims``: each outcome's new state, reason, times and
-    Message-ID, an attempt counted if one was made, as one JSON array (see queries.sql)."""
-    outcomes = []
+    Message-ID, an attempt counted if one was made."""
+    params: dict[str, Any] = {
+        "now": now, "owner": owner, "key": [], "state": [], "reason": [], "error": [],
+        "tried": [], "next": [], "due": [], "expires": [], "message_id": [], "sent_at": [],
+    }  # fmt: skip
     for item in items:
         r = item.row
         due, expires, next_at = _due(r)
-        outcomes.append({
-            "k": r.key, "new_state": r.state.value, "new_reason": r.reason,
-            "new_error": r.last_error, "tried": int(item.attempted),
-            "new_next": next_at.isoformat(), "new_due": due.isoformat(),
-            "new_expires": expires.isoformat(), "new_message_id": r.message_id,
-            "new_sent_at": r.sent_at and aware(r.sent_at).isoformat(),
-        })  # fmt: skip
-    return {"now": now, "owner": owner, "outcomes": json.dumps(outcomes)}
+        for name, value in (
+            ("key", r.key), ("state", r.state.value), ("reason", r.reason),
+            ("error", r.last_error), ("tried", int(item.attempted)), ("next", next_at),
+            ("due", due), ("expires", expires), ("message_id", r.message_id),
+            ("sent_at", r.sent_at and aware(r.sent_at)),
+        ):  # fmt: skip
+            params[name].append(value)
+    return params

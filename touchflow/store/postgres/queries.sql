@@ -309,13 +309,6 @@ RETURNING {outbox_columns}
 -- no suppression comes with them: one round trip. RETURNING names the rows that were
 -- still ours; the others' claims were taken back.
 --
--- The outcomes come as one JSON array of objects (outbox_rows.finish_params) rather
--- than an array parameter a column: psycopg works out each list's element type in
--- Python, which cost more than the rest of the call for the few outcomes of a group.
--- The keys, listed again as an array, make the planner look each row up by its key: it
--- takes a function's rows for 100, and with no statistics yet (a new outbox) it read
--- every claimed row's entry, those already finished too, for each group.
---
 -- `relaxed`: this transaction's commit returns before its WAL reaches the disk. A
 -- crash of the server (not of touchflow) may lose the last ~0.6 s of outcomes; their
 -- rows stay claimed, are taken back and sent again with the same Message-ID: the
@@ -328,13 +321,13 @@ UPDATE outbox SET state = v.new_state, reason = v.new_reason, last_error = v.new
     expires_at = COALESCE(v.new_expires, expires_at),
     message_id = COALESCE(v.new_message_id, message_id), sent_at = v.new_sent_at,
     claim_owner = NULL, claim_expires_at = NULL, updated_at = %(now)s
-FROM jsonb_to_recordset(%(outcomes)s::jsonb)
-    AS v(k text, new_state text, new_reason text, new_error text, tried integer,
-         new_next timestamptz, new_due timestamptz, new_expires timestamptz,
-         new_message_id text, new_sent_at timestamptz),
+FROM unnest(%(key)s::text[], %(state)s::text[], %(reason)s::text[], %(error)s::text[],
+    %(tried)s::integer[], %(next)s::timestamptz[], %(due)s::timestamptz[],
+    %(expires)s::timestamptz[], %(message_id)s::text[], %(sent_at)s::timestamptz[])
+    AS v(k, new_state, new_reason, new_error, tried, new_next, new_due, new_expires,
+         new_message_id, new_sent_at),
     (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed
-WHERE outbox.key = ANY(ARRAY(SELECT o ->> 'k' FROM jsonb_array_elements(%(outcomes)s::jsonb) o))
-    AND outbox.key = v.k AND outbox.state = 'claimed' AND outbox.claim_owner = %(owner)s
+WHERE outbox.key = v.k AND outbox.state = 'claimed' AND outbox.claim_owner = %(owner)s
 RETURNING outbox.key
 
 -- name: renew_claims
