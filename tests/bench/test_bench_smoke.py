@@ -139,3 +139,18 @@ def test_the_claim_benchmark_finishes_every_row_once_with_one_and_three_claimers
     for n in ("p1", "p3"):
         assert found[f"pg_claims.{n}_claimed_twice"] == "0"
         assert float(found[f"pg_claims.{n}_claims_per_s"]) > 0
+
+
+@pytest.mark.skipif(
+    shutil.which("smtp-sink") is None and not Path("/usr/sbin/smtp-sink").exists(),
+    reason="needs Postfix's smtp-sink (apt-get install postfix; .ci/run does)",
+)
+def test_the_instances_benchmark_sends_everything_once_with_one_and_with_two_daemons() -> None:
+    require_server()
+    found = figures("pg_instances.py")
+    assert found["pg_instances.messages"] == "50"
+    for daemons in ("d1", "d2"):
+        assert 0 < float(found[f"pg_instances.{daemons}_planned_s"])
+        assert float(found[f"pg_instances.{daemons}_planned_s"]) <= float(
+            found[f"pg_instances.{daemons}_sent_s"]
+        )
