@@ -1,6 +1,7 @@
 """Dispatch end to end on each store: `touchflow run --once` on SQLite vs on PostgreSQL.
 
-    python bench/pg_dispatch.py [--n 20000] [--rounds 5] [--connections 4] [--smoke]
+    python bench/pg_dispatch.py [--n 20000] [--rounds 5] [--connections 4]
+                                [--baseline DIR] [--smoke]
 
 The project of dispatch.py (N due touchpoints, one immediate answer per customer,
 text + HTML) sent to one Postfix `smtp-sink`, at `--log-level error`, once with its
@@ -12,6 +13,11 @@ Each run starts on a freshly filled store (filling is not timed); timed whole
 the PostgreSQL server's processes on this machine (from /proc, while the run lasts;
 other users of the server count too). Prints medians, min-max and the ratios
 PostgreSQL / SQLite.
+
+``--baseline DIR``: also the PostgreSQL run with another touchflow source tree first
+on ``PYTHONPATH`` (e.g. ``git archive COMMIT touchflow | tar -x -C DIR``), in the same
+rounds (``postgresql_baseline``): the ratio of a change to the store, measured beside
+the SQLite run it is judged against.
 """
 
 from __future__ import annotations
@@ -108,11 +114,14 @@ def sqlite_round(template: Path, work: Path) -> Run:
     return seconds, sending, daemon, worker, server
 
 
-def pg_round(template: Path, work: Path) -> Run:
+def pg_round(template: Path, work: Path, baseline: Path | None = None) -> Run:
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(template, work, ignore=shutil.ignore_patterns("store.sqlite3*"))
+    env = {**os.environ}
+    if baseline is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(baseline), env.get("PYTHONPATH")]))
     with pg_store(template) as url:
-        seconds, daemon, worker, server = run_once(work, {**os.environ, "TOUCHFLOW_STORE_URL": url})
+        seconds, daemon, worker, server = run_once(work, {**env, "TOUCHFLOW_STORE_URL": url})
         with psycopg.connect(url) as db:
             states = dict(db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state"))
             first, last = db.execute("SELECT MIN(sent_at), MAX(sent_at) FROM outbox").fetchone()
@@ -130,6 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=20000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--baseline", type=Path, help="another touchflow source tree to compare")
     parser.add_argument("--smoke", action="store_true", help="tiny run for CI; no timing")
     args = parser.parse_args(argv)
     if args.smoke:
@@ -137,12 +147,18 @@ def main(argv: list[str] | None = None) -> None:
     port = free_port()
     sink = start_sink(port)
     times: dict[str, list[Run]] = {"sqlite": [], "postgresql": []}
+    if args.baseline is not None:
+        times["postgresql_baseline"] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
             template = make_project(Path(tmp) / "template", port, args.n, args.connections)
             for _ in range(args.rounds):
                 times["sqlite"].append(sqlite_round(template, Path(tmp) / "work"))
                 times["postgresql"].append(pg_round(template, Path(tmp) / "work"))
+                if args.baseline is not None:
+                    times["postgresql_baseline"].append(
+                        pg_round(template, Path(tmp) / "work", args.baseline.resolve())
+                    )
     finally:
         sink.terminate()
         sink.wait()
@@ -164,6 +180,9 @@ def report(n: int, times: dict[str, list[Run]]) -> None:
     for phase in ("", "_sending"):
         ratio = med["postgresql" + phase] / med["sqlite" + phase]
         print(f"pg_dispatch.ratio{phase}_postgresql_to_sqlite {ratio:.2f}")
+        if "postgresql_baseline" in times:
+            before = med["postgresql_baseline" + phase] / med["sqlite" + phase]
+            print(f"pg_dispatch.ratio{phase}_postgresql_baseline_to_sqlite {before:.2f}")
 
 
 if __name__ == "__main__":

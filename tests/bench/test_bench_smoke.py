@@ -129,3 +129,28 @@ def test_the_store_dispatch_benchmark_sends_everything_from_sqlite_and_from_post
     found = figures("pg_dispatch.py")
     assert found["pg_dispatch.messages"] == "50"
     assert float(found["pg_dispatch.ratio_postgresql_to_sqlite"]) > 0
+
+
+def test_the_claim_benchmark_finishes_every_row_once_with_one_and_three_claimers() -> None:
+    require_server()
+    found = figures("pg_claims.py")
+    assert found["pg_claims.rows"] == "300"
+    # The script stops with an error unless the server counts every row sent exactly once.
+    for n in ("p1", "p3"):
+        assert found[f"pg_claims.{n}_claimed_twice"] == "0"
+        assert float(found[f"pg_claims.{n}_claims_per_s"]) > 0
+
+
+@pytest.mark.skipif(
+    shutil.which("smtp-sink") is None and not Path("/usr/sbin/smtp-sink").exists(),
+    reason="needs Postfix's smtp-sink (apt-get install postfix; .ci/run does)",
+)
+def test_the_instances_benchmark_sends_everything_once_with_one_and_with_two_daemons() -> None:
+    require_server()
+    found = figures("pg_instances.py")
+    assert found["pg_instances.messages"] == "50"
+    for daemons in ("d1", "d2"):
+        assert 0 < float(found[f"pg_instances.{daemons}_planned_s"])
+        assert float(found[f"pg_instances.{daemons}_planned_s"]) <= float(
+            found[f"pg_instances.{daemons}_sent_s"]
+        )

@@ -20,10 +20,11 @@ from pg_support import fresh_store_url, require_server, server_url
 from store_support import NOW, TTL, outbox_row
 
 from touchflow.errors import StoreError
-from touchflow.models import Customer
+from touchflow.models import Customer, OutboxState
 from touchflow.store import drop_store, migrate_store, open_store
 from touchflow.store.postgres import SCHEMA_VERSION, PostgresStore
 from touchflow.store.postgres.lock import AdvisoryLock
+from touchflow.store.postgres.queries import SQL
 
 
 @pytest.fixture
@@ -125,6 +126,28 @@ async def test_ids_are_ordered_byte_wise_as_in_sqlite_whatever_the_locale(
     await store.upsert_customers([Customer(id=i) for i in ids])
     listed = [c.id for c in await store.list_customers(limit=100)]
     assert listed == sorted(ids)  # code point order: what SQLite's BINARY gives
+
+
+# --- claims from a long outbox ----------------------------------------------------------
+
+
+async def test_a_claim_reads_the_rows_it_takes_by_key_not_the_whole_outbox(
+    store: PostgresStore, url: str
+) -> None:
+    """Sent rows stay in the outbox for years; a claim of a worker's batch must not read
+    them all (joined to its CTE, the planner chose a hash join over every row)."""
+    history = [
+        outbox_row(f"s{i:05d}", OutboxState.SENT, customer_id=f"c{i}") for i in range(20_000)
+    ]
+    ready = [outbox_row(f"r{i:03d}", customer_id=f"c{i}") for i in range(300)]
+    await store.write_plan([*history, *ready], [], now=NOW)
+    raw(url, "ANALYZE outbox")
+    params = {"owner": "w", "now": NOW, "until": NOW + TTL, "limit": 256}
+    with psycopg.connect(url) as db:
+        plan = "\n".join(row[0] for row in db.execute("EXPLAIN " + SQL["claim"], params))
+    assert "Seq Scan" not in plan, plan
+    claimed = await store.claim_due(owner="w", now=NOW, ttl=TTL, limit=256)
+    assert len(claimed) == 256 and {r.key[0] for r in claimed} == {"r"}
 
 
 # --- changes while a writer is in flight ----------------------------------------------

@@ -72,18 +72,26 @@ class Connection:
                 yield db
 
     async def _fetch(
-        self, sql: str, params: tuple[Any, ...] | dict[str, Any] = (), *, action: str = "read"
+        self,
+        sql: str,
+        params: tuple[Any, ...] | dict[str, Any] = (),
+        *,
+        action: str = "read",
+        binary: bool = False,
     ) -> list[tuple[Any, ...]]:
         """One statement, its own transaction (the pool's connections are in autocommit:
-        no BEGIN and COMMIT round trips): its rows."""
+        no BEGIN and COMMIT round trips): its rows. ``binary``: the rows come in the
+        server's binary form (instants as numbers, not text to format and parse)."""
         with self._errors(action):
             async with self._pool.connection() as db:
-                return await fetch(db, sql, params)
+                return await fetch(db, sql, params, binary=binary)
 
 
-async def fetch(db: Db, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[Any]:
+async def fetch(
+    db: Db, sql: str, params: tuple[Any, ...] | dict[str, Any] = (), *, binary: bool = False
+) -> list[Any]:
     """The rows of one statement inside the caller's transaction."""
-    cursor = await db.execute(sql, params)
+    cursor = await db.execute(sql, params, binary=binary)
     return await cursor.fetchall()
 
 

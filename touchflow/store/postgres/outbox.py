@@ -61,7 +61,9 @@ class OutboxMethods(Connection):
         self, *, owner: str, now: datetime, ttl: timedelta, limit: int
     ) -> list[OutboxRow]:
         params = {"owner": owner, "now": aware(now), "until": now + ttl, "limit": limit}
-        rows = await self._select(SQL["claim"], params, action="claim from")
+        # Binary rows: a claim returns hundreds, six instants each.
+        found = await self._fetch(SQL["claim"], params, action="claim from", binary=True)
+        rows = [outbox_row(r) for r in found]
         return sorted(rows, key=lambda r: (r.next_attempt_at, r.key))
 
     async def finish_claim(

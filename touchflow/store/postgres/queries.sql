@@ -289,7 +289,10 @@ WHERE outbox.key = v.key AND outbox.state = v.read_state
 
 -- name: claim
 -- The anchors' claim: the CTE picks (and locks) at most LIMIT ready rows, skipping
--- those another claim holds; the UPDATE takes exactly those.
+-- those another claim holds; the UPDATE takes exactly those, each found by its key
+-- (`= ANY(ARRAY(...))`: one index lookup a row; joined to the CTE instead, the planner
+-- chose a hash join over the whole outbox, its sent history too, at every claim).
+-- Its commit waits for the disk (docs/decisions.md): a claim is one commit a batch.
 WITH picked AS (
     SELECT key AS picked_key FROM outbox
     WHERE state IN ('pending', 'retry') AND next_attempt_at <= %(now)s
@@ -298,7 +301,7 @@ WITH picked AS (
 )
 UPDATE outbox SET state = 'claimed', claim_owner = %(owner)s,
     claim_expires_at = %(until)s, updated_at = %(now)s
-FROM picked WHERE outbox.key = picked.picked_key
+WHERE outbox.key = ANY(ARRAY(SELECT picked_key FROM picked))
 RETURNING {outbox_columns}
 
 -- name: finish_claims
