@@ -426,3 +426,71 @@ LIMIT 1
 DROP TABLE IF EXISTS changes, outbox, suppressions, events, customers, meta;
 DROP FUNCTION IF EXISTS touchflow_changes_writer(), touchflow_customer_changed(),
     touchflow_event_added(), touchflow_suppression_added()
+
+-- --- history: every row as it is (`touchflow store copy`, history.py) -----------------
+-- Pages by primary key; rows written with every column as given (plain INSERT: the
+-- copy writes into a store it has emptied, so a key already there is a mistake).
+
+-- name: history_counts
+SELECT (SELECT COUNT(*) FROM customers), (SELECT COUNT(*) FROM events),
+    (SELECT COUNT(*) FROM suppressions), (SELECT COUNT(*) FROM outbox),
+    (SELECT COUNT(DISTINCT customer_id) FROM changes)
+
+-- name: history_meta
+SELECT key, value FROM meta ORDER BY key
+
+-- name: history_events
+{select_events} WHERE id > %s ORDER BY id LIMIT %s
+
+-- name: history_suppressions
+{select_suppressions} WHERE (email, scope) > (%s, %s) ORDER BY email, scope LIMIT %s
+
+-- name: history_outbox
+{select_outbox} WHERE key > %s ORDER BY key LIMIT %s
+
+-- name: history_changed
+SELECT DISTINCT customer_id FROM changes WHERE customer_id > %s ORDER BY customer_id LIMIT %s
+
+-- name: history_changes_lock
+-- The changes lock (touchflow_changes_writer in schema.sql) taken exclusively, waiting:
+-- writers of facts wait until the copy ends, so every change recorded meanwhile is
+-- one of its own rows', forgotten (history_forget_changes_after).
+SELECT pg_advisory_xact_lock((736673::bigint << 32) | 'changes'::regclass::oid::bigint)
+
+-- name: history_last_change
+SELECT COALESCE(MAX(seq), 0) FROM changes
+
+-- name: history_forget_changes_after
+DELETE FROM changes WHERE seq > %s
+
+-- name: history_put_customer
+INSERT INTO customers ({customer_columns}, birthday_md, since_md, created_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+
+-- name: history_put_event
+INSERT INTO events (id, type, customer_id, at, data) VALUES (%s, %s, %s, %s, %s)
+
+-- name: history_put_suppression
+INSERT INTO suppressions (email, scope, reason, created_at) VALUES (%s, %s, %s, %s)
+
+-- name: history_put_outbox
+INSERT INTO outbox ({outbox_columns})
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+
+-- name: history_clear_customers
+DELETE FROM customers
+
+-- name: history_clear_events
+DELETE FROM events
+
+-- name: history_clear_suppressions
+DELETE FROM suppressions
+
+-- name: history_clear_outbox
+DELETE FROM outbox
+
+-- name: history_clear_changes
+DELETE FROM changes
+
+-- name: history_delete_meta
+DELETE FROM meta WHERE key = %s

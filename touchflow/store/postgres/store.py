@@ -22,6 +22,7 @@ from touchflow.store.postgres.changes import ChangesMethods
 from touchflow.store.postgres.connection import Db, Pool
 from touchflow.store.postgres.customers import CustomerMethods
 from touchflow.store.postgres.facts import FactsMethods
+from touchflow.store.postgres.history import HistoryMethods
 from touchflow.store.postgres.migrate import drop as drop_schema
 from touchflow.store.postgres.migrate import migrate
 from touchflow.store.postgres.outbox import OutboxMethods
@@ -52,7 +53,13 @@ async def _connected(url: str, doing: str) -> AsyncIterator[Db]:
 
 
 class PostgresStore(
-    OutboxMethods, CustomerMethods, FactsMethods, ChangesMethods, RecordMethods, StatsMethods
+    OutboxMethods,
+    CustomerMethods,
+    FactsMethods,
+    ChangesMethods,
+    RecordMethods,
+    StatsMethods,
+    HistoryMethods,
 ):
     """The ``Store`` on one PostgreSQL database. Create it with ``open_store(url)``."""
 
