@@ -31,8 +31,8 @@ from touchflow.config.store import (
 from touchflow.errors import StoreError
 from touchflow.send.lock import CLI_WAITS, DAEMON, StoreLock, StoreLockedError
 from touchflow.store import migrate_store, open_store
-from touchflow.store.boundary import HISTORY_TABLES
 from touchflow.store.copy import Copied, CopyProgress, copy_store
+from touchflow.store.history import HISTORY_TABLES
 
 
 @cli.group(name="store", short_help="The store itself: its schema, a copy of it.")
@@ -112,29 +112,32 @@ def copy(project_dir: Path, locations: tuple[str, ...], replace: bool) -> None:
     rows keep their keys, and only the customers SRC still had to re-plan are
     marked changed on DST.
     """
-    source, destination = _copy_locations(project_dir, locations)
-    shown = shown_location(source), shown_location(destination)
+    (source, destination), shown = _copy_locations(project_dir, locations)
     if store_missing(source):
         raise arg_error("SRC", f"no store at {shown[0]}")
-    with _held(source, "copying it"), _held(destination, "copying into it"):
+    with _held(source, shown[0], "copying it"), _held(destination, shown[1], "copying into it"):
         copied = run_async(_copy(source, destination, replace=replace))
     _report(copied, *shown)
 
 
 def _copy_locations(
     project_dir: Path, given: tuple[str, ...]
-) -> tuple[StoreLocation, StoreLocation]:
-    """``(SRC, DST)`` from the arguments: one is DST (SRC: the project's store)."""
+) -> tuple[tuple[StoreLocation, StoreLocation], tuple[str, str]]:
+    """``(SRC, DST)`` from the arguments (one: DST, and SRC is the project's store), and
+    how messages show them."""
     if not 1 <= len(given) <= 2:
         raise arg_error("[SRC] DST", f"expected 1 or 2 stores, got {len(given)}")
     names = ("SRC", "DST")[2 - len(given) :]
     found = [_location(name, value) for name, value in zip(names, given, strict=True)]
+    shown = [shown_location(location) for location in found]
     if len(found) == 1:
-        found.insert(0, load_project(project_dir).store_location())
+        config = load_project(project_dir)
+        found.insert(0, config.store_location())
+        shown.insert(0, app.shown_store(config))
     source, destination = found
     if _same(source, destination):
-        raise arg_error("DST", f"{shown_location(destination)} is SRC itself")
-    return source, destination
+        raise arg_error("DST", f"{shown[1]} is SRC itself")
+    return (source, destination), (shown[0], shown[1])
 
 
 def _location(name: str, value: str) -> StoreLocation:
@@ -158,7 +161,7 @@ def _same(a: StoreLocation, b: StoreLocation) -> bool:
 
 
 @contextmanager
-def _held(location: StoreLocation, doing: str) -> Iterator[None]:
+def _held(location: StoreLocation, shown: str, doing: str) -> Iterator[None]:
     """The store's daemon lock, held while copying: no daemon plans, sends or starts."""
     lock = StoreLock(location, holder=COPIER)
     try:
@@ -167,7 +170,7 @@ def _held(location: StoreLocation, doing: str) -> Iterator[None]:
         if exc.holder != DAEMON:
             raise
         raise DaemonRunningError(
-            f"a daemon (`touchflow run`) is using the store {shown_location(location)}; "
+            f"a daemon (`touchflow run`) is using the store {shown}; "
             f"{doing} while it plans and sends would copy half of a moving store. "
             "Stop it first."
         ) from None

@@ -19,7 +19,7 @@ a change that raced with another one is skipped instead of overwriting it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -34,6 +34,7 @@ from touchflow.models import (
     Suppression,
     SuppressionScope,
 )
+from touchflow.store.history import HistoryRead, HistoryWrite
 from touchflow.store.writes import CustomersWrite, Erasure, EventsWrite, Finish, Removal
 
 # Customers a page of facts holds: planning memory follows the page, not the store.
@@ -336,76 +337,6 @@ class StatsStore(Protocol):
         """``(reason, rows, customers)``: rows cancelled or failed with one of ``reasons``
         due since ``since``; and as ``"retry"`` the rows retrying after ``retries`` or more
         attempts (left out when there are none)."""
-        ...
-
-
-# What ``store copy`` moves, in the order it moves them: every row of these tables, and
-# as "changes" the customers still to re-plan (each once).
-HISTORY_TABLES = ("customers", "events", "suppressions", "outbox", "changes")
-# Meta a store keeps of itself, not of the project's data: never copied.
-OWN_META = frozenset({"schema_version"})
-
-
-class HistoryRead(Protocol):
-    """A whole store at one moment, a page at a time (``HistoryStore.read_history``).
-    Every page is in its key's byte order and starts after ``after`` ("" before all)."""
-
-    async def counts(self) -> dict[str, int]:
-        """Rows per table of ``HISTORY_TABLES`` ("changes": customers to re-plan)."""
-        ...
-
-    async def meta(self) -> dict[str, str]:
-        """Every meta key but ``OWN_META``."""
-        ...
-
-    async def customers(self, after: str, limit: int) -> list[Customer]: ...
-
-    async def events(self, after: str, limit: int) -> list[Event]:
-        """Every event by id, also those whose customer is not in the store."""
-        ...
-
-    async def suppressions(self, after: tuple[str, str], limit: int) -> list[Suppression]:
-        """By ``(email, scope)``, the hashed addresses of erasures too."""
-        ...
-
-    async def outbox(self, after: str, limit: int) -> list[OutboxRow]:
-        """By key, every state, every column as stored (claims, attempts, Message-IDs)."""
-        ...
-
-    async def changed(self, after: str, limit: int) -> list[str]:
-        """Ids of the customers whose changes are still pending, each once."""
-        ...
-
-
-class HistoryWrite(Protocol):
-    """Rows written as they are, inside the one transaction ``HistoryStore.write_history``
-    opened: nothing is stored unless the whole block ends without raising. A row is
-    written whole (its times, attempts, claim, Message-ID as given) and records no
-    change of its own: which customers are to be re-planned is ``put_changed``'s."""
-
-    async def counts(self) -> dict[str, int]:
-        """As ``HistoryRead.counts``, including this block's writes."""
-        ...
-
-    async def clear(self) -> None:
-        """Delete every row of every table of ``HISTORY_TABLES`` and the meta but
-        ``OWN_META``."""
-        ...
-
-    async def put_customers(self, customers: Sequence[Customer]) -> None: ...
-
-    async def put_events(self, events: Sequence[Event]) -> None: ...
-
-    async def put_suppressions(self, suppressions: Sequence[Suppression]) -> None: ...
-
-    async def put_outbox(self, rows: Sequence[OutboxRow]) -> None: ...
-
-    async def put_changed(self, customer_ids: Sequence[str]) -> None:
-        """Mark these customers changed, as a write of their facts would."""
-        ...
-
-    async def put_meta(self, items: Mapping[str, str]) -> None:
-        """Set these meta keys (``OWN_META`` ones are refused with ``ValueError``)."""
         ...
 
 

@@ -22,7 +22,8 @@ from typing import Protocol, TypeVar
 
 from touchflow.config.store import shown_location, store_location
 from touchflow.errors import StoreError
-from touchflow.store.boundary import HISTORY_TABLES, HistoryRead, HistoryWrite, Store
+from touchflow.store.boundary import Store
+from touchflow.store.history import HISTORY_TABLES, HistoryRead, HistoryWrite
 
 # Rows read, then written, at a time.
 COPY_PAGE = 5_000

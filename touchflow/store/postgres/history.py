@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from touchflow.models import Customer, Event, OutboxRow, Suppression
-from touchflow.store.boundary import HISTORY_TABLES, OWN_META, HistoryRead, HistoryWrite
+from touchflow.store.history import HISTORY_TABLES, OWN_META, HistoryRead, HistoryWrite
 from touchflow.store.postgres.columns import (
     aware,
     customer,

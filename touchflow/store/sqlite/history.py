@@ -14,7 +14,7 @@ from typing import Any
 import aiosqlite
 
 from touchflow.models import Customer, Event, OutboxRow, Suppression
-from touchflow.store.boundary import HISTORY_TABLES, OWN_META, HistoryRead, HistoryWrite
+from touchflow.store.history import HISTORY_TABLES, OWN_META, HistoryRead, HistoryWrite
 from touchflow.store.sqlite.columns import (
     customer,
     customer_params,
