@@ -85,28 +85,32 @@ class _Write(_Read):
         async with self._db.cursor() as cursor:
             await cursor.executemany(SQL[name], params)
 
-    async def _put(self, name: str, params: Iterable[tuple[Any, ...]]) -> None:
-        """Insert rows, and forget the changes the schema's triggers recorded for them."""
+    async def _put(self, name: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert rows in one statement, one array per column, and forget the changes the
+        schema's triggers recorded for them."""
+        if not rows:
+            return
         ((last,),) = await self._rows("history_last_change")
-        await self._many(name, params)
+        await self._db.execute(SQL[name], [list(column) for column in zip(*rows, strict=True)])
         await self._db.execute(SQL["history_forget_changes_after"], (last,))
 
     async def put_customers(self, customers: Sequence[Customer]) -> None:
-        rows = (customer_params(c, _maybe(c.created_at)) for c in customers)
-        await self._put("history_put_customer", rows)
+        rows = [customer_params(c, _maybe(c.created_at)) for c in customers]
+        await self._put("history_put_customers", rows)
 
     async def put_events(self, events: Sequence[Event]) -> None:
-        rows = ((e.id, e.type, e.customer_id, aware(e.at), json_text(dict(e.data))) for e in events)
-        await self._put("history_put_event", rows)
+        rows = [(e.id, e.type, e.customer_id, aware(e.at), json_text(dict(e.data))) for e in events]
+        await self._put("history_put_events", rows)
 
     async def put_suppressions(self, suppressions: Sequence[Suppression]) -> None:
-        await self._put("history_put_suppression", (suppression_params(s) for s in suppressions))
+        await self._put("history_put_suppressions", [suppression_params(s) for s in suppressions])
 
     async def put_outbox(self, rows: Sequence[OutboxRow]) -> None:
-        await self._many("history_put_outbox", map(_outbox_params, rows))
+        await self._put("history_put_outbox", [_outbox_params(r) for r in rows])
 
     async def put_changed(self, customer_ids: Sequence[str]) -> None:
-        await self._many("mark_changed", [(i,) for i in customer_ids])
+        if customer_ids:
+            await self._db.execute(SQL["history_put_changed"], (list(customer_ids),))
 
     async def put_meta(self, items: Mapping[str, str]) -> None:
         if own := OWN_META.intersection(items):

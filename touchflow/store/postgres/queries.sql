@@ -463,19 +463,37 @@ SELECT COALESCE(MAX(seq), 0) FROM changes
 -- name: history_forget_changes_after
 DELETE FROM changes WHERE seq > %s
 
--- name: history_put_customer
+-- name: history_put_customers
+-- A page in one statement, one array per column (as insert_outbox).
 INSERT INTO customers ({customer_columns}, birthday_md, since_md, created_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+SELECT v.id, v.email, v.phone, v.first_name, v.last_name, v.timezone, v.locale, v.country,
+    v.birthday, v.customer_since, v.consent_marketing, v.attributes::jsonb, v.birthday_md,
+    v.since_md, v.created_at
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+    %s::text[], %s::text[], %s::date[], %s::date[], %s::boolean[], %s::text[], %s::text[],
+    %s::text[], %s::timestamptz[])
+    AS v(id, email, phone, first_name, last_name, timezone, locale, country, birthday,
+         customer_since, consent_marketing, attributes, birthday_md, since_md, created_at)
 
--- name: history_put_event
-INSERT INTO events (id, type, customer_id, at, data) VALUES (%s, %s, %s, %s, %s)
+-- name: history_put_events
+INSERT INTO events (id, type, customer_id, at, data)
+SELECT v.id, v.type, v.customer_id, v.at, v.data::jsonb
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[])
+    AS v(id, type, customer_id, at, data)
 
--- name: history_put_suppression
-INSERT INTO suppressions (email, scope, reason, created_at) VALUES (%s, %s, %s, %s)
+-- name: history_put_suppressions
+INSERT INTO suppressions (email, scope, reason, created_at)
+SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[])
 
 -- name: history_put_outbox
 INSERT INTO outbox ({outbox_columns})
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::boolean[],
+    %s::text[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::integer[],
+    %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::text[],
+    %s::timestamptz[], %s::timestamptz[], %s::timestamptz[])
+
+-- name: history_put_changed
+INSERT INTO changes (customer_id) SELECT * FROM unnest(%s::text[])
 
 -- name: history_clear_customers
 DELETE FROM customers
