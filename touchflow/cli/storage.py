@@ -97,11 +97,11 @@ def copy(project_dir: Path, locations: tuple[str, ...], replace: bool) -> None:
     suppressions, the outbox with its history (every state, attempt, claim, reason,
     Message-ID and send time) and the daemon's meta (where its full plan stopped).
 
-    SRC and DST are each a SQLite file (a path, or sqlite:///path) or a PostgreSQL
-    database (postgresql://user@host:port/database, its options too). Without SRC,
-    the project's store (touchflow.yaml's `store:`, or TOUCHFLOW_STORE_URL). A
-    password never goes on the command line (others see it in `ps`): PGPASSWORD or
-    ~/.pgpass gives it. SRC is left as it was.
+    SRC and DST are each a SQLite file (a path from the current directory, or
+    sqlite:///path) or a PostgreSQL database (postgresql://user@host:port/database,
+    its options too). Without SRC, the project's store (touchflow.yaml's `store:`,
+    or TOUCHFLOW_STORE_URL). A password never goes on the command line (others see
+    it in `ps`): PGPASSWORD or ~/.pgpass gives it. SRC is left as it was.
 
     DST gets it all in one transaction: a copy that fails or is stopped half-way
     leaves DST as it was. A DST that holds customers, events, suppressions or
