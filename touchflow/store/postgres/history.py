@@ -28,6 +28,12 @@ from touchflow.store.postgres.connection import Connection, Db, fetch
 from touchflow.store.postgres.queries import SQL
 from touchflow.store.values import json_text
 
+# Every table of HISTORY_TABLES emptied, one statement each.
+_CLEARS = (
+    "history_clear_customers", "history_clear_events", "history_clear_suppressions",
+    "history_clear_outbox", "history_clear_changes",
+)  # fmt: skip
+
 
 class HistoryMethods(Connection):
     @asynccontextmanager
@@ -76,8 +82,8 @@ class _Read:
 
 class _Write(_Read):
     async def clear(self) -> None:
-        for table in HISTORY_TABLES:
-            await self._db.execute(SQL[f"history_clear_{table}"])
+        for clear in _CLEARS:
+            await self._db.execute(SQL[clear])
         keys = [(k,) for (k, _) in await self._rows("history_meta") if k not in OWN_META]
         await self._many("history_delete_meta", keys)
 

@@ -28,6 +28,12 @@ from touchflow.store.sqlite.outbox_rows import to_row
 from touchflow.store.sqlite.queries import SQL
 from touchflow.store.values import utc_text
 
+# Every table of HISTORY_TABLES emptied, one statement each.
+_CLEARS = (
+    "history_clear_customers", "history_clear_events", "history_clear_suppressions",
+    "history_clear_outbox", "history_clear_changes",
+)  # fmt: skip
+
 
 class HistoryMethods(Connection):
     @asynccontextmanager
@@ -75,8 +81,8 @@ class _Read:
 
 class _Write(_Read):
     async def clear(self) -> None:
-        for table in HISTORY_TABLES:
-            await run(self._db.execute(SQL[f"history_clear_{table}"]))
+        for clear in _CLEARS:
+            await run(self._db.execute(SQL[clear]))
         keys = [(k,) for (k, _) in await self._rows("history_meta") if k not in OWN_META]
         await run(self._db.executemany(SQL["history_delete_meta"], keys))
 
