@@ -30,6 +30,7 @@ from touchflow.http.state import Api
 from touchflow.models import OutboxRow
 from touchflow.project import load_with_links
 from touchflow.send.daemon import Daemon
+from touchflow.send.instance import Lead
 from touchflow.store.sqlite import SqliteStore
 
 TOKEN = "test-api-token-0123456789"
@@ -146,14 +147,16 @@ async def http_api(
     events: Sequence[dict[str, Any]] = (),
     config: str = HTTP_CONFIG,
     now: datetime = NOW,
+    lead: Lead | None = None,
 ) -> AsyncIterator[Setup]:
-    """The daemon's HTTP app on a fresh project, planned once at ``now``."""
+    """The daemon's HTTP app on a fresh project, planned once at ``now``; ``lead``: the
+    daemon's lock on its store (default: alone on it)."""
     root = write_http_project(tmp_path, customers=customers, events=events, config=config)
     project = load_with_links(root, ENV)
     async with project_channel(project) as channel, sample_store(project, now) as store:
         daemon = Daemon(
             project=project, store=store, channel=channel, clock=Clock.starting_at(now),
-            load=functools.partial(load_with_links, environ=ENV),
+            load=functools.partial(load_with_links, environ=ENV), lead=lead,
         )  # fmt: skip
         await daemon.start_up()
         api = Api(

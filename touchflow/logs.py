@@ -33,6 +33,13 @@ _AMBIGUOUS = re.compile(r'[\s="\[\]]')
 # What JSON leaves unescaped but some readers take for a line end or a control, and
 # half a surrogate pair, which could not even be written as UTF-8.
 _JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# The daemon's instance id (``touchflow.send.instance``): a field of every JSON record,
+# so the lines of several daemons gathered in one place say whose each one is.
+_instance: dict[str, str] = {}
+
+
+def set_instance(instance: str) -> None:
+    _instance["instance"] = instance
 
 
 class TextFormatter(logging.Formatter):
@@ -68,6 +75,7 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "msg": record.getMessage(),
+            **_instance,
             **getattr(record, "tf", {}),
         }
         if record.exc_info:

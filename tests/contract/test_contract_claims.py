@@ -271,14 +271,15 @@ async def test_reclaim_takes_back_only_claims_that_timed_out(store: Store) -> No
     assert await store.reclaim(now=minutes(1)) == []
 
 
-async def test_reclaim_every_claim_takes_back_claims_that_have_not_timed_out(
+async def test_reclaim_owners_gone_takes_back_claims_of_a_gone_owner_before_their_lease_ends(
     store: Store,
 ) -> None:
     await store.write_plan(
         [outbox_row("a", due=minutes(-10)), outbox_row("b", due=minutes(-5))], [], now=NOW
     )
+    # "dead" holds no lock on the store (no lock file; no instance lock on PostgreSQL).
     await store.claim_due(owner="dead", now=NOW, ttl=timedelta(hours=1), limit=10)
-    taken = await store.reclaim(now=minutes(1), every_claim=True)
+    taken = await store.reclaim(now=minutes(1), owners_gone=True)
     assert sorted(r.key for r in taken) == ["a", "b"]
     assert await states(store) == {"a": RETRY, "b": RETRY}
     assert [r.key for r in await store.claim_due(owner="w", now=minutes(1), ttl=TTL, limit=9)] == [
@@ -298,3 +299,34 @@ async def test_reclaim_leaves_the_claims_of_the_named_owner(store: Store) -> Non
     taken = await store.reclaim(now=minutes(5), except_owner="me")
     assert [r.key for r in taken] == ["dead"]
     assert (await one(store, "mine")).state is CLAIMED
+
+
+async def test_reclaim_of_one_owner_takes_back_its_claims_whatever_their_lease(
+    store: Store,
+) -> None:
+    await store.write_plan(
+        [outbox_row("mine", due=minutes(-10)), outbox_row("theirs", due=minutes(-5))],
+        [],
+        now=minutes(-60),
+    )
+    await store.claim_due(owner="me", now=NOW, ttl=timedelta(hours=1), limit=1)
+    await store.claim_due(owner="them", now=NOW, ttl=timedelta(minutes=1), limit=1)
+    taken = await store.reclaim(now=minutes(5), owner="me")  # theirs has expired: left
+    assert [r.key for r in taken] == ["mine"]
+    assert await states(store) == {"mine": RETRY, "theirs": CLAIMED}
+
+
+async def test_renew_claims_extends_the_lease_of_that_owner_only(store: Store) -> None:
+    await store.write_plan(
+        [outbox_row("mine", due=minutes(-10)), outbox_row("theirs", due=minutes(-5))],
+        [],
+        now=minutes(-60),
+    )
+    await store.claim_due(owner="me", now=NOW, ttl=timedelta(minutes=1), limit=1)
+    await store.claim_due(owner="them", now=NOW, ttl=timedelta(minutes=1), limit=1)
+    assert await store.renew_claims(owner="me", now=minutes(0.5), ttl=timedelta(minutes=2)) == 1
+    assert (await one(store, "mine")).claim_expires_at == minutes(2.5)
+    taken = await store.reclaim(now=minutes(2))  # mine was renewed, theirs was not
+    assert [r.key for r in taken] == ["theirs"]
+    assert (await one(store, "mine")).claim_owner == "me"
+    assert await store.renew_claims(owner="nobody", now=minutes(2), ttl=TTL) == 0

@@ -9,8 +9,10 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
@@ -32,6 +34,7 @@ from http_support import (
 from smtp_support import Handler, serve
 from starlette.routing import Route
 
+from touchflow.errors import StoreError
 from touchflow.http.app import create_app
 from touchflow.models import Category, OutboxRow, OutboxState
 from touchflow.project import load_with_links
@@ -137,7 +140,8 @@ async def timers_running(api: Setup) -> AsyncIterator[None]:
 async def test_healthz_is_503_until_the_timers_run_and_200_while_they_do(api: Setup) -> None:
     down = await api.client.get("/healthz")
     assert down.status_code == 503
-    assert down.json() == {"status": "unavailable", "scheduler": "not running", "timers": {}}
+    assert down.json()["status"] == "unavailable"
+    assert (down.json()["scheduler"], down.json()["timers"]) == ("not running", {})
 
     async with timers_running(api):
         up = await api.client.get("/healthz")
@@ -145,6 +149,60 @@ async def test_healthz_is_503_until_the_timers_run_and_200_while_they_do(api: Se
         assert up.json()["status"] == "ok"
         assert {"plan", "watch", "reclaim"} <= set(up.json()["timers"])
     assert (await api.client.get("/healthz")).status_code == 503
+
+
+@dataclass
+class ServerLead:
+    """A daemon's lock on a shared store whose server goes away when told to."""
+
+    instance: str = "web1-4242-beef"
+    down: bool = False
+
+    @property
+    def shared(self) -> bool:
+        return True
+
+    async def lead(self) -> bool:
+        if self.down:
+            raise StoreError("cannot lock store postgresql://db.internal/shop: connection refused")
+        return True
+
+
+async def health_when(api: Setup, status: int) -> dict[str, Any]:
+    """/healthz once it answers ``status`` (the watch timer looks every 2 s)."""
+    for _ in range(100):
+        answer = await api.client.get("/healthz")
+        if answer.status_code == status:
+            return dict(answer.json())
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"/healthz never answered {status}: {answer.json()}")
+
+
+async def test_healthz_and_metrics_say_the_instance_and_when_the_store_is_out_of_reach(
+    tmp_path: Path,
+) -> None:
+    lead = ServerLead()
+    async with http_api(tmp_path, lead=lead) as api, timers_running(api):
+        up = await health_when(api, 200)
+        assert (up["instance"], up["role"], up["store"]) == (
+            "web1-4242-beef", "planner", {"reachable": True},
+        )  # fmt: skip
+        scraped = (await api.client.get("/metrics")).text
+        info = 'touchflow_instance_info{instance="web1-4242-beef",role="planner"}'
+        assert (metric(scraped, info), metric(scraped, "touchflow_store_reachable")) == (1, 1)
+
+        lead.down = True  # the server restarts
+        down = await health_when(api, 503)
+        assert (down["status"], down["role"]) == ("unavailable", "sender")
+        assert down["store"]["reachable"] is False
+        assert down["store"]["error"].endswith("connection refused")
+        assert down["store"]["since"] is not None
+        scraped = (await api.client.get("/metrics")).text
+        assert metric(scraped, "touchflow_store_reachable") == 0
+
+        lead.down = False  # back: the daemon goes on
+        again = await health_when(api, 200)
+        assert again["store"] == {"reachable": True}
 
 
 def outbox_row(key: str, state: OutboxState, reason: str) -> OutboxRow:

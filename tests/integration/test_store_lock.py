@@ -25,14 +25,26 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreLocat
             yield url
 
 
-def test_a_second_daemon_is_refused_at_once_naming_the_first(store: StoreLocation) -> None:
-    with StoreLock(store):
+def test_a_second_daemon_on_a_sqlite_file_is_refused_at_once_naming_the_first(
+    tmp_path: Path,
+) -> None:
+    store = tmp_path / "store.sqlite3"
+    with StoreLock(store, instance="first"):
         started = time.monotonic()
         with pytest.raises(StoreLockedError) as refused:
-            StoreLock(store).acquire(wait=5)
+            StoreLock(store, instance="second").acquire(wait=5)
     assert time.monotonic() - started < 1  # no waiting for a daemon: it never lets go
     assert refused.value.holder == DAEMON
     assert "another `touchflow run` (pid " in str(refused.value)
+    assert "Several daemons can share a PostgreSQL store" in str(refused.value)
+
+
+def test_daemons_share_a_postgresql_store_and_a_command_is_refused_naming_one() -> None:
+    with fresh_store_url() as url, StoreLock(url, instance="a"), StoreLock(url, instance="b"):
+        with pytest.raises(StoreLockedError) as refused:
+            StoreLock(url, holder="touchflow customers delete").acquire(wait=5)
+    assert refused.value.holder == DAEMON
+    assert "a `touchflow run` (pid " in str(refused.value)
 
 
 def test_a_command_holding_the_store_is_named_not_taken_for_a_daemon(

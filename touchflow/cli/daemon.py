@@ -34,6 +34,7 @@ from touchflow.models import OutboxRow, OutboxState
 from touchflow.project import Project, load_with_links
 from touchflow.send import trouble
 from touchflow.send.daemon import Daemon, Service, Summary
+from touchflow.send.instance import Lead, new_instance_id
 from touchflow.send.lock import StoreLock
 from touchflow.store import REQUEUEABLE, open_store
 from touchflow.timecalc import zone
@@ -99,17 +100,19 @@ def run(
         read_secrets(os.environ)  # name a missing secret before anything else happens
     now = parse_now(now_text, project.config.timezone)
     clock = Clock.starting_at(now) if now_text else Clock()
-    lock = StoreLock(project.config.store_location())
+    instance = new_instance_id()
+    logs.set_instance(instance)
+    lock = StoreLock(project.config.store_location(), instance=instance)
     lock.acquire(wait=RUN_WAITS)  # a CLI command (`touchflow event`) holds it a moment
     try:
-        summary = run_async(_daemon(project, clock, once=once))
+        summary = run_async(_daemon(project, clock, lock, once=once))
     finally:
         lock.release()
     if summary is not None:
         click.echo(_summary_text(project, summary))
 
 
-async def _daemon(project: Project, clock: Clock, *, once: bool) -> Summary | None:
+async def _daemon(project: Project, clock: Clock, lock: Lead, *, once: bool) -> Summary | None:
     config = project.config
     signer = DkimSigner.from_settings(config.delivery.dkim) if config.delivery.dkim else None
     channel = open_channel(config.delivery, root=config.root, environ=os.environ)
@@ -118,7 +121,7 @@ async def _daemon(project: Project, clock: Clock, *, once: bool) -> Summary | No
             await app.ensure_sample(store, config, clock.now(), echo_err)
             daemon = Daemon(
                 project=project, store=store, channel=channel, clock=clock, signer=signer,
-                load=functools.partial(load_with_links, environ=os.environ),
+                load=functools.partial(load_with_links, environ=os.environ), lead=lock,
             )  # fmt: skip
             if once:
                 return await daemon.run_once()

@@ -16,7 +16,7 @@ class DaemonSettings:
     horizon: timedelta = timedelta(days=2)  # how far ahead touchpoints go into the outbox
     replan_every: timedelta = timedelta(minutes=15)  # full re-plan, besides fact changes
     catch_up: timedelta = timedelta(days=7)  # how far back a restart plans missed sends
-    claim_timeout: timedelta = timedelta(minutes=5)  # a claim older than this is taken back
+    claim_timeout: timedelta = timedelta(minutes=5)  # a claim's lease (renewed by a live owner)
     retry_first: timedelta = timedelta(minutes=1)  # first backoff; doubles up to retry_max
     retry_max: timedelta = timedelta(hours=1)
     shutdown_grace: timedelta = timedelta(seconds=30)  # in-flight sends after SIGTERM

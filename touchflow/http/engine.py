@@ -18,6 +18,7 @@ from typing import Protocol
 from touchflow import logs
 from touchflow.clock import Clock
 from touchflow.project import Project
+from touchflow.send.instance import Standing
 from touchflow.store import Store
 
 
@@ -40,6 +41,11 @@ class Engine(Protocol):
 
     def timers(self) -> dict[str, datetime | None] | None:
         """Timer name → next run, or None when the scheduler is not running."""
+        ...
+
+    @property
+    def standing(self) -> Standing:
+        """This daemon among the daemons of its store: instance id, role, the store reached."""
         ...
 
 

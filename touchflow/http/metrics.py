@@ -57,6 +57,14 @@ class Metrics:
             "Unix time the last message was accepted (0: none yet).",
             registry=r,
         )
+        self.instance = Gauge(
+            "touchflow_instance_info",
+            "This daemon: its instance id and role (planner: it plans; sender: it only sends).",
+            ["instance", "role"], registry=r,
+        )  # fmt: skip
+        self.store_reachable = Gauge(
+            "touchflow_store_reachable", "1 while the daemon reaches its store, else 0.", registry=r
+        )
         self._outbox = _OutboxCollector()
         r.register(self._outbox)
         self._observer = _LogObserver(self)
@@ -76,6 +84,10 @@ class Metrics:
     async def render(self) -> bytes:
         """The text Prometheus reads, with the store's counts as of now."""
         store, now = self._engine.store, self._engine.clock.now()
+        standing = self._engine.standing
+        self.instance.clear()
+        self.instance.labels(standing.instance, standing.role).set(1)
+        self.store_reachable.set(1 if standing.store_ok else 0)
         if not self._seeded:  # after a restart: the last send the store remembers
             last = await store.last_sent_at()
             if last is not None and not self._seen_send:

@@ -148,7 +148,9 @@ def _operations() -> dict[str, Any]:
                     "200": _json(
                         "Running (degraded: some customers' messages need a look).", _ref("Health")
                     ),
-                    "503": _json("Starting or stopping.", _ref("Health")),
+                    "503": _json(
+                        "Starting or stopping, or the store out of reach.", _ref("Health")
+                    ),
                 },
             }
         },
@@ -292,8 +294,14 @@ def _health() -> dict[str, Any]:
                     required=["reason", "rows", "customers", "message"],
                 ),
             },
+            "instance": _TEXT,
+            "role": {"enum": ["planner", "sender"]},
+            "store": _object(
+                {"reachable": {"type": "boolean"}, "since": _NULLABLE_TIME, "error": _TEXT},
+                required=["reachable"],
+            ),
         },
-        required=["status", "scheduler", "timers"],
+        required=["status", "scheduler", "timers", "instance", "role", "store"],
     )
 
 

@@ -13,6 +13,7 @@ from touchflow.http.errors import JSONLine
 from touchflow.http.metrics import CONTENT_TYPE
 from touchflow.http.state import api_of
 from touchflow.send import trouble
+from touchflow.send.instance import Standing
 
 TIMERS = ("plan", "watch", "reclaim")  # always there while running; "dispatch" only when due
 _NO_CACHE = {"Cache-Control": "no-store"}
@@ -20,10 +21,12 @@ _NO_CACHE = {"Cache-Control": "no-store"}
 
 async def healthz(request: Request) -> Response:
     """200 while the scheduler runs its timers (``degraded`` with the problems when some
-    customers' messages are in trouble: touchflow.send.trouble); 503 while starting or stopping."""
+    customers' messages are in trouble: touchflow.send.trouble); 503 while starting or
+    stopping, or while the store is out of reach. Which instance answers, and its role."""
     engine = api_of(request).engine
     timers = engine.timers()
-    ok = timers is not None and all(name in timers for name in TIMERS)
+    standing = engine.standing
+    ok = timers is not None and all(name in timers for name in TIMERS) and standing.store_ok
     shown = {
         name: when.isoformat() if when is not None else None
         for name, when in sorted((timers or {}).items())
@@ -34,6 +37,9 @@ async def healthz(request: Request) -> Response:
         "status": ("degraded" if problems else "ok") if ok else "unavailable",
         "scheduler": "running" if timers is not None else "not running",
         "timers": shown,
+        "instance": standing.instance,
+        "role": standing.role,
+        "store": _store(standing),
     }
     if problems:
         body["problems"] = [
@@ -41,6 +47,14 @@ async def healthz(request: Request) -> Response:
             for p in problems
         ]
     return JSONLine(body, status_code=200 if ok else 503, headers=_NO_CACHE)
+
+
+def _store(standing: Standing) -> dict[str, object]:
+    """Whether the daemon reaches its store; since when not, and what the driver said."""
+    if standing.store_ok:
+        return {"reachable": True}
+    since = standing.since.isoformat() if standing.since is not None else None
+    return {"reachable": False, "since": since, "error": standing.error}
 
 
 async def metrics(request: Request) -> Response:

@@ -7,7 +7,11 @@ Three timer jobs, never one job per send:
 - ``watch``: every ``daemon.watch_every``, re-plan customers whose facts changed
   (the store's ``changes`` table), reload rules/templates that changed on disk and
   have the dispatch loop look at the store's next due row;
-- ``reclaim``: take back claims that outlived ``daemon.claim_timeout``.
+- ``reclaim``: renew this daemon's claims, take back those of others that outlived
+  ``daemon.claim_timeout`` or whose daemon is gone.
+
+On a store several daemons share (PostgreSQL), every daemon claims and sends, and
+only the one holding the lead plans (``touchflow.send.daemon_sharing``).
 
 Beside them the dispatch loop (``touchflow.send.dispatch_loop``) sleeps until the next
 ready row or a wake-up, and drains again at once when rows became ready meanwhile.
@@ -31,9 +35,11 @@ from touchflow.messages.dkim import DkimSigner
 from touchflow.project import Project, load_project_checked
 from touchflow.send.daemon_planning import DaemonPlanning
 from touchflow.send.daemon_reload import fingerprint, load_fresh
+from touchflow.send.daemon_sharing import Sharing
 from touchflow.send.daemon_timers import log_job_event, next_runs, start_timers
 from touchflow.send.dispatch import Dispatcher, Tally
 from touchflow.send.dispatch_loop import DispatchLoop
+from touchflow.send.instance import Alone, Lead, Standing, new_instance_id
 from touchflow.store import Store
 
 if TYPE_CHECKING:  # imported by daemon_timers when the timers start (not for `run --once`)
@@ -69,8 +75,11 @@ class Daemon:
         clock: Clock,
         signer: DkimSigner | None = None,
         load: Callable[[Path], Project] = load_project_checked,
+        lead: Lead | None = None,
     ) -> None:
         self.project = project
+        if lead is None:  # a daemon no lock holds (a test): alone, and planning
+            lead = Alone(new_instance_id())
         self._load = load  # how a reload reads the project (with the environment's secrets)
         self.store = store
         self.clock = clock
@@ -80,6 +89,7 @@ class Daemon:
             project=lambda: self.project,
             clock=clock.now,
             signer=signer,
+            owner=lead.instance,
         )
         self._files = fingerprint(project.config.root)
         self._scheduler: AsyncIOScheduler | None = None
@@ -89,6 +99,15 @@ class Daemon:
         self._reloading = asyncio.Lock()
         self._tasks: set[asyncio.Task[bool]] = set()  # from signals, until done
         self._services: Sequence[Service] = ()
+        self._sharing = Sharing(
+            lead, store, clock, on_changes=self._replan_notified, on_ready=self._dispatch.wake,
+            on_lead=self._plans.at_start,
+        )  # fmt: skip
+
+    @property
+    def standing(self) -> Standing:
+        """This daemon among the others of its store (/healthz, /metrics)."""
+        return self._sharing.standing
 
     # --- the two ways to run ---------------------------------------------------
 
@@ -112,6 +131,7 @@ class Daemon:
         # Send what is already due first (after a crash: the claims taken back), then plan:
         # every row is checked against a fresh plan of its customer before it goes out.
         await self._take_back_claims()
+        await self._sharing.planner()
         self._scheduler = start_timers(
             self.project.config.daemon,
             plan=self._plan_job,
@@ -121,10 +141,14 @@ class Daemon:
             listener=self._on_job_event,
         )
         self._dispatch.start()
+        self._sharing.start()
         self._services = services
         for service in services:
             await service.start(self.stop)
-        logs.log.info("touchflow is running; dispatching with %s", self.dispatcher.channel.name)
+        logs.log.info(
+            "touchflow is running as instance %s (%s); dispatching with %s",
+            self.standing.instance, self.standing.role, self.dispatcher.channel.name,
+        )  # fmt: skip
         await self._stop.wait()
         await self._shut_down()
 
@@ -150,8 +174,11 @@ class Daemon:
     # --- start-up -------------------------------------------------------------------
 
     async def start_up(self) -> int:
-        """Take back claims of a dead predecessor, then plan what changed and what is ahead."""
+        """Take back claims of a dead predecessor, then plan what changed and what is ahead
+        (if this daemon plans: on a shared store, the one holding the lead does)."""
         await self._take_back_claims()
+        if not await self._sharing.planner():
+            return 0
         return await self._plans.at_start()
 
     async def _warm_up(self) -> None:
@@ -161,7 +188,9 @@ class Daemon:
             self.dispatcher.preparer.want(self.project)
 
     async def _take_back_claims(self) -> None:
-        stale = await self.store.reclaim(now=self.clock.now(), every_claim=True)
+        stale = await self.store.reclaim(
+            now=self.clock.now(), owners_gone=True, except_owner=self.dispatcher.owner
+        )
         if stale:
             logs.log.warning(
                 "took back %d touchpoint(s) a previous run had claimed but not finished "
@@ -175,27 +204,40 @@ class Daemon:
         return await self._plans.ahead()
 
     async def plan_changes(self) -> int:
-        """Re-plan customers whose facts changed, looking back ``catch_up`` for late events."""
+        """Re-plan customers whose facts changed, looking back ``catch_up`` for late events
+        (if this daemon plans; else 0: the one that plans has heard of them)."""
+        if not await self._sharing.planner():
+            return 0
         return await self._plans.changes()
+
+    async def _replan_notified(self) -> None:
+        await self.plan_changes()
+        self._dispatch.wake()
 
     # --- timer jobs -----------------------------------------------------------------
 
     async def _plan_job(self) -> None:
-        await self.plan_changes()
-        await self.plan_ahead()
+        if await self._sharing.planner():
+            await self.plan_changes()
+            await self.plan_ahead()
         await self.wake()
 
     async def _watch_job(self) -> None:
         await self.reload_if_changed()
-        await self.plan_changes()
+        await self.plan_changes()  # also where the lead is taken when its holder stopped
         # Also without changes: another process may have made a row ready without noting
         # a change (a script's UPDATE), or the wall clock jumped. One indexed MIN() a tick.
         await self.wake()
 
     async def _reclaim_job(self) -> None:
         # Our own claims are always finished by our dispatcher (every send has a
-        # timeout): taking them back mid-batch would send them twice.
-        taken = await self.store.reclaim(now=self.clock.now(), except_owner=self.dispatcher.owner)
+        # timeout): taking them back mid-batch would send them twice. Their lease is
+        # renewed, so no other daemon takes them back either.
+        now, owner = self.clock.now(), self.dispatcher.owner
+        await self.store.renew_claims(
+            owner=owner, now=now, ttl=self.project.config.daemon.claim_timeout
+        )
+        taken = await self.store.reclaim(now=now, owners_gone=True, except_owner=owner)
         if taken:
             logs.log.warning("took back %d claim(s) older than daemon.claim_timeout", len(taken))
             await self.wake()
@@ -225,7 +267,8 @@ class Daemon:
             "reloaded %d rules and the templates; re-planning", len(fresh.rules),
             extra={"tf": {"event": "reload"}},
         )  # fmt: skip
-        await self.plan_ahead()
+        if await self._sharing.planner():
+            await self.plan_ahead()
         await self.wake()
         return True
 
@@ -253,7 +296,8 @@ class Daemon:
             await service.stop()
         await self._dispatch.stop(self.project.config.daemon.shutdown_grace.total_seconds())
         self._scheduler.shutdown(wait=False)
-        released = await self.store.reclaim(now=self.clock.now(), every_claim=True)
+        await self._sharing.stop()
+        released = await self.store.reclaim(now=self.clock.now(), owner=self.dispatcher.owner)
         if released:
             logs.log.warning("%d send(s) did not finish in time; they are retried", len(released))
         logs.log.info("stopped")

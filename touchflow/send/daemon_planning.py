@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from datetime import datetime
 
 from touchflow import logs
@@ -32,7 +33,7 @@ class DaemonPlanning:
         self._store = store
         self._clock = clock
         # Plans read the outbox, then write it: two at once could write older facts last.
-        self.turn = asyncio.Lock()  # a page of a full plan, changes, an erasure
+        self.turn = _Turn(store)  # a page of a full plan, changes, an erasure
         self._full_plan = asyncio.Lock()  # one full plan at a time
         # The end of the window of the last re-plan of changes, if it planned everyone.
         self._planned_everyone: datetime | None = None
@@ -142,6 +143,30 @@ class DaemonPlanning:
                 return None
             ids |= replanned
         return ids
+
+
+class _Turn:
+    """The planning turn: this process's lock, then the store's (``planning_turn``: no
+    other process of the store plans meanwhile, on a store several daemons share)."""
+
+    def __init__(self, store: Store) -> None:
+        self._mine = asyncio.Lock()
+        self._store = store
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> None:
+        await self._mine.acquire()
+        try:
+            await self._stack.enter_async_context(self._store.planning_turn())
+        except BaseException:
+            self._mine.release()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self._stack.aclose()
+        finally:
+            self._mine.release()
 
 
 def _plan_fields(scope: str, seconds: float) -> dict[str, dict[str, object]]:

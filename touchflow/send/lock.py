@@ -1,9 +1,10 @@
-"""One writer that plans per store: an exclusive lock file next to the SQLite file, or
-the PostgreSQL store's advisory lock (``touchflow.store.writer_lock``).
+"""The daemon's lock on its store: an exclusive lock file next to the SQLite file (one
+daemon per file), or the PostgreSQL store's advisory locks (``touchflow.store.writer_lock``),
+which every daemon of the store shares and where one of them holds the lead (it plans).
 
 The daemon holds it while it runs; a few CLI commands (`touchflow event`, `customers
-delete`, `sample --remove/--reset`) hold it for a moment so no daemon plans while they
-change the outbox. ``flock`` is released by the kernel when the process dies, even by
+delete`, `sample --remove/--reset`) hold it alone for a moment so no daemon plans while
+they change the outbox. ``flock`` is released by the kernel when the process dies, even by
 SIGKILL, so a crashed holder never leaves a stale lock behind; the pid and the holder's
 command written into the file only serve the error message. PostgreSQL lets go of its
 lock when the holder's session ends, killed or not.
@@ -11,6 +12,7 @@ lock when the holder's session ends, killed or not.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import time
@@ -37,16 +39,34 @@ class StoreLockedError(TouchflowError):
 
 
 class StoreLock:
-    def __init__(self, location: StoreLocation, *, holder: str = DAEMON) -> None:
+    """``instance``: a daemon's id (``touchflow.send.instance``); a daemon on PostgreSQL
+    shares the store with the other daemons, everywhere else the lock is held alone."""
+
+    def __init__(
+        self, location: StoreLocation, *, holder: str = DAEMON, instance: str | None = None
+    ) -> None:
         self.store = shown_location(location)
         self.holder = holder
+        self.instance = instance or ""
         self._fd: int | None = None
         self._server: WriterLock | None = None
         if isinstance(location, Path):
             self.path: Path | None = location.with_name(location.name + ".lock")
         else:
             self.path = None
-            self._server = writer_lock(location, holder)
+            self._server = writer_lock(location, holder, instance=instance)
+
+    @property
+    def shared(self) -> bool:
+        """Whether other daemons may run on this store beside this one."""
+        return self._server is not None and bool(self.instance)
+
+    async def lead(self) -> bool:
+        """Whether this daemon plans now: always alone on its store; on a shared store
+        if it holds the lead (taken when free). ``StoreError``: the store is out of reach."""
+        if self._server is None or not self.instance:
+            return True
+        return await asyncio.to_thread(self._server.lead)
 
     def acquire(self, *, wait: float = 0.0) -> None:
         """Take the lock. A CLI command holds it for a moment only, so while one does,
@@ -86,12 +106,15 @@ class StoreLock:
     def _locked(self, pid: str, holder: str) -> StoreLockedError:
         store = self.store
         by = f" (pid {pid})" if pid else ""
-        if holder == DAEMON:
+        if holder == DAEMON and self.path is not None:
             message = (
                 f"another `touchflow run`{by} is using the store {store}; two daemons on one "
-                "store could send twice, so this one does not start. Stop the other one first "
-                "(or point this one at another store)."
+                "SQLite file could send twice, so this one does not start. Stop the other one "
+                "first (or point this one at another store). Several daemons can share a "
+                'PostgreSQL store (docs/operations.md, "More than one daemon").'
             )
+        elif holder == DAEMON:
+            message = f"a `touchflow run`{by} is using the store {store}; stop it first."
         else:
             message = (
                 f"`{holder}`{by} is changing the store {store} right now; "

@@ -214,12 +214,30 @@ class OutboxStore(Protocol):
         claimed by ``owner`` is, and only then is its suppression written."""
         ...
 
+    async def renew_claims(self, *, owner: str, now: datetime, ttl: timedelta) -> int:
+        """Extend every claim ``owner`` holds to ``now + ttl``: the lease a live owner keeps
+        while its sends take longer than one ``ttl``. How many it holds."""
+        ...
+
     async def reclaim(
-        self, *, now: datetime, every_claim: bool = False, except_owner: str | None = None
+        self,
+        *,
+        now: datetime,
+        owners_gone: bool = False,
+        owner: str | None = None,
+        except_owner: str | None = None,
     ) -> list[OutboxRow]:
-        """Claims that timed out by ``now`` (or all of them: their owner is known dead) go
-        back to retry, ready at ``now`` (reason ``claim_expired``); ``except_owner``: leave
-        that owner's. The rows are returned as they were (claimed)."""
+        """Claims go back to retry, ready at ``now`` (reason ``claim_expired``); the rows
+        are returned as they were (claimed). Which claims:
+
+        - by default those whose lease ended by ``now``;
+        - ``owners_gone``: those too whose owner is known gone, whatever their lease: on
+          a store one daemon holds alone (SQLite, behind its lock file) every owner is;
+          on PostgreSQL an owner whose session no longer holds its instance lock
+          (``touchflow.store.postgres.lock``);
+        - ``owner``: that owner's, whatever their lease (a daemon letting go of its own
+          as it stops);
+        - ``except_owner``: never that owner's."""
         ...
 
     async def next_ready_at(self) -> datetime | None:
@@ -264,6 +282,20 @@ class ChangesStore(Protocol):
 
     async def drop_changes(self, upto: int) -> None:
         """Forget the changes up to ``upto`` (a seq ``pending_changes`` gave), not later ones."""
+        ...
+
+    def planning_turn(self) -> AbstractAsyncContextManager[None]:
+        """Held while one planning step reads the outbox and writes it (a page of a full
+        plan, a re-plan of changes, an erasure): no other process of this store plans
+        meanwhile. A store one daemon holds alone (SQLite) needs none; PostgreSQL takes
+        an advisory lock, waiting for it."""
+        ...
+
+    def wake_ups(self) -> AsyncIterator[str]:
+        """What other processes commit, as it is committed: ``"changes"`` (a customer's
+        facts changed) or ``"ready"`` (the plan wrote rows). A store that cannot tell
+        ends at once: the daemon's ``watch`` timer polls. A lost connection to the store
+        raises ``StoreError``; the caller starts again."""
         ...
 
 

@@ -72,18 +72,23 @@ def _driver() -> None:
 
 
 class WriterLock(Protocol):
-    """A store's single-daemon lock where the store itself keeps it (PostgreSQL)."""
+    """A store's daemon lock where the store itself keeps it (PostgreSQL)."""
 
     def try_acquire(self) -> tuple[str, str] | None:
         """None if taken now; else ``(pid, holder)`` of whoever has it ("" if unknown)."""
         ...
 
+    def lead(self) -> bool:
+        """A daemon's: whether it is the one that plans (kept, or taken if free)."""
+        ...
+
     def release(self) -> None: ...
 
 
-def writer_lock(url: str, holder: str) -> WriterLock:
-    """The single-daemon lock of the PostgreSQL store at ``url``."""
+def writer_lock(url: str, holder: str, *, instance: str | None = None) -> WriterLock:
+    """The lock of the PostgreSQL store at ``url``: a daemon (``instance`` given) shares
+    it with other daemons; a command holds it alone."""
     _driver()
     from touchflow.store.postgres.lock import AdvisoryLock
 
-    return AdvisoryLock(url, holder)
+    return AdvisoryLock(url, holder, instance=instance)

@@ -13,8 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from touchflow.store.postgres.connection import Connection, Db, fetch
+import psycopg
+
+from touchflow.errors import StoreError
+from touchflow.store.postgres.connection import Connection, Db, connection_options, fetch
 from touchflow.store.postgres.queries import SQL
 
 WAIT = 2.0  # seconds the reader waits for writers in flight, then reports nothing yet
@@ -42,6 +47,54 @@ class ChangesMethods(Connection):
     async def drop_changes(self, upto: int) -> None:
         async with self._transaction("clear changes in") as db:
             await db.execute(SQL["drop_changes"], (upto,))
+
+
+class SharingMethods(Connection):
+    """What lets several daemons share the store: one planning step at a time, and
+    word of what another one committed. Each on a connection of its own, outside the
+    pool: a session lock and a LISTEN outlive a transaction."""
+
+    _turn_db: Db | None = None
+
+    @asynccontextmanager
+    async def planning_turn(self) -> AsyncIterator[None]:
+        with self._errors("take the planning turn of"):
+            db = await self._turn_connection()
+            await db.execute(SQL["planning_turn"])
+        try:
+            yield
+        finally:
+            try:
+                await db.execute(SQL["planning_turn_end"])
+            except psycopg.Error:  # the session is gone, and its lock with it
+                await db.close()
+
+    async def _turn_connection(self) -> Db:
+        if self._turn_db is None or self._turn_db.closed or self._turn_db.broken:
+            self._turn_db = await self._connect()
+        return self._turn_db
+
+    async def wake_ups(self) -> AsyncIterator[str]:
+        mine = f"{await self._schema()} "
+        with self._errors("listen to"):
+            async with await self._connect() as db:
+                await db.execute(SQL["listen"])
+                async for note in db.notifies():
+                    if note.payload.startswith(mine):
+                        yield note.payload[len(mine) :]
+        raise StoreError(f"cannot listen to store {self.shown}: the connection closed")
+
+    async def _schema(self) -> str:
+        rows = await self._fetch(SQL["current_schema"])
+        return str(rows[0][0])
+
+    async def _connect(self) -> Db:
+        return await psycopg.AsyncConnection.connect(self._url, **connection_options())
+
+    async def close_sharing(self) -> None:
+        if self._turn_db is not None:
+            await self._turn_db.close()
+            self._turn_db = None
 
 
 async def _no_writer(db: Db) -> bool:

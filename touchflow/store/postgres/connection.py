@@ -10,6 +10,7 @@ what others committed.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -21,6 +22,17 @@ from touchflow.errors import StoreError
 
 Db = psycopg.AsyncConnection[Any]
 Pool = AsyncConnectionPool[Db]
+CONNECT_TIMEOUT = 10  # seconds
+
+
+def connection_options() -> dict[str, Any]:
+    """Every connection of the store's: in autocommit, named after its process (in
+    ``pg_stat_activity``, so an operator sees whose sessions these are)."""
+    return {
+        "connect_timeout": CONNECT_TIMEOUT,
+        "autocommit": True,
+        "application_name": f"touchflow pid {os.getpid()}",
+    }
 
 
 class Connection:

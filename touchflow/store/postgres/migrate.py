@@ -2,9 +2,11 @@
 
 ``schema.sql`` is version 1, run whole in one transaction; a later version adds a
 step (``upgrade_<n>.sql``, from n - 1 to n) and raises ``SCHEMA_VERSION``, never
-edits what an earlier version created. Every opener migrates under one advisory
-lock, so two processes opening a new database at once do not race; a database
-whose schema is newer than this touchflow knows is refused, not guessed at.
+edits what an earlier version created. A new database is made at version 1 and
+taken through every step, so a new store and an upgraded one are the same. Every
+opener migrates under one advisory lock, so two processes opening a new database at
+once do not race; a database whose schema is newer than this touchflow knows is
+refused, not guessed at.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from touchflow.store import named_sql
 from touchflow.store.postgres.connection import Db, fetch
 from touchflow.store.postgres.queries import SCHEMA, SQL
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the changes notify the daemons (LISTEN/NOTIFY)
 
 
 async def migrate(db: Db, shown: str) -> tuple[int, int]:
@@ -23,13 +25,15 @@ async def migrate(db: Db, shown: str) -> tuple[int, int]:
     async with db.transaction():
         await db.execute(SQL["schema_lock"])
         if not (await fetch(db, SQL["has_schema"]))[0][0]:
-            await db.execute(SCHEMA)  # a whole file, no parameters
-            return 0, SCHEMA_VERSION
-        rows = await fetch(db, SQL["schema_version"])
-        version = _version(rows[0][0] if rows else None, shown)
+            await db.execute(SCHEMA)  # a whole file, no parameters: version 1
+            before = 0
+            version = 1
+        else:
+            rows = await fetch(db, SQL["schema_version"])
+            before = version = _version(rows[0][0] if rows else None, shown)
         for step in range(version + 1, SCHEMA_VERSION + 1):
             await db.execute(named_sql.read(__package__, f"upgrade_{step}.sql"))
-        return version, SCHEMA_VERSION
+        return before, SCHEMA_VERSION
 
 
 async def drop(db: Db) -> None:

@@ -15,7 +15,7 @@ from touchflow.models import OutboxRow, OutboxState, Suppression
 from touchflow.store.boundary import REQUEUEABLE
 from touchflow.store.postgres import outbox_rows
 from touchflow.store.postgres.columns import aware, outbox_row, suppression_params
-from touchflow.store.postgres.connection import Connection, fetch
+from touchflow.store.postgres.connection import Connection, changed, fetch
 from touchflow.store.postgres.queries import SQL
 from touchflow.store.writes import Finish
 
@@ -51,6 +51,8 @@ class OutboxMethods(Connection):
         async with self._transaction("write the plan to") as db:
             inserted = await outbox_rows.insert(db, inserts, aware(now)) if inserts else 0
             updated = await outbox_rows.replan(db, updates, aware(now)) if updates else 0
+            if inserted or updated:  # the other daemons' dispatchers look (at commit)
+                await db.execute(SQL["notify_ready"])
         return inserted, updated
 
     # --- the dispatcher's side ------------------------------------------------
@@ -94,17 +96,32 @@ class OutboxMethods(Connection):
                     await db.execute(SQL["upsert_suppression"], suppression_params(item.suppress))
         return [item.row.key in done for item in items]
 
+    async def renew_claims(self, *, owner: str, now: datetime, ttl: timedelta) -> int:
+        params = {"until": aware(now) + ttl, "owner": owner}
+        async with self._transaction("renew claims in") as db:
+            return await changed(db, SQL["renew_claims"], params)
+
     async def reclaim(
-        self, *, now: datetime, every_claim: bool = False, except_owner: str | None = None
+        self,
+        *,
+        now: datetime,
+        owners_gone: bool = False,
+        owner: str | None = None,
+        except_owner: str | None = None,
     ) -> list[OutboxRow]:
-        # Built here: which claims are taken back is one of four combinations.
+        # Built here: which claims are taken back is a combination of three choices.
         where = "state = 'claimed'"
         params: dict[str, Any] = {"now": aware(now)}
-        if not every_claim:
+        if owner is not None:
+            where += " AND claim_owner = %(only)s"
+            params["only"] = owner
+        elif owners_gone:  # several daemons may run: only those whose session ended
+            where += f" AND (claim_expires_at <= %(now)s OR {SQL['owner_gone']})"
+        else:
             where += " AND claim_expires_at <= %(now)s"
         if except_owner is not None:
-            where += " AND claim_owner IS DISTINCT FROM %(owner)s"
-            params["owner"] = except_owner
+            where += " AND claim_owner IS DISTINCT FROM %(except)s"
+            params["except"] = except_owner
         statement = SQL["take_back_claims"].format(where=where)
         return await self._select(statement, params, action="take back claims in")
 

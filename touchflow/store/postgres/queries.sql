@@ -327,6 +327,18 @@ FROM unnest(%(key)s::text[], %(state)s::text[], %(reason)s::text[], %(error)s::t
 WHERE outbox.key = v.k AND outbox.state = 'claimed' AND outbox.claim_owner = %(owner)s
 RETURNING outbox.key
 
+-- name: renew_claims
+-- A live owner's lease, extended (touchflow.send.daemon's reclaim timer).
+UPDATE outbox SET claim_expires_at = %(until)s WHERE state = 'claimed' AND claim_owner = %(owner)s
+
+-- name: owner_gone
+-- A claim whose owner's session no longer holds its instance lock (lock.py): the
+-- server let go of it when that daemon's connection ended, killed or not.
+NOT EXISTS (SELECT 1 FROM pg_locks l
+    WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 7366736
+    AND l.objid = (hashtext(current_schema() || ' ' || outbox.claim_owner) & 2147483647)::oid
+    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))
+
 -- name: take_back_claims
 -- The rows are returned as they were (claimed): the CTE's columns, read before.
 WITH old AS (
@@ -377,6 +389,26 @@ SELECT DISTINCT customer_id FROM changes WHERE seq <= %s
 -- name: drop_changes
 DELETE FROM changes WHERE seq <= %s
 
+-- --- several daemons on one store ------------------------------------------------------
+
+-- name: planning_turn
+-- One planning step at a time across every process of this store (a session lock on a
+-- connection of its own, waited for; released with planning_turn_end).
+SELECT pg_advisory_lock(7366737, hashtext(current_schema()))
+
+-- name: planning_turn_end
+SELECT pg_advisory_unlock(7366737, hashtext(current_schema()))
+
+-- name: listen
+-- What the triggers (upgrade_2.sql) and write_plan notify: '<schema> changes|ready'.
+LISTEN touchflow
+
+-- name: current_schema
+SELECT current_schema()
+
+-- name: notify_ready
+SELECT pg_notify('touchflow', current_schema() || ' ready')
+
 -- --- counts for /metrics ------------------------------------------------------------
 
 -- name: outbox_counts_by_rule
@@ -408,6 +440,23 @@ WHERE state = 'retry' AND attempts >= %s HAVING COUNT(*) > 0
 -- A session lock, one per schema of a database: released when the connection ends,
 -- also when its process is killed.
 SELECT pg_try_advisory_lock(7366735, hashtext(current_schema()))
+
+-- name: try_daemon_lock
+-- The same lock, shared: every daemon holds it so, a command that must have none
+-- planning (try_writer_lock) waits until none does.
+SELECT pg_try_advisory_lock_shared(7366735, hashtext(current_schema()))
+
+-- name: take_instance_lock
+-- A daemon's own lock, by its instance id: while it is held, the daemon is alive
+-- (owner_gone). The key is a hash: two ids sharing one only make a claim wait for its lease.
+SELECT pg_try_advisory_lock(7366736, hashtext(current_schema() || ' ' || %s) & 2147483647)
+
+-- name: try_lead
+-- The one daemon that plans; the others send.
+SELECT pg_try_advisory_lock(7366738, hashtext(current_schema()))
+
+-- name: still_there
+SELECT 1
 
 -- name: writer_lock_holder
 -- Who holds it: its application_name says the command and the client's pid.

@@ -18,8 +18,8 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from touchflow.config.store import shown_location
 from touchflow.errors import StoreError
-from touchflow.store.postgres.changes import ChangesMethods
-from touchflow.store.postgres.connection import Db, Pool
+from touchflow.store.postgres.changes import ChangesMethods, SharingMethods
+from touchflow.store.postgres.connection import CONNECT_TIMEOUT, Db, Pool, connection_options
 from touchflow.store.postgres.customers import CustomerMethods
 from touchflow.store.postgres.facts import FactsMethods
 from touchflow.store.postgres.history import HistoryMethods
@@ -34,7 +34,6 @@ from touchflow.store.postgres.urls import checked, driver_words
 # Connections a store holds at most: the daemon's dispatcher, its planner reading the
 # next page while one is planned, and the HTTP interface, side by side.
 POOL_SIZE = 4
-CONNECT_TIMEOUT = 10  # seconds
 
 
 @asynccontextmanager
@@ -57,6 +56,7 @@ class PostgresStore(
     CustomerMethods,
     FactsMethods,
     ChangesMethods,
+    SharingMethods,
     RecordMethods,
     StatsMethods,
     HistoryMethods,
@@ -75,7 +75,10 @@ class PostgresStore(
                 raise StoreError(f"cannot prepare store {where}: {words}") from exc
         pool: Pool = AsyncConnectionPool(
             url, min_size=1, max_size=POOL_SIZE, open=False, configure=_configure,
-            kwargs={"connect_timeout": CONNECT_TIMEOUT, "autocommit": True}, name="touchflow",
+            kwargs=connection_options(), name="touchflow",
+            # A connection is tried as it leaves the pool (an empty query): after the
+            # server restarted, the first call gets a new one instead of an error.
+            check=AsyncConnectionPool.check_connection,
         )  # fmt: skip
         try:
             await pool.open(wait=True, timeout=CONNECT_TIMEOUT)
@@ -109,6 +112,7 @@ class PostgresStore(
             await db.execute(SQL["set_meta"], (key, value))
 
     async def close(self) -> None:
+        await self.close_sharing()
         await self._pool.close()
 
     async def __aenter__(self) -> Self:

@@ -8,6 +8,9 @@ again and drops what it has seen.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, nullcontext
+
 from touchflow.store.sqlite.connection import Connection, run
 from touchflow.store.sqlite.queries import SQL
 
@@ -27,3 +30,12 @@ class ChangesMethods(Connection):
     async def drop_changes(self, upto: int) -> None:
         async with self._transaction("clear changes in") as db:
             await run(db.execute(SQL["drop_changes"], (upto,)))
+
+    def planning_turn(self) -> AbstractAsyncContextManager[None]:
+        # One daemon per SQLite file (its lock file): its own turn is the only one.
+        return nullcontext()
+
+    async def wake_ups(self) -> AsyncIterator[str]:
+        # SQLite tells no one what another connection committed: the watch timer polls.
+        return
+        yield  # an async generator that ends at once

@@ -14,7 +14,7 @@ from touchflow.models import OutboxRow, OutboxState, Suppression
 from touchflow.store.boundary import REQUEUEABLE
 from touchflow.store.sqlite import outbox_rows as rows_sql
 from touchflow.store.sqlite.columns import suppression_params
-from touchflow.store.sqlite.connection import Connection, chunks, run
+from touchflow.store.sqlite.connection import Connection, changed, chunks, run
 from touchflow.store.sqlite.queries import SQL, marks
 from touchflow.store.values import from_utc_text, utc_text
 from touchflow.store.writes import Finish
@@ -117,17 +117,28 @@ class OutboxMethods(Connection):
                         await run(db.execute(SQL["upsert_suppression"], params))
         return [item.row.key in done for item in items]
 
-    async def reclaim(
-        self, *, now: datetime, every_claim: bool = False, except_owner: str | None = None
-    ) -> list[OutboxRow]:
-        """Claims that timed out (or all of them: their owner is known dead) go back to retry.
+    async def renew_claims(self, *, owner: str, now: datetime, ttl: timedelta) -> int:
+        params = (utc_text(now + ttl), owner)
+        async with self._transaction("renew claims in") as db:
+            return await changed(db, SQL["renew_claims"], params)
 
-        Rows are returned as they were (claimed). ``except_owner``: leave that owner's.
-        """
-        # Built here: which claims are taken back is one of four combinations.
+    async def reclaim(
+        self,
+        *,
+        now: datetime,
+        owners_gone: bool = False,
+        owner: str | None = None,
+        except_owner: str | None = None,
+    ) -> list[OutboxRow]:
+        """Claims taken back; the rows as they were (claimed). One daemon holds a SQLite
+        store (its lock file): every owner but the caller is gone."""
+        # Built here: which claims are taken back is a combination of three choices.
         where = "state = 'claimed'"
         params: list[str | None] = []
-        if not every_claim:
+        if owner is not None:
+            where += " AND claim_owner = ?"
+            params.append(owner)
+        elif not owners_gone:
             where += " AND claim_expires_at <= ?"
             params.append(utc_text(now))
         if except_owner is not None:

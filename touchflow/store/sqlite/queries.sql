@@ -316,6 +316,10 @@ UPDATE outbox SET state = v.new_state, reason = v.new_reason, last_error = v.new
 FROM v WHERE outbox.key = v.k AND outbox.state = 'claimed' AND outbox.claim_owner = ?
 RETURNING outbox.key
 
+-- name: renew_claims
+-- A live owner's lease, extended (touchflow.send.daemon's reclaim timer).
+UPDATE outbox SET claim_expires_at = ? WHERE state = 'claimed' AND claim_owner = ?
+
 -- name: take_back_claims
 UPDATE outbox SET state = 'retry', reason = 'claim_expired',
     next_attempt_at = ?, claim_owner = NULL, claim_expires_at = NULL,
