@@ -115,7 +115,10 @@ def copy(project_dir: Path, locations: tuple[str, ...], replace: bool) -> None:
     (source, destination), shown = _copy_locations(project_dir, locations)
     if store_missing(source):
         raise arg_error("SRC", f"no store at {shown[0]}")
-    with _held(source, shown[0], "copying it"), _held(destination, shown[1], "copying into it"):
+    with (
+        _held(source, shown[0], "copying it while it sends would copy a store on the move"),
+        _held(destination, shown[1], "copying into it would mix its writes with the copy"),
+    ):
         copied = run_async(_copy(source, destination, replace=replace))
     _report(copied, *shown)
 
@@ -161,7 +164,7 @@ def _same(a: StoreLocation, b: StoreLocation) -> bool:
 
 
 @contextmanager
-def _held(location: StoreLocation, shown: str, doing: str) -> Iterator[None]:
+def _held(location: StoreLocation, shown: str, why: str) -> Iterator[None]:
     """The store's daemon lock, held while copying: no daemon plans, sends or starts."""
     lock = StoreLock(location, holder=COPIER)
     try:
@@ -170,9 +173,7 @@ def _held(location: StoreLocation, shown: str, doing: str) -> Iterator[None]:
         if exc.holder != DAEMON:
             raise
         raise DaemonRunningError(
-            f"a daemon (`touchflow run`) is using the store {shown}; "
-            f"{doing} while it plans and sends would copy half of a moving store. "
-            "Stop it first."
+            f"a daemon (`touchflow run`) is using the store {shown}; {why}. Stop it first."
         ) from None
     try:
         yield
