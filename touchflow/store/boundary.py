@@ -34,7 +34,7 @@ from touchflow.models import (
     Suppression,
     SuppressionScope,
 )
-from touchflow.store.history import HistoryRead, HistoryWrite
+from touchflow.store.history import CopyStore
 from touchflow.store.writes import CustomersWrite, Erasure, EventsWrite, Finish, Removal
 
 # Customers a page of facts holds: planning memory follows the page, not the store.
@@ -372,25 +372,7 @@ class StatsStore(Protocol):
         ...
 
 
-class HistoryStore(Protocol):
-    """The whole store read and written as it is: `touchflow store copy` moves a project
-    from one store to another (SQLite, PostgreSQL) through these, history and all."""
-
-    def read_history(self) -> AbstractAsyncContextManager[HistoryRead]:
-        """One read-only transaction: every page read in the block sees the same moment,
-        whatever others write meanwhile."""
-        ...
-
-    def write_history(self) -> AbstractAsyncContextManager[HistoryWrite]:
-        """One write transaction, all or nothing; it begins at once and keeps other
-        writers of facts out until it ends (their changes could not be told from the
-        block's own)."""
-        ...
-
-
-class Store(
-    FactsStore, OutboxStore, ChangesStore, RecordsStore, StatsStore, HistoryStore, Protocol
-):
+class Store(FactsStore, OutboxStore, ChangesStore, RecordsStore, StatsStore, CopyStore, Protocol):
     """The whole store, as ``open_store`` opens it: use it as an async context manager."""
 
     @property

@@ -1,6 +1,6 @@
 """A whole store into another, all or nothing: what `touchflow store copy` does.
 
-Through the ``Store`` boundary only (``HistoryStore``), so any store copies into any
+Through the ``Store`` boundary only (``CopyStore``), so any store copies into any
 other: SQLite into PostgreSQL and back, or into one of its own kind. The source is
 read in one snapshot, a page at a time (memory follows the page, not the store); the
 destination is written in one transaction, so a copy that fails or is killed half-way

@@ -1,10 +1,11 @@
-"""The whole store as it is, for `touchflow store copy`: what ``HistoryStore`` (in
-``touchflow.store.boundary``) hands out, a read of one moment a page at a time and a
-write of rows as they are, and the tables it moves."""
+"""The whole store as it is, for `touchflow store copy`: ``CopyStore`` (a part of the
+``Store`` boundary), the read of one moment a page at a time and the write of rows as
+they are it hands out, and the tables it moves."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from touchflow.models import Customer, Event, OutboxRow, Suppression
@@ -17,7 +18,7 @@ OWN_META = frozenset({"schema_version"})
 
 
 class HistoryRead(Protocol):
-    """A whole store at one moment, a page at a time (``HistoryStore.read_history``).
+    """A whole store at one moment, a page at a time (``CopyStore.read_history``).
     Every page is in its key's byte order and starts after ``after`` ("" before all)."""
 
     async def counts(self) -> dict[str, int]:
@@ -48,7 +49,7 @@ class HistoryRead(Protocol):
 
 
 class HistoryWrite(Protocol):
-    """Rows written as they are, inside the one transaction ``HistoryStore.write_history``
+    """Rows written as they are, inside the one transaction ``CopyStore.write_history``
     opened: nothing is stored unless the whole block ends without raising. A row is
     written whole (its times, attempts, claim, Message-ID as given) and records no
     change of its own: which customers are to be re-planned is ``put_changed``'s."""
@@ -76,4 +77,20 @@ class HistoryWrite(Protocol):
 
     async def put_meta(self, items: Mapping[str, str]) -> None:
         """Set these meta keys (``OWN_META`` ones are refused with ``ValueError``)."""
+        ...
+
+
+class CopyStore(Protocol):
+    """The whole store read and written as it is: `touchflow store copy` moves a project
+    from one store to another (SQLite, PostgreSQL) through these, history and all."""
+
+    def read_history(self) -> AbstractAsyncContextManager[HistoryRead]:
+        """One read-only transaction: every page read in the block sees the same moment,
+        whatever others write meanwhile."""
+        ...
+
+    def write_history(self) -> AbstractAsyncContextManager[HistoryWrite]:
+        """One write transaction, all or nothing; it begins at once and keeps other
+        writers of facts out until it ends (their changes could not be told from the
+        block's own)."""
         ...
