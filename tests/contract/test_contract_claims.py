@@ -288,16 +288,19 @@ async def test_reclaim_owners_gone_takes_back_claims_of_a_gone_owner_before_thei
     ]
 
 
-async def test_reclaim_leaves_the_claims_of_the_named_owner(store: Store) -> None:
+async def test_reclaim_owners_gone_never_counts_me_gone_but_takes_back_my_ended_leases(
+    store: Store,
+) -> None:
     await store.write_plan(
-        [outbox_row("mine", due=minutes(-10)), outbox_row("dead", due=minutes(-5))],
+        [outbox_row(k, due=minutes(-10)) for k in ("mine", "my-forgotten", "dead")],
         [],
         now=minutes(-60),
     )
+    await store.claim_due(owner="me", now=NOW, ttl=timedelta(hours=1), limit=1)
     await store.claim_due(owner="me", now=NOW, ttl=timedelta(minutes=1), limit=1)
-    await store.claim_due(owner="gone", now=NOW, ttl=timedelta(minutes=1), limit=1)
-    taken = await store.reclaim(now=minutes(5), except_owner="me")
-    assert [r.key for r in taken] == ["dead"]
+    await store.claim_due(owner="gone", now=NOW, ttl=timedelta(hours=1), limit=1)
+    taken = await store.reclaim(now=minutes(5), owners_gone=True, me="me")
+    assert sorted(r.key for r in taken) == ["dead", "my-forgotten"]
     assert (await one(store, "mine")).state is CLAIMED
 
 
@@ -324,9 +327,23 @@ async def test_renew_claims_extends_the_lease_of_that_owner_only(store: Store) -
     )
     await store.claim_due(owner="me", now=NOW, ttl=timedelta(minutes=1), limit=1)
     await store.claim_due(owner="them", now=NOW, ttl=timedelta(minutes=1), limit=1)
-    assert await store.renew_claims(owner="me", now=minutes(0.5), ttl=timedelta(minutes=2)) == 1
+    renewed = await store.renew_claims(
+        owner="me", keys={"mine", "theirs"}, now=minutes(0.5), ttl=timedelta(minutes=2)
+    )
+    assert renewed == 1  # "theirs" is not mine to renew
     assert (await one(store, "mine")).claim_expires_at == minutes(2.5)
     taken = await store.reclaim(now=minutes(2))  # mine was renewed, theirs was not
     assert [r.key for r in taken] == ["theirs"]
     assert (await one(store, "mine")).claim_owner == "me"
-    assert await store.renew_claims(owner="nobody", now=minutes(2), ttl=TTL) == 0
+    assert await store.renew_claims(owner="nobody", keys={"mine"}, now=minutes(2), ttl=TTL) == 0
+
+
+async def test_renew_claims_renews_only_the_keys_named(store: Store) -> None:
+    # What the dispatcher still holds; a claim it forgot (its outcome lost in a server
+    # crash) is left to end, and goes back.
+    keys = [f"k{i}" for i in range(3)]
+    await store.write_plan([outbox_row(k, due=minutes(-10)) for k in keys], [], now=NOW)
+    await store.claim_due(owner="me", now=NOW, ttl=timedelta(minutes=1), limit=9)
+    assert await store.renew_claims(owner="me", keys={"k0", "k2"}, now=NOW, ttl=TTL) == 2
+    taken = await store.reclaim(now=minutes(2))
+    assert [r.key for r in taken] == ["k1"]

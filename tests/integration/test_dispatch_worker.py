@@ -559,3 +559,56 @@ async def test_each_send_names_the_message_its_connection_sends_next(tmp_path: P
     for then, next_sent in zip(named, [*keys[1:], None], strict=True):
         assert then in (None, next_sent)  # never a message sent by another connection
     assert named.count(None) <= 3  # the last one, and where a batch ran dry
+
+
+class TakenBackAtFirstSend(RecordingChannel):
+    """At its first send, another daemon takes back every claim of this one (it judged
+    this one gone: its lock's connection was cut, or its leases ended), and the send
+    goes on; what it sends after that counts as sent twice."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        super().__init__(name="taken", concurrency=2)
+        self.store = store
+        self.fired = False
+        self.taken: list[str] = []
+        self.sent_anyway: list[str] = []
+
+    async def send(
+        self,
+        envelope: Envelope,
+        *,
+        after: Awaitable[object] | None = None,
+        then: Envelope | None = None,
+    ) -> Delivery:
+        if after is not None:
+            await after
+        if not self.fired:
+            self.fired = True  # before the wait: the other connection sends meanwhile
+            rows = await self.store.reclaim(now=NOW, owners_gone=True, me="another daemon")
+            self.taken = [r.key for r in rows]
+        elif self.store_owner(envelope.key) != "A":
+            self.sent_anyway.append(envelope.key)
+        return self.accept(envelope, then)
+
+    def store_owner(self, key: str) -> str | None:
+        with sqlite3.connect(self.store.path) as db:
+            row = db.execute("SELECT claim_owner FROM outbox WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+
+async def test_a_daemon_whose_claims_were_taken_back_stops_sending_the_rest(
+    tmp_path: Path,
+) -> None:
+    async with planned(tmp_path, 60) as (project, store):
+        channel = TakenBackAtFirstSend(store)
+        dispatcher = Dispatcher(
+            store=store, channel=channel, project=lambda: project,
+            clock=Clock.starting_at(NOW).now, worker=False, owner="A",
+        )  # fmt: skip
+        await dispatcher.drain()
+        retry = [r.key for r in await store.list_outbox() if r.state is OutboxState.RETRY]
+    assert len(channel.taken) > 2 * channel.concurrency  # most of a batch went back
+    # Each connection's message in flight at most, not the rest of what it had claimed.
+    assert len(channel.sent_anyway) <= channel.concurrency, channel.sent_anyway
+    assert len(retry) >= len(channel.taken) - channel.concurrency  # the other sends them
+    assert dispatcher.held == set()

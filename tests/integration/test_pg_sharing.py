@@ -6,6 +6,7 @@ and schema version 2 that brings them, upgraded in place from version 1."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
@@ -179,3 +180,20 @@ async def test_a_version_1_store_is_upgraded_in_place_keeping_its_rows(url: str)
         heard = await listening(store)
         await store.upsert_customers([customer(id="c2")])
         assert await asyncio.wait_for(heard, 1.0) == "changes"  # what version 2 brought
+
+
+async def test_the_planning_turn_outlives_a_cut_of_its_connection(
+    url: str, store: PostgresStore
+) -> None:
+    async with store.planning_turn():
+        pass
+    with psycopg.connect(url, autocommit=True) as admin:  # a restart, idle_session_timeout
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> "
+            "pg_backend_pid() AND application_name = %s",
+            (f"touchflow pid {os.getpid()}",),
+        )
+    await asyncio.sleep(0.2)
+    async with store.planning_turn():  # the next page, re-plan or erasure: made anew
+        pass
+    assert await store.customer_count() == 0  # the pool's connections too

@@ -95,7 +95,10 @@ class Daemon:
         self._scheduler: AsyncIOScheduler | None = None
         self._stop = asyncio.Event()
         self._dispatch = DispatchLoop(dispatcher=self.dispatcher, store=store, clock=clock)
-        self._plans = DaemonPlanning(project=lambda: self.project, store=store, clock=clock)
+        self._plans = DaemonPlanning(
+            project=lambda: self.project, store=store, clock=clock,
+            planner=lambda: self._sharing.planner(),
+        )  # fmt: skip
         self._reloading = asyncio.Lock()
         self._tasks: set[asyncio.Task[bool]] = set()  # from signals, until done
         self._services: Sequence[Service] = ()
@@ -154,7 +157,7 @@ class Daemon:
 
     def exclusive(self) -> AbstractAsyncContextManager[None]:
         """No planning run starts or writes while this is held (an erasure holds it)."""
-        return self._plans.turn
+        return self._plans.exclusive
 
     def timers(self) -> dict[str, datetime | None] | None:
         """The scheduler's timers and when each fires next (daemon time); None if not running."""
@@ -189,7 +192,7 @@ class Daemon:
 
     async def _take_back_claims(self) -> None:
         stale = await self.store.reclaim(
-            now=self.clock.now(), owners_gone=True, except_owner=self.dispatcher.owner
+            now=self.clock.now(), owners_gone=True, me=self.dispatcher.owner
         )
         if stale:
             logs.log.warning(
@@ -230,14 +233,12 @@ class Daemon:
         await self.wake()
 
     async def _reclaim_job(self) -> None:
-        # Our own claims are always finished by our dispatcher (every send has a
-        # timeout): taking them back mid-batch would send them twice. Their lease is
-        # renewed, so no other daemon takes them back either.
-        now, owner = self.clock.now(), self.dispatcher.owner
-        await self.store.renew_claims(
-            owner=owner, now=now, ttl=self.project.config.daemon.claim_timeout
-        )
-        taken = await self.store.reclaim(now=now, owners_gone=True, except_owner=owner)
+        # What our dispatcher is sending has its lease renewed: taken back mid-batch, it
+        # would be sent twice. A claim of ours it no longer holds (its outcome lost with
+        # a server crash) is not renewed and comes back when its lease ends.
+        now, d = self.clock.now(), self.dispatcher
+        await self.store.renew_claims(owner=d.owner, keys=set(d.held), now=now, ttl=d.lease)
+        taken = await self.store.reclaim(now=now, owners_gone=True, me=d.owner)
         if taken:
             logs.log.warning("took back %d claim(s) older than daemon.claim_timeout", len(taken))
             await self.wake()

@@ -9,12 +9,13 @@ outbox through ``plan_into_outbox``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import datetime
 
 from touchflow import logs
 from touchflow.clock import Clock
+from touchflow.errors import TouchflowError
 from touchflow.models import Window
 from touchflow.project import Project
 from touchflow.send.replan import plan_into_outbox
@@ -28,12 +29,23 @@ class DaemonPlanning:
     """A daemon's planning runs, one writer at a time; the project is read at each run
     (a reload swaps it whole)."""
 
-    def __init__(self, *, project: Callable[[], Project], store: Store, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        project: Callable[[], Project],
+        store: Store,
+        clock: Clock,
+        planner: Callable[[], Awaitable[bool]] | None = None,
+    ) -> None:
         self._project = project
         self._store = store
         self._clock = clock
         # Plans read the outbox, then write it: two at once could write older facts last.
-        self.turn = _Turn(store)  # a page of a full plan, changes, an erasure
+        # Each planning step (a page of a full plan, a re-plan of changes) first makes
+        # sure this daemon still plans (``planner``): one that lost the lead stops.
+        mine = asyncio.Lock()
+        self.turn = _Turn(store, mine, planner)
+        self.exclusive = _Turn(store, mine, None)  # an erasure, from any daemon
         self._full_plan = asyncio.Lock()  # one full plan at a time
         # The end of the window of the last re-plan of changes, if it planned everyone.
         self._planned_everyone: datetime | None = None
@@ -66,7 +78,11 @@ class DaemonPlanning:
         """The full plan: everyone, [start, now + horizon). It takes the planning lock a
         page of customers at a time, so changed customers are re-planned in between."""
         async with self._full_plan:
-            return await self._ahead()
+            try:
+                return await self._ahead()
+            except LeadLostError:
+                logs.log.warning("no longer the daemon that plans: the full plan stopped")
+                return 0
 
     async def _ahead(self) -> int:
         now = self._clock.now()
@@ -99,8 +115,11 @@ class DaemonPlanning:
 
     async def changes(self) -> int:
         """Re-plan customers whose facts changed, looking back ``catch_up`` for late events."""
-        async with self.turn:
-            return await self._changes()
+        try:
+            async with self.turn:
+                return await self._changes()
+        except LeadLostError:
+            return 0  # the daemon that plans now re-plans them
 
     async def _changes(self) -> int:
         self._planned_everyone = None
@@ -145,20 +164,31 @@ class DaemonPlanning:
         return ids
 
 
+class LeadLostError(TouchflowError):
+    """This daemon no longer plans (another one took the lead): its planning stops."""
+
+
 class _Turn:
     """The planning turn: this process's lock, then the store's (``planning_turn``: no
-    other process of the store plans meanwhile, on a store several daemons share)."""
+    other process of the store plans meanwhile, on a store several daemons share); with
+    ``planner``, then whether this daemon still plans (``LeadLostError`` if not)."""
 
-    def __init__(self, store: Store) -> None:
-        self._mine = asyncio.Lock()
+    def __init__(
+        self, store: Store, mine: asyncio.Lock, planner: Callable[[], Awaitable[bool]] | None
+    ) -> None:
+        self._mine = mine
         self._store = store
+        self._planner = planner
         self._stack = AsyncExitStack()
 
     async def __aenter__(self) -> None:
         await self._mine.acquire()
         try:
             await self._stack.enter_async_context(self._store.planning_turn())
+            if self._planner is not None and not await self._planner():
+                raise LeadLostError("another daemon plans now")
         except BaseException:
+            await self._stack.aclose()
             self._mine.release()
             raise
 

@@ -48,10 +48,10 @@ class Sharing:
     async def planner(self) -> bool:
         """Whether this daemon plans now (it holds the lead); False while the store is
         out of reach. A change of either is logged once."""
-        was = self.standing
         try:
             planner = await self._lead.lead()
         except StoreError as exc:
+            was = self.standing  # as it is now, after the wait
             if was.store_ok:
                 logs.log.error(
                     "instance %s cannot reach the store: %s; trying again", was.instance, exc
@@ -62,13 +62,15 @@ class Sharing:
                 since=since, error=str(exc),
             )  # fmt: skip
             return False
+        was = self.standing  # as it is now: another call may have changed it meanwhile
         if not was.store_ok:
             logs.log.warning("instance %s reaches the store again", was.instance)
         if planner != was.planner and was.shared:
             role = "plans (it holds the lead)" if planner else "no longer plans"
             logs.log.info("instance %s %s", was.instance, role)
         self.standing = Standing(instance=was.instance, shared=was.shared, planner=planner)
-        if planner and not was.planner and self._listening is not None:
+        taking = self._leading is not None and not self._leading.done()
+        if planner and not was.planner and self._listening is not None and not taking:
             # The lead came here while running (its holder stopped): plan as it did.
             self._leading = asyncio.get_running_loop().create_task(self._took_lead())
         return planner

@@ -16,6 +16,7 @@ the same Message-ID.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import random
 import time
@@ -27,6 +28,7 @@ from datetime import datetime
 
 from touchflow import logs
 from touchflow.channels import Channel, Delivery, Envelope
+from touchflow.errors import TouchflowError
 from touchflow.messages.dkim import DkimSigner
 from touchflow.models import OutboxRow, OutboxState, Suppression, Transition
 from touchflow.project import Project
@@ -58,6 +60,10 @@ class Tally:
         return ", ".join(shown) if shown else "nothing"
 
 
+class ClaimLostError(TouchflowError):
+    """An outcome was not recorded: another daemon had taken the claim back."""
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -76,6 +82,10 @@ class Dispatcher:
         self.project = project
         self.clock = clock
         self.owner = owner or f"touchflow-{uuid.uuid4().hex[:12]}"
+        # A claim's lease, fixed at start as the reclaim timer's period is (a reload
+        # changing it half-way would let leases end between two renewals).
+        self.lease = project().config.daemon.claim_timeout
+        self.held: set[str] = set()  # keys claimed and not yet recorded: renewed by the daemon
         self._batch = batch
         self.preparer = Preparer(store, signer=signer, use=worker)
         self._random = random.Random()
@@ -195,11 +205,9 @@ class _Drain:
             return None
         project = self.d.project()  # one project per batch, even if a reload lands
         rows = await self.d.store.claim_due(
-            owner=self.d.owner,
-            now=self.d.clock(),
-            ttl=project.config.daemon.claim_timeout,
-            limit=limit,
+            owner=self.d.owner, now=self.d.clock(), ttl=self.d.lease, limit=limit
         )
+        self.d.held.update(row.key for row in rows)
         return (project, rows, limit) if rows else None
 
     def _limit(self, *, worker: bool) -> int:
@@ -244,6 +252,9 @@ class _Drain:
                 then = held[0][1].envelope if held and held[0] is not None else None
                 try:
                     last = await self._deliver(*item, last, then)
+                except ClaimLostError:  # this message was not sent; the rest go back too
+                    self._give_up(item)
+                    last = None
                 except BaseException:
                     if item[1].envelope is not None:  # primed, maybe, and not sent
                         self.d.channel.unprime(item[1].envelope)
@@ -254,7 +265,8 @@ class _Drain:
                 if ahead is not None:
                     self._give_up(ahead)
             if last is not None:
-                await asyncio.shield(last)
+                with contextlib.suppress(ClaimLostError):  # logged, and the drain halted
+                    await asyncio.shield(last)
 
     def _give_up(self, item: _Item) -> None:
         """Back to pending, unsent; the channel lets go of what it started for it."""
@@ -322,16 +334,23 @@ class _Drain:
         suppression: Suppression | None = None,
     ) -> None:
         ok = await self.recorder.record(new, attempted=attempted, suppress=suppression)
+        self.d.held.discard(old.key)
         if ok:
             self.tally.add(new.state)
             logs.transition(Transition(row=new, old=OutboxState.CLAIMED))
-        else:
-            logs.log.warning(
-                "%s: the claim was taken back before the outcome (%s) was recorded",
-                old.key,
-                new.state.value,
-                extra={"tf": {"event": "lost_claim", "key": old.key}},
-            )
+            return
+        logs.log.warning(
+            "%s: the claim was taken back before the outcome (%s) was recorded",
+            old.key,
+            new.state.value,
+            extra={"tf": {"event": "lost_claim", "key": old.key}},
+        )
+        # Another daemon took it back: the others claimed with it likely went too. No
+        # more of them is sent (the next message of this connection waits for this
+        # record, so it is not sent either), and what is queued goes back.
+        self._halt()
+        if attempted:
+            raise ClaimLostError(old.key)
 
 
 async def _settled(task: asyncio.Task[_Batch | None]) -> _Batch | None:

@@ -1,6 +1,6 @@
 """Who a daemon is among the daemons of its store, and whether it plans.
 
-Every `touchflow run` has an instance id (``host-pid-xxxx``): the owner of its claims,
+Every `touchflow run` has an instance id (``host-pid-xxxxxxxx``): the owner of its claims,
 in its log lines and in /metrics. On a SQLite store a daemon is alone (its lock
 file) and plans; on PostgreSQL every daemon sends and the one holding the lead
 (a lock the PostgreSQL store keeps, see docs/postgresql.md) plans.
@@ -20,9 +20,9 @@ _HOST_CHARS = re.compile(r"[^A-Za-z0-9.-]+")
 
 
 def new_instance_id() -> str:
-    """``host-pid-xxxx``: readable in a log, unique among the daemons of a store."""
+    """``host-pid-xxxxxxxx``: readable in a log, unique among the daemons of a store."""
     host = _HOST_CHARS.sub("-", socket.gethostname()).strip("-.")[:24] or "host"
-    return f"{host}-{os.getpid()}-{secrets.token_hex(2)}"
+    return f"{host}-{os.getpid()}-{secrets.token_hex(4)}"
 
 
 class Lead(Protocol):

@@ -90,9 +90,9 @@ class Recorder:
     async def _write(self, group: list[Finish]) -> list[bool]:
         """``finish_claims``, tried until it commits. After the server said 250, giving up
         would leave the row claimed, to be taken back and sent a second time; while this
-        daemon runs nobody takes its claims back (it renews their lease, and no daemon
-        takes back a live owner's), so waiting is safe, and the senders wait with it: sending more than can be recorded
-        would only widen what a crash could send twice."""
+        daemon runs its claims keep their lease (renewed) and no daemon takes back a live
+        owner's, so waiting is safe, and the senders wait with it: sending more than can
+        be recorded would only widen what a crash could send twice."""
         pause, waited, warned = RETRY_FIRST, 0.0, -WARN_EVERY
         while True:
             try:

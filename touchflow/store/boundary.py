@@ -214,9 +214,13 @@ class OutboxStore(Protocol):
         claimed by ``owner`` is, and only then is its suppression written."""
         ...
 
-    async def renew_claims(self, *, owner: str, now: datetime, ttl: timedelta) -> int:
-        """Extend every claim ``owner`` holds to ``now + ttl``: the lease a live owner keeps
-        while its sends take longer than one ``ttl``. How many it holds."""
+    async def renew_claims(
+        self, *, owner: str, keys: Collection[str], now: datetime, ttl: timedelta
+    ) -> int:
+        """Extend the claims ``owner`` holds on these keys to ``now + ttl``: the lease a
+        live owner keeps on what it is still sending. How many it still held. A claim
+        it forgot (its outcome lost with a server crash) is not renewed: it goes back
+        when its lease ends."""
         ...
 
     async def reclaim(
@@ -224,20 +228,20 @@ class OutboxStore(Protocol):
         *,
         now: datetime,
         owners_gone: bool = False,
+        me: str | None = None,
         owner: str | None = None,
-        except_owner: str | None = None,
     ) -> list[OutboxRow]:
         """Claims go back to retry, ready at ``now`` (reason ``claim_expired``); the rows
         are returned as they were (claimed). Which claims:
 
-        - by default those whose lease ended by ``now``;
+        - by default those whose lease ended by ``now`` (a live owner renews the leases
+          of what it is sending: an ended one was forgotten, or its owner stalled);
         - ``owners_gone``: those too whose owner is known gone, whatever their lease: on
-          a store one daemon holds alone (SQLite, behind its lock file) every owner is;
-          on PostgreSQL an owner whose session no longer holds its instance lock
-          (``touchflow.store.postgres.lock``);
-        - ``owner``: that owner's, whatever their lease (a daemon letting go of its own
-          as it stops);
-        - ``except_owner``: never that owner's."""
+          a store one daemon holds alone (SQLite, behind its lock file) every owner but
+          ``me``; on PostgreSQL an owner whose session no longer holds its instance lock
+          (``touchflow.store.postgres.lock``), never ``me``;
+        - ``owner``: that owner's, whatever their lease (a daemon giving back its own as
+          it stops)."""
         ...
 
     async def next_ready_at(self) -> datetime | None:

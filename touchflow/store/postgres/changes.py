@@ -60,7 +60,12 @@ class SharingMethods(Connection):
     async def planning_turn(self) -> AsyncIterator[None]:
         with self._errors("take the planning turn of"):
             db = await self._turn_connection()
-            await db.execute(SQL["planning_turn"])
+            try:
+                await db.execute(SQL["planning_turn"])
+            except psycopg.OperationalError:  # cut since its last use: once more, anew
+                await db.close()
+                db = await self._turn_connection()
+                await db.execute(SQL["planning_turn"])
         try:
             yield
         finally:

@@ -29,10 +29,22 @@ def connection_options() -> dict[str, Any]:
     """Every connection of the store's: in autocommit, named after its process (in
     ``pg_stat_activity``, so an operator sees whose sessions these are)."""
     return {
+        **KEEPALIVES,
         "connect_timeout": CONNECT_TIMEOUT,
         "autocommit": True,
         "application_name": f"touchflow pid {os.getpid()}",
     }
+
+
+# A server gone without a word (a network cut): its connections fail within about a
+# minute instead of the system's two hours of TCP silence.
+KEEPALIVES: dict[str, Any] = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,  # ms: unacknowledged data gives up as well
+}
 
 
 class Connection:

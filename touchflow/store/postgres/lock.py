@@ -27,6 +27,7 @@ import psycopg
 from touchflow import logs
 from touchflow.config.store import shown_location
 from touchflow.errors import StoreError
+from touchflow.store.postgres.connection import KEEPALIVES
 from touchflow.store.postgres.queries import SQL
 from touchflow.store.postgres.urls import checked, driver_words
 
@@ -70,6 +71,14 @@ class AdvisoryLock:
     def lead(self) -> bool:
         """Whether this daemon plans: the lead kept, or taken if no one has it. A lost
         connection is made again first (``StoreError`` if the server cannot be reached)."""
+        try:
+            return self._lead()
+        except psycopg.Error as exc:
+            self._leading = False
+            where = shown_location(self._url)
+            raise StoreError(f"cannot lock store {where}: {driver_words(exc, self._url)}") from exc
+
+    def _lead(self) -> bool:
         with self._mutex:
             if self._db is None or self._db.closed or self._db.broken:
                 if self._db is not None:
@@ -123,8 +132,9 @@ class AdvisoryLock:
         checked(self._url, "lock")
         try:
             return psycopg.connect(
-                self._url, autocommit=True, application_name=name, connect_timeout=10
-            )
+                self._url, autocommit=True, application_name=name, connect_timeout=10,
+                **KEEPALIVES,
+            )  # fmt: skip
         except psycopg.Error as exc:
             where = shown_location(self._url)
             words = driver_words(exc, self._url)

@@ -96,8 +96,10 @@ class OutboxMethods(Connection):
                     await db.execute(SQL["upsert_suppression"], suppression_params(item.suppress))
         return [item.row.key in done for item in items]
 
-    async def renew_claims(self, *, owner: str, now: datetime, ttl: timedelta) -> int:
-        params = {"until": aware(now) + ttl, "owner": owner}
+    async def renew_claims(
+        self, *, owner: str, keys: Collection[str], now: datetime, ttl: timedelta
+    ) -> int:
+        params = {"until": aware(now) + ttl, "owner": owner, "keys": sorted(keys)}
         async with self._transaction("renew claims in") as db:
             return await changed(db, SQL["renew_claims"], params)
 
@@ -106,22 +108,19 @@ class OutboxMethods(Connection):
         *,
         now: datetime,
         owners_gone: bool = False,
+        me: str | None = None,
         owner: str | None = None,
-        except_owner: str | None = None,
     ) -> list[OutboxRow]:
         # Built here: which claims are taken back is a combination of three choices.
-        where = "state = 'claimed'"
-        params: dict[str, Any] = {"now": aware(now)}
+        params: dict[str, Any] = {"now": aware(now), "me": me}
         if owner is not None:
-            where += " AND claim_owner = %(only)s"
+            where = "state = 'claimed' AND claim_owner = %(only)s"
             params["only"] = owner
-        elif owners_gone:  # several daemons may run: only those whose session ended
-            where += f" AND (claim_expires_at <= %(now)s OR {SQL['owner_gone']})"
+        elif owners_gone:  # several daemons may run: those whose session ended
+            gone = f"claim_owner IS DISTINCT FROM %(me)s AND {SQL['owner_gone']}"
+            where = f"state = 'claimed' AND (claim_expires_at <= %(now)s OR ({gone}))"
         else:
-            where += " AND claim_expires_at <= %(now)s"
-        if except_owner is not None:
-            where += " AND claim_owner IS DISTINCT FROM %(except)s"
-            params["except"] = except_owner
+            where = "state = 'claimed' AND claim_expires_at <= %(now)s"
         statement = SQL["take_back_claims"].format(where=where)
         return await self._select(statement, params, action="take back claims in")
 

@@ -329,13 +329,14 @@ RETURNING outbox.key
 
 -- name: renew_claims
 -- A live owner's lease, extended (touchflow.send.daemon's reclaim timer).
-UPDATE outbox SET claim_expires_at = %(until)s WHERE state = 'claimed' AND claim_owner = %(owner)s
+UPDATE outbox SET claim_expires_at = %(until)s
+WHERE state = 'claimed' AND claim_owner = %(owner)s AND key = ANY(%(keys)s)
 
 -- name: owner_gone
 -- A claim whose owner's session no longer holds its instance lock (lock.py): the
 -- server let go of it when that daemon's connection ended, killed or not.
 NOT EXISTS (SELECT 1 FROM pg_locks l
-    WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 7366736
+    WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 7366736 AND l.objsubid = 2
     AND l.objid = (hashtext(current_schema() || ' ' || outbox.claim_owner) & 2147483647)::oid
     AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))
 
@@ -448,7 +449,8 @@ SELECT pg_try_advisory_lock_shared(7366735, hashtext(current_schema()))
 
 -- name: take_instance_lock
 -- A daemon's own lock, by its instance id: while it is held, the daemon is alive
--- (owner_gone). The key is a hash: two ids sharing one only make a claim wait for its lease.
+-- (owner_gone). The key is a hash: a second live daemon whose id shares it cannot take
+-- it and refuses to start (lock.py), so no daemon vouches for another.
 SELECT pg_try_advisory_lock(7366736, hashtext(current_schema() || ' ' || %s) & 2147483647)
 
 -- name: try_lead

@@ -117,33 +117,37 @@ class OutboxMethods(Connection):
                         await run(db.execute(SQL["upsert_suppression"], params))
         return [item.row.key in done for item in items]
 
-    async def renew_claims(self, *, owner: str, now: datetime, ttl: timedelta) -> int:
-        params = (utc_text(now + ttl), owner)
+    async def renew_claims(
+        self, *, owner: str, keys: Collection[str], now: datetime, ttl: timedelta
+    ) -> int:
+        until, renewed = utc_text(now + ttl), 0
         async with self._transaction("renew claims in") as db:
-            return await changed(db, SQL["renew_claims"], params)
+            for part in chunks(sorted(keys)):
+                statement = SQL["renew_claims"].format(marks=marks(len(part)))
+                renewed += await changed(db, statement, (until, owner, *part))
+        return renewed
 
     async def reclaim(
         self,
         *,
         now: datetime,
         owners_gone: bool = False,
+        me: str | None = None,
         owner: str | None = None,
-        except_owner: str | None = None,
     ) -> list[OutboxRow]:
         """Claims taken back; the rows as they were (claimed). One daemon holds a SQLite
-        store (its lock file): every owner but the caller is gone."""
+        store (its lock file): every owner but ``me`` is gone."""
         # Built here: which claims are taken back is a combination of three choices.
-        where = "state = 'claimed'"
         params: list[str | None] = []
         if owner is not None:
-            where += " AND claim_owner = ?"
+            where = "state = 'claimed' AND claim_owner = ?"
             params.append(owner)
-        elif not owners_gone:
-            where += " AND claim_expires_at <= ?"
+        elif owners_gone:
+            where = "state = 'claimed' AND (claim_expires_at <= ? OR claim_owner IS NOT ?)"
+            params += [utc_text(now), me]
+        else:
+            where = "state = 'claimed' AND claim_expires_at <= ?"
             params.append(utc_text(now))
-        if except_owner is not None:
-            where += " AND claim_owner IS NOT ?"
-            params.append(except_owner)
         stamp = utc_text(now)
         async with self._transaction("take back claims in") as db:
             rows = await rows_sql.select(db, SQL["outbox_where"].format(where=where), params)

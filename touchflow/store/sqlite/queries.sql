@@ -318,7 +318,8 @@ RETURNING outbox.key
 
 -- name: renew_claims
 -- A live owner's lease, extended (touchflow.send.daemon's reclaim timer).
-UPDATE outbox SET claim_expires_at = ? WHERE state = 'claimed' AND claim_owner = ?
+UPDATE outbox SET claim_expires_at = ?
+WHERE state = 'claimed' AND claim_owner = ? AND key IN ({marks})
 
 -- name: take_back_claims
 UPDATE outbox SET state = 'retry', reason = 'claim_expired',
