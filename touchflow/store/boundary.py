@@ -34,6 +34,7 @@ from touchflow.models import (
     Suppression,
     SuppressionScope,
 )
+from touchflow.store.history import CopyStore
 from touchflow.store.writes import CustomersWrite, Erasure, EventsWrite, Finish, Removal
 
 # Customers a page of facts holds: planning memory follows the page, not the store.
@@ -375,7 +376,7 @@ class StatsStore(Protocol):
         ...
 
 
-class Store(FactsStore, OutboxStore, ChangesStore, RecordsStore, StatsStore, Protocol):
+class Store(FactsStore, OutboxStore, ChangesStore, RecordsStore, StatsStore, CopyStore, Protocol):
     """The whole store, as ``open_store`` opens it: use it as an async context manager."""
 
     @property

@@ -480,3 +480,89 @@ LIMIT 1
 DROP TABLE IF EXISTS changes, outbox, suppressions, events, customers, meta;
 DROP FUNCTION IF EXISTS touchflow_changes_writer(), touchflow_customer_changed(),
     touchflow_event_added(), touchflow_suppression_added()
+
+-- --- history: every row as it is (`touchflow store copy`, history.py) -----------------
+-- Pages by primary key; rows written with every column as given (plain INSERT: the
+-- copy writes into a store it has emptied, so a key already there is a mistake).
+
+-- name: history_counts
+SELECT (SELECT COUNT(*) FROM customers), (SELECT COUNT(*) FROM events),
+    (SELECT COUNT(*) FROM suppressions), (SELECT COUNT(*) FROM outbox),
+    (SELECT COUNT(DISTINCT customer_id) FROM changes)
+
+-- name: history_meta
+SELECT key, value FROM meta ORDER BY key
+
+-- name: history_events
+{select_events} WHERE id > %s ORDER BY id LIMIT %s
+
+-- name: history_suppressions
+{select_suppressions} WHERE (email, scope) > (%s, %s) ORDER BY email, scope LIMIT %s
+
+-- name: history_outbox
+{select_outbox} WHERE key > %s ORDER BY key LIMIT %s
+
+-- name: history_changed
+SELECT DISTINCT customer_id FROM changes WHERE customer_id > %s ORDER BY customer_id LIMIT %s
+
+-- name: history_changes_lock
+-- The changes lock (touchflow_changes_writer in schema.sql) taken exclusively, waiting:
+-- writers of facts wait until the copy ends, so every change recorded meanwhile is
+-- one of its own rows', forgotten (history_forget_changes_after).
+SELECT pg_advisory_xact_lock((736673::bigint << 32) | 'changes'::regclass::oid::bigint)
+
+-- name: history_last_change
+SELECT COALESCE(MAX(seq), 0) FROM changes
+
+-- name: history_forget_changes_after
+DELETE FROM changes WHERE seq > %s
+
+-- name: history_put_customers
+-- A page in one statement, one array per column (as insert_outbox).
+INSERT INTO customers ({customer_columns}, birthday_md, since_md, created_at)
+SELECT v.id, v.email, v.phone, v.first_name, v.last_name, v.timezone, v.locale, v.country,
+    v.birthday, v.customer_since, v.consent_marketing, v.attributes::jsonb, v.birthday_md,
+    v.since_md, v.created_at
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+    %s::text[], %s::text[], %s::date[], %s::date[], %s::boolean[], %s::text[], %s::text[],
+    %s::text[], %s::timestamptz[])
+    AS v(id, email, phone, first_name, last_name, timezone, locale, country, birthday,
+         customer_since, consent_marketing, attributes, birthday_md, since_md, created_at)
+
+-- name: history_put_events
+INSERT INTO events (id, type, customer_id, at, data)
+SELECT v.id, v.type, v.customer_id, v.at, v.data::jsonb
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[])
+    AS v(id, type, customer_id, at, data)
+
+-- name: history_put_suppressions
+INSERT INTO suppressions (email, scope, reason, created_at)
+SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[])
+
+-- name: history_put_outbox
+INSERT INTO outbox ({outbox_columns})
+SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::boolean[],
+    %s::text[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::integer[],
+    %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::text[],
+    %s::timestamptz[], %s::timestamptz[], %s::timestamptz[])
+
+-- name: history_put_changed
+INSERT INTO changes (customer_id) SELECT * FROM unnest(%s::text[])
+
+-- name: history_clear_customers
+DELETE FROM customers
+
+-- name: history_clear_events
+DELETE FROM events
+
+-- name: history_clear_suppressions
+DELETE FROM suppressions
+
+-- name: history_clear_outbox
+DELETE FROM outbox
+
+-- name: history_clear_changes
+DELETE FROM changes
+
+-- name: history_delete_meta
+DELETE FROM meta WHERE key = %s

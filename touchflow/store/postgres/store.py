@@ -22,6 +22,7 @@ from touchflow.store.postgres.changes import ChangesMethods, SharingMethods
 from touchflow.store.postgres.connection import CONNECT_TIMEOUT, Db, Pool, connection_options
 from touchflow.store.postgres.customers import CustomerMethods
 from touchflow.store.postgres.facts import FactsMethods
+from touchflow.store.postgres.history import HistoryMethods
 from touchflow.store.postgres.migrate import drop as drop_schema
 from touchflow.store.postgres.migrate import migrate
 from touchflow.store.postgres.outbox import OutboxMethods
@@ -58,6 +59,7 @@ class PostgresStore(
     SharingMethods,
     RecordMethods,
     StatsMethods,
+    HistoryMethods,
 ):
     """The ``Store`` on one PostgreSQL database. Create it with ``open_store(url)``."""
 

@@ -378,3 +378,66 @@ GROUP BY reason
 -- name: outbox_trouble_retrying
 SELECT 'retry', COUNT(*), COUNT(DISTINCT customer_id) FROM outbox
 WHERE state = 'retry' AND attempts >= ? HAVING COUNT(*) > 0
+
+-- --- history: every row as it is (`touchflow store copy`, history.py) -----------------
+-- Pages by primary key; rows written with every column as given (plain INSERT: the
+-- copy writes into a store it has emptied, so a key already there is a mistake).
+
+-- name: history_counts
+SELECT (SELECT COUNT(*) FROM customers), (SELECT COUNT(*) FROM events),
+    (SELECT COUNT(*) FROM suppressions), (SELECT COUNT(*) FROM outbox),
+    (SELECT COUNT(DISTINCT customer_id) FROM changes)
+
+-- name: history_meta
+SELECT key, value FROM meta ORDER BY key
+
+-- name: history_events
+{select_events} WHERE id > ? ORDER BY id LIMIT ?
+
+-- name: history_suppressions
+{select_suppressions} WHERE (email, scope) > (?, ?) ORDER BY email, scope LIMIT ?
+
+-- name: history_outbox
+{select_outbox} WHERE key > ? ORDER BY key LIMIT ?
+
+-- name: history_changed
+SELECT DISTINCT customer_id FROM changes WHERE customer_id > ? ORDER BY customer_id LIMIT ?
+
+-- name: history_last_change
+SELECT COALESCE(MAX(seq), 0) FROM changes
+
+-- name: history_forget_changes_after
+-- The changes the triggers recorded for rows written as they are.
+DELETE FROM changes WHERE seq > ?
+
+-- name: history_put_customer
+INSERT INTO customers ({customer_columns}, birthday_md, since_md, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+
+-- name: history_put_event
+INSERT INTO events (id, type, customer_id, at, data) VALUES (?, ?, ?, ?, ?)
+
+-- name: history_put_suppression
+INSERT INTO suppressions (email, scope, reason, created_at) VALUES (?, ?, ?, ?)
+
+-- name: history_put_outbox
+INSERT INTO outbox ({outbox_columns})
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+
+-- name: history_clear_customers
+DELETE FROM customers
+
+-- name: history_clear_events
+DELETE FROM events
+
+-- name: history_clear_suppressions
+DELETE FROM suppressions
+
+-- name: history_clear_outbox
+DELETE FROM outbox
+
+-- name: history_clear_changes
+DELETE FROM changes
+
+-- name: history_delete_meta
+DELETE FROM meta WHERE key = ?

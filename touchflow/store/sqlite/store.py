@@ -22,6 +22,7 @@ from touchflow.store.sqlite.changes import ChangesMethods
 from touchflow.store.sqlite.connection import run
 from touchflow.store.sqlite.customers import CustomerMethods
 from touchflow.store.sqlite.facts import FactsMethods
+from touchflow.store.sqlite.history import HistoryMethods
 from touchflow.store.sqlite.outbox import OutboxMethods
 from touchflow.store.sqlite.queries import SCHEMA, SQL
 from touchflow.store.sqlite.records import RecordMethods
@@ -34,7 +35,13 @@ _PRAGMAS = ("busy_timeout", "foreign_keys", "journal_mode_wal", "synchronous_nor
 
 
 class SqliteStore(
-    OutboxMethods, CustomerMethods, FactsMethods, ChangesMethods, RecordMethods, StatsMethods
+    OutboxMethods,
+    CustomerMethods,
+    FactsMethods,
+    ChangesMethods,
+    RecordMethods,
+    StatsMethods,
+    HistoryMethods,
 ):
     """The ``Store`` on one SQLite file. Create it with ``open_store(path)`` (or
     ``await SqliteStore.open(path)`` where the SQLite store itself is meant)."""

@@ -1,0 +1,139 @@
+"""The PostgreSQL store read and written whole, as it is: what `touchflow store copy` moves.
+
+A read is one REPEATABLE READ, READ ONLY transaction on one connection of the pool:
+every page sees the same moment. A write is one transaction holding the changes lock
+exclusively (``history_changes_lock``): writers of facts wait until it ends, so the
+changes recorded meanwhile are its own rows' (and forgotten), never someone else's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from touchflow.models import Customer, Event, OutboxRow, Suppression
+from touchflow.store.history import HISTORY_TABLES, OWN_META, HistoryRead, HistoryWrite
+from touchflow.store.postgres.columns import (
+    aware,
+    customer,
+    customer_params,
+    event,
+    outbox_row,
+    suppression,
+    suppression_params,
+)
+from touchflow.store.postgres.connection import Connection, Db, fetch
+from touchflow.store.postgres.queries import SQL
+from touchflow.store.values import json_text
+
+# Every table of HISTORY_TABLES emptied, one statement each.
+_CLEARS = (
+    "history_clear_customers", "history_clear_events", "history_clear_suppressions",
+    "history_clear_outbox", "history_clear_changes",
+)  # fmt: skip
+
+
+class HistoryMethods(Connection):
+    @asynccontextmanager
+    async def read_history(self) -> AsyncIterator[HistoryRead]:
+        async with self._transaction("read", snapshot=True) as db:
+            yield _Read(db)
+
+    @asynccontextmanager
+    async def write_history(self) -> AsyncIterator[HistoryWrite]:
+        async with self._transaction("copy into") as db:
+            await db.execute(SQL["history_changes_lock"])
+            yield _Write(db)
+
+
+class _Read:
+    def __init__(self, db: Db) -> None:
+        self._db = db
+
+    async def _rows(self, name: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        return await fetch(self._db, SQL[name], params)
+
+    async def counts(self) -> dict[str, int]:
+        (row,) = await self._rows("history_counts")
+        return dict(zip(HISTORY_TABLES, (int(n) for n in row), strict=True))
+
+    async def meta(self) -> dict[str, str]:
+        rows = await self._rows("history_meta")
+        return {str(k): str(v) for k, v in rows if k not in OWN_META}
+
+    async def customers(self, after: str, limit: int) -> list[Customer]:
+        return [customer(r) for r in await self._rows("customers_page", (after, limit))]
+
+    async def events(self, after: str, limit: int) -> list[Event]:
+        return [event(r) for r in await self._rows("history_events", (after, limit))]
+
+    async def suppressions(self, after: tuple[str, str], limit: int) -> list[Suppression]:
+        rows = await self._rows("history_suppressions", (*after, limit))
+        return [suppression(r) for r in rows]
+
+    async def outbox(self, after: str, limit: int) -> list[OutboxRow]:
+        return [outbox_row(r) for r in await self._rows("history_outbox", (after, limit))]
+
+    async def changed(self, after: str, limit: int) -> list[str]:
+        return [str(r[0]) for r in await self._rows("history_changed", (after, limit))]
+
+
+class _Write(_Read):
+    async def clear(self) -> None:
+        for clear in _CLEARS:
+            await self._db.execute(SQL[clear])
+        keys = [(k,) for (k, _) in await self._rows("history_meta") if k not in OWN_META]
+        await self._many("history_delete_meta", keys)
+
+    async def _many(self, name: str, params: Iterable[tuple[Any, ...]]) -> None:
+        async with self._db.cursor() as cursor:
+            await cursor.executemany(SQL[name], params)
+
+    async def _put(self, name: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert rows in one statement, one array per column, and forget the changes the
+        schema's triggers recorded for them."""
+        if not rows:
+            return
+        ((last,),) = await self._rows("history_last_change")
+        await self._db.execute(SQL[name], [list(column) for column in zip(*rows, strict=True)])
+        await self._db.execute(SQL["history_forget_changes_after"], (last,))
+
+    async def put_customers(self, customers: Sequence[Customer]) -> None:
+        rows = [customer_params(c, _maybe(c.created_at)) for c in customers]
+        await self._put("history_put_customers", rows)
+
+    async def put_events(self, events: Sequence[Event]) -> None:
+        rows = [(e.id, e.type, e.customer_id, aware(e.at), json_text(dict(e.data))) for e in events]
+        await self._put("history_put_events", rows)
+
+    async def put_suppressions(self, suppressions: Sequence[Suppression]) -> None:
+        await self._put("history_put_suppressions", [suppression_params(s) for s in suppressions])
+
+    async def put_outbox(self, rows: Sequence[OutboxRow]) -> None:
+        await self._put("history_put_outbox", [_outbox_params(r) for r in rows])
+
+    async def put_changed(self, customer_ids: Sequence[str]) -> None:
+        if customer_ids:
+            await self._db.execute(SQL["history_put_changed"], (list(customer_ids),))
+
+    async def put_meta(self, items: Mapping[str, str]) -> None:
+        if own := OWN_META.intersection(items):
+            raise ValueError(f"meta {sorted(own)} is the store's own: not written")
+        await self._many("set_meta", list(items.items()))
+
+
+def _maybe(instant: datetime | None) -> datetime | None:
+    return None if instant is None else aware(instant)
+
+
+def _outbox_params(row: OutboxRow) -> tuple[Any, ...]:
+    """Every column of ``row``, in the order of ``outbox_columns``."""
+    return (
+        row.key, row.rule_id, row.customer_id, row.category.value, row.counts_for_caps,
+        row.state.value, aware(row.due_at), aware(row.expires_at),
+        aware(row.next_attempt_at), row.attempts, row.reason, row.last_error,
+        row.claim_owner, _maybe(row.claim_expires_at), row.message_id, row.to,
+        _maybe(row.created_at), _maybe(row.updated_at), _maybe(row.sent_at),
+    )  # fmt: skip
