@@ -4,9 +4,10 @@ they are it hands out, and the tables it moves."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from touchflow.models import Customer, Event, OutboxRow, Suppression
 
@@ -94,3 +95,50 @@ class CopyStore(Protocol):
         writers of facts out until it ends (their changes could not be told from the
         block's own)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class Decoders:
+    """A store's own functions from a row of its to a model."""
+
+    customer: Callable[[Any], Customer]
+    event: Callable[[Any], Event]
+    suppression: Callable[[Any], Suppression]
+    outbox_row: Callable[[Any], OutboxRow]
+
+
+class StatementReader:
+    """``HistoryRead`` over a store's statements of the same names (each store's
+    queries.sql): the store gives ``_rows`` and ``_decode``."""
+
+    _decode: Decoders
+
+    async def _rows(self, name: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        raise NotImplementedError
+
+    async def counts(self) -> dict[str, int]:
+        (row,) = await self._rows("history_counts")
+        return dict(zip(HISTORY_TABLES, (int(n) for n in row), strict=True))
+
+    async def meta(self) -> dict[str, str]:
+        rows = await self._rows("history_meta")
+        return {str(k): str(v) for k, v in rows if k not in OWN_META}
+
+    async def customers(self, after: str, limit: int) -> list[Customer]:
+        return [
+            self._decode.customer(r) for r in await self._rows("customers_page", (after, limit))
+        ]
+
+    async def events(self, after: str, limit: int) -> list[Event]:
+        return [self._decode.event(r) for r in await self._rows("history_events", (after, limit))]
+
+    async def suppressions(self, after: tuple[str, str], limit: int) -> list[Suppression]:
+        rows = await self._rows("history_suppressions", (*after, limit))
+        return [self._decode.suppression(r) for r in rows]
+
+    async def outbox(self, after: str, limit: int) -> list[OutboxRow]:
+        rows = await self._rows("history_outbox", (after, limit))
+        return [self._decode.outbox_row(r) for r in rows]
+
+    async def changed(self, after: str, limit: int) -> list[str]:
+        return [str(r[0]) for r in await self._rows("history_changed", (after, limit))]

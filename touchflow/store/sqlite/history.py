@@ -14,7 +14,13 @@ from typing import Any
 import aiosqlite
 
 from touchflow.models import Customer, Event, OutboxRow, Suppression
-from touchflow.store.history import HISTORY_TABLES, OWN_META, HistoryRead, HistoryWrite
+from touchflow.store.history import (
+    OWN_META,
+    Decoders,
+    HistoryRead,
+    HistoryWrite,
+    StatementReader,
+)
 from touchflow.store.sqlite.columns import (
     customer,
     customer_params,
@@ -47,36 +53,14 @@ class HistoryMethods(Connection):
             yield _Write(db)
 
 
-class _Read:
+class _Read(StatementReader):
+    _decode = Decoders(customer, event, suppression, to_row)
+
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
 
     async def _rows(self, name: str, params: tuple[Any, ...] = ()) -> list[Any]:
         return list(await self._db.execute_fetchall(SQL[name], params))
-
-    async def counts(self) -> dict[str, int]:
-        (row,) = await self._rows("history_counts")
-        return dict(zip(HISTORY_TABLES, (int(n) for n in row), strict=True))
-
-    async def meta(self) -> dict[str, str]:
-        rows = await self._rows("history_meta")
-        return {str(k): str(v) for k, v in rows if k not in OWN_META}
-
-    async def customers(self, after: str, limit: int) -> list[Customer]:
-        return [customer(r) for r in await self._rows("customers_page", (after, limit))]
-
-    async def events(self, after: str, limit: int) -> list[Event]:
-        return [event(r) for r in await self._rows("history_events", (after, limit))]
-
-    async def suppressions(self, after: tuple[str, str], limit: int) -> list[Suppression]:
-        rows = await self._rows("history_suppressions", (*after, limit))
-        return [suppression(r) for r in rows]
-
-    async def outbox(self, after: str, limit: int) -> list[OutboxRow]:
-        return [to_row(r) for r in await self._rows("history_outbox", (after, limit))]
-
-    async def changed(self, after: str, limit: int) -> list[str]:
-        return [str(r[0]) for r in await self._rows("history_changed", (after, limit))]
 
 
 class _Write(_Read):
