@@ -43,6 +43,7 @@ from smtp_support import Handler, serve
 import touchflow
 from touchflow.channels import Delivery, Envelope
 from touchflow.clock import Clock
+from touchflow.errors import StoreError
 from touchflow.messages.compose import message_id_for
 from touchflow.messages.dkim import DkimSigner
 from touchflow.models import OutboxRow, OutboxState
@@ -612,3 +613,42 @@ async def test_a_daemon_whose_claims_were_taken_back_stops_sending_the_rest(
     assert len(channel.sent_anyway) <= channel.concurrency, channel.sent_anyway
     assert len(retry) >= len(channel.taken) - channel.concurrency  # the other sends them
     assert dispatcher.held == set()
+
+
+async def test_a_taken_back_batch_is_one_warning_not_one_a_row(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with planned(tmp_path, 60) as (project, store):
+        channel = TakenBackAtFirstSend(store)
+        dispatcher = Dispatcher(
+            store=store, channel=channel, project=lambda: project,
+            clock=Clock.starting_at(NOW).now, worker=False, owner="A",
+        )  # fmt: skip
+        with caplog.at_level(logging.WARNING, logger="touchflow"):
+            await dispatcher.drain()
+    lines = [r.getMessage() for r in caplog.records]
+    lost = [line for line in lines if "was taken back before the outcome" in line]
+    rest = [line for line in lines if "were not sent and are no longer this daemon's" in line]
+    # A line for each outcome lost (a message went out), one for all the rest.
+    assert 1 <= len(lost) <= channel.concurrency, lost
+    assert len(rest) == 1, lines
+
+
+async def test_a_batch_whose_preparation_fails_goes_back_and_is_not_renewed(
+    tmp_path: Path,
+) -> None:
+    async with planned(tmp_path, 10) as (project, store):
+        dispatcher = Dispatcher(
+            store=store, channel=RecordingChannel(concurrency=1), project=lambda: project,
+            clock=Clock.starting_at(NOW).now, worker=False, owner="A",
+        )  # fmt: skip
+
+        async def store_away(*args: object, **kwargs: object) -> list[Prepared]:
+            raise StoreError("the store went away for a moment")
+
+        dispatcher.preparer.prepare = store_away  # type: ignore[method-assign]
+        with pytest.raises(StoreError):
+            await dispatcher.drain()
+        states = {r.state for r in await store.list_outbox() if r.rule_id == "ack"}
+    assert dispatcher.held == set()  # the daemon renews none of them
+    assert OutboxState.CLAIMED not in states  # back to pending, for the next drain

@@ -188,8 +188,10 @@ class _Turn:
             if self._planner is not None and not await self._planner():
                 raise LeadLostError("another daemon plans now")
         except BaseException:
-            await self._stack.aclose()
-            self._mine.release()
+            try:
+                await self._stack.aclose()
+            finally:
+                self._mine.release()
             raise
 
     async def __aexit__(self, *exc: object) -> None:

@@ -128,6 +128,7 @@ class _Drain:
         self.low = dispatcher.batch_size(worker=False)
         self.halted = False  # a sender failed (or we were cancelled): no new sends
         self.left: list[Prepared] = []  # claimed, not sent: back to pending at the end
+        self.taken_back = 0  # unsent rows not given back after a claim was lost: not ours
         self.started = time.monotonic()
         self.sends = 0  # messages handed to the channel so far
         self.senders = max(1, dispatcher.channel.concurrency)  # one per connection
@@ -182,7 +183,12 @@ class _Drain:
                 # threads (the store's, the worker's), and the senders must not run dry.
                 if len(rows) == limit:
                     claiming = asyncio.create_task(self._claim())
-                await self._enqueue(project, await preparer.prepare(project, rows, self.d.clock()))
+                try:
+                    prepared = await preparer.prepare(project, rows, self.d.clock())
+                except BaseException:  # not sent: back to pending with the rest
+                    self.left.extend(Prepared(row=row) for row in rows)
+                    raise
+                await self._enqueue(project, prepared)
                 batch, claiming = (await claiming if claiming else None), None
         finally:
             if claiming is not None:  # stopped while claiming: those rows go back
@@ -258,6 +264,8 @@ class _Drain:
                 except BaseException:
                     if item[1].envelope is not None:  # primed, maybe, and not sent
                         self.d.channel.unprime(item[1].envelope)
+                    # Maybe sent: not released at once, nor renewed; its lease brings it back.
+                    self.d.held.discard(item[1].row.key)
                     self._halt()
                     raise
         finally:
@@ -324,6 +332,12 @@ class _Drain:
         left, self.left = self.left, []
         back = (dataclasses.replace(p.row, state=OutboxState.PENDING) for p in left)
         await asyncio.gather(*(self._finish(row, row, attempted=False) for row in back))
+        if self.taken_back:
+            logs.log.warning(
+                "%d claimed touchpoint(s) were not sent and are no longer this daemon's "
+                "(another daemon took its claims back): that daemon sends them",
+                self.taken_back,
+            )
 
     async def _finish(
         self,
@@ -333,11 +347,16 @@ class _Drain:
         attempted: bool,
         suppression: Suppression | None = None,
     ) -> None:
-        ok = await self.recorder.record(new, attempted=attempted, suppress=suppression)
-        self.d.held.discard(old.key)
+        try:
+            ok = await self.recorder.record(new, attempted=attempted, suppress=suppression)
+        finally:
+            self.d.held.discard(old.key)  # not renewed any more: its lease brings it back
         if ok:
             self.tally.add(new.state)
             logs.transition(Transition(row=new, old=OutboxState.CLAIMED))
+            return
+        if not attempted and self.halted:  # given back unsent after a claim was lost
+            self.taken_back += 1
             return
         logs.log.warning(
             "%s: the claim was taken back before the outcome (%s) was recorded",
