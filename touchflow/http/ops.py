@@ -6,9 +6,13 @@ default) or let a reverse proxy decide who may read them.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+
 from starlette.requests import Request
 from starlette.responses import Response
 
+from touchflow.errors import StoreError
 from touchflow.http.errors import JSONLine
 from touchflow.http.metrics import CONTENT_TYPE
 from touchflow.http.state import api_of
@@ -16,6 +20,7 @@ from touchflow.send import trouble
 from touchflow.send.instance import Standing
 
 TIMERS = ("plan", "watch", "reclaim")  # always there while running; "dispatch" only when due
+STORE_SECONDS = 2.0  # /healthz waits this long for the store, then says it is out of reach
 _NO_CACHE = {"Cache-Control": "no-store"}
 
 
@@ -32,7 +37,18 @@ async def healthz(request: Request) -> Response:
         for name, when in sorted((timers or {}).items())
     }
     # Still 200 when degraded: everyone else is served, so a load balancer must keep it.
-    problems = await trouble.find(engine.store, engine.clock.now()) if ok else []
+    problems: list[trouble.Trouble] = []
+    if ok:
+        try:  # a store gone since the daemon last looked: say so now, not in 30 s
+            problems = await asyncio.wait_for(
+                trouble.find(engine.store, engine.clock.now()), STORE_SECONDS
+            )
+        except (StoreError, TimeoutError) as exc:
+            ok = False
+            standing = dataclasses.replace(
+                standing, store_ok=False, since=engine.clock.now(),
+                error=str(exc) or f"no answer within {STORE_SECONDS:g} s",
+            )  # fmt: skip
     body: dict[str, object] = {
         "status": ("degraded" if problems else "ok") if ok else "unavailable",
         "scheduler": "running" if timers is not None else "not running",
