@@ -14,6 +14,12 @@ from touchflow.models import Customer, Event, OutboxRow, Suppression
 # What ``store copy`` moves, in the order it moves them: every row of these tables, and
 # as "changes" the customers still to re-plan (each once).
 HISTORY_TABLES = ("customers", "events", "suppressions", "outbox", "changes")
+# The statements (each store's queries.sql) that empty each of them, one a table; named
+# whole, so the check that every named statement is used finds them.
+CLEARS = (
+    "history_clear_customers", "history_clear_events", "history_clear_suppressions",
+    "history_clear_outbox", "history_clear_changes",
+)  # fmt: skip
 # Meta a store keeps of itself, not of the project's data: never copied.
 OWN_META = frozenset({"schema_version"})
 

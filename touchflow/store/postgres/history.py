@@ -15,6 +15,7 @@ from typing import Any
 
 from touchflow.models import Customer, Event, OutboxRow, Suppression
 from touchflow.store.history import (
+    CLEARS,
     OWN_META,
     Decoders,
     HistoryRead,
@@ -33,12 +34,6 @@ from touchflow.store.postgres.columns import (
 from touchflow.store.postgres.connection import Connection, Db, fetch
 from touchflow.store.postgres.queries import SQL
 from touchflow.store.values import json_text
-
-# Every table of HISTORY_TABLES emptied, one statement each.
-_CLEARS = (
-    "history_clear_customers", "history_clear_events", "history_clear_suppressions",
-    "history_clear_outbox", "history_clear_changes",
-)  # fmt: skip
 
 
 class HistoryMethods(Connection):
@@ -66,7 +61,7 @@ class _Read(StatementReader):
 
 class _Write(_Read):
     async def clear(self) -> None:
-        for clear in _CLEARS:
+        for clear in CLEARS:
             await self._db.execute(SQL[clear])
         keys = [(k,) for (k, _) in await self._rows("history_meta") if k not in OWN_META]
         await self._many("history_delete_meta", keys)
