@@ -178,6 +178,7 @@ def test_a_copy_that_fails_half_way_leaves_the_destination_as_it_was(
     failed = touchflow("store", "copy", "--replace", str(source), url, cwd=tmp_path, check=False)
     assert failed.returncode == 1, failed.stderr
     assert "error: cannot copy into store postgresql://" in failed.stderr
+    assert "outbox 'k000007' holds a NUL character" in failed.stderr  # which row, in words
     assert "suppressions: 1 of 1 copied" in failed.stderr  # it did get that far
     assert counts(url) == counts(before)
     touchflow("store", "copy", url, "after.sqlite3", cwd=tmp_path)
@@ -296,3 +297,18 @@ def test_progress_goes_by_tenths_of_each_table(tmp_path: Path) -> None:
         "customers: 10000 of 12000 copied",
         "customers: 12000 of 12000 copied",
     ]
+
+
+def test_event_data_postgresql_cannot_hold_is_refused_naming_the_event(
+    tmp_path: Path, url: str
+) -> None:
+    source = filled(tmp_path / "source.sqlite3")
+    with sqlite3.connect(source) as db:  # a SQLite file keeps what a script wrote there
+        (event_id,) = db.execute("SELECT id FROM events ORDER BY id LIMIT 1").fetchone()
+        db.execute("UPDATE events SET data = '{\"f\":Infinity}' WHERE id = ?", (event_id,))
+    failed = touchflow("store", "copy", str(source), url, cwd=tmp_path, check=False)
+    assert failed.returncode == 1, failed.stderr
+    assert f"events {event_id!r} holds a NUL character or a JSON number out of range" in (
+        failed.stderr
+    )
+    assert counts(url)["events"] == 0  # nothing of it stays

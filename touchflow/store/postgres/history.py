@@ -8,11 +8,14 @@ changes recorded meanwhile are its own rows' (and forgotten), never someone else
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
+from touchflow.errors import StoreError
 from touchflow.models import Customer, Event, OutboxRow, Suppression
 from touchflow.store.history import (
     CLEARS,
@@ -35,6 +38,10 @@ from touchflow.store.postgres.connection import Connection, Db, fetch
 from touchflow.store.postgres.queries import SQL
 from touchflow.store.values import json_text
 
+# Where the JSON columns are among a table's parameters: customers' attributes, events' data.
+_JSON_AT = {"customers": (11,), "events": (4,)}
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
 
 class HistoryMethods(Connection):
     @asynccontextmanager
@@ -46,7 +53,7 @@ class HistoryMethods(Connection):
     async def write_history(self) -> AsyncIterator[HistoryWrite]:
         async with self._transaction("copy into") as db:
             await db.execute(SQL["history_changes_lock"])
-            yield _Write(db)
+            yield _Write(db, self.shown)
 
 
 class _Read(StatementReader):
@@ -60,6 +67,10 @@ class _Read(StatementReader):
 
 
 class _Write(_Read):
+    def __init__(self, db: Db, shown: str) -> None:
+        super().__init__(db)
+        self._shown = shown
+
     async def clear(self) -> None:
         for clear in CLEARS:
             await self._db.execute(SQL[clear])
@@ -75,9 +86,23 @@ class _Write(_Read):
         schema's triggers recorded for them."""
         if not rows:
             return
+        self._holdable(name.removeprefix("history_put_"), rows)
         ((last,),) = await self._rows("history_last_change")
         await self._db.execute(SQL[name], [list(column) for column in zip(*rows, strict=True)])
         await self._db.execute(SQL["history_forget_changes_after"], (last,))
+
+    def _holdable(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Refuse, naming the row, what PostgreSQL cannot hold and a SQLite file can: a
+        NUL character in text; in JSON (``_JSON_AT``) a NUL or a number out of range."""
+        json_at = _JSON_AT.get(table, ())
+        for row in rows:
+            texts = [v for v in row if isinstance(v, str)]
+            if any("\x00" in v for v in texts) or any(_json_unholdable(row[i]) for i in json_at):
+                raise StoreError(
+                    f"cannot copy into store {self._shown}: {table} {row[0]!r} holds a NUL "
+                    "character or a JSON number out of range (Infinity, NaN), which "
+                    "PostgreSQL cannot store; correct it in the source and copy again"
+                )
 
     async def put_customers(self, customers: Sequence[Customer]) -> None:
         rows = [customer_params(c, _maybe(c.created_at)) for c in customers]
@@ -101,6 +126,24 @@ class _Write(_Read):
         if own := OWN_META.intersection(items):
             raise ValueError(f"meta {sorted(own)} is the store's own: not written")
         await self._many("set_meta", list(items.items()))
+
+
+def _json_unholdable(text: str) -> bool:
+    """Whether a JSON document holds what jsonb refuses: a NUL (the escape ``\\u0000``
+    after an even run of backslashes) or a number out of range (Infinity, NaN)."""
+    if _NUL_ESCAPE.search(text):
+        return True
+    if "Infinity" not in text and "NaN" not in text:
+        return False
+    try:
+        json.loads(text, parse_constant=_refuse)
+    except ValueError:
+        return True
+    return False
+
+
+def _refuse(constant: str) -> None:
+    raise ValueError(constant)
 
 
 def _maybe(instant: datetime | None) -> datetime | None:
