@@ -17,6 +17,7 @@ from pg_support import fresh_store_url
 from store_support import NOW, minutes, outbox_row, states
 from support import customer
 
+from touchflow.errors import StoreError
 from touchflow.models import OutboxState
 from touchflow.store import migrate_store, named_sql, open_store
 from touchflow.store.postgres import PostgresStore
@@ -197,3 +198,11 @@ async def test_the_planning_turn_outlives_a_cut_of_its_connection(
     async with store.planning_turn():  # the next page, re-plan or erasure: made anew
         pass
     assert await store.customer_count() == 0  # the pool's connections too
+
+
+def test_a_daemon_whose_id_shares_a_live_ones_lock_refuses_to_start(url: str) -> None:
+    # Two ids of one hash would vouch for each other's claims: the second does not start.
+    first = daemon_lock(url, "web1-4242-a3f90c2d")
+    with pytest.raises(StoreError, match="start this one again: it draws another id"):
+        AdvisoryLock(url, DAEMON, instance="web1-4242-a3f90c2d").try_acquire()
+    first.release()

@@ -123,8 +123,9 @@ class AdvisoryLock:
         if not (row and row[0]):
             db.close()
             raise StoreError(
-                f"instance id {self._instance!r} is already in use on store "
-                f"{shown_location(self._url)}"
+                f"instance id {self._instance!r} shares its lock on store "
+                f"{shown_location(self._url)} with a running daemon's (one start in about "
+                "two billion); start this one again: it draws another id"
             )
 
     def _connect(self) -> psycopg.Connection[Any]:
