@@ -42,6 +42,7 @@ class Spy:
         self.store = store
         self.writes: list[int] = []
         self.failures = 0
+        self.lost_replies = 0  # writes that commit, and whose answer never comes back
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.store, name)
@@ -53,7 +54,11 @@ class Spy:
         if self.failures:
             self.failures -= 1
             raise StoreError("cannot record sends in store: database is locked")
-        return await self.store.finish_claims(items, owner=owner, now=now)
+        done = await self.store.finish_claims(items, owner=owner, now=now)
+        if self.lost_replies:
+            self.lost_replies -= 1
+            raise StoreError("cannot record sends in store: server closed the connection")
+        return done
 
 
 async def claimed(path: Path, keys: list[str]) -> tuple[Spy, list[OutboxRow]]:
@@ -145,3 +150,20 @@ async def test_a_store_busy_for_long_is_tried_until_the_outcomes_are_recorded(
     busy = [r.getMessage() for r in caplog.records if "recording" in r.getMessage()]
     assert 1 < len(busy) <= 1 + sum(pauses) // 30  # a line every 30 s, not every try
     assert busy[0].startswith("cannot record sends in store: database is locked; recording a")
+
+
+async def test_an_outcome_committed_whose_answer_was_lost_counts_as_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The commit went through, the connection broke before its answer: the retry finds the
+    # rows no longer claimed. They hold these very outcomes: recorded, not "taken back".
+    monkeypatch.setattr("touchflow.send.record.asyncio.sleep", no_wait)
+    store, rows = await claimed(tmp_path / "store.sqlite3", ["a", "b"])
+    store.lost_replies = 1
+    recorder = Recorder(store, owner="w", clock=lambda: NOW)
+    try:
+        results = await asyncio.gather(*(recorder.record(sent(r), attempted=True) for r in rows))
+    finally:
+        await store.close()
+    assert results == [True, True]
+    assert store.writes == [2, 2]

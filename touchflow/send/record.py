@@ -96,7 +96,8 @@ class Recorder:
         pause, waited, warned = RETRY_FIRST, 0.0, -WARN_EVERY
         while True:
             try:
-                return await self._store.finish_claims(group, owner=self._owner, now=self._clock())
+                done = await self._store.finish_claims(group, owner=self._owner, now=self._clock())
+                return await self._already(group, done) if waited else done
             except StoreError as exc:
                 if waited - warned >= WARN_EVERY:
                     warned = waited
@@ -104,6 +105,28 @@ class Recorder:
                 await asyncio.sleep(pause)
                 waited += pause
                 pause = min(pause * 2, RETRY_MAX)
+
+    async def _already(self, group: list[Finish], done: list[bool]) -> list[bool]:
+        """After a failed try: an outcome refused now may have been committed by that try,
+        its reply lost with the connection. A row that already holds it was recorded."""
+        missed = [item.row.key for item, ok in zip(group, done, strict=True) if not ok]
+        if not missed:
+            return done
+        stored = await self._store.outbox_by_keys(missed)
+        return [
+            ok or _recorded(item.row, stored.get(item.row.key))
+            for item, ok in zip(group, done, strict=True)
+        ]
+
+
+def _recorded(row: OutboxRow, stored: OutboxRow | None) -> bool:
+    """Whether ``stored`` already holds the outcome ``row`` (a commit whose reply was lost)."""
+    return (
+        stored is not None
+        and stored.claim_owner is None
+        and (stored.state, stored.reason, stored.message_id, stored.sent_at)
+        == (row.state, row.reason, row.message_id, row.sent_at)
+    )
 
 
 def _warn_busy(group: list[Finish], exc: StoreError, waited: float) -> None:
