@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import settings
+from pg_support import fresh_store_url
 
 # On a developer's machine property tests draw new examples each run (and replay the
 # failures they found, from .hypothesis/); in CI they draw the same examples every time,
@@ -13,3 +16,11 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    """The URL of an empty PostgreSQL store of the test's own (a schema, dropped after),
+    or a skip saying why there is none (tests/pg_support.py)."""
+    with fresh_store_url() as fresh:
+        yield fresh

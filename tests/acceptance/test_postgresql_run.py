@@ -7,11 +7,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
-import pytest
 from daemon_support import (
     ACK_ONLY,
     DaemonProcess,
@@ -22,7 +20,6 @@ from daemon_support import (
     touchflow,
     write_project,
 )
-from pg_support import fresh_store_url
 from smtp_support import Handler, serve
 
 from touchflow.messages.compose import message_id_for
@@ -30,12 +27,6 @@ from touchflow.messages.compose import message_id_for
 NOW = "2026-11-23T08:00:00Z"
 N = 20
 SQLITE_FILE = Path(".touchflow") / "store.sqlite3"
-
-
-@pytest.fixture
-def url() -> Iterator[str]:
-    with fresh_store_url() as fresh:
-        yield fresh
 
 
 def customers() -> list[dict[str, str]]:

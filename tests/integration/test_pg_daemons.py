@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,17 +21,11 @@ import psycopg
 import pytest
 from daemon_support import ACK_ONLY, ANA, DaemonProcess, poll, smtp_config, write_project
 from http_support import AUTH, ENV
-from pg_support import fresh_store_url, server_url
+from pg_support import server_url
 from smtp_support import Handler, serve
 
 # Within this, or the notification did not work: the watch timer looks once a minute.
 PROMPTLY = 5.0
-
-
-@pytest.fixture
-def url() -> Iterator[str]:
-    with fresh_store_url() as fresh:
-        yield fresh
 
 
 def inquiry_event(n: int) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import psycopg
@@ -26,12 +26,6 @@ from touchflow.store.postgres.migrate import SCHEMA_VERSION
 
 DAEMON = "touchflow run"
 HOUR = timedelta(hours=1)
-
-
-@pytest.fixture
-def url() -> Iterator[str]:
-    with fresh_store_url() as fresh:
-        yield fresh
 
 
 @pytest.fixture

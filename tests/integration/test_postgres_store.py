@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
@@ -25,12 +25,6 @@ from touchflow.store import drop_store, migrate_store, open_store
 from touchflow.store.postgres import SCHEMA_VERSION, PostgresStore
 from touchflow.store.postgres.lock import AdvisoryLock
 from touchflow.store.postgres.queries import SQL
-
-
-@pytest.fixture
-def url() -> Iterator[str]:
-    with fresh_store_url() as fresh:
-        yield fresh
 
 
 @pytest.fixture

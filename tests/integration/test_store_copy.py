@@ -49,12 +49,6 @@ TABLES = {
 
 
 @pytest.fixture
-def url() -> Iterator[str]:
-    with fresh_store_url() as fresh:
-        yield fresh
-
-
-@pytest.fixture
 def url2() -> Iterator[str]:
     with fresh_store_url() as fresh:
         yield fresh
