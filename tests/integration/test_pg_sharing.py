@@ -111,6 +111,40 @@ async def test_claims_of_a_live_daemon_stay_and_those_of_a_gone_one_are_taken_ba
     live.release()
 
 
+async def test_a_plan_range_of_a_gone_daemon_is_taken_from_where_it_got_to(
+    url: str, store: PostgresStore
+) -> None:
+    live, gone = daemon_lock(url, "live"), daemon_lock(url, "gone")
+    await store.start_plan_run("run", [("", "m"), ("m", None)])
+    first = await store.take_plan_range("run", me="live", now=NOW, until=NOW + HOUR)
+    second = await store.take_plan_range("run", me="gone", now=NOW, until=NOW + HOUR)
+    assert first is not None and second is not None
+    assert await store.advance_plan_range(second, me="gone", cursor="p", done=False,
+                                          until=NOW + HOUR)  # fmt: skip
+    assert await store.take_plan_range("run", me="new", now=NOW, until=NOW + HOUR,
+                                       owners_gone=True) is None  # both alive  # fmt: skip
+    gone.release()
+    for _ in range(50):
+        taken = await store.take_plan_range("run", me="new", now=NOW, until=NOW + HOUR,
+                                            owners_gone=True)  # fmt: skip
+        if taken is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert taken is not None and taken.rest == ("p", None)
+    assert not await store.advance_plan_range(second, me="gone", cursor="q", done=True,
+                                              until=NOW + HOUR)  # fmt: skip
+    live.release()
+
+
+async def test_a_plan_shared_out_is_heard_by_every_daemon_of_the_store(
+    url: str, store: PostgresStore
+) -> None:
+    async with await PostgresStore.open(url) as writer:
+        heard = await listening(store)
+        await writer.start_plan_run("run", [("", None)])
+        assert await asyncio.wait_for(heard, 1.0) == "plan"
+
+
 # --- the planning turn ----------------------------------------------------------------
 
 

@@ -13,9 +13,7 @@ from touchflow.store.boundary import (
     PAGE_SIZE,
     REQUEUEABLE,
     BulkWrite,
-    ChangesStore,
     FactsStore,
-    IdRange,
     OutboxStore,
     RecordsStore,
     StatsStore,
@@ -30,6 +28,7 @@ from touchflow.store.factory import (
     open_store,
     writer_lock,
 )
+from touchflow.store.planning import ChangesStore, IdRange, PlanRunsStore, RangeTaken
 from touchflow.store.writes import (
     CustomersWrite,
     Erasure,
@@ -52,6 +51,8 @@ __all__ = [
     "Finish",
     "IdRange",
     "OutboxStore",
+    "PlanRunsStore",
+    "RangeTaken",
     "RecordsStore",
     "Removal",
     "StatsStore",

@@ -5,7 +5,8 @@ The boundary is cut by what the callers need, one Protocol per kind of data, so 
 reader (or a fake) sees each part's contract on its own: ``FactsStore`` (customers,
 events, suppressions and the facts the planner reads from them), ``OutboxStore``
 (the plan written, claimed, finished, taken back, re-queued), ``ChangesStore``
-(which customers to plan again), ``RecordsStore`` (what operators list and delete)
+(which customers to plan again), ``PlanRunsStore`` (a full plan shared out in id
+ranges), ``RecordsStore`` (what operators list and delete)
 and ``StatsStore`` (counts for /metrics). ``Store`` is all of them with meta and a
 lifecycle: what ``open_store`` returns and what callers hold. A second database
 (PostgreSQL, issue 16) is a second class filling ``Store``, and one more parameter
@@ -35,12 +36,11 @@ from touchflow.models import (
     SuppressionScope,
 )
 from touchflow.store.history import CopyStore
+from touchflow.store.planning import ChangesStore, IdRange, PlanRunsStore
 from touchflow.store.writes import CustomersWrite, Erasure, EventsWrite, Finish, Removal
 
 # Customers a page of facts holds: planning memory follows the page, not the store.
 PAGE_SIZE = 20_000
-# Customer ids (after, up to]: "" is before every id, None after every id.
-IdRange = tuple[str, str | None]
 EVERYONE: IdRange = ("", None)
 # Called with how many rows of a write are done.
 Written = Callable[[int], None]
@@ -272,37 +272,6 @@ class OutboxStore(Protocol):
         ...
 
 
-class ChangesStore(Protocol):
-    """Which customers' facts changed since the daemon last planned them.
-
-    Every write that changes a customer's facts records a change, whoever writes
-    (CLI, HTTP, the daemon itself): a new or changed customer, a new event, a
-    suppression on their address, a suppression lifted, a row re-queued."""
-
-    async def pending_changes(self, *, limit: int) -> tuple[int, set[str] | None]:
-        """``(last seq, customer ids)``: each changed customer once; ids None when more
-        than ``limit`` changed (plan everyone); ``(0, set())`` when nothing changed."""
-        ...
-
-    async def drop_changes(self, upto: int) -> None:
-        """Forget the changes up to ``upto`` (a seq ``pending_changes`` gave), not later ones."""
-        ...
-
-    def planning_turn(self) -> AbstractAsyncContextManager[None]:
-        """Held while one planning step reads the outbox and writes it (a page of a full
-        plan, a re-plan of changes, an erasure): no other process of this store plans
-        meanwhile. A store one daemon holds alone (SQLite) needs none; PostgreSQL takes
-        an advisory lock, waiting for it."""
-        ...
-
-    def wake_ups(self) -> AsyncIterator[str]:
-        """What other processes commit, as it is committed: ``"changes"`` (a customer's
-        facts changed) or ``"ready"`` (the plan wrote rows). A store that cannot tell
-        ends at once: the daemon's ``watch`` timer polls. A lost connection to the store
-        raises ``StoreError``; the caller starts again."""
-        ...
-
-
 class RecordsStore(Protocol):
     """What operators list and delete (`touchflow customers|events|suppressions`, HTTP)."""
 
@@ -376,7 +345,16 @@ class StatsStore(Protocol):
         ...
 
 
-class Store(FactsStore, OutboxStore, ChangesStore, RecordsStore, StatsStore, CopyStore, Protocol):
+class Store(
+    FactsStore,
+    OutboxStore,
+    ChangesStore,
+    PlanRunsStore,
+    RecordsStore,
+    StatsStore,
+    CopyStore,
+    Protocol,
+):
     """The whole store, as ``open_store`` opens it: use it as an async context manager."""
 
     @property

@@ -21,7 +21,7 @@ CLEARS = (
     "history_clear_outbox", "history_clear_changes",
 )  # fmt: skip
 # Meta a store keeps of itself, not of the project's data: never copied.
-OWN_META = frozenset({"schema_version"})
+OWN_META = frozenset({"schema_version", "changes_done", "plan_run"})
 
 
 class HistoryRead(Protocol):

@@ -9,7 +9,7 @@ from contextlib import suppress
 from datetime import datetime
 
 from touchflow.models import CustomerFacts
-from touchflow.store.boundary import IdRange
+from touchflow.store.planning import IdRange
 
 # facts_page(after, limit, sent_since, up_to)
 PageReader = Callable[[str, int, datetime | None, str | None], Awaitable[list[CustomerFacts]]]

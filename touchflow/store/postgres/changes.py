@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 
 import psycopg
@@ -44,9 +44,19 @@ class ChangesMethods(Connection):
             ids = await fetch(db, SQL["changed_customers"], (last,))
             return int(last), {str(r[0]) for r in ids}
 
-    async def drop_changes(self, upto: int) -> None:
+    async def drop_changes(self, upto: int, *, keep: bool = False) -> None:
         async with self._transaction("clear changes in") as db:
-            await db.execute(SQL["drop_changes"], (upto,))
+            rows = await fetch(db, SQL["mark_changes_done"], {"upto": upto})
+            if not keep:
+                await db.execute(SQL["drop_changes"], (int(rows[0][0]),))
+
+    async def changes_done(self) -> int:
+        rows = await self._fetch(SQL["changes_done"])
+        return int(rows[0][0])
+
+    async def replanned_after(self, customer_ids: Collection[str], seq: int) -> set[str]:
+        rows = await self._fetch(SQL["replanned_after"], (seq, sorted(customer_ids)))
+        return {str(r[0]) for r in rows}
 
 
 class SharingMethods(Connection):

@@ -15,9 +15,10 @@ from typing import Any
 
 from touchflow.collector import collector_paused
 from touchflow.models import CustomerFacts
-from touchflow.store.boundary import EVERYONE, PAGE_SIZE, IdRange
+from touchflow.store.boundary import EVERYONE, PAGE_SIZE
 from touchflow.store.facts_rows import facts
 from touchflow.store.paging import pages
+from touchflow.store.planning import IdRange
 from touchflow.store.postgres.columns import READERS
 from touchflow.store.postgres.connection import Connection, Db, fetch
 from touchflow.store.postgres.queries import SQL

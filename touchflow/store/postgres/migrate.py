@@ -16,7 +16,7 @@ from touchflow.store import named_sql
 from touchflow.store.postgres.connection import Db, fetch
 from touchflow.store.postgres.queries import SCHEMA, SQL
 
-SCHEMA_VERSION = 2  # 2: the changes notify the daemons (LISTEN/NOTIFY)
+SCHEMA_VERSION = 3  # 2: the changes notify the daemons (LISTEN/NOTIFY); 3: plan_ranges
 
 
 async def migrate(db: Db, shown: str) -> tuple[int, int]:

@@ -382,16 +382,71 @@ INSERT INTO changes (customer_id) VALUES (%s)
 -- for, so a writer never waits behind the reader (which could deadlock two writers).
 SELECT pg_try_advisory_xact_lock((736673::bigint << 32) | 'changes'::regclass::oid::bigint)
 
+-- name: done
+-- The last seq the daemon planned (``drop_changes``): changes up to it are not pending.
+COALESCE((SELECT value::bigint FROM meta WHERE key = 'changes_done'), 0)
+
 -- name: pending_changes
--- Distinct customers are counted only up to the limit.
-SELECT (SELECT MAX(seq) FROM changes), COUNT(*) FROM
-(SELECT DISTINCT customer_id FROM changes LIMIT %s) AS changed
+-- Distinct customers are counted only up to the limit. Changes up to ``changes_done``
+-- are planned (kept while a shared full plan runs).
+SELECT (SELECT MAX(seq) FROM changes WHERE seq > {done}), COUNT(*) FROM
+(SELECT DISTINCT customer_id FROM changes WHERE seq > {done} LIMIT %s) AS changed
 
 -- name: changed_customers
-SELECT DISTINCT customer_id FROM changes WHERE seq <= %s
+SELECT DISTINCT customer_id FROM changes WHERE seq > {done} AND seq <= %s
+
+-- name: mark_changes_done
+-- Never past the last change recorded: a seq drawn later must be pending.
+INSERT INTO meta (key, value)
+SELECT 'changes_done', LEAST(%(upto)s, COALESCE(MAX(seq), 0))::text FROM changes
+ON CONFLICT (key) DO UPDATE SET value = GREATEST(meta.value::bigint, excluded.value::bigint)::text
+RETURNING value::bigint
 
 -- name: drop_changes
 DELETE FROM changes WHERE seq <= %s
+
+-- name: changes_done
+SELECT {done}
+
+-- name: replanned_after
+SELECT DISTINCT customer_id FROM changes WHERE seq <= {done} AND seq > %s AND customer_id = ANY(%s)
+
+-- --- a full plan shared out (planning.py) ---------------------------------------------
+
+-- name: drop_plan_ranges
+DELETE FROM plan_ranges
+
+-- name: add_plan_ranges
+INSERT INTO plan_ranges (run, lo, hi, cursor)
+SELECT %(run)s, lo, hi, lo FROM unnest(%(los)s::text[], %(his)s::text[]) AS r (lo, hi)
+
+-- name: notify_plan
+SELECT pg_notify('touchflow', current_schema() || ' plan')
+
+-- name: take_plan_range
+-- A range never taken, whose lease ended, or whose owner's session no longer holds its
+-- instance lock (as owner_gone for claims); SKIP LOCKED: two takers never wait on one.
+UPDATE plan_ranges SET owner = %(me)s, lease_until = %(until)s
+WHERE (run, lo) = (SELECT run, lo FROM plan_ranges p
+    WHERE run = %(run)s AND NOT done AND (owner IS NULL OR lease_until < %(now)s
+        OR (%(gone)s AND owner IS DISTINCT FROM %(me)s AND NOT EXISTS (SELECT 1 FROM pg_locks l
+            WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 7366736
+            AND l.objsubid = 2
+            AND l.objid = (hashtext(current_schema() || ' ' || p.owner) & 2147483647)::oid
+            AND l.database = (SELECT oid FROM pg_database
+                WHERE datname = current_database()))))
+    ORDER BY lo LIMIT 1 FOR UPDATE SKIP LOCKED)
+RETURNING lo, hi, cursor
+
+-- name: advance_plan_range
+UPDATE plan_ranges SET cursor = %(cursor)s, done = %(done)s, lease_until = %(until)s
+WHERE run = %(run)s AND lo = %(lo)s AND owner = %(me)s AND NOT done
+
+-- name: plan_ranges_left
+SELECT COUNT(*) FROM plan_ranges WHERE run = %s AND NOT done
+
+-- name: end_plan_run
+DELETE FROM plan_ranges WHERE run = %s
 
 -- --- several daemons on one store ------------------------------------------------------
 
@@ -477,7 +532,7 @@ LIMIT 1
 -- Everything schema.sql made, in the store's schema; the next open makes it anew. Not
 -- CASCADE: a view or table of the user's that depends on one of these stops the drop
 -- (PostgreSQL says which) instead of going with it.
-DROP TABLE IF EXISTS changes, outbox, suppressions, events, customers, meta;
+DROP TABLE IF EXISTS plan_ranges, changes, outbox, suppressions, events, customers, meta;
 DROP FUNCTION IF EXISTS touchflow_changes_writer(), touchflow_customer_changed(),
     touchflow_event_added(), touchflow_suppression_added()
 
@@ -488,7 +543,7 @@ DROP FUNCTION IF EXISTS touchflow_changes_writer(), touchflow_customer_changed()
 -- name: history_counts
 SELECT (SELECT COUNT(*) FROM customers), (SELECT COUNT(*) FROM events),
     (SELECT COUNT(*) FROM suppressions), (SELECT COUNT(*) FROM outbox),
-    (SELECT COUNT(DISTINCT customer_id) FROM changes)
+    (SELECT COUNT(DISTINCT customer_id) FROM changes WHERE seq > {done})
 
 -- name: history_meta
 SELECT key, value FROM meta ORDER BY key
@@ -503,7 +558,8 @@ SELECT key, value FROM meta ORDER BY key
 {select_outbox} WHERE key > %s ORDER BY key LIMIT %s
 
 -- name: history_changed
-SELECT DISTINCT customer_id FROM changes WHERE customer_id > %s ORDER BY customer_id LIMIT %s
+SELECT DISTINCT customer_id FROM changes WHERE seq > {done} AND customer_id > %s
+ORDER BY customer_id LIMIT %s
 
 -- name: history_changes_lock
 -- The changes lock (touchflow_changes_writer in schema.sql) taken exclusively, waiting:

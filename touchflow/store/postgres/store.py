@@ -26,6 +26,7 @@ from touchflow.store.postgres.history import HistoryMethods
 from touchflow.store.postgres.migrate import drop as drop_schema
 from touchflow.store.postgres.migrate import migrate
 from touchflow.store.postgres.outbox import OutboxMethods
+from touchflow.store.postgres.plan_runs import PlanRunMethods
 from touchflow.store.postgres.queries import SQL
 from touchflow.store.postgres.records import RecordMethods
 from touchflow.store.postgres.stats import StatsMethods
@@ -57,6 +58,7 @@ class PostgresStore(
     FactsMethods,
     ChangesMethods,
     SharingMethods,
+    PlanRunMethods,
     RecordMethods,
     StatsMethods,
     HistoryMethods,

@@ -8,10 +8,11 @@ again and drops what it has seen.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import AbstractAsyncContextManager, nullcontext
 
-from touchflow.store.sqlite.connection import Connection, run
+from touchflow.store.planning import CHANGES_DONE
+from touchflow.store.sqlite.connection import Connection, fetch_in, run
 from touchflow.store.sqlite.queries import SQL
 
 
@@ -27,9 +28,26 @@ class ChangesMethods(Connection):
         ids = await self._fetch(SQL["changed_customers"], (last,))
         return int(last), {str(r[0]) for r in ids}
 
-    async def drop_changes(self, upto: int) -> None:
+    async def drop_changes(self, upto: int, *, keep: bool = False) -> None:
         async with self._transaction("clear changes in") as db:
-            await run(db.execute(SQL["drop_changes"], (upto,)))
+            rows = list(await db.execute_fetchall(SQL["changes_done"]))
+            last = list(await db.execute_fetchall(SQL["history_last_change"]))
+            done = max(int(rows[0][0]), min(upto, int(last[0][0])))  # never past the last
+            await run(db.execute(SQL["set_meta"], (CHANGES_DONE, str(done))))
+            if not keep:
+                await run(db.execute(SQL["drop_changes"], (done,)))
+
+    async def changes_done(self) -> int:
+        rows = await self._fetch(SQL["changes_done"], ())
+        return int(rows[0][0])
+
+    async def replanned_after(self, customer_ids: Collection[str], seq: int) -> set[str]:
+        async with self._lock:
+            with self._errors("read changes from"):
+                rows = await fetch_in(
+                    self._db, SQL["replanned_after"], sorted(customer_ids), (seq,)
+                )
+        return {str(r[0]) for r in rows}
 
     def planning_turn(self) -> AbstractAsyncContextManager[None]:
         # One daemon per SQLite file (its lock file): its own turn is the only one.

@@ -16,9 +16,10 @@ import aiosqlite
 
 from touchflow.collector import collector_paused
 from touchflow.models import CustomerFacts
-from touchflow.store.boundary import EVERYONE, PAGE_SIZE, IdRange
+from touchflow.store.boundary import EVERYONE, PAGE_SIZE
 from touchflow.store.facts_rows import facts
 from touchflow.store.paging import pages
+from touchflow.store.planning import IdRange
 from touchflow.store.sqlite.columns import READERS
 from touchflow.store.sqlite.connection import Connection, fetch_in
 from touchflow.store.sqlite.queries import SQL

@@ -338,20 +338,56 @@ SELECT state, COUNT(*) FROM outbox GROUP BY state
 
 -- --- changes ------------------------------------------------------------------------
 
+-- name: done
+-- The last seq the daemon planned (``drop_changes``): changes up to it are not pending.
+COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'changes_done'), 0)
+
 -- name: mark_changed
 INSERT INTO changes (customer_id) VALUES (?)
 
 -- name: pending_changes
 -- Distinct customers are counted only up to the limit: after a big import the table
 -- has a row per change, and run --once asks twice (Daemon._warm_up in touchflow/send/daemon.py).
-SELECT (SELECT MAX(seq) FROM changes), COUNT(*) FROM
-(SELECT DISTINCT customer_id FROM changes LIMIT ?)
+-- Changes up to ``changes_done`` are planned (kept while a shared full plan runs).
+SELECT (SELECT MAX(seq) FROM changes WHERE seq > {done}), COUNT(*) FROM
+(SELECT DISTINCT customer_id FROM changes WHERE seq > {done} LIMIT ?)
 
 -- name: changed_customers
-SELECT DISTINCT customer_id FROM changes WHERE seq <= ?
+SELECT DISTINCT customer_id FROM changes WHERE seq > {done} AND seq <= ?
 
 -- name: drop_changes
 DELETE FROM changes WHERE seq <= ?
+
+-- name: changes_done
+SELECT {done}
+
+-- name: replanned_after
+SELECT DISTINCT customer_id FROM changes WHERE seq <= {done} AND seq > ? AND customer_id IN ({marks})
+
+-- --- a full plan shared out (planning.py) ---------------------------------------------
+
+-- name: drop_plan_ranges
+DELETE FROM plan_ranges
+
+-- name: add_plan_range
+INSERT INTO plan_ranges (run, lo, hi, cursor) VALUES (?, ?, ?, ?)
+
+-- name: take_plan_range
+-- One daemon per SQLite file: a range is free when never taken or its lease ended.
+UPDATE plan_ranges SET owner = ?, lease_until = ?
+WHERE (run, lo) = (SELECT run, lo FROM plan_ranges
+    WHERE run = ? AND NOT done AND (owner IS NULL OR lease_until < ?) ORDER BY lo LIMIT 1)
+RETURNING lo, hi, cursor
+
+-- name: advance_plan_range
+UPDATE plan_ranges SET cursor = ?, done = ?, lease_until = ?
+WHERE run = ? AND lo = ? AND owner = ? AND NOT done
+
+-- name: plan_ranges_left
+SELECT COUNT(*) FROM plan_ranges WHERE run = ? AND NOT done
+
+-- name: end_plan_run
+DELETE FROM plan_ranges WHERE run = ?
 
 -- --- counts for /metrics ------------------------------------------------------------
 
@@ -386,7 +422,7 @@ WHERE state = 'retry' AND attempts >= ? HAVING COUNT(*) > 0
 -- name: history_counts
 SELECT (SELECT COUNT(*) FROM customers), (SELECT COUNT(*) FROM events),
     (SELECT COUNT(*) FROM suppressions), (SELECT COUNT(*) FROM outbox),
-    (SELECT COUNT(DISTINCT customer_id) FROM changes)
+    (SELECT COUNT(DISTINCT customer_id) FROM changes WHERE seq > {done})
 
 -- name: history_meta
 SELECT key, value FROM meta ORDER BY key
@@ -401,7 +437,8 @@ SELECT key, value FROM meta ORDER BY key
 {select_outbox} WHERE key > ? ORDER BY key LIMIT ?
 
 -- name: history_changed
-SELECT DISTINCT customer_id FROM changes WHERE customer_id > ? ORDER BY customer_id LIMIT ?
+SELECT DISTINCT customer_id FROM changes WHERE seq > {done} AND customer_id > ?
+ORDER BY customer_id LIMIT ?
 
 -- name: history_last_change
 SELECT COALESCE(MAX(seq), 0) FROM changes

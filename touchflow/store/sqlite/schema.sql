@@ -96,6 +96,19 @@ CREATE TABLE IF NOT EXISTS changes (
     customer_id TEXT NOT NULL
 );
 
+-- A full plan shared out in id ranges (touchflow/store/planning.py): (lo, hi] of a run,
+-- planned and written up to cursor by its owner, whose lease ends at lease_until.
+CREATE TABLE IF NOT EXISTS plan_ranges (
+    run         TEXT NOT NULL,
+    lo          TEXT NOT NULL,
+    hi          TEXT,
+    cursor      TEXT NOT NULL,
+    owner       TEXT,
+    lease_until TEXT,
+    done        INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (run, lo)
+);
+
 CREATE TRIGGER IF NOT EXISTS customers_inserted AFTER INSERT ON customers
 BEGIN
     INSERT INTO changes (customer_id) VALUES (NEW.id);

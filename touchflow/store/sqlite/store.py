@@ -24,6 +24,7 @@ from touchflow.store.sqlite.customers import CustomerMethods
 from touchflow.store.sqlite.facts import FactsMethods
 from touchflow.store.sqlite.history import HistoryMethods
 from touchflow.store.sqlite.outbox import OutboxMethods
+from touchflow.store.sqlite.plan_runs import PlanRunMethods
 from touchflow.store.sqlite.queries import SCHEMA, SQL
 from touchflow.store.sqlite.records import RecordMethods
 from touchflow.store.sqlite.stats import StatsMethods
@@ -39,6 +40,7 @@ class SqliteStore(
     CustomerMethods,
     FactsMethods,
     ChangesMethods,
+    PlanRunMethods,
     RecordMethods,
     StatsMethods,
     HistoryMethods,
