@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from touchflow.rules.context import rule_scope
 from touchflow.rules.expressions import parse_condition_ast
 from touchflow.rules.loader import collect_rules
 from touchflow.rules.schema import Rule
+from touchflow.yamlload import load_yaml
 
 TEMPLATES_DIR = "message_templates"
 
@@ -43,11 +45,32 @@ class Project:
     # What it was loaded from (``source_digest``), or None if the files changed while
     # loading. The dispatcher's worker process loads the same project and compares.
     digest: str | None = None
+    # What its plans follow (``planning_digest``): daemons that share a full plan compare.
+    plan_digest: str | None = None
+
+
+# Sections of touchflow.yaml each machine may set its own way: no plan depends on them.
+_MACHINE_SECTIONS = ("store", "sample", "delivery", "http", "daemon")
 
 
 def source_digest(root: Path) -> str:
     """SHA-256 over the names and contents of touchflow.yaml, rules/ and message_templates/."""
-    paths = [root / "touchflow.yaml"]
+    return _digest(root, [root / CONFIG_FILE]).hexdigest()
+
+
+def planning_digest(root: Path) -> str:
+    """SHA-256 over what a plan follows: rules/, message_templates/ and touchflow.yaml but
+    its sections of the machine (store, sample, delivery, http, daemon), so daemons
+    that deliver or listen differently still plan alike."""
+    digest = _digest(root, [])
+    config = load_yaml(root / CONFIG_FILE)
+    if isinstance(config, dict):
+        config = {k: v for k, v in config.items() if k not in _MACHINE_SECTIONS}
+    digest.update(json.dumps(config, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def _digest(root: Path, paths: list[Path]) -> hashlib._Hash:
     for folder in ("rules", TEMPLATES_DIR):
         paths += sorted(p for p in (root / folder).rglob("*") if p.is_file())
     digest = hashlib.sha256()
@@ -58,7 +81,7 @@ def source_digest(root: Path) -> str:
             continue
         name = str(path.relative_to(root)).encode()
         digest.update(b"%d:%s%d:" % (len(name), name, len(content)) + content)
-    return digest.hexdigest()
+    return digest
 
 
 def load_project_checked(root: Path) -> Project:
@@ -66,8 +89,10 @@ def load_project_checked(root: Path) -> Project:
     before = source_digest(root)
     with collector_paused():  # tens of thousands of lasting objects, no garbage cycles
         project = _load_checked(root)
-    same = source_digest(root) == before
-    return dataclasses.replace(project, digest=before if same else None)
+    plans = planning_digest(root)
+    if source_digest(root) != before:
+        return project  # changed while loading: no digest vouches for it
+    return dataclasses.replace(project, digest=before, plan_digest=plans)
 
 
 def _load_checked(root: Path) -> Project:

@@ -69,7 +69,14 @@ async def test_a_start_up_whose_re_plan_covered_everyone_plans_everyone_once(
         runs.append(None if ids is None else len(ids))
         return await plan_into_outbox(*args, **kwargs)
 
+    share_out = daemon_module.share_out
+
+    async def shared(*args: Any, **kwargs: Any) -> Any:  # the full plan, shared out
+        runs.append(None)
+        return await share_out(*args, **kwargs)
+
     monkeypatch.setattr(daemon_module, "plan_into_outbox", counted)
+    monkeypatch.setattr(daemon_module, "share_out", shared)
     async with sample_store(project, now) as store:
         daemon = Daemon(
             project=project,

@@ -5,7 +5,8 @@ A worker reads its page's facts outside the planning lock; the daemon writes the
 later, under it. Whoever changed in between (and was re-planned by ``changes`` at
 once, as the watch timer does) or left the store must be left out of that page. The
 tests force that moment: the first page is written only after the change (a hook on
-``DaemonPlanning.newer``, which the writer calls under the lock just before writing).
+the store's ``replanned_after``, which the writer asks under the lock just before
+writing).
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ import shutil
 import signal
 import sqlite3
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from daemon_support import DaemonProcess, poll, touchflow, write_project
@@ -30,7 +33,8 @@ from touchflow.clock import Clock
 from touchflow.models import Customer, Event, Window
 from touchflow.project import Project, load_project_checked
 from touchflow.send.daemon_planning import DaemonPlanning
-from touchflow.send.replan import Marks, plan_into_outbox
+from touchflow.send.plan_share import plan_everyone
+from touchflow.send.replan import PlanRun, plan_into_outbox
 from touchflow.store.sqlite import SqliteStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -43,6 +47,13 @@ IDS = [f"c{i}" for i in range(8)]
 def with_workers(project: Project, workers: int) -> Project:
     daemon = dataclasses.replace(project.config.daemon, plan_workers=workers)
     return dataclasses.replace(project, config=dataclasses.replace(project.config, daemon=daemon))
+
+
+async def plan_all(project: Project, store: SqliteStore, *, window: Window) -> PlanRun:
+    """A full plan shared out among this process's lanes (``daemon.plan_workers``)."""
+    return await plan_everyone(
+        project, store, window=window, now=NOW, clock=lambda: NOW, page_size=200
+    )
 
 
 def outbox(path: Path) -> dict[str, tuple[object, ...]]:
@@ -73,13 +84,11 @@ async def test_workers_write_the_outbox_one_process_writes(
         project = with_workers(load_project_checked(copy), workers)
         async with await SqliteStore.open(project.config.store_file()) as store:
             with caplog.at_level(logging.INFO, logger="touchflow"):
-                run = await plan_into_outbox(project, store, window=window, now=NOW, page_size=200)
-                again = await plan_into_outbox(
-                    project, store, window=window, now=NOW, page_size=200
-                )
+                run = await plan_all(project, store, window=window)
+                again = await plan_all(project, store, window=window)
             found[workers] = (run, outbox(store.path))
         assert (again.customers, again.inserted, again.updated) == (1200, 0, 0)
-    assert sum("planning everyone in 2 worker processes" in m for m in caplog.messages) == 2
+    assert sum("planning in 2 worker processes" in m for m in caplog.messages) == 2
     (one, rows_one), (two, rows_two) = found[1], found[2]
     assert (two.customers, two.touchpoints, two.inserted) == (1200, one.touchpoints, one.inserted)
     assert one.inserted > 1000
@@ -87,14 +96,12 @@ async def test_workers_write_the_outbox_one_process_writes(
 
 
 async def plan_thirty_days(
-    root: Path, workers: int, marks: Marks | None = None
+    root: Path, workers: int, kind: type[SqliteStore] = SqliteStore
 ) -> dict[str, tuple[object, ...]]:
     project = with_workers(load_project_checked(root), workers)
     window = Window(start=NOW, end=NOW + timedelta(days=30))
-    async with await SqliteStore.open(project.config.store_file()) as store:
-        run = await plan_into_outbox(
-            project, store, window=window, now=NOW, page_size=200, marks=marks
-        )
+    async with await kind.open(project.config.store_file()) as store:
+        run = await plan_all(project, store, window=window)
         assert run.customers == 1200
         return outbox(store.path)
 
@@ -113,32 +120,28 @@ async def test_a_range_whose_worker_loaded_other_files_is_planned_here(
     window = Window(start=NOW, end=NOW + timedelta(days=30))
     with caplog.at_level(logging.INFO, logger="touchflow"):
         async with await SqliteStore.open(project.config.store_file()) as store:
-            await plan_into_outbox(project, store, window=window, now=NOW, page_size=200)
+            await plan_all(project, store, window=window)
             assert outbox(store.path) == expected
-    handed_back = [m for m in caplog.messages if "planning its customers here" in m]
+    handed_back = [m for m in caplog.messages if "planning its range here" in m]
     assert len(handed_back) == 2
     assert all("changed since the daemon loaded them" in m for m in handed_back)
 
 
-class WorkersKilledBeforeTheFirstWrite:
-    """Marks that kill every worker (SIGKILL) just before the first page is written."""
+class WorkersKilledBeforeTheFirstWrite(SqliteStore):
+    """A store whose first check before a write kills every worker (SIGKILL)."""
 
-    def __init__(self, caplog: pytest.LogCaptureFixture) -> None:
-        self.caplog = caplog
-        self.killed: list[int] = []
+    caplog: pytest.LogCaptureFixture
+    killed: ClassVar[list[int]] = []
 
-    def mark(self) -> int:
-        return 0
-
-    async def newer(self, since: int) -> set[str] | None:
+    async def replanned_after(self, customer_ids: Collection[str], seq: int) -> set[str]:
         if not self.killed:
             (line,) = [m for m in self.caplog.messages if "worker processes (pids" in m]
             found = re.search(r"pids ([\d ]+)\)", line)
             assert found is not None
-            self.killed = [int(pid) for pid in found.group(1).split()]
+            self.killed.extend(int(pid) for pid in found.group(1).split())
             for pid in self.killed:
                 os.kill(pid, signal.SIGKILL)
-        return set()
+        return await super().replanned_after(customer_ids, seq)
 
 
 async def test_the_rest_of_a_killed_workers_range_is_planned_here(
@@ -146,22 +149,20 @@ async def test_the_rest_of_a_killed_workers_range_is_planned_here(
 ) -> None:
     """Pages a worker handed over are written; where it stopped, the daemon goes on."""
     expected = await plan_thirty_days(shutil.copytree(generated, tmp_path / "one"), 1)
-    marks = WorkersKilledBeforeTheFirstWrite(caplog)
+    WorkersKilledBeforeTheFirstWrite.caplog = caplog
+    kind = WorkersKilledBeforeTheFirstWrite
     with caplog.at_level(logging.INFO, logger="touchflow"):
-        found = await plan_thirty_days(shutil.copytree(generated, tmp_path / "two"), 2, marks)
-    assert len(marks.killed) == 2
+        found = await plan_thirty_days(shutil.copytree(generated, tmp_path / "two"), 2, kind)
+    assert len(kind.killed) == 2
     assert found == expected
-    handed_back = [m for m in caplog.messages if "planning its customers here" in m]
+    handed_back = [m for m in caplog.messages if "planning its range here" in m]
     assert len(handed_back) == 2, caplog.messages
 
 
-class FailingBeforeTheFirstWrite:
-    """Marks whose check fails (as a store that went away would) at the first write."""
+class FailingBeforeTheFirstWrite(SqliteStore):
+    """A store whose check fails (as a store that went away would) at the first write."""
 
-    def mark(self) -> int:
-        return 0
-
-    async def newer(self, since: int) -> set[str] | None:
+    async def replanned_after(self, customer_ids: Collection[str], seq: int) -> set[str]:
         raise RuntimeError("the store went away")
 
 
@@ -170,7 +171,7 @@ async def test_a_plan_that_fails_while_workers_run_leaves_no_process_behind(
 ) -> None:
     root = shutil.copytree(generated, tmp_path / "failing")
     with caplog.at_level(logging.INFO, logger="touchflow"), pytest.raises(RuntimeError):
-        await plan_thirty_days(root, 2, FailingBeforeTheFirstWrite())
+        await plan_thirty_days(root, 2, FailingBeforeTheFirstWrite)
     (line,) = [m for m in caplog.messages if "worker processes (pids" in m]
     found = re.search(r"pids ([\d ]+)\)", line)
     assert found is not None
@@ -182,13 +183,20 @@ async def test_a_plan_that_fails_while_workers_run_leaves_no_process_behind(
 # --- the moment between a worker's read and the daemon's write ---------------------
 
 
-@pytest.fixture
-async def planning(tmp_path: Path) -> AsyncIterator[tuple[Project, SqliteStore]]:
+@pytest.fixture(params=["two workers", "this process"])
+def lanes(request: pytest.FixtureRequest) -> int:
+    return 2 if request.param == "two workers" else 1
+
+
+@asynccontextmanager
+async def planning(
+    tmp_path: Path, lanes: int, kind: type[SqliteStore]
+) -> AsyncIterator[tuple[Project, SqliteStore]]:
     """Eight customers, each with an appointment in 2.5 days (a reminder 24 hours before,
-    inside the 2-day horizon), planned by two workers of a page each."""
+    inside the 2-day horizon), planned by two workers (or this process alone)."""
     root = write_project(tmp_path, customers=[])
-    project = with_workers(load_project_checked(root), 2)
-    async with await SqliteStore.open(project.config.store_file()) as store:
+    project = with_workers(load_project_checked(root), lanes)
+    async with await kind.open(project.config.store_file()) as store:
         await store.upsert_customers([Customer(id=i, email=f"{i}@example.com") for i in IDS])
         await store.add_events([booked(i) for i in IDS])
         await store.drop_changes((await store.pending_changes(limit=100))[0])
@@ -210,19 +218,20 @@ def cancelled(customer: str) -> Event:
     )
 
 
-class ChangedBeforeTheFirstWrite(DaemonPlanning):
+class ChangedBeforeTheFirstWrite(SqliteStore):
     """Every appointment is cancelled after the workers read their pages and before the
     first page is written, and the watch timer's re-plan of changes runs right then."""
 
+    plans: DaemonPlanning
     check = True  # False: pretend nobody changed (what writing without the check did)
     changed = False
 
-    async def newer(self, since: int) -> set[str] | None:
+    async def replanned_after(self, customer_ids: Collection[str], seq: int) -> set[str]:
         if not self.changed:
             self.changed = True
-            await self._store.add_events([cancelled(i) for i in IDS])
-            await self._changes()  # what changes() does, inside the turn the writer holds
-        return await super().newer(since) if self.check else set()
+            await self.add_events([cancelled(i) for i in IDS])
+            await self.plans._changes()  # what changes() does, inside the turn the writer holds
+        return await super().replanned_after(customer_ids, seq) if self.check else set()
 
 
 def reminders(store: SqliteStore) -> dict[str, str]:
@@ -231,60 +240,59 @@ def reminders(store: SqliteStore) -> dict[str, str]:
         return dict(rows.fetchall())
 
 
-async def test_a_customer_changed_after_the_workers_read_keeps_the_newer_plan(
-    planning: tuple[Project, SqliteStore],
-) -> None:
-    project, store = planning
-    plans = ChangedBeforeTheFirstWrite(
-        project=lambda: project, store=store, clock=Clock.starting_at(NOW)
-    )
-    await plans.ahead()
-    assert plans.changed
-    assert reminders(store) == dict.fromkeys(IDS, "cancelled")
-    assert (await store.pending_changes(limit=100))[1] == set()
+def daemon_planning(project: Project, store: SqliteStore) -> DaemonPlanning:
+    return DaemonPlanning(project=lambda: project, store=store, clock=Clock.starting_at(NOW))
 
 
-async def test_without_the_check_the_workers_older_plan_would_win(
-    planning: tuple[Project, SqliteStore],
+async def test_a_customer_replanned_after_the_page_was_read_keeps_the_newer_plan(
+    tmp_path: Path, lanes: int
 ) -> None:
+    async with planning(tmp_path, lanes, ChangedBeforeTheFirstWrite) as (project, store):
+        assert isinstance(store, ChangedBeforeTheFirstWrite)
+        store.plans = daemon_planning(project, store)
+        await store.plans.ahead()
+        assert store.changed
+        assert reminders(store) == dict.fromkeys(IDS, "cancelled")
+        assert (await store.pending_changes(limit=100))[1] == set()
+        assert await store.replanned_after(IDS, 0) == set()  # kept for the run, then dropped
+
+
+async def test_without_the_check_the_older_plan_would_win(tmp_path: Path, lanes: int) -> None:
     """The test above can fail: leave nobody out, and the cancelled reminders come back."""
-    project, store = planning
-    plans = ChangedBeforeTheFirstWrite(
-        project=lambda: project, store=store, clock=Clock.starting_at(NOW)
-    )
-    plans.check = False
-    await plans.ahead()
-    assert plans.changed
-    assert "pending" in reminders(store).values()
+    async with planning(tmp_path, lanes, ChangedBeforeTheFirstWrite) as (project, store):
+        assert isinstance(store, ChangedBeforeTheFirstWrite)
+        store.plans = daemon_planning(project, store)
+        store.check = False
+        await store.plans.ahead()
+        assert store.changed
+        assert "pending" in reminders(store).values()
 
 
-class GoneBeforeTheFirstWrite(DaemonPlanning):
-    """Two customers leave the store (one deleted, one erased) after the workers read
-    their pages and before the first page is written."""
+class GoneBeforeTheFirstWrite(SqliteStore):
+    """Two customers leave the store (one deleted, one erased) after the page was read
+    and before it is written."""
 
     gone = False
 
-    async def newer(self, since: int) -> set[str] | None:
+    async def replanned_after(self, customer_ids: Collection[str], seq: int) -> set[str]:
         if not self.gone:
             self.gone = True
-            await self._store.delete_customers(["c0"])
-            assert await self._store.erase_customer("c5") is not None
-        return await super().newer(since)
+            await self.delete_customers(["c0"])
+            assert await self.erase_customer("c5") is not None
+        return await super().replanned_after(customer_ids, seq)
 
 
-async def test_a_customer_deleted_or_erased_after_the_workers_read_gets_no_rows(
-    planning: tuple[Project, SqliteStore],
+async def test_a_customer_deleted_or_erased_after_the_page_was_read_gets_no_rows(
+    tmp_path: Path, lanes: int
 ) -> None:
-    project, store = planning
-    plans = GoneBeforeTheFirstWrite(
-        project=lambda: project, store=store, clock=Clock.starting_at(NOW)
-    )
-    await plans.ahead()
-    assert plans.gone
-    assert reminders(store) == {i: "pending" for i in IDS if i not in ("c0", "c5")}
-    with sqlite3.connect(store.path) as db:
-        left = db.execute("SELECT count(*) FROM outbox WHERE customer_id IN ('c0', 'c5')")
-        assert left.fetchone() == (0,)
+    async with planning(tmp_path, lanes, GoneBeforeTheFirstWrite) as (project, store):
+        assert isinstance(store, GoneBeforeTheFirstWrite)
+        await daemon_planning(project, store).ahead()
+        assert store.gone
+        assert reminders(store) == {i: "pending" for i in IDS if i not in ("c0", "c5")}
+        with sqlite3.connect(store.path) as db:
+            left = db.execute("SELECT count(*) FROM outbox WHERE customer_id IN ('c0', 'c5')")
+            assert left.fetchone() == (0,)
 
 
 # --- stopping ----------------------------------------------------------------------
@@ -329,7 +337,7 @@ def test_sigterm_during_a_full_plan_in_workers_stops_every_process(
     next run completes the plan as a run that was never stopped writes it."""
     stopped = thirty_days_in_workers(generated, tmp_path / "stopped")
     daemon = DaemonProcess(stopped, "--now", NOW.isoformat(), "--log-level", "info").start()
-    line = daemon.wait_for("planning everyone in 2 worker processes")
+    line = daemon.wait_for("planning in 2 worker processes")
     found = re.search(r"pids ([\d ]+)\)", line)
     assert found is not None, line
     pids = [int(pid) for pid in found.group(1).split()]
@@ -369,11 +377,10 @@ async def test_workers_plan_a_postgresql_store_as_one_process_plans_the_same_fac
             await pg.upsert_customers([f.customer for f in facts], now=NOW)
             await pg.add_events([e for f in facts for e in f.events])
             with caplog.at_level(logging.INFO, logger="touchflow"):
-                run = await plan_into_outbox(
-                    with_workers(alone, 2), pg, window=window, now=NOW, page_size=200
-                )
+                run = await plan_everyone(with_workers(alone, 2), pg, window=window, now=NOW,
+                                          clock=lambda: NOW, page_size=200)  # fmt: skip
             rows = await pg.outbox_by_keys(list(expected))
-    assert any("planning everyone in 2 worker processes" in m for m in caplog.messages)
+    assert any("planning in 2 worker processes" in m for m in caplog.messages)
     assert not any("planning here" in m for m in caplog.messages)
     assert run.customers == len(facts) == 1200
     assert {key: (r.state.value, r.due_at) for key, r in rows.items()} == {

@@ -97,14 +97,14 @@ class Daemon:
         self._dispatch = DispatchLoop(dispatcher=self.dispatcher, store=store, clock=clock)
         self._plans = DaemonPlanning(
             project=lambda: self.project, store=store, clock=clock,
-            planner=lambda: self._sharing.planner(),
+            planner=lambda: self._sharing.planner(), me=lead.instance,
         )  # fmt: skip
         self._reloading = asyncio.Lock()
         self._tasks: set[asyncio.Task[bool]] = set()  # from signals, until done
         self._services: Sequence[Service] = ()
         self._sharing = Sharing(
             lead, store, clock, on_changes=self._replan_notified, on_ready=self._dispatch.wake,
-            on_lead=self._plans.at_start,
+            on_lead=self._plans.at_start, on_plan=self._plans.help,
         )  # fmt: skip
 
     @property
@@ -228,6 +228,7 @@ class Daemon:
     async def _watch_job(self) -> None:
         await self.reload_if_changed()
         await self.plan_changes()  # also where the lead is taken when its holder stopped
+        self._sharing.help_soon()  # a full plan shared out, if any (notifications get lost)
         # Also without changes: another process may have made a row ready without noting
         # a change (a script's UPDATE), or the wall clock jumped. One indexed MIN() a tick.
         await self.wake()

@@ -1,14 +1,17 @@
 """The daemon's planning runs: the full plan ahead, and re-plans of customers that changed.
 
 The full plan covers everyone, [where planning stopped, now + horizon), at most
-``daemon.catch_up`` back; a re-plan of changes covers the customers named in the
-store's ``changes`` table (or everyone, when too many changed). Both write the
-outbox through ``plan_into_outbox``.
+``daemon.catch_up`` back: the daemon that plans shares it out in id ranges, and every
+daemon of the store with the same project takes part (``touchflow.send.plan_share``).
+A re-plan of changes covers the customers named in the store's ``changes`` table (or
+everyone, when too many changed), through ``plan_into_outbox``; while a full plan is
+shared out its changes are kept, so that its pages leave those customers out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import datetime
@@ -17,12 +20,15 @@ from touchflow import logs
 from touchflow.clock import Clock
 from touchflow.errors import TouchflowError
 from touchflow.models import Window
+from touchflow.plan.candidates import sends_counted_from
 from touchflow.project import Project
-from touchflow.send.replan import plan_into_outbox
-from touchflow.store import Store
+from touchflow.send.plan_share import RUN_META, Part, RunSpec, lanes_for, share_out, take_part
+from touchflow.send.replan import PlanState, close_orphans, plan_into_outbox
+from touchflow.store import PAGE_SIZE, Store
 
 PLANNED_UNTIL = "daemon_planned_until"  # meta: end of the last full plan's window
 _FULL_REPLAN_ABOVE = 5000  # changed customers; more than this: plan everyone
+_WAIT_FOR_OTHERS = 0.5  # seconds between looks at the ranges other daemons plan
 
 
 class DaemonPlanning:
@@ -36,10 +42,14 @@ class DaemonPlanning:
         store: Store,
         clock: Clock,
         planner: Callable[[], Awaitable[bool]] | None = None,
+        me: str = "this daemon",
+        page_size: int = PAGE_SIZE,
     ) -> None:
         self._project = project
         self._store = store
         self._clock = clock
+        self._me = me  # the owner of the id ranges this daemon plans (its instance id)
+        self._page_size = page_size  # customers a page of the full plan; ranges of two
         # Plans read the outbox, then write it: two at once could write older facts last.
         # Each planning step (a page of a full plan, a re-plan of changes) first makes
         # sure this daemon still plans (``planner``): one that lost the lead stops.
@@ -47,11 +57,9 @@ class DaemonPlanning:
         self.turn = _Turn(store, mine, planner)
         self.exclusive = _Turn(store, mine, None)  # an erasure, from any daemon
         self._full_plan = asyncio.Lock()  # one full plan at a time
+        self._helping = asyncio.Lock()  # one part in another daemon's full plan at a time
         # The end of the window of the last re-plan of changes, if it planned everyone.
         self._planned_everyone: datetime | None = None
-        # While a full plan runs: whom each re-plan of changes planned (None: everyone), in
-        # order. A worker's page asked for at mark i leaves out whom the i-th and later planned.
-        self._replanned: list[set[str] | None] = []
 
     async def at_start(self) -> int:
         """Plan what changed, then what is ahead."""
@@ -101,17 +109,73 @@ class DaemonPlanning:
             )
             start = now - settings.catch_up
         window = Window(start=start, end=now + settings.horizon)
-        self._replanned = []
-        run = await plan_into_outbox(
-            self._project(), self._store, window=window, now=now, turn=self.turn, marks=self
-        )
-        await self._store.set_meta(PLANNED_UNTIL, window.end.isoformat())
+        spec = RunSpec.new(window=window, now=now, digest=self._project().plan_digest)
+        started = time.perf_counter()
+        state, everyone = await self._share_out(spec)
+        await self._take_part(spec, state)
+        while await self._store.plan_ranges_left(spec.id):  # others plan theirs
+            await asyncio.sleep(_WAIT_FOR_OTHERS)
+            async with self.turn:  # still the planner? (LeadLostError if not)
+                pass
+            await self._take_part(spec, state)  # a range whose planner stopped
+        async with self.turn:
+            await self._end_run(spec)
+            await self._store.set_meta(PLANNED_UNTIL, window.end.isoformat())
+        state.total.warn_missed()
+        run = state.total.plan_run(window, seconds=time.perf_counter() - started)
         logs.log.info(
-            "planned %d customers, %s to %s: %d touchpoints, %d new, %d changed (%.2f s)",
+            "planned %d customers, %s to %s: %d touchpoints, %d new, %d changed (%.2f s)%s",
             run.customers, _t(window.start), _t(window.end), run.touchpoints,
-            run.inserted, run.updated, run.seconds, extra=_plan_fields("all", run.seconds),
+            run.inserted, run.updated, run.seconds, "" if run.customers >= everyone
+            else f"; other daemons planned about {everyone - run.customers} more customers",
+            extra=_plan_fields("all", run.seconds),
         )  # fmt: skip
         return run.touchpoints
+
+    async def _share_out(self, spec: RunSpec) -> tuple[PlanState, int]:
+        """Close the orphans and start the run: its state, and how many customers it has."""
+        project = self._project()
+        state = _state(spec, project, self._page_size)
+        async with self.turn:
+            await close_orphans(project, self._store, spec.now, state.total)
+            await share_out(self._store, spec, page_size=self._page_size)
+            await self._store.set_meta(RUN_META, spec.text())
+            everyone = await self._store.customer_count()
+        return state, everyone
+
+    async def _take_part(self, spec: RunSpec, state: PlanState) -> None:
+        project = self._project()
+        part = Part(project=project, store=self._store, spec=spec, me=self._me,
+                    turn=self.exclusive, state=state, clock=self._clock.now)  # fmt: skip
+        await take_part(part, await lanes_for(project, self._store))
+
+    async def _end_run(self, spec: RunSpec) -> None:
+        """The run is over: forget it, and the changes its pages had to know of."""
+        await self._store.end_plan_run(spec.id)
+        await self._store.set_meta(RUN_META, "")
+        await self._store.drop_changes(await self._store.changes_done())
+
+    async def help(self) -> int:
+        """Take part in the full plan another daemon shared out, if there is one and this
+        daemon's project plans alike (``Project.plan_digest``): the customers it planned."""
+        if self._full_plan.locked() or self._helping.locked():
+            return 0  # its own full plan, or already helping
+        async with self._helping:
+            spec = RunSpec.read(await self._store.get_meta(RUN_META))
+            project = self._project()
+            if spec is None or spec.digest is None or spec.digest != project.plan_digest:
+                return 0
+            state = _state(spec, project, self._page_size)
+            started = time.perf_counter()
+            await self._take_part(spec, state)
+        if state.total.customers:
+            state.total.warn_missed()
+            logs.log.info(
+                "planned %d customers of the full plan shared out (%d new, %d changed, %.2f s)",
+                state.total.customers, state.total.inserted, state.total.updated,
+                time.perf_counter() - started,
+            )  # fmt: skip
+        return state.total.customers
 
     async def changes(self) -> int:
         """Re-plan customers whose facts changed, looking back ``catch_up`` for late events."""
@@ -133,9 +197,8 @@ class DaemonPlanning:
         run = await plan_into_outbox(
             project, self._store, window=window, now=now, customer_ids=customers
         )
-        await self._store.drop_changes(last)
-        if self._full_plan.locked():  # a full plan is under way: its pages must know
-            self._replanned.append(None if customers is None else set(customers))
+        # While a full plan is shared out, its pages must learn whom this re-planned.
+        await self._store.drop_changes(last, keep=bool(await self._store.get_meta(RUN_META)))
         self._planned_everyone = window.end if customers is None else None
         logs.log.info(
             "re-planned %d changed customer(s): %d new, %d changed (%.2f s)",
@@ -143,25 +206,6 @@ class DaemonPlanning:
             extra=_plan_fields("changed", run.seconds),
         )  # fmt: skip
         return run.touchpoints
-
-    def mark(self) -> int:
-        """For a full plan's worker (``touchflow.send.replan.Marks``): how many re-plans of
-        changes ran since the full plan began."""
-        return len(self._replanned)
-
-    async def newer(self, since: int) -> set[str] | None:
-        """Customers re-planned since ``mark()`` gave ``since``; None: everyone was.
-
-        Not those changed and still waiting: their re-plan comes after this page is
-        written and plans them from their newest facts, and a send checks a fresh plan
-        first. (Asking the store for them cost a query a page, and on PostgreSQL up to
-        2 s under the planning lock while an import wrote.)"""
-        ids: set[str] = set()
-        for replanned in self._replanned[since:]:
-            if replanned is None:
-                return None
-            ids |= replanned
-        return ids
 
 
 class LeadLostError(TouchflowError):
@@ -199,6 +243,12 @@ class _Turn:
             await self._stack.aclose()
         finally:
             self._mine.release()
+
+
+def _state(spec: RunSpec, project: Project, page_size: int) -> PlanState:
+    """A shared run's planning state, with totals of this daemon's part."""
+    sent_since = sends_counted_from(spec.window.start, project.config)
+    return PlanState(window=spec.window, now=spec.now, page_size=page_size, sent_since=sent_since)
 
 
 def _plan_fields(scope: str, seconds: float) -> dict[str, dict[str, object]]:

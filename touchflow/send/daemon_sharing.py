@@ -2,10 +2,12 @@
 store, and what the others commit (the store's notifications).
 
 On PostgreSQL every daemon claims and sends; the one holding the lead plans
-(``touchflow.send.instance``). A notification of changes has the planner re-plan them
-at once, and one of a written plan has every dispatcher look at the next ready row,
-so a write anywhere is acted on within a second; the ``watch`` timer still polls, in
-case a notification is lost with a connection.
+(``touchflow.send.instance``), and shares its full plan out: a notification of a plan
+shared out (or the ``watch`` timer) has the others take part. A notification of
+changes has the planner re-plan them at once, and one of a written plan has every
+dispatcher look at the next ready row, so a write anywhere is acted on within a
+second; the ``watch`` timer still polls, in case a notification is lost with a
+connection.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Sharing:
         on_changes: Callable[[], Awaitable[object]],
         on_ready: Callable[[], None],
         on_lead: Callable[[], Awaitable[object]],
+        on_plan: Callable[[], Awaitable[object]],
     ) -> None:
         self._lead = lead
         self._store = store
@@ -39,6 +42,8 @@ class Sharing:
         self._on_changes = on_changes
         self._on_ready = on_ready
         self._on_lead = on_lead
+        self._on_plan = on_plan
+        self._helping: asyncio.Task[None] | None = None
         self._leading: asyncio.Task[None] | None = None
         self.standing = Standing(instance=lead.instance, shared=lead.shared, planner=False)
         self._listening: asyncio.Task[None] | None = None
@@ -87,7 +92,7 @@ class Sharing:
         self._listening = asyncio.get_running_loop().create_task(self._listen())
 
     async def stop(self) -> None:
-        for task in (self._listening, self._replanning, self._leading):
+        for task in (self._listening, self._replanning, self._leading, self._helping):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
@@ -100,6 +105,8 @@ class Sharing:
                     pause = _RETRY_FIRST
                     if kind == "changes":
                         self._replan_soon()
+                    elif kind == "plan":
+                        self.help_soon()
                     else:
                         self._on_ready()
                 return  # the store cannot tell (SQLite): the watch timer polls
@@ -111,6 +118,17 @@ class Sharing:
             await asyncio.sleep(pause)
             pause = min(pause * 2, _RETRY_MOST)
             self._replan_soon()  # what was written while not listening
+
+    def help_soon(self) -> None:
+        """Take part in a full plan shared out, unless this daemon already does."""
+        if self._helping is None or self._helping.done():
+            self._helping = asyncio.get_running_loop().create_task(self._help())
+
+    async def _help(self) -> None:
+        try:
+            await self._on_plan()
+        except Exception:  # its ranges go to the others when their leases end
+            logs.log.exception("taking part in the full plan failed")
 
     def _replan_soon(self) -> None:
         """Re-plan changes now, or right after the re-plan under way (bursts coalesced)."""

@@ -1,11 +1,12 @@
-"""A worker process of the daemon's full plan: one id range, planned a page at a time.
+"""A worker process of the daemon's full plan: id ranges, planned a page at a time.
 
-The daemon (``touchflow.send.plan_workers``) starts one per id range and asks it
-for pages, one request, one reply, over its stdin and stdout (length-prefixed
-pickles). For each page the worker reads the customers' facts on its own
-connection to the store (SQLite's WAL: a reader does not stop the daemon's
-writes), plans them and replies with the outbox rows the plan wants
-(``touchflow.send.outbox.desired_rows``) as plain tuples. It writes nothing: the
+The daemon (``touchflow.send.plan_share``) starts one per planning lane and asks it
+for the pages of each id range the lane takes, one request, one reply, over its
+stdin and stdout (length-prefixed pickles). For each page the worker reads the
+store's ``changes_done``, then the customers' facts on its own connection to the
+store (SQLite's WAL: a reader does not stop the daemon's writes), plans them and
+replies with the outbox rows the plan wants (``touchflow.send.outbox.desired_rows``)
+as plain tuples. It writes nothing: the
 daemon reads the outbox and writes under its planning lock, as it does for a page
 it plans itself.
 
@@ -75,6 +76,7 @@ class PlannedPage:
     customer_ids: list[str]
     touchpoints: int
     rows: list[PackedRow]
+    floor: int  # the store's ``changes_done`` before the page was read
 
 
 def pack_rows(rows: Sequence[OutboxRow]) -> list[PackedRow]:
@@ -108,10 +110,16 @@ class _Range:
         self.sent_since = sends_counted_from(job.window.start, project.config)
         self.store = await open_store(job.store)
 
+    def restart(self, ids: IdRange) -> None:
+        """Go on with another range, the project and the store as they are."""
+        self.assignment = dataclasses.replace(self.assignment, ids=ids)
+        self.after = ids[0]
+
     async def next_page(self) -> PlannedPage | None:
         """The next page of the range, planned; None once the range is done."""
         assert self.store is not None and self.planner is not None
         job = self.assignment
+        floor = await self.store.changes_done()  # before the facts: see PlannedPage.floor
         facts = await self.store.facts_page(
             self.after, job.page_size, self.sent_since, up_to=job.ids[1]
         )
@@ -121,7 +129,10 @@ class _Range:
         planned = self.planner.plan(facts)
         rows = pack_rows(desired_rows(planned, self.caps))
         return PlannedPage(
-            customer_ids=[f.customer.id for f in facts], touchpoints=len(planned), rows=rows
+            customer_ids=[f.customer.id for f in facts],
+            touchpoints=len(planned),
+            rows=rows,
+            floor=floor,
         )
 
     async def close(self) -> None:
@@ -140,13 +151,17 @@ def _load(root: Path, digest: str) -> Project:
 
 
 async def _handle(state: dict[str, _Range], request: tuple[Any, ...]) -> tuple[str, Any]:
-    """One request: ``("init", Assignment)`` or ``("page",)``. A page's reply carries its
+    """One request: ``("init", Assignment)``, ``("range", IdRange)`` (another range, the
+    project kept) or ``("page",)``. A page's reply carries its
     last customer id beside the page, pickled apart: the daemon keeps the page as bytes
     until it writes it, and knows where the range got to without opening it."""
     try:
         if request[0] == "init":
             state["range"] = _Range(request[1])
             await state["range"].open()
+            return "ok", None
+        if request[0] == "range":
+            state["range"].restart(request[1])
             return "ok", None
         page = await state["range"].next_page()
         if page is None:

@@ -4,32 +4,27 @@ Idempotent by construction: planning the same facts twice writes nothing the
 second time; a sent key is never touched; a moved occurrence moves its
 pending row; a cancelled one is marked cancelled (see ``outbox.plan_writes``).
 
-A plan of everyone runs in worker processes when the store holds more than a page
-of customers (``daemon.plan_workers``, ``touchflow.send.plan_workers``): they read
-and plan, this process writes. A worker reads outside the planning lock, so
-before a page is written, the customers planned again from newer facts since the
-worker was asked for it (``Marks``), and those no longer in the store, are left out
-of it; one changed and not yet re-planned is re-planned after (``changes``).
+Here everyone is planned a page at a time, each page read and written in one
+planning turn. The daemon's full plan is shared out in id ranges among its planners
+and its worker processes instead (``touchflow.send.plan_share``), which write their
+pages through ``write_desired``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import math
 import time
 from collections.abc import Collection
-from contextlib import AbstractAsyncContextManager, aclosing, nullcontext
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from touchflow import logs
 from touchflow.collector import collector_paused
 from touchflow.models import CustomerFacts, HoldReason, OutboxRow, OutboxState, Window
 from touchflow.plan import unplannable
 from touchflow.plan.candidates import sends_counted_from
-from touchflow.plan.id_ranges import workers_for
 from touchflow.plan.planner import Planner
 from touchflow.project import Project
 from touchflow.send.outbox import (
@@ -39,8 +34,6 @@ from touchflow.send.outbox import (
     desired_rows,
     plan_writes,
 )
-from touchflow.send.plan_worker import CUSTOMER_ID, Assignment, unpack_rows
-from touchflow.send.plan_workers import Leftover, PlanWorkerError, PlanWorkers, WorkerPage
 from touchflow.store import EVERYONE, PAGE_SIZE, IdRange, Store
 
 _INVALID = HoldReason.INVALID_DATA.value
@@ -58,19 +51,6 @@ class PlanRun:
     seconds: float
 
 
-class Marks(Protocol):
-    """Who was planned again while a plan of everyone ran (``DaemonPlanning`` keeps it)."""
-
-    def mark(self) -> int:
-        """A mark of this moment, for ``newer``."""
-        ...
-
-    async def newer(self, since: int) -> set[str] | None:
-        """The customers planned again from newer facts after ``mark()`` gave ``since``.
-        None: anyone may have been."""
-        ...
-
-
 async def plan_into_outbox(
     project: Project,
     store: Store,
@@ -80,70 +60,35 @@ async def plan_into_outbox(
     customer_ids: Collection[str] | None = None,
     page_size: int = PAGE_SIZE,
     turn: AbstractAsyncContextManager[Any] | None = None,
-    marks: Marks | None = None,
 ) -> PlanRun:
     """Plan ``window`` for those customers (or everyone) and bring the outbox in line.
 
     Everyone is planned a page of customers at a time (``Store.facts_page``),
     so memory follows the page size, not the number of customers. ``turn`` (the
-    daemon's planning lock) is held for each page, not for the whole run.
-    ``marks``: who was re-planned meanwhile, not to be overwritten by a worker's page
-    (without it, only customers no longer in the store are left out).
+    daemon's planning lock) is held for each page, not for the whole run. (The daemon's
+    full plan is shared out among its planners instead: ``touchflow.send.plan_share``.)
     """
     started = time.perf_counter()
     config = project.config
     sent_since = sends_counted_from(window.start, config)
     planner = Planner(project.rules, window=window, config=config, now=now)
-    run = _Run(window=window, now=now, sent_since=sent_since, page_size=page_size)
+    run = PlanState(window=window, now=now, sent_since=sent_since, page_size=page_size)
     if customer_ids is not None:
         facts = await store.load_facts(customer_ids=customer_ids, sent_since=sent_since)
         await _plan_page(project, store, planner, facts, customer_ids, run)
     else:
-        await _plan_everyone(project, store, planner, run, turn=turn, marks=marks)
+        async with turn or nullcontext():
+            await close_orphans(project, store, run.now, run.total)
+        await _plan_range(project, store, planner, run, EVERYONE, turn)
     run.total.warn_missed()
     return run.total.plan_run(window, seconds=time.perf_counter() - started)
-
-
-async def _plan_everyone(
-    project: Project,
-    store: Store,
-    planner: Planner,
-    run: _Run,
-    *,
-    turn: AbstractAsyncContextManager[Any] | None,
-    marks: Marks | None,
-) -> None:
-    """Close the orphans, then plan everyone: in worker processes where that pays
-    (``touchflow.send.plan_workers``), here a page at a time otherwise."""
-    workers = await _start_workers(project, store, run)
-    if workers is None:
-        async with turn or nullcontext():
-            await _close_orphans(project, store, run.now, run.total)
-        await _plan_range(project, store, planner, run, EVERYONE, turn)
-        return
-    try:
-        async with turn or nullcontext():
-            await _close_orphans(project, store, run.now, run.total)
-        # Closed on the way out, whatever ends the loop: it stops the tasks feeding it.
-        async with aclosing(workers.pages(marks.mark if marks else _no_marks)) as pages:
-            async for item in pages:
-                if isinstance(item, Leftover):
-                    logs.log.warning("a planning worker stopped; planning its customers here: "
-                                     "%s", item.why)  # fmt: skip
-                    await _plan_range(project, store, planner, run, item.ids, turn)
-                    continue
-                async with turn or nullcontext():
-                    with collector_paused():
-                        await _write_worker_page(store, item, run, marks)
-    finally:
-        await workers.aclose()
 
 
 async def _plan_range(
     project: Project,
     store: Store,
     planner: Planner,
-    run: _Run,
+    run: PlanState,
     ids: IdRange,
     turn: AbstractAsyncContextManager[Any] | None,
 ) -> None:
@@ -226,7 +171,7 @@ class _Totals:
 
 
 @dataclass(slots=True, kw_only=True)
-class _Run:
+class PlanState:
     """One plan's window, clock, paging, and its totals so far."""
 
     window: Window
@@ -246,20 +191,20 @@ async def _plan_page(
     planner: Planner,
     facts: list[CustomerFacts],
     customer_ids: Collection[str],
-    run: _Run,
+    run: PlanState,
 ) -> None:
     """Plan these customers and write what changed for them."""
     # The planner is pure: in a worker thread it leaves the event loop free to send.
     planned = await asyncio.to_thread(planner.plan, facts)
     desired = desired_rows(planned, {rule.id: rule.policies.caps for rule in project.rules})
-    await _write_desired(store, desired, customer_ids, run, customers=len(facts))
+    await write_desired(store, desired, customer_ids, run, customers=len(facts))
 
 
-async def _write_desired(
+async def write_desired(
     store: Store,
     desired: list[OutboxRow],
     customer_ids: Collection[str],
-    run: _Run,
+    run: PlanState,
     *,
     customers: int,
 ) -> None:
@@ -281,65 +226,6 @@ async def _write_desired(
     run.total.add(writes, inserted, updated)
 
 
-async def _start_workers(project: Project, store: Store, run: _Run) -> PlanWorkers | None:
-    """Worker processes for a plan of everyone, one per id range; None when this process
-    plans by itself (``daemon.plan_workers``: 1, or auto and a store of a page or less)."""
-    wanted = project.config.daemon.plan_workers
-    if wanted == 1 or project.digest is None:  # None: files changed while it loaded
-        return None
-    if wanted is None:
-        wanted = workers_for(await store.customer_count())
-    ranges = await store.id_ranges(wanted) if wanted > 1 else []
-    if len(ranges) < 2:
-        return None
-    # A page a worker shared out: the first is written sooner, and the workers' pages
-    # waiting together hold about what one page here would.
-    page_size = math.ceil(run.page_size / len(ranges))
-    job = Assignment(
-        root=str(project.config.root), store=store.location, digest=project.digest,
-        window=run.window, now=run.now, ids=EVERYONE, page_size=page_size,
-    )  # fmt: skip
-    try:
-        workers = await PlanWorkers.start([dataclasses.replace(job, ids=ids) for ids in ranges])
-    except (OSError, PlanWorkerError) as exc:
-        logs.log.warning("cannot start the planning workers (%s); planning here", exc)
-        return None
-    logs.log.info(
-        "planning everyone in %d worker processes (pids %s); this one writes the outbox",
-        len(ranges), " ".join(map(str, workers.pids)),
-    )  # fmt: skip
-    return workers
-
-
-async def _write_worker_page(
-    store: Store, item: WorkerPage, run: _Run, marks: Marks | None
-) -> None:
-    """Write a worker's page, but for the customers who changed since it was asked for
-    (their newer plan stands, or is coming) or who left the store (nothing to plan)."""
-    page = item.open()
-    ids = page.customer_ids
-    newer = await marks.newer(item.asked) if marks is not None else set()
-    if newer is None:
-        return  # too many changed: everyone is planned again (``changes``)
-    gone = set(ids) - await store.existing_customer_ids(ids)
-    leave_out = (newer & set(ids)) | gone
-    packed = page.rows
-    if leave_out:
-        ids = [i for i in ids if i not in leave_out]
-        packed = [row for row in packed if row[CUSTOMER_ID] not in leave_out]
-    desired = unpack_rows(packed)
-    del page, packed
-    for row in desired:
-        if row.reason == _INVALID and row.key.endswith(_UNPLANNABLE):
-            # The worker logs nothing: a customer who cannot be planned is logged here.
-            unplannable.report(row.customer_id, row.last_error or "")
-    await _write_desired(store, desired, ids, run, customers=len(ids))
-
-
-def _no_marks() -> int:
-    return 0
-
-
 def _held_for_invalid_data(
     vanished: list[tuple[OutboxRow, str, str]], desired: list[OutboxRow]
 ) -> list[tuple[OutboxRow, str, str]]:
@@ -358,7 +244,7 @@ def _held_for_invalid_data(
     ]
 
 
-async def _close_orphans(project: Project, store: Store, now: datetime, total: _Totals) -> None:
+async def close_orphans(project: Project, store: Store, now: datetime, total: _Totals) -> None:
     """Cancel open rows whose rule left rules/ or whose customer left the store."""
     rule_ids = [rule.id for rule in project.rules]
     vanished = [
