@@ -159,8 +159,25 @@ async def test_one_process_plans_at_a_time(url: str, store: PostgresStore) -> No
             pass
 
 
-async def _turn(store: PostgresStore) -> None:
-    async with store.planning_turn():
+async def test_pages_of_a_shared_plan_are_written_together_but_never_beside_a_replan(
+    url: str, store: PostgresStore
+) -> None:
+    async with await PostgresStore.open(url) as other:
+        async with store.planning_turn(shared=True):
+            await asyncio.wait_for(_turn(other, shared=True), 5)  # another daemon's page
+            replan = asyncio.create_task(_turn(other))
+            await asyncio.sleep(0.3)
+            assert not replan.done()
+        await asyncio.wait_for(replan, 5)
+        async with other.planning_turn():
+            page = asyncio.create_task(_turn(store, shared=True))
+            await asyncio.sleep(0.3)
+            assert not page.done()
+        await asyncio.wait_for(page, 5)
+
+
+async def _turn(store: PostgresStore, *, shared: bool = False) -> None:
+    async with store.planning_turn(shared=shared):
         pass
 
 

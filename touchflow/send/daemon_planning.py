@@ -56,6 +56,7 @@ class DaemonPlanning:
         mine = asyncio.Lock()
         self.turn = _Turn(store, mine, planner)
         self.exclusive = _Turn(store, mine, None)  # an erasure, from any daemon
+        self.page_turn = _Turn(store, mine, None, shared=True)  # a page of a shared plan
         self._full_plan = asyncio.Lock()  # one full plan at a time
         self._helping = asyncio.Lock()  # one part in another daemon's full plan at a time
         # The end of the window of the last re-plan of changes, if it planned everyone.
@@ -146,7 +147,7 @@ class DaemonPlanning:
     async def _take_part(self, spec: RunSpec, state: PlanState) -> None:
         project = self._project()
         part = Part(project=project, store=self._store, spec=spec, me=self._me,
-                    turn=self.exclusive, state=state, clock=self._clock.now)  # fmt: skip
+                    turn=self.page_turn, state=state, clock=self._clock.now)  # fmt: skip
         await take_part(part, await lanes_for(project, self._store))
 
     async def _end_run(self, spec: RunSpec) -> None:
@@ -214,21 +215,28 @@ class LeadLostError(TouchflowError):
 
 class _Turn:
     """The planning turn: this process's lock, then the store's (``planning_turn``: no
-    other process of the store plans meanwhile, on a store several daemons share); with
-    ``planner``, then whether this daemon still plans (``LeadLostError`` if not)."""
+    other process of the store plans meanwhile, on a store several daemons share; or,
+    ``shared``, none but pages of the shared full plan); with ``planner``, then whether
+    this daemon still plans (``LeadLostError`` if not)."""
 
     def __init__(
-        self, store: Store, mine: asyncio.Lock, planner: Callable[[], Awaitable[bool]] | None
+        self,
+        store: Store,
+        mine: asyncio.Lock,
+        planner: Callable[[], Awaitable[bool]] | None,
+        *,
+        shared: bool = False,
     ) -> None:
         self._mine = mine
         self._store = store
         self._planner = planner
+        self._shared = shared
         self._stack = AsyncExitStack()
 
     async def __aenter__(self) -> None:
         await self._mine.acquire()
         try:
-            await self._stack.enter_async_context(self._store.planning_turn())
+            await self._stack.enter_async_context(self._store.planning_turn(shared=self._shared))
             if self._planner is not None and not await self._planner():
                 raise LeadLostError("another daemon plans now")
         except BaseException:

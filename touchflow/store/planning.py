@@ -97,11 +97,12 @@ class ChangesStore(Protocol):
         later call without it."""
         ...
 
-    def planning_turn(self) -> AbstractAsyncContextManager[None]:
-        """Held while one planning step reads the outbox and writes it (a page of a full
-        plan, a re-plan of changes, an erasure): no other process of this store plans
-        meanwhile. A store one daemon holds alone (SQLite) needs none; PostgreSQL takes
-        an advisory lock, waiting for it."""
+    def planning_turn(self, *, shared: bool = False) -> AbstractAsyncContextManager[None]:
+        """Held while one planning step reads the outbox and writes it (a re-plan of
+        changes, an erasure): no other process of this store plans meanwhile. ``shared``:
+        a page of a full plan shared out, which other processes' pages (of other
+        customers) may share, but no step held alone. A store one daemon holds alone
+        (SQLite) needs none; PostgreSQL takes an advisory lock, waiting for it."""
         ...
 
     def wake_ups(self) -> AsyncIterator[str]:

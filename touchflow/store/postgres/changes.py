@@ -67,20 +67,22 @@ class SharingMethods(Connection):
     _turn_db: Db | None = None
 
     @asynccontextmanager
-    async def planning_turn(self) -> AsyncIterator[None]:
+    async def planning_turn(self, *, shared: bool = False) -> AsyncIterator[None]:
+        take, end = ("planning_turn_shared", "planning_turn_shared_end") if shared else (
+            "planning_turn", "planning_turn_end")  # fmt: skip
         with self._errors("take the planning turn of"):
             db = await self._turn_connection()
             try:
-                await db.execute(SQL["planning_turn"])
+                await db.execute(SQL[take])
             except psycopg.OperationalError:  # cut since its last use: once more, anew
                 await db.close()
                 db = await self._turn_connection()
-                await db.execute(SQL["planning_turn"])
+                await db.execute(SQL[take])
         try:
             yield
         finally:
             try:
-                await db.execute(SQL["planning_turn_end"])
+                await db.execute(SQL[end])
             except psycopg.Error:  # the session is gone, and its lock with it
                 await db.close()
 

@@ -458,6 +458,14 @@ SELECT pg_advisory_lock(7366737, hashtext(current_schema()))
 -- name: planning_turn_end
 SELECT pg_advisory_unlock(7366737, hashtext(current_schema()))
 
+-- name: planning_turn_shared
+-- A page of a full plan shared out: pages of other ranges (other customers) may be
+-- written meanwhile, a re-plan of changes or an erasure (the turn alone) may not.
+SELECT pg_advisory_lock_shared(7366737, hashtext(current_schema()))
+
+-- name: planning_turn_shared_end
+SELECT pg_advisory_unlock_shared(7366737, hashtext(current_schema()))
+
 -- name: listen
 -- What the triggers (upgrade_2.sql) and write_plan notify: '<schema> changes|ready'.
 LISTEN touchflow

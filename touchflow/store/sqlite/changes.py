@@ -49,7 +49,7 @@ class ChangesMethods(Connection):
                 )
         return {str(r[0]) for r in rows}
 
-    def planning_turn(self) -> AbstractAsyncContextManager[None]:
+    def planning_turn(self, *, shared: bool = False) -> AbstractAsyncContextManager[None]:
         # One daemon per SQLite file (its lock file): its own turn is the only one.
         return nullcontext()
 
