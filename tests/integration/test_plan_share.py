@@ -18,10 +18,10 @@ import pytest
 from pg_support import fresh_store_url
 
 from touchflow.clock import Clock
-from touchflow.models import Window
+from touchflow.models import Customer, Window
 from touchflow.project import Project, load_project_checked
 from touchflow.send.daemon_planning import DaemonPlanning
-from touchflow.send.plan_share import RUN_META, plan_everyone
+from touchflow.send.plan_share import RUN_META, RunSpec, plan_everyone, share_out
 from touchflow.store import Store, open_store
 from touchflow.store.postgres.lock import AdvisoryLock
 from touchflow.store.sqlite import SqliteStore
@@ -106,3 +106,32 @@ async def join_when_shared(helper: DaemonPlanning, store: Store) -> int:
         while not await store.get_meta(RUN_META):
             await asyncio.sleep(0.01)
     return await helper.help()
+
+
+async def test_a_daemon_whose_rules_differ_leaves_the_plan_to_the_others_and_says_so(
+    generated: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    planner_files = shutil.copytree(generated, tmp_path / "planner")
+    other_files = shutil.copytree(generated, tmp_path / "other")
+    with open(other_files / "touchflow.yaml", "a", encoding="utf-8") as config:
+        config.write("\nhttp:\n  port: 8799\n")  # a section of the machine: plans alike
+    project = planning_alone(load_project_checked(planner_files))
+    alike = planning_alone(load_project_checked(other_files))
+    assert alike.plan_digest == project.plan_digest != alike.digest
+    rule = next((other_files / "rules").glob("*.yaml"))
+    rule.write_text(rule.read_text(encoding="utf-8") + "\n# another commit\n", encoding="utf-8")
+    other = planning_alone(load_project_checked(other_files))
+    with fresh_store_url() as url:
+        async with await open_store(url) as one, await open_store(url) as two:
+            await one.upsert_customers([Customer(id=f"c{i}") for i in range(3)], now=NOW)
+            helper = DaemonPlanning(project=lambda: other, store=two, clock=Clock.starting_at(NOW),
+                                    me="two", page_size=PAGE)  # fmt: skip
+            window = Window(start=NOW, end=NOW + timedelta(days=2))
+            await share_out(one, spec := RunSpec.new(window=window, now=NOW,
+                                                     digest=project.plan_digest))  # fmt: skip
+            await one.set_meta(RUN_META, spec.text())
+            with caplog.at_level(logging.WARNING, logger="touchflow"):
+                assert await helper.help() == 0
+                assert await helper.help() == 0
+    told = [m for m in caplog.messages if "follows other project files" in m]
+    assert len(told) == 1  # once a plan, not at every watch tick

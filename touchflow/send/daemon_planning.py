@@ -59,6 +59,7 @@ class DaemonPlanning:
         self.page_turn = _Turn(store, mine, None, shared=True)  # a page of a shared plan
         self._full_plan = asyncio.Lock()  # one full plan at a time
         self._helping = asyncio.Lock()  # one part in another daemon's full plan at a time
+        self._told = ""  # the shared plan whose other project files were logged
         # The end of the window of the last re-plan of changes, if it planned everyone.
         self._planned_everyone: datetime | None = None
 
@@ -156,6 +157,19 @@ class DaemonPlanning:
         await self._store.set_meta(RUN_META, "")
         await self._store.drop_changes(await self._store.changes_done())
 
+    def _plans_alike(self, spec: RunSpec, project: Project) -> bool:
+        """Whether this daemon's project plans as the one of ``spec`` (said once a run)."""
+        if spec.digest is not None and spec.digest == project.plan_digest:
+            return True
+        if spec.id != self._told:
+            self._told = spec.id
+            logs.log.warning(
+                "the full plan shared out follows other project files than this daemon's "
+                "(rules, templates or touchflow.yaml: another commit?); it leaves that plan "
+                "to the daemons that run the planner's files"
+            )
+        return False
+
     async def help(self) -> int:
         """Take part in the full plan another daemon shared out, if there is one and this
         daemon's project plans alike (``Project.plan_digest``): the customers it planned."""
@@ -164,7 +178,7 @@ class DaemonPlanning:
         async with self._helping:
             spec = RunSpec.read(await self._store.get_meta(RUN_META))
             project = self._project()
-            if spec is None or spec.digest is None or spec.digest != project.plan_digest:
+            if spec is None or not self._plans_alike(spec, project):
                 return 0
             state = _state(spec, project, self._page_size)
             started = time.perf_counter()
