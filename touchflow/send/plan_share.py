@@ -203,23 +203,37 @@ class _Lane:
         return True
 
     async def plan(self, taken: RangeTaken) -> bool:
-        """Plan ``taken`` from where it got to; False if it was taken from this lane."""
-        part, store, cursor = self.part, self.part.store, taken.cursor
+        """Plan ``taken`` from where it got to; False if it was taken from this lane. The
+        next page is read and planned while this one is written (its floor read first)."""
+        cursor = taken.cursor
+        following = asyncio.ensure_future(self._page(cursor, taken.hi))
+        try:
+            while True:
+                floor, ids, desired = await following
+                if not ids:
+                    return await _done(self.part, taken, cursor)
+                following = asyncio.ensure_future(self._page(ids[-1], taken.hi))
+                rows = _keep_rows(desired)
+                del desired
+                if not await write_page(self.part, taken, (cursor, ids[-1]), ids, rows, floor):
+                    return False
+                cursor = ids[-1]
+        finally:
+            following.cancel()
+            await asyncio.gather(following, return_exceptions=True)
+
+    async def _page(self, after: str, up_to: str | None) -> tuple[int, list[str], list[OutboxRow]]:
+        """The next page after ``after``: the floor read before it, its ids, its rows."""
+        part, store = self.part, self.part.store
         planner = self._planner = self._planner or _planner(part)
+        floor = await store.changes_done()  # before the facts it guards
+        page = await store.facts_page(after, self.page_size, part.state.sent_since, up_to)
+        if not page:
+            return floor, [], []
         caps = {rule.id: rule.policies.caps for rule in part.project.rules}
-        while True:
-            floor = await store.changes_done()  # before the facts it guards
-            page = await store.facts_page(cursor, self.page_size, part.state.sent_since, taken.hi)
-            if not page:
-                return await _done(part, taken, cursor)
-            with collector_paused():
-                desired = desired_rows(await asyncio.to_thread(planner.plan, page), caps)
-            ids = [f.customer.id for f in page]
-            del page
-            rows = _keep_rows(desired)
-            if not await write_page(part, taken, (cursor, ids[-1]), ids, rows, floor):
-                return False
-            cursor = ids[-1]
+        with collector_paused():
+            desired = desired_rows(await asyncio.to_thread(planner.plan, page), caps)
+        return floor, [f.customer.id for f in page], desired
 
 
 def _planner(part: Part) -> Planner:
