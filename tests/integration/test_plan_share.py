@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import shutil
 import sys
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +22,9 @@ from touchflow.clock import Clock
 from touchflow.models import Customer, Window
 from touchflow.project import Project, load_project_checked
 from touchflow.send.daemon_planning import DaemonPlanning
-from touchflow.send.plan_share import RUN_META, RunSpec, plan_everyone, share_out
+from touchflow.send.plan_lanes import LEASE, RUN_META, Part, RunSpec
+from touchflow.send.plan_share import plan_everyone, share_out, take_part
+from touchflow.send.replan import PlanState
 from touchflow.store import Store, open_store
 from touchflow.store.postgres.lock import AdvisoryLock
 from touchflow.store.sqlite import SqliteStore
@@ -135,3 +138,27 @@ async def test_a_daemon_whose_rules_differ_leaves_the_plan_to_the_others_and_say
                 assert await helper.help() == 0
     told = [m for m in caplog.messages if "follows other project files" in m]
     assert len(told) == 1  # once a plan, not at every watch tick
+
+
+async def test_no_worker_process_starts_while_every_range_is_being_planned(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The planner looks for a free range every half second while the others plan theirs:
+    that must not start worker processes each time."""
+    root = gen.make_project(tmp_path / "p")
+    loaded = load_project_checked(root)
+    daemon = dataclasses.replace(loaded.config.daemon, plan_workers=2)
+    project = dataclasses.replace(loaded, config=dataclasses.replace(loaded.config, daemon=daemon))
+    window = Window(start=NOW, end=NOW + timedelta(days=2))
+    spec = RunSpec.new(window=window, now=NOW, digest=project.plan_digest)
+    async with await SqliteStore.open(project.config.store_file()) as store:
+        await store.upsert_customers([Customer(id="c1")])
+        await share_out(store, spec)
+        assert await store.take_plan_range(spec.id, me="other", now=NOW, until=NOW + LEASE)
+        state = PlanState(window=window, now=NOW, sent_since=NOW, page_size=PAGE)
+        part = Part(project=project, store=store, spec=spec, me="me", turn=nullcontext(),
+                    state=state, clock=lambda: NOW)  # fmt: skip
+        with caplog.at_level(logging.INFO, logger="touchflow"):
+            await take_part(part, 2)
+    assert not [m for m in caplog.messages if "worker processes" in m]
+    assert state.total.customers == 0

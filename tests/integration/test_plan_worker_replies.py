@@ -17,7 +17,8 @@ from daemon_support import write_project
 
 from touchflow.models import Customer, Window
 from touchflow.project import load_project_checked
-from touchflow.send.plan_share import Part, RunSpec, _WorkerLane, share_out
+from touchflow.send.plan_lanes import Part, RunSpec, WorkerLane
+from touchflow.send.plan_share import share_out
 from touchflow.send.plan_worker import HEADER
 from touchflow.send.plan_workers import WorkerProcess
 from touchflow.send.replan import PlanState
@@ -79,7 +80,7 @@ async def test_a_reply_the_daemon_cannot_read_hands_the_range_back(
         process.send = quiet  # type: ignore[method-assign]
         with caplog.at_level(logging.WARNING, logger="touchflow"):
             async with asyncio.timeout(10):  # it used to wait for the feed's end forever
-                await _WorkerLane(part, process).take_ranges()
+                await WorkerLane(part, process).take_ranges()
         assert await store.plan_ranges_left(spec.id) == 0
         assert state.total.customers == 3  # planned here
     (line,) = [m for m in caplog.messages if "planning its range here" in m]

@@ -22,7 +22,8 @@ from touchflow.errors import TouchflowError
 from touchflow.models import Window
 from touchflow.plan.candidates import sends_counted_from
 from touchflow.project import Project
-from touchflow.send.plan_share import RUN_META, Part, RunSpec, lanes_for, share_out, take_part
+from touchflow.send.plan_lanes import RUN_META, Part, RunSpec
+from touchflow.send.plan_share import lanes_for, share_out, take_part
 from touchflow.send.replan import PlanState, close_orphans, plan_into_outbox
 from touchflow.store import PAGE_SIZE, Store
 
@@ -85,8 +86,9 @@ class DaemonPlanning:
         return bool(last) and (customers is None or len(customers) >= batch)
 
     async def ahead(self) -> int:
-        """The full plan: everyone, [start, now + horizon). It takes the planning lock a
-        page of customers at a time, so changed customers are re-planned in between."""
+        """The full plan: everyone, [start, now + horizon), shared out in id ranges that
+        this daemon and the others take (``touchflow.send.plan_share``); it waits for
+        theirs. Each page takes the planning lock, so changes are re-planned in between."""
         async with self._full_plan:
             try:
                 return await self._ahead()
