@@ -31,10 +31,11 @@ from touchflow.plan.planner import Planner
 from touchflow.plan.trace_found import found_checks, none_words
 from touchflow.plan.trace_gates import cap_check, gate_checks
 from touchflow.plan.trace_model import Check, CustomerStory, RuleStory, Stage, TouchpointStory
-from touchflow.plan.trace_time import time_checks, trigger_check, utc_iso
+from touchflow.plan.trace_time import local_text, time_checks, trigger_check, utc_iso
 from touchflow.plan.trace_words import held_words, outbox_words
 from touchflow.rules.context import trigger_summary
 from touchflow.rules.schema import Rule
+from touchflow.timecalc import zone
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -166,7 +167,7 @@ def _outbox_check(
     config: ProjectConfig,
 ) -> Check:
     if row is not None:
-        return row_check(row)
+        return row_check(row, tp.timezone)
     created = inputs.facts.customer.created_at
     if period == "future":
         ahead = period_text(config.daemon.horizon)
@@ -186,13 +187,13 @@ def _outbox_check(
     return Check(stage=Stage.OUTBOX, name="row", passed=passed, text=text)
 
 
-def row_check(row: OutboxRow) -> Check:
+def row_check(row: OutboxRow, tz_name: str) -> Check:
     """An outbox row and its history, in words: state, attempts, the server's reply."""
     parts = [f"{row.state.value}: {outbox_words(row.state)}"]
     if row.attempts:
         parts.append(f"{row.attempts} attempt{'s' if row.attempts != 1 else ''}")
     if row.sent_at is not None:
-        parts.append(f"sent at {utc_iso(row.sent_at)}")
+        parts.append(f"sent at {local_text(row.sent_at, zone(tz_name))}")
     if row.message_id:
         parts.append(f"Message-ID {row.message_id}")
     if row.reason and row.state is not OutboxState.SENT:
@@ -220,7 +221,7 @@ def _outbox_only(row: OutboxRow, rule: Rule, now: datetime, tz_name: str) -> Tou
         text="today's plan does not make this touchpoint (its occurrence moved or "
         "its data changed since it was planned)",
     )
-    check = row_check(row)
+    check = row_check(row, tz_name)
     return TouchpointStory(
         key=row.key,
         rule_id=row.rule_id,

@@ -91,7 +91,7 @@ def _offset_check(c: Candidate, config: ProjectConfig) -> Check:
     offset = _offset_of(c)
     at = time_of_day(c.rule, config)
     unmoved = _unmoved(c, offset, at, config)
-    text = offset.text if offset.amount else "no offset"
+    text = offset.text if offset.amount or not offset.unit.is_calendar else "no offset"
     if offset.unit is Unit.BUSINESS_DAYS:
         text += f" (business days, with {c.customer.country or 'no'} holidays)"
     if at is not None:

@@ -36,7 +36,7 @@ MOVED: dict[Adjustment, str] = {
 OUTBOX: dict[OutboxState, str] = {
     OutboxState.PENDING: "waiting in the outbox for its time",
     OutboxState.CLAIMED: "being sent right now",
-    OutboxState.SENT: "sent: the mail server accepted it",
+    OutboxState.SENT: "accepted by the mail server (or written to the Maildir)",
     OutboxState.RETRY: "a send failed for now; it is tried again",
     OutboxState.FAILED: "the mail server refused it for good (`touchflow retry KEY` re-queues it)",
     OutboxState.CANCELLED: "not sent: the plan no longer sends it",
