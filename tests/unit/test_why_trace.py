@@ -100,18 +100,19 @@ def test_a_suppressed_touchpoint_names_the_suppression_since_when_and_why(tmp_pa
 
 
 def test_a_capped_touchpoint_names_what_filled_the_cap_and_when(tmp_path):
-    rules = rule("big", "ping", priority=50) + rule("small", "ping", priority=10)
-    told = story(tmp_path, rules, facts(customer(), [event("ping", "2026-11-17T10:00:00Z")]))
-    assert the_touchpoint(told, "big").status == "planned"
+    rules = rule("big", "ping", priority=50) + rule("small", "pong", priority=10)
+    events = [event("ping", "2026-11-17T10:00:00Z"), event("pong", "2026-11-17T15:00:00Z")]
+    told = story(tmp_path, rules, facts(customer(), events))
+    big = the_touchpoint(told, "big")
+    assert big.status == "planned"
     small = the_touchpoint(told, "small")
     assert small.reason is not None and small.reason.value == "capped"
-    assert small.stopped_by is not None
-    assert small.stopped_by.startswith(
+    assert small.stopped_by == (
         "the cap of 1 marketing per 1 day was full from 2026-11-17T11:00:00Z to "
-        "2026-11-18T11:00:00Z: big:c1:"
+        f"2026-11-18T11:00:00Z: {big.key} (planned, due 2026-11-17T11:00:00Z) (rules/rules.yaml:9)"
     )
     (cap,) = [c for c in small.checks if c.name == "cap"]
-    assert [f["key"] for f in cap.values["filled_by"]] == [the_touchpoint(told, "big").key]
+    assert [f["key"] for f in cap.values["filled_by"]] == [big.key]
 
 
 def test_a_send_already_made_fills_the_cap_as_sent(tmp_path):
@@ -206,3 +207,18 @@ def test_the_json_shape_is_pinned(tmp_path):
     assert [c["stage"] for c in tp["checks"]] == [
         "trigger", "time", "time", "time", "time", "gate", "gate", "gate", "cap", "outbox"
     ]  # fmt: skip
+
+
+def test_the_time_says_where_the_offset_lands_and_what_moved_it(tmp_path):
+    rules = rule(
+        "promo", "ping", extra="  policies:\n    send_window: {from: '09:00', to: '20:00'}\n"
+    )
+    told = story(tmp_path, rules, facts(customer(), [event("ping", "2026-11-17T22:00:00Z")]))
+    times = [c for c in the_touchpoint(told, "promo").checks if c.stage.value == "time"]
+    assert [(c.name, c.text) for c in times] == [
+        ("anchor", "anchor 2026-11-17 23:00 CET (Europe/Berlin)"),
+        ("offset", "1 hour after → 2026-11-18 00:00 CET"),
+        ("moved_by_window", "moved to the next opening of the send window"),
+        ("due", "due 2026-11-18 09:00 CET (2026-11-18T08:00:00Z)"),
+        ("expires", "expires 2026-11-19 09:00 CET"),
+    ]
