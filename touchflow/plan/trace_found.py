@@ -13,7 +13,12 @@ from typing import Any
 
 from touchflow import calendars
 from touchflow.models import CustomerFacts, Event, Window
-from touchflow.plan.occurrences import EventOccurrences, customer_date, yearly_dates
+from touchflow.plan.occurrences import (
+    EventOccurrences,
+    Occurrence,
+    customer_date,
+    yearly_dates,
+)
 from touchflow.plan.trace_model import Check, Stage
 from touchflow.plan.trace_time import utc_iso
 from touchflow.rules.schema import (
@@ -125,13 +130,20 @@ def none_words(
     trig = rule.trigger
     if isinstance(trig, EventTrigger):
         occurrences = EventOccurrences(rule, trig, dates).of(facts.events)
-        anchors = ", ".join(f"{o.key} anchored {_day(o.anchor)}" for o in occurrences)
+        anchors = ", ".join(
+            f"{o.key} anchored {_day(o.anchor)}{_cancelled(o)}" for o in occurrences
+        )
         text = f"no touchpoint of its occurrences ({anchors or 'none'}) is due {period}"
     elif isinstance(trig, YearlyTrigger | DateTrigger):
         text = f"nothing is due {period}{_next_yearly(trig, facts, first)}"
     else:
         text = f"no date of this trigger falls {period}"
     return f"{text}{_added_note(facts, span)} ({rule.where})"
+
+
+def _cancelled(occ: Occurrence) -> str:
+    ev = occ.cancelled_by
+    return "" if ev is None else f", cancelled by {ev.type} event {ev.id}"
 
 
 def _day(anchor: datetime | date | None) -> str:

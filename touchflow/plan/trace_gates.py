@@ -30,6 +30,7 @@ from touchflow.models import (
 from touchflow.plan.candidates import Candidate
 from touchflow.plan.trace_model import Check, Stage
 from touchflow.plan.trace_time import utc_iso
+from touchflow.plan.trace_words import NO_CONSENT
 from touchflow.rules.expressions import (
     ConditionError,
     compile_condition,
@@ -53,18 +54,12 @@ def gate_checks(c: Candidate, suppressions: Sequence[Suppression]) -> list[Check
     checks.append(_suppression(c, suppressions))
     if rule.policies.require_consent:
         consent = customer.consent_marketing
-        text = "the customer consented to marketing" if consent else _NO_CONSENT
+        text = "the customer consented to marketing" if consent else NO_CONSENT
         checks.append(_gate("consent", consent, text, where, HoldReason.NO_CONSENT))
     if c.skipped is not None:
         text = f"{c.skipped} is a public holiday in {c.customer.country}: the rule skips holidays"
         checks.append(_gate("holiday", False, text, where, HoldReason.SKIPPED_HOLIDAY))
     return checks
-
-
-_NO_CONSENT = (
-    "the customer has not consented to marketing (consent_marketing is false), which this "
-    "rule requires (policies: require_consent)"
-)
 
 
 def _gate(

@@ -25,6 +25,12 @@ HELD: dict[HoldReason, str] = {
     HoldReason.INVALID_MESSAGE: "the message it makes cannot be sent",
 }
 
+# The consent gate of a rule that requires it, closed.
+NO_CONSENT = (
+    "the customer has not consented to marketing (consent_marketing is false), which this "
+    "rule requires (policies: require_consent)"
+)
+
 # How a policy moved a touchpoint that is still sent.
 MOVED: dict[Adjustment, str] = {
     Adjustment.MOVED_BY_WINDOW: "moved to the next opening of the send window",
