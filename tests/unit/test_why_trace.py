@@ -222,3 +222,19 @@ def test_the_time_says_where_the_offset_lands_and_what_moved_it(tmp_path):
         ("due", "due 2026-11-18 09:00 CET (2026-11-18T08:00:00Z)"),
         ("expires", "expires 2026-11-19 09:00 CET"),
     ]
+
+
+def test_a_past_touchpoint_still_retrying_says_it_was_not_sent_yet_and_why(tmp_path):
+    ping = event("ping", "2026-11-14T10:00:00Z")
+    key = "promo:c1:ping-2026-11-14T10%3A00%3A00Z:1h-after"
+    row = OutboxRow(
+        key=key, rule_id="promo", customer_id="c1", category=Category.MARKETING,
+        counts_for_caps=True, state=OutboxState.RETRY, due_at=utc("2026-11-14T11:00:00Z"),
+        expires_at=utc("2026-11-15T11:00:00Z"), next_attempt_at=utc("2026-11-14T11:10:00Z"),
+        attempts=3, reason="temporary_failure", last_error="421 4.7.0 too many connections",
+    )  # fmt: skip
+    told = story(tmp_path, rule("promo", "ping"), facts(customer(), [ping]), outbox=[row])
+    assert the_touchpoint(told, "promo").stopped_by == (
+        "not sent yet: retry: a send failed for now; it is tried again; 3 attempts; "
+        "reason temporary_failure; last reply: 421 4.7.0 too many connections"
+    )

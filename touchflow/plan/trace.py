@@ -140,13 +140,18 @@ def _touchpoint(
         due_at=tp.due_at,
         timezone=tp.timezone,
         expires_at=tp.expires_at,
-        stopped_by=_stopped_by(tp, checks, c.rule.where if isinstance(c, Candidate) else None),
+        stopped_by=_stopped_by(
+            tp, checks, c.rule.where if isinstance(c, Candidate) else None, period.name, row
+        ),
         checks=tuple(checks),
         outbox=row,
     )
 
 
-def _stopped_by(tp: PlannedTouchpoint, checks: Sequence[Check], where: str | None) -> str | None:
+def _stopped_by(
+    tp: PlannedTouchpoint, checks: Sequence[Check], where: str | None, period: str,
+    row: OutboxRow | None,
+) -> str | None:  # fmt: skip
     """The first thing that stopped it: the planner's hold reason, named by the check that
     gave it; for a planned one that is due, what the outbox says went wrong."""
     if tp.reason is not None:
@@ -155,8 +160,17 @@ def _stopped_by(tp: PlannedTouchpoint, checks: Sequence[Check], where: str | Non
                 return f"{check.text} ({check.where})"
         words = held_words(tp.reason, tp.detail)
         return f"{words} ({where})" if where else words
-    last = checks[-1]
-    return None if last.passed is not False else last.text
+    return _not_delivered(checks[-1], row, past=period == "past")
+
+
+def _not_delivered(outbox: Check, row: OutboxRow | None, *, past: bool) -> str | None:
+    """What the outbox says kept a touchpoint that is due from its customer: a final row
+    not sent, no row at all, or (due in the past) one still waiting or retrying."""
+    if outbox.passed is False:
+        return outbox.text
+    if past and row is not None and row.state is not OutboxState.SENT:
+        return f"not sent yet: {outbox.text}"
+    return None
 
 
 def _outbox_check(
@@ -233,7 +247,7 @@ def _outbox_only(row: OutboxRow, rule: Rule, now: datetime, tz_name: str) -> Tou
         due_at=row.due_at,
         timezone=tz_name,
         expires_at=row.expires_at,
-        stopped_by=None if check.passed is not False else check.text,
+        stopped_by=_not_delivered(check, row, past=row.due_at < now),
         checks=(note, check),
         outbox=row,
     )
