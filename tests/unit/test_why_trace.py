@@ -238,3 +238,30 @@ def test_a_past_touchpoint_still_retrying_says_it_was_not_sent_yet_and_why(tmp_p
         "not sent yet: retry: a send failed for now; it is tried again; 3 attempts; "
         "reason temporary_failure; last reply: 421 4.7.0 too many connections"
     )
+
+
+def test_a_dst_gap_and_a_dst_fold_are_named(tmp_path):
+    rules = """
+- id: spring
+  category: transactional
+  trigger: {date: "03-29"}
+  at: "02:30"
+  action: {template: t}
+- id: autumn
+  category: transactional
+  trigger: {date: "10-25"}
+  at: "02:30"
+  action: {template: t}
+"""
+    config, loaded = project(tmp_path, rules, CONFIG)
+    now = utc("2026-03-01T00:00:00Z")
+    told = tell(
+        loaded, StoryInputs(facts=facts(customer(), []), suppressions=(), outbox=()),
+        config=config, now=now, past=Window(start=now, end=now), future=Window.of_days(now, 240),
+    )  # fmt: skip
+    spring = {c.name: c.text for c in the_touchpoint(told, "spring").checks}
+    assert spring["dst_gap"].startswith("the local time does not exist")
+    assert spring["due"] == "due 2026-03-29 03:00 CEST (2026-03-29T01:00:00Z)"
+    autumn = {c.name: c.text for c in the_touchpoint(told, "autumn").checks}
+    assert autumn["dst_fold"].startswith("the local time happens twice")
+    assert autumn["due"] == "due 2026-10-25 02:30 CEST (2026-10-25T00:30:00Z)"
