@@ -98,4 +98,5 @@ from touchflow.cli import (  # noqa: E402, F401
     records,
     sample,
     storage,
+    why,
 )

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from touchflow.errors import StoreError
-from touchflow.http import customers, events, ops, preview, unsubscribe
+from touchflow.http import customers, events, ops, preview, unsubscribe, why
 from touchflow.http.errors import ApiError, JSONLine, fail
 from touchflow.http.openapi import document
 from touchflow.http.state import Api, api_of
@@ -36,6 +36,7 @@ register_url_convertor("tf_any", _AnyText())
 def create_app(api: Api) -> Starlette:
     routes = [
         Route("/v1/events", events.post_events, methods=["POST"]),
+        Route("/v1/customers/{customer_id:tf_any}/why", why.get_why, methods=["GET"]),
         Route("/v1/customers/{customer_id:tf_any}", customers.put_customer, methods=["PUT"]),
         Route("/v1/customers/{customer_id:tf_any}", customers.delete_customer, methods=["DELETE"]),
         Route("/v1/preview", preview.get_preview, methods=["GET"]),
