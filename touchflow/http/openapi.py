@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from touchflow.config.http import HttpSettings
+from touchflow.http.forecast import openapi_operation as forecast_operation
 from touchflow.models import CUSTOMER_CORE_FIELDS
 
 _NULLABLE_TEXT = {"type": ["string", "null"]}
@@ -49,6 +50,7 @@ def _paths() -> dict[str, Any]:
         "/v1/events": {"post": _post_events()},
         "/v1/customers/{customer_id}": _customer(),
         "/v1/preview": {"get": _get_preview()},
+        "/v1/forecast": {"get": forecast_operation()},
         "/v1/unsubscribe/{token}": _unsubscribe(),
         **_operations(),
     }
