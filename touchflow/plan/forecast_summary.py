@@ -287,8 +287,9 @@ def _rate(tally: Tally, hours: Sequence[Peak], rate: float | None) -> RateCheck:
 
 
 def longest_wait(tally: Tally, rate: float) -> timedelta:
-    """How late the last send due at the worst minute leaves, if the relay takes ``rate``
-    messages a second and the sends due in a minute are all there at its start."""
+    """How late the last send due at the worst minute leaves, if the relay lets out one
+    message every ``1 / rate`` seconds and the sends due in a minute are there at its
+    start (the first of a queue leaves at once)."""
     due: Counter[int] = Counter()
     for (minute, _, _, why), n in tally.sends.items():
         if why == PLANNED:
@@ -299,7 +300,7 @@ def longest_wait(tally: Tally, rate: float) -> timedelta:
         if then is not None:
             backlog = max(0.0, backlog - rate * 60 * (minute - then))
         backlog += due[minute]
-        worst = max(worst, backlog / rate)
+        worst = max(worst, (backlog - 1) / rate)
         then = minute
     return timedelta(seconds=math.ceil(worst))
 
