@@ -166,9 +166,7 @@ def test_customers_over_the_frequency_are_counted_from_planned_marketing_only() 
 
 def test_the_frequency_comes_from_the_marketing_cap_unless_over_is_given() -> None:
     caps = [Cap(category=Category.MARKETING, max=3, per=timedelta(days=14))]
-    assert frequency_for(caps, None) == Frequency(
-        limit=3, period=timedelta(days=14), source="caps"
-    )
+    assert frequency_for(caps, None) == Frequency(limit=3, period=timedelta(days=14), source="caps")
     assert frequency_for(caps, 1) == Frequency(limit=1, period=timedelta(days=14), source="--over")
     assert frequency_for([], 2) == Frequency(limit=2, period=timedelta(days=7), source="--over")
     assert frequency_for([], None) is None

@@ -36,8 +36,9 @@ def print_forecast(fc: Forecast, console: Console) -> None:
         print_heat_map(fc.groups, console)
     else:
         console.print(_bars(f"Per {request.by.value}", list(fc.groups), held=True))
-    if fc.peak_days:
+    if len(fc.peak_days) > 1:  # one day with sends: the rows above say it all
         console.print(_bars("Peak days", _as_groups(fc.peak_days)))
+    if fc.peak_hours and request.by is not GroupBy.HOUR:
         console.print(_bars("Peak hours", _as_groups(fc.peak_hours)))
     console.print(_rules(fc))
     _checks(fc, console)
@@ -125,24 +126,29 @@ def _rules(fc: Forecast) -> Table:
         justify: Literal["left", "right"] = "right" if column == "planned" else "left"
         table.add_column(column, overflow="fold", justify=justify)
     for line in fc.rules:
+        if not line.planned and not line.held:
+            continue  # nothing due in the window (the JSON lists every rule)
         held = ", ".join(f"{n:,} {why}" for why, n in line.held.items())
         table.add_row(line.rule, line.category, f"{line.planned:,}", held or "—")
     return table
 
 
 def _checks(fc: Forecast, console: Console) -> None:
-    """The held counts by reason, the rate limit, the customers over the frequency."""
+    """The held counts by reason, the rate limit, the customers over the frequency: a line
+    each, run on rather than broken mid-phrase (for people, and for grep)."""
     held = ", ".join(f"{n:,} {why}" for why, n in fc.held_by_reason.items())
-    console.print(f"Held: {held or 'none'}")
+    console.print(f"Held: {held or 'none'}", soft_wrap=True)
     words = rate_words(fc.rate)
-    console.print(Text(f"Rate: {words}", style="bold red" if words.startswith("warning") else ""))
+    style = "bold red" if words.startswith("warning") else ""
+    console.print(Text(f"Rate: {words}", style=style), soft_wrap=True)
     crowding = fc.crowding
     if crowding is None:
-        console.print("Frequency: no marketing cap configured; --over N counts customers over N")
-        return
-    frequency = crowding.frequency
-    how = "the marketing cap" if frequency.source == "caps" else "--over"
-    console.print(
-        f"Frequency: {counted(crowding.customers_over, 'customer')} get more than "
-        f"{frequency.limit} marketing messages in {period_text(frequency.period)} ({how})"
-    )
+        line = "Frequency: no marketing cap configured; --over N counts customers over N"
+    else:
+        frequency = crowding.frequency
+        how = "the marketing cap" if frequency.source == "caps" else "--over"
+        line = (
+            f"Frequency: {counted(crowding.customers_over, 'customer')} get more than "
+            f"{frequency.limit} marketing messages in {period_text(frequency.period)} ({how})"
+        )
+    console.print(line, soft_wrap=True)
