@@ -16,6 +16,7 @@ from pathlib import Path
 
 from touchflow.config.delivery import ChannelKind
 from touchflow.config.project_config import ProjectConfig
+from touchflow.models import CustomerFacts
 from touchflow.plan.candidates import sends_counted_from
 from touchflow.plan.forecast import ForecastRequest, Tally
 from touchflow.plan.forecast_summary import Forecast, summarize
@@ -85,12 +86,18 @@ async def tally_range(
     sent_since = sends_counted_from(request.window.start, config)
     tally = Tally()
     async for page in store.facts_pages(page_size=PAGE_SIZE, ids=ids, sent_since=sent_since):
-        # The planner is pure: in a worker thread it leaves a daemon's event loop free.
-        planned = await asyncio.to_thread(planner.plan, page)
-        tally.add_page(request, len(page), planned)
+        # Pure work: in a worker thread it leaves a daemon's event loop free to send.
+        await asyncio.to_thread(_plan_and_count, planner, tally, request, page)
         if progress is not None:
             progress(len(page))
     return tally
+
+
+def _plan_and_count(
+    planner: Planner, tally: Tally, request: ForecastRequest, page: list[CustomerFacts]
+) -> None:
+    """Plan a page and count it; its touchpoints go when this returns."""
+    tally.add_page(request, len(page), planner.plan(page))
 
 
 def _tally_of(root: str, request: ForecastRequest, ids: IdRange) -> Tally:
