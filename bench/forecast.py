@@ -10,6 +10,8 @@ of the process and its workers):
   time and plan each page, in the same worker processes, keeping nothing
   (`bench/planner.py --pipeline-once`, as ``--pipeline`` measures it).
 The forecast's cost over the planner's is its counting, its summary and its JSON.
+Peak memory: the process tree's RSS (the command and its workers added up), sampled
+from /proc every 20 ms (``bench/preview.py``'s sampler).
 One line per figure (``name value``), for scripts.
 """
 
@@ -31,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import gen
+from bench.preview import TreePeak
 
 NOW = "2026-11-23T08:00:00+00:00"  # gen.py's default "now": the data is spread around it
 HERE = Path(__file__).resolve()
@@ -41,13 +44,20 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _timed(argv: list[str], cwd: Path) -> tuple[float, float, str]:
-    """Wall seconds, CPU seconds (the process and its workers) and standard output."""
+def _timed(argv: list[str], cwd: Path) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds (the process and its workers), the peak MiB of the
+    process tree (its RSS and its workers' added up, sampled) and standard output."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHFLOW_")}
     cpu = _children_cpu()
     started = time.perf_counter()
-    out = subprocess.run(argv, cwd=cwd, check=True, capture_output=True, text=True, env=env)
-    return time.perf_counter() - started, _children_cpu() - cpu, out.stdout
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, text=True, env=env)
+    sampler = TreePeak(proc.pid)
+    out, _ = proc.communicate()
+    wall = time.perf_counter() - started
+    peak = sampler.stop() / 2**20
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode})")
+    return wall, _children_cpu() - cpu, peak, out
 
 
 def commands(root: Path, days: int, now: str, jobs: int | None) -> dict[str, list[str]]:
@@ -63,14 +73,14 @@ def commands(root: Path, days: int, now: str, jobs: int | None) -> dict[str, lis
 
 def run(root: Path, *, days: int, rounds: int, now: str, jobs: int | None) -> None:
     argvs = commands(root, days, now, jobs)
-    figures: dict[str, list[tuple[float, float]]] = {name: [] for name in argvs}
+    figures: dict[str, list[tuple[float, float, float]]] = {name: [] for name in argvs}
     outputs: dict[str, str] = {}
     for n in range(rounds):
         # Interleaved, and the order swapped every round: neither always runs first.
         order = list(argvs) if n % 2 == 0 else list(reversed(argvs))
         for name in order:
-            wall, cpu, out = _timed(argvs[name], root)
-            figures[name].append((wall, cpu))
+            wall, cpu, peak, out = _timed(argvs[name], root)
+            figures[name].append((wall, cpu, peak))
             outputs[name] = out
     doc = json.loads(outputs["forecast"])
     touchpoints = outputs["planner"].split()[2]  # once CUSTOMERS TOUCHPOINTS SECONDS ...
@@ -83,14 +93,14 @@ def run(root: Path, *, days: int, rounds: int, now: str, jobs: int | None) -> No
     same = int(touchpoints) == doc["planned"] + doc["held"]
     print(f"forecast.same_count {'yes' if same else 'no'}")
     for name, runs in figures.items():
-        walls = [wall for wall, _ in runs]
+        walls = [wall for wall, _, _ in runs]
         print(f"forecast.{name}_seconds_median {statistics.median(walls):.2f}")
         print(f"forecast.{name}_seconds_min_max {min(walls):.2f} {max(walls):.2f}")
-        print(f"forecast.{name}_cpu_seconds_median {statistics.median(c for _, c in runs):.2f}")
-    ratio = statistics.median(w for w, _ in figures["forecast"]) / statistics.median(
-        w for w, _ in figures["planner"]
-    )
-    print(f"forecast.ratio_to_planner {ratio:.2f}")
+        print(f"forecast.{name}_cpu_seconds_median {statistics.median(c for _, c, _ in runs):.2f}")
+        print(f"forecast.{name}_tree_rss_mib_max {max(p for _, _, p in runs):.0f}")
+    for i, what in ((0, "ratio_to_planner"), (1, "cpu_ratio_to_planner")):
+        one, other = (statistics.median(r[i] for r in figures[k]) for k in ("forecast", "planner"))
+        print(f"forecast.{what} {one / other:.2f}")
     print("forecast.command " + " ".join(argvs["forecast"][1:]))
     print("forecast.planner_command " + " ".join(argvs["planner"][1:]))
 

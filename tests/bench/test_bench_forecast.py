@@ -20,3 +20,4 @@ def test_the_forecast_benchmark_times_the_command_and_the_planner_alone_on_one_p
     # The forecast counts every touchpoint the planner alone plans.
     assert found["forecast.same_count"] == "yes"
     assert float(found["forecast.ratio_to_planner"]) > 0
+    assert float(found["forecast.forecast_tree_rss_mib_max"]) > 0  # sampled from /proc
