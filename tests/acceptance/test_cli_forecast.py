@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_support import ACK_ONLY, ANA, inquiry, smtp_config, touchflow, write_project
+from daemon_support import (
+    ACK_ONLY,
+    ANA,
+    copy_sample,
+    inquiry,
+    smtp_config,
+    touchflow,
+    write_project,
+)
 
 NOW = "2026-11-23"  # a date: whole local days, as the preview counts them
 
@@ -134,3 +143,18 @@ def test_an_unknown_rule_is_refused_naming_the_rules(sample: Path) -> None:
     result = touchflow("forecast", "--rule", "nope", cwd=sample, check=False)
     assert result.returncode == 2
     assert "--rule: no rule 'nope'; rules: appointment-reminder" in result.stderr
+
+
+def test_a_forecast_from_postgresql_in_worker_processes_is_the_one_from_sqlite(
+    tmp_path: Path, url: str
+) -> None:
+    (tmp_path / "sqlite").mkdir()
+    (tmp_path / "postgresql").mkdir()
+    on_sqlite = copy_sample(tmp_path / "sqlite")
+    on_postgresql = copy_sample(tmp_path / "postgresql")
+    args = ("forecast", "--format", "json", "--now", NOW, "--days", "60", "--by", "hour")
+    expected = json.loads(touchflow(*args, "--jobs", "1", cwd=on_sqlite).stdout)
+    env = {**os.environ, "TOUCHFLOW_STORE_URL": url}
+    found = json.loads(touchflow(*args, "--jobs", "2", cwd=on_postgresql, env=env).stdout)
+    assert found == expected
+    assert not (on_postgresql / ".touchflow" / "store.sqlite3").exists()
