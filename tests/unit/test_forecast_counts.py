@@ -217,3 +217,13 @@ def test_the_json_has_its_documented_keys() -> None:
         "message": rate_words(forecast_of(SENDS, request(), rate=1.0).rate),
     }  # fmt: skip
     assert doc["frequency"] is None
+
+
+def test_an_empty_window_says_so_with_or_without_a_rate_limit() -> None:
+    fc = forecast_of([], request(), rate=1.0)
+    assert (fc.planned, fc.held, fc.rate.peak_hour, fc.peak_days) == (0, 0, None, ())
+    assert [g.planned for g in fc.groups] == [0, 0]  # every day of the window, still
+    assert rate_words(fc.rate) == "rate limit 1 a second = 3,600 an hour; no sends in the window"
+    assert rate_words(forecast_of([], request()).rate) == (
+        "no rate limit configured (delivery.smtp.rate); no sends in the window"
+    )

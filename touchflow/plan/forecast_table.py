@@ -40,7 +40,10 @@ def print_forecast(fc: Forecast, console: Console) -> None:
         console.print(_bars("Peak days", _as_groups(fc.peak_days)))
     if fc.peak_hours and request.by is not GroupBy.HOUR:
         console.print(_bars("Peak hours", _as_groups(fc.peak_hours)))
-    console.print(_rules(fc))
+    if fc.planned or fc.held:
+        console.print(_rules(fc))
+    else:
+        console.print("Nothing is due in this window. Try more --days, or fewer filters.")
     _checks(fc, console)
 
 

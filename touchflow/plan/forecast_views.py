@@ -121,10 +121,14 @@ def wait_text(wait: timedelta) -> str:
 def rate_words(rate: RateCheck) -> str:
     """The peak hour against the relay's rate limit, in words (the table's and the JSON's)."""
     peak = rate.peak_hour
-    busiest = f"the peak hour, {peak.label}, has {sends(peak.planned)}" if peak else "no sends"
+    busiest = "no sends in the window"
+    if peak is not None:
+        busiest = f"the peak hour, {peak.label}, has {sends(peak.planned)}"
     if rate.per_second is None:
         return f"no rate limit configured (delivery.smtp.rate); {busiest}"
     limit = f"{rate.per_second:g} a second = {rate.per_hour:,} an hour"
+    if peak is None:
+        return f"rate limit {limit}; {busiest}"
     wait = wait_text(rate.longest_wait or timedelta(0))
     if rate.enough:
         return f"rate limit {limit}: enough; {busiest}; the latest send leaves {wait} late"
