@@ -93,6 +93,7 @@ def main() -> None:
 from touchflow.cli import (  # noqa: E402, F401
     daemon,
     event,
+    forecast,
     imports,
     preview,
     records,
