@@ -9,6 +9,7 @@ What every store promises is tests/contract; this is how the PostgreSQL one keep
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -17,6 +18,7 @@ from urllib.parse import quote
 import psycopg
 import pytest
 from pg_support import fresh_store_url, require_server, server_url
+from psycopg_pool import AsyncConnectionPool
 from store_support import NOW, TTL, outbox_row
 
 from touchflow.errors import StoreError
@@ -120,6 +122,37 @@ async def test_ids_are_ordered_byte_wise_as_in_sqlite_whatever_the_locale(
     await store.upsert_customers([Customer(id=i) for i in ids])
     listed = [c.id for c in await store.list_customers(limit=100)]
     assert listed == sorted(ids)  # code point order: what SQLite's BINARY gives
+
+
+# --- the pool's connections ------------------------------------------------------------
+
+
+async def test_a_connection_leaves_the_pool_without_a_round_trip_unless_its_session_ended(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An empty query at every checkout made each claim and outcome two round trips; the
+    pool still hands out no connection the server has ended (a restart, a terminate)."""
+    checked: list[object] = []
+    check = AsyncConnectionPool.check_connection
+
+    async def counted(db: psycopg.AsyncConnection[object]) -> None:
+        checked.append(db)
+        await check(db)
+
+    monkeypatch.setattr(AsyncConnectionPool, "check_connection", staticmethod(counted))
+    async with await PostgresStore.open(url) as store:
+        for _ in range(10):
+            assert await store.customer_count() == 0
+        assert checked == []  # a live, idle connection: taken as it is
+        ended = raw(
+            url,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> "
+            f"pg_backend_pid() AND application_name = 'touchflow pid {os.getpid()}'",
+        )
+        assert ended  # the pool's connection
+        await asyncio.sleep(0.2)
+        assert await store.customer_count() == 0  # another connection, no error
+        assert checked  # the ended one was looked at, and dropped
 
 
 # --- claims from a long outbox ----------------------------------------------------------

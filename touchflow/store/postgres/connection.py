@@ -11,6 +11,7 @@ what others committed.
 from __future__ import annotations
 
 import os
+import select
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -45,6 +46,33 @@ KEEPALIVES: dict[str, Any] = {
     "keepalives_count": 3,
     "tcp_user_timeout": 60_000,  # ms: unacknowledged data gives up as well
 }
+
+
+async def check_on_checkout(db: Db) -> None:
+    """The pool's check as a connection leaves it: a round trip only if the server has
+    spoken to this idle connection, which in our use means it is going away.
+
+    A server that restarts, or ends a session (``pg_terminate_backend``), first sends
+    it a FATAL message, then closes the socket; a backend killed outright leaves an
+    end of file. Either makes the idle socket readable, which one ``poll`` sees
+    without a round trip; then the pool's own check (an empty query) runs, fails, and
+    the pool hands out another connection. A readable socket for another reason (a
+    notice) costs that one round trip, no more. Running the empty query at every
+    checkout (psycopg_pool's ``check_connection``) made every claim and every outcome
+    two round trips (docs/performance.md)."""
+    if db.closed or _spoken(db):
+        await AsyncConnectionPool.check_connection(db)
+
+
+def _spoken(db: Db) -> bool:
+    """Whether the idle connection's socket has something to read (or is closed)."""
+    try:
+        fd = db.fileno()
+    except psycopg.Error:  # closed meanwhile: the real check says so
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 class Connection:

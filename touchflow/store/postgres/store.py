@@ -19,7 +19,13 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from touchflow.config.store import shown_location
 from touchflow.errors import StoreError
 from touchflow.store.postgres.changes import ChangesMethods, SharingMethods
-from touchflow.store.postgres.connection import CONNECT_TIMEOUT, Db, Pool, connection_options
+from touchflow.store.postgres.connection import (
+    CONNECT_TIMEOUT,
+    Db,
+    Pool,
+    check_on_checkout,
+    connection_options,
+)
 from touchflow.store.postgres.customers import CustomerMethods
 from touchflow.store.postgres.facts import FactsMethods
 from touchflow.store.postgres.history import HistoryMethods
@@ -76,9 +82,10 @@ class PostgresStore(
         pool: Pool = AsyncConnectionPool(
             url, min_size=1, max_size=POOL_SIZE, open=False, configure=_configure,
             kwargs=connection_options(), name="touchflow",
-            # A connection is tried as it leaves the pool (an empty query): after the
-            # server restarted, the first call gets a new one instead of an error.
-            check=AsyncConnectionPool.check_connection,
+            # A connection is looked at as it leaves the pool (a round trip only if the
+            # server has spoken to it): after the server restarted, or ended its
+            # session, the first call gets a new one instead of an error.
+            check=check_on_checkout,
         )  # fmt: skip
         try:
             await pool.open(wait=True, timeout=CONNECT_TIMEOUT)
