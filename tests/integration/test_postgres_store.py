@@ -19,11 +19,12 @@ import psycopg
 import pytest
 from pg_support import fresh_store_url, require_server, server_url
 from psycopg_pool import AsyncConnectionPool
-from store_support import NOW, TTL, outbox_row
+from store_support import NOW, TTL, delivered, minutes, outbox_row
 
+from touchflow.channels import Outcome
 from touchflow.errors import StoreError
 from touchflow.models import Customer, OutboxState
-from touchflow.store import drop_store, migrate_store, open_store
+from touchflow.store import Finish, drop_store, migrate_store, open_store
 from touchflow.store.postgres import SCHEMA_VERSION, PostgresStore
 from touchflow.store.postgres.lock import AdvisoryLock
 from touchflow.store.postgres.queries import SQL
@@ -153,6 +154,27 @@ async def test_a_connection_leaves_the_pool_without_a_round_trip_unless_its_sess
         await asyncio.sleep(0.2)
         assert await store.customer_count() == 0  # another connection, no error
         assert checked  # the ended one was looked at, and dropped
+
+
+async def test_text_that_arrays_must_escape_goes_through_claims_and_outcomes_as_written(
+    store: PostgresStore,
+) -> None:
+    """The outbox's many-row statements pass their columns as binary arrays."""
+    awkward = 'a "quoted" {braced}, back\\slash; NULL é\t'
+    row = outbox_row(f"k:{awkward}", customer_id=awkward, reason=awkward, last_error=awkward)
+    await store.write_plan([row], [], now=minutes(-60))
+    (claimed,) = await store.claim_due(owner="w", now=NOW, ttl=TTL, limit=1)
+    assert (claimed.key, claimed.customer_id, claimed.last_error) == (row.key, awkward, awkward)
+    retry = delivered(claimed, Outcome.RETRY, at=minutes(1), detail=awkward)
+    done = await store.finish_claims([Finish(row=retry, attempted=True)], owner="w", now=NOW)
+    assert done == [True]
+    stored = (await store.outbox_by_keys([row.key]))[row.key]
+    assert (stored.state, stored.last_error, stored.attempts) == (
+        OutboxState.RETRY,
+        retry.last_error,
+        1,
+    )
+    assert awkward in (stored.last_error or "")
 
 
 # --- claims from a long outbox ----------------------------------------------------------
