@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -27,7 +28,9 @@ from touchflow.models import Customer, OutboxState
 from touchflow.store import Finish, drop_store, migrate_store, open_store
 from touchflow.store.postgres import SCHEMA_VERSION, PostgresStore
 from touchflow.store.postgres.lock import AdvisoryLock
+from touchflow.store.postgres.outbox_rows import finish_params
 from touchflow.store.postgres.queries import SQL
+from touchflow.store.postgres.store import OUTCOME_SESSION
 
 
 @pytest.fixture
@@ -197,6 +200,47 @@ async def test_a_claim_reads_the_rows_it_takes_by_key_not_the_whole_outbox(
     assert "Seq Scan" not in plan, plan
     claimed = await store.claim_due(owner="w", now=NOW, ttl=TTL, limit=256)
     assert len(claimed) == 256 and {r.key[0] for r in claimed} == {"r"}
+
+
+async def test_outcomes_are_recorded_on_a_session_of_their_own_claims_wait_for_the_disk(
+    store: PostgresStore,
+) -> None:
+    await store.write_plan([outbox_row("k1", due=minutes(-10))], [], now=minutes(-60))
+    (claimed,) = await store.claim_due(owner="w", now=NOW, ttl=TTL, limit=1)
+    sent = delivered(claimed, Outcome.SENT, at=minutes(1))
+    assert await store.finish_claims([Finish(row=sent, attempted=True)], owner="w", now=NOW)
+    settings = "SELECT current_setting('synchronous_commit'), current_setting('plan_cache_mode')"
+    async with store._outcomes.connection() as db:
+        assert await (await db.execute(settings)).fetchall() == [("off", "force_generic_plan")]
+    # Claims, plans and every other write: durable, and planned for the values given.
+    assert await store._fetch(settings) == [("on", "auto")]
+
+
+@pytest.mark.parametrize("analyzed", [False, True], ids=["fresh outbox", "analyzed"])
+async def test_a_group_of_outcomes_planned_once_finds_each_row_by_its_key(
+    store: PostgresStore, url: str, analyzed: bool
+) -> None:
+    """The outcomes' plan is made once per session, for any values (plan_cache_mode):
+    it must not read the whole outbox, its sent history too, for a few rows."""
+    rows = [outbox_row(f"r{i:05d}", customer_id=f"c{i}") for i in range(20_300)]
+    await store.write_plan(rows, [], now=NOW)
+    if analyzed:
+        raw(url, "ANALYZE outbox")
+    claimed = await store.claim_due(owner="w", now=NOW, ttl=TTL, limit=4)
+    group = [Finish(row=delivered(r, Outcome.SENT, at=minutes(1)), attempted=True) for r in claimed]
+    params = finish_params(group, owner="w", now=minutes(1))
+    names = list(dict.fromkeys(re.findall(r"%\((\w+)\)[sb]", SQL["finish_claims"])))
+    numbered = re.sub(
+        r"%\((\w+)\)[sb]", lambda m: f"${names.index(m[1]) + 1}", SQL["finish_claims"]
+    )
+    with psycopg.connect(url) as db:
+        db.execute(OUTCOME_SESSION)
+        db.execute(f"PREPARE finish AS {numbered}")  # type: ignore[arg-type]
+        explain = f"EXPLAIN EXECUTE finish({', '.join(['%s'] * len(names))})"
+        cursor = psycopg.ClientCursor(db).execute(explain, [params[n] for n in names])
+        plan = "\n".join(row[0] for row in cursor)
+    assert re.search(r"claim_owner .*\$\d", plan), plan  # the generic plan: no value in it
+    assert "Seq Scan" not in plan and "outbox_pkey" in plan, plan
 
 
 # --- changes while a writer is in flight ----------------------------------------------

@@ -76,10 +76,15 @@ def _spoken(db: Db) -> bool:
 
 
 class Connection:
-    """The base of the PostgreSQL store's parts: each runs its SQL through these methods."""
+    """The base of the PostgreSQL store's parts: each runs its SQL through these methods.
 
-    def __init__(self, pool: Pool, url: str, shown: str) -> None:
+    ``outcomes`` is a pool of its own for the dispatcher's outcomes (``finish_claims``):
+    its sessions are set up for them (see ``OUTCOME_SESSION``); every other statement
+    runs on ``pool``."""
+
+    def __init__(self, pool: Pool, url: str, shown: str, *, outcomes: Pool | None = None) -> None:
         self._pool = pool
+        self._outcomes = outcomes or pool
         self._url = url
         self.shown = shown  # the location in messages: never a password
 
@@ -91,10 +96,14 @@ class Connection:
             raise StoreError(f"cannot {action} store {self.shown}: {_words(exc)}") from exc
 
     @asynccontextmanager
-    async def _transaction(self, action: str, *, snapshot: bool = False) -> AsyncIterator[Db]:
-        """One transaction; ``snapshot``: read-only, its statements see one moment."""
+    async def _transaction(
+        self, action: str, *, snapshot: bool = False, outcome: bool = False
+    ) -> AsyncIterator[Db]:
+        """One transaction; ``snapshot``: read-only, its statements see one moment;
+        ``outcome``: on a connection of the outcomes' pool."""
+        pool = self._outcomes if outcome else self._pool
         with self._errors(action):
-            async with self._pool.connection() as db, db.transaction():
+            async with pool.connection() as db, db.transaction():
                 if snapshot:
                     await db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 yield db
@@ -106,12 +115,14 @@ class Connection:
         *,
         action: str = "read",
         binary: bool = False,
+        outcome: bool = False,
     ) -> list[tuple[Any, ...]]:
         """One statement, its own transaction (the pool's connections are in autocommit:
         no BEGIN and COMMIT round trips): its rows. ``binary``: the rows come in the
-        server's binary form (instants as numbers, not text to format and parse)."""
+        server's binary form (instants as numbers, not text to format and parse);
+        ``outcome``: on a connection of the outcomes' pool."""
         with self._errors(action):
-            async with self._pool.connection() as db:
+            async with (self._outcomes if outcome else self._pool).connection() as db:
                 return await fetch(db, sql, params, binary=binary)
 
 

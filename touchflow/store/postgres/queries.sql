@@ -312,11 +312,17 @@ RETURNING {outbox_columns}
 -- no suppression comes with them: one round trip. RETURNING names the rows that were
 -- still ours; the others' claims were taken back.
 --
--- `relaxed`: this transaction's commit returns before its WAL reaches the disk. A
--- crash of the server (not of touchflow) may lose the last ~0.6 s of outcomes; their
--- rows stay claimed, are taken back and sent again with the same Message-ID: the
--- at-least-once window the SQLite store's synchronous=NORMAL keeps too. Waiting for
--- the disk at every commit (~6 ms here) capped sending at ~4 outcomes per commit.
+-- Run on the outcomes' own sessions (store.py, OUTCOME_SESSION), whose commits return
+-- before their WAL reaches the disk. A crash of the server (not of touchflow) may lose
+-- the last ~0.6 s of outcomes; their rows stay claimed, are taken back and sent again
+-- with the same Message-ID: the at-least-once window the SQLite store's
+-- synchronous=NORMAL keeps too. Waiting for the disk at every commit (~6 ms here)
+-- capped sending at ~4 outcomes per commit. Claims and every other write wait for it.
+--
+-- Those sessions plan it once, for any values (plan_cache_mode), not at every run: so
+-- only the key may lead the plan to a row. Written `state = 'claimed'`, the generic
+-- plan could scan every claimed row through an index on state; `IS NOT DISTINCT FROM`
+-- (the same test here: neither side is ever NULL) is no index condition.
 UPDATE outbox SET state = v.new_state, reason = v.new_reason, last_error = v.new_error,
     attempts = attempts + v.tried,
     next_attempt_at = COALESCE(v.new_next, next_attempt_at),
@@ -328,9 +334,9 @@ FROM unnest(%(key)b::text[], %(state)b::text[], %(reason)b::text[], %(error)b::t
     %(tried)b::integer[], %(next)b::timestamptz[], %(due)b::timestamptz[],
     %(expires)b::timestamptz[], %(message_id)b::text[], %(sent_at)b::timestamptz[])
     AS v(k, new_state, new_reason, new_error, tried, new_next, new_due, new_expires,
-         new_message_id, new_sent_at),
-    (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed
-WHERE outbox.key = v.k AND outbox.state = 'claimed' AND outbox.claim_owner = %(owner)s
+         new_message_id, new_sent_at)
+WHERE outbox.key = v.k
+    AND (outbox.state, outbox.claim_owner) IS NOT DISTINCT FROM ('claimed', %(owner)s::text)
 RETURNING outbox.key
 
 -- name: renew_claims
