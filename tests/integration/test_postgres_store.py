@@ -9,6 +9,8 @@ What every store promises is tests/contract; this is how the PostgreSQL one keep
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -17,14 +19,18 @@ from urllib.parse import quote
 import psycopg
 import pytest
 from pg_support import fresh_store_url, require_server, server_url
-from store_support import NOW, TTL, outbox_row
+from psycopg_pool import AsyncConnectionPool
+from store_support import NOW, TTL, delivered, minutes, outbox_row
 
+from touchflow.channels import Outcome
 from touchflow.errors import StoreError
 from touchflow.models import Customer, OutboxState
-from touchflow.store import drop_store, migrate_store, open_store
+from touchflow.store import Finish, drop_store, migrate_store, open_store
 from touchflow.store.postgres import SCHEMA_VERSION, PostgresStore
 from touchflow.store.postgres.lock import AdvisoryLock
+from touchflow.store.postgres.outbox_rows import finish_params
 from touchflow.store.postgres.queries import SQL
+from touchflow.store.postgres.store import OUTCOME_SESSION
 
 
 @pytest.fixture
@@ -122,6 +128,58 @@ async def test_ids_are_ordered_byte_wise_as_in_sqlite_whatever_the_locale(
     assert listed == sorted(ids)  # code point order: what SQLite's BINARY gives
 
 
+# --- the pool's connections ------------------------------------------------------------
+
+
+async def test_a_connection_leaves_the_pool_without_a_round_trip_unless_its_session_ended(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An empty query at every checkout made each claim and outcome two round trips; the
+    pool still hands out no connection the server has ended (a restart, a terminate)."""
+    checked: list[object] = []
+    check = AsyncConnectionPool.check_connection
+
+    async def counted(db: psycopg.AsyncConnection[object]) -> None:
+        checked.append(db)
+        await check(db)
+
+    monkeypatch.setattr(AsyncConnectionPool, "check_connection", staticmethod(counted))
+    async with await PostgresStore.open(url) as store:
+        for _ in range(10):
+            assert await store.customer_count() == 0
+        assert checked == []  # a live, idle connection: taken as it is
+        ended = raw(
+            url,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> "
+            f"pg_backend_pid() AND application_name = 'touchflow pid {os.getpid()}'",
+        )
+        assert ended  # the pool's connection
+        await asyncio.sleep(0.2)
+        assert await store.customer_count() == 0  # another connection, no error
+        assert checked  # the ended one was looked at, and dropped
+
+
+async def test_text_that_arrays_must_escape_goes_through_claims_and_outcomes_as_written(
+    store: PostgresStore,
+) -> None:
+    """The outbox's many-row statements pass their columns as binary arrays."""
+    awkward = 'a "quoted" {braced}, back\\slash; NULL é\t'
+    row = outbox_row(f"k:{awkward}", customer_id=awkward, reason=awkward, last_error=awkward)
+    await store.write_plan([row], [], now=minutes(-60))
+    (claimed,) = await store.claim_due(owner="w", now=NOW, ttl=TTL, limit=1)
+    assert (claimed.key, claimed.customer_id, claimed.last_error) == (row.key, awkward, awkward)
+    retry = delivered(claimed, Outcome.RETRY, at=minutes(1), detail=awkward)
+    done = await store.finish_claims([Finish(row=retry, attempted=True)], owner="w", now=NOW)
+    assert done == [True]
+    stored = (await store.outbox_by_keys([row.key]))[row.key]
+    assert (stored.state, stored.last_error, stored.attempts) == (
+        OutboxState.RETRY,
+        retry.last_error,
+        1,
+    )
+    assert awkward in (stored.last_error or "")
+
+
 # --- claims from a long outbox ----------------------------------------------------------
 
 
@@ -142,6 +200,47 @@ async def test_a_claim_reads_the_rows_it_takes_by_key_not_the_whole_outbox(
     assert "Seq Scan" not in plan, plan
     claimed = await store.claim_due(owner="w", now=NOW, ttl=TTL, limit=256)
     assert len(claimed) == 256 and {r.key[0] for r in claimed} == {"r"}
+
+
+async def test_outcomes_are_recorded_on_a_session_of_their_own_claims_wait_for_the_disk(
+    store: PostgresStore,
+) -> None:
+    await store.write_plan([outbox_row("k1", due=minutes(-10))], [], now=minutes(-60))
+    (claimed,) = await store.claim_due(owner="w", now=NOW, ttl=TTL, limit=1)
+    sent = delivered(claimed, Outcome.SENT, at=minutes(1))
+    assert await store.finish_claims([Finish(row=sent, attempted=True)], owner="w", now=NOW)
+    settings = "SELECT current_setting('synchronous_commit'), current_setting('plan_cache_mode')"
+    async with store._outcomes.connection() as db:
+        assert await (await db.execute(settings)).fetchall() == [("off", "force_generic_plan")]
+    # Claims, plans and every other write: durable, and planned for the values given.
+    assert await store._fetch(settings) == [("on", "auto")]
+
+
+@pytest.mark.parametrize("analyzed", [False, True], ids=["fresh outbox", "analyzed"])
+async def test_a_group_of_outcomes_planned_once_finds_each_row_by_its_key(
+    store: PostgresStore, url: str, analyzed: bool
+) -> None:
+    """The outcomes' plan is made once per session, for any values (plan_cache_mode):
+    it must not read the whole outbox, its sent history too, for a few rows."""
+    rows = [outbox_row(f"r{i:05d}", customer_id=f"c{i}") for i in range(20_300)]
+    await store.write_plan(rows, [], now=NOW)
+    if analyzed:
+        raw(url, "ANALYZE outbox")
+    claimed = await store.claim_due(owner="w", now=NOW, ttl=TTL, limit=4)
+    group = [Finish(row=delivered(r, Outcome.SENT, at=minutes(1)), attempted=True) for r in claimed]
+    params = finish_params(group, owner="w", now=minutes(1))
+    names = list(dict.fromkeys(re.findall(r"%\((\w+)\)[sb]", SQL["finish_claims"])))
+    numbered = re.sub(
+        r"%\((\w+)\)[sb]", lambda m: f"${names.index(m[1]) + 1}", SQL["finish_claims"]
+    )
+    with psycopg.connect(url) as db:
+        db.execute(OUTCOME_SESSION)
+        db.execute(f"PREPARE finish AS {numbered}")  # type: ignore[arg-type]
+        explain = f"EXPLAIN EXECUTE finish({', '.join(['%s'] * len(names))})"
+        cursor = psycopg.ClientCursor(db).execute(explain, [params[n] for n in names])
+        plan = "\n".join(row[0] for row in cursor)
+    assert re.search(r"claim_owner .*\$\d", plan), plan  # the generic plan: no value in it
+    assert "Seq Scan" not in plan and "outbox_pkey" in plan, plan
 
 
 # --- changes while a writer is in flight ----------------------------------------------

@@ -11,6 +11,7 @@ what others committed.
 from __future__ import annotations
 
 import os
+import select
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -47,11 +48,43 @@ KEEPALIVES: dict[str, Any] = {
 }
 
 
-class Connection:
-    """The base of the PostgreSQL store's parts: each runs its SQL through these methods."""
+async def check_on_checkout(db: Db) -> None:
+    """The pool's check as a connection leaves it: a round trip only if the server has
+    spoken to this idle connection, which in our use means it is going away.
 
-    def __init__(self, pool: Pool, url: str, shown: str) -> None:
+    A server that restarts, or ends a session (``pg_terminate_backend``), first sends
+    it a FATAL message, then closes the socket; a backend killed outright leaves an
+    end of file. Either makes the idle socket readable, which one ``poll`` sees
+    without a round trip; then the pool's own check (an empty query) runs, fails, and
+    the pool hands out another connection. A readable socket for another reason (a
+    notice) costs that one round trip, no more. Running the empty query at every
+    checkout (psycopg_pool's ``check_connection``) made every claim and every outcome
+    two round trips (docs/performance.md)."""
+    if db.closed or _spoken(db):
+        await AsyncConnectionPool.check_connection(db)
+
+
+def _spoken(db: Db) -> bool:
+    """Whether the idle connection's socket has something to read (or is closed)."""
+    try:
+        fd = db.fileno()
+    except psycopg.Error:  # closed meanwhile: the real check says so
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+class Connection:
+    """The base of the PostgreSQL store's parts: each runs its SQL through these methods.
+
+    ``outcomes`` is a pool of its own for the dispatcher's outcomes (``finish_claims``):
+    its sessions are set up for them (see ``OUTCOME_SESSION``); every other statement
+    runs on ``pool``."""
+
+    def __init__(self, pool: Pool, url: str, shown: str, *, outcomes: Pool | None = None) -> None:
         self._pool = pool
+        self._outcomes = outcomes or pool
         self._url = url
         self.shown = shown  # the location in messages: never a password
 
@@ -63,10 +96,14 @@ class Connection:
             raise StoreError(f"cannot {action} store {self.shown}: {_words(exc)}") from exc
 
     @asynccontextmanager
-    async def _transaction(self, action: str, *, snapshot: bool = False) -> AsyncIterator[Db]:
-        """One transaction; ``snapshot``: read-only, its statements see one moment."""
+    async def _transaction(
+        self, action: str, *, snapshot: bool = False, outcome: bool = False
+    ) -> AsyncIterator[Db]:
+        """One transaction; ``snapshot``: read-only, its statements see one moment;
+        ``outcome``: on a connection of the outcomes' pool."""
+        pool = self._outcomes if outcome else self._pool
         with self._errors(action):
-            async with self._pool.connection() as db, db.transaction():
+            async with pool.connection() as db, db.transaction():
                 if snapshot:
                     await db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 yield db
@@ -78,12 +115,14 @@ class Connection:
         *,
         action: str = "read",
         binary: bool = False,
+        outcome: bool = False,
     ) -> list[tuple[Any, ...]]:
         """One statement, its own transaction (the pool's connections are in autocommit:
         no BEGIN and COMMIT round trips): its rows. ``binary``: the rows come in the
-        server's binary form (instants as numbers, not text to format and parse)."""
+        server's binary form (instants as numbers, not text to format and parse);
+        ``outcome``: on a connection of the outcomes' pool."""
         with self._errors(action):
-            async with self._pool.connection() as db:
+            async with (self._outcomes if outcome else self._pool).connection() as db:
                 return await fetch(db, sql, params, binary=binary)
 
 

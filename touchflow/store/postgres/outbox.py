@@ -88,10 +88,12 @@ class OutboxMethods(Connection):
             return []
         params = outbox_rows.finish_params(items, owner=owner, now=aware(now))
         if all(item.suppress is None for item in items):  # the common case: one round trip
-            rows = await self._fetch(SQL["finish_claims"], params, action="record sends in")
+            rows = await self._fetch(
+                SQL["finish_claims"], params, action="record sends in", outcome=True
+            )
             done = {str(r[0]) for r in rows}
             return [item.row.key in done for item in items]
-        async with self._transaction("record sends in") as db:
+        async with self._transaction("record sends in", outcome=True) as db:
             done = {str(r[0]) for r in await fetch(db, SQL["finish_claims"], params)}
             for item in items:
                 if item.suppress is not None and item.row.key in done:

@@ -3,9 +3,12 @@
 --
 -- Blocks and fragments as in the SQLite store's queries.sql (touchflow.store.named_sql).
 -- Parameters are psycopg's: ``%(name)s`` (named) or ``%s`` (in order). A list of
--- values is one array parameter (``= ANY(%s)``, ``unnest(%s::text[], ...)``), so no
--- statement's text depends on a list's length; the one per-call slot is ``{where}``,
--- the filter an operator (or the daemon) combined. The schema is schema.sql.
+-- values is one array parameter (``= ANY(%b::text[])``, ``unnest(%b::text[], ...)``),
+-- so no statement's text depends on a list's length; arrays go in binary (``%b``, its
+-- type cast beside it): psycopg escapes each element of a text array in Python, about
+-- 14 µs an outbox row, and packs a binary one in about 2 (docs/performance.md). The
+-- one per-call slot is ``{where}``, the filter an operator (or the daemon) combined.
+-- The schema is schema.sql.
 
 -- --- opening ----------------------------------------------------------------------
 
@@ -66,10 +69,10 @@ SELECT {customer_columns}, created_at FROM customers
 {select_customers} ORDER BY id
 
 -- name: customers_in
-{select_customers} WHERE id = ANY(%s) ORDER BY id
+{select_customers} WHERE id = ANY(%b::text[]) ORDER BY id
 
 -- name: customer_ids_in
-SELECT id FROM customers WHERE id = ANY(%s)
+SELECT id FROM customers WHERE id = ANY(%b::text[])
 
 -- name: customer_id_at
 -- The id at an offset: where one id range ends and the next begins.
@@ -92,7 +95,7 @@ SELECT email FROM customers WHERE id = %s
 -- its first version.
 INSERT INTO events (id, type, customer_id, at, data)
 SELECT v.id, v.type, v.customer_id, v.at, v.data::jsonb
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[])
+FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::text[])
     AS v(id, type, customer_id, at, data)
 ON CONFLICT (id) DO NOTHING
 
@@ -103,10 +106,10 @@ SELECT id, type, customer_id, at, data FROM events
 {select_events} ORDER BY customer_id, at, id
 
 -- name: events_of_customers_in
-{select_events} WHERE customer_id = ANY(%s) ORDER BY customer_id, at, id
+{select_events} WHERE customer_id = ANY(%b::text[]) ORDER BY customer_id, at, id
 
 -- name: events_in
-SELECT id, type, customer_id, at, data::text FROM events WHERE id = ANY(%s)
+SELECT id, type, customer_id, at, data::text FROM events WHERE id = ANY(%b::text[])
 
 -- name: count_events_of_customer
 SELECT COUNT(*) FROM events WHERE customer_id = %s
@@ -129,7 +132,7 @@ ON CONFLICT (email, scope) DO UPDATE SET
 SELECT email, scope FROM suppressions
 
 -- name: suppression_scopes_in
-SELECT email, scope FROM suppressions WHERE email = ANY(%s)
+SELECT email, scope FROM suppressions WHERE email = ANY(%b::text[])
 
 -- name: select_suppressions
 SELECT email, scope, reason, created_at FROM suppressions
@@ -144,7 +147,7 @@ SELECT email, scope, reason, created_at FROM suppressions
 ORDER BY created_at DESC NULLS LAST, email, scope LIMIT %s
 
 -- name: remove_suppressions
-DELETE FROM suppressions WHERE email IN (%s, %s) AND scope = ANY(%s)
+DELETE FROM suppressions WHERE email IN (%s, %s) AND scope = ANY(%b::text[])
 
 -- name: mark_address_changed
 -- No trigger on DELETE: a lifted suppression tells a running daemon here.
@@ -179,7 +182,7 @@ WHERE state = 'sent' AND counts_for_caps AND due_at >= %s
 {select_sent} AND customer_id BETWEEN %s AND %s
 
 -- name: sent_of_customers_in
-{select_sent} AND customer_id = ANY(%s)
+{select_sent} AND customer_id = ANY(%b::text[])
 
 -- --- erasure and deletion -----------------------------------------------------------
 
@@ -214,16 +217,16 @@ ON CONFLICT (email, scope) DO NOTHING
 DELETE FROM suppressions WHERE email = %s
 
 -- name: delete_customers_in
-DELETE FROM customers WHERE id = ANY(%s)
+DELETE FROM customers WHERE id = ANY(%b::text[])
 
 -- name: delete_events_of_customers_in
-DELETE FROM events WHERE customer_id = ANY(%s)
+DELETE FROM events WHERE customer_id = ANY(%b::text[])
 
 -- name: delete_outbox_of_customers_in
-DELETE FROM outbox WHERE customer_id = ANY(%s)
+DELETE FROM outbox WHERE customer_id = ANY(%b::text[])
 
 -- name: delete_changes_of_customers_in
-DELETE FROM changes WHERE customer_id = ANY(%s)
+DELETE FROM changes WHERE customer_id = ANY(%b::text[])
 
 -- --- the outbox ---------------------------------------------------------------------
 
@@ -239,17 +242,17 @@ SELECT {outbox_columns} FROM outbox
 {select_outbox} WHERE key = %s
 
 -- name: outbox_rows_in
-{select_outbox} WHERE key = ANY(%s)
+{select_outbox} WHERE key = ANY(%b::text[])
 
 -- name: open_outbox
 {select_outbox} WHERE state IN ('pending', 'retry') AND due_at >= %s AND due_at < %s
 
 -- name: open_outbox_of_customers_in
 {select_outbox}
-WHERE state IN ('pending', 'retry') AND due_at >= %s AND due_at < %s AND customer_id = ANY(%s)
+WHERE state IN ('pending', 'retry') AND due_at >= %s AND due_at < %s AND customer_id = ANY(%b::text[])
 
 -- name: open_outbox_of_other_rules
-{select_outbox} WHERE state IN ('pending', 'retry') AND NOT rule_id = ANY(%s)
+{select_outbox} WHERE state IN ('pending', 'retry') AND NOT rule_id = ANY(%b::text[])
 
 -- name: open_outbox_without_customer
 {select_outbox} WHERE state IN ('pending', 'retry')
@@ -264,11 +267,11 @@ INSERT INTO outbox ({outbox_columns})
 SELECT v.key, v.rule_id, v.customer_id, v.category, v.counts_for_caps, v.state, v.due_at,
     v.expires_at, v.next_attempt_at, 0, v.reason, v.last_error, NULL, NULL, NULL,
     v.to_addr, %(now)s, %(now)s, NULL
-FROM unnest(%(key)s::text[], %(rule_id)s::text[], %(customer_id)s::text[],
-    %(category)s::text[], %(counts_for_caps)s::boolean[], %(state)s::text[],
-    %(due_at)s::timestamptz[], %(expires_at)s::timestamptz[],
-    %(next_attempt_at)s::timestamptz[], %(reason)s::text[], %(last_error)s::text[],
-    %(to_addr)s::text[])
+FROM unnest(%(key)b::text[], %(rule_id)b::text[], %(customer_id)b::text[],
+    %(category)b::text[], %(counts_for_caps)b::boolean[], %(state)b::text[],
+    %(due_at)b::timestamptz[], %(expires_at)b::timestamptz[],
+    %(next_attempt_at)b::timestamptz[], %(reason)b::text[], %(last_error)b::text[],
+    %(to_addr)b::text[])
     AS v(key, rule_id, customer_id, category, counts_for_caps, state, due_at, expires_at,
          next_attempt_at, reason, last_error, to_addr)
 ON CONFLICT (key) DO NOTHING
@@ -279,10 +282,10 @@ UPDATE outbox SET state = v.state, due_at = v.due_at, expires_at = v.expires_at,
     next_attempt_at = v.next_attempt_at, reason = v.reason, last_error = v.last_error,
     to_addr = v.to_addr, category = v.category, counts_for_caps = v.counts_for_caps,
     updated_at = %(now)s
-FROM unnest(%(key)s::text[], %(read_state)s::text[], %(state)s::text[],
-    %(due_at)s::timestamptz[], %(expires_at)s::timestamptz[],
-    %(next_attempt_at)s::timestamptz[], %(reason)s::text[], %(last_error)s::text[],
-    %(to_addr)s::text[], %(category)s::text[], %(counts_for_caps)s::boolean[])
+FROM unnest(%(key)b::text[], %(read_state)b::text[], %(state)b::text[],
+    %(due_at)b::timestamptz[], %(expires_at)b::timestamptz[],
+    %(next_attempt_at)b::timestamptz[], %(reason)b::text[], %(last_error)b::text[],
+    %(to_addr)b::text[], %(category)b::text[], %(counts_for_caps)b::boolean[])
     AS v(key, read_state, state, due_at, expires_at, next_attempt_at, reason, last_error,
          to_addr, category, counts_for_caps)
 WHERE outbox.key = v.key AND outbox.state = v.read_state
@@ -309,11 +312,17 @@ RETURNING {outbox_columns}
 -- no suppression comes with them: one round trip. RETURNING names the rows that were
 -- still ours; the others' claims were taken back.
 --
--- `relaxed`: this transaction's commit returns before its WAL reaches the disk. A
--- crash of the server (not of touchflow) may lose the last ~0.6 s of outcomes; their
--- rows stay claimed, are taken back and sent again with the same Message-ID: the
--- at-least-once window the SQLite store's synchronous=NORMAL keeps too. Waiting for
--- the disk at every commit (~6 ms here) capped sending at ~4 outcomes per commit.
+-- Run on the outcomes' own sessions (store.py, OUTCOME_SESSION), whose commits return
+-- before their WAL reaches the disk. A crash of the server (not of touchflow) may lose
+-- the last ~0.6 s of outcomes; their rows stay claimed, are taken back and sent again
+-- with the same Message-ID: the at-least-once window the SQLite store's
+-- synchronous=NORMAL keeps too. Waiting for the disk at every commit (~6 ms here)
+-- capped sending at ~4 outcomes per commit. Claims and every other write wait for it.
+--
+-- Those sessions plan it once, for any values (plan_cache_mode), not at every run: so
+-- only the key may lead the plan to a row. Written `state = 'claimed'`, the generic
+-- plan could scan every claimed row through an index on state; `IS NOT DISTINCT FROM`
+-- (the same test here: neither side is ever NULL) is no index condition.
 UPDATE outbox SET state = v.new_state, reason = v.new_reason, last_error = v.new_error,
     attempts = attempts + v.tried,
     next_attempt_at = COALESCE(v.new_next, next_attempt_at),
@@ -321,19 +330,19 @@ UPDATE outbox SET state = v.new_state, reason = v.new_reason, last_error = v.new
     expires_at = COALESCE(v.new_expires, expires_at),
     message_id = COALESCE(v.new_message_id, message_id), sent_at = v.new_sent_at,
     claim_owner = NULL, claim_expires_at = NULL, updated_at = %(now)s
-FROM unnest(%(key)s::text[], %(state)s::text[], %(reason)s::text[], %(error)s::text[],
-    %(tried)s::integer[], %(next)s::timestamptz[], %(due)s::timestamptz[],
-    %(expires)s::timestamptz[], %(message_id)s::text[], %(sent_at)s::timestamptz[])
+FROM unnest(%(key)b::text[], %(state)b::text[], %(reason)b::text[], %(error)b::text[],
+    %(tried)b::integer[], %(next)b::timestamptz[], %(due)b::timestamptz[],
+    %(expires)b::timestamptz[], %(message_id)b::text[], %(sent_at)b::timestamptz[])
     AS v(k, new_state, new_reason, new_error, tried, new_next, new_due, new_expires,
-         new_message_id, new_sent_at),
-    (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed
-WHERE outbox.key = v.k AND outbox.state = 'claimed' AND outbox.claim_owner = %(owner)s
+         new_message_id, new_sent_at)
+WHERE outbox.key = v.k
+    AND (outbox.state, outbox.claim_owner) IS NOT DISTINCT FROM ('claimed', %(owner)s::text)
 RETURNING outbox.key
 
 -- name: renew_claims
 -- A live owner's lease, extended (touchflow.send.daemon's reclaim timer).
 UPDATE outbox SET claim_expires_at = %(until)s
-WHERE state = 'claimed' AND claim_owner = %(owner)s AND key = ANY(%(keys)s)
+WHERE state = 'claimed' AND claim_owner = %(owner)s AND key = ANY(%(keys)b::text[])
 
 -- name: owner_gone
 -- A claim whose owner's session no longer holds its instance lock (lock.py): the
@@ -494,7 +503,7 @@ AND reason IS NOT NULL GROUP BY state, reason
 
 -- name: outbox_trouble_held
 SELECT reason, COUNT(*), COUNT(DISTINCT customer_id) FROM outbox
-WHERE state IN ('cancelled', 'failed') AND due_at >= %s AND reason = ANY(%s)
+WHERE state IN ('cancelled', 'failed') AND due_at >= %s AND reason = ANY(%b::text[])
 GROUP BY reason
 
 -- name: outbox_trouble_retrying
@@ -587,31 +596,31 @@ INSERT INTO customers ({customer_columns}, birthday_md, since_md, created_at)
 SELECT v.id, v.email, v.phone, v.first_name, v.last_name, v.timezone, v.locale, v.country,
     v.birthday, v.customer_since, v.consent_marketing, v.attributes::jsonb, v.birthday_md,
     v.since_md, v.created_at
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-    %s::text[], %s::text[], %s::date[], %s::date[], %s::boolean[], %s::text[], %s::text[],
-    %s::text[], %s::timestamptz[])
+FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
+    %b::text[], %b::text[], %b::date[], %b::date[], %b::boolean[], %b::text[], %b::text[],
+    %b::text[], %b::timestamptz[])
     AS v(id, email, phone, first_name, last_name, timezone, locale, country, birthday,
          customer_since, consent_marketing, attributes, birthday_md, since_md, created_at)
 
 -- name: history_put_events
 INSERT INTO events (id, type, customer_id, at, data)
 SELECT v.id, v.type, v.customer_id, v.at, v.data::jsonb
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[])
+FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::text[])
     AS v(id, type, customer_id, at, data)
 
 -- name: history_put_suppressions
 INSERT INTO suppressions (email, scope, reason, created_at)
-SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[])
+SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[])
 
 -- name: history_put_outbox
 INSERT INTO outbox ({outbox_columns})
-SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::boolean[],
-    %s::text[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::integer[],
-    %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::text[],
-    %s::timestamptz[], %s::timestamptz[], %s::timestamptz[])
+SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::boolean[],
+    %b::text[], %b::timestamptz[], %b::timestamptz[], %b::timestamptz[], %b::integer[],
+    %b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::text[], %b::text[],
+    %b::timestamptz[], %b::timestamptz[], %b::timestamptz[])
 
 -- name: history_put_changed
-INSERT INTO changes (customer_id) SELECT * FROM unnest(%s::text[])
+INSERT INTO changes (customer_id) SELECT * FROM unnest(%b::text[])
 
 -- name: history_clear_customers
 DELETE FROM customers

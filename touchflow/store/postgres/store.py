@@ -8,7 +8,7 @@ package imports it, and only when a PostgreSQL location is opened.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self
@@ -19,7 +19,13 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from touchflow.config.store import shown_location
 from touchflow.errors import StoreError
 from touchflow.store.postgres.changes import ChangesMethods, SharingMethods
-from touchflow.store.postgres.connection import CONNECT_TIMEOUT, Db, Pool, connection_options
+from touchflow.store.postgres.connection import (
+    CONNECT_TIMEOUT,
+    Db,
+    Pool,
+    check_on_checkout,
+    connection_options,
+)
 from touchflow.store.postgres.customers import CustomerMethods
 from touchflow.store.postgres.facts import FactsMethods
 from touchflow.store.postgres.history import HistoryMethods
@@ -33,8 +39,21 @@ from touchflow.store.postgres.stats import StatsMethods
 from touchflow.store.postgres.urls import checked, driver_words
 
 # Connections a store holds at most: the daemon's dispatcher, its planner reading the
-# next page while one is planned, and the HTTP interface, side by side.
-POOL_SIZE = 4
+# next page while one is planned, and the HTTP interface, side by side; and one more,
+# made when first needed, for the dispatcher's outcomes (OUTCOME_SESSION).
+POOL_SIZE = 3
+OUTCOME_POOL_SIZE = 1
+
+# The outcomes' sessions. Their commits do not wait for the disk (queries.sql,
+# finish_claims, says why that is safe), and their statements are planned once per
+# session: PostgreSQL plans a prepared statement again at every run while its plan for
+# the values given looks cheaper than the generic one, which it always does for a few
+# rows of arrays; planning was about a third of the server's work on groups of four
+# outcomes (docs/performance.md). finish_claims is written so that the plan made once
+# finds each row by its key (a test checks it).
+OUTCOME_SESSION = (
+    "SET TIME ZONE 'UTC'; SET synchronous_commit = off; SET plan_cache_mode = force_generic_plan"
+)
 
 
 @asynccontextmanager
@@ -75,19 +94,18 @@ class PostgresStore(
             except psycopg.Error as exc:
                 words = driver_words(exc, url)
                 raise StoreError(f"cannot prepare store {where}: {words}") from exc
-        pool: Pool = AsyncConnectionPool(
-            url, min_size=1, max_size=POOL_SIZE, open=False, configure=_configure,
-            kwargs=connection_options(), name="touchflow",
-            # A connection is tried as it leaves the pool (an empty query): after the
-            # server restarted, the first call gets a new one instead of an error.
-            check=AsyncConnectionPool.check_connection,
+        pool = _pool(url, "touchflow", min_size=1, max_size=POOL_SIZE, configure=_configure)
+        outcomes = _pool(
+            url, "touchflow outcomes", min_size=0, max_size=OUTCOME_POOL_SIZE,
+            configure=_configure_outcomes,
         )  # fmt: skip
         try:
             await pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+            await outcomes.open()
         except PoolTimeout as exc:
             await pool.close()
             raise StoreError(f"cannot open store {where}: no connection came") from exc
-        return cls(pool, url, where)
+        return cls(pool, url, where, outcomes=outcomes)
 
     @classmethod
     async def migrate(cls, url: str) -> tuple[int, int]:
@@ -115,6 +133,7 @@ class PostgresStore(
 
     async def close(self) -> None:
         await self.close_sharing()
+        await self._outcomes.close()
         await self._pool.close()
 
     async def __aenter__(self) -> Self:
@@ -129,6 +148,24 @@ class PostgresStore(
         await self.close()
 
 
+def _pool(
+    url: str, name: str, *, min_size: int, max_size: int, configure: Callable[[Db], Awaitable[None]]
+) -> Pool:
+    pool: Pool = AsyncConnectionPool(
+        url, min_size=min_size, max_size=max_size, open=False, configure=configure,
+        kwargs=connection_options(), name=name,
+        # A connection is looked at as it leaves the pool (a round trip only if the
+        # server has spoken to it): after the server restarted, or ended its
+        # session, the first call gets a new one instead of an error.
+        check=check_on_checkout,
+    )  # fmt: skip
+    return pool
+
+
 async def _configure(db: Db) -> None:
     # Instants come back in UTC (aware, tzinfo UTC), as the SQLite store gives them.
     await db.execute("SET TIME ZONE 'UTC'")
+
+
+async def _configure_outcomes(db: Db) -> None:
+    await db.execute(OUTCOME_SESSION)
