@@ -418,7 +418,8 @@ DELETE FROM changes WHERE seq <= %s
 SELECT {done}
 
 -- name: replanned_after
-SELECT DISTINCT customer_id FROM changes WHERE seq <= {done} AND seq > %s AND customer_id = ANY(%s)
+SELECT DISTINCT customer_id FROM changes
+WHERE seq <= {done} AND seq > %s AND customer_id = ANY(%b::text[])
 
 -- --- a full plan shared out (planning.py) ---------------------------------------------
 
@@ -427,7 +428,7 @@ DELETE FROM plan_ranges
 
 -- name: add_plan_ranges
 INSERT INTO plan_ranges (run, lo, hi, cursor)
-SELECT %(run)s, lo, hi, lo FROM unnest(%(los)s::text[], %(his)s::text[]) AS r (lo, hi)
+SELECT %(run)s, lo, hi, lo FROM unnest(%(los)b::text[], %(his)b::text[]) AS r (lo, hi)
 
 -- name: notify_plan
 SELECT pg_notify('touchflow', current_schema() || ' plan')
