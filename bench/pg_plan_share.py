@@ -18,8 +18,9 @@ their time writing them.) Three ways, interleaved round by round:
   comparison: what one daemon gets from both cores by itself.
 
 Also how many of the ranges the second daemon planned, the rows in the outbox (the
-same every way) and the CPU seconds of the daemons' processes. Medians, min-max, the
-ratio two / one. One line per figure (``name value``).
+same every way), the CPU seconds of the daemons' processes and of the PostgreSQL
+server's (every process of this machine named postgres: other users count too).
+Medians, min-max, the ratio two / one. One line per figure (``name value``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from urllib.parse import quote
 
 import psycopg
 from dispatch import _MEASURED
+from pg_dispatch import server_cpu
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -88,6 +90,7 @@ def run_round(template: Path, work: Path, url: str, way: str, days: int) -> dict
     with psycopg.connect(url, autocommit=True) as db:
         db.execute(_RESET)
     env = {**os.environ, "TOUCHFLOW_STORE_URL": url}
+    server = server_cpu()
     logs = [work / f"daemon{i}.log" for i in range(daemons)]
     cpu = [work / f"cpu{i}.txt" for i in range(daemons)]
     started = time.perf_counter()
@@ -118,6 +121,7 @@ def run_round(template: Path, work: Path, url: str, way: str, days: int) -> dict
         "ranges": float(sum(ranges)),
         "rows": float(rows),
         "cpu": sum(sum(map(float, c.read_text().split())) for c in cpu),
+        "server_cpu": server_cpu() - server,
     }
 
 
@@ -176,6 +180,8 @@ def report(n: int, runs: dict[str, list[dict[str, float]]]) -> None:
         print(f"pg_plan_share.{way}_seconds {statistics.median(seconds):.2f}")
         print(f"pg_plan_share.{way}_min_max {min(seconds):.2f} {max(seconds):.2f}")
         print(f"pg_plan_share.{way}_cpu_seconds {statistics.median(r['cpu'] for r in found):.1f}")
+        server = statistics.median(r["server_cpu"] for r in found)
+        print(f"pg_plan_share.{way}_server_cpu_seconds {server:.1f}")
         print(f"pg_plan_share.{way}_rows {int(statistics.median(r['rows'] for r in found))}")
         if way == "two":
             second = statistics.median(r["second_ranges"] for r in found)
