@@ -51,11 +51,12 @@ def base_files(project_dir: Path, *, rev: str | None, base_dir: Path | None) -> 
     rev = rev or "HEAD"
     commit = _git(project_dir, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", what=rev)
     prefix = _git(project_dir, "rev-parse", "--show-prefix", what=rev)
+    top = Path(_git(project_dir, "rev-parse", "--show-toplevel", what=rev))
     label = f"{rev} ({commit[:7]})"
     with tempfile.TemporaryDirectory(prefix="touchflow-diff-base-") as tmp:
         root = Path(tmp) / "base"
         root.mkdir()
-        _extract(project_dir, commit, prefix, root)
+        _extract(top, commit, prefix, root)
         yield Base(root=root, label=label, rev=rev, commit=commit)
 
 
@@ -78,15 +79,16 @@ def _relative(path: Path | str, root: Path) -> str:
         return str(path)
 
 
-def _extract(project_dir: Path, commit: str, prefix: str, root: Path) -> None:
+def _extract(top: Path, commit: str, prefix: str, root: Path) -> None:
+    """The project's files at ``commit`` (``prefix``: its folder in the repository at ``top``)."""
     paths = [prefix + part for part in _PARTS]
-    listed = _git(project_dir, "ls-tree", "--name-only", commit, "--", *paths, what=commit)
+    listed = _git(top, "ls-tree", "--name-only", commit, "--", *paths, what=commit)
     present = [p for p in listed.splitlines() if p]
     if not present:
         return  # nothing of the project at that revision: loading says so
     archive = subprocess.run(
         ["git", "archive", "--format=tar", commit, "--", *present],
-        cwd=project_dir, capture_output=True, check=False,
+        cwd=top, capture_output=True, check=False,
     )  # fmt: skip
     if archive.returncode != 0:
         raise BaseError(f"git archive {commit[:7]} failed: {archive.stderr.decode().strip()}")
