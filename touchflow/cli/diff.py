@@ -34,6 +34,7 @@ from touchflow.explain.diff_base import Base, base_files, load_base
 from touchflow.explain.diff_run import DiffRequest, Versions
 from touchflow.plan.moment import BadMoment
 from touchflow.project import Project, load_project_checked
+from touchflow.words import counted
 
 STORE_FAILED = 3
 
@@ -170,7 +171,7 @@ async def _report(
         await app.ensure_sample(store, project.config, request.now, echo_err)
         started = time.perf_counter()
         count = 1 if request.customer else await store.customer_count()
-        echo_err(f"Planning {count} customer(s) with {base.label} and with the working tree…")
+        echo_err(f"Planning {counted(count, 'customer')} with {base.label} and the working tree…")
         try:
             report = await run_diff(base, versions, store, request)
         except DiffError as exc:

@@ -11,6 +11,7 @@ from touchflow.explain.diff_outbox import RowEffect
 from touchflow.plan.diff import KeyChange, Kind, Side
 from touchflow.plan.preview import window_text
 from touchflow.timecalc import zone
+from touchflow.words import counted
 
 KIND_WORDS = {
     Kind.ADDED: "added",
@@ -28,7 +29,8 @@ def report_lines(report: DiffReport, tz_name: str, *, details: bool) -> Iterator
     base = report.base.rev or report.base.label
     yield f"Comparing the working tree with {base}, {window_text(report.request.window, tz_name)}"
     yield (
-        f"{report.customers} customers: {report.base_touchpoints} touchpoints with {base}, "
+        f"{counted(report.customers, 'customer')}: "
+        f"{counted(report.base_touchpoints, 'touchpoint')} with {base}, "
         f"{report.new_touchpoints} with the working tree"
     )
     if not report.changed:
@@ -82,7 +84,8 @@ def change_lines(change: KeyChange) -> Iterator[str]:
     old, new = change.base, change.new
     if old is not None and new is not None:
         due = _local(old) if old.due_at == new.due_at else f"{_local(old)} → {_local(new)}"
-        yield f"    {_status(old)} → {_status(new)} · {due}"
+        was, now = _status(old), _status(new)
+        yield f"    {now if was == now else f'{was} → {now}'} · {due}"
     else:
         shown = new or old
         assert shown is not None
