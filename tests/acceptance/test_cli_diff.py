@@ -211,3 +211,10 @@ def test_the_json_shape(sample: Path) -> None:
                 "category": "marketing"},
         "content": None,
     }  # fmt: skip
+
+
+def test_a_revision_that_looks_like_an_option_is_refused(sample: Path) -> None:
+    project = committed(sample)
+    result = diff(project, "--base", "--output=/tmp/x")
+    assert result.exit_code == 2
+    assert "unknown revision '--output=/tmp/x'" in result.stderr

@@ -49,6 +49,8 @@ def base_files(project_dir: Path, *, rev: str | None, base_dir: Path | None) -> 
         yield Base(root=base_dir.resolve(), label=str(base_dir))
         return
     rev = rev or "HEAD"
+    if rev.startswith("-") or not rev.isprintable():
+        raise BaseError(f"unknown revision {rev!r}: a revision does not start with '-'")
     commit = _git(project_dir, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", what=rev)
     prefix = _git(project_dir, "rev-parse", "--show-prefix", what=rev)
     top = Path(_git(project_dir, "rev-parse", "--show-toplevel", what=rev))
