@@ -218,3 +218,30 @@ def test_a_revision_that_looks_like_an_option_is_refused(sample: Path) -> None:
     result = diff(project, "--base", "--output=/tmp/x")
     assert result.exit_code == 2
     assert "unknown revision '--output=/tmp/x'" in result.stderr
+
+
+def test_a_removed_rule_cancels_its_open_rows_once_as_rule_removed(sample: Path) -> None:
+    project = committed(sample)
+    run = CliRunner().invoke(cli, ["run", "--once", "--project", str(project),
+                                   "--now", "2026-12-10T09:00:00+01:00"])  # fmt: skip
+    assert run.exit_code == 0, run.output
+    shop = project / "rules" / "shop.yaml"
+    text = shop.read_text(encoding="utf-8")
+    start, end = text.index("- id: invoice-survey"), text.index("- id: review-request")
+    shop.write_text(text[:start] + text[end:], encoding="utf-8")
+    result = diff(project, "--now", "2026-12-10T09:30:00+01:00", "--details")
+    assert result.exit_code == 0, result.output
+    assert "invoice-survey (rule removed) (rules/shop.yaml:41): 1 no longer sent" in result.stdout
+    assert result.stdout.count("invoice-survey:c-005:inv-7001:0 · pending → cancelled") == 1
+    assert "pending → cancelled: rule_removed" in result.stdout
+
+
+def test_customer_and_category_keep_only_theirs(sample: Path) -> None:
+    project = committed(sample)
+    edit(project / "rules" / "shop.yaml", 'at: "10:00"', 'at: "16:00"')
+    only_anna = kinds_by_key(diff_json(project, "--customer", "c-001"))
+    assert list(only_anna) == ["coupon-expiry-reminder:c-001:AUTUMN15:3d-before"]
+    assert kinds_by_key(diff_json(project, "--category", "transactional")) == {}
+    unknown = diff(project, "--customer", "c-999")
+    assert unknown.exit_code == 2
+    assert "no customer 'c-999' in the store" in unknown.stderr

@@ -105,7 +105,10 @@ async def run_diff(
         raise DiffError("customer", f"no customer {request.customer!r} in the store")
     part = await diff_everyone(versions, store, request, workers=workers)
     if request.customer is None:
-        part.effects += await _removed(versions, store, request)
+        # A removed rule's rows are closed first, as "rule removed", wherever they are due.
+        removed = await _removed(versions, store, request)
+        keys = {e.key for e in removed}
+        part.effects = [e for e in part.effects if e.key not in keys] + removed
     changes = sorted(part.changes, key=_change_order)
     effects = sorted(part.effects, key=lambda e: (e.due_at, e.customer, e.rule, e.key))
     return DiffReport(
