@@ -10,8 +10,8 @@ Each round runs, each in a fresh process and one after the other (A B C D A B C 
 - ``diff_rules``: `touchflow diff --base-dir BASE --days N`, BASE the project's files with
   the coupon reminder at 10:00 instead of the working tree's 16:00 (rules only: what is
   rendered is only the touchpoints that moved);
-- ``diff_template``: the same with the review request's subject changed too (each review
-  request is rendered by both versions).
+- ``diff_template``: the same with the appointment reminder's subject changed too (every
+  appointment reminder is rendered by both versions; the English ones differ).
 
 The working tree is a copy of the project's files with its store named by absolute path
 (nothing of the project is changed). One line per figure (``name value``), for scripts; the
@@ -63,7 +63,8 @@ def versions(project: Path, tmp: Path) -> tuple[Path, Path, Path]:
     replace(work / "rules" / "shop.yaml", 'at: "10:00"', 'at: "16:00"')
     rules = copy_parts(project, tmp / "base-rules")
     template = copy_parts(project, tmp / "base-template")
-    replace(template / "message_templates" / "review_request" / "subject.txt", "Thank", "Thanks")
+    subject = template / "message_templates" / "appointment_reminder" / "subject.txt"
+    replace(subject, "Reminder:", "Coming up:")
     return work, rules, template
 
 
