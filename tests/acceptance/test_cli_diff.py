@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 from click.testing import CliRunner, Result
-from daemon_support import copy_sample
+from daemon_support import copy_sample, touchflow
 
 from touchflow.cli.main import cli
 
@@ -108,9 +108,8 @@ def test_the_summary_names_each_changed_rule_with_its_line_and_examples(sample: 
 
 def test_rows_already_in_the_outbox_are_moved_cancelled_or_kept(sample: Path) -> None:
     project = committed(sample)
-    run = CliRunner().invoke(cli, ["run", "--once", "--project", str(project),
-                                   "--now", "2026-12-10T09:00:00+01:00"])  # fmt: skip
-    assert run.exit_code == 0, run.output
+    # In its own process: the daemon sets up logging for good.
+    touchflow("run", "--once", "--now", "2026-12-10T09:00:00+01:00", cwd=project)
     service = project / "rules" / "service.yaml"
     edit(service, 'at: "09:30"', 'at: "11:30"')  # the welcome: moved
     edit(service, "send: immediately", "send: 1 hour after")  # the inquiry's: new keys
@@ -222,9 +221,8 @@ def test_a_revision_that_looks_like_an_option_is_refused(sample: Path) -> None:
 
 def test_a_removed_rule_cancels_its_open_rows_once_as_rule_removed(sample: Path) -> None:
     project = committed(sample)
-    run = CliRunner().invoke(cli, ["run", "--once", "--project", str(project),
-                                   "--now", "2026-12-10T09:00:00+01:00"])  # fmt: skip
-    assert run.exit_code == 0, run.output
+    # In its own process: the daemon sets up logging for good.
+    touchflow("run", "--once", "--now", "2026-12-10T09:00:00+01:00", cwd=project)
     shop = project / "rules" / "shop.yaml"
     text = shop.read_text(encoding="utf-8")
     start, end = text.index("- id: invoice-survey"), text.index("- id: review-request")
