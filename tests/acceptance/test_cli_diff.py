@@ -243,3 +243,17 @@ def test_customer_and_category_keep_only_theirs(sample: Path) -> None:
     unknown = diff(project, "--customer", "c-999")
     assert unknown.exit_code == 2
     assert "no customer 'c-999' in the store" in unknown.stderr
+
+
+def test_a_rule_added_with_nothing_due_is_named_among_the_changes(sample: Path) -> None:
+    project = committed(sample)
+    edit(project / "rules" / "shop.yaml", 'at: "10:00"', 'at: "16:00"')
+    calendar = project / "rules" / "calendar.yaml"
+    text = calendar.read_text(encoding="utf-8")
+    calendar.write_text(text + "\n- id: summer-card\n  category: marketing\n  trigger:\n"
+                        "    cron: \"0 10 21 6 *\"\n  action:\n    template: monthly_sale\n",
+                        encoding="utf-8")  # fmt: skip
+    result = diff(project)
+    assert result.exit_code == 0, result.output
+    assert "summer-card (new rule) (rules/calendar.yaml:" in result.stdout
+    assert "): nothing due in the period" in result.stdout

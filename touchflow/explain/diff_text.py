@@ -55,9 +55,9 @@ def _rule_lines(rule: RuleSummary) -> Iterator[str]:
     label = {"both": "", "new": " (new rule)", "base": " (rule removed)"}[rule.version]
     counts = [f"{n} {KIND_WORDS[k]}" for k, n in rule.counts.items() if n]
     moved = {e: n for e, n in rule.outbox.items() if n}
-    if not counts and not moved:
+    if not counts and not moved and rule.version == "both":
         return
-    yield f"{rule.rule}{label} ({rule.where}): {', '.join(counts) or 'no touchpoint changes'}"
+    yield f"{rule.rule}{label} ({rule.where}): {', '.join(counts) or 'nothing due in the period'}"
     if rule.examples:
         yield f"  for example {', '.join(rule.examples)}"
     if moved:
