@@ -154,3 +154,10 @@ def test_the_instances_benchmark_sends_everything_once_with_one_and_with_two_dae
         assert float(found[f"pg_instances.{daemons}_planned_s"]) <= float(
             found[f"pg_instances.{daemons}_sent_s"]
         )
+
+
+def test_the_diff_benchmark_runs_diff_and_preview_interleaved() -> None:
+    found = figures("diff.py")
+    for name in ("preview", "preview_json", "diff_rules", "diff_template"):
+        assert float(found[f"diff.{name}_seconds_median"]) > 0
+    assert float(found["diff.diff_rules_over_preview"]) > 0

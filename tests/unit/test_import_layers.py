@@ -30,6 +30,7 @@ WINGS = (
     "plan",
     "data",
     "send",
+    "explain",  # questions about the plan that need the store and the outbox's logic
     "http",
     "cli",
 )
