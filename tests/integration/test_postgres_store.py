@@ -27,6 +27,7 @@ from touchflow.errors import StoreError
 from touchflow.models import Customer, OutboxState
 from touchflow.store import Finish, drop_store, migrate_store, open_store
 from touchflow.store.postgres import SCHEMA_VERSION, PostgresStore
+from touchflow.store.postgres.connection import fetch
 from touchflow.store.postgres.lock import AdvisoryLock
 from touchflow.store.postgres.outbox_rows import finish_params
 from touchflow.store.postgres.queries import SQL
@@ -294,3 +295,28 @@ def test_a_search_path_naming_no_schema_that_exists_is_said_so_at_the_lock() -> 
     url = f"{server_url()}{joiner}options={quote('-csearch_path=tf_no_such_schema')}"
     with pytest.raises(StoreError, match="no schema named in its search_path exists"):
         AdvisoryLock(url, "touchflow run").try_acquire()
+
+
+async def test_a_statement_given_a_page_of_values_is_planned_for_them_never_prepared(
+    store: PostgresStore, url: str
+) -> None:
+    """psycopg prepares a statement on its fifth run, and the server may keep a generic
+    plan for it, in which ``customer_id = ANY($1)`` compares every row with every value:
+    a page of 10,000 customers against 230,000 open rows took 55 s. A statement given a
+    page of values is sent unprepared, planned for those values (the array hashed)."""
+    page = [f"c{i:05d}" for i in range(10_000)]
+    window = (NOW, NOW + timedelta(days=30))
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as db:
+        for _ in range(6):
+            await fetch(db, SQL["open_outbox_of_customers_in"], (*window, page))
+        assert await prepared(db) == 0
+        for _ in range(6):  # a few values: prepared as psycopg does
+            await fetch(db, SQL["open_outbox_of_customers_in"], (*window, page[:10]))
+        assert await prepared(db) == 1
+
+
+async def prepared(db: psycopg.AsyncConnection[tuple[object, ...]]) -> int:
+    cursor = await db.execute("SELECT count(*) FROM pg_prepared_statements", prepare=False)
+    row = await cursor.fetchone()
+    assert row is not None
+    return int(row[0])
