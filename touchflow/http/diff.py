@@ -27,8 +27,9 @@ from touchflow.explain.diff_json import report_json
 from touchflow.explain.diff_run import Versions
 from touchflow.http.auth import require_token
 from touchflow.http.errors import JSONLine, fail
+from touchflow.http.query import bad_query, query_moment
 from touchflow.http.state import api_of
-from touchflow.plan.moment import BadMoment, Moment, read_moment
+from touchflow.plan.moment import BadMoment
 
 _PARAMS = ("base", "days", "now", "rule", "customer", "category")
 
@@ -39,10 +40,10 @@ async def get_diff(request: Request) -> Response:
     query = request.query_params
     for name in query:
         if name not in _PARAMS:
-            raise _bad(name, f"unknown query parameter {name!r} (known: {', '.join(_PARAMS)})")
+            raise bad_query(name, f"unknown query parameter {name!r} (known: {', '.join(_PARAMS)})")
     days = _days(query.get("days", str(DEFAULT_DAYS)))
     project, store = api.engine.project, api.engine.store
-    moment = _moment(query.get("now"), project.config.timezone, api.engine.clock.now())
+    moment = query_moment(query.get("now"), project.config.timezone, api.engine.clock.now())
     try:
         with base_files(project.config.root, rev=query.get("base"), base_dir=None) as base:
             base_project = await asyncio.to_thread(load_base, base)
@@ -55,35 +56,22 @@ async def get_diff(request: Request) -> Response:
     except BaseProblems as exc:
         raise fail(422, "invalid_base", "base", str(exc)) from None
     except BaseError as exc:
-        raise _bad("base", str(exc)) from None
+        raise bad_query("base", str(exc)) from None
     except DiffError as exc:
         if exc.field == "customer":
             raise fail(404, "unknown_customer", "customer", str(exc)) from None
-        raise _bad(exc.field, str(exc)) from None
+        raise bad_query(exc.field, str(exc)) from None
     except BadMoment as exc:
-        raise _bad("days", str(exc)) from None
+        raise bad_query("days", str(exc)) from None
     return JSONLine(report_json(report))
-
-
-def _moment(now: str | None, tz_name: str, clock_now: Any) -> Moment:
-    if now is None:
-        return Moment(instant=clock_now, timezone=tz_name)
-    try:
-        return read_moment(now, tz_name)
-    except BadMoment as exc:
-        raise _bad("now", str(exc)) from None
 
 
 def _days(text: str) -> int:
     if not (text.isascii() and text.isdigit() and len(text) <= 4) or not (
         1 <= int(text) <= MAX_DAYS
     ):
-        raise _bad("days", f"days must be a whole number from 1 to {MAX_DAYS}, not {text!r}")
+        raise bad_query("days", f"days must be a whole number from 1 to {MAX_DAYS}, not {text!r}")
     return int(text)
-
-
-def _bad(field: str, message: str) -> Exception:
-    return fail(422, "invalid_query", field, message)
 
 
 def openapi_path() -> dict[str, Any]:

@@ -14,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from touchflow.http.auth import require_token
-from touchflow.http.errors import JSONLine, fail
+from touchflow.http.errors import JSONLine
+from touchflow.http.query import bad_query
 from touchflow.http.state import api_of
 from touchflow.models import Category, Window
 from touchflow.plan.forecast import ForecastRequest, GroupBy, frequency_for
@@ -33,11 +34,13 @@ async def get_forecast(request: Request) -> Response:
     query = request.query_params
     for name in query:
         if name not in _PARAMS:
-            raise _bad(name, f"unknown query parameter {name!r} (known: {', '.join(_PARAMS)})")
+            raise bad_query(name, f"unknown query parameter {name!r} (known: {', '.join(_PARAMS)})")
     project, store = api.engine.project, api.engine.store
     rule = query.get("rule")
     if rule is not None and rule not in {r.id for r in project.rules}:
-        raise _bad("rule", f"no rule {rule!r}; rules: {', '.join(r.id for r in project.rules)}")
+        raise bad_query(
+            "rule", f"no rule {rule!r}; rules: {', '.join(r.id for r in project.rules)}"
+        )
     days = _whole("days", query.get("days", "90"), least=1, most=_MAX_DAYS)
     over = query.get("over")
     wanted = ForecastRequest(
@@ -59,26 +62,22 @@ def _window(now: str | None, days: int, tz_name: str, clock_now: Any) -> Window:
     try:
         return read_moment(now, tz_name).window(days)
     except BadMoment as exc:
-        raise _bad("now", str(exc)) from None
+        raise bad_query("now", str(exc)) from None
 
 
 def _whole(name: str, text: str, *, least: int, most: int | None = None) -> int:
     ok = text.isascii() and text.isdigit() and len(text) <= 9
     if not ok or int(text) < least or (most is not None and int(text) > most):
         bounds = f"from {least} to {most}" if most is not None else f"of at least {least}"
-        raise _bad(name, f"{name} must be a whole number {bounds}, not {text!r}")
+        raise bad_query(name, f"{name} must be a whole number {bounds}, not {text!r}")
     return int(text)
 
 
 def _choice(name: str, text: str, kind: type[E]) -> E:
     names = [k.value for k in kind]
     if text not in names:
-        raise _bad(name, f"{name} must be one of {', '.join(names)}, not {text!r}")
+        raise bad_query(name, f"{name} must be one of {', '.join(names)}, not {text!r}")
     return kind(text)
-
-
-def _bad(field: str, message: str) -> Exception:
-    return fail(422, "invalid_query", field, message)
 
 
 _FORECAST = {

@@ -15,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from touchflow.http.auth import require_token
-from touchflow.http.errors import JSONLine, fail
+from touchflow.http.errors import JSONLine
+from touchflow.http.query import bad_query
 from touchflow.http.state import api_of
 from touchflow.models import Window
 from touchflow.plan import preview
@@ -33,17 +34,19 @@ async def get_preview(request: Request) -> Response:
     query = request.query_params
     for name in query:
         if name not in _PARAMS:
-            raise _bad(name, f"unknown query parameter {name!r} (known: {', '.join(_PARAMS)})")
+            raise bad_query(name, f"unknown query parameter {name!r} (known: {', '.join(_PARAMS)})")
     days = _days(query.get("days", "7"))
     show_all = _FLAGS.get(query.get("all", "false").lower())
     if show_all is None:
-        raise _bad("all", "all must be true or false")
+        raise bad_query("all", "all must be true or false")
     project, store = api.engine.project, api.engine.store
     customer, rule = query.get("customer"), query.get("rule")
     if rule is not None and rule not in {r.id for r in project.rules}:
-        raise _bad("rule", f"no rule {rule!r}; rules: {', '.join(r.id for r in project.rules)}")
+        raise bad_query(
+            "rule", f"no rule {rule!r}; rules: {', '.join(r.id for r in project.rules)}"
+        )
     if customer is not None and await store.get_customer(customer) is None:
-        raise _bad("customer", f"no customer {customer!r} in the store")
+        raise bad_query("customer", f"no customer {customer!r} in the store")
     window = _window(query.get("now"), days, project.config.timezone, api.engine.clock.now())
     planned = await plan_from_store(
         project, store, PlanRequest(window=window, customer=customer, rule=rule)
@@ -59,7 +62,7 @@ def _window(now: str | None, days: int, tz_name: str, clock_now: datetime) -> Wi
     try:
         return read_moment(now, tz_name).window(days)
     except BadMoment as exc:
-        raise _bad("now", str(exc)) from None
+        raise bad_query("now", str(exc)) from None
 
 
 def _days(text: str) -> int:
@@ -67,9 +70,5 @@ def _days(text: str) -> int:
         not (text.isascii() and text.isdigit() and len(text) <= 4)
         or not 1 <= int(text) <= _MAX_DAYS
     ):
-        raise _bad("days", f"days must be a whole number from 1 to {_MAX_DAYS}, not {text!r}")
+        raise bad_query("days", f"days must be a whole number from 1 to {_MAX_DAYS}, not {text!r}")
     return int(text)
-
-
-def _bad(field: str, message: str) -> Exception:
-    return fail(422, "invalid_query", field, message)

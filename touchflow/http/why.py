@@ -14,8 +14,9 @@ from starlette.responses import Response
 
 from touchflow.http.auth import require_token
 from touchflow.http.errors import JSONLine, fail
+from touchflow.http.query import bad_query, query_moment
 from touchflow.http.state import api_of
-from touchflow.plan.moment import BadMoment, Moment, read_moment
+from touchflow.plan.moment import BadMoment
 from touchflow.plan.trace_json import story_json
 from touchflow.plan.trace_store import (
     DEFAULT_DAYS,
@@ -35,11 +36,11 @@ async def get_why(request: Request) -> Response:
     query = request.query_params
     for name in query:
         if name not in _PARAMS:
-            raise _bad(name, f"unknown query parameter {name!r} (known: {', '.join(_PARAMS)})")
+            raise bad_query(name, f"unknown query parameter {name!r} (known: {', '.join(_PARAMS)})")
     days = _number(query, "days", DEFAULT_DAYS, 1)
     past = _number(query, "past", DEFAULT_PAST, 0)
     project, store = api.engine.project, api.engine.store
-    moment = _moment(query.get("now"), project.config.timezone, api.engine.clock.now())
+    moment = query_moment(query.get("now"), project.config.timezone, api.engine.clock.now())
     customer = request.path_params["customer_id"]
     try:
         why = why_request(
@@ -50,19 +51,10 @@ async def get_why(request: Request) -> Response:
     except WhyError as exc:
         if exc.field == "customer":
             raise fail(404, "unknown_customer", "customer_id", str(exc)) from None
-        raise _bad(exc.field, str(exc)) from None
+        raise bad_query(exc.field, str(exc)) from None
     except BadMoment as exc:
-        raise _bad("days", str(exc)) from None
+        raise bad_query("days", str(exc)) from None
     return JSONLine(story_json(story))
-
-
-def _moment(now: str | None, tz_name: str, clock_now: Any) -> Moment:
-    if now is None:
-        return Moment(instant=clock_now, timezone=tz_name)
-    try:
-        return read_moment(now, tz_name)
-    except BadMoment as exc:
-        raise _bad("now", str(exc)) from None
 
 
 def _number(query: Any, name: str, default: int, least: int) -> int:
@@ -70,12 +62,10 @@ def _number(query: Any, name: str, default: int, least: int) -> int:
     if not (text.isascii() and text.isdigit() and len(text) <= 4) or not (
         least <= int(text) <= MAX_DAYS
     ):
-        raise _bad(name, f"{name} must be a whole number from {least} to {MAX_DAYS}, not {text!r}")
+        raise bad_query(
+            name, f"{name} must be a whole number from {least} to {MAX_DAYS}, not {text!r}"
+        )
     return int(text)
-
-
-def _bad(field: str, message: str) -> Exception:
-    return fail(422, "invalid_query", field, message)
 
 
 def openapi_path() -> dict[str, Any]:
