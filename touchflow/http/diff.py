@@ -27,7 +27,7 @@ from touchflow.explain.diff_json import report_json
 from touchflow.explain.diff_run import Versions
 from touchflow.http.auth import require_token
 from touchflow.http.errors import JSONLine, fail
-from touchflow.http.query import bad_query, query_moment
+from touchflow.http.query import bad_query, only_known, query_moment
 from touchflow.http.state import api_of
 from touchflow.plan.moment import BadMoment
 
@@ -38,9 +38,7 @@ async def get_diff(request: Request) -> Response:
     api = api_of(request)
     require_token(request, api.secrets.token)  # it shows customers, addresses and messages
     query = request.query_params
-    for name in query:
-        if name not in _PARAMS:
-            raise bad_query(name, f"unknown query parameter {name!r} (known: {', '.join(_PARAMS)})")
+    only_known(query, _PARAMS)
     days = _days(query.get("days", str(DEFAULT_DAYS)))
     project, store = api.engine.project, api.engine.store
     moment = query_moment(query.get("now"), project.config.timezone, api.engine.clock.now())

@@ -15,13 +15,12 @@ from starlette.responses import Response
 
 from touchflow.http.auth import require_token
 from touchflow.http.errors import JSONLine
-from touchflow.http.query import bad_query
+from touchflow.http.query import bad_query, only_known, query_window
 from touchflow.http.state import api_of
-from touchflow.models import Category, Window
+from touchflow.models import Category
 from touchflow.plan.forecast import ForecastRequest, GroupBy, frequency_for
 from touchflow.plan.forecast_store import forecast
 from touchflow.plan.forecast_views import as_json
-from touchflow.plan.moment import BadMoment, read_moment
 
 E = TypeVar("E", GroupBy, Category)
 _PARAMS = ("days", "by", "now", "rule", "category", "over")
@@ -32,9 +31,7 @@ async def get_forecast(request: Request) -> Response:
     api = api_of(request)
     require_token(request, api.secrets.token)  # counts of the audience: not for anyone
     query = request.query_params
-    for name in query:
-        if name not in _PARAMS:
-            raise bad_query(name, f"unknown query parameter {name!r} (known: {', '.join(_PARAMS)})")
+    only_known(query, _PARAMS)
     project, store = api.engine.project, api.engine.store
     rule = query.get("rule")
     if rule is not None and rule not in {r.id for r in project.rules}:
@@ -44,7 +41,9 @@ async def get_forecast(request: Request) -> Response:
     days = _whole("days", query.get("days", "90"), least=1, most=_MAX_DAYS)
     over = query.get("over")
     wanted = ForecastRequest(
-        window=_window(query.get("now"), days, project.config.timezone, api.engine.clock.now()),
+        window=query_window(
+            query.get("now"), days, project.config.timezone, api.engine.clock.now()
+        ),
         timezone=project.config.timezone,
         by=_choice("by", query.get("by", "day"), GroupBy),
         rule=rule,
@@ -54,15 +53,6 @@ async def get_forecast(request: Request) -> Response:
         ),
     )
     return JSONLine(as_json(await forecast(project, store, wanted, workers=1)))
-
-
-def _window(now: str | None, days: int, tz_name: str, clock_now: Any) -> Window:
-    if now is None:
-        return Window.of_days(clock_now, days)
-    try:
-        return read_moment(now, tz_name).window(days)
-    except BadMoment as exc:
-        raise bad_query("now", str(exc)) from None
 
 
 def _whole(name: str, text: str, *, least: int, most: int | None = None) -> int:

@@ -9,19 +9,16 @@ the daemon keeps sending meanwhile.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from touchflow.http.auth import require_token
 from touchflow.http.errors import JSONLine
-from touchflow.http.query import bad_query
+from touchflow.http.query import bad_query, only_known, query_window
 from touchflow.http.state import api_of
-from touchflow.models import Window
 from touchflow.plan import preview
 from touchflow.plan.from_store import PlanRequest, plan_from_store
-from touchflow.plan.moment import BadMoment, read_moment
 
 _PARAMS = ("days", "now", "customer", "rule", "all")
 _MAX_DAYS = 3660  # as `touchflow preview --days`
@@ -32,9 +29,7 @@ async def get_preview(request: Request) -> Response:
     api = api_of(request)
     require_token(request, api.secrets.token)  # it shows names, addresses and messages
     query = request.query_params
-    for name in query:
-        if name not in _PARAMS:
-            raise bad_query(name, f"unknown query parameter {name!r} (known: {', '.join(_PARAMS)})")
+    only_known(query, _PARAMS)
     days = _days(query.get("days", "7"))
     show_all = _FLAGS.get(query.get("all", "false").lower())
     if show_all is None:
@@ -47,22 +42,13 @@ async def get_preview(request: Request) -> Response:
         )
     if customer is not None and await store.get_customer(customer) is None:
         raise bad_query("customer", f"no customer {customer!r} in the store")
-    window = _window(query.get("now"), days, project.config.timezone, api.engine.clock.now())
+    window = query_window(query.get("now"), days, project.config.timezone, api.engine.clock.now())
     planned = await plan_from_store(
         project, store, PlanRequest(window=window, customer=customer, rule=rule)
     )
     items = await asyncio.to_thread(preview.render_all, project, planned)
     shown = items if show_all else [i for i in items if i.touchpoint.reason is None]
     return JSONLine([preview.as_json(item) for item in shown])
-
-
-def _window(now: str | None, days: int, tz_name: str, clock_now: datetime) -> Window:
-    if now is None:
-        return Window.of_days(clock_now, days)
-    try:
-        return read_moment(now, tz_name).window(days)
-    except BadMoment as exc:
-        raise bad_query("now", str(exc)) from None
 
 
 def _days(text: str) -> int:

@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from touchflow.http.auth import require_token
 from touchflow.http.errors import JSONLine, fail
-from touchflow.http.query import bad_query, query_moment
+from touchflow.http.query import bad_query, only_known, query_moment
 from touchflow.http.state import api_of
 from touchflow.plan.moment import BadMoment
 from touchflow.plan.trace_json import story_json
@@ -34,9 +34,7 @@ async def get_why(request: Request) -> Response:
     api = api_of(request)
     require_token(request, api.secrets.token)  # it shows names, addresses and messages
     query = request.query_params
-    for name in query:
-        if name not in _PARAMS:
-            raise bad_query(name, f"unknown query parameter {name!r} (known: {', '.join(_PARAMS)})")
+    only_known(query, _PARAMS)
     days = _number(query, "days", DEFAULT_DAYS, 1)
     past = _number(query, "past", DEFAULT_PAST, 0)
     project, store = api.engine.project, api.engine.store
