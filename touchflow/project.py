@@ -89,9 +89,12 @@ def load_project_checked(root: Path) -> Project:
     before = source_digest(root)
     with collector_paused():  # tens of thousands of lasting objects, no garbage cycles
         project = _load_checked(root)
-    plans = planning_digest(root)
     if source_digest(root) != before:
         return project  # changed while loading: no digest vouches for it
+    try:
+        plans = planning_digest(root)
+    except ProblemsError:  # changed since, into YAML that does not parse: as above
+        return project
     return dataclasses.replace(project, digest=before, plan_digest=plans)
 
 

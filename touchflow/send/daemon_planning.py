@@ -47,6 +47,7 @@ class DaemonPlanning:
         page_size: int = PAGE_SIZE,
     ) -> None:
         self._project = project
+        self._planner = planner
         self._store = store
         self._clock = clock
         self._me = me  # the owner of the id ranges this daemon plans (its instance id)
@@ -117,11 +118,7 @@ class DaemonPlanning:
         started = time.perf_counter()
         state, everyone = await self._share_out(spec)
         await self._take_part(spec, state)
-        while await self._store.plan_ranges_left(spec.id):  # others plan theirs
-            await asyncio.sleep(_WAIT_FOR_OTHERS)
-            async with self.turn:  # still the planner? (LeadLostError if not)
-                pass
-            await self._take_part(spec, state)  # a range whose planner stopped
+        await self._wait_for_others(spec, state)
         async with self.turn:
             await self._end_run(spec)
             await self._store.set_meta(PLANNED_UNTIL, window.end.isoformat())
@@ -135,6 +132,16 @@ class DaemonPlanning:
             extra=_plan_fields("all", run.seconds),
         )  # fmt: skip
         return run.touchpoints
+
+    async def _wait_for_others(self, spec: RunSpec, state: PlanState) -> None:
+        """Until every range is done, taking those whose planner stopped. Whether this one
+        still plans is asked of the lead alone: the store's turn, taken alone, would hold
+        up every other daemon's page each time."""
+        while await self._store.plan_ranges_left(spec.id):
+            await asyncio.sleep(_WAIT_FOR_OTHERS)
+            if self._planner is not None and not await self._planner():
+                raise LeadLostError("another daemon plans now")
+            await self._take_part(spec, state)
 
     async def _share_out(self, spec: RunSpec) -> tuple[PlanState, int]:
         """Close the orphans and start the run: its state, and how many customers it has."""
