@@ -206,3 +206,22 @@ def test_a_forecast_from_postgresql_in_worker_processes_is_the_one_from_sqlite(
     found = json.loads(touchflow(*args, "--jobs", "2", cwd=on_postgresql, env=env).stdout)
     assert found == expected
     assert not (on_postgresql / ".touchflow" / "store.sqlite3").exists()
+
+
+def test_a_customers_forecast_from_postgresql_is_the_one_from_sqlite(
+    tmp_path: Path, url: str
+) -> None:
+    (tmp_path / "sqlite").mkdir()
+    (tmp_path / "postgresql").mkdir()
+    on_sqlite = copy_sample(tmp_path / "sqlite")
+    on_postgresql = copy_sample(tmp_path / "postgresql")
+    args = ("forecast", "--format", "json", "--now", NOW, "--days", "60", "--by", "rule")
+    names = ("--customer", "c-004", "--customer", "c-002")
+    expected = json.loads(touchflow(*args, *names, cwd=on_sqlite).stdout)
+    env = {**os.environ, "TOUCHFLOW_STORE_URL": url}
+    found = json.loads(touchflow(*args, *names, cwd=on_postgresql, env=env).stdout)
+    assert found == expected
+    assert (found["customers"], found["planned"] > 0) == (2, True)
+    unknown = touchflow(*args, "--customer", "c-999", cwd=on_postgresql, env=env, check=False)
+    assert (unknown.returncode, unknown.stdout) == (2, "")
+    assert "--customer: no customer 'c-999' in the store" in unknown.stderr
