@@ -47,8 +47,9 @@ async def forecast(
     workers: int | None = None,
     progress: Progress | None = None,
 ) -> Forecast:
-    """Everyone's forecast; ``workers``: processes (None: one per core for a large
-    store, as the preview; 1: all in this process)."""
+    """Everyone's forecast, or that of the request's ``customers`` alone (read by id,
+    in this process); ``workers``: processes (None: one per core for a large store, as
+    the preview; 1: all in this process)."""
     tally = await tally_everyone(project, store, request, workers=workers, progress=progress)
     rules = [(rule.id, rule.category) for rule in project.rules]
     return summarize(tally, request, rules, rate_limit(project.config))
