@@ -98,6 +98,11 @@ class Event:
     customer_id: str
     at: datetime  # aware
     data: Mapping[str, Any] = field(default_factory=dict)
+    # When the store recorded it (set by the store from the writer's clock, never
+    # imported); None: not known (recorded before touchflow kept it) or not read (the
+    # planner's facts leave it out: reading it would cost a column per event on the
+    # hot path).
+    recorded_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,6 +111,16 @@ class Suppression:
     scope: SuppressionScope
     reason: str | None = None
     created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KnownSince:
+    """When the store learnt a customer's facts (for `touchflow backtest`): each event's
+    recorded_at by event id, and each suppression scope on their address with its
+    created_at; None where that is not known."""
+
+    events: Mapping[str, datetime | None] = field(default_factory=dict)
+    suppressions: Mapping[SuppressionScope, datetime | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

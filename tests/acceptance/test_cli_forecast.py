@@ -76,6 +76,54 @@ def test_forecast_filters_count_what_the_preview_of_that_rule_or_category_shows(
     )
 
 
+@pytest.mark.parametrize("customer", ["c-001", "c-004", "c-008"])
+def test_a_customers_forecast_totals_equal_the_preview_of_that_customer(
+    sample: Path, customer: str
+) -> None:
+    items = preview_all(sample, "--days", "60", "--customer", customer)
+    doc = forecast_json(sample, "--days", "60", "--customer", customer)
+    assert forecast_counts(doc) == counts(items)
+    assert doc["planned"] == sum(1 for i in items if i["status"] == "planned")
+    assert doc["held"] == sum(1 for i in items if i["status"] == "held")
+    assert doc["planned"] + doc["held"] > 0
+    assert (doc["customers"], doc["filters"]["customer"]) == (1, [customer])
+    assert doc["reached"] == (1 if doc["planned"] else 0)
+
+
+def test_several_customers_forecast_is_the_sum_of_each_and_their_share_of_everyone(
+    sample: Path,
+) -> None:
+    names = ("--customer", "c-004", "--customer", "c-001", "--customer", "c-004")
+    doc = forecast_json(sample, "--days", "60", "--by", "rule", *names)
+    one, four = (forecast_json(sample, "--days", "60", "--customer", c) for c in ("c-001", "c-004"))
+    assert (doc["customers"], doc["filters"]["customer"]) == (2, ["c-004", "c-001"])
+    assert doc["planned"] == one["planned"] + four["planned"]
+    held = Counter(one["held_by_reason"]) + Counter(four["held_by_reason"])
+    assert Counter(doc["held_by_reason"]) == held
+    everyone = [
+        i for i in preview_all(sample, "--days", "60") if i["customer"] in ("c-001", "c-004")
+    ]
+    assert forecast_counts(doc) == counts(everyone)
+
+
+def test_a_customers_table_says_whom_it_counts(sample: Path) -> None:
+    args = ("forecast", "--now", NOW, "--days", "7", "--customer", "c-001")
+    table = touchflow(*args, cwd=sample).stdout
+    assert "(only customer c-001):" in table.splitlines()[0]
+    assert " of 1 customer, " in table.splitlines()[1]
+
+
+def test_an_unknown_customer_is_refused_naming_each_unknown_id(sample: Path) -> None:
+    names = ("--customer", "nope", "--customer", "c-001", "--customer", "gone")
+    result = touchflow("forecast", "--now", NOW, *names, cwd=sample, check=False)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "--customer: no customer 'gone' in the store" in result.stderr
+    assert "--customer: no customer 'nope' in the store" in result.stderr
+    assert "c-001" not in result.stderr
+    assert "2 problems found." in result.stderr
+
+
 @pytest.mark.parametrize("by", ["day", "week", "hour", "rule", "category"])
 def test_each_by_groups_the_same_total(sample: Path, by: str) -> None:
     doc = forecast_json(sample, "--days", "30", "--by", by)
@@ -158,3 +206,22 @@ def test_a_forecast_from_postgresql_in_worker_processes_is_the_one_from_sqlite(
     found = json.loads(touchflow(*args, "--jobs", "2", cwd=on_postgresql, env=env).stdout)
     assert found == expected
     assert not (on_postgresql / ".touchflow" / "store.sqlite3").exists()
+
+
+def test_a_customers_forecast_from_postgresql_is_the_one_from_sqlite(
+    tmp_path: Path, url: str
+) -> None:
+    (tmp_path / "sqlite").mkdir()
+    (tmp_path / "postgresql").mkdir()
+    on_sqlite = copy_sample(tmp_path / "sqlite")
+    on_postgresql = copy_sample(tmp_path / "postgresql")
+    args = ("forecast", "--format", "json", "--now", NOW, "--days", "60", "--by", "rule")
+    names = ("--customer", "c-004", "--customer", "c-002")
+    expected = json.loads(touchflow(*args, *names, cwd=on_sqlite).stdout)
+    env = {**os.environ, "TOUCHFLOW_STORE_URL": url}
+    found = json.loads(touchflow(*args, *names, cwd=on_postgresql, env=env).stdout)
+    assert found == expected
+    assert (found["customers"], found["planned"] > 0) == (2, True)
+    unknown = touchflow(*args, "--customer", "c-999", cwd=on_postgresql, env=env, check=False)
+    assert (unknown.returncode, unknown.stdout) == (2, "")
+    assert "--customer: no customer 'c-999' in the store" in unknown.stderr

@@ -7,6 +7,7 @@ import os
 import pty
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from daemon_support import touchflow
@@ -24,6 +25,22 @@ def event(event_id: str, customer: str, at: str, **data: str) -> str:
 def write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def _recorded_at(sample: Path, customer: str) -> dict[str, str]:
+    listed = touchflow("events", "list", "--customer", customer, "--format", "json", cwd=sample)
+    return {e["id"]: e["recorded_at"] for e in json.loads(listed.stdout)["events"]}
+
+
+def test_an_import_records_its_events_at_its_clock(sample: Path, tmp_path: Path) -> None:
+    touchflow("import", "customers", str(write(tmp_path / "c.csv", CUSTOMERS)), cwd=sample)
+    lines = event("q-1", "c-1", "2026-05-01T10:00:00Z", inquiry_id="i-1", subject="Hours?")
+    lines += event("q-2", "c-1", "2026-05-02T10:00:00Z", inquiry_id="i-2", subject="Open?")
+    before = f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"
+    touchflow("import", "events", str(write(tmp_path / "e.jsonl", lines)), cwd=sample)
+    recorded = _recorded_at(sample, "c-1")
+    assert set(recorded) == {"q-1", "q-2"} and len(set(recorded.values())) == 1  # one clock
+    assert recorded["q-1"] >= before  # now, not when the events happened
 
 
 def test_a_re_import_says_which_customers_are_new_updated_and_unchanged(
@@ -69,8 +86,10 @@ def test_an_event_id_recorded_with_other_data_is_refused_and_a_repeat_is_idempot
     line = event("q-1", "c-1", "2026-05-01T10:00:00Z", inquiry_id="i-1", subject="Hours?")
     events = write(tmp_path / "events.jsonl", line)
     touchflow("import", "events", str(events), cwd=sample)
+    recorded = _recorded_at(sample, "c-1")
     repeat = touchflow("import", "events", str(events), cwd=sample)
     assert repeat.stdout == f"Imported 0 events from {events} (1 already known).\n"
+    assert _recorded_at(sample, "c-1") == recorded  # the first time it was recorded
 
     changed = write(
         tmp_path / "changed.jsonl",

@@ -70,6 +70,9 @@ def test_customers_and_events_are_listed_paged_and_shown(sample: Path) -> None:
     assert [e["type"] for e in events["events"]] == [
         "appointment_rescheduled", "appointment_booked", "coupon_issued",
     ]  # fmt: skip
+    # The sample's made-up history: each event as if recorded when it happened.
+    assert [e["recorded_at"] for e in events["events"]] == [e["at"] for e in events["events"]]
+    assert [e["recorded_at"] for e in shown["events"]] == [e["at"] for e in shown["events"]]
     assert "apt-1002" in tf("events", "list", "--customer", "c-001", cwd=sample).stdout
     for args in (("customers", "show", "nobody"), ("events", "list", "--customer", "nobody")):
         assert "no customer 'nobody' in the store" in tf(*args, cwd=sample, code=2).stderr
@@ -181,7 +184,8 @@ def test_sample_remove_deletes_only_the_sample_and_an_import_warns_first(
     assert "holds the sample data (8 customers: c-001, c-002" in imported.stderr
     assert "touchflow sample --remove" in imported.stderr
     tf("suppress", "real@shop.example", cwd=sample)
-    tf("event", "signed_up", "--customer", "r-1", cwd=sample)
+    before = f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"
+    tf("event", "signed_up", "--customer", "r-1", "--at", "2026-01-02T03:04:05Z", cwd=sample)
     # A customer the user imports under a sample id is theirs from then on: kept.
     edited = tmp_path / "edit.jsonl"
     edited.write_text('{"id": "c-002", "email": "john@elsewhere.example"}\n')
@@ -195,7 +199,9 @@ def test_sample_remove_deletes_only_the_sample_and_an_import_warns_first(
     assert [s["email"] for s in tf_json("suppressions", "list", cwd=sample)["suppressions"]] == [
         "real@shop.example"
     ]
-    assert len(tf_json("events", "list", "--customer", "r-1", cwd=sample)["events"]) == 1
+    [signed_up] = tf_json("events", "list", "--customer", "r-1", cwd=sample)["events"]
+    # Recorded at the command's clock, not at the time it happened.
+    assert signed_up["at"] == "2026-01-02T03:04:05Z" and signed_up["recorded_at"] >= before
     assert "sample" not in tf("import", "customers", str(real), cwd=sample).stderr
     assert "no sample data" in tf("sample", "--remove", cwd=sample).stdout
 

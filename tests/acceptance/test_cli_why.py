@@ -105,3 +105,19 @@ def test_an_unknown_rule_lists_the_rules(sample: Path) -> None:
     result = touchflow("why", "c-004", "birthday", "--now", NOW, cwd=sample, check=False)
     assert result.returncode == 2
     assert "RULE: no rule 'birthday'; rules: appointment-reminder, birthday-card" in result.stderr
+
+
+def test_rule_is_also_an_option_as_the_other_commands_take_it(sample: Path) -> None:
+    as_argument = touchflow("why", "c-004", "birthday-card", "--now", NOW, "--format", "json",
+                            cwd=sample)  # fmt: skip
+    as_option = touchflow("why", "c-004", "--rule", "birthday-card", "--now", NOW, "--format",
+                          "json", cwd=sample)  # fmt: skip
+    assert [r["rule"] for r in json.loads(as_option.stdout)["rules"]] == ["birthday-card"]
+    assert as_option.stdout == as_argument.stdout
+    unknown = touchflow("why", "c-004", "--rule", "birthday", "--now", NOW, cwd=sample, check=False)
+    assert unknown.returncode == 2
+    assert "--rule: no rule 'birthday'; rules: appointment-reminder" in unknown.stderr
+    both = touchflow("why", "c-004", "birthday-card", "--rule", "monthly-sale", cwd=sample,
+                     check=False)  # fmt: skip
+    assert both.returncode == 2
+    assert "--rule: give RULE or --rule, not both" in both.stderr

@@ -29,10 +29,12 @@ CUSTOMERS = [
     Customer(id="c3", email="ben@example.com", created_at=T0 + timedelta(seconds=1)),
 ]  # fmt: skip
 EVENTS = [
-    Event(id="e1", type="order", customer_id="c1", at=T0, data={"total": 12.5}),
-    Event(id="e2", type="order", customer_id="c1", at=T0 - timedelta(days=3)),
-    Event(id="e3", type="inquiry", customer_id="gone", at=T0, data={"subject": "ü"}),
-]
+    Event(id="e1", type="order", customer_id="c1", at=T0, data={"total": 12.5},
+          recorded_at=T0 + timedelta(seconds=3)),
+    Event(id="e2", type="order", customer_id="c1", at=T0 - timedelta(days=3), recorded_at=None),
+    Event(id="e3", type="inquiry", customer_id="gone", at=T0, data={"subject": "ü"},
+          recorded_at=T0),
+]  # fmt: skip
 SUPPRESSIONS = [
     Suppression(email="ana@example.com", scope=ALL, reason="bounce", created_at=T0),
     Suppression(email="ana@example.com", scope=MARKETING, reason=None, created_at=None),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from http_support import AUTH, MAX_BATCH, MAX_BODY, TOKEN, Setup, booking, event, problems
+from http_support import AUTH, MAX_BATCH, MAX_BODY, NOW, TOKEN, Setup, booking, event, problems
 
 from touchflow.models import OutboxState
 
@@ -28,6 +29,18 @@ async def test_a_booking_is_planned_within_the_request_and_its_repeat_changes_no
     assert again.json() == {"id": "b1", "duplicate": True, "unused": False}
     await api.settle()
     assert api.snapshot() == before
+
+
+async def test_an_event_is_recorded_at_the_daemons_clock_and_keeps_it_on_a_repeat(
+    api: Setup,
+) -> None:
+    # The daemon's clock starts at NOW (as `run --now` sets it), far from the wall clock.
+    await api.client.post("/v1/events", json=booking(), headers=AUTH)
+    [first], _ = await api.store.customer_events("c1")
+    assert first.recorded_at is not None and NOW <= first.recorded_at < NOW + timedelta(minutes=1)
+    await api.client.post("/v1/events", json=booking(), headers=AUTH)
+    [again], _ = await api.store.customer_events("c1")
+    assert again.recorded_at == first.recorded_at
 
 
 async def test_a_cancellation_cancels_the_pending_reminder(api: Setup) -> None:

@@ -24,7 +24,7 @@ from store_support import NOW, TTL, delivered, minutes, outbox_row
 
 from touchflow.channels import Outcome
 from touchflow.errors import StoreError
-from touchflow.models import Customer, OutboxState
+from touchflow.models import Customer, Event, OutboxState
 from touchflow.store import Finish, drop_store, migrate_store, open_store
 from touchflow.store.postgres import SCHEMA_VERSION, PostgresStore
 from touchflow.store.postgres.connection import fetch
@@ -65,6 +65,23 @@ async def test_a_schema_newer_than_this_touchflow_is_refused_saying_so(url: str)
         await open_store(url)
     with pytest.raises(StoreError, match=r"newer than this touchflow knows"):
         await migrate_store(url)
+
+
+async def test_a_version_3_store_gets_recorded_at_and_its_events_keep_none(url: str) -> None:
+    async with await PostgresStore.open(url) as store:
+        await store.add_events([Event(id="e1", type="order", customer_id="c1", at=NOW)], now=NOW)
+    # A version 3 store: the same schema without events.recorded_at.
+    raw(url, "ALTER TABLE events DROP COLUMN recorded_at")
+    raw(url, "UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    assert await migrate_store(url) == (3, SCHEMA_VERSION) == (3, 4)
+    later = NOW + timedelta(hours=1)
+    async with await PostgresStore.open(url) as store:
+        await store.add_events([Event(id="e2", type="order", customer_id="c1", at=NOW)], now=later)
+        events, _ = await store.customer_events("c1")
+        assert [(e.id, e.recorded_at) for e in events] == [("e2", later), ("e1", None)]
+        known = await store.known_since(["c1"])
+        assert dict(known["c1"].events) == {"e1": None, "e2": later}
+    assert await migrate_store(url) == (SCHEMA_VERSION, SCHEMA_VERSION)  # once
 
 
 async def test_a_meta_table_of_another_program_is_not_taken_for_a_store(url: str) -> None:

@@ -20,7 +20,7 @@ from store_support import NOW, event, outbox_row
 from touchflow.errors import StoreError
 from touchflow.models import Customer, SuppressionScope
 from touchflow.store import CustomersWrite, Store, open_store
-from touchflow.store.sqlite import SqliteStore, customers
+from touchflow.store.sqlite import SCHEMA_VERSION, SqliteStore, customers
 from touchflow.store.sqlite.queries import SQL, marks
 
 CET = timezone(timedelta(hours=1))
@@ -51,7 +51,7 @@ async def test_open_creates_directories_schema_and_wal(tmp_path: Path) -> None:
     path = tmp_path / "a" / "b" / "touchflow.db"
     async with await SqliteStore.open(path) as opened:
         typed: Store = opened  # the SQLite store is a Store
-        assert await typed.get_meta("schema_version") == "3"
+        assert await typed.get_meta("schema_version") == SCHEMA_VERSION
         assert await typed.customer_count() == 0
     assert raw_rows(path, "PRAGMA journal_mode") == [("wal",)]
     # Reopening an existing store keeps its data and schema.
@@ -224,11 +224,13 @@ def make_v1_store(path: Path) -> None:
 async def test_a_version_1_store_is_upgraded_in_place_keeping_its_data(path: Path) -> None:
     make_v1_store(path)
     async with await SqliteStore.open(path) as store:
-        assert await store.get_meta("schema_version") == "3"
+        assert await store.get_meta("schema_version") == SCHEMA_VERSION
         (facts,) = await store.load_facts(sent_since=NOW)
         assert (facts.customer.id, facts.customer.first_name) == ("c1", "Ana")
         assert facts.customer.attributes == {"tier": "gold"}
         assert [(e.id, dict(e.data)) for e in facts.events] == [("e1", {"total": 12})]
+        events, _ = await store.customer_events("c1")
+        assert [(e.id, e.recorded_at) for e in events] == [("e1", None)]  # not known
         assert facts.suppressed == frozenset({SuppressionScope.MARKETING})
         assert facts.sent == ()
         # The new tables and triggers work on the upgraded file.
@@ -237,9 +239,9 @@ async def test_a_version_1_store_is_upgraded_in_place_keeping_its_data(path: Pat
         assert await store.pending_changes(limit=10) == (1, {"c2"})
     indexes = {str(r[0]) for r in raw_rows(path, "SELECT name FROM sqlite_master")}
     assert {"outbox", "changes", "customers_email", "outbox_ready"} <= indexes
-    # Opening it again is a no-op: still version 3, data and outbox kept.
+    # Opening it again is a no-op: still the version, data and outbox kept.
     async with await SqliteStore.open(path) as again:
-        assert await again.get_meta("schema_version") == "3"
+        assert await again.get_meta("schema_version") == SCHEMA_VERSION
         assert list(await again.outbox_by_keys(["k1"])) == ["k1"]
         assert await again.customer_count() == 2
 
@@ -247,13 +249,14 @@ async def test_a_version_1_store_is_upgraded_in_place_keeping_its_data(path: Pat
 async def test_a_version_2_store_gets_created_at_and_its_customers_keep_none(path: Path) -> None:
     async with await SqliteStore.open(path) as store:
         await store.upsert_customers([Customer(id="c1", first_name="Ana")], now=NOW)
-    # A version 2 file: the same schema without customers.created_at.
+    # A version 2 file: the same schema without customers.created_at (nor what came later).
     with sqlite3.connect(path) as db:
         db.execute("ALTER TABLE customers DROP COLUMN created_at")
+        db.execute("ALTER TABLE events DROP COLUMN recorded_at")
         db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     db.close()
     async with await SqliteStore.open(path) as store:
-        assert await store.get_meta("schema_version") == "3"
+        assert await store.get_meta("schema_version") == SCHEMA_VERSION
         # When c1 came is not known: None, so the planner leaves nothing of theirs out.
         await store.upsert_customers([Customer(id="c1", first_name="Ana B.")], now=NOW)
         await store.upsert_customers([Customer(id="c2")], now=NOW)
@@ -263,8 +266,29 @@ async def test_a_version_2_store_gets_created_at_and_its_customers_keep_none(pat
             ("c2", NOW),
         ]
     async with await SqliteStore.open(path) as again:  # upgraded once: opening is a no-op
-        assert await again.get_meta("schema_version") == "3"
+        assert await again.get_meta("schema_version") == SCHEMA_VERSION
         assert await again.customer_count() == 2
+
+
+async def test_a_version_3_store_gets_recorded_at_and_its_events_keep_none(path: Path) -> None:
+    async with await SqliteStore.open(path) as store:
+        await store.add_events([event("e1", "c1", "2026-05-01T10:00:00Z")], now=NOW)
+    # A version 3 file: the same schema without events.recorded_at.
+    with sqlite3.connect(path) as db:
+        db.execute("ALTER TABLE events DROP COLUMN recorded_at")
+        db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    db.close()
+    async with await SqliteStore.open(path) as store:
+        assert await store.get_meta("schema_version") == SCHEMA_VERSION == "4"
+        later = NOW + timedelta(hours=1)
+        await store.add_events([event("e2", "c1", "2026-05-02T10:00:00Z")], now=later)
+        events, _ = await store.customer_events("c1")
+        assert [(e.id, e.recorded_at) for e in events] == [("e2", later), ("e1", None)]
+        known = await store.known_since(["c1"])
+        assert dict(known["c1"].events) == {"e1": None, "e2": later}
+    async with await SqliteStore.open(path) as again:  # upgraded once: opening is a no-op
+        assert await again.get_meta("schema_version") == SCHEMA_VERSION
+        assert (await again.customer_events("c1"))[1] == 2
 
 
 # --- query plans and named statements ---------------------------------------------------
@@ -284,6 +308,11 @@ INDEXED = {
     "list_customers_by_email": ("", "ana@example.com", 10),
     "next_ready_at": (),
     "outbox_trouble_held": ("2026-01-01", "bounced"),
+    # known_since and sent_of_customers (a backtest), per chunk of customers.
+    "customer_emails_in": ("c1",),
+    "events_recorded_in": ("c1",),
+    "suppressions_known_in": ("ana@example.com",),
+    "sent_of_customers_between": ("2026-01-01", "2026-02-01", "c1"),
 }
 
 

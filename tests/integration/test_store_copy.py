@@ -87,9 +87,13 @@ async def fill(store: Store, *, customers: int = 6, rows: int = 8) -> None:
     await store.upsert_customers(people, now=minutes(-600))
     await store.add_events(
         [Event(id=f"e{n}", type="order", customer_id=f"c{n % customers:05d}",
-               at=minutes(-n), data={"total": n + 0.5, "note": "ü"}) for n in range(10)]
-        + [Event(id="e-orphan", type="order", customer_id="nobody", at=minutes(-1))]
+               at=minutes(-n), data={"total": n + 0.5, "note": "ü"}) for n in range(10)],
+        now=minutes(-300),
     )  # fmt: skip
+    # Recorded when, not known (as an event stored before schema version 4).
+    await store.add_events(
+        [Event(id="e-orphan", type="order", customer_id="nobody", at=minutes(-1))]
+    )
     await store.add_suppression(
         Suppression(email="p1@example.com", scope=SuppressionScope.MARKETING, reason="asked")
     )
@@ -136,6 +140,10 @@ def test_sqlite_to_postgresql_and_back_gives_the_original_row_for_row(
         states = dict(db.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
         claim = db.execute("SELECT claim_owner FROM outbox WHERE state = 'claimed'").fetchall()
         sent = db.execute("SELECT message_id, sent_at FROM outbox WHERE state = 'sent'").fetchone()
+        recorded = db.execute(
+            "SELECT id, recorded_at FROM events WHERE id IN ('e1', 'e-orphan') ORDER BY id"
+        ).fetchall()
+    assert recorded == [("e-orphan", None), ("e1", minutes(-300))]  # when each was recorded
     assert states == {"pending": 4, "claimed": 2, "sent": 1, "retry": 1}
     assert claim == [("old:1",), ("old:1",)]
     assert sent is not None and sent[0] and sent[1] is not None

@@ -133,7 +133,7 @@ async def _record(
                 raise arg_error("--customer", f"no customer {ev.customer_id!r} in the store")
             span = Window(start=now - event_report.SPAN, end=now + event_report.SPAN)
             before = await _plan(project, store, ev.customer_id, span)
-            outcome = await store.add_events_checked([ev])
+            outcome = await store.add_events_checked([ev], now=now)
             if outcome.conflicts:
                 differ = "; ".join(outcome.differences.get(ev.id, ()))
                 raise arg_error(

@@ -134,10 +134,16 @@ def _added(a: CustomersWrite, b: CustomersWrite) -> CustomersWrite:
 
 
 async def import_events(
-    store: Store, config: ProjectConfig, path: Path, progress: ImportProgress | None = None
+    store: Store,
+    config: ProjectConfig,
+    path: Path,
+    *,
+    now: datetime,
+    progress: ImportProgress | None = None,
 ) -> tuple[int, int]:
     """``(added, already known)``; like ``touchflow event`` and the HTTP interface, an
     unknown customer or an id already recorded for a different event stops it all.
+    New events are recorded at ``now`` (the import's clock, read once).
 
     Read and written a chunk at a time in one transaction, as ``import_customers``;
     the file's own problems are reported before the store's (as when it was read whole)."""
@@ -156,6 +162,7 @@ async def import_events(
                     raise _Undo
                 outcome = await bulk.add_events_checked(
                     [event for _, event in chunk],
+                    now=now,
                     progress=_writing(progress, added + known, reader),
                 )
                 for problem in event_problems(str(path), chunk, outcome):

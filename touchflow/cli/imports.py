@@ -84,7 +84,9 @@ def import_events(project_dir: Path, file: Path) -> None:
 
         with import_progress(file) as progress:
             async with await app.open_store(config) as store:
-                return await app.import_events(store, config, file, progress)
+                return await app.import_events(
+                    store, config, file, now=clock.now(), progress=progress
+                )
 
     added, known = run_async(flow())
     click.echo(

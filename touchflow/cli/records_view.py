@@ -42,7 +42,10 @@ def customer_json(c: Customer) -> dict[str, Any]:
 
 def event_json(e: Event) -> dict[str, Any]:
     data = json.loads(_data(dict(e.data)))
-    return {"id": e.id, "type": e.type, "customer": e.customer_id, "at": _utc(e.at), "data": data}
+    return {
+        "id": e.id, "type": e.type, "customer": e.customer_id, "at": _utc(e.at), "data": data,
+        "recorded_at": _utc(e.recorded_at),
+    }  # fmt: skip
 
 
 def suppression_json(s: Suppression) -> dict[str, Any]:

@@ -59,6 +59,12 @@ from touchflow.project import Project, load_project_checked
     "project's time zone (2026-12-24).",
 )
 @click.option(
+    "--rule",
+    "rule_option",
+    metavar="ID",
+    help="Only this rule id: RULE as an option, as the other commands take it.",
+)
+@click.option(
     "--category",
     type=click.Choice(["marketing", "transactional"]),
     help="Only the rules of this category.",
@@ -79,13 +85,15 @@ def why_command(
     days: int,
     past: int,
     now_text: str | None,
+    rule_option: str | None,
     category: str | None,
     fmt: str,
 ) -> None:
-    """Tell every decision the planner makes for CUSTOMER: for each rule (or RULE only),
-    what its trigger found, when each touchpoint is due and why, each gate with the
-    values it read, and for what was due in the last --past days, the outbox row:
-    sent (when, Message-ID), retried, refused (the server's reply) or never there.
+    """Tell every decision the planner makes for CUSTOMER: for each rule (or only RULE,
+    which --rule also gives), what its trigger found, when each touchpoint is due and
+    why, each gate with the values it read, and for what was due in the last --past
+    days, the outbox row: sent (when, Message-ID), retried, refused (the server's
+    reply) or never there.
     A held or missing touchpoint names the first thing that stopped it, with the
     rule's file:line.
 
@@ -96,8 +104,13 @@ def why_command(
       touchflow why c-004 birthday-card         why didn't c-004 get the birthday card?
       touchflow why c-001 --past 90             the last 90 days and the next 30
       touchflow why c-001 --category marketing --now 2026-12-10
+      touchflow why c-004 --rule birthday-card  the same as the first
       touchflow why c-004 --format json | jq '.rules[].touchpoints[].stopped_by'
     """
+    if rule is not None and rule_option is not None and rule != rule_option:
+        raise arg_error("--rule", f"give RULE or --rule, not both ({rule!r}, {rule_option!r})")
+    rule_name = "RULE" if rule_option is None else "--rule"
+    rule = rule or rule_option
     project = load_project_checked(project_dir)
     moment = read_now(now_text, project.config.timezone)
     try:
@@ -105,7 +118,7 @@ def why_command(
             project, customer, moment, days=days, past=past, rule=rule, category=category
         )
     except WhyError as exc:
-        raise arg_error("RULE" if exc.field == "rule" else f"--{exc.field}", str(exc)) from None
+        raise arg_error(rule_name if exc.field == "rule" else f"--{exc.field}", str(exc)) from None
     except BadMoment as exc:
         raise arg_error("--days", str(exc)) from None
     story = run_async(_story(project, request))

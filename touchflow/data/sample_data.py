@@ -12,7 +12,7 @@ import functools
 import json
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -143,7 +143,10 @@ async def load_sample(
     suppressions = _suppressions(sample_dir, helpers=helpers, problems=problems)
     raise_problems(problems)
     await store.upsert_customers(customers, now=now)
-    await store.add_events(events)
+    # A made-up history: each event as if recorded when it happened (one dated later
+    # than now, when the sample is loaded), so a backtest of the sample replays it.
+    recorded = [replace(e, recorded_at=min(e.at, now)) for e in events]
+    await store.add_events(recorded, now=now)
     for suppression in suppressions:
         await store.add_suppression(suppression)
     await store.set_meta(META_LOADED_AT, now.isoformat())

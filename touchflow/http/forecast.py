@@ -2,8 +2,9 @@
 
 Same planner, same counts, same shape (docs/explain.md). The window starts at the
 daemon's "now", or at ``?now=`` read as `--now` is (a date: whole local days in the
-project's zone). Everyone is planned a page at a time in a worker thread, in this
-process (a daemon does not start processes for a query), so the daemon keeps sending.
+project's zone). Everyone (or each ``?customer=``, read by id) is planned a page at a
+time in a worker thread, in this process (a daemon does not start processes for a
+query), so the daemon keeps sending.
 """
 
 from __future__ import annotations
@@ -13,17 +14,24 @@ from typing import Any, TypeVar
 from starlette.requests import Request
 from starlette.responses import Response
 
+from touchflow.data.fields import FieldProblem
 from touchflow.http.auth import require_token
-from touchflow.http.errors import JSONLine
+from touchflow.http.errors import ApiError, JSONLine
 from touchflow.http.query import bad_query, only_known, query_window
 from touchflow.http.state import api_of
 from touchflow.models import Category
-from touchflow.plan.forecast import ForecastRequest, GroupBy, frequency_for
+from touchflow.plan.forecast import (
+    ForecastRequest,
+    GroupBy,
+    UnknownCustomers,
+    frequency_for,
+    no_customer,
+)
 from touchflow.plan.forecast_store import forecast
 from touchflow.plan.forecast_views import as_json
 
 E = TypeVar("E", GroupBy, Category)
-_PARAMS = ("days", "by", "now", "rule", "category", "over")
+_PARAMS = ("days", "by", "now", "customer", "rule", "category", "over")
 _MAX_DAYS = 3660  # as `touchflow forecast --days`
 
 
@@ -46,13 +54,18 @@ async def get_forecast(request: Request) -> Response:
         ),
         timezone=project.config.timezone,
         by=_choice("by", query.get("by", "day"), GroupBy),
+        customers=tuple(dict.fromkeys(query.getlist("customer"))),
         rule=rule,
         category=_choice("category", query["category"], Category) if "category" in query else None,
         frequency=frequency_for(
             project.config.caps, None if over is None else _whole("over", over, least=0)
         ),
     )
-    return JSONLine(as_json(await forecast(project, store, wanted, workers=1)))
+    try:
+        return JSONLine(as_json(await forecast(project, store, wanted, workers=1)))
+    except UnknownCustomers as exc:
+        unknown = [FieldProblem(field="customer", message=no_customer(c)) for c in exc.ids]
+        raise ApiError(404, "unknown_customer", unknown) from None
 
 
 def _whole(name: str, text: str, *, least: int, most: int | None = None) -> int:
@@ -101,6 +114,12 @@ def openapi_operation() -> dict[str, Any]:
             query("days", {"type": "integer", "minimum": 1, "maximum": _MAX_DAYS}),
             query("by", {"enum": [g.value for g in GroupBy]}),
             query("now", {"type": "string"}),
+            {
+                **query("customer", {"type": "array", "items": {"type": "string"}}),
+                "style": "form",
+                "explode": True,
+                "description": "Only this customer id (repeat it for several); default: everyone.",
+            },
             query("rule", {"type": "string"}),
             query("category", {"enum": [c.value for c in Category]}),
             query("over", {"type": "integer", "minimum": 0, "maximum": 999_999_999}),
@@ -111,6 +130,7 @@ def openapi_operation() -> dict[str, Any]:
                 "content": {"application/json": {"schema": _FORECAST}},
             },
             "401": {"description": "No or a wrong `Authorization: Bearer` token.", **error},
+            "404": {"description": "A `customer` the store does not hold.", **error},
             "422": {"description": "A query parameter is wrong; `problems` names it.", **error},
             "503": {"description": "The store could not be read; try again.", **error},
         },

@@ -21,6 +21,7 @@ from operator import attrgetter
 
 from touchflow.collector import collector_paused
 from touchflow.config.caps import Cap
+from touchflow.errors import UserError
 from touchflow.models import Category, PlannedTouchpoint, Window
 
 WEEK = timedelta(days=7)
@@ -59,13 +60,28 @@ def frequency_for(caps: Iterable[Cap], over: int | None) -> Frequency | None:
     return Frequency(limit=cap.max, period=cap.per, source="caps")
 
 
+class UnknownCustomers(UserError):
+    """`--customer` (``?customer=``) names ids the store does not hold: ``ids``, sorted."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self.ids = tuple(ids)
+        super().__init__("; ".join(no_customer(i) for i in self.ids))
+
+
+def no_customer(customer_id: str) -> str:
+    return f"no customer {customer_id!r} in the store"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ForecastRequest:
-    """What to count: the window, the filters, how to group, and the frequency check."""
+    """What to count: the window, the filters, how to group, and the frequency check.
+
+    ``customers``: only these ids (`--customer`), read by id; empty: everyone."""
 
     window: Window
     timezone: str  # the project's: days, weeks and hours are counted in it
     by: GroupBy = GroupBy.DAY
+    customers: tuple[str, ...] = ()
     rule: str | None = None
     category: Category | None = None
     frequency: Frequency | None = None

@@ -49,10 +49,16 @@ def print_forecast(fc: Forecast, console: Console) -> None:
 
 def _filters(fc: Forecast) -> str:
     request = fc.request
-    named = [f"rule {request.rule}" if request.rule else ""]
+    named = [_customers(request.customers), f"rule {request.rule}" if request.rule else ""]
     named.append(f"category {request.category.value}" if request.category else "")
     shown = ", ".join(n for n in named if n)
     return f" (only {shown})" if shown else ""
+
+
+def _customers(ids: Sequence[str]) -> str:
+    if len(ids) > 3:
+        return f"{len(ids):,} customers"
+    return f"customer{'s' if len(ids) > 1 else ''} {', '.join(ids)}" if ids else ""
 
 
 def print_heat_map(days: Sequence[Group], console: Console) -> None:

@@ -31,6 +31,7 @@ def as_json(fc: Forecast) -> dict[str, Any]:
         },
         "by": request.by.value,
         "filters": {
+            "customer": list(request.customers) or None,
             "rule": request.rule,
             "category": request.category.value if request.category else None,
         },

@@ -16,10 +16,10 @@ from touchflow.store.boundary import (
     FactsStore,
     OutboxStore,
     RecordsStore,
-    StatsStore,
     Store,
     Written,
 )
+from touchflow.store.counts import StatsStore
 from touchflow.store.factory import (
     StoreLocationError,
     WriterLock,

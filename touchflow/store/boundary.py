@@ -7,8 +7,8 @@ events, suppressions and the facts the planner reads from them), ``OutboxStore``
 (the plan written, claimed, finished, taken back, re-queued), ``ChangesStore``
 (which customers to plan again), ``PlanRunsStore`` (a full plan shared out in id
 ranges), ``RecordsStore`` (what operators list and delete)
-and ``StatsStore`` (counts for /metrics). ``Store`` is all of them with meta and a
-lifecycle: what ``open_store`` returns and what callers hold. A second database
+and ``StatsStore`` (counts for /metrics, in ``counts``). ``Store`` is all of them with
+meta and a lifecycle: what ``open_store`` returns and what callers hold. A second database
 (PostgreSQL, issue 16) is a second class filling ``Store``, and one more parameter
 of the contract suite's fixture.
 
@@ -30,11 +30,13 @@ from touchflow.models import (
     Customer,
     CustomerFacts,
     Event,
+    KnownSince,
     OutboxRow,
     OutboxState,
     Suppression,
     SuppressionScope,
 )
+from touchflow.store.counts import StatsStore
 from touchflow.store.history import CopyStore
 from touchflow.store.planning import ChangesStore, IdRange, PlanRunsStore
 from touchflow.store.writes import CustomersWrite, Erasure, EventsWrite, Finish, Removal
@@ -63,7 +65,11 @@ class BulkWrite(Protocol):
     ) -> CustomersWrite: ...
 
     async def add_events_checked(
-        self, events: Sequence[Event], *, progress: Written | None = None
+        self,
+        events: Sequence[Event],
+        *,
+        now: datetime | None = None,
+        progress: Written | None = None,
     ) -> EventsWrite:
         """As ``FactsStore.add_events_checked``: this call's events are all written or,
         if one is refused, none of them (the block goes on)."""
@@ -94,17 +100,26 @@ class FactsStore(Protocol):
         change recorded). ``progress`` is told how many are written."""
         ...
 
-    async def add_events(self, events: Sequence[Event]) -> tuple[int, int]:
+    async def add_events(
+        self, events: Sequence[Event], *, now: datetime | None = None
+    ) -> tuple[int, int]:
         """Store new events in one transaction: ``(inserted, already_present)`` by event id.
-        An id already stored keeps its first version."""
+        A new event is recorded at its own ``recorded_at`` if it has one (a copy), else
+        at ``now``, the writer's clock (None: not known). An id already stored keeps its
+        first version, ``recorded_at`` included."""
         ...
 
     async def add_events_checked(
-        self, events: Sequence[Event], *, progress: Written | None = None
+        self,
+        events: Sequence[Event],
+        *,
+        now: datetime | None = None,
+        progress: Written | None = None,
     ) -> EventsWrite:
         """Store new events if every customer exists and no stored id names a different
-        event (``event_differences``); else store none and say which. One transaction:
-        what is checked is what is written."""
+        event (``event_differences``: when it was recorded is not compared); else store
+        none and say which. One transaction: what is checked is what is written. New
+        events are recorded as ``add_events`` records them."""
         ...
 
     async def add_suppression(self, s: Suppression) -> None:
@@ -146,6 +161,14 @@ class FactsStore(Protocol):
         and up to ``up_to`` (None: no end), as ``facts_pages`` reads them."""
         ...
 
+    async def known_since(self, customer_ids: Collection[str]) -> dict[str, KnownSince]:
+        """When the store learnt these customers' facts (for `touchflow backtest`): for
+        each of them with events or suppressions (the others are left out), every event's
+        ``recorded_at`` and every suppression scope on their address with its
+        ``created_at``, matched as ``load_facts`` matches them (case-insensitive, also
+        kept hashed after an erasure; a scope kept both ways counts from the earlier)."""
+        ...
+
     async def id_ranges(self, parts: int) -> list[IdRange]:
         """Up to ``parts`` id ranges holding about as many customers each, covering all,
         in id order."""
@@ -163,6 +186,13 @@ class OutboxStore(Protocol):
         self, *, due_from: datetime, due_to: datetime, customer_ids: Collection[str] | None
     ) -> list[OutboxRow]:
         """Pending and retrying rows due in [due_from, due_to), of those customers (or all)."""
+        ...
+
+    async def sent_of_customers(
+        self, customer_ids: Collection[str], *, due_from: datetime, due_to: datetime
+    ) -> list[OutboxRow]:
+        """Rows in state ``sent`` of those customers due in [due_from, due_to), whether
+        they count for caps or not, ordered by customer id, due time, key."""
         ...
 
     async def open_outbox_of_other_rules(self, rule_ids: Collection[str]) -> list[OutboxRow]:
@@ -316,32 +346,6 @@ class RecordsStore(Protocol):
         """Remove a customer, their events, unsent touchpoints and pending changes; keep
         the other rows without the address, and the suppressions of the address only
         hashed (``hashed_address``). One transaction; None if there is no such customer."""
-        ...
-
-
-class StatsStore(Protocol):
-    """Counts for /metrics and `touchflow status`, read when asked: the store is the truth."""
-
-    async def outbox_counts_by_rule(self) -> list[tuple[OutboxState, str, int]]:
-        """``(state, rule id, rows)`` for every pair that has rows."""
-        ...
-
-    async def outbox_ready_count(self, now: datetime) -> int:
-        """Pending and retrying rows whose time has come: the dispatcher's backlog."""
-        ...
-
-    async def last_sent_at(self) -> datetime | None: ...
-
-    async def outbox_reason_counts(self) -> list[tuple[OutboxState, str, int]]:
-        """``(state, reason, rows)`` of rows held, failed, expired or retrying, by reason."""
-        ...
-
-    async def outbox_trouble(
-        self, *, since: datetime, reasons: tuple[str, ...], retries: int
-    ) -> list[tuple[str, int, int]]:
-        """``(reason, rows, customers)``: rows cancelled or failed with one of ``reasons``
-        due since ``since``; and as ``"retry"`` the rows retrying after ``retries`` or more
-        attempts (left out when there are none)."""
         ...
 
 

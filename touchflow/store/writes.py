@@ -91,7 +91,8 @@ def hashed_address(email: str) -> str:
 def event_differences(stored: tuple[Any, ...], new: tuple[Any, ...]) -> tuple[str, ...]:
     """How two events given as their columns ``(id, type, customer_id, at, data)`` differ:
     nothing if they are the same event (data equal as JSON: a client retrying may
-    serialise its keys in another order)."""
+    serialise its keys in another order). A column after those (``recorded_at``) is
+    not compared: a repeat recorded later is the same event."""
     if stored[1:4] == new[1:4] and stored[4] == new[4]:
         return ()  # the common case, a repeat, without parsing JSON
     found = [

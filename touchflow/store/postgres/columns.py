@@ -48,7 +48,12 @@ def customer(row: Sequence[Any]) -> Customer:
 
 
 def event(row: Sequence[Any]) -> Event:
-    """An event from the columns of ``select_events``."""
+    """An event from the columns of ``select_events``: the planner's, without recorded_at."""
+    return _new_event(*row, None)
+
+
+def recorded_event(row: Sequence[Any]) -> Event:
+    """An event from the columns of ``select_recorded_events``: with recorded_at."""
     return _new_event(*row)
 
 

@@ -34,8 +34,10 @@ from touchflow.store.writes import (
 # Rows a write sends between two reports of its progress.
 WRITE_CHUNK = 10_000
 _ERASED = "[erased]"
-# An event as event_differences compares it: (id, type, customer_id, at, data).
-_Columns = tuple[str, str, str, str | None, str]
+# An event as event_differences compares it: (id, type, customer_id, at, data), and
+# then when it was recorded (not compared).
+_Columns = tuple[str, str, str, str | None, str, datetime | None]
+_Stored = tuple[str, str, str, str | None, str]
 
 
 class CustomerMethods(Connection):
@@ -49,16 +51,22 @@ class CustomerMethods(Connection):
         async with self._transaction("write customers to") as db:
             return await upsert_customers(db, customers, now=now, progress=progress)
 
-    async def add_events(self, events: Sequence[Event]) -> tuple[int, int]:
+    async def add_events(
+        self, events: Sequence[Event], *, now: datetime | None = None
+    ) -> tuple[int, int]:
         async with self._transaction("write events to") as db:
-            inserted = await insert_events(db, [_event_columns(e) for e in events])
+            inserted = await insert_events(db, [_event_columns(e, now) for e in events])
         return inserted, len(events) - inserted
 
     async def add_events_checked(
-        self, events: Sequence[Event], *, progress: Written | None = None
+        self,
+        events: Sequence[Event],
+        *,
+        now: datetime | None = None,
+        progress: Written | None = None,
     ) -> EventsWrite:
         async with self._transaction("write events to") as db:
-            return await add_events_checked(db, events, progress=progress)
+            return await add_events_checked(db, events, now=now, progress=progress)
 
     @asynccontextmanager
     async def bulk_write(self) -> AsyncIterator[BulkWrite]:
@@ -125,9 +133,14 @@ class _Bulk:
         return await upsert_customers(await self._opened(), customers, now=now, progress=progress)
 
     async def add_events_checked(
-        self, events: Sequence[Event], *, progress: Written | None = None
+        self,
+        events: Sequence[Event],
+        *,
+        now: datetime | None = None,
+        progress: Written | None = None,
     ) -> EventsWrite:
-        return await add_events_checked(await self._opened(), events, progress=progress)
+        db = await self._opened()
+        return await add_events_checked(db, events, now=now, progress=progress)
 
 
 async def upsert_customers(
@@ -150,10 +163,10 @@ async def upsert_customers(
 
 
 async def add_events_checked(
-    db: Db, events: Sequence[Event], *, progress: Written | None
+    db: Db, events: Sequence[Event], *, now: datetime | None, progress: Written | None
 ) -> EventsWrite:
     """``add_events_checked`` inside the caller's transaction."""
-    given = {e.id: _event_columns(e) for e in events}
+    given = {e.id: _event_columns(e, now) for e in events}
     customers = sorted({e.customer_id for e in events})
     known = {r[0] for r in await fetch(db, SQL["customer_ids_in"], (customers,))}
     stored = {r[0]: _stored_columns(r) for r in await fetch(db, SQL["events_in"], (sorted(given),))}
@@ -180,20 +193,25 @@ async def insert_events(db: Db, rows: Sequence[_Columns], progress: Written | No
     inserted = 0
     for start in range(0, len(rows), WRITE_CHUNK):
         chunk = rows[start : start + WRITE_CHUNK]
-        ids, types, customers, ats, data = (list(c) for c in zip(*chunk, strict=True))
-        inserted += await changed(db, SQL["insert_events"], (ids, types, customers, ats, data))
+        columns = tuple(list(c) for c in zip(*chunk, strict=True))
+        inserted += await changed(db, SQL["insert_events"], columns)
         if progress is not None:
             progress(start + len(chunk))
     return inserted
 
 
-def _event_columns(e: Event) -> _Columns:
+def _event_columns(e: Event, now: datetime | None) -> _Columns:
     """An event as event_differences compares it; ``at`` as fixed-width UTC text, which
-    the statement casts back to the instant (naive ones are refused here)."""
-    return (e.id, e.type, e.customer_id, utc_text(e.at), json_text(dict(e.data)))
+    the statement casts back to the instant (naive ones are refused here). Recorded at
+    its own ``recorded_at`` if it has one (a copy), else at ``now`` (None: not known)."""
+    recorded = e.recorded_at if e.recorded_at is not None else now
+    return (
+        e.id, e.type, e.customer_id, utc_text(e.at), json_text(dict(e.data)),
+        None if recorded is None else aware(recorded),
+    )  # fmt: skip
 
 
-def _stored_columns(row: Sequence[object]) -> _Columns:
+def _stored_columns(row: Sequence[object]) -> _Stored:
     id_, type_, customer_id, at, data = row
     assert isinstance(at, datetime)
     return (str(id_), str(type_), str(customer_id), utc_text(at), str(data))

@@ -14,12 +14,13 @@ from functools import partial
 from typing import Any
 
 from touchflow.collector import collector_paused
-from touchflow.models import CustomerFacts
+from touchflow.models import CustomerFacts, KnownSince
 from touchflow.store.boundary import EVERYONE, PAGE_SIZE
 from touchflow.store.facts_rows import facts
+from touchflow.store.known_rows import addresses, known_since
 from touchflow.store.paging import pages
 from touchflow.store.planning import IdRange
-from touchflow.store.postgres.columns import READERS
+from touchflow.store.postgres.columns import READERS, aware
 from touchflow.store.postgres.connection import Connection, Db, fetch
 from touchflow.store.postgres.queries import SQL
 from touchflow.store.writes import HASHED, hashed_address
@@ -82,6 +83,19 @@ class FactsMethods(Connection):
             if sent_since is not None:
                 sent = await fetch(db, SQL["sent_page"], (sent_since, *span))
         return customers, events, suppressions, sent
+
+    async def known_since(self, customer_ids: Collection[str]) -> dict[str, KnownSince]:
+        """When the store learnt each of these customers' events and suppressions: two
+        round trips (the suppressions are looked up by the addresses the first finds),
+        on one connection, without a transaction's BEGIN and COMMIT."""
+        ids = sorted(set(customer_ids))
+        with self._errors("read facts from"):
+            async with self._pool.connection() as db:
+                rows = await fetch(db, SQL["emails_and_events_recorded_in"], (ids, ids))
+                emails = [(who, email) for who, email, _, is_customer in rows if is_customer]
+                events = [row[:3] for row in rows if not row[3]]
+                found = await fetch(db, SQL["suppressions_known_in"], (addresses(emails),))
+        return known_since(emails, events, found, instant=aware)
 
     async def id_ranges(self, parts: int) -> list[IdRange]:
         total = await self.customer_count()

@@ -29,8 +29,8 @@ from touchflow.store.postgres.columns import (
     aware,
     customer,
     customer_params,
-    event,
     outbox_row,
+    recorded_event,
     suppression,
     suppression_params,
 )
@@ -57,7 +57,7 @@ class HistoryMethods(Connection):
 
 
 class _Read(StatementReader):
-    _decode = Decoders(customer, event, suppression, outbox_row)
+    _decode = Decoders(customer, recorded_event, suppression, outbox_row)
 
     def __init__(self, db: Db) -> None:
         self._db = db
@@ -109,7 +109,7 @@ class _Write(_Read):
         await self._put("history_put_customers", rows)
 
     async def put_events(self, events: Sequence[Event]) -> None:
-        rows = [(e.id, e.type, e.customer_id, aware(e.at), json_text(dict(e.data))) for e in events]
+        rows = [_event_params(e) for e in events]
         await self._put("history_put_events", rows)
 
     async def put_suppressions(self, suppressions: Sequence[Suppression]) -> None:
@@ -148,6 +148,12 @@ def _refuse(constant: str) -> None:
 
 def _maybe(instant: datetime | None) -> datetime | None:
     return None if instant is None else aware(instant)
+
+
+def _event_params(e: Event) -> tuple[Any, ...]:
+    """Every column of ``e``, in the order of ``history_put_events``."""
+    at, data = aware(e.at), json_text(dict(e.data))
+    return (e.id, e.type, e.customer_id, at, data, _maybe(e.recorded_at))
 
 
 def _outbox_params(row: OutboxRow) -> tuple[Any, ...]:

@@ -16,7 +16,8 @@ from touchflow.store import named_sql
 from touchflow.store.postgres.connection import Db, fetch
 from touchflow.store.postgres.queries import SCHEMA, SQL
 
-SCHEMA_VERSION = 3  # 2: the changes notify the daemons (LISTEN/NOTIFY); 3: plan_ranges
+# 2: the changes notify the daemons (LISTEN/NOTIFY); 3: plan_ranges; 4: events.recorded_at
+SCHEMA_VERSION = 4
 
 
 async def migrate(db: Db, shown: str) -> tuple[int, int]:

@@ -35,6 +35,13 @@ class OutboxMethods(Connection):
             return await self._select(SQL["open_outbox"], window)
         return await self._select(SQL["open_outbox_of_customers_in"], (*window, list(customer_ids)))
 
+    async def sent_of_customers(
+        self, customer_ids: Collection[str], *, due_from: datetime, due_to: datetime
+    ) -> list[OutboxRow]:
+        window = (aware(due_from), aware(due_to))
+        ids = sorted(set(customer_ids))
+        return await self._select(SQL["sent_of_customers_between"], (*window, ids))
+
     async def open_outbox_of_other_rules(self, rule_ids: Collection[str]) -> list[OutboxRow]:
         return await self._select(SQL["open_outbox_of_other_rules"], (sorted(rule_ids),))
 

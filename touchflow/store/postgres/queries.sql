@@ -92,15 +92,21 @@ SELECT email FROM customers WHERE id = %s
 
 -- name: insert_events
 -- Many events in one statement; an id already stored (or twice in the list) keeps
--- its first version.
-INSERT INTO events (id, type, customer_id, at, data)
-SELECT v.id, v.type, v.customer_id, v.at, v.data::jsonb
-FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::text[])
-    AS v(id, type, customer_id, at, data)
+-- its first version, recorded_at included.
+INSERT INTO events (id, type, customer_id, at, data, recorded_at)
+SELECT v.id, v.type, v.customer_id, v.at, v.data::jsonb, v.recorded_at
+FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::text[],
+    %b::timestamptz[])
+    AS v(id, type, customer_id, at, data, recorded_at)
 ON CONFLICT (id) DO NOTHING
 
 -- name: select_events
+-- The planner's facts: without recorded_at, a column per event it never reads.
 SELECT id, type, customer_id, at, data FROM events
+
+-- name: select_recorded_events
+-- What people and copies read: with recorded_at.
+SELECT id, type, customer_id, at, data, recorded_at FROM events
 
 -- name: all_events
 {select_events} ORDER BY customer_id, at, id
@@ -116,7 +122,7 @@ SELECT COUNT(*) FROM events WHERE customer_id = %s
 
 -- name: events_of_customer_newest_first
 -- LIMIT NULL: no limit.
-{select_events} WHERE customer_id = %s ORDER BY at DESC, id DESC LIMIT %s
+{select_recorded_events} WHERE customer_id = %s ORDER BY at DESC, id DESC LIMIT %s
 
 -- --- suppressions -----------------------------------------------------------------
 
@@ -184,6 +190,20 @@ WHERE state = 'sent' AND counts_for_caps AND due_at >= %s
 -- name: sent_of_customers_in
 {select_sent} AND customer_id = ANY(%b::text[])
 
+-- --- what the store learnt when (known_since, for `touchflow backtest`) ----------------
+
+-- name: emails_and_events_recorded_in
+-- Both in one round trip: (customer id, email, NULL, true) for each customer, (customer
+-- id, event id, recorded_at, false) for each event.
+SELECT id, email, NULL::timestamptz, true FROM customers WHERE id = ANY(%b::text[])
+UNION ALL
+SELECT customer_id, id, recorded_at, false FROM events WHERE customer_id = ANY(%b::text[])
+
+-- name: suppressions_known_in
+-- A customer's address as the facts match it: lower-cased, and hashed after an erasure
+-- (the caller gives both forms of each address, as load_facts does).
+SELECT email, scope, created_at FROM suppressions WHERE email = ANY(%b::text[])
+
 -- --- erasure and deletion -----------------------------------------------------------
 
 -- name: delete_customer
@@ -250,6 +270,11 @@ SELECT {outbox_columns} FROM outbox
 -- name: open_outbox_of_customers_in
 {select_outbox}
 WHERE state IN ('pending', 'retry') AND due_at >= %s AND due_at < %s AND customer_id = ANY(%b::text[])
+
+-- name: sent_of_customers_between
+{select_outbox}
+WHERE state = 'sent' AND due_at >= %s AND due_at < %s AND customer_id = ANY(%b::text[])
+ORDER BY customer_id, due_at, key
 
 -- name: open_outbox_of_other_rules
 {select_outbox} WHERE state IN ('pending', 'retry') AND NOT rule_id = ANY(%b::text[])
@@ -567,7 +592,7 @@ SELECT (SELECT COUNT(*) FROM customers), (SELECT COUNT(*) FROM events),
 SELECT key, value FROM meta ORDER BY key
 
 -- name: history_events
-{select_events} WHERE id > %s ORDER BY id LIMIT %s
+{select_recorded_events} WHERE id > %s ORDER BY id LIMIT %s
 
 -- name: history_suppressions
 {select_suppressions} WHERE (email, scope) > (%s, %s) ORDER BY email, scope LIMIT %s
@@ -604,10 +629,11 @@ FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text
          customer_since, consent_marketing, attributes, birthday_md, since_md, created_at)
 
 -- name: history_put_events
-INSERT INTO events (id, type, customer_id, at, data)
-SELECT v.id, v.type, v.customer_id, v.at, v.data::jsonb
-FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::text[])
-    AS v(id, type, customer_id, at, data)
+INSERT INTO events (id, type, customer_id, at, data, recorded_at)
+SELECT v.id, v.type, v.customer_id, v.at, v.data::jsonb, v.recorded_at
+FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::text[],
+    %b::timestamptz[])
+    AS v(id, type, customer_id, at, data, recorded_at)
 
 -- name: history_put_suppressions
 INSERT INTO suppressions (email, scope, reason, created_at)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from touchflow.models import Customer, Event, Suppression, SuppressionScope
-from touchflow.store.postgres.columns import customer, event, suppression
+from touchflow.store.postgres.columns import customer, recorded_event, suppression
 from touchflow.store.postgres.connection import Connection, changed
 from touchflow.store.postgres.queries import SQL
 from touchflow.store.writes import Removal, hashed_address
@@ -34,7 +34,7 @@ class RecordMethods(Connection):
             count = await cursor.fetchone()
             newest = SQL["events_of_customer_newest_first"]
             rows = await (await db.execute(newest, (customer_id, limit))).fetchall()
-        return [event(row) for row in rows], int(count[0]) if count else 0
+        return [recorded_event(row) for row in rows], int(count[0]) if count else 0
 
     async def list_suppressions(
         self, *, email: str | None = None, limit: int | None = None

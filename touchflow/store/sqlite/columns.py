@@ -66,15 +66,30 @@ def customer(row: Sequence[Any]) -> Customer:
     )  # fmt: skip
 
 
-def event_params(e: Event) -> tuple[Any, ...]:
-    """An event as its columns: (id, type, customer_id, at, data)."""
-    return (e.id, e.type, e.customer_id, utc_text(e.at), json_text(dict(e.data)))
+def event_params(e: Event, now: datetime | None = None) -> tuple[Any, ...]:
+    """An event as its columns: (id, type, customer_id, at, data, recorded_at); recorded
+    at its own ``recorded_at`` if it has one (a copy), else at ``now`` (None: not known)."""
+    recorded = e.recorded_at if e.recorded_at is not None else now
+    return (
+        e.id, e.type, e.customer_id, utc_text(e.at), json_text(dict(e.data)), utc_text(recorded)
+    )  # fmt: skip
 
 
 def event(row: Sequence[Any]) -> Event:
-    """An event from the columns of ``select_events``."""
+    """An event from the columns of ``select_events``: the planner's, without recorded_at."""
     id_, type_, customer_id, at, data = row
-    return _new_event(id_, type_, customer_id, datetime.fromisoformat(at), _from_json(data))
+    return _new_event(
+        id_, type_, customer_id, datetime.fromisoformat(at), _from_json(data), None
+    )  # fmt: skip
+
+
+def recorded_event(row: Sequence[Any]) -> Event:
+    """An event from the columns of ``select_recorded_events``: with recorded_at."""
+    id_, type_, customer_id, at, data, recorded = row
+    return _new_event(
+        id_, type_, customer_id, datetime.fromisoformat(at), _from_json(data),
+        from_utc_text(recorded) if recorded else None,
+    )  # fmt: skip
 
 
 def suppression_params(s: Suppression) -> tuple[Any, ...]:

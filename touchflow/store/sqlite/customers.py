@@ -51,21 +51,28 @@ class CustomerMethods(Connection):
         async with self._transaction("write customers to") as db:
             return await upsert_customers(db, customers, now=now, progress=progress)
 
-    async def add_events(self, events: Sequence[Event]) -> tuple[int, int]:
+    async def add_events(
+        self, events: Sequence[Event], *, now: datetime | None = None
+    ) -> tuple[int, int]:
         async with self._transaction("write events to") as db:
-            inserted = await insert_events(db, [event_params(e) for e in events])
+            inserted = await insert_events(db, [event_params(e, now) for e in events])
         return inserted, len(events) - inserted
 
     async def add_events_checked(
-        self, events: Sequence[Event], *, progress: Written | None = None
+        self,
+        events: Sequence[Event],
+        *,
+        now: datetime | None = None,
+        progress: Written | None = None,
     ) -> EventsWrite:
         """Store new events if every customer exists and no id names another event; else none.
 
-        One transaction: what is checked is what is written. ``progress`` is told how
-        many of ``events`` are written.
+        One transaction: what is checked is what is written. A new event is recorded at
+        its own ``recorded_at``, else at ``now``. ``progress`` is told how many of
+        ``events`` are written.
         """
         async with self._transaction("write events to") as db:
-            return await add_events_checked(db, events, progress=progress)
+            return await add_events_checked(db, events, now=now, progress=progress)
 
     @asynccontextmanager
     async def bulk_write(self) -> AsyncIterator[BulkWrite]:
@@ -132,9 +139,14 @@ class _Bulk:
         return await upsert_customers(await self._opened(), customers, now=now, progress=progress)
 
     async def add_events_checked(
-        self, events: Sequence[Event], *, progress: Written | None = None
+        self,
+        events: Sequence[Event],
+        *,
+        now: datetime | None = None,
+        progress: Written | None = None,
     ) -> EventsWrite:
-        return await add_events_checked(await self._opened(), events, progress=progress)
+        db = await self._opened()
+        return await add_events_checked(db, events, now=now, progress=progress)
 
 
 async def upsert_customers(
@@ -163,10 +175,14 @@ async def upsert_customers(
 
 
 async def add_events_checked(
-    db: aiosqlite.Connection, events: Sequence[Event], *, progress: Written | None
+    db: aiosqlite.Connection,
+    events: Sequence[Event],
+    *,
+    now: datetime | None,
+    progress: Written | None,
 ) -> EventsWrite:
     """``add_events_checked`` inside the caller's transaction."""
-    params = {e.id: event_params(e) for e in events}
+    params = {e.id: event_params(e, now) for e in events}
     customers = sorted({e.customer_id for e in events})
     known = {r[0] for r in await fetch_in(db, SQL["customer_ids_in"], customers)}
     stored = {r[0]: tuple(r) for r in await fetch_in(db, SQL["events_in"], sorted(params))}

@@ -15,15 +15,16 @@ from typing import Any
 import aiosqlite
 
 from touchflow.collector import collector_paused
-from touchflow.models import CustomerFacts
+from touchflow.models import CustomerFacts, KnownSince
 from touchflow.store.boundary import EVERYONE, PAGE_SIZE
 from touchflow.store.facts_rows import facts
+from touchflow.store.known_rows import addresses, known_since
 from touchflow.store.paging import pages
 from touchflow.store.planning import IdRange
 from touchflow.store.sqlite.columns import READERS
 from touchflow.store.sqlite.connection import Connection, fetch_in
 from touchflow.store.sqlite.queries import SQL
-from touchflow.store.values import utc_text
+from touchflow.store.values import from_utc_text, utc_text
 from touchflow.store.writes import HASHED, hashed_address
 
 # Every text that starts with HASHED, as a range the primary key index answers.
@@ -103,6 +104,16 @@ class FactsMethods(Connection):
                 params = (utc_text(sent_since), *span)
                 sent = list(await db.execute_fetchall(SQL["sent_page"], params))
         return customers, events, suppressions, sent
+
+    async def known_since(self, customer_ids: Collection[str]) -> dict[str, KnownSince]:
+        """When the store learnt each of these customers' events and suppressions, read
+        in one transaction (three statements: SQLite runs them in process)."""
+        ids = sorted(set(customer_ids))
+        async with self._transaction("read facts from", begin="BEGIN") as db:
+            emails = await fetch_in(db, SQL["customer_emails_in"], ids)
+            events = await fetch_in(db, SQL["events_recorded_in"], ids)
+            known = await fetch_in(db, SQL["suppressions_known_in"], addresses(emails))
+        return known_since(emails, events, known, instant=from_utc_text)
 
     async def id_ranges(self, parts: int) -> list[IdRange]:
         """Up to ``parts`` id ranges holding about as many customers each, covering all."""

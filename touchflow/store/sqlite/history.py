@@ -25,8 +25,8 @@ from touchflow.store.history import (
 from touchflow.store.sqlite.columns import (
     customer,
     customer_params,
-    event,
     event_params,
+    recorded_event,
     suppression,
     suppression_params,
 )
@@ -49,7 +49,7 @@ class HistoryMethods(Connection):
 
 
 class _Read(StatementReader):
-    _decode = Decoders(customer, event, suppression, to_row)
+    _decode = Decoders(customer, recorded_event, suppression, to_row)
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db

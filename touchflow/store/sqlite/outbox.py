@@ -45,6 +45,18 @@ class OutboxMethods(Connection):
             rows += await self._select(statement, [*window, *chunk])
         return rows
 
+    async def sent_of_customers(
+        self, customer_ids: Collection[str], *, due_from: datetime, due_to: datetime
+    ) -> list[OutboxRow]:
+        """Sent rows of those customers due in [due_from, due_to), by customer, due, key."""
+        window = [utc_text(due_from), utc_text(due_to)]
+        rows: list[OutboxRow] = []
+        async with self._transaction("read the outbox of", begin="BEGIN") as db:
+            for chunk in chunks(sorted(set(customer_ids))):
+                statement = SQL["sent_of_customers_between"].format(marks=marks(len(chunk)))
+                rows += await rows_sql.select(db, statement, [*window, *chunk])
+        return rows
+
     async def open_outbox_of_other_rules(self, rule_ids: Collection[str]) -> list[OutboxRow]:
         """Pending and retrying rows of rules that are not (or no longer) in ``rule_ids``."""
         statement = SQL["open_outbox_of_other_rules"].format(marks=marks(len(rule_ids)))

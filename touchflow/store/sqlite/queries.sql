@@ -43,6 +43,12 @@ ALTER TABLE customers ADD COLUMN created_at TEXT
 -- name: upgrade_2_to_3
 UPDATE meta SET value = '3' WHERE key = 'schema_version' AND value = '2'
 
+-- name: add_recorded_at
+ALTER TABLE events ADD COLUMN recorded_at TEXT
+
+-- name: upgrade_3_to_4
+UPDATE meta SET value = '4' WHERE key = 'schema_version' AND value = '3'
+
 -- name: get_meta
 SELECT value FROM meta WHERE key = ?
 
@@ -111,11 +117,17 @@ SELECT email FROM customers WHERE id = ?
 -- --- events -----------------------------------------------------------------------
 
 -- name: insert_event
-INSERT INTO events (id, type, customer_id, at, data) VALUES (?, ?, ?, ?, ?)
+-- An id already stored keeps its first version, recorded_at included.
+INSERT INTO events (id, type, customer_id, at, data, recorded_at) VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO NOTHING
 
 -- name: select_events
+-- The planner's facts: without recorded_at, a column per event it never reads.
 SELECT id, type, customer_id, at, data FROM events
+
+-- name: select_recorded_events
+-- What people and copies read: with recorded_at.
+SELECT id, type, customer_id, at, data, recorded_at FROM events
 
 -- name: all_events
 {select_events} ORDER BY customer_id, at, id
@@ -131,7 +143,7 @@ SELECT COUNT(*) FROM events WHERE customer_id = ?
 
 -- name: events_of_customer_newest_first
 -- LIMIT -1: no limit.
-{select_events} WHERE customer_id = ? ORDER BY at DESC, id DESC LIMIT ?
+{select_recorded_events} WHERE customer_id = ? ORDER BY at DESC, id DESC LIMIT ?
 
 -- --- suppressions -----------------------------------------------------------------
 
@@ -198,6 +210,19 @@ WHERE state = 'sent' AND counts_for_caps = 1 AND due_at >= ?
 
 -- name: sent_of_customers_in
 {select_sent} AND customer_id IN ({marks})
+
+-- --- what the store learnt when (known_since, for `touchflow backtest`) ----------------
+
+-- name: customer_emails_in
+SELECT id, email FROM customers WHERE id IN ({marks})
+
+-- name: events_recorded_in
+SELECT customer_id, id, recorded_at FROM events WHERE customer_id IN ({marks})
+
+-- name: suppressions_known_in
+-- A customer's address as the facts match it: lower-cased, and hashed after an erasure
+-- (the caller gives both forms of each address, as load_facts does).
+SELECT email, scope, created_at FROM suppressions WHERE email IN ({marks})
 
 -- --- erasure and deletion -----------------------------------------------------------
 
@@ -269,6 +294,12 @@ SELECT {outbox_columns} FROM outbox
 -- so the plan turned quadratic (32.6 ms a chunk at the end of 1M, 0.2 ms here).
 {select_outbox} INDEXED BY outbox_customer
 WHERE state IN ('pending', 'retry') AND due_at >= ? AND due_at < ? AND customer_id IN ({marks})
+
+-- name: sent_of_customers_between
+-- On the customer index, as open_outbox_of_customers_in.
+{select_outbox} INDEXED BY outbox_customer
+WHERE state = 'sent' AND due_at >= ? AND due_at < ? AND customer_id IN ({marks})
+ORDER BY customer_id, due_at, key
 
 -- name: open_outbox_of_other_rules
 {select_outbox} WHERE state IN ('pending', 'retry') AND NOT rule_id IN ({marks})
@@ -428,7 +459,7 @@ SELECT (SELECT COUNT(*) FROM customers), (SELECT COUNT(*) FROM events),
 SELECT key, value FROM meta ORDER BY key
 
 -- name: history_events
-{select_events} WHERE id > ? ORDER BY id LIMIT ?
+{select_recorded_events} WHERE id > ? ORDER BY id LIMIT ?
 
 -- name: history_suppressions
 {select_suppressions} WHERE (email, scope) > (?, ?) ORDER BY email, scope LIMIT ?
@@ -452,7 +483,7 @@ INSERT INTO customers ({customer_columns}, birthday_md, since_md, created_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: history_put_event
-INSERT INTO events (id, type, customer_id, at, data) VALUES (?, ?, ?, ?, ?)
+INSERT INTO events (id, type, customer_id, at, data, recorded_at) VALUES (?, ?, ?, ?, ?, ?)
 
 -- name: history_put_suppression
 INSERT INTO suppressions (email, scope, reason, created_at) VALUES (?, ?, ?, ?)

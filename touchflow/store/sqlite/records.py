@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from touchflow.models import Customer, Event, Suppression, SuppressionScope
-from touchflow.store.sqlite.columns import customer, event, suppression
+from touchflow.store.sqlite.columns import customer, recorded_event, suppression
 from touchflow.store.sqlite.connection import Connection, changed, chunks
 from touchflow.store.sqlite.queries import SQL, marks
 from touchflow.store.writes import Removal, hashed_address
@@ -44,7 +44,7 @@ class RecordMethods(Connection):
             SQL["events_of_customer_newest_first"],
             (customer_id, -1 if limit is None else limit),  # LIMIT -1: no limit
         )
-        return [event(row) for row in rows], int(count[0][0])
+        return [recorded_event(row) for row in rows], int(count[0][0])
 
     async def list_suppressions(
         self, *, email: str | None = None, limit: int | None = None

@@ -1,4 +1,4 @@
--- touchflow store schema, version 3 (see SCHEMA_VERSION in store.py).
+-- touchflow store schema, version 4 (see SCHEMA_VERSION in store.py).
 -- Kept to SQL that PostgreSQL also accepts, so its schema can follow this one,
 -- except the change triggers at the end (PostgreSQL spells triggers differently).
 -- Dates are ISO text; instants are UTC text 'YYYY-MM-DDTHH:MM:SS.ffffffZ', fixed
@@ -9,7 +9,7 @@ CREATE TABLE IF NOT EXISTS meta (
     value TEXT NOT NULL
 );
 
-INSERT INTO meta (key, value) VALUES ('schema_version', '3')
+INSERT INTO meta (key, value) VALUES ('schema_version', '4')
     ON CONFLICT (key) DO NOTHING;
 
 CREATE TABLE IF NOT EXISTS customers (
@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS events (
     type        TEXT NOT NULL,
     customer_id TEXT NOT NULL,
     at          TEXT NOT NULL,           -- UTC, see above
-    data        TEXT NOT NULL DEFAULT '{}'  -- JSON object
+    data        TEXT NOT NULL DEFAULT '{}',  -- JSON object
+    recorded_at TEXT                     -- UTC: when stored (NULL: before version 4)
 );
 
 CREATE INDEX IF NOT EXISTS events_customer_at ON events (customer_id, at);

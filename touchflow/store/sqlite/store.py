@@ -30,8 +30,15 @@ from touchflow.store.sqlite.records import RecordMethods
 from touchflow.store.sqlite.stats import StatsMethods
 
 # Versions whose store this one upgrades in place: 1 → 2 only added tables (the schema's
-# IF NOT EXISTS makes them); 2 → 3 adds customers.created_at (see _add_created_at).
-SCHEMA_VERSION = "3"
+# IF NOT EXISTS makes them); 2 → 3 adds customers.created_at, 3 → 4 events.recorded_at
+# (see _add_column).
+SCHEMA_VERSION = "4"
+# Each upgrade that adds a column: the version it starts from, its ALTER TABLE and the
+# statement that raises the version.
+_ADDED_COLUMNS = {
+    "2": ("add_created_at", "upgrade_2_to_3"),
+    "3": ("add_recorded_at", "upgrade_3_to_4"),
+}
 _PRAGMAS = ("busy_timeout", "foreign_keys", "journal_mode_wal", "synchronous_normal")
 
 
@@ -83,22 +90,23 @@ class SqliteStore(
             script = f"BEGIN IMMEDIATE;\n{SCHEMA}\n{SQL['upgrade_1_to_2']}\nCOMMIT;"
             await self._db.executescript(script)
         version = await self.get_meta("schema_version")
-        if version == "2":
-            version = await self._add_created_at()
+        while version in _ADDED_COLUMNS:
+            version = await self._add_column(version)
         if version != SCHEMA_VERSION:
             raise StoreError(
                 f"store {self.path} has schema version {version}; "
                 f"this touchflow reads version {SCHEMA_VERSION}"
             )
 
-    async def _add_created_at(self) -> str | None:
-        """Upgrade 2 → 3. ADD COLUMN has no IF NOT EXISTS: the version is read again in
-        the write transaction, as two processes may open an old file at once. Customers
-        stored before keep NULL: when they came is not known, so nothing is left out."""
+    async def _add_column(self, version: str) -> str | None:
+        """Upgrade ``version`` by one (``_ADDED_COLUMNS``). ADD COLUMN has no IF NOT
+        EXISTS: the version is read again in the write transaction, as two processes may
+        open an old file at once. Rows stored before keep NULL: when customers came
+        (2 → 3) or events were recorded (3 → 4) is not known, so nothing is left out."""
         async with self._transaction("upgrade") as db:
             rows = list(await db.execute_fetchall(SQL["schema_version"]))
-            if rows and rows[0][0] == "2":
-                for statement in ("add_created_at", "upgrade_2_to_3"):
+            if rows and rows[0][0] == version:
+                for statement in _ADDED_COLUMNS[version]:
                     await run(db.execute(SQL[statement]))
         return await self.get_meta("schema_version")
 
