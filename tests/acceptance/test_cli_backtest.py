@@ -27,7 +27,7 @@ TIP = """
 - id: tip
   category: marketing
   trigger: {cron: "0 10 * * *"}
-  action: {template: ack}
+  action: {template: tip}
 """
 FOLLOW_UP = """
 - id: follow-up
@@ -91,6 +91,10 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
         tmp_path_factory.mktemp("backtest"), customers=CUSTOMERS, rules=RULES + TIP,
         config=CONFIG.replace("sample: sample", "sample: sample\nstore: .touchflow/store.sqlite3"),
     )  # fmt: skip
+    tip = project / "message_templates" / "tip"
+    tip.mkdir()
+    (tip / "subject.txt").write_text("Today's tip", encoding="utf-8")
+    (tip / "body.txt").write_text("Hello {{ customer.first_name }}.", encoding="utf-8")
     learnt = sorted(HISTORY, key=lambda item: item[0])
     # Ticks through each day, and one a minute after the store learns something, as a
     # running daemon re-plans a changed customer at once.
@@ -124,18 +128,18 @@ def test_with_the_rules_unchanged_it_replays_exactly_what_was_sent(history: Path
     assert {k for k in sent if not k.startswith("tip:")} == {
         "reminder:c1:a-1:24h-before",
         "reminder:c1:a-2:24h-before",  # caught up when recorded
-        "ack:c2:q-1:immediately", "late-ok:c2:q-1:2h-after",
-        "ack:c4:q-2:immediately", "late-ok:c4:q-2:2h-after",
-        "ack:c1:q-3:immediately", "late-ok:c1:q-3:2h-after",  # recorded late
+        "ack:c2:q-1:0", "late-ok:c2:q-1:2h-after",
+        "ack:c4:q-2:0", "late-ok:c4:q-2:2h-after",
+        "ack:c1:q-3:0", "late-ok:c1:q-3:2h-after",  # recorded late
     }  # fmt: skip
     tips = sorted(k for k in sent if k.startswith("tip:c2:"))
-    assert tips == ["tip:c2:2027-01-04T10:00", "tip:c2:2027-01-05T10:00"]  # then suppressed
+    assert tips == ["tip:c2:2027-01-04:0", "tip:c2:2027-01-05:0"]  # then suppressed
     assert {r["rule"]: (r["would_send"], r["sent"], r["both"]) for r in report["rules"]} == {
-        "reminder": (2, 2, 2), "ack": (3, 3, 3), "late-ok": (3, 3, 3), "tip": (12, 12, 12),
+        "reminder": (2, 2, 2), "ack": (3, 3, 3), "late-ok": (3, 3, 3), "tip": (13, 13, 13),
     }  # fmt: skip
     by_day = {d["day"]: (d["would_send"], d["sent"]) for d in report["days"]}
-    assert by_day == {"2027-01-04": (5, 5), "2027-01-05": (7, 7), "2027-01-06": (6, 6),
-                      "2027-01-07": (4, 4)}  # fmt: skip
+    assert by_day == {"2027-01-04": (5, 5), "2027-01-05": (8, 8), "2027-01-06": (5, 5),
+                      "2027-01-07": (3, 3)}  # fmt: skip
 
 
 def test_a_new_rule_names_exactly_the_keys_it_would_have_sent(
@@ -163,7 +167,7 @@ def test_a_rule_removed_shows_what_it_sent_as_dropped(history: Path, tmp_path: P
     rules.write_text(rules.read_text(encoding="utf-8").replace(TIP, ""), encoding="utf-8")
     report = backtest(project)
     tip = next(r for r in report["rules"] if r["rule"] == "tip")
-    assert (tip["where"], tip["would_send"], tip["sent"], tip["dropped"]) == (None, 0, 12, 12)
+    assert (tip["where"], tip["would_send"], tip["sent"], tip["dropped"]) == (None, 0, 13, 13)
 
 
 def test_filters_keep_only_their_rule_customer_and_category(history: Path) -> None:
@@ -179,7 +183,7 @@ def test_the_table_sums_up_per_rule_and_day(history: Path) -> None:
                     cwd=history).stdout  # fmt: skip
     assert "Backtest of 2027-01-04 00:00 to 2027-01-08 00:00 UTC" in out
     assert "No difference: the rules would have sent exactly what was sent" in out
-    assert any(line.split()[:3] == ["2027-01-05", "7", "7"] for line in out.splitlines())
+    assert any(line.split()[:3] == ["2027-01-05", "8", "8"] for line in out.splitlines())
 
 
 @pytest.mark.parametrize(

@@ -55,6 +55,7 @@ class BacktestReport:
     now: datetime
     timezone: str
     customers: int
+    arrived: int  # of them, first in the store after the period began
     rules: tuple[RuleLine, ...]
     days: tuple[DayLine, ...]
     differences: tuple[KeyDifference, ...]
@@ -125,7 +126,7 @@ async def run_backtest(
     differences = sorted(found.differences, key=_difference_order)
     return BacktestReport(
         request=request, now=now, timezone=project.config.timezone, customers=found.customers,
-        rules=_rule_lines(project, request, found), days=_day_lines(found),
+        arrived=found.arrived, rules=_rule_lines(project, request, found), days=_day_lines(found),
         differences=tuple(differences),
     )  # fmt: skip
 

@@ -30,6 +30,7 @@ def report_json(report: BacktestReport) -> dict[str, Any]:
         "filters": {"customer": request.customer, "rule": request.rule,
                     "category": request.category},
         "customers": report.customers,
+        "customers_arrived": report.arrived,
         "would_send": sum(r.would_send for r in report.rules),
         "sent": sum(r.sent for r in report.rules),
         "same": report.same,

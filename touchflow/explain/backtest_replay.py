@@ -22,10 +22,11 @@ sends before the period are the outbox's (docs/explain.md says what that cannot 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from touchflow.collector import collector_paused
 from touchflow.models import (
     Category,
     CustomerFacts,
@@ -76,13 +77,41 @@ class _Replay:
 
     period: Period
     counts_for_caps: Mapping[str, bool]
+    facts: CustomerFacts
+    known: KnownSince
+    moments: list[datetime]
     sent: list[SentRecord]
     done: set[str]
-    created: datetime | None  # the customer's created_at
     found: dict[str, WouldSend] = field(default_factory=dict)
 
-    def take(self, tp: PlannedTouchpoint, moment: datetime, until: datetime) -> None:
-        """A touchpoint of the plan made at ``moment``, good until ``until``."""
+    @classmethod
+    def of(
+        cls,
+        facts: CustomerFacts,
+        known: KnownSince,
+        period: Period,
+        counts_for_caps: Mapping[str, bool],
+    ) -> _Replay:
+        if period.as_happened:
+            known = _AS_HAPPENED
+            facts = replace(facts, customer=replace(facts.customer, created_at=None))
+        before = [s for s in facts.sent if s.due_at < period.start]
+        moments = _moments(facts, known, period)
+        return cls(period, counts_for_caps, facts, known, moments, before,
+                   {s.key for s in before})  # fmt: skip
+
+    def facts_at(self, i: int) -> CustomerFacts | None:
+        """The facts of the i-th moment (None: not a customer yet)."""
+        return _known_at(self.facts, self.known, self.moments[i], self.sent)
+
+    def take(self, i: int, planned: Iterable[PlannedTouchpoint]) -> None:
+        """What the plan made at the i-th moment sends before the next one."""
+        moment = self.moments[i]
+        until = self.moments[i + 1] if i + 1 < len(self.moments) else self.period.end
+        for tp in planned:
+            self._take(tp, moment, until)
+
+    def _take(self, tp: PlannedTouchpoint, moment: datetime, until: datetime) -> None:
         if tp.status is not Status.PLANNED or tp.key in self.done:
             return
         if not self.period.start <= tp.due_at < until:
@@ -91,7 +120,8 @@ class _Replay:
             tp.due_at < moment - self.period.catch_up
             or (tp.expires_at or tp.due_at + _NO_EXPIRY) <= moment
         )
-        if late and self.created is not None and tp.due_at < self.created:
+        created = self.facts.customer.created_at
+        if late and created is not None and tp.due_at < created:
             return  # due before the customer came: no daemon could have sent it, nor missed it
         send = WouldSend(
             key=tp.key, rule_id=tp.rule_id, customer_id=tp.customer_id, category=tp.category,
@@ -106,6 +136,34 @@ class _Replay:
                                         category=tp.category, due_at=tp.due_at))  # fmt: skip
 
 
+def replay_page(
+    planner: Planner,
+    page: Sequence[tuple[CustomerFacts, KnownSince]],
+    period: Period,
+    counts_for_caps: Mapping[str, bool],
+) -> list[WouldSend]:
+    """What the daemon would have sent these customers in ``period`` (and what it would
+    have been too late for), each customer's in time order. ``planner`` plans
+    ``[period.start, period.end)``; the facts hold everything the store knows now, and
+    their sends. The period's start is planned for the whole page at once; each later
+    moment for its customer alone."""
+    with collector_paused():  # see touchflow.collector: the replay makes no cycles
+        replays = [_Replay.of(facts, known, period, counts_for_caps) for facts, known in page]
+        first = [facts for r in replays if (facts := r.facts_at(0)) is not None]
+        planned: dict[str, list[PlannedTouchpoint]] = {}
+        for tp in planner.plan(first):
+            planned.setdefault(tp.customer_id, []).append(tp)
+        found: list[WouldSend] = []
+        for replay in replays:
+            replay.take(0, planned.get(replay.facts.customer.id, ()))
+            for i in range(1, len(replay.moments)):
+                then = replay.facts_at(i)
+                if then is not None:
+                    replay.take(i, planner.plan([then]))
+            found += sorted(replay.found.values(), key=lambda s: (s.send_at, s.key))
+    return found
+
+
 def replay_customer(
     planner: Planner,
     facts: CustomerFacts,
@@ -113,25 +171,8 @@ def replay_customer(
     period: Period,
     counts_for_caps: Mapping[str, bool],
 ) -> list[WouldSend]:
-    """What the daemon would have sent this customer in ``period`` (and what it would
-    have been too late for), in time order. ``planner`` plans ``[period.start,
-    period.end)``; ``facts`` hold everything the store knows now, and their sends."""
-    if period.as_happened:
-        known = _AS_HAPPENED
-        facts = replace(facts, customer=replace(facts.customer, created_at=None))
-    before = [s for s in facts.sent if s.due_at < period.start]
-    replay = _Replay(
-        period, counts_for_caps, before, {s.key for s in before}, facts.customer.created_at
-    )
-    moments = _moments(facts, known, period)
-    for i, moment in enumerate(moments):
-        until = moments[i + 1] if i + 1 < len(moments) else period.end
-        then = _known_at(facts, known, moment, replay.sent)
-        if then is None:
-            continue  # not a customer yet
-        for tp in planner.plan([then]):
-            replay.take(tp, moment, until)
-    return sorted(replay.found.values(), key=lambda s: (s.send_at, s.key))
+    """``replay_page`` of one customer."""
+    return replay_page(planner, [(facts, known)], period, counts_for_caps)
 
 
 def _moments(facts: CustomerFacts, known: KnownSince, period: Period) -> list[datetime]:

@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from touchflow.explain.backtest_replay import Period, WouldSend, replay_customer
+from touchflow.explain.backtest_replay import Period, WouldSend, replay_page
 from touchflow.explain.backtest_tally import Tally, tally
 from touchflow.models import CustomerFacts, KnownSince, Window
 from touchflow.plan.candidates import sends_counted_from
@@ -117,18 +117,20 @@ async def backtest_page(replayer: Replayer, store: Store, page: list[CustomerFac
     would = await asyncio.to_thread(_replay_page, replayer, page, known)
     wanted = replayer.request.wants
     rows = [r for r in sent if wanted(r.rule_id, r.category.value)]
-    return tally(len(page), would, rows, ZoneInfo(replayer.project.config.timezone))
+    found = tally(len(page), would, rows, ZoneInfo(replayer.project.config.timezone))
+    if not period.as_happened:
+        found.arrived = sum(1 for f in page if _came_after(f, period.start))
+    return found
+
+
+def _came_after(facts: CustomerFacts, start: datetime) -> bool:
+    return facts.customer.created_at is not None and facts.customer.created_at > start
 
 
 def _replay_page(
     replayer: Replayer, page: Sequence[CustomerFacts], known: Mapping[str, KnownSince]
 ) -> list[WouldSend]:
     period, wanted = replayer.request.period, replayer.request.wants
-    found: list[WouldSend] = []
-    for facts in page:
-        sends = replay_customer(
-            replayer.planner, facts, known.get(facts.customer.id, _NOTHING), period,
-            replayer.counts_for_caps,
-        )  # fmt: skip
-        found += [s for s in sends if wanted(s.rule_id, s.category.value)]
-    return found
+    pairs = [(facts, known.get(facts.customer.id, _NOTHING)) for facts in page]
+    sends = replay_page(replayer.planner, pairs, period, replayer.counts_for_caps)
+    return [s for s in sends if wanted(s.rule_id, s.category.value)]

@@ -39,6 +39,7 @@ class Tally:
     """Counts of a part of the customers; ``add`` sums two parts."""
 
     customers: int = 0
+    arrived: int = 0  # customers the store first had after the period began
     would: Counter[tuple[str, date]] = field(default_factory=Counter)  # (rule, day)
     sent: Counter[tuple[str, date]] = field(default_factory=Counter)
     both: Counter[str] = field(default_factory=Counter)  # keys in both, by rule
@@ -46,6 +47,7 @@ class Tally:
 
     def add(self, other: Tally) -> None:
         self.customers += other.customers
+        self.arrived += other.arrived
         self.would.update(other.would)
         self.sent.update(other.sent)
         self.both.update(other.both)

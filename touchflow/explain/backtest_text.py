@@ -27,18 +27,23 @@ def report_lines(report: BacktestReport, *, details: bool) -> Iterator[str]:
     tz = zone(report.timezone)
     period = report.request.period
     yield (
-        f"Backtest of {_t(period.start, tz)} to {_t(period.end, tz)} {report.timezone}: "
-        f"the rules as they are now, against the outbox's sends; "
-        f"{counted(report.customers, 'customer')}."
+        f"Backtest of {_t(period.start, tz)} to {_t(period.end, tz)} {report.timezone}, "
+        f"{counted(report.customers, 'customer')}:"
     )
+    yield "the rules as they are now, against what the outbox shows was sent."
     if period.as_happened:
         yield "Each event counted from when it happened, every customer as always there."
-    yield ""
-    yield from _rules(report.rules)
-    yield ""
-    yield from _days(report)
-    yield ""
-    yield from _differences(report, tz, details=details)
+    elif report.arrived:
+        yield (
+            f"{counted(report.arrived, 'customer')} came into the store after the period "
+            "began: nothing due before they came is replayed (--as-happened counts "
+            "events from when they happened)."
+        )
+    for block in (_rules(report.rules), _days(report), _differences(report, tz, details=details)):
+        lines = list(block)
+        if lines:
+            yield ""
+            yield from lines
 
 
 def _rules(lines: tuple[RuleLine, ...]) -> Iterator[str]:
