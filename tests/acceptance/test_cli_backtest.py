@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -202,3 +203,15 @@ def test_a_request_it_cannot_answer_is_a_clear_error(
     done = touchflow("backtest", *args, "--now", NOW, cwd=history, check=False)
     assert done.returncode == 2
     assert message in done.stderr
+
+
+def test_a_backtest_from_postgresql_is_the_one_from_sqlite(history: Path, url: str) -> None:
+    # The same history copied into PostgreSQL (recorded times and all): the same answer.
+    touchflow("store", "copy", str(history / ".touchflow" / "store.sqlite3"), url, cwd=history)
+    expected = backtest(history, "--rule", "tip")
+    found = touchflow(
+        "backtest", "--from", DAYS[0], "--to", DAYS[-1], "--now", NOW, "--format", "json",
+        "--rule", "tip", cwd=history, env={**os.environ, "TOUCHFLOW_STORE_URL": url},
+    )  # fmt: skip
+    assert json.loads(found.stdout) == expected
+    assert expected["sent"] == 13 and expected["same"] is True
