@@ -10,7 +10,17 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from touchflow.errors import StoreError
-from touchflow.http import customers, diff, events, forecast, ops, preview, unsubscribe, why
+from touchflow.http import (
+    backtest,
+    customers,
+    diff,
+    events,
+    forecast,
+    ops,
+    preview,
+    unsubscribe,
+    why,
+)
 from touchflow.http.errors import ApiError, JSONLine, fail
 from touchflow.http.openapi import document
 from touchflow.http.state import Api, api_of
@@ -42,6 +52,7 @@ def create_app(api: Api) -> Starlette:
         Route("/v1/preview", preview.get_preview, methods=["GET"]),
         Route("/v1/forecast", forecast.get_forecast, methods=["GET"]),
         Route("/v1/diff", diff.get_diff, methods=["GET"]),
+        Route("/v1/backtest", backtest.get_backtest, methods=["GET"]),
         Route("/v1/unsubscribe/{token:tf_any}", unsubscribe.show_page, methods=["GET"]),
         Route("/v1/unsubscribe/{token:tf_any}", unsubscribe.unsubscribe, methods=["POST"]),
         Route("/healthz", ops.healthz, methods=["GET"]),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from touchflow.config.http import HttpSettings
-from touchflow.http import diff, why
+from touchflow.http import backtest, diff, why
 from touchflow.http.forecast import openapi_operation as forecast_operation
 from touchflow.models import CUSTOMER_CORE_FIELDS
 
@@ -54,6 +54,7 @@ def _paths() -> dict[str, Any]:
         "/v1/customers/{customer_id}/why": why.openapi_path(),
         "/v1/forecast": {"get": forecast_operation()},
         "/v1/diff": diff.openapi_path(),
+        "/v1/backtest": backtest.openapi_path(),
         "/v1/unsubscribe/{token}": _unsubscribe(),
         **_operations(),
     }

@@ -1,0 +1,215 @@
+"""`touchflow backtest`'s replay of one customer: what the daemon would have sent.
+
+The daemon plans a customer again whenever the store learns something new of theirs
+(an event recorded, a suppression added, the customer imported), and sends what is
+due and still planned. So between two such moments a customer's plan cannot change,
+and the replay plans each customer once per moment, with only what the store knew
+then:
+
+- an event counts from its ``recorded_at`` (stored before touchflow kept it: from its
+  ``at``); a suppression from its ``created_at`` (unknown: throughout); the customer
+  from their ``created_at`` (unknown: throughout); or, ``as_happened``, each event from
+  its ``at`` and the rest throughout;
+- a touchpoint planned and due before the next moment is sent when it is due, once;
+- one planned at a moment after it was due (a late event) is sent at that moment, as
+  the daemon catches up, unless it expired or is older than ``daemon.catch_up``: then
+  it is *late* (the daemon could not have sent it);
+- what it sends counts towards the caps of what comes later, as sends do.
+
+The attributes, consent and addresses are the customer's as they are now, and the
+sends before the period are the outbox's (docs/explain.md says what that cannot know).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from touchflow.collector import collector_paused
+from touchflow.models import (
+    Category,
+    CustomerFacts,
+    Event,
+    KnownSince,
+    PlannedTouchpoint,
+    SentRecord,
+    Status,
+)
+from touchflow.plan.planner import Planner
+
+_AS_HAPPENED = KnownSince()  # nothing recorded: events from their ``at``, the rest throughout
+# An outbox row's expiry when the planner gave none (as touchflow.send.outbox does).
+_NO_EXPIRY = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Period:
+    """The replayed period ``[start, end)``, and how far back the daemon catches up.
+    ``as_happened``: each event counts from when it happened (its ``at``), every customer
+    and suppression throughout, as if touchflow had run all along (a store filled lately
+    by an import of older history); otherwise each counts from when it was recorded."""
+
+    start: datetime
+    end: datetime
+    catch_up: timedelta
+    as_happened: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WouldSend:
+    """A touchpoint the daemon would have sent at ``send_at`` (its due time or, caught
+    up, the moment the store learnt what planned it); ``late``: it would not, since that
+    moment came after it expired or more than ``daemon.catch_up`` after it was due."""
+
+    key: str
+    rule_id: str
+    customer_id: str
+    category: Category
+    due_at: datetime
+    send_at: datetime
+    late: bool = False
+
+
+@dataclass(slots=True)
+class _Replay:
+    """One customer's replay so far: what went out, and what counts for the caps."""
+
+    period: Period
+    counts_for_caps: Mapping[str, bool]
+    facts: CustomerFacts
+    known: KnownSince
+    moments: list[datetime]
+    sent: list[SentRecord]
+    done: set[str]
+    found: dict[str, WouldSend] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        facts: CustomerFacts,
+        known: KnownSince,
+        period: Period,
+        counts_for_caps: Mapping[str, bool],
+    ) -> _Replay:
+        if period.as_happened:
+            known = _AS_HAPPENED
+            facts = replace(facts, customer=replace(facts.customer, created_at=None))
+        before = [s for s in facts.sent if s.due_at < period.start]
+        moments = _moments(facts, known, period)
+        return cls(period, counts_for_caps, facts, known, moments, before,
+                   {s.key for s in before})  # fmt: skip
+
+    def facts_at(self, i: int) -> CustomerFacts | None:
+        """The facts of the i-th moment (None: not a customer yet)."""
+        return _known_at(self.facts, self.known, self.moments[i], self.sent)
+
+    def take(self, i: int, planned: Iterable[PlannedTouchpoint]) -> None:
+        """What the plan made at the i-th moment sends before the next one."""
+        moment = self.moments[i]
+        until = self.moments[i + 1] if i + 1 < len(self.moments) else self.period.end
+        for tp in planned:
+            self._take(tp, moment, until)
+
+    def _take(self, tp: PlannedTouchpoint, moment: datetime, until: datetime) -> None:
+        if tp.status is not Status.PLANNED or tp.key in self.done:
+            return
+        if not self.period.start <= tp.due_at < until:
+            return  # before the period, or decided by a later moment's plan
+        late = tp.due_at < moment and (
+            tp.due_at < moment - self.period.catch_up
+            or (tp.expires_at or tp.due_at + _NO_EXPIRY) <= moment
+        )
+        created = self.facts.customer.created_at
+        if late and created is not None and tp.due_at < created:
+            return  # due before the customer came: no daemon could have sent it, nor missed it
+        send = WouldSend(
+            key=tp.key, rule_id=tp.rule_id, customer_id=tp.customer_id, category=tp.category,
+            due_at=tp.due_at, send_at=max(tp.due_at, moment), late=late,
+        )  # fmt: skip
+        self.found[tp.key] = send
+        if late:
+            return  # a later moment's plan cannot make it less late
+        self.done.add(tp.key)
+        if self.counts_for_caps.get(tp.rule_id, True):
+            self.sent.append(SentRecord(key=tp.key, customer_id=tp.customer_id,
+                                        category=tp.category, due_at=tp.due_at))  # fmt: skip
+
+
+def replay_page(
+    planner: Planner,
+    page: Sequence[tuple[CustomerFacts, KnownSince]],
+    period: Period,
+    counts_for_caps: Mapping[str, bool],
+) -> list[WouldSend]:
+    """What the daemon would have sent these customers in ``period`` (and what it would
+    have been too late for), each customer's in time order. ``planner`` plans
+    ``[period.start, period.end)``; the facts hold everything the store knows now, and
+    their sends. The period's start is planned for the whole page at once; each later
+    moment for its customer alone."""
+    with collector_paused():  # see touchflow.collector: the replay makes no cycles
+        replays = [_Replay.of(facts, known, period, counts_for_caps) for facts, known in page]
+        first = [facts for r in replays if (facts := r.facts_at(0)) is not None]
+        planned: dict[str, list[PlannedTouchpoint]] = {}
+        for tp in planner.plan(first):
+            planned.setdefault(tp.customer_id, []).append(tp)
+        found: list[WouldSend] = []
+        for replay in replays:
+            replay.take(0, planned.get(replay.facts.customer.id, ()))
+            for i in range(1, len(replay.moments)):
+                then = replay.facts_at(i)
+                if then is not None:
+                    replay.take(i, planner.plan([then]))
+            found += sorted(replay.found.values(), key=lambda s: (s.send_at, s.key))
+    return found
+
+
+def replay_customer(
+    planner: Planner,
+    facts: CustomerFacts,
+    known: KnownSince,
+    period: Period,
+    counts_for_caps: Mapping[str, bool],
+) -> list[WouldSend]:
+    """``replay_page`` of one customer."""
+    return replay_page(planner, [(facts, known)], period, counts_for_caps)
+
+
+def _moments(facts: CustomerFacts, known: KnownSince, period: Period) -> list[datetime]:
+    """The period's start and each moment in it at which the store learnt something new."""
+    learnt = {period.start}
+    for moment in _learnt(facts, known):
+        if period.start < moment < period.end:
+            learnt.add(moment)
+    return sorted(learnt)
+
+
+def _learnt(facts: CustomerFacts, known: KnownSince) -> Iterator[datetime]:
+    if facts.customer.created_at is not None:
+        yield facts.customer.created_at
+    for event in facts.events:
+        yield _event_known(event, known)
+    for scope in facts.suppressed:
+        since = known.suppressions.get(scope)
+        if since is not None:
+            yield since
+
+
+def _event_known(event: Event, known: KnownSince) -> datetime:
+    recorded = known.events.get(event.id)
+    return event.at if recorded is None else recorded
+
+
+def _known_at(
+    facts: CustomerFacts, known: KnownSince, moment: datetime, sent: Sequence[SentRecord]
+) -> CustomerFacts | None:
+    """The facts as the store held them at ``moment`` (None: the customer was not there)."""
+    created = facts.customer.created_at
+    if created is not None and created > moment:
+        return None
+    events = tuple(e for e in facts.events if _event_known(e, known) <= moment)
+    suppressed = frozenset(
+        scope for scope in facts.suppressed
+        if (since := known.suppressions.get(scope)) is None or since <= moment
+    )  # fmt: skip
+    return replace(facts, events=events, suppressed=suppressed, sent=tuple(sent))
