@@ -22,7 +22,8 @@ sends before the period are the outbox's (docs/explain.md says what that cannot 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -88,12 +89,20 @@ class SendCheck:
 
     def __init__(self, rules: Sequence[Rule], config: ProjectConfig) -> None:
         self._rules, self._config = rules, config
-        self._capped = {cap.category for cap in config.caps}
+        self._most: dict[Category, int] = {}  # the smallest cap of each category
+        for cap in config.caps:
+            self._most[cap.category] = min(cap.max, self._most.get(cap.category, cap.max))
         self._planners: dict[tuple[datetime, datetime], Planner] = {}
 
-    def needed(self, tp: PlannedTouchpoint, counts: bool) -> bool:
-        """Whether a cap could decide this touchpoint otherwise in the daemon's window."""
-        return counts and tp.category in self._capped
+    def crowded(
+        self, planned: Sequence[PlannedTouchpoint], sent: Sequence[SentRecord]
+    ) -> frozenset[Category]:
+        """The categories in which a cap could hold something in some window: those with
+        more touchpoints (planned or capped, and sent) than their smallest cap allows.
+        In the others every touchpoint fits in any window, as the planner finds too."""
+        found = Counter(s.category for s in sent)
+        found.update(tp.category for tp in planned if _rival(tp))
+        return frozenset(c for c, n in found.items() if n > self._most.get(c, n))
 
     def planned(self, tp: PlannedTouchpoint, then: datetime, facts: CustomerFacts) -> bool:
         """Whether the check at ``then`` plans ``tp`` (to send it)."""
@@ -146,20 +155,22 @@ class _Replay:
         """The facts of the i-th moment (None: not a customer yet)."""
         return _known_at(self.facts, self.known, self.moments[i], self.sent)
 
-    def take(self, i: int, planned: Iterable[PlannedTouchpoint]) -> None:
+    def take(self, i: int, planned: Sequence[PlannedTouchpoint]) -> None:
         """What the plan made at the i-th moment sends before the next one."""
         moment = self.moments[i]
         until = self.moments[i + 1] if i + 1 < len(self.moments) else self.period.end
+        crowded = self.check.crowded(planned, self.sent)
         for tp in planned:
-            self._take(tp, moment, until)
+            self._take(tp, moment, until, crowded)
 
-    def _take(self, tp: PlannedTouchpoint, moment: datetime, until: datetime) -> None:
+    def _take(
+        self, tp: PlannedTouchpoint, moment: datetime, until: datetime, crowded: Set[Category]
+    ) -> None:
         if tp.key in self.done or not self.period.start <= tp.due_at < until:
             return  # sent already; before the period, or decided by a later moment's plan
         counts = self.counts_for_caps.get(tp.rule_id, True)
-        if tp.status is not Status.PLANNED and not (
-            tp.reason is HoldReason.CAPPED and self.check.needed(tp, counts)
-        ):
+        check = counts and tp.category in crowded  # a cap could decide it otherwise
+        if tp.status is not Status.PLANNED and not (check and tp.reason is HoldReason.CAPPED):
             return
         late = tp.due_at < moment and (
             tp.due_at < moment - self.period.catch_up
@@ -169,7 +180,7 @@ class _Replay:
         if late and (tp.status is not Status.PLANNED or (created and tp.due_at < created)):
             return  # due before the customer came: no daemon could have sent it, nor missed it
         then = max(tp.due_at, moment)
-        if not late and self.check.needed(tp, counts):
+        if check and not late:
             facts = _known_at(self.facts, self.known, moment, self.sent)
             if facts is None or not self.check.planned(tp, then, facts):
                 return  # the check before the send holds it (a cap, in the daemon's window)
@@ -195,6 +206,10 @@ class Customer(NamedTuple):
     sent_before: Collection[str] = ()
 
 
+def _rival(tp: PlannedTouchpoint) -> bool:
+    return tp.status is Status.PLANNED or tp.reason is HoldReason.CAPPED
+
+
 def replay_page(
     planner: Planner,
     page: Sequence[Customer],
@@ -218,7 +233,7 @@ def replay_page(
             planned.setdefault(tp.customer_id, []).append(tp)
         found: list[WouldSend] = []
         for replay in replays:
-            replay.take(0, planned.get(replay.facts.customer.id, ()))
+            replay.take(0, planned.get(replay.facts.customer.id, []))
             for i in range(1, len(replay.moments)):
                 then = replay.facts_at(i)
                 if then is not None:
