@@ -67,6 +67,9 @@ HISTORY: list[tuple[str, Any]] = [
                                    at=utc("2027-01-06T08:00:00Z"), data={"appointment_id": "a-3"})),
     ("2027-01-06T08:00:00Z", Suppression(email="c2@example.com", scope=SuppressionScope.MARKETING,
                                          reason="unsubscribed")),
+    # Erased, and back half an hour later: a new customer to the store.
+    ("2027-01-06T09:00:00Z", "erase c3"),
+    ("2027-01-06T09:30:00Z", Customer(id="c3", email="c3@example.com", first_name="Cleo")),
     # Asked at 10:00, recorded only at 19:00: answered late, the same day.
     ("2027-01-06T19:00:00Z", asked(3, "c1", "2027-01-06T10:00:00Z")),
 ]  # fmt: skip
@@ -74,7 +77,9 @@ HISTORY: list[tuple[str, Any]] = [
 
 async def record(project: Path, moment: datetime, what: Any) -> None:
     async with await open_store(project / ".touchflow" / "store.sqlite3") as store:
-        if isinstance(what, Customer):
+        if what == "erase c3":
+            await store.erase_customer("c3")
+        elif isinstance(what, Customer):
             await store.upsert_customers([what], now=moment)
         elif isinstance(what, Suppression):
             dated = Suppression(
@@ -124,7 +129,8 @@ def test_with_the_rules_unchanged_it_replays_exactly_what_was_sent(history: Path
     report = backtest(history)
     assert report["differences"] == []
     assert report["same"] is True
-    assert report["would_send"] == report["sent"] == len(sent)
+    # All but Cleo's two tips before she was erased: she came back a new customer.
+    assert report["would_send"] == report["sent"] == len(sent) - 2
     # Not a history of nothing: each thing the store learnt played its part.
     assert {k for k in sent if not k.startswith("tip:")} == {
         "reminder:c1:a-1:24h-before",
@@ -136,10 +142,10 @@ def test_with_the_rules_unchanged_it_replays_exactly_what_was_sent(history: Path
     tips = sorted(k for k in sent if k.startswith("tip:c2:"))
     assert tips == ["tip:c2:2027-01-04:0", "tip:c2:2027-01-05:0"]  # then suppressed
     assert {r["rule"]: (r["would_send"], r["sent"], r["both"]) for r in report["rules"]} == {
-        "reminder": (2, 2, 2), "ack": (3, 3, 3), "late-ok": (3, 3, 3), "tip": (13, 13, 13),
+        "reminder": (2, 2, 2), "ack": (3, 3, 3), "late-ok": (3, 3, 3), "tip": (11, 11, 11),
     }  # fmt: skip
     by_day = {d["day"]: (d["would_send"], d["sent"]) for d in report["days"]}
-    assert by_day == {"2027-01-04": (5, 5), "2027-01-05": (8, 8), "2027-01-06": (5, 5),
+    assert by_day == {"2027-01-04": (4, 4), "2027-01-05": (7, 7), "2027-01-06": (5, 5),
                       "2027-01-07": (3, 3)}  # fmt: skip
 
 
@@ -168,7 +174,7 @@ def test_a_rule_removed_shows_what_it_sent_as_dropped(history: Path, tmp_path: P
     rules.write_text(rules.read_text(encoding="utf-8").replace(TIP, ""), encoding="utf-8")
     report = backtest(project)
     tip = next(r for r in report["rules"] if r["rule"] == "tip")
-    assert (tip["where"], tip["would_send"], tip["sent"], tip["dropped"]) == (None, 0, 13, 13)
+    assert (tip["where"], tip["would_send"], tip["sent"], tip["dropped"]) == (None, 0, 11, 11)
 
 
 def test_filters_keep_only_their_rule_customer_and_category(history: Path) -> None:
@@ -184,7 +190,7 @@ def test_the_table_sums_up_per_rule_and_day(history: Path) -> None:
                     cwd=history).stdout  # fmt: skip
     assert "Backtest of 2027-01-04 00:00 to 2027-01-08 00:00 UTC" in out
     assert "No difference: the rules would have sent exactly what was sent" in out
-    assert any(line.split()[:3] == ["2027-01-05", "8", "8"] for line in out.splitlines())
+    assert any(line.split()[:3] == ["2027-01-05", "7", "7"] for line in out.splitlines())
 
 
 @pytest.mark.parametrize(
@@ -214,4 +220,12 @@ def test_a_backtest_from_postgresql_is_the_one_from_sqlite(history: Path, url: s
         "--rule", "tip", cwd=history, env={**os.environ, "TOUCHFLOW_STORE_URL": url},
     )  # fmt: skip
     assert json.loads(found.stdout) == expected
-    assert expected["sent"] == 13 and expected["same"] is True
+    assert expected["sent"] == 11 and expected["same"] is True
+
+
+def test_to_today_ends_the_period_now(history: Path) -> None:
+    today = touchflow(
+        "backtest", "--from", DAYS[0], "--to", "2027-01-08", "--now", "2027-01-08T06:00:00Z",
+        "--format", "json", cwd=history,
+    )  # fmt: skip
+    assert json.loads(today.stdout)["period"]["to"] == "2027-01-08T06:00:00Z"

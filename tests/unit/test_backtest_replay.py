@@ -7,7 +7,14 @@ from datetime import timedelta
 
 from support import customer, event, facts, project, utc
 
-from touchflow.explain.backtest_replay import Period, WouldSend, replay_customer
+from touchflow.explain.backtest_replay import (
+    Customer,
+    Period,
+    SendCheck,
+    WouldSend,
+    replay_customer,
+    replay_page,
+)
 from touchflow.models import KnownSince, SuppressionScope, Window
 from touchflow.plan.planner import Planner
 
@@ -35,12 +42,14 @@ NOVEMBER = Period(
 NOTHING_RECORDED = KnownSince()
 
 
-def replay(tmp_path, f, known=NOTHING_RECORDED, rule="reminder", period=NOVEMBER):
-    config, rules = project(tmp_path, REMINDER)
+def replay(tmp_path, f, known=NOTHING_RECORDED, rule="reminder", period=NOVEMBER,
+           rules_yaml=REMINDER, config_yaml=""):  # fmt: skip
+    config, rules = project(tmp_path, rules_yaml, config_yaml)
     window = Window(start=period.start, end=period.end)
     planner = Planner(rules, window=window, config=config, now=period.start)
-    sends = replay_customer(planner, f, known, period, {"reminder": True, "sale": True})
-    return [_line(s) for s in sends if s.rule_id == rule]
+    caps = {r.id: r.policies.caps for r in rules}
+    sends = replay_customer(planner, f, known, period, caps, SendCheck(rules, config))
+    return [_line(s) for s in sends if rule in (None, s.rule_id)]
 
 
 def _line(s: WouldSend) -> tuple[str, str, str]:
@@ -126,15 +135,21 @@ def test_a_customer_counts_from_when_they_came(tmp_path):
     assert [send for _, send, _ in sales] == ["11-28 12:00", "11-30 08:00", "11-30 09:00"]
 
 
-def test_sends_before_the_period_are_the_outboxs_and_are_not_sent_again(tmp_path):
-    from touchflow.models import Category, SentRecord
-
-    before = SentRecord(
-        key="reminder:c1:a1:24h-before", customer_id="c1", category=Category.TRANSACTIONAL,
-        due_at=utc("2026-10-31T15:00:00Z"),
-    )  # fmt: skip
-    f = facts(customer(), [booked("2026-11-01T15:00:00Z")], sent=[before])
-    assert replay(tmp_path, f) == [("a1:2h-before", "11-01 13:00", "due 11-01 13:00")]
+def test_a_key_sent_before_the_period_is_not_sent_again(tmp_path):
+    # The 24-hour reminder went out on 31 October; the appointment was then moved a day
+    # later, which moves that reminder into November. The daemon never sends a key twice.
+    data = {"appointment_id": "a1", "starts_at": "2026-11-02T15:00:00Z"}
+    moved = event("appointment_rescheduled", "2026-10-31T18:00:00Z", data, id="r")
+    f = facts(customer(), [booked("2026-11-01T15:00:00Z"), moved])
+    config, rules = project(tmp_path, REMINDER)
+    planner = Planner(rules, window=Window(start=NOVEMBER.start, end=NOVEMBER.end),
+                      config=config, now=NOVEMBER.start)  # fmt: skip
+    sent = Customer(f, NOTHING_RECORDED, sent_before=["reminder:c1:a1:24h-before"])
+    sends = replay_page(planner, [sent], NOVEMBER, {}, SendCheck(rules, config))
+    reminders = [_line(s) for s in sends if s.rule_id == "reminder"]
+    assert reminders == [("a1:2h-before", "11-02 13:00", "due 11-02 13:00")]
+    # Without the outbox's word, it would be sent on 1 November.
+    assert replay(tmp_path, f)[0] == ("a1:24h-before", "11-01 15:00", "due 11-01 15:00")
 
 
 def test_as_happened_counts_events_from_their_time_and_customers_throughout(tmp_path):
@@ -147,3 +162,57 @@ def test_as_happened_counts_events_from_their_time_and_customers_throughout(tmp_
     assert [send for _, send, _ in replay(tmp_path, f, known, period=late)] == [
         "11-09 15:00", "11-10 13:00"
     ]  # fmt: skip
+
+
+CAPPED = """
+timezone: UTC
+policies:
+  marketing: {send_window: none, require_consent: false}
+caps:
+  - {category: marketing, max: 1, per: 7 days}
+daemon: {horizon: 2 days}
+"""
+
+
+def offer(rule_id: str, priority: int, extra: str = "") -> str:
+    return f"""
+- id: {rule_id}
+  category: marketing
+  priority: {priority}
+  trigger: {{event: {rule_id}, anchor: event.data.at}}
+  action: {{template: t}}
+{extra}"""
+
+
+def offered(rule_id: str, at: str, recorded: str = "2026-10-20T09:00:00Z"):
+    return event(rule_id, recorded, {"at": at}, id=rule_id)
+
+
+def test_a_cap_weighs_only_what_the_daemon_sees_within_its_horizon(tmp_path):
+    # One per 7 days. The promo of the 17th outranks the one of the 11th, which outranks
+    # the tip of the 5th. Checking the tip before its send, the daemon sees the 11th's
+    # (2 days ahead, and a cap period beyond) but not the 17th's: the tip is held. So is
+    # the 11th's, by the 17th's. Planning the whole month at once would send the tip.
+    rules = offer("tip", 10) + offer("promo-a", 20) + offer("promo-b", 30)
+    events = [offered("tip", "2026-11-05T10:00:00Z"), offered("promo-a", "2026-11-11T10:00:00Z"),
+              offered("promo-b", "2026-11-17T10:00:00Z")]  # fmt: skip
+    sends = replay(tmp_path, facts(customer(), events), rule=None, rules_yaml=rules,
+                   config_yaml=CAPPED)  # fmt: skip
+    assert [(key, send) for key, send, _ in sends] == [("promo-b:0", "11-17 10:00")]
+
+
+def test_a_touchpoint_that_went_unsent_long_before_does_not_fill_a_later_cap(tmp_path):
+    # The promo's event came in three hours late, after the promo had expired: late.
+    # The daemon's check before the tip's send plans from a day before the tip: the
+    # unsent promo two days earlier is not there to fill the cap.
+    rules = offer("promo", 20, "  expires_after: 2 hours") + offer("tip", 10)
+    events = [offered("promo", "2026-11-04T11:00:00Z", recorded="2026-11-04T14:00:00Z"),
+              offered("tip", "2026-11-06T10:00:00Z")]  # fmt: skip
+    known = KnownSince(events={"promo": utc("2026-11-04T14:00:00Z")})
+    hourly = Period(start=NOVEMBER.start, end=NOVEMBER.end, catch_up=timedelta(hours=1))
+    sends = replay(tmp_path, facts(customer(), events), known, rule=None, period=hourly,
+                   rules_yaml=rules, config_yaml=CAPPED)  # fmt: skip
+    assert sends == [
+        ("promo:0", "11-04 14:00 (late)", "due 11-04 11:00"),
+        ("tip:0", "11-06 10:00", "due 11-06 10:00"),
+    ]

@@ -19,6 +19,7 @@ from touchflow.explain.backtest_tally import Difference, KeyDifference, Tally
 from touchflow.plan.moment import Moment
 from touchflow.project import Project
 from touchflow.store import Store
+from touchflow.timecalc import zone
 
 MAX_DAYS = 732  # two years
 CATEGORIES = ("marketing", "transactional")
@@ -84,11 +85,14 @@ def backtest_request(
 ) -> BacktestRequest:
     """The request, checked: a past period of at most MAX_DAYS, a rule of the project."""
     until = now.instant if end is None else period_end(end)
+    if end is not None and end.day is not None and end.instant <= now.instant < until:
+        until = now.instant  # --to today: until now
+    tz = project.config.timezone
     if until <= start.instant:
-        raise BacktestError("to", f"the period must end after it starts ({_t(start.instant)})")
+        raise BacktestError("to", f"the period must end after it starts ({_t(start.instant, tz)})")
     if until > now.instant:
         raise BacktestError(
-            "to", f"the period must end by now ({_t(now.instant)}): what is to come is "
+            "to", f"the period must end by now ({_t(now.instant, tz)}): what is to come is "
             "`touchflow forecast`'s and `touchflow preview`'s",
         )  # fmt: skip
     if until - start.instant > timedelta(days=MAX_DAYS):
@@ -107,8 +111,8 @@ def backtest_request(
     return BacktestRequest(period=period, customer=customer, rule=rule, category=category)
 
 
-def _t(instant: datetime) -> str:
-    return instant.isoformat().replace("+00:00", "Z")
+def _t(instant: datetime, tz: str) -> str:
+    return f"{instant.astimezone(zone(tz)):%Y-%m-%d %H:%M} {tz}"
 
 
 async def run_backtest(

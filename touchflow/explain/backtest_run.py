@@ -13,14 +13,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from touchflow.explain.backtest_replay import Period, WouldSend, replay_page
+from touchflow.explain.backtest_replay import Customer, Period, SendCheck, WouldSend, replay_page
 from touchflow.explain.backtest_tally import Tally, tally
-from touchflow.models import CustomerFacts, KnownSince, Window
+from touchflow.models import CustomerFacts, KnownSince, OutboxRow, Window
 from touchflow.plan.candidates import sends_counted_from
 from touchflow.plan.id_ranges import in_processes
 from touchflow.plan.planner import Planner
@@ -28,6 +28,7 @@ from touchflow.project import Project, load_project_checked
 from touchflow.store import EVERYONE, PAGE_SIZE, IdRange, Store, open_store
 
 _NOTHING = KnownSince()
+_EVER = datetime(1, 1, 1, tzinfo=UTC)  # every send of theirs
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,6 +50,7 @@ class Replayer:
     request: BacktestRequest
     planner: Planner
     counts_for_caps: Mapping[str, bool]
+    check: SendCheck
 
     @classmethod
     def of(cls, project: Project, request: BacktestRequest) -> Replayer:
@@ -56,7 +58,7 @@ class Replayer:
         window = Window(start=period.start, end=period.end)
         planner = Planner(project.rules, window=window, config=project.config, now=period.start)
         caps = {rule.id: rule.policies.caps for rule in project.rules}
-        return cls(project, request, planner, caps)
+        return cls(project, request, planner, caps, SendCheck(project.rules, project.config))
 
     @property
     def sent_since(self) -> datetime:
@@ -112,25 +114,45 @@ async def backtest_page(replayer: Replayer, store: Store, page: list[CustomerFac
     ids = [f.customer.id for f in page]
     period = replayer.request.period
     known = {} if period.as_happened else await store.known_since(ids)
-    sent = await store.sent_of_customers(ids, due_from=period.start, due_to=period.end)
+    # Every send of theirs: those before the period are sent once, whatever they were.
+    sent = await store.sent_of_customers(ids, due_from=_EVER, due_to=period.end)
+    before: dict[str, list[str]] = {}
+    for row in sent:
+        if row.due_at < period.start:
+            before.setdefault(row.customer_id, []).append(row.key)
     # The planner is pure: in a worker thread it leaves a daemon's event loop free.
-    would = await asyncio.to_thread(_replay_page, replayer, page, known)
+    would = await asyncio.to_thread(_replay_page, replayer, page, known, before)
     wanted = replayer.request.wants
-    rows = [r for r in sent if wanted(r.rule_id, r.category.value)]
+    came = {f.customer.id: f.customer.created_at for f in page}
+    rows = [r for r in sent if r.due_at >= period.start and wanted(r.rule_id, r.category.value)
+            and (period.as_happened or not _before(r, came.get(r.customer_id)))]  # fmt: skip
     found = tally(len(page), would, rows, ZoneInfo(replayer.project.config.timezone))
     if not period.as_happened:
-        found.arrived = sum(1 for f in page if _came_after(f, period.start))
+        found.arrived = sum(1 for f in page if _came_in(f, period))
     return found
 
 
-def _came_after(facts: CustomerFacts, start: datetime) -> bool:
-    return facts.customer.created_at is not None and facts.customer.created_at > start
+def _before(row: OutboxRow, came: datetime | None) -> bool:
+    """A send made before the customer came: to an erased customer who came back."""
+    return came is not None and (row.sent_at or row.due_at) < came
+
+
+def _came_in(facts: CustomerFacts, period: Period) -> bool:
+    came = facts.customer.created_at
+    return came is not None and came > period.start
 
 
 def _replay_page(
-    replayer: Replayer, page: Sequence[CustomerFacts], known: Mapping[str, KnownSince]
+    replayer: Replayer,
+    page: Sequence[CustomerFacts],
+    known: Mapping[str, KnownSince],
+    before: Mapping[str, list[str]],
 ) -> list[WouldSend]:
     period, wanted = replayer.request.period, replayer.request.wants
-    pairs = [(facts, known.get(facts.customer.id, _NOTHING)) for facts in page]
-    sends = replay_page(replayer.planner, pairs, period, replayer.counts_for_caps)
+    customers = [
+        Customer(f, known.get(f.customer.id, _NOTHING), before.get(f.customer.id, ())) for f in page
+    ]
+    sends = replay_page(
+        replayer.planner, customers, period, replayer.counts_for_caps, replayer.check
+    )
     return [s for s in sends if wanted(s.rule_id, s.category.value)]

@@ -36,8 +36,9 @@ def report_lines(report: BacktestReport, *, details: bool) -> Iterator[str]:
     elif report.arrived:
         yield (
             f"{counted(report.arrived, 'customer')} came into the store after the period "
-            "began: nothing due before they came is replayed (--as-happened counts "
-            "events from when they happened)."
+            f"began ({_t(period.start, tz)}): the replay has them only from then on "
+            "(--as-happened counts events from when they happened, and customers as "
+            "always there)."
         )
     for block in (_rules(report.rules), _days(report), _differences(report, tz, details=details)):
         lines = list(block)
