@@ -1,0 +1,46 @@
+"""What the console reaches through ``request.app.state.api``: the daemon's engine, the
+API token and the re-planner, described here so that the console needs nothing from
+``touchflow.http`` (which mounts it): its ``Api`` has all of these."""
+
+from __future__ import annotations
+
+from typing import Protocol, cast
+
+from starlette.requests import Request
+
+from touchflow.clock import Clock
+from touchflow.config.http import HttpSecrets
+from touchflow.project import Project
+from touchflow.store import Store
+
+
+class Engine(Protocol):
+    @property
+    def project(self) -> Project: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+
+class Replanning(Protocol):
+    def request(self) -> None:
+        """Re-plan the customers that changed and wake the dispatch loop, soon."""
+        ...
+
+
+class Backing(Protocol):
+    @property
+    def engine(self) -> Engine: ...
+
+    @property
+    def secrets(self) -> HttpSecrets: ...
+
+    @property
+    def replanner(self) -> Replanning: ...
+
+
+def backing_of(request: Request) -> Backing:
+    return cast(Backing, request.app.state.api)
