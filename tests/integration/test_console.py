@@ -155,6 +155,8 @@ async def test_the_pages_show_the_forecast_the_outbox_and_the_why(api: Setup) ->
         ("/console/day/2026-11-01", 404),
         ("/console/?weeks=0", 400),
         ("/console/outbox?state=lost", 400),
+        ("/console/nowhere", 404),
+        ("/console/outbox/retry", 404),  # only POSTed to
     ],
 )
 async def test_a_bad_address_is_a_page_that_says_so(api: Setup, path: str, status: int) -> None:

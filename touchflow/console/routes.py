@@ -9,7 +9,7 @@ from starlette.routing import Route
 from touchflow.console import calendar_pages, customer, login, outbox
 from touchflow.console.render import redirect, stylesheet
 from touchflow.console.session import Sessions
-from touchflow.console.visit import guarded
+from touchflow.console.visit import Visit, guarded
 
 POST = ["POST"]
 
@@ -33,8 +33,15 @@ def console_routes() -> list[Route]:
         Route("/console/outbox/retry", guarded(sessions, outbox.retry, changes=True), methods=POST),
         Route("/console/customers", guarded(sessions, customer.search), methods=["GET"]),
         Route("/console/customers/{customer_id:path}", guarded(sessions, customer.customer_page)),
+        Route("/console/{rest:path}", guarded(sessions, _not_found), methods=["GET"]),
     ]
 
 
 async def _home(request: Request) -> Response:
     return redirect("/console/")
+
+
+async def _not_found(visit: Visit) -> Response:
+    """Any other console address: a page (with the console's headers), not the API's JSON."""
+    message = f"There is no console page at {visit.request.url.path}."
+    return visit.show("problem.html", 404, title="Not found", message=message)
