@@ -14,7 +14,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 TEST = (
     "tests/acceptance/test_console_browser.py"
-    "::test_log_in_see_the_month_a_day_a_why_and_retry_a_failed_send"
+    "::test_log_in_see_the_month_a_day_a_why_retry_a_failed_send_and_a_diff"
 )
 
 

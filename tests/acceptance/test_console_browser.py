@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,12 +46,27 @@ async def _prepare(root: Path) -> None:
         await make_failed(store, NOW)
 
 
+def _commit_another_reminder(root: Path) -> None:
+    """HEAD sends the reminder 48 hours before; the working tree (which runs) 24 hours."""
+    rules = root / "rules" / "rules.yaml"
+    running = rules.read_text(encoding="utf-8")
+    rules.write_text(running.replace("24 hours before", "48 hours before"), encoding="utf-8")
+    (root / ".gitignore").write_text(".touchflow/\n")
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "48 hours"]):
+        subprocess.run(
+            ["git", "-c", "user.name=Ops", "-c", "user.email=ops@example.com", *args],
+            cwd=root, check=True, capture_output=True,
+        )  # fmt: skip
+    rules.write_text(running, encoding="utf-8")
+
+
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DaemonProcess, str]]:
     require_browser()
     root = write_http_project(
         tmp_path_factory.mktemp("console"), customers=CUSTOMERS, events=console_events()
     )
+    _commit_another_reminder(root)
     asyncio.run(_prepare(root))
     process = DaemonProcess(root, "--now", NOW.isoformat(), env=ENV).start()
     try:
@@ -68,7 +84,7 @@ def shots(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_log_in_see_the_month_a_day_a_why_and_retry_a_failed_send(
+def test_log_in_see_the_month_a_day_a_why_retry_a_failed_send_and_a_diff(
     console: tuple[DaemonProcess, str], shots: Path
 ) -> None:
     process, url = console
@@ -96,8 +112,20 @@ def test_log_in_see_the_month_a_day_a_why_and_retry_a_failed_send(
         _held_why(page, shots)
         _escaped(page)
         _retry(page, shots, process)
+        _diff(page, shots)
         assert problems == []
         _on_a_phone(browser, context.cookies(), url, shots)
+
+
+def _diff(page: Any, shots: Path) -> None:
+    page.get_by_role("link", name="Rules").click()
+    assert page.get_by_text("Comparing the running version with HEAD").is_visible()
+    row = page.locator("tr", has=page.get_by_role("cell", name="reminder", exact=True))
+    assert row.inner_text().split("\t")[-1].startswith("3 added, 3 no longer sent")
+    assert (
+        "reminder:c1:a-1:48h-before · c1 · no longer sent" in page.locator("pre").first.inner_text()
+    )
+    page.screenshot(path=shots / "rules.png", full_page=True)
 
 
 def _on_a_phone(browser: Any, cookies: list[Any], url: str, shots: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import logging
+import subprocess
 from collections.abc import AsyncIterator
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -44,6 +45,7 @@ PAGES = [
     "/console/customers/c1",
     "/console/customers/c2",
     "/console/customers/c3",
+    "/console/rules",
 ]
 
 
@@ -232,3 +234,33 @@ async def test_logout_ends_the_session(api: Setup) -> None:
 async def test_the_json_api_does_not_take_the_console_cookie(api: Setup) -> None:
     cookie = await session(api.client)
     assert (await api.client.get("/v1/customers/c1/why", headers=cookie)).status_code == 401
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=Ops", "-c", "user.email=ops@example.com", *args],
+        cwd=root, check=True, capture_output=True,
+    )  # fmt: skip
+
+
+async def test_the_rules_page_shows_the_diff_against_head(api: Setup) -> None:
+    cookie = await session(api.client)
+    page = (await api.client.get("/console/rules", headers=cookie)).text
+    assert "No diff against HEAD:" in page and "git" in page  # no repository: said, not failed
+    assert "<td>reminder</td><td>transactional</td><td>rules/rules.yaml:1</td>" in page
+    # HEAD sends the reminder 48 hours before; the daemon runs the files as they were.
+    rules = api.root / "rules" / "rules.yaml"
+    running = rules.read_text(encoding="utf-8")
+    rules.write_text(running.replace("24 hours before", "48 hours before"), encoding="utf-8")
+    (api.root / ".gitignore").write_text(".touchflow/\n")
+    git(api.root, "init", "-q")
+    git(api.root, "add", "-A")
+    git(api.root, "commit", "-qm", "48 hours")
+    rules.write_text(running, encoding="utf-8")
+    page = (await api.client.get("/console/rules", headers=cookie)).text
+    assert "Comparing the running version with HEAD" in page
+    assert "reminder:c1:a-1:24h-before · c1 · added" in page
+    assert "reminder:c1:a-1:48h-before · c1 · no longer sent" in page
+    assert "reminder:c3:%3Cimg%20src" in page and "<img" not in page  # Eve's key, quoted
+    unknown = await api.client.get("/console/rules?base=nosuchrev", headers=cookie)
+    assert unknown.status_code == 200 and "No diff against nosuchrev:" in unknown.text
