@@ -113,6 +113,7 @@ def test_log_in_see_the_month_a_day_a_why_retry_a_failed_send_and_a_diff(
         _escaped(page)
         _retry(page, shots, process)
         _diff(page, shots)
+        _health(page, shots)
         assert problems == []
         _on_a_phone(browser, context.cookies(), url, shots)
 
@@ -126,6 +127,14 @@ def _diff(page: Any, shots: Path) -> None:
         "reminder:c1:a-1:48h-before · c1 · no longer sent" in page.locator("pre").first.inner_text()
     )
     page.screenshot(path=shots / "rules.png", full_page=True)
+
+
+def _health(page: Any, shots: Path) -> None:
+    page.get_by_role("link", name="Health").click()
+    assert page.get_by_role("status").inner_text() == "The daemon is ok."
+    timers = page.locator("#timers-h + ul").inner_text()
+    assert all(f"{name}: next 2026-" in timers for name in ("plan", "watch", "reclaim"))
+    page.screenshot(path=shots / "health.png")
 
 
 def _on_a_phone(browser: Any, cookies: list[Any], url: str, shots: Path) -> None:

@@ -46,6 +46,7 @@ PAGES = [
     "/console/customers/c2",
     "/console/customers/c3",
     "/console/rules",
+    "/console/health",
 ]
 
 
@@ -264,3 +265,13 @@ async def test_the_rules_page_shows_the_diff_against_head(api: Setup) -> None:
     assert "reminder:c3:%3Cimg%20src" in page and "<img" not in page  # Eve's key, quoted
     unknown = await api.client.get("/console/rules?base=nosuchrev", headers=cookie)
     assert unknown.status_code == 200 and "No diff against nosuchrev:" in unknown.text
+
+
+async def test_the_health_page_says_what_healthz_says(api: Setup) -> None:
+    page = (await api.client.get("/console/health", headers=await session(api.client))).text
+    # In-process the scheduler's timers are not started: /healthz answers 503 then too.
+    assert (await api.client.get("/healthz")).json()["status"] == "unavailable"
+    assert "The daemon is <strong>unavailable</strong>" in page
+    assert api.daemon.standing.instance in page and "(planner)" in page
+    assert f"{api.store.path}: answers" in page
+    assert "<dt>Next due</dt><dd>2026-11-23 09:00</dd>" in page  # late-ok, 2 hours after

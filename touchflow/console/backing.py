@@ -1,9 +1,11 @@
-"""What the console reaches through ``request.app.state.api``: the daemon's engine, the
-API token and the re-planner, described here so that the console needs nothing from
-``touchflow.http`` (which mounts it): its ``Api`` has all of these."""
+"""What the console reaches through ``request.app.state.api``: the daemon's engine (its
+project, store, clock, timers and standing), the API token and the re-planner,
+described here so that the console needs nothing from ``touchflow.http`` (which mounts
+it): its ``Api`` has all of these."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol, cast
 
 from starlette.requests import Request
@@ -11,6 +13,7 @@ from starlette.requests import Request
 from touchflow.clock import Clock
 from touchflow.config.http import HttpSecrets
 from touchflow.project import Project
+from touchflow.send.instance import Standing
 from touchflow.store import Store
 
 
@@ -23,6 +26,15 @@ class Engine(Protocol):
 
     @property
     def clock(self) -> Clock: ...
+
+    def timers(self) -> dict[str, datetime | None] | None:
+        """Timer name → next run, or None when the scheduler is not running."""
+        ...
+
+    @property
+    def standing(self) -> Standing:
+        """This daemon among the daemons of its store: instance id, role, the store reached."""
+        ...
 
 
 class Replanning(Protocol):

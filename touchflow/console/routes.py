@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from touchflow.console import calendar_pages, customer, login, outbox, rules
+from touchflow.console import calendar_pages, customer, health, login, outbox, rules
 from touchflow.console.render import redirect, stylesheet
 from touchflow.console.session import Sessions
 from touchflow.console.visit import Visit, guarded
@@ -34,6 +34,7 @@ def console_routes() -> list[Route]:
         Route("/console/customers", guarded(sessions, customer.search), methods=["GET"]),
         Route("/console/customers/{customer_id:path}", guarded(sessions, customer.customer_page)),
         Route("/console/rules", guarded(sessions, rules.rules_page), methods=["GET"]),
+        Route("/console/health", guarded(sessions, health.health_page), methods=["GET"]),
         Route("/console/{rest:path}", guarded(sessions, _not_found), methods=["GET"]),
     ]
 
