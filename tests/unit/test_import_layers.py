@@ -31,6 +31,7 @@ WINGS = (
     "data",
     "send",
     "explain",  # questions about the plan that need the store and the outbox's logic
+    "console",  # the web console's pages; touchflow.http serves them
     "http",
     "cli",
 )

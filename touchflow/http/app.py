@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from touchflow.console.routes import console_routes
 from touchflow.errors import StoreError
 from touchflow.http import (
     backtest,
@@ -58,6 +59,7 @@ def create_app(api: Api) -> Starlette:
         Route("/healthz", ops.healthz, methods=["GET"]),
         Route("/metrics", ops.metrics, methods=["GET"]),
         Route("/openapi.json", _openapi, methods=["GET"]),
+        *console_routes(),  # the web console (docs/console.md)
     ]
     app = Starlette(
         routes=routes,

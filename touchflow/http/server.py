@@ -100,6 +100,7 @@ class HttpService:
             await asyncio.sleep(0.01)
         self._task.add_done_callback(lambda task: self._ended(task, stop_daemon))
         logs.log.info("HTTP interface at %s (docs/api.md)", self.url)
+        logs.log.info("web console at %s/console/ (docs/console.md)", self.url)
 
     def _ended(self, task: asyncio.Task[None], stop_daemon: Callable[[], None]) -> None:
         if self._server is not None and self._server.should_exit:

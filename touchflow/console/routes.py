@@ -1,0 +1,49 @@
+"""The console's routes, for ``touchflow.http.app`` to serve next to the JSON API."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from touchflow.console import calendar_pages, customer, health, login, outbox, rules
+from touchflow.console.render import redirect, stylesheet
+from touchflow.console.session import Sessions
+from touchflow.console.visit import Visit, guarded
+
+POST = ["POST"]
+
+
+def console_routes() -> list[Route]:
+    """Every ``/console/…`` route, sharing one set of sessions (made here, per app)."""
+    sessions = Sessions()
+
+    async def check_login(request: Request) -> Response:
+        return await login.check_login(sessions, request)
+
+    return [
+        Route("/console", _home, methods=["GET"]),
+        Route("/console/login", login.login_form, methods=["GET"]),
+        Route("/console/login", check_login, methods=["POST"]),
+        Route("/console/logout", guarded(sessions, login.logout, changes=True), methods=["POST"]),
+        Route("/console/console.css", stylesheet, methods=["GET"]),
+        Route("/console/", guarded(sessions, calendar_pages.calendar_page), methods=["GET"]),
+        Route("/console/day/{day}", guarded(sessions, calendar_pages.day_page), methods=["GET"]),
+        Route("/console/outbox", guarded(sessions, outbox.outbox_page), methods=["GET"]),
+        Route("/console/outbox/retry", guarded(sessions, outbox.retry, changes=True), methods=POST),
+        Route("/console/customers", guarded(sessions, customer.search), methods=["GET"]),
+        Route("/console/customers/{customer_id:path}", guarded(sessions, customer.customer_page)),
+        Route("/console/rules", guarded(sessions, rules.rules_page), methods=["GET"]),
+        Route("/console/health", guarded(sessions, health.health_page), methods=["GET"]),
+        Route("/console/{rest:path}", guarded(sessions, _not_found), methods=["GET"]),
+    ]
+
+
+async def _home(request: Request) -> Response:
+    return redirect("/console/")
+
+
+async def _not_found(visit: Visit) -> Response:
+    """Any other console address: a page (with the console's headers), not the API's JSON."""
+    message = f"There is no console page at {visit.request.url.path}."
+    return visit.show("problem.html", 404, title="Not found", message=message)
