@@ -1,0 +1,7 @@
+-- Schema version 5: the console's outbox pages (keyset by due time and key), with no
+-- filter or a rule's, read by index at a million rows. Run by migrate.py after version 4,
+-- in the same transaction (building them on a large outbox takes seconds, once).
+CREATE INDEX outbox_due ON outbox (due_at, key);
+CREATE INDEX outbox_rule_due ON outbox (rule_id, due_at, key);
+
+UPDATE meta SET value = '5' WHERE key = 'schema_version';
