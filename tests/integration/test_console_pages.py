@@ -3,18 +3,21 @@ kept forecast (counted off the request path), and the health page's figures."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from console_support import CUSTOMERS, console_events, make_failed
-from http_support import NOW, TOKEN, Setup, http_api
+from console_support import CUSTOMERS, console_events, counted_page, make_failed
+from http_support import AUTH, NOW, TOKEN, Setup, booking, http_api
 from store_support import outbox_row
 
+from touchflow.console import kept
 from touchflow.console.outbox import SHOWN
 from touchflow.console.session import COOKIE
 from touchflow.models import OutboxState
@@ -109,3 +112,84 @@ async def test_a_bad_page_position_is_a_400_page_naming_it(api: Setup, query: st
     answer = await api.client.get(f"/console/outbox?{query}", headers=await session(api.client))
     assert answer.status_code == 400
     assert "after_" in answer.text and "<h1>Outbox</h1>" in answer.text
+
+
+# --- the calendar and the day, counted off the request path ---------------------------
+
+AGAIN = "counting again"
+
+
+async def settled_page(api: Setup, path: str, cookie: dict[str, str]) -> str:
+    """The page once no count of it is under way (neither a first nor a fresh one)."""
+    deadline = time.monotonic() + 30
+    while AGAIN in (text := await counted_page(api.client, path, cookie)):
+        assert time.monotonic() < deadline, f"{path} still counting again"
+        await asyncio.sleep(0.05)
+    return text
+
+
+def planned_on(page: str, day: str) -> int:
+    found = re.search(rf'href="/console/day/{day}">\s*<span class="date">[^<]*</span>\s*'
+                      r'<span class="sends">(\d+) send', page)  # fmt: skip
+    assert found, page
+    return int(found[1])
+
+
+@pytest.mark.parametrize("path", ["/console/", "/console/?weeks=2", "/console/day/2026-11-24"])
+async def test_the_first_view_says_counting_and_reloads_itself_then_shows_when(
+    api: Setup, path: str
+) -> None:
+    cookie = await session(api.client)
+    first = await api.client.get(path, headers=cookie)
+    assert first.status_code == 200
+    assert '<meta http-equiv="refresh" content="2">' in first.text and "Counting…" in first.text
+    page = await counted_page(api.client, path, cookie)
+    assert "Counted at 2026-11-23 08:0" in page and "<script" not in page
+    again = (await api.client.get(path, headers=cookie)).text
+    assert "Counted at" in again and AGAIN not in again  # kept: not counted again
+
+
+async def test_an_event_the_daemon_planned_makes_the_next_count_fresh(api: Setup) -> None:
+    cookie = await session(api.client)
+    before = planned_on(await settled_page(api, "/console/", cookie), "2026-11-25")
+    day = await settled_page(api, "/console/day/2026-11-25", cookie)
+    assert 'href="/console/customers/c2"' not in day
+    # Ben books again: his reminder is due on the 25th, planned by the daemon at once.
+    ben = booking("b9", customer="c2", appointment="a-9", starts="2026-11-26T12:00:00Z")
+    assert (await api.client.post("/v1/events", json=ben, headers=AUTH)).status_code < 300
+    await api.settle()
+    stale = (await api.client.get("/console/", headers=cookie)).text
+    assert AGAIN in stale and planned_on(stale, "2026-11-25") == before  # the old counts
+    assert planned_on(await settled_page(api, "/console/", cookie), "2026-11-25") == before + 1
+    day = await settled_page(api, "/console/day/2026-11-25", cookie)
+    assert 'href="/console/customers/c2"' in day
+
+
+async def test_a_full_plan_or_age_makes_the_counts_stale(
+    api: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cookie = await session(api.client)
+    await settled_page(api, "/console/", cookie)
+    await api.daemon.plan_ahead()
+    assert api.daemon.last_plan is not None
+    assert AGAIN in (await api.client.get("/console/", headers=cookie)).text
+    await settled_page(api, "/console/", cookie)
+    monkeypatch.setattr(kept, "MAX_AGE", timedelta(0))
+    assert AGAIN in (await api.client.get("/console/", headers=cookie)).text
+
+
+async def test_a_count_that_fails_says_why_and_is_tried_again(
+    api: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cookie = await session(api.client)
+
+    async def broken(*args: object, **kw: object) -> object:
+        raise RuntimeError("the planner broke")
+
+    monkeypatch.setattr("touchflow.console.calendar_pages.month", broken)
+    page = await counted_page(api.client, "/console/", cookie)
+    assert "Counting failed: RuntimeError(&#39;the planner broke&#39;)" in page
+    assert (await api.client.get("/console/", headers=cookie)).status_code == 503  # kept a while
+    monkeypatch.undo()
+    monkeypatch.setattr(kept, "RETRY_FAILED", timedelta(0))
+    assert "Counted at" in await counted_page(api.client, "/console/", cookie)

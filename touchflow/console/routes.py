@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from touchflow.console import calendar_pages, customer, health, login, outbox, rules
+from touchflow.console.kept import Kept
 from touchflow.console.render import redirect, stylesheet
 from touchflow.console.session import Sessions
 from touchflow.console.visit import Visit, guarded
@@ -15,8 +18,10 @@ POST = ["POST"]
 
 
 def console_routes() -> list[Route]:
-    """Every ``/console/…`` route, sharing one set of sessions (made here, per app)."""
+    """Every ``/console/…`` route, sharing one set of sessions and the calendar's kept
+    counts (made here, per app)."""
     sessions = Sessions()
+    kept = Kept()
 
     async def check_login(request: Request) -> Response:
         return await login.check_login(sessions, request)
@@ -27,8 +32,16 @@ def console_routes() -> list[Route]:
         Route("/console/login", check_login, methods=["POST"]),
         Route("/console/logout", guarded(sessions, login.logout, changes=True), methods=["POST"]),
         Route("/console/console.css", stylesheet, methods=["GET"]),
-        Route("/console/", guarded(sessions, calendar_pages.calendar_page), methods=["GET"]),
-        Route("/console/day/{day}", guarded(sessions, calendar_pages.day_page), methods=["GET"]),
+        Route(
+            "/console/",
+            guarded(sessions, partial(calendar_pages.calendar_page, kept)),
+            methods=["GET"],
+        ),
+        Route(
+            "/console/day/{day}",
+            guarded(sessions, partial(calendar_pages.day_page, kept)),
+            methods=["GET"],
+        ),
         Route("/console/outbox", guarded(sessions, outbox.outbox_page), methods=["GET"]),
         Route("/console/outbox/retry", guarded(sessions, outbox.retry, changes=True), methods=POST),
         Route("/console/customers", guarded(sessions, customer.search), methods=["GET"]),
