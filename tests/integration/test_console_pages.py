@@ -21,6 +21,7 @@ from touchflow.console import kept
 from touchflow.console.outbox import SHOWN
 from touchflow.console.session import COOKIE
 from touchflow.models import OutboxState
+from touchflow.store import DaemonSession
 
 BULK = 2 * SHOWN + 30  # rows added to the outbox: three pages and a bit
 
@@ -193,3 +194,47 @@ async def test_a_count_that_fails_says_why_and_is_tried_again(
     monkeypatch.undo()
     monkeypatch.setattr(kept, "RETRY_FAILED", timedelta(0))
     assert "Counted at" in await counted_page(api.client, "/console/", cookie)
+
+
+# --- health ---------------------------------------------------------------------------
+
+
+async def test_health_shows_the_last_full_plan_the_lag_and_the_recent_failures(
+    api: Setup,
+) -> None:
+    late = outbox_row("late:c1", due=NOW - timedelta(minutes=90), rule_id="reminder")
+    await api.store.write_plan([late], [], now=NOW)
+    page = (await api.client.get("/console/health", headers=await session(api.client))).text
+    run = api.daemon.last_plan
+    assert run is not None  # the start-up's full plan, kept in the daemon's memory
+    assert (
+        f"<dt>Last full plan</dt><dd>2026-11-23 08:00: {run.run.customers} customers, "
+        f"{run.run.touchpoints} touchpoints ("
+    ) in page
+    assert "<dt>Ready to send now</dt><dd>1</dd>" in page
+    assert "the oldest ready row has waited 1:30:0" in page
+    assert (
+        '<dt>Failed in the last 24 hours</dt><dd>1 — <a href="/console/outbox?state=failed">'
+        in page
+    )
+    assert "Daemons on this store" not in page  # SQLite: one daemon, itself
+
+
+async def test_health_lists_the_daemons_sharing_the_store(
+    api: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = [
+        DaemonSession(name="touchflow run pid 7", address="10.0.0.7", since=NOW, leads=True),
+        DaemonSession(name="touchflow run pid 9", address="", since=NOW, leads=False),
+    ]
+
+    async def sessions() -> list[DaemonSession]:
+        return seen
+
+    monkeypatch.setattr(api.store, "daemon_sessions", sessions)
+    page = (await api.client.get("/console/health", headers=await session(api.client))).text
+    assert (
+        "<td>touchflow run pid 7</td><td>10.0.0.7</td><td>2026-11-23 08:00</td><td>planner</td>"
+        in page
+    )
+    assert "<td>touchflow run pid 9</td><td>this machine (socket)</td>" in page

@@ -446,6 +446,10 @@ GROUP BY reason
 SELECT 'retry', COUNT(*), COUNT(DISTINCT customer_id) FROM outbox
 WHERE state = 'retry' AND attempts >= ? HAVING COUNT(*) > 0
 
+-- name: failed_count
+-- On the (state, due_at) index, as the trouble statements.
+SELECT COUNT(*) FROM outbox WHERE state = 'failed' AND due_at >= ?
+
 -- --- history: every row as it is (`touchflow store copy`, history.py) -----------------
 -- Pages by primary key; rows written with every column as given (plain INSERT: the
 -- copy writes into a store it has emptied, so a key already there is a mistake).
