@@ -118,6 +118,16 @@ def wait_ready(client: httpx.Client, timeout: float = 1800) -> float:
     raise SystemExit(f"the daemon was not ready within {timeout} s")
 
 
+def wait_planned(client: httpx.Client, timeout: float = 1800) -> float:
+    """Wait for the daemon's first full plan (the health page names it once it ended)."""
+    started = time.perf_counter()
+    while "<dt>Last full plan</dt><dd>none" in client.get("/console/health").text:
+        if time.perf_counter() - started > timeout:
+            raise SystemExit(f"no full plan within {timeout} s")
+        time.sleep(0.2)
+    return time.perf_counter() - started
+
+
 def counted(client: httpx.Client, path: str, timeout: float = 1800) -> float:
     """Wait out a page's first count; the seconds the page says it took."""
     deadline = time.monotonic() + timeout
@@ -168,13 +178,14 @@ def run(project: Path, args: argparse.Namespace) -> None:
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600) as client:
             print(f"console.start_seconds {wait_ready(client):.2f}")
+            login = client.post("/console/login", data={"token": TOKEN})
+            client.cookies.set("touchflow_console", login.cookies["touchflow_console"])
+            print(f"console.first_plan_seconds {wait_planned(client):.2f}")
             rows = bulk_rows(project, args.rows, args.customers)
             started = time.perf_counter()
             counts_s = asyncio.run(fill_outbox(project, rows))
             print(f"console.fill_seconds {time.perf_counter() - started:.2f}")
             print(f"console.outbox_counts_ms {counts_s * 1000:.1f}")
-            login = client.post("/console/login", data={"token": TOKEN})
-            client.cookies.set("touchflow_console", login.cookies["touchflow_console"])
             for name, path in pages(args.customers).items():
                 if name in ("calendar", "day"):
                     print(f"console.{name}_count_seconds {counted(client, path):.2f}")

@@ -18,7 +18,7 @@ from http_support import AUTH, NOW, TOKEN, Setup, booking, http_api
 from store_support import outbox_row
 
 from touchflow.console import kept
-from touchflow.console.outbox import SHOWN
+from touchflow.console.outbox import FAILURES, SHOWN, newest_failures
 from touchflow.console.session import COOKIE
 from touchflow.models import OutboxState
 from touchflow.store import DaemonSession
@@ -238,3 +238,18 @@ async def test_health_lists_the_daemons_sharing_the_store(
         in page
     )
     assert "<td>touchflow run pid 9</td><td>this machine (socket)</td>" in page
+
+
+async def test_the_failures_are_the_newest_failed_and_retrying_rows(api: Setup) -> None:
+    rows = [
+        outbox_row(f"f:{i:02d}", OutboxState.FAILED if i % 2 else OutboxState.RETRY,
+                   due=NOW - timedelta(hours=i // 3))
+        for i in range(40)
+    ]  # fmt: skip
+    await api.store.write_plan(rows, [], now=NOW)
+    everything = await api.store.list_outbox(
+        states=(OutboxState.FAILED, OutboxState.RETRY), newest_first=True
+    )
+    found = await newest_failures(api.store)
+    assert [r.key for r in found] == [r.key for r in everything[: len(found)]]
+    assert len(found) == FAILURES

@@ -17,8 +17,8 @@ from starlette.responses import Response
 from touchflow import logs
 from touchflow.console.render import redirect
 from touchflow.console.visit import Visit
-from touchflow.models import OutboxState
-from touchflow.store import REQUEUEABLE
+from touchflow.models import OutboxRow, OutboxState
+from touchflow.store import REQUEUEABLE, Store
 
 SHOWN = 100
 FAILURES = 20
@@ -51,9 +51,7 @@ async def outbox_page(visit: Visit) -> Response:
     )  # fmt: skip
     filters = {"state": state, "rule": rule, "customer": customer}
     last = rows[SHOWN - 1] if len(rows) > SHOWN else None
-    failures = await store.list_outbox(
-        states=(OutboxState.FAILED, OutboxState.RETRY), newest_first=True, limit=FAILURES
-    )
+    failures = await newest_failures(store)
     return visit.show(
         "outbox.html", title="Outbox", counts=await store.outbox_counts(), states=states,
         rules=rules, state=state, rule=rule, customer=customer, rows=rows[:SHOWN],
@@ -62,6 +60,19 @@ async def outbox_page(visit: Visit) -> Response:
         due=await store.list_outbox(states=(OutboxState.PENDING,), limit=DUE_NEXT),
         requeueable={s.value for s in REQUEUEABLE}, retried=query.get("retried"),
     )  # fmt: skip
+
+
+async def newest_failures(store: Store) -> list[OutboxRow]:
+    """The newest ``FAILURES`` failed and retrying rows: a state at a time, each read on
+    the (state, due_at) index from its end (both at once would sort every failed row)."""
+    found = [
+        row
+        for state in (OutboxState.FAILED, OutboxState.RETRY)
+        for row in await store.list_outbox(states=(state,), newest_first=True, limit=FAILURES)
+    ]
+    found.sort(key=lambda row: row.key)
+    found.sort(key=lambda row: row.due_at, reverse=True)
+    return found[:FAILURES]
 
 
 def read_after(due: str | None, key: str | None) -> tuple[datetime, str] | None:
