@@ -253,3 +253,25 @@ async def test_the_failures_are_the_newest_failed_and_retrying_rows(api: Setup) 
     found = await newest_failures(api.store)
     assert [r.key for r in found] == [r.key for r in everything[: len(found)]]
     assert len(found) == FAILURES
+
+
+def sent_count(page: str) -> int:
+    found = re.search(r'<a href="/console/outbox\?state=sent">sent</a>: (\d+)', page)
+    assert found, page
+    return int(found[1])
+
+
+async def test_the_counts_by_state_are_kept_half_a_minute_then_counted_in_the_background(
+    api: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cookie = await session(api.client)
+    first = (await api.client.get("/console/outbox", headers=cookie)).text
+    assert "Counted at 2026-11-23 08:0" in first
+    await add_bulk(api)  # written past the console: its kept counts do not know
+    kept_page = (await api.client.get("/console/outbox", headers=cookie)).text
+    assert sent_count(kept_page) == sent_count(first)
+    monkeypatch.setattr("touchflow.console.outbox.COUNTS_AGE", timedelta(0))
+    await api.client.get("/console/outbox", headers=cookie)  # starts the count
+    await asyncio.sleep(0.2)
+    later = (await api.client.get("/console/outbox", headers=cookie)).text
+    assert sent_count(later) == sent_count(first) + len([i for i in range(BULK) if i % 3])

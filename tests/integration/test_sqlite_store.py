@@ -440,3 +440,11 @@ async def test_the_console_s_outbox_pages_read_by_index_at_any_depth(
             )
             assert "USING INDEX" in plan and "SCAN outbox" not in plan, plan
             assert "TEMP B-TREE FOR ORDER BY" not in plan, plan
+
+
+async def test_the_last_send_is_read_on_its_index(store: SqliteStore, path: Path) -> None:
+    with sqlite3.connect(path) as db:
+        plan = " | ".join(
+            str(r[3]) for r in db.execute(f"EXPLAIN QUERY PLAN {SQL['last_sent_at']}")
+        )
+    assert "USING COVERING INDEX outbox_sent" in plan, plan

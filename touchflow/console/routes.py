@@ -18,10 +18,11 @@ POST = ["POST"]
 
 
 def console_routes() -> list[Route]:
-    """Every ``/console/…`` route, sharing one set of sessions and the calendar's kept
-    counts (made here, per app)."""
+    """Every ``/console/…`` route, sharing one set of sessions, the calendar's kept
+    counts and the outbox's counts by state (made here, per app)."""
     sessions = Sessions()
     kept = Kept()
+    counts = outbox.StateCounts()
 
     async def check_login(request: Request) -> Response:
         return await login.check_login(sessions, request)
@@ -42,8 +43,16 @@ def console_routes() -> list[Route]:
             guarded(sessions, partial(calendar_pages.day_page, kept)),
             methods=["GET"],
         ),
-        Route("/console/outbox", guarded(sessions, outbox.outbox_page), methods=["GET"]),
-        Route("/console/outbox/retry", guarded(sessions, outbox.retry, changes=True), methods=POST),
+        Route(
+            "/console/outbox",
+            guarded(sessions, partial(outbox.outbox_page, counts)),
+            methods=["GET"],
+        ),
+        Route(
+            "/console/outbox/retry",
+            guarded(sessions, partial(outbox.retry, counts), changes=True),
+            methods=POST,
+        ),
         Route("/console/customers", guarded(sessions, customer.search), methods=["GET"]),
         Route("/console/customers/{customer_id:path}", guarded(sessions, customer.customer_page)),
         Route("/console/rules", guarded(sessions, rules.rules_page), methods=["GET"]),
