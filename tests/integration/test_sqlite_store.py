@@ -442,9 +442,20 @@ async def test_the_console_s_outbox_pages_read_by_index_at_any_depth(
             assert "TEMP B-TREE FOR ORDER BY" not in plan, plan
 
 
-async def test_the_last_send_is_read_on_its_index(store: SqliteStore, path: Path) -> None:
+@pytest.mark.parametrize(
+    ("name", "params", "index"),
+    [
+        ("last_sent_at", (), "outbox_sent"),
+        ("next_ready_at", (), "outbox_ready"),
+        ("outbox_ready_count", ("2026-01-01",), "outbox_ready"),
+    ],
+)
+async def test_health_s_figures_are_read_on_their_partial_indexes(
+    store: SqliteStore, path: Path, name: str, params: tuple[str, ...], index: str
+) -> None:
+    """Not on (state, due_at), which SQLite prefers without statistics: every open or
+    sent row read (0.6-0.8 s at a million rows)."""
     with sqlite3.connect(path) as db:
-        plan = " | ".join(
-            str(r[3]) for r in db.execute(f"EXPLAIN QUERY PLAN {SQL['last_sent_at']}")
-        )
-    assert "USING COVERING INDEX outbox_sent" in plan, plan
+        explained = db.execute(f"EXPLAIN QUERY PLAN {SQL[name]}", params)
+        plan = " | ".join(str(r[3]) for r in explained)
+    assert f"INDEX {index}" in plan, plan
