@@ -21,6 +21,7 @@ from starlette.responses import Response
 from touchflow import logs
 from touchflow.console.render import redirect
 from touchflow.console.visit import Visit
+from touchflow.errors import StoreError, TouchflowError
 from touchflow.models import OutboxRow, OutboxState
 from touchflow.store import REQUEUEABLE, Store
 
@@ -51,10 +52,13 @@ class StateCounts:
         self._kept = None
 
     async def _count(self, store: Store, now: datetime) -> None:
-        self._kept = (now, await store.outbox_counts())
+        try:
+            self._kept = (now, await store.outbox_counts())
+        except StoreError as exc:  # the page keeps the last counts; health says why
+            logs.log.warning("console: counting the outbox by state failed: %s", exc)
 
 
-class BadPage(ValueError):
+class BadPage(TouchflowError):
     """A query string the outbox page cannot read: a 400 page naming the value."""
 
 
