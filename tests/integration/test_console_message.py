@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+from console_offline_support import write_reminder_html
 from console_support import CUSTOMERS, EVIL, EVIL_DATA, HEADERS, console_events, make_failed
 from http_support import NOW, Setup, coupon, http_api
 from test_console import session
@@ -28,19 +29,12 @@ from touchflow.plan.forecast import ForecastRequest, GroupBy
 from touchflow.plan.forecast_store import forecast
 from touchflow.send.batch import envelope
 
-# The reminder's HTML outputs the customer's name raw: Eve's is a <script>.
-REMINDER_HTML = (
-    '<p style="color: #333">Hello {{ customer.first_name | safe }},</p>'
-    "<p>your appointment {{ event.data.appointment_id }}.</p>"
-)
 LINK = re.compile(r'href="(/console/message\?customer=[^"&]+&amp;key=[^"]+)"')
 
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Setup]:
-    part = tmp_path / "message_templates" / "reminder" / "body.html"
-    part.parent.mkdir(parents=True)
-    part.write_text(REMINDER_HTML, encoding="utf-8")
+    write_reminder_html(tmp_path)
     events = [*console_events(), coupon("SPRING", customer="c1", expires="NOW+72h")]
     async with http_api(tmp_path, customers=CUSTOMERS, events=events) as setup:
         await make_failed(setup.store, NOW)

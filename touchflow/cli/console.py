@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -89,8 +92,6 @@ def console_command(project_dir: Path, port: int | None, now_text: str | None) -
     holder = daemon_holder(location)
     if holder is not None:
         echo_err(f"a daemon ({holder}) holds the store: serving it read-only all the same")
-    host, bound = sock.getsockname()[:2]
-    echo_err(f"touchflow console (read-only) at http://{host}:{bound}/console/ · Ctrl-C stops it")
     run_async(_serve(project, clock, token, sock))
 
 
@@ -109,19 +110,34 @@ def _bind(port: int) -> socket.socket:
 
 
 async def _serve(project: Project, clock: Clock, token: str, sock: socket.socket) -> None:
+    """Serve until SIGINT or SIGTERM, then exit 0; the address is printed once it answers."""
     import uvicorn
 
     from touchflow.console.offline import offline_app
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield  # ours, below: uvicorn's would raise the signal again once stopped
 
     async with await app.open_store(project.config) as store:
         config = uvicorn.Config(
             offline_app(project, store, clock, token),
             lifespan="off", ws="none", log_config=None, access_log=False, server_header=False,
         )  # fmt: skip
-        server = uvicorn.Server(config)
+        server = Server(config)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, lambda: setattr(server, "should_exit", True))
+        task = loop.create_task(server.serve(sockets=[sock]))
+        while not server.started and not task.done():
+            await asyncio.sleep(0.01)
+        if server.started:
+            host, port = sock.getsockname()[:2]
+            echo_err(
+                f"touchflow console (read-only) at http://{host}:{port}/console/ · Ctrl-C stops it"
+            )
         try:
-            await server.serve(sockets=[sock])
-        except asyncio.CancelledError:
-            pass
+            await task
         finally:
             sock.close()
