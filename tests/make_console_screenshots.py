@@ -12,9 +12,10 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-TEST = (
-    "tests/acceptance/test_console_browser.py"
-    "::test_log_in_see_the_month_a_day_a_why_retry_a_failed_send_and_a_diff"
+FILE = "tests/acceptance/test_console_browser.py"
+TESTS = (
+    f"{FILE}::test_log_in_see_the_month_a_day_a_why_retry_a_failed_send_and_a_diff",
+    f"{FILE}::test_touchflow_console_serves_read_only_and_a_message_runs_no_script",
 )
 
 
@@ -26,7 +27,7 @@ def main() -> int:
         "TOUCHFLOW_REQUIRE_BROWSER": "1",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", TEST],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *TESTS],
         cwd=REPO,
         env=environ,
         check=False,

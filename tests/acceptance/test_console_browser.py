@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 from browser_support import chromium, require_browser
-from console_support import CUSTOMERS, EVIL, FAILED_KEY, console_events, make_failed
+from console_offline_support import ConsoleProcess, prepared_project, store_state
+from console_support import CUSTOMERS, EVIL, EVIL_DATA, FAILED_KEY, console_events, make_failed
 from daemon_support import (
     ANA,
     DaemonProcess,
@@ -202,3 +203,51 @@ def test_run_without_http_serves_no_console(tmp_path: Path) -> None:
         assert process.stop() == 0
     log = process.log()
     assert "web console" not in log and "HTTP interface" not in log
+
+
+@pytest.mark.slow
+def test_touchflow_console_serves_read_only_and_a_message_runs_no_script(
+    tmp_path: Path, shots: Path
+) -> None:
+    """`touchflow console` (no daemon): the calendar, read-only; Eve's reminder, whose HTML
+    outputs her name (a <script>) raw, shown in the sandboxed iframe without running it."""
+    require_browser()
+    root = asyncio.run(prepared_project(tmp_path / "project"))
+    before = store_state(root)
+    process = ConsoleProcess(root, "--now", NOW.isoformat(), env=ENV).start()
+    try:
+        url = process.url()
+        with chromium() as browser:
+            page = browser.new_context(viewport={"width": 1100, "height": 800}).new_page()
+            problems = _watch(page)
+            page.goto(url)
+            page.get_by_label("API token").fill(TOKEN)
+            page.get_by_role("button", name="Log in").click()
+            page.wait_for_url(url)
+            assert page.get_by_text("Read-only: touchflow console shows the store").is_visible()
+            page.locator('a[href="/console/day/2026-11-24"]').wait_for()  # after "Counting…"
+            assert page.get_by_text("Read-only: touchflow console shows the store").is_visible()
+            page.screenshot(path=shots / "console.png", full_page=True)
+            page.get_by_role("link", name="Outbox").click()
+            page.wait_for_url(url + "outbox")
+            assert page.get_by_role("button", name="Retry").first.is_disabled()
+            assert "read-only: run the daemon to retry" in page.locator("main").inner_text()
+            _message(page, url, shots)
+            assert [p for p in problems if p.startswith("dialog") or p[:1] in "45"] == []
+    finally:
+        assert process.stop() == 0
+    assert store_state(root) == before
+
+
+def _message(page: Any, url: str, shots: Path) -> None:
+    page.goto(url + "customers/c3")
+    page.get_by_role("link", name="The message: headers, text and HTML").first.click()
+    page.wait_for_url(url + "message?customer=c3&key=reminder*")
+    assert page.locator("pre.message-text").inner_text().startswith(f"Hello {EVIL}, see you")
+    frame = page.frame_locator("iframe.message-html")
+    assert frame.locator("p").nth(1).inner_text() == f"your appointment {EVIL_DATA}."
+    assert frame.locator("script").count() == 1  # there, in the HTML as sent; it did not run
+    assert page.locator("main script").count() == 0
+    page.wait_for_timeout(300)  # time for an alert() to open, if one could
+    page.locator("iframe.message-html").scroll_into_view_if_needed()
+    page.screenshot(path=shots / "message.png")

@@ -16,28 +16,24 @@ from touchflow.clock import Clock
 from touchflow.project import load_project_checked
 from touchflow.send import daemon_planning as daemon_module
 from touchflow.send.daemon import Daemon
-from touchflow.store.sqlite import SqliteStore
 
 
-async def test_a_failed_or_missed_timer_run_is_logged_with_its_traceback(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+def test_a_failed_or_missed_timer_run_is_logged_with_its_traceback(
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    root = write_project(tmp_path, customers=[])
-    project = load_project_checked(root)
-    async with await SqliteStore.open(project.config.store_file()) as store:
-        daemon = Daemon(
-            project=project, store=store, channel=MaildirChannel(tmp_path / "m"), clock=Clock()
-        )
-        when = datetime(2026, 11, 23, 8, tzinfo=UTC)
-        # APScheduler 3 hands the traceback over as text, not as a traceback object.
-        failed = JobExecutionEvent(
-            EVENT_JOB_ERROR, "plan", "default", when,
-            exception=RuntimeError("disk full"), traceback="Traceback (most recent call last): …",
-        )  # fmt: skip
-        missed = JobExecutionEvent(EVENT_JOB_MISSED, "plan", "default", when)
-        with caplog.at_level(logging.WARNING, logger="touchflow"):
-            daemon._on_job_event(failed)
-            daemon._on_job_event(missed)
+    from touchflow.send.daemon_timers import TimerLog
+
+    told = TimerLog()  # the daemon's timers' listener
+    when = datetime(2026, 11, 23, 8, tzinfo=UTC)
+    # APScheduler 3 hands the traceback over as text, not as a traceback object.
+    failed = JobExecutionEvent(
+        EVENT_JOB_ERROR, "plan", "default", when,
+        exception=RuntimeError("disk full"), traceback="Traceback (most recent call last): …",
+    )  # fmt: skip
+    missed = JobExecutionEvent(EVENT_JOB_MISSED, "plan", "default", when)
+    with caplog.at_level(logging.WARNING, logger="touchflow"):
+        told(failed)
+        told(missed)
     messages = [r.getMessage() for r in caplog.records]
     assert any("timer plan failed: RuntimeError('disk full')" in m for m in messages)
     assert any("Traceback (most recent call last)" in m for m in messages)
@@ -90,3 +86,39 @@ async def test_a_start_up_whose_re_plan_covered_everyone_plans_everyone_once(
     assert planned_until is not None  # where the next full plan starts: the horizon reached
     ahead = datetime.fromisoformat(planned_until) - (now + project.config.daemon.horizon)
     assert timedelta(0) <= ahead < timedelta(seconds=5)  # the clock runs on from `now`
+
+
+def test_runs_skipped_in_a_row_are_said_once_and_counted_when_the_timer_runs_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The watch fires every few seconds; a full plan of a minute skips it each time.
+    from apscheduler.events import EVENT_JOB_EXECUTED, EVENT_JOB_MAX_INSTANCES
+
+    from touchflow.send.daemon_timers import TimerLog
+
+    told = TimerLog()
+    when = datetime(2026, 11, 23, 8, tzinfo=UTC)
+    with caplog.at_level(logging.INFO, logger="touchflow"):
+        for _ in range(30):
+            told(JobExecutionEvent(EVENT_JOB_MAX_INSTANCES, "watch", "default", when))
+        told(JobExecutionEvent(EVENT_JOB_EXECUTED, "watch", "default", when))
+        told(JobExecutionEvent(EVENT_JOB_EXECUTED, "watch", "default", when))
+        told(JobExecutionEvent(EVENT_JOB_MAX_INSTANCES, "watch", "default", when))
+    messages = [r.getMessage() for r in caplog.records]
+    assert [m.split(":")[0] for m in messages] == [
+        "timer watch skipped", "timer watch runs again, after 30 runs skipped",
+        "timer watch skipped",
+    ]  # fmt: skip
+
+
+def test_apschedulers_own_line_for_each_skipped_run_is_left_out() -> None:
+    from touchflow.send.daemon_timers import SKIP_FILTER
+
+    own = logging.LogRecord(
+        "apscheduler.scheduler", logging.WARNING, __file__, 1,
+        'Execution of job "%s" skipped: maximum number of running instances reached (%d)',
+        ("watch", 1), None,
+    )  # fmt: skip
+    other = logging.LogRecord("apscheduler.scheduler", logging.WARNING, __file__, 1,
+                              "Scheduler started", (), None)  # fmt: skip
+    assert (SKIP_FILTER.filter(own), SKIP_FILTER.filter(other)) == (False, True)

@@ -6,6 +6,9 @@ next ``DEFAULT_DAYS`` days, every key that differs, and what loading the running
 version does to rows already in the outbox. The page lists the first ``SHOWN`` of each;
 `touchflow diff --details` lists them all. Without git (or with a base that does not
 load) the page says why and still lists the rules.
+
+Each rule's volume over the next 30 days and a sample of its message come from
+``touchflow.console.rules_volume``: one more planning of everyone per visit.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import asyncio
 
 from starlette.responses import Response
 
+from touchflow.console.rules_volume import volumes
 from touchflow.console.visit import Visit
 from touchflow.errors import UserError
 from touchflow.explain.diff import DEFAULT_DAYS, DiffReport, diff_request, run_diff
@@ -35,13 +39,15 @@ async def rules_page(visit: Visit) -> Response:
     except UserError as exc:  # not a git repository, no such revision, a base that fails
         problem = str(exc)
     summaries = {s.rule: s for s in report.rules} if report is not None else {}
+    engine = visit.backing.engine
+    coming = await volumes(engine.project, engine.store, engine.clock.now())
     return visit.show(
         "rules.html", title="Rules", rules=visit.backing.engine.project.rules, base=base,
         report=report, problem=problem, summaries=summaries, kind_words=KIND_WORDS,
         window=window_text(report.request.window, visit.tz) if report else "",
         changes=[list(change_lines(c)) for c in report.changes[:SHOWN]] if report else [],
         effects=[effect_line(e) for e in report.effects[:SHOWN]] if report else [],
-        shown_most=SHOWN,
+        shown_most=SHOWN, coming=coming, coming_window=window_text(coming.window, visit.tz),
     )  # fmt: skip
 
 

@@ -35,10 +35,18 @@ class Visit:
     def tz(self) -> str:
         return self.backing.engine.project.config.timezone
 
+    @property
+    def read_only(self) -> bool:
+        """Served by `touchflow console` (touchflow.console.offline): nothing is retried."""
+        return bool(getattr(self.request.app.state, "read_only", False))
+
     def show(self, name: str, status: int = 200, **values: object) -> Response:
         """The page ``name`` with what every page's frame needs (the logout form's token)."""
         project = self.backing.engine.project.config.name
-        return page(name, status, csrf=self.csrf, project=project, tz=self.tz, **values)
+        return page(
+            name, status, csrf=self.csrf, project=project, tz=self.tz,
+            read_only=self.read_only, **values,
+        )  # fmt: skip
 
 
 Handler = Callable[[Visit], Awaitable[Response]]

@@ -178,7 +178,9 @@ class _Replay:
         )
         created = self.facts.customer.created_at
         if late and (tp.status is not Status.PLANNED or (created and tp.due_at < created)):
-            return  # due before the customer came: no daemon could have sent it, nor missed it
+            # Held by a cap anyway; or due before the customer came: no daemon could
+            # have sent it, nor missed it.
+            return
         then = max(tp.due_at, moment)
         if check and not late:
             facts = _known_at(self.facts, self.known, moment, self.sent)

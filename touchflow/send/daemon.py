@@ -36,14 +36,13 @@ from touchflow.project import Project, load_project_checked
 from touchflow.send.daemon_planning import DaemonPlanning, LastPlan
 from touchflow.send.daemon_reload import fingerprint, load_fresh
 from touchflow.send.daemon_sharing import Sharing
-from touchflow.send.daemon_timers import log_job_event, next_runs, start_timers
+from touchflow.send.daemon_timers import TimerLog, next_runs, start_timers
 from touchflow.send.dispatch import Dispatcher, Tally
 from touchflow.send.dispatch_loop import DispatchLoop
 from touchflow.send.instance import Alone, Lead, Standing, new_instance_id
 from touchflow.store import Store
 
 if TYPE_CHECKING:  # imported by daemon_timers when the timers start (not for `run --once`)
-    from apscheduler.events import JobExecutionEvent
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 
@@ -146,7 +145,7 @@ class Daemon:
             watch=self._watch_job,
             reclaim=self._reclaim_job,
             first_plan=self.clock.to_wall(self.clock.now()),
-            listener=self._on_job_event,
+            listener=TimerLog(),  # a missed, skipped or failed run: a log line
         )
         self._dispatch.start()
         self._sharing.start()
@@ -278,10 +277,6 @@ class Daemon:
             await self.plan_ahead()
         await self.wake()
         return True
-
-    def _on_job_event(self, event: JobExecutionEvent) -> None:
-        """The timers' listener: a missed, skipped or failed run becomes a log line."""
-        log_job_event(event)
 
     # --- stopping -------------------------------------------------------------------
 

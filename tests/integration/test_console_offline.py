@@ -1,0 +1,175 @@
+"""`touchflow console`: the console with no daemon, read-only.
+
+In this process, its app over a store: no retry (the buttons are disabled, a POST is
+refused and changes nothing), and a store that refuses writes. As a subprocess, as a
+user starts it: no token or no store stops it with a clear message; browsing every page
+leaves the store's file (bytes and mtime) and its rows as they were; a daemon holding
+the store is named, and the console serves all the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import os
+import re
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from console_offline_support import ConsoleProcess, prepared_project, store_file, store_state
+from console_support import FAILED_KEY
+from http_support import ENV, NOW, TOKEN
+from test_console import PAGES, csrf_of
+
+from touchflow.clock import Clock
+from touchflow.console.offline import ReadOnlyError, ReadOnlyStore, daemon_holder, offline_app
+from touchflow.console.session import COOKIE
+from touchflow.models import OutboxState
+from touchflow.project import load_with_links
+from touchflow.send.lock import StoreLock
+from touchflow.store.sqlite import SqliteStore
+
+NOT_RETRIED = "read-only: run the daemon to retry"
+MESSAGE_LINK = re.compile(r'href="(/console/message\?[^"]+)"')
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return asyncio.run(prepared_project(tmp_path_factory.mktemp("offline")))
+
+
+@pytest.fixture
+async def client(root: Path) -> AsyncIterator[httpx.AsyncClient]:
+    project = load_with_links(root, ENV)
+    async with await SqliteStore.open(project.config.store_file()) as store:
+        app = offline_app(project, store, Clock.starting_at(NOW), TOKEN)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://console.test") as c:
+            answer = await c.post("/console/login", data={"token": TOKEN})
+            assert answer.status_code == 303
+            c.headers["Cookie"] = f"{COOKIE}={answer.cookies[COOKIE]}"
+            yield c
+
+
+async def test_retry_is_disabled_and_a_retry_is_refused(
+    client: httpx.AsyncClient, root: Path
+) -> None:
+    page = (await client.get("/console/outbox?state=failed")).text
+    assert NOT_RETRIED in page and "Read-only: <code>touchflow console</code>" in page
+    assert 'action="/console/outbox/retry"' not in page
+    assert '<button type="button" disabled>Retry</button>' in page
+    customer = (await client.get("/console/customers/c1")).text
+    assert NOT_RETRIED in customer and 'action="/console/outbox/retry"' not in customer
+    before = store_state(root)
+    answer = await client.post(
+        "/console/outbox/retry", data={"csrf": csrf_of(page), "key": FAILED_KEY}
+    )
+    assert answer.status_code == 403
+    assert f"{NOT_RETRIED}: this console (`touchflow console`) changes nothing." in answer.text
+    assert store_state(root)[2] == before[2]
+
+
+async def test_the_store_refuses_every_write(root: Path) -> None:
+    async with await SqliteStore.open(store_file(root)) as store:
+        guarded = ReadOnlyStore(store)
+        (row,) = [r for r in await guarded.list_outbox(customer_id="c1") if r.key == FAILED_KEY]
+        assert row.state is OutboxState.FAILED
+        for name in ("requeue", "write_plan", "claim_due", "upsert_customers", "set_meta",
+                     "add_events", "delete_customers", "erase_customer", "reclaim"):  # fmt: skip
+            with pytest.raises(ReadOnlyError, match=f"does not call {name}"):
+                getattr(guarded, name)
+
+
+def test_no_daemon_holds_a_store_nobody_locks(root: Path) -> None:
+    location = store_file(root)
+    assert daemon_holder(location) is None
+    with StoreLock(location):
+        assert daemon_holder(location) == f"pid {os.getpid()}"
+    assert daemon_holder(location) is None
+
+
+def _console(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHFLOW_")}
+    return subprocess.run(
+        [sys.executable, "-m", "touchflow", "console", *args],
+        capture_output=True, text=True, env={**environ, **env}, timeout=60,
+    )  # fmt: skip
+
+
+def test_without_a_token_it_does_not_start(root: Path) -> None:
+    done = _console("--project", str(root), env={})
+    assert done.returncode == 2
+    assert "TOUCHFLOW_API_TOKEN" in done.stderr and "touchflow console" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_without_a_store_it_does_not_make_one(tmp_path: Path, root: Path) -> None:
+    for part in ("touchflow.yaml", "rules", "message_templates"):
+        (tmp_path / part).symlink_to(root / part)
+    done = _console("--project", str(tmp_path), env=ENV)
+    assert done.returncode == 2
+    assert "no store yet at" in done.stderr and "touchflow run" in done.stderr
+    assert not (tmp_path / ".touchflow").exists()
+
+
+def test_help_teaches(root: Path) -> None:
+    done = _console("--help", env={})
+    assert done.returncode == 0
+    for words in ("Read-only", "TOUCHFLOW_API_TOKEN", "--port", "Examples:", "Exit codes"):
+        assert words in done.stdout
+
+
+def _browse(url: str) -> list[str]:
+    """Every page and each customer's messages; the answers' statuses, by page."""
+    base = url.removesuffix("/console/")
+    seen = []
+    with httpx.Client(base_url=base, timeout=60) as web:
+        answer = web.post("/console/login", data={"token": TOKEN})
+        assert answer.status_code == 303, answer.text
+        cookie = {"Cookie": f"{COOKIE}={answer.cookies[COOKIE]}"}
+        pages = [*PAGES, "/console/day/2026-11-23"]
+        for customer in ("c1", "c2", "c3"):
+            page = web.get(f"/console/customers/{customer}", headers=cookie).text
+            for link in MESSAGE_LINK.findall(page):
+                link = html.unescape(link)
+                pages += [link, link.replace("/console/message?", "/console/message/html?")]
+        for path in pages:
+            answer = web.get(path, headers=cookie)
+            seen.append(f"{answer.status_code} {path}")
+            assert answer.status_code in (200, 404), (path, answer.text)
+            if "/message/html" not in path:
+                assert "<script" not in answer.text, path
+    return seen
+
+
+@pytest.mark.slow
+def test_browsing_every_page_leaves_the_store_as_it_was(root: Path) -> None:
+    before = store_state(root)
+    process = ConsoleProcess(root, "--now", NOW.isoformat(), env=ENV).start()
+    try:
+        url = process.url()
+        assert url.startswith("http://127.0.0.1:")
+        seen = _browse(url)
+        assert sum(s.startswith("200 /console/message/html") for s in seen) >= 3
+    finally:
+        assert process.stop() == 0
+    assert "holds the store" not in process.log()
+    assert store_state(root) == before
+
+
+@pytest.mark.slow
+def test_a_daemon_holding_the_store_is_named_and_the_console_serves(root: Path) -> None:
+    with StoreLock(store_file(root)):  # as `touchflow run` holds it
+        process = ConsoleProcess(root, "--now", NOW.isoformat(), env=ENV).start()
+        try:
+            url = process.url()
+            line = process.wait_for("holds the store")
+            assert f"a daemon (pid {os.getpid()}) holds the store: serving it read-only" in line
+            with httpx.Client(timeout=30) as web:
+                assert web.get(url.replace("/console/", "/console/login")).status_code == 200
+        finally:
+            assert process.stop() == 0
