@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,3 +59,13 @@ async def make_failed(store: Store, now: datetime, key: str = FAILED_KEY) -> Non
     failed = replace(row, state=OutboxState.FAILED, reason="bad_mailbox", last_error=SERVER_REPLY)
     assert await store.finish_claim(failed, owner="test", now=now, attempted=True)
     await store.reclaim(now=now, owner="test")  # any other row claimed: ready again
+
+
+async def counted_page(client: Any, path: str, headers: dict[str, str], wait: float = 30) -> str:
+    """The page at ``path`` once its counts are there: a "counting…" page reloads itself
+    (``<meta http-equiv="refresh">``), as a browser would, until then."""
+    deadline = time.monotonic() + wait
+    while 'http-equiv="refresh"' in (text := (await client.get(path, headers=headers)).text):
+        assert time.monotonic() < deadline, f"{path} still counting after {wait} s"
+        await asyncio.sleep(0.05)
+    return text

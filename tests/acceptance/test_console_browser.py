@@ -103,11 +103,14 @@ def test_log_in_see_the_month_a_day_a_why_retry_a_failed_send_and_a_diff(
         (cookie,) = context.cookies()
         assert (cookie["httpOnly"], cookie["secure"], cookie["sameSite"]) == (True, True, "Strict")
         assert cookie["value"] != TOKEN
+        # The first view says "counting…" and reloads itself until the counts are there.
+        page.locator('a[href="/console/day/2026-11-24"]').wait_for()
+        assert page.get_by_text("Counted at 2026-11-23").is_visible()
         page.screenshot(path=shots / "calendar.png", full_page=True)
 
         page.locator('a[href="/console/day/2026-11-24"]').click()
         assert page.get_by_role("heading", name="Sends on 2026-11-24").is_visible()
-        assert page.get_by_role("link", name="c1").first.is_visible()
+        page.get_by_role("link", name="c1").first.wait_for()
         page.screenshot(path=shots / "day.png", full_page=True)
 
         _held_why(page, shots)
@@ -222,7 +225,8 @@ def test_touchflow_console_serves_read_only_and_a_message_runs_no_script(
             page.get_by_role("button", name="Log in").click()
             page.wait_for_url(url)
             assert page.get_by_text("Read-only: touchflow console shows the store").is_visible()
-            assert page.locator('a[href="/console/day/2026-11-24"]').is_visible()
+            page.locator('a[href="/console/day/2026-11-24"]').wait_for()  # after "Counting…"
+            assert page.get_by_text("Read-only: touchflow console shows the store").is_visible()
             page.screenshot(path=shots / "console.png", full_page=True)
             page.get_by_role("link", name="Outbox").click()
             page.wait_for_url(url + "outbox")

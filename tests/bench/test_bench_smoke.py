@@ -161,3 +161,15 @@ def test_the_diff_benchmark_runs_diff_and_preview_interleaved() -> None:
     for name in ("preview", "preview_json", "diff_rules", "diff_template"):
         assert float(found[f"diff.{name}_seconds_median"]) > 0
     assert float(found["diff.diff_rules_over_preview"]) > 0
+
+
+def test_the_console_benchmark_times_every_page_of_a_running_daemon() -> None:
+    found = figures("console.py")
+    assert (found["console.customers"], found["console.rows"]) == ("200", "3000")
+    pages = ("calendar", "day", "outbox_first", "outbox_deep", "outbox_failed_deep",
+             "outbox_rule_deep", "customer", "rules", "health")  # fmt: skip
+    for page in pages:
+        assert (
+            0 < float(found[f"console.{page}_ms_median"]) <= float(found[f"console.{page}_ms_p95"])
+        )
+    assert float(found["console.calendar_count_seconds"]) >= 0

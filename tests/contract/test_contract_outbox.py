@@ -216,6 +216,31 @@ async def test_list_outbox_filters_by_state_and_customer(store: Store) -> None:
     assert await store.list_outbox(customer_id="nobody") == []
 
 
+async def test_list_outbox_filters_by_rule(store: Store) -> None:
+    await seed_for_listing(store)
+    other = outbox_row("f", due=minutes(2), rule_id="welcome")
+    await store.write_plan([other], [], now=NOW)
+    assert [r.key for r in await store.list_outbox(rule_id="welcome")] == ["f"]
+    assert [r.key for r in await store.list_outbox(rule_id="reminder", limit=2)] == ["e", "c"]
+    assert await store.list_outbox(rule_id="welcome", states=[FAILED]) == []
+
+
+async def test_list_outbox_pages_by_due_time_and_key_after_the_last_row(store: Store) -> None:
+    """A keyset page: what comes after (due time, key), ties broken by key, with filters."""
+    await seed_for_listing(store)
+    pages, after = [], None
+    while page := await store.list_outbox(after=after, limit=2):
+        pages.append([r.key for r in page])
+        after = (page[-1].due_at, page[-1].key)
+    assert pages == [["e", "c"], ["a", "b"], ["d"]]
+    assert [r.key for r in await store.list_outbox(after=(minutes(10), "a"))] == ["b", "d"]
+    assert [r.key for r in await store.list_outbox(after=(minutes(9), "zz"))] == ["a", "b", "d"]
+    past_a = await store.list_outbox(after=(minutes(10), "a"), customer_id="c1", states=[SENT])
+    assert [r.key for r in past_a] == ["d"]
+    with pytest.raises(ValueError, match="due-time order"):
+        await store.list_outbox(after=(minutes(10), "a"), newest_first=True)
+
+
 # --- requeue ---------------------------------------------------------------------------
 
 

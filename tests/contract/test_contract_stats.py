@@ -116,3 +116,22 @@ async def test_trouble_is_recent_rows_held_for_a_named_reason_and_rows_retrying_
         assert await store.finish_claim(retry, owner="w", now=minutes(attempt), attempted=True)
     assert await store.outbox_trouble(since=since, reasons=("x",), retries=2) == [("retry", 1, 1)]
     assert await store.outbox_trouble(since=since, reasons=("x",), retries=3) == []
+
+
+async def test_failed_count_counts_failed_rows_due_since(store: Store) -> None:
+    assert await store.failed_count(since=minutes(-60)) == 0
+    await store.write_plan(
+        [
+            outbox_row("old", OutboxState.FAILED, due=minutes(-120)),
+            outbox_row("new", OutboxState.FAILED, due=minutes(-30)),
+            outbox_row("sent", OutboxState.SENT, due=minutes(-30)),
+        ],
+        [],
+        now=NOW,
+    )
+    assert await store.failed_count(since=minutes(-60)) == 1
+    assert await store.failed_count(since=minutes(-180)) == 2
+
+
+async def test_no_daemon_holds_a_fresh_store(store: Store) -> None:
+    assert await store.daemon_sessions() == []

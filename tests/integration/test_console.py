@@ -25,6 +25,7 @@ from console_support import (
     HEADERS,
     SERVER_REPLY,
     console_events,
+    counted_page,
     make_failed,
 )
 from http_support import NOW, TOKEN, Setup, http_api
@@ -135,10 +136,10 @@ async def test_the_stylesheet_is_served_with_the_same_headers(api: Setup) -> Non
 
 async def test_the_pages_show_the_forecast_the_outbox_and_the_why(api: Setup) -> None:
     cookie = await session(api.client)
-    calendar = (await api.client.get("/console/", headers=cookie)).text
+    calendar = await counted_page(api.client, "/console/", cookie)
     assert 'href="/console/day/2026-11-24"' in calendar
     assert "<code>cancelled</code>: 1" in calendar  # Ben's reminder, held
-    day = (await api.client.get("/console/day/2026-11-24", headers=cookie)).text
+    day = await counted_page(api.client, "/console/day/2026-11-24", cookie)
     assert "reminder" in day and 'href="/console/customers/c1"' in day
     outbox = (await api.client.get("/console/outbox", headers=cookie)).text
     assert f'name="key" value="{FAILED_KEY}"' in outbox

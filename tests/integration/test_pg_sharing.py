@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -75,6 +77,36 @@ def test_one_daemon_leads_and_another_takes_the_lead_when_it_stops(url: str) -> 
     one.release()  # the server lets go of its locks as the session ends, a moment later
     assert poll(two.lead, timeout=5)
     two.release()
+
+
+async def test_the_store_names_the_daemons_sharing_it_and_the_one_that_plans(
+    url: str, store: PostgresStore
+) -> None:
+    assert await store.daemon_sessions() == []
+    one, two = daemon_lock(url, "one"), daemon_lock(url, "two")
+    command = AdvisoryLock(url, "touchflow customers delete")
+    assert command.try_acquire() is not None  # held by the daemons: not one of them
+    assert (one.lead(), two.lead()) == (True, False)
+    seen = await store.daemon_sessions()
+    assert [(s.name.startswith(f"{DAEMON} pid "), s.leads) for s in seen] == [
+        (True, True),
+        (True, False),
+    ]
+    assert seen[0].since <= seen[1].since
+    one.release()
+    two.release()
+    assert await poll_async(store.daemon_sessions, lambda seen: seen == [])
+
+
+async def poll_async(
+    read: Callable[[], Awaitable[Any]], done: Callable[[Any], bool], timeout: float = 5
+) -> bool:
+    deadline = time.monotonic() + timeout
+    while not done(await read()):
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
 
 
 def test_a_lost_connection_is_made_again_with_the_locks_taken_again(url: str) -> None:

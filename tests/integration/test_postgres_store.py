@@ -70,10 +70,11 @@ async def test_a_schema_newer_than_this_touchflow_is_refused_saying_so(url: str)
 async def test_a_version_3_store_gets_recorded_at_and_its_events_keep_none(url: str) -> None:
     async with await PostgresStore.open(url) as store:
         await store.add_events([Event(id="e1", type="order", customer_id="c1", at=NOW)], now=NOW)
-    # A version 3 store: the same schema without events.recorded_at.
+    # A version 3 store: the same schema without events.recorded_at (nor version 5's indexes).
     raw(url, "ALTER TABLE events DROP COLUMN recorded_at")
+    raw(url, "DROP INDEX outbox_due, outbox_rule_due, outbox_sent")
     raw(url, "UPDATE meta SET value = '3' WHERE key = 'schema_version'")
-    assert await migrate_store(url) == (3, SCHEMA_VERSION) == (3, 4)
+    assert await migrate_store(url) == (3, SCHEMA_VERSION) == (3, 5)
     later = NOW + timedelta(hours=1)
     async with await PostgresStore.open(url) as store:
         await store.add_events([Event(id="e2", type="order", customer_id="c1", at=NOW)], now=later)
@@ -82,6 +83,21 @@ async def test_a_version_3_store_gets_recorded_at_and_its_events_keep_none(url: 
         known = await store.known_since(["c1"])
         assert dict(known["c1"].events) == {"e1": None, "e2": later}
     assert await migrate_store(url) == (SCHEMA_VERSION, SCHEMA_VERSION)  # once
+
+
+async def test_a_version_4_store_gets_the_console_s_outbox_indexes(url: str) -> None:
+    async with await PostgresStore.open(url):
+        pass
+    index = (
+        "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+        " AND tablename = 'outbox'"
+        " AND indexname IN ('outbox_due', 'outbox_rule_due', 'outbox_sent') ORDER BY 1"
+    )
+    raw(url, "DROP INDEX outbox_due, outbox_rule_due, outbox_sent")
+    raw(url, "UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    assert raw(url, index) == []
+    assert await migrate_store(url) == (4, 5)
+    assert raw(url, index) == [("outbox_due",), ("outbox_rule_due",), ("outbox_sent",)]
 
 
 async def test_a_meta_table_of_another_program_is_not_taken_for_a_store(url: str) -> None:

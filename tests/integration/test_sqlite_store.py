@@ -416,3 +416,46 @@ async def test_reading_a_pages_open_rows_does_not_grow_with_the_outbox(
         steps.append(_steps_to_read_open_rows_of_three(path))
     # On the (state, due_at) index: about 4 times the steps for 4 times the open rows.
     assert steps[1] <= steps[0] + 1, steps
+
+
+async def test_the_console_s_outbox_pages_read_by_index_at_any_depth(
+    store: SqliteStore, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each filter of the console's outbox page, on a deep page: read by an index in due
+    order, never a scan of the outbox nor a sort of all of it."""
+    seen: list[tuple[str, tuple[object, ...]]] = []
+
+    async def record(statement: str, params: object) -> list[object]:
+        seen.append((statement, tuple(params)))  # type: ignore[call-overload]
+        return []
+
+    monkeypatch.setattr(store, "_select", record)
+    after = (NOW, "k1")
+    for kw in ({}, {"rule_id": "r"}, {"customer_id": "c1"}, {"states": [outbox_row("k").state]}):
+        await store.list_outbox(after=after, limit=101, **kw)  # type: ignore[arg-type]
+    with sqlite3.connect(path) as db:
+        for statement, params in seen:
+            plan = " | ".join(
+                str(r[3]) for r in db.execute(f"EXPLAIN QUERY PLAN {statement}", params)
+            )
+            assert "USING INDEX" in plan and "SCAN outbox" not in plan, plan
+            assert "TEMP B-TREE FOR ORDER BY" not in plan, plan
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "index"),
+    [
+        ("last_sent_at", (), "outbox_sent"),
+        ("next_ready_at", (), "outbox_ready"),
+        ("outbox_ready_count", ("2026-01-01",), "outbox_ready"),
+    ],
+)
+async def test_health_s_figures_are_read_on_their_partial_indexes(
+    store: SqliteStore, path: Path, name: str, params: tuple[str, ...], index: str
+) -> None:
+    """Not on (state, due_at), which SQLite prefers without statistics: every open or
+    sent row read (0.6-0.8 s at a million rows)."""
+    with sqlite3.connect(path) as db:
+        explained = db.execute(f"EXPLAIN QUERY PLAN {SQL[name]}", params)
+        plan = " | ".join(str(r[3]) for r in explained)
+    assert f"INDEX {index}" in plan, plan

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from touchflow.clock import Clock
 from touchflow.config.http import HttpSecrets
 from touchflow.project import Project
+from touchflow.send.daemon_planning import LastPlan
 from touchflow.send.instance import Standing
 from touchflow.store import Store
 
@@ -34,6 +35,11 @@ class Engine(Protocol):
     @property
     def standing(self) -> Standing:
         """This daemon among the daemons of its store: instance id, role, the store reached."""
+        ...
+
+    @property
+    def last_plan(self) -> LastPlan | None:
+        """This daemon's last full plan since it started: when, how long, how many."""
         ...
 
 

@@ -24,6 +24,7 @@ from touchflow.config.store import StoreLocation
 from touchflow.console.routes import console_routes
 from touchflow.errors import TouchflowError
 from touchflow.project import Project
+from touchflow.send.daemon_planning import LastPlan
 from touchflow.send.instance import Standing
 from touchflow.store import Store
 
@@ -65,6 +66,10 @@ class OfflineEngine:
     @property
     def standing(self) -> Standing:
         return Standing(instance=INSTANCE, shared=False, planner=False)
+
+    @property
+    def last_plan(self) -> LastPlan | None:
+        return None  # no daemon here: the health page says another one plans
 
 
 class NoReplanning:

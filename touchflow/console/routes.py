@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from touchflow.console import calendar_pages, customer, health, login, message, outbox, rules
+from touchflow.console.kept import Kept
 from touchflow.console.render import redirect, stylesheet
 from touchflow.console.session import Sessions
 from touchflow.console.visit import Visit, guarded
@@ -16,10 +19,13 @@ READ_ONLY = "read-only: run the daemon to retry"
 
 
 def console_routes(*, read_only: bool = False) -> list[Route]:
-    """Every ``/console/…`` route, sharing one set of sessions (made here, per app);
-    ``read_only``: `touchflow console`'s, where nothing is retried."""
+    """Every ``/console/…`` route, sharing one set of sessions, the calendar's kept
+    counts and the outbox's counts by state (made here, per app); ``read_only``:
+    `touchflow console`'s, where nothing is retried."""
     sessions = Sessions()
-    retry = _read_only if read_only else outbox.retry
+    kept = Kept()
+    counts = outbox.StateCounts()
+    retry = _read_only if read_only else partial(outbox.retry, counts)
 
     async def check_login(request: Request) -> Response:
         return await login.check_login(sessions, request)
@@ -30,9 +36,21 @@ def console_routes(*, read_only: bool = False) -> list[Route]:
         Route("/console/login", check_login, methods=["POST"]),
         Route("/console/logout", guarded(sessions, login.logout, changes=True), methods=["POST"]),
         Route("/console/console.css", stylesheet, methods=["GET"]),
-        Route("/console/", guarded(sessions, calendar_pages.calendar_page), methods=["GET"]),
-        Route("/console/day/{day}", guarded(sessions, calendar_pages.day_page), methods=["GET"]),
-        Route("/console/outbox", guarded(sessions, outbox.outbox_page), methods=["GET"]),
+        Route(
+            "/console/",
+            guarded(sessions, partial(calendar_pages.calendar_page, kept)),
+            methods=["GET"],
+        ),
+        Route(
+            "/console/day/{day}",
+            guarded(sessions, partial(calendar_pages.day_page, kept)),
+            methods=["GET"],
+        ),
+        Route(
+            "/console/outbox",
+            guarded(sessions, partial(outbox.outbox_page, counts)),
+            methods=["GET"],
+        ),
         Route("/console/outbox/retry", guarded(sessions, retry, changes=True), methods=POST),
         Route("/console/customers", guarded(sessions, customer.search), methods=["GET"]),
         Route("/console/customers/{customer_id:path}", guarded(sessions, customer.customer_page)),

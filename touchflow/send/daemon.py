@@ -33,7 +33,7 @@ from touchflow.channels import Channel
 from touchflow.clock import Clock
 from touchflow.messages.dkim import DkimSigner
 from touchflow.project import Project, load_project_checked
-from touchflow.send.daemon_planning import DaemonPlanning
+from touchflow.send.daemon_planning import DaemonPlanning, LastPlan
 from touchflow.send.daemon_reload import fingerprint, load_fresh
 from touchflow.send.daemon_sharing import Sharing
 from touchflow.send.daemon_timers import TimerLog, next_runs, start_timers
@@ -110,6 +110,11 @@ class Daemon:
     def standing(self) -> Standing:
         """This daemon among the others of its store (/healthz, /metrics)."""
         return self._sharing.standing
+
+    @property
+    def last_plan(self) -> LastPlan | None:
+        """This daemon's last full plan since it started (None: none yet)."""
+        return self._plans.last_full
 
     # --- the two ways to run ---------------------------------------------------
 

@@ -14,6 +14,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from datetime import datetime
 
 from touchflow import logs
@@ -24,12 +25,20 @@ from touchflow.plan.candidates import sends_counted_from
 from touchflow.project import Project
 from touchflow.send.plan_lanes import RUN_META, Part, RunSpec
 from touchflow.send.plan_share import lanes_for, share_out, take_part
-from touchflow.send.replan import PlanState, close_orphans, plan_into_outbox
+from touchflow.send.replan import PlanRun, PlanState, close_orphans, plan_into_outbox
 from touchflow.store import PAGE_SIZE, Store
 
 PLANNED_UNTIL = "daemon_planned_until"  # meta: end of the last full plan's window
 _FULL_REPLAN_ABOVE = 5000  # changed customers; more than this: plan everyone
 _WAIT_FOR_OTHERS = 0.5  # seconds between looks at the ranges other daemons plan
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LastPlan:
+    """This daemon's last full plan, kept in memory (the console's health page shows it)."""
+
+    run: PlanRun  # its window, customers, touchpoints and seconds (this daemon's part)
+    finished_at: datetime
 
 
 class DaemonPlanning:
@@ -64,6 +73,7 @@ class DaemonPlanning:
         self._told = ""  # the shared plan whose other project files were logged
         # The end of the window of the last re-plan of changes, if it planned everyone.
         self._planned_everyone: datetime | None = None
+        self.last_full: LastPlan | None = None  # none yet since the daemon started
 
     async def at_start(self) -> int:
         """Plan what changed, then what is ahead."""
@@ -124,6 +134,7 @@ class DaemonPlanning:
             await self._store.set_meta(PLANNED_UNTIL, window.end.isoformat())
         state.total.warn_missed()
         run = state.total.plan_run(window, seconds=time.perf_counter() - started)
+        self.last_full = LastPlan(run=run, finished_at=self._clock.now())
         logs.log.info(
             "planned %d customers, %s to %s: %d touchpoints, %d new, %d changed (%.2f s)%s",
             run.customers, _t(window.start), _t(window.end), run.touchpoints,

@@ -19,7 +19,7 @@ from touchflow.store.boundary import (
     Store,
     Written,
 )
-from touchflow.store.counts import StatsStore
+from touchflow.store.counts import DaemonSession, StatsStore
 from touchflow.store.factory import (
     StoreLocationError,
     WriterLock,
@@ -45,6 +45,7 @@ __all__ = [
     "BulkWrite",
     "ChangesStore",
     "CustomersWrite",
+    "DaemonSession",
     "Erasure",
     "EventsWrite",
     "FactsStore",

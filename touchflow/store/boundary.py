@@ -294,11 +294,14 @@ class OutboxStore(Protocol):
         *,
         states: Collection[OutboxState] = (),
         customer_id: str | None = None,
+        rule_id: str | None = None,
+        after: tuple[datetime, str] | None = None,
         limit: int | None = None,
         newest_first: bool = False,
     ) -> list[OutboxRow]:
-        """Rows (of these states, of this customer), by due time then key (or newest
-        first), up to ``limit``."""
+        """Rows (of these states, of this customer, of this rule), by due time then key
+        (or newest first), up to ``limit``; ``after``: only those past this (due time,
+        key), the next page of a keyset (in due-time order, not with ``newest_first``)."""
         ...
 
 

@@ -3,10 +3,21 @@ counts the outbox for /metrics and `touchflow status`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from touchflow.models import OutboxState
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DaemonSession:
+    """A daemon running on a shared (PostgreSQL) store, as the server sees its lock."""
+
+    name: str  # its lock connection's application_name: "touchflow run pid 4242"
+    address: str  # the client's address ("" over a Unix socket)
+    since: datetime  # when that connection was made: about when the daemon started
+    leads: bool  # it holds the lead: it plans
 
 
 class StatsStore(Protocol):
@@ -32,4 +43,13 @@ class StatsStore(Protocol):
         """``(reason, rows, customers)``: rows cancelled or failed with one of ``reasons``
         due since ``since``; and as ``"retry"`` the rows retrying after ``retries`` or more
         attempts (left out when there are none)."""
+        ...
+
+    async def failed_count(self, *, since: datetime) -> int:
+        """Rows failed that were due since ``since`` (on the (state, due_at) index)."""
+        ...
+
+    async def daemon_sessions(self) -> list[DaemonSession]:
+        """The daemons sharing this store, oldest first; none on a store one daemon
+        holds alone (SQLite: its lock file)."""
         ...

@@ -41,3 +41,9 @@ def _json_default(value: object) -> str:
 def json_text(value: Any) -> str:
     """A JSON object as compact text, dates and instants as ISO text."""
     return json.dumps(value, default=_json_default, ensure_ascii=False, separators=(",", ":"))
+
+
+def check_keyset(after: tuple[datetime, str], newest_first: bool) -> None:
+    """``list_outbox``'s ``after`` pages in due-time order only: a mistake in the caller."""
+    if newest_first:
+        raise ValueError(f"list_outbox: after={after!r} pages in due-time order, not newest first")

@@ -17,6 +17,7 @@ from touchflow.store.postgres import outbox_rows
 from touchflow.store.postgres.columns import aware, outbox_row, suppression_params
 from touchflow.store.postgres.connection import Connection, changed, fetch
 from touchflow.store.postgres.queries import SQL
+from touchflow.store.values import check_keyset
 from touchflow.store.writes import Finish
 
 
@@ -151,17 +152,24 @@ class OutboxMethods(Connection):
         *,
         states: Collection[OutboxState] = (),
         customer_id: str | None = None,
+        rule_id: str | None = None,
+        after: tuple[datetime, str] | None = None,
         limit: int | None = None,
         newest_first: bool = False,
     ) -> list[OutboxRow]:
-        # Built here: the filters an operator combines (`touchflow outbox`).
+        # Built here: the filters an operator combines (`touchflow outbox`, the console).
         clauses = ["TRUE"]
         params: dict[str, Any] = {"states": [s.value for s in states], "limit": limit}
         if states:
             clauses.append("state = ANY(%(states)s)")
-        if customer_id is not None:
-            clauses.append("customer_id = %(customer)s")
-            params["customer"] = customer_id
+        for column, value in (("customer_id", customer_id), ("rule_id", rule_id)):
+            if value is not None:
+                clauses.append(f"{column} = %({column})s")
+                params[column] = value
+        if after is not None:
+            check_keyset(after, newest_first)
+            clauses.append("(due_at, key) > (%(after_due)s, %(after_key)s)")
+            params.update(after_due=after[0], after_key=after[1])
         order = "DESC" if newest_first else "ASC"
         where = " AND ".join(clauses) + f" ORDER BY due_at {order}, key LIMIT %(limit)s"
         return await self._select(SQL["outbox_where"].format(where=where), params)

@@ -536,6 +536,10 @@ GROUP BY reason
 SELECT 'retry', COUNT(*), COUNT(DISTINCT customer_id) FROM outbox
 WHERE state = 'retry' AND attempts >= %s HAVING COUNT(*) > 0
 
+-- name: failed_count
+-- On the (state, due_at) index, as the trouble statements.
+SELECT COUNT(*) FROM outbox WHERE state = 'failed' AND due_at >= %s
+
 -- --- the single-daemon lock (lock.py) -------------------------------------------------
 
 -- name: try_writer_lock
@@ -560,6 +564,19 @@ SELECT pg_try_advisory_lock(7366738, hashtext(current_schema()))
 
 -- name: still_there
 SELECT 1
+
+-- name: daemon_sessions
+-- The daemons of this store: every one holds the store lock shared (try_daemon_lock);
+-- the one that also holds the lead (try_lead) plans. The console's health page.
+SELECT a.application_name, host(a.client_addr), a.backend_start,
+    EXISTS (SELECT 1 FROM pg_locks lead WHERE lead.pid = l.pid AND lead.locktype = 'advisory'
+        AND lead.granted AND lead.classid = 7366738 AND lead.objid = l.objid
+        AND lead.database = l.database)
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.mode = 'ShareLock' AND l.classid = 7366735
+AND l.objid = (hashtext(current_schema())::bigint & 4294967295)
+AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+ORDER BY a.backend_start, a.pid
 
 -- name: writer_lock_holder
 -- Who holds it: its application_name says the command and the client's pid.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from touchflow.models import OutboxState
+from touchflow.store.counts import DaemonSession
 from touchflow.store.postgres.columns import aware
 from touchflow.store.postgres.connection import Connection
 from touchflow.store.postgres.queries import SQL
@@ -34,3 +35,14 @@ class StatsMethods(Connection):
         held = await self._fetch(SQL["outbox_trouble_held"], (aware(since), list(reasons)))
         retrying = await self._fetch(SQL["outbox_trouble_retrying"], (retries,))
         return [(str(reason), int(n), int(c)) for reason, n, c in [*held, *retrying]]
+
+    async def failed_count(self, *, since: datetime) -> int:
+        rows = await self._fetch(SQL["failed_count"], (aware(since),))
+        return int(rows[0][0])
+
+    async def daemon_sessions(self) -> list[DaemonSession]:
+        rows = await self._fetch(SQL["daemon_sessions"])
+        return [
+            DaemonSession(name=str(name), address=address or "", since=since, leads=bool(leads))
+            for name, address, since, leads in rows
+        ]

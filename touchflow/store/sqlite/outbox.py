@@ -16,7 +16,7 @@ from touchflow.store.sqlite import outbox_rows as rows_sql
 from touchflow.store.sqlite.columns import suppression_params
 from touchflow.store.sqlite.connection import Connection, changed, chunks, run
 from touchflow.store.sqlite.queries import SQL, marks
-from touchflow.store.values import from_utc_text, utc_text
+from touchflow.store.values import check_keyset, from_utc_text, utc_text
 from touchflow.store.writes import Finish
 
 
@@ -182,17 +182,26 @@ class OutboxMethods(Connection):
         *,
         states: Collection[OutboxState] = (),
         customer_id: str | None = None,
+        rule_id: str | None = None,
+        after: tuple[datetime, str] | None = None,
         limit: int | None = None,
         newest_first: bool = False,
     ) -> list[OutboxRow]:
-        # Built here: the filters an operator combines (`touchflow outbox`).
-        clauses, params = ["1 = 1"], []
+        # Built here: the filters an operator combines (`touchflow outbox`, the console).
+        clauses: list[str] = ["1 = 1"]
+        params: list[str | None] = []
         if states:
             clauses.append(f"state IN ({marks(len(states))})")
             params += [s.value for s in states]
-        if customer_id is not None:
-            clauses.append("customer_id = ?")
-            params.append(customer_id)
+        for column, value in (("customer_id", customer_id), ("rule_id", rule_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if after is not None:
+            check_keyset(after, newest_first)
+            # due_at >= ? first: the index on due time starts at the page's first row.
+            clauses.append("due_at >= ? AND (due_at > ? OR key > ?)")
+            params += [utc_text(after[0]), utc_text(after[0]), after[1]]
         where = " AND ".join(clauses) + f" ORDER BY due_at {'DESC' if newest_first else 'ASC'}, key"
         if limit is not None:
             where += f" LIMIT {int(limit)}"

@@ -358,7 +358,9 @@ UPDATE outbox SET state = 'retry', reason = 'claim_expired',
     updated_at = ? WHERE {where}
 
 -- name: next_ready_at
-SELECT MIN(next_attempt_at) FROM outbox WHERE state IN ('pending', 'retry')
+-- On the ready index, named: without statistics SQLite takes (state, due_at) and reads
+-- every open row (0.8 s at a million rows, 0.02 ms on outbox_ready); as the next two.
+SELECT MIN(next_attempt_at) FROM outbox INDEXED BY outbox_ready WHERE state IN ('pending', 'retry')
 
 -- name: requeue
 UPDATE outbox SET state = 'pending', next_attempt_at = ?, expires_at = ?,
@@ -426,10 +428,11 @@ DELETE FROM plan_ranges WHERE run = ?
 SELECT state, rule_id, COUNT(*) FROM outbox GROUP BY state, rule_id
 
 -- name: outbox_ready_count
-SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'retry') AND next_attempt_at <= ?
+SELECT COUNT(*) FROM outbox INDEXED BY outbox_ready
+WHERE state IN ('pending', 'retry') AND next_attempt_at <= ?
 
 -- name: last_sent_at
-SELECT MAX(sent_at) FROM outbox WHERE state = 'sent'
+SELECT MAX(sent_at) FROM outbox INDEXED BY outbox_sent WHERE state = 'sent'
 
 -- name: outbox_reason_counts
 SELECT state, reason, COUNT(*) FROM outbox
@@ -445,6 +448,10 @@ GROUP BY reason
 -- name: outbox_trouble_retrying
 SELECT 'retry', COUNT(*), COUNT(DISTINCT customer_id) FROM outbox
 WHERE state = 'retry' AND attempts >= ? HAVING COUNT(*) > 0
+
+-- name: failed_count
+-- On the (state, due_at) index, as the trouble statements.
+SELECT COUNT(*) FROM outbox WHERE state = 'failed' AND due_at >= ?
 
 -- --- history: every row as it is (`touchflow store copy`, history.py) -----------------
 -- Pages by primary key; rows written with every column as given (plain INSERT: the

@@ -89,6 +89,11 @@ CREATE INDEX IF NOT EXISTS outbox_ready ON outbox (next_attempt_at)
 CREATE INDEX IF NOT EXISTS outbox_claimed ON outbox (claim_expires_at) WHERE state = 'claimed';
 CREATE INDEX IF NOT EXISTS outbox_customer ON outbox (customer_id, due_at);
 CREATE INDEX IF NOT EXISTS outbox_state ON outbox (state, due_at);
+-- The console's outbox pages (keyset by due time and key), with no filter or a rule's.
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (due_at, key);
+CREATE INDEX IF NOT EXISTS outbox_rule_due ON outbox (rule_id, due_at, key);
+-- The last send (/healthz, the console's health page): not a scan of every sent row.
+CREATE INDEX IF NOT EXISTS outbox_sent ON outbox (sent_at) WHERE state = 'sent';
 
 -- Customers whose facts changed since the daemon last planned them. Triggers
 -- fill it, so every writer (CLI, HTTP, a script with sqlite3) is seen.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from touchflow.models import OutboxState
+from touchflow.store.counts import DaemonSession
 from touchflow.store.sqlite.connection import Connection
 from touchflow.store.sqlite.queries import SQL, marks
 from touchflow.store.values import from_utc_text, utc_text
@@ -40,3 +41,11 @@ class StatsMethods(Connection):
         held = await self._fetch(statement, (utc_text(since), *reasons))
         retrying = await self._fetch(SQL["outbox_trouble_retrying"], (retries,))
         return [(str(reason), int(n), int(c)) for reason, n, c in [*held, *retrying]]
+
+    async def failed_count(self, *, since: datetime) -> int:
+        rows = await self._fetch(SQL["failed_count"], (utc_text(since),))
+        return int(rows[0][0])
+
+    async def daemon_sessions(self) -> list[DaemonSession]:
+        """None: one daemon holds a SQLite store (its lock file), and it knows itself."""
+        return []
