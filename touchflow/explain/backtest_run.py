@@ -128,7 +128,7 @@ async def backtest_page(replayer: Replayer, store: Store, page: list[CustomerFac
             and (period.as_happened or not _before(r, came.get(r.customer_id)))]  # fmt: skip
     found = tally(len(page), would, rows, ZoneInfo(replayer.project.config.timezone))
     if not period.as_happened:
-        found.arrived = sum(1 for f in page if _came_in(f, period))
+        found.arrived = sum(1 for f in page if _came_after_start(f, period))
     return found
 
 
@@ -137,7 +137,7 @@ def _before(row: OutboxRow, came: datetime | None) -> bool:
     return came is not None and (row.sent_at or row.due_at) < came
 
 
-def _came_in(facts: CustomerFacts, period: Period) -> bool:
+def _came_after_start(facts: CustomerFacts, period: Period) -> bool:
     came = facts.customer.created_at
     return came is not None and came > period.start
 
