@@ -12,7 +12,6 @@ from touchflow.explain.backtest_replay import (
     Period,
     SendCheck,
     WouldSend,
-    replay_customer,
     replay_page,
 )
 from touchflow.models import KnownSince, SuppressionScope, Window
@@ -43,12 +42,13 @@ NOTHING_RECORDED = KnownSince()
 
 
 def replay(tmp_path, f, known=NOTHING_RECORDED, rule="reminder", period=NOVEMBER,
-           rules_yaml=REMINDER, config_yaml=""):  # fmt: skip
+           rules_yaml=REMINDER, config_yaml="", sent_before=()):  # fmt: skip
     config, rules = project(tmp_path, rules_yaml, config_yaml)
     window = Window(start=period.start, end=period.end)
     planner = Planner(rules, window=window, config=config, now=period.start)
     caps = {r.id: r.policies.caps for r in rules}
-    sends = replay_customer(planner, f, known, period, caps, SendCheck(rules, config))
+    one = Customer(f, known, sent_before)
+    sends = replay_page(planner, [one], period, caps, SendCheck(rules, config))
     return [_line(s) for s in sends if rule in (None, s.rule_id)]
 
 
@@ -141,13 +141,10 @@ def test_a_key_sent_before_the_period_is_not_sent_again(tmp_path):
     data = {"appointment_id": "a1", "starts_at": "2026-11-02T15:00:00Z"}
     moved = event("appointment_rescheduled", "2026-10-31T18:00:00Z", data, id="r")
     f = facts(customer(), [booked("2026-11-01T15:00:00Z"), moved])
-    config, rules = project(tmp_path, REMINDER)
-    planner = Planner(rules, window=Window(start=NOVEMBER.start, end=NOVEMBER.end),
-                      config=config, now=NOVEMBER.start)  # fmt: skip
-    sent = Customer(f, NOTHING_RECORDED, sent_before=["reminder:c1:a1:24h-before"])
-    sends = replay_page(planner, [sent], NOVEMBER, {}, SendCheck(rules, config))
-    reminders = [_line(s) for s in sends if s.rule_id == "reminder"]
-    assert reminders == [("a1:2h-before", "11-02 13:00", "due 11-02 13:00")]
+    sent = ["reminder:c1:a1:24h-before"]
+    assert replay(tmp_path, f, sent_before=sent) == [
+        ("a1:2h-before", "11-02 13:00", "due 11-02 13:00")
+    ]
     # Without the outbox's word, it would be sent on 1 November.
     assert replay(tmp_path, f)[0] == ("a1:24h-before", "11-01 15:00", "due 11-01 15:00")
 

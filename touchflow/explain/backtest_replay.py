@@ -244,18 +244,6 @@ def replay_page(
     return found
 
 
-def replay_customer(
-    planner: Planner,
-    facts: CustomerFacts,
-    known: KnownSince,
-    period: Period,
-    counts_for_caps: Mapping[str, bool],
-    check: SendCheck,
-) -> list[WouldSend]:
-    """``replay_page`` of one customer."""
-    return replay_page(planner, [Customer(facts, known)], period, counts_for_caps, check)
-
-
 def _moments(facts: CustomerFacts, known: KnownSince, period: Period) -> list[datetime]:
     """The period's start and each moment in it at which the store learnt something new."""
     learnt = {period.start}

@@ -53,9 +53,6 @@ class Tally:
         self.both.update(other.both)
         self.differences += other.differences
 
-    def count(self, kind: Difference, rule: str) -> int:
-        return sum(1 for d in self.differences if d.kind is kind and d.rule == rule)
-
 
 def tally(
     customers: int, would: Iterable[WouldSend], sent: Iterable[OutboxRow], tz: tzinfo
