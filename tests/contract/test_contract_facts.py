@@ -7,7 +7,14 @@ from datetime import timedelta
 
 from store_support import NOW, event, minutes, outbox_row, promo, send_at
 
-from touchflow.models import Category, Customer, SentRecord, Suppression, SuppressionScope
+from touchflow.models import (
+    Category,
+    Customer,
+    OutboxState,
+    SentRecord,
+    Suppression,
+    SuppressionScope,
+)
 from touchflow.store import EVERYONE, Store
 
 
@@ -150,3 +157,30 @@ async def test_a_send_that_went_out_late_counts_for_caps_at_its_due_time(store: 
         assert [s for f in facts for s in f.sent] == [
             SentRecord(key="due-since", customer_id="c1", category=Category.MARKETING, due_at=since)
         ]
+
+
+async def test_the_sends_read_for_some_customers_are_those_read_for_everyone(
+    store: Store,
+) -> None:
+    # Some customers' sends are read on the customer index (`why`, the console, a page of
+    # a plan), everyone's on the state index: the same rows whichever way they are read.
+    await store.upsert_customers([Customer(id=i) for i in ("c1", "c2", "c3")])
+    since = NOW - timedelta(days=7)
+    for n, customer in enumerate(("c1", "c2", "c3", "c2")):
+        await send_at(store, promo(f"sent-{n}", customer_id=customer), minutes(-60 + n))
+    await send_at(store, promo("too-old", customer_id="c2"), since - timedelta(minutes=1))
+    uncapped = promo("uncapped", customer_id="c2", counts_for_caps=False)
+    await send_at(store, uncapped, minutes(-30))
+    not_sent = [
+        promo("pending", customer_id="c2", due=minutes(30)),
+        promo("failed", state=OutboxState.FAILED, customer_id="c2", due=minutes(-20)),
+    ]
+    await store.write_plan(not_sent, [], now=NOW)
+
+    everyone = {f.customer.id: f.sent for f in await store.load_facts(sent_since=since)}
+    assert [s.key for s in everyone["c2"]] == ["sent-1", "sent-3"]
+    for customer in ("c1", "c2", "c3"):
+        (alone,) = await store.load_facts(customer_ids=[customer], sent_since=since)
+        assert alone.sent == everyone[customer]
+    (page_c2,) = await store.facts_page("c1", 10, since, up_to="c2")
+    assert page_c2.sent == everyone["c2"]
