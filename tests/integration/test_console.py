@@ -31,6 +31,7 @@ from console_support import (
 from http_support import NOW, TOKEN, Setup, http_api
 
 from touchflow.console.session import COOKIE
+from touchflow.console.throttle import FAILS, WINDOW
 from touchflow.models import OutboxState
 
 PAGES = [
@@ -72,6 +73,18 @@ async def session(client: httpx.AsyncClient) -> dict[str, str]:
 def csrf_of(page: str) -> str:
     start = page.index('name="csrf" value="') + len('name="csrf" value="')
     return page[start : page.index('"', start)]
+
+
+async def test_an_address_that_gives_wrong_tokens_again_and_again_waits(
+    api: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    for _ in range(FAILS):
+        assert (await login(api.client, token="guess")).status_code == 401
+    answer = await login(api.client)  # the right token, but the address waits first
+    assert answer.status_code == 429 and COOKIE not in answer.headers.get("set-cookie", "")
+    assert 1 <= int(answer.headers["retry-after"]) <= WINDOW
+    assert "Too many wrong tokens from 127.0.0.1: try again in" in answer.text
+    assert caplog.text.count("logins from 127.0.0.1 wait: 5 wrong tokens in 60 s") == 1
 
 
 async def test_login_sets_a_session_cookie_that_is_not_the_token(api: Setup) -> None:

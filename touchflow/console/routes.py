@@ -12,6 +12,7 @@ from touchflow.console import calendar_pages, customer, health, login, message, 
 from touchflow.console.kept import Kept
 from touchflow.console.render import redirect, stylesheet
 from touchflow.console.session import Sessions
+from touchflow.console.throttle import Throttle
 from touchflow.console.visit import Handler, Visit, guarded
 
 POST = ["POST"]
@@ -24,11 +25,12 @@ def console_routes(*, read_only: bool = False) -> list[Route]:
     `touchflow console`'s, where nothing is retried."""
     sessions = Sessions()
     kept = Kept()
+    throttle = Throttle()
     counts = outbox.StateCounts()
     retry = _read_only if read_only else partial(outbox.retry, counts)
 
     async def check_login(request: Request) -> Response:
-        return await login.check_login(sessions, request)
+        return await login.check_login(sessions, throttle, request)
 
     pages: dict[str, Handler] = {  # GET, behind the login; the last one catches the rest
         "/console/": partial(calendar_pages.calendar_page, kept),
