@@ -36,6 +36,8 @@ from touchflow.send.lock import StoreLock
 from touchflow.store.sqlite import SqliteStore
 
 NOT_RETRIED = "read-only: run the daemon to retry"
+NOT_CANCELLED = "read-only: run the daemon to cancel"
+PENDING_KEY = "reminder:c1:a-1:24h-before"
 MESSAGE_LINK = re.compile(r'href="(/console/message\?[^"]+)"')
 
 
@@ -75,13 +77,29 @@ async def test_retry_is_disabled_and_a_retry_is_refused(
     assert store_state(root)[2] == before[2]
 
 
+async def test_cancel_is_disabled_and_a_cancel_is_refused(
+    client: httpx.AsyncClient, root: Path
+) -> None:
+    page = (await client.get("/console/outbox?state=pending")).text
+    assert NOT_CANCELLED in page and '<button type="button" disabled>Cancel</button>' in page
+    assert 'action="/console/outbox/cancel"' not in page
+    before = store_state(root)
+    answer = await client.post(
+        "/console/outbox/cancel", data={"csrf": csrf_of(page), "key": PENDING_KEY}
+    )
+    assert answer.status_code == 403
+    assert f"{NOT_CANCELLED}: this console (`touchflow console`) changes nothing." in answer.text
+    assert store_state(root)[2] == before[2]
+
+
 async def test_the_store_refuses_every_write(root: Path) -> None:
     async with await SqliteStore.open(store_file(root)) as store:
         guarded = ReadOnlyStore(store)
         (row,) = [r for r in await guarded.list_outbox(customer_id="c1") if r.key == FAILED_KEY]
         assert row.state is OutboxState.FAILED
         for name in ("requeue", "write_plan", "claim_due", "upsert_customers", "set_meta",
-                     "add_events", "delete_customers", "erase_customer", "reclaim"):  # fmt: skip
+                     "add_events", "delete_customers", "erase_customer", "reclaim",
+                     "cancel_by_hand"):  # fmt: skip
             with pytest.raises(ReadOnlyError, match=f"does not call {name}"):
                 getattr(guarded, name)
 

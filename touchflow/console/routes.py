@@ -17,17 +17,19 @@ from touchflow.console.visit import Handler, Visit, guarded
 
 POST = ["POST"]
 READ_ONLY = "read-only: run the daemon to retry"
+READ_ONLY_CANCEL = "read-only: run the daemon to cancel"
 
 
 def console_routes(*, read_only: bool = False) -> list[Route]:
     """Every ``/console/…`` route, sharing one set of sessions, the calendar's kept
     counts and the outbox's counts by state (made here, per app); ``read_only``:
-    `touchflow console`'s, where nothing is retried."""
+    `touchflow console`'s, where nothing is retried or cancelled."""
     sessions = Sessions()
     kept = Kept()
     throttle = Throttle()
     counts = outbox.StateCounts()
-    retry = _read_only if read_only else partial(outbox.retry, counts)
+    retry = partial(_read_only, READ_ONLY) if read_only else partial(outbox.retry, counts)
+    cancel = partial(_read_only, READ_ONLY_CANCEL) if read_only else partial(outbox.cancel, counts)
 
     async def check_login(request: Request) -> Response:
         return await login.check_login(sessions, throttle, request)
@@ -47,6 +49,7 @@ def console_routes(*, read_only: bool = False) -> list[Route]:
     forms: dict[str, Handler] = {  # POST, behind the login and the CSRF token
         "/console/logout": login.logout,
         "/console/outbox/retry": retry,
+        "/console/outbox/cancel": cancel,
     }
     return [
         Route("/console", _home, methods=["GET"]),
@@ -71,7 +74,7 @@ async def _not_found(visit: Visit) -> Response:
     return visit.show("problem.html", 404, title="Not found", message=message)
 
 
-async def _read_only(visit: Visit) -> Response:
-    """A retry sent to `touchflow console`: refused, nothing changes."""
-    message = f"{READ_ONLY}: this console (`touchflow console`) changes nothing."
+async def _read_only(words: str, visit: Visit) -> Response:
+    """A retry or cancel sent to `touchflow console`: refused, nothing changes."""
+    message = f"{words}: this console (`touchflow console`) changes nothing."
     return visit.show("problem.html", 403, title="Read-only", message=message)

@@ -9,6 +9,7 @@ and ``tests/contract`` runs one suite over every one of them.
 from __future__ import annotations
 
 from touchflow.store.boundary import (
+    CANCELLABLE,
     EVERYONE,
     PAGE_SIZE,
     REQUEUEABLE,
@@ -35,11 +36,13 @@ from touchflow.store.writes import (
     Erasure,
     EventsWrite,
     Finish,
+    HandCancel,
     Removal,
     hashed_address,
 )
 
 __all__ = [
+    "CANCELLABLE",
     "EVERYONE",
     "PAGE_SIZE",
     "REQUEUEABLE",
@@ -51,6 +54,7 @@ __all__ = [
     "EventsWrite",
     "FactsStore",
     "Finish",
+    "HandCancel",
     "IdRange",
     "OutboxStore",
     "PlanRunsStore",
