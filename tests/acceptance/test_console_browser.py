@@ -117,6 +117,7 @@ def test_log_in_see_the_month_a_day_a_why_retry_a_failed_send_and_a_diff(
         _escaped(page)
         _retry(page, shots, process)
         _diff(page, shots)
+        _cancel(page, process)
         _health(page, shots)
         assert problems == []
         _on_a_phone(browser, context.cookies(), url, shots)
@@ -191,6 +192,17 @@ def _retry(page: Any, shots: Path, process: DaemonProcess) -> None:
     process.wait_for(f"console: re-queued {FAILED_KEY} (was failed: bad_mailbox)")
     process.wait_for(f"{FAILED_KEY} claimed → sent")
     assert by_key(outbox(process.project))[FAILED_KEY]["state"] == "sent"
+
+
+def _cancel(page: Any, process: DaemonProcess) -> None:
+    """Ana's reminder (due tomorrow) cancelled by hand from the outbox page."""
+    reminder = "reminder:c1:a-1:24h-before"
+    page.get_by_role("link", name="Outbox").click()
+    page.get_by_role("button", name=f"Cancel {reminder}").first.click()
+    assert page.get_by_role("status").inner_text().startswith(f"Cancelled {reminder} by hand")
+    process.wait_for(f"console: cancelled {reminder} (was pending)")
+    row = by_key(outbox(process.project))[reminder]
+    assert (row["state"], row["reason"]) == ("cancelled", "cancelled_by_hand")
 
 
 def test_run_without_http_serves_no_console(tmp_path: Path) -> None:
