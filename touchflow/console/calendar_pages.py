@@ -3,6 +3,8 @@
 Both plan everyone, which takes seconds at 100k customers: their counts are kept
 (``touchflow.console.kept``), counted in a worker thread when first asked for or when
 stale; until the first count is there the page says "counting…" and reloads itself.
+``?by=rule`` (or ``category``, the default) chooses what the colours of the sends tell
+apart (``touchflow.console.split``): drawn from the same kept count, it costs no other.
 """
 
 from __future__ import annotations
