@@ -49,7 +49,7 @@ class Segment:
     label: str
     hue: str
     count: int
-    x: float  # in the SVG's units: 0 to WIDTH
+    x: float  # in the SVG's units, 0 to WIDTH, to a thousandth (as the page writes it)
     width: float
 
 
@@ -112,9 +112,11 @@ def bar(group: Group, by: SplitBy, swatches: tuple[Swatch, ...], most: int) -> B
         names = swatch.members or (swatch.label,)
         n = sum(counts.get(name, 0) for name in names)
         if n > 0 and most > 0:
-            width = WIDTH * n / most
-            segments.append(Segment(label=swatch.label, hue=swatch.hue, count=n, x=x, width=width))
-            x += width
+            end = round(x + WIDTH * n / most, 3)
+            segments.append(
+                Segment(label=swatch.label, hue=swatch.hue, count=n, x=x, width=round(end - x, 3))
+            )
+            x = end
     return Bar(total=sum(s.count for s in segments), segments=tuple(segments))
 
 
