@@ -22,7 +22,9 @@ from http_support import ENV, NOW, TOKEN
 
 PAGES = [
     "",
+    "?by=rule",  # the calendar's sends in colour by rule (by category above)
     "day/2026-11-24",
+    "day/2026-11-24?by=rule",
     "outbox",
     "outbox?state=failed",
     "customers",

@@ -37,7 +37,9 @@ from touchflow.models import OutboxState
 PAGES = [
     "/console/",
     "/console/?weeks=2",
+    "/console/?weeks=2&by=rule",
     "/console/day/2026-11-24",
+    "/console/day/2026-11-24?by=rule",
     "/console/day/2026-11-25",
     "/console/outbox",
     "/console/outbox?state=failed",
