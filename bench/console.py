@@ -1,6 +1,7 @@
 """The web console's pages at scale: a real `touchflow run` with `http:`, timed over HTTP.
 
     python bench/console.py --customers 100000 --rows 1000000 --requests 20 [--project DIR]
+        [--pages calendar,calendar_by_rule,day]
     python bench/console.py --smoke
 
 Makes a `bench/gen.py` project (or reuses ``--project``, made by gen.py), starts
@@ -143,7 +144,7 @@ def counted(client: httpx.Client, path: str, timeout: float = 1800) -> float:
 
 def timed(client: httpx.Client, path: str, requests: int) -> tuple[float, float]:
     """Median and p95 of ``requests`` GETs of ``path``, in milliseconds (``SLOW_REQUESTS``
-    of them for a page that takes more than ``SLOW`` seconds: the rules page's diff)."""
+    of them for a page that takes more than ``SLOW`` seconds)."""
     times: list[float] = []
     while len(times) < (SLOW_REQUESTS if times and times[0] > SLOW * 1000 else requests):
         started = time.perf_counter()
@@ -160,6 +161,7 @@ def pages(customers: int) -> dict[str, str]:
     after = httpx.QueryParams({"after_due": deep, "after_key": "bulk:"})
     return {
         "calendar": "/console/",
+        "calendar_by_rule": "/console/?by=rule",  # the calendar's count, split by rule
         "day": f"/console/day/{(NOW + timedelta(days=2)).date().isoformat()}",
         "outbox_first": "/console/outbox",
         "outbox_deep": f"/console/outbox?{after}",
@@ -187,7 +189,9 @@ def run(project: Path, args: argparse.Namespace) -> None:
             print(f"console.fill_seconds {time.perf_counter() - started:.2f}")
             print(f"console.outbox_counts_ms {counts_s * 1000:.1f}")
             for name, path in pages(args.customers).items():
-                if name in ("calendar", "day"):
+                if args.pages and name not in args.pages.split(","):
+                    continue
+                if name.startswith(("calendar", "day", "rules")):
                     print(f"console.{name}_count_seconds {counted(client, path):.2f}")
                 median, p95 = timed(client, path, args.requests)
                 print(f"console.{name}_ms_median {median:.1f}")
@@ -203,6 +207,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--project", type=Path, help="a gen.py project to copy (not changed)")
+    parser.add_argument("--pages", help="only these pages, comma-separated (e.g. calendar,day)")
     parser.add_argument("--smoke", action="store_true", help="tiny run for CI; no timing")
     args = parser.parse_args(argv)
     if args.smoke:

@@ -231,6 +231,11 @@ class OutboxState(enum.StrEnum):
         return self in (OutboxState.SENT, OutboxState.FAILED, OutboxState.EXPIRED)
 
 
+# The reason of a touchpoint a person cancelled (`touchflow cancel`, the console's Cancel
+# button): a hold re-planning keeps; only `touchflow retry KEY` lifts it.
+CANCELLED_BY_HAND = "cancelled_by_hand"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OutboxRow:
     """One touchpoint in the outbox, keyed by its deterministic touchpoint key."""
@@ -254,6 +259,11 @@ class OutboxRow:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     sent_at: datetime | None = None
+
+    @property
+    def held_by_hand(self) -> bool:
+        """Cancelled by a person: re-planning keeps it so until `touchflow retry` lifts it."""
+        return self.state is OutboxState.CANCELLED and self.reason == CANCELLED_BY_HAND
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

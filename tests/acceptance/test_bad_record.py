@@ -15,8 +15,8 @@ from daemon_support import outbox, touchflow
 def latest_busy_hour(now: datetime) -> datetime:
     """The last 10:00 or 13:00 UTC before ``now``. The sample's three days of sends
     ending then always reach at least three other customers (at 14:00 on a Sunday, only
-    one), and `touchflow outbox` reads the wall clock (its "needs a look" counts the last
-    24 hours), so the runs end at most 21 hours ago."""
+    one); `touchflow outbox --now` counts its "needs a look" (the last 24 hours) as of
+    that instant too."""
     hour = now.replace(minute=0, second=0, microsecond=0)
     times = [hour.replace(hour=h) - timedelta(days=d) for d in (0, 1) for h in (10, 13)]
     return max(t for t in times if t <= now)
@@ -83,7 +83,8 @@ def test_an_event_at_the_year_9999_holds_its_customer_and_everyone_else_is_sent(
     assert len(errors(again.stderr)) == 1  # once per process: each run is a new one
     preview = touchflow("preview", "--all", "--now", later, "--customer", "c-003", cwd=sample)
     assert "invalid_data" in preview.stdout
-    summary = touchflow("outbox", cwd=sample).stdout
+    summary = touchflow("outbox", "--now", later, cwd=sample).stdout
     assert "Needs a look: 1 customer held: their data could not be planned" in summary
-    problems = json.loads(touchflow("outbox", "--format", "json", cwd=sample).stdout)["problems"]
+    as_json = touchflow("outbox", "--now", later, "--format", "json", cwd=sample).stdout
+    problems = json.loads(as_json)["problems"]
     assert [(p["reason"], p["customers"]) for p in problems] == [("invalid_data", 1)]

@@ -61,11 +61,19 @@ def _commit_another_reminder(root: Path) -> None:
     rules.write_text(running, encoding="utf-8")
 
 
+# A marketing send in the calendar (past the daemon's 2-day horizon: no outbox row of it).
+COUPON = {
+    "id": "k1", "type": "coupon_issued", "customer": "c1",
+    "at": "{{ at(days=0, time='07:00', tz='UTC') }}",
+    "data": {"coupon_code": "K-1", "expires_at": "{{ at(days=6, time='12:00', tz='UTC') }}"},
+}  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DaemonProcess, str]]:
     require_browser()
     root = write_http_project(
-        tmp_path_factory.mktemp("console"), customers=CUSTOMERS, events=console_events()
+        tmp_path_factory.mktemp("console"), customers=CUSTOMERS, events=[*console_events(), COUPON]
     )
     _commit_another_reminder(root)
     asyncio.run(_prepare(root))
@@ -107,24 +115,54 @@ def test_log_in_see_the_month_a_day_a_why_retry_a_failed_send_and_a_diff(
         page.locator('a[href="/console/day/2026-11-24"]').wait_for()
         assert page.get_by_text("Counted at 2026-11-23").is_visible()
         page.screenshot(path=shots / "calendar.png", full_page=True)
+        _colours(page)
 
-        page.locator('a[href="/console/day/2026-11-24"]').click()
+        page.locator('a[href="/console/day/2026-11-24?by=rule"]').click()
         assert page.get_by_role("heading", name="Sends on 2026-11-24").is_visible()
         page.get_by_role("link", name="c1").first.wait_for()
+        assert _fill(page.locator("td.bar svg.split rect.hue-0").first) == BLUE
         page.screenshot(path=shots / "day.png", full_page=True)
 
         _held_why(page, shots)
         _escaped(page)
         _retry(page, shots, process)
         _diff(page, shots)
+        _cancel(page, process)
         _health(page, shots)
         assert problems == []
         _on_a_phone(browser, context.cookies(), url, shots)
 
 
+BLUE = "rgb(0, 114, 178)"  # Okabe-Ito's blue: the stylesheet's hue-0
+
+
+def _fill(element: Any) -> str:
+    return str(element.evaluate("e => getComputedStyle(e).fill"))
+
+
+def _colours(page: Any) -> None:
+    """Each day's bar is coloured by the stylesheet (the CSP allows no inline style), and
+    the link to colour by rule works from the keyboard, keeping the counts it had."""
+    nov24 = page.locator('a[href="/console/day/2026-11-24"] svg.split')
+    segment = nov24.locator("rect.hue-0")
+    assert _fill(segment) == BLUE and _fill(nov24.locator("rect.track")) == "rgb(255, 255, 255)"
+    assert segment.locator("title").text_content() == "transactional: 2"
+    swatch = page.locator(".legend .swatch.hue-0")
+    assert swatch.evaluate("e => getComputedStyle(e).backgroundColor") == BLUE
+    page.get_by_role("link", name="rule", exact=True).focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/console/?weeks=4&by=rule")
+    assert page.get_by_role("link", name="rule", exact=True).get_attribute("aria-current") == "true"
+    by_rule = page.locator('a[href="/console/day/2026-11-24?by=rule"] svg.split rect.hue-0')
+    assert by_rule.locator("title").text_content() == "reminder: 2"
+    assert _fill(by_rule) == BLUE
+    assert page.locator(".legend li").first.inner_text() == "reminder: 2"
+
+
 def _diff(page: Any, shots: Path) -> None:
     page.get_by_role("link", name="Rules").click()
-    assert page.get_by_text("Comparing the running version with HEAD").is_visible()
+    page.get_by_text("Comparing the running version with HEAD").wait_for()  # after "Counting…"
+    page.get_by_text("Coming volume and samples").wait_for()
     row = page.locator("tr", has=page.get_by_role("cell", name="reminder", exact=True))
     assert row.inner_text().split("\t")[-1].startswith("3 added, 3 no longer sent")
     assert (
@@ -190,6 +228,17 @@ def _retry(page: Any, shots: Path, process: DaemonProcess) -> None:
     process.wait_for(f"console: re-queued {FAILED_KEY} (was failed: bad_mailbox)")
     process.wait_for(f"{FAILED_KEY} claimed → sent")
     assert by_key(outbox(process.project))[FAILED_KEY]["state"] == "sent"
+
+
+def _cancel(page: Any, process: DaemonProcess) -> None:
+    """Ana's reminder (due tomorrow) cancelled by hand from the outbox page."""
+    reminder = "reminder:c1:a-1:24h-before"
+    page.get_by_role("link", name="Outbox").click()
+    page.get_by_role("button", name=f"Cancel {reminder}").first.click()
+    assert page.get_by_role("status").inner_text().startswith(f"Cancelled {reminder} by hand")
+    process.wait_for(f"console: cancelled {reminder} (was pending)")
+    row = by_key(outbox(process.project))[reminder]
+    assert (row["state"], row["reason"]) == ("cancelled", "cancelled_by_hand")
 
 
 def test_run_without_http_serves_no_console(tmp_path: Path) -> None:

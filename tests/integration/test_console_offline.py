@@ -10,9 +10,11 @@ the store is named, and the console serves all the same.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import html
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -34,6 +36,8 @@ from touchflow.send.lock import StoreLock
 from touchflow.store.sqlite import SqliteStore
 
 NOT_RETRIED = "read-only: run the daemon to retry"
+NOT_CANCELLED = "read-only: run the daemon to cancel"
+PENDING_KEY = "reminder:c1:a-1:24h-before"
 MESSAGE_LINK = re.compile(r'href="(/console/message\?[^"]+)"')
 
 
@@ -73,13 +77,29 @@ async def test_retry_is_disabled_and_a_retry_is_refused(
     assert store_state(root)[2] == before[2]
 
 
+async def test_cancel_is_disabled_and_a_cancel_is_refused(
+    client: httpx.AsyncClient, root: Path
+) -> None:
+    page = (await client.get("/console/outbox?state=pending")).text
+    assert NOT_CANCELLED in page and '<button type="button" disabled>Cancel</button>' in page
+    assert 'action="/console/outbox/cancel"' not in page
+    before = store_state(root)
+    answer = await client.post(
+        "/console/outbox/cancel", data={"csrf": csrf_of(page), "key": PENDING_KEY}
+    )
+    assert answer.status_code == 403
+    assert f"{NOT_CANCELLED}: this console (`touchflow console`) changes nothing." in answer.text
+    assert store_state(root)[2] == before[2]
+
+
 async def test_the_store_refuses_every_write(root: Path) -> None:
     async with await SqliteStore.open(store_file(root)) as store:
         guarded = ReadOnlyStore(store)
         (row,) = [r for r in await guarded.list_outbox(customer_id="c1") if r.key == FAILED_KEY]
         assert row.state is OutboxState.FAILED
         for name in ("requeue", "write_plan", "claim_due", "upsert_customers", "set_meta",
-                     "add_events", "delete_customers", "erase_customer", "reclaim"):  # fmt: skip
+                     "add_events", "delete_customers", "erase_customer", "reclaim",
+                     "cancel_by_hand"):  # fmt: skip
             with pytest.raises(ReadOnlyError, match=f"does not call {name}"):
                 getattr(guarded, name)
 
@@ -114,6 +134,32 @@ def test_without_a_store_it_does_not_make_one(tmp_path: Path, root: Path) -> Non
     assert done.returncode == 2
     assert "no store yet at" in done.stderr and "touchflow run" in done.stderr
     assert not (tmp_path / ".touchflow").exists()
+
+
+@pytest.mark.parametrize(
+    ("version", "said"),
+    [
+        ("3", "has schema version 3; this touchflow reads 4. touchflow console changes "
+              "nothing, so it does not upgrade it: run `touchflow store migrate`"),
+        ("99", "has schema version 99, newer than this touchflow reads (4)"),
+    ],
+)  # fmt: skip
+def test_a_store_of_another_schema_version_is_left_as_it_is(
+    tmp_path: Path, root: Path, version: str, said: str
+) -> None:
+    for part in ("touchflow.yaml", "rules", "message_templates"):
+        (tmp_path / part).symlink_to(root / part)
+    copy = store_file(tmp_path)
+    copy.parent.mkdir()
+    with sqlite3.connect(store_file(root)) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    with sqlite3.connect(copy) as db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (version,))
+    before = hashlib.sha256(copy.read_bytes()).hexdigest()
+    done = _console("--project", str(tmp_path), env=ENV)
+    assert done.returncode == 2, done.stderr
+    assert said in " ".join(done.stderr.split()) and "Traceback" not in done.stderr
+    assert hashlib.sha256(copy.read_bytes()).hexdigest() == before
 
 
 def test_help_teaches(root: Path) -> None:

@@ -225,6 +225,28 @@ def test_rule_id_must_be_lower_case_letters_digits_dash_underscore(
     assert "lower-case letters, digits, '-' or '_'" in message
 
 
+def test_a_rule_id_ending_in_a_line_break_is_refused(tmp_path: Path) -> None:
+    rules = """\
+        - category: transactional
+          trigger: {event: signed_up}
+          id: "welcome\\n"
+          action: {template: welcome}
+        """
+    where, message = the_problem(rule_problems(tmp_path, rules))
+    assert (where, message.split(" must")[0]) == ("rules/rules.yaml:3", "rule id 'welcome\\n'")
+
+
+def test_a_date_ending_in_a_line_break_is_refused(tmp_path: Path) -> None:
+    rules = """\
+        - id: new-year
+          category: marketing
+          trigger: {date: "01-01\\n"}
+          action: {template: welcome}
+        """
+    where, message = the_problem(rule_problems(tmp_path, rules))
+    assert where == "rules/rules.yaml:3" and message.startswith('date must be "MM-DD"')
+
+
 def test_duplicate_rule_id_in_another_file_names_the_first_file_and_line(tmp_path: Path) -> None:
     write_project(
         tmp_path,

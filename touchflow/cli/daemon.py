@@ -166,9 +166,21 @@ def _summary_text(project: Project, summary: Summary) -> str:
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
+@click.option(
+    "--now",
+    "now_text",
+    metavar="ISO8601",
+    help="Count what needs a look (the last 24 hours' problems) as of this instant, or "
+    "this day in the project's time zone, as `touchflow run --now`.  [default: now]",
+)
 @handle_errors
 def outbox(
-    project_dir: Path, states: tuple[str, ...], customer: str | None, limit: int, fmt: str
+    project_dir: Path,
+    states: tuple[str, ...],
+    customer: str | None,
+    limit: int,
+    fmt: str,
+    now_text: str | None,
 ) -> None:
     """What the daemon planned, sent and could not send: counts by state, what is
     due next, and failures with their reasons.
@@ -181,8 +193,9 @@ def outbox(
     """
     config = load_project(project_dir)
     chosen = [OutboxState(s) for s in states]
+    now = parse_now(now_text, config.timezone)
     counts, rows, next_due, problems = run_async(
-        _outbox(config.store_location(), chosen, customer, limit)
+        _outbox(config.store_location(), chosen, customer, limit, now)
     )
     if fmt == "json":
         doc = {
@@ -202,7 +215,11 @@ def outbox(
 
 
 async def _outbox(
-    location: StoreLocation, states: list[OutboxState], customer: str | None, limit: int
+    location: StoreLocation,
+    states: list[OutboxState],
+    customer: str | None,
+    limit: int,
+    now: datetime,
 ) -> tuple[dict[OutboxState, int], list[OutboxRow], datetime | None, list[trouble.Trouble]]:
     if app.store_missing(location):
         raise UserError(f"no store at {location} yet; `touchflow run` creates it")
@@ -218,7 +235,7 @@ async def _outbox(
                 states=(OutboxState.PENDING,), customer_id=customer, limit=limit
             )
         next_due = await store.next_ready_at()
-        problems = await trouble.find(store, Clock().now())
+        problems = await trouble.find(store, now)
     return counts, rows, next_due, problems
 
 

@@ -92,6 +92,7 @@ def main() -> None:
 # Each module registers its commands on `cli` when imported.
 from touchflow.cli import (  # noqa: E402, F401
     backtest,
+    cancel,
     console,
     daemon,
     diff,

@@ -20,7 +20,7 @@ from touchflow.console.visit import Visit
 from touchflow.models import Customer
 from touchflow.plan.moment import Moment
 from touchflow.plan.trace_store import DEFAULT_DAYS, DEFAULT_PAST, customer_story, why_request
-from touchflow.store import REQUEUEABLE
+from touchflow.store import CANCELLABLE, REQUEUEABLE
 
 EVENTS = 50  # the newest events shown; the page says how many there are
 FOUND = 50  # customers listed for an e-mail address
@@ -59,7 +59,7 @@ async def customer_page(visit: Visit) -> Response:
         "customer.html", title=f"Customer {customer.id}", customer=customer,
         attributes=attributes(customer), events=events, total_events=total,
         json_text=json_text, suppressions=suppressions, story=story,
-        requeueable={s.value for s in REQUEUEABLE},
+        requeueable={s.value for s in REQUEUEABLE}, cancellable={s.value for s in CANCELLABLE},
     )  # fmt: skip
 
 

@@ -1,5 +1,6 @@
 """``/console/outbox``: counts by state, failures with the server's reply, what is due next,
-rows filtered by state, rule and customer, and a retry button (``POST /console/outbox/retry``).
+rows filtered by state, rule and customer, a retry button (``POST /console/outbox/retry``) and
+a cancel button (``POST /console/outbox/cancel``).
 
 The rows are the store's ``list_outbox`` (by due time, then key), ``SHOWN`` a page; the
 next page starts after the last row shown (``after``: its due time and key, in the
@@ -7,7 +8,8 @@ query string), so a deep page costs what the first does, by index, at a million 
 The counts by state read the whole (state, due_at) index (about 100 ms at a million
 rows): they are kept ``COUNTS_AGE`` and counted again in the background when older,
 the page saying when they were counted; a retry counts them again at its next view.
-A retry is `touchflow retry`'s: ``store.requeue``, logged naming the key and "console".
+A retry is `touchflow retry`'s: ``store.requeue``, logged naming the key and "console"; a
+cancel is `touchflow cancel`'s (``touchflow.send.hand_cancel``), logged the same way.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from touchflow.console.render import redirect
 from touchflow.console.visit import Visit
 from touchflow.errors import StoreError, TouchflowError
 from touchflow.models import OutboxRow, OutboxState
-from touchflow.store import REQUEUEABLE, Store
+from touchflow.send import hand_cancel
+from touchflow.store import CANCELLABLE, REQUEUEABLE, Store
 
 SHOWN = 100
 FAILURES = 20
@@ -91,6 +94,7 @@ async def outbox_page(counts: StateCounts, visit: Visit) -> Response:
         first_page=None if after is None else page_link(filters, None), failures=failures,
         due=await store.list_outbox(states=(OutboxState.PENDING,), limit=DUE_NEXT),
         requeueable={s.value for s in REQUEUEABLE}, retried=query.get("retried"),
+        cancellable={s.value for s in CANCELLABLE}, cancelled=query.get("cancelled"),
     )  # fmt: skip
 
 
@@ -154,3 +158,23 @@ async def retry(counts: StateCounts, visit: Visit) -> Response:
     )
     visit.backing.replanner.request()  # plans the customer again and wakes the dispatcher
     return redirect(f"/console/outbox?retried={quote(key, safe='')}")
+
+
+async def cancel(counts: StateCounts, visit: Visit) -> Response:
+    """A pending or retrying touchpoint cancelled by hand: 404 for no such key, 409 for one
+    being sent or already ended (the page says why); nothing changes then."""
+    key = visit.form.get("key", "")
+    engine = visit.backing.engine
+    try:
+        done = await hand_cancel.cancel(engine.store, key, now=engine.clock.now(), where="console")
+    except hand_cancel.CancelRefused as exc:
+        status = 404 if exc.row is None else 409
+        return visit.show("problem.html", status, title="Cancel", message=f"{exc}.")
+    if done.cancelled:
+        counts.forget()
+        was = hand_cancel.was(done.before)
+        logs.log.info(
+            "console: cancelled %s (was %s)", key, was,
+            extra={"tf": {"event": "cancel", "key": key}},
+        )  # fmt: skip
+    return redirect(f"/console/outbox?cancelled={quote(key, safe='')}")

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from touchflow.explain.diff import DiffReport, RuleSummary
 from touchflow.explain.diff_outbox import RowEffect
+from touchflow.models import CANCELLED_BY_HAND
 from touchflow.plan.diff import KeyChange, Kind, Side
 from touchflow.plan.preview import window_text
 from touchflow.timecalc import zone
@@ -116,7 +117,8 @@ def effect_line(effect: RowEffect) -> str:
     if effect.effect == "moved":
         return f"  {effect.key} · {effect.state.value} · moved {due} → {_utc(effect.new_due_at)}"
     if effect.effect == "kept":
-        return f"  {effect.key} · {effect.state.value} · kept as it is (due {due})"
+        held = ": cancelled by hand" if effect.reason == CANCELLED_BY_HAND else ""
+        return f"  {effect.key} · {effect.state.value} · kept as it is{held} (due {due})"
     why = f": {effect.reason}" if effect.reason else ""
     return f"  {effect.key} · {effect.state.value} → {effect.new_state.value}{why} (due {due})"
 

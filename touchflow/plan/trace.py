@@ -32,7 +32,7 @@ from touchflow.plan.trace_found import found_checks, none_words
 from touchflow.plan.trace_gates import cap_check, gate_checks
 from touchflow.plan.trace_model import Check, CustomerStory, RuleStory, Stage, TouchpointStory
 from touchflow.plan.trace_time import local_text, time_checks, trigger_check, utc_iso
-from touchflow.plan.trace_words import held_words, outbox_words
+from touchflow.plan.trace_words import held_words, row_words
 from touchflow.rules.context import trigger_summary
 from touchflow.rules.schema import Rule
 from touchflow.timecalc import zone
@@ -203,7 +203,7 @@ def _outbox_check(
 
 def row_check(row: OutboxRow, tz_name: str) -> Check:
     """An outbox row and its history, in words: state, attempts, the server's reply."""
-    parts = [f"{row.state.value}: {outbox_words(row.state)}"]
+    parts = [f"{row.state.value}: {row_words(row)}"]
     if row.attempts:
         parts.append(f"{row.attempts} attempt{'s' if row.attempts != 1 else ''}")
     if row.sent_at is not None:
@@ -212,8 +212,8 @@ def row_check(row: OutboxRow, tz_name: str) -> Check:
         parts.append(f"Message-ID {row.message_id}")
     if row.reason and row.state is not OutboxState.SENT:
         parts.append(f"reason {row.reason}")
-    if row.last_error:
-        parts.append(f"last reply: {row.last_error}")
+    if row.last_error:  # a person's cancel says where and when, not a server's reply
+        parts.append(row.last_error if row.held_by_hand else f"last reply: {row.last_error}")
     if row.claim_owner:
         parts.append(f"claimed by {row.claim_owner}")
     passed = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from touchflow.plan.trace_model import Check, CustomerStory, RuleStory, TouchpointStory
-from touchflow.plan.trace_words import yes_no
+from touchflow.plan.trace_words import row_state, yes_no
 from touchflow.timecalc import zone
 
 _MARK = {True: "ok", False: "NO", None: ".."}
@@ -48,7 +48,7 @@ def _touchpoint_lines(tp: TouchpointStory, details: bool) -> Iterator[str]:
     local = tp.due_at.astimezone(zone(tp.timezone))
     verdict = tp.status.upper() if tp.reason is None else f"HELD: {tp.reason.value}"
     if tp.outbox is not None:
-        verdict += f" · outbox: {tp.outbox.state.value}"
+        verdict += f" · outbox: {row_state(tp.outbox)}"
     yield f"  {tp.period} · {local:%a %Y-%m-%d %H:%M %Z} · {tp.occurrence} · {verdict}"
     yield f"    key {tp.key}"
     if tp.stopped_by is not None:

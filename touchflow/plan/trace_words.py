@@ -7,7 +7,7 @@ the same wherever the story of a customer names it (the table and the JSON's
 
 from __future__ import annotations
 
-from touchflow.models import Adjustment, HoldReason, OutboxState
+from touchflow.models import Adjustment, HoldReason, OutboxRow, OutboxState
 
 # What stopped a touchpoint, by the planner's hold reason. The planner's detail (which
 # condition, which event, which cap) follows after a colon.
@@ -51,6 +51,10 @@ OUTBOX: dict[OutboxState, str] = {
 }
 
 
+# A row a person cancelled (`touchflow cancel`, the console): the plan does not lift it.
+BY_HAND = "not sent: cancelled by hand; the plan keeps it so (`touchflow retry KEY` sends it)"
+
+
 def held_words(reason: HoldReason, detail: str | None) -> str:
     """``"a condition of the rule is false: rules/x.yaml:12: customer.tier == 'gold'"``."""
     words = HELD.get(reason, reason.value)
@@ -63,6 +67,16 @@ def moved_words(adjustment: Adjustment) -> str:
 
 def outbox_words(state: OutboxState) -> str:
     return OUTBOX.get(state, state.value)
+
+
+def row_words(row: OutboxRow) -> str:
+    """What a row's state means, a row cancelled by hand told apart from the plan's."""
+    return BY_HAND if row.held_by_hand else outbox_words(row.state)
+
+
+def row_state(row: OutboxRow) -> str:
+    """``"cancelled by hand"`` for a row a person cancelled, else its state."""
+    return "cancelled by hand" if row.held_by_hand else row.state.value
 
 
 def yes_no(value: bool) -> str:

@@ -34,7 +34,7 @@ RULE_KEYS = (
     "policies",
     "expires_after",
 )
-_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")  # fullmatch: "$" lets a final line break through
 CHANNELS = ("email",)
 
 _T = TypeVar("_T")
@@ -148,7 +148,7 @@ def _read_id(doc: LineDict, out: Collector) -> str | None:
     value = doc.get("id")
     if value is None:
         return None
-    if not isinstance(value, str) or not _ID_RE.match(value):
+    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
         out.add(
             doc.line_of("id"),
             f"rule id {value!r} must be lower-case letters, digits, "

@@ -29,7 +29,7 @@ _TRIGGER_EXTRA = {
     "holiday": (),
     "cron": (),
 }
-_MMDD_RE = re.compile(r"^(\d{2})-(\d{2})$")
+_MMDD_RE = re.compile(r"(\d{2})-(\d{2})")  # fullmatch, as _ID_RE in the loader
 DATE_FIELDS = ("birthday", "customer_since")
 
 
@@ -126,7 +126,7 @@ def _yearly_trigger(trig: LineDict, config: ProjectConfig, out: Collector) -> Tr
 
 def _date_trigger(trig: LineDict, config: ProjectConfig, out: Collector) -> Trigger | None:
     value = str(trig["date"])
-    match = _MMDD_RE.match(value)
+    match = _MMDD_RE.fullmatch(value)
     month, day = (int(match[1]), int(match[2])) if match else (0, 0)
     valid = match is not None and 1 <= month <= 12 and 1 <= day <= _days_in_month(month)
     if not valid:

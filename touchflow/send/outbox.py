@@ -27,7 +27,8 @@ from touchflow.models import (
 
 # A held touchpoint becomes SUPPRESSED when the recipient said no (or cannot be
 # reached), CANCELLED when the plan dropped it. Both come back to PENDING if a
-# later plan sends it after all (consent given, a booking revived).
+# later plan sends it after all (consent given, a booking revived); one a person
+# cancelled (``held_by_hand``) does not: only `touchflow retry` lifts that.
 _SUPPRESSING = frozenset({HoldReason.SUPPRESSED, HoldReason.NO_CONSENT, HoldReason.NO_ADDRESS})
 _REVISABLE = (OutboxState.PENDING, OutboxState.CANCELLED, OutboxState.SUPPRESSED)
 NOT_PLANNED = "not_planned"
@@ -123,6 +124,8 @@ def _insert(writes: PlanWrites, want: OutboxRow, now: datetime) -> None:
 
 
 def _revise(writes: PlanWrites, have: OutboxRow, want: OutboxRow, now: datetime) -> None:
+    if have.held_by_hand:
+        return  # `touchflow cancel` (or the console's Cancel): a person's word holds
     if have.state is OutboxState.RETRY:
         if want.state is OutboxState.PENDING:
             # Keep retrying, but never before the (possibly moved) due time.

@@ -9,6 +9,7 @@ and ``tests/contract`` runs one suite over every one of them.
 from __future__ import annotations
 
 from touchflow.store.boundary import (
+    CANCELLABLE,
     EVERYONE,
     PAGE_SIZE,
     REQUEUEABLE,
@@ -26,6 +27,7 @@ from touchflow.store.factory import (
     drop_store,
     migrate_store,
     open_store,
+    schema_versions,
     writer_lock,
 )
 from touchflow.store.planning import ChangesStore, IdRange, PlanRunsStore, RangeTaken
@@ -34,11 +36,13 @@ from touchflow.store.writes import (
     Erasure,
     EventsWrite,
     Finish,
+    HandCancel,
     Removal,
     hashed_address,
 )
 
 __all__ = [
+    "CANCELLABLE",
     "EVERYONE",
     "PAGE_SIZE",
     "REQUEUEABLE",
@@ -50,6 +54,7 @@ __all__ = [
     "EventsWrite",
     "FactsStore",
     "Finish",
+    "HandCancel",
     "IdRange",
     "OutboxStore",
     "PlanRunsStore",
@@ -65,5 +70,6 @@ __all__ = [
     "hashed_address",
     "migrate_store",
     "open_store",
+    "schema_versions",
     "writer_lock",
 ]

@@ -39,7 +39,7 @@ from touchflow.models import (
 from touchflow.store.counts import StatsStore
 from touchflow.store.history import CopyStore
 from touchflow.store.planning import ChangesStore, IdRange, PlanRunsStore
-from touchflow.store.writes import CustomersWrite, Erasure, EventsWrite, Finish, Removal
+from touchflow.store.writes import CustomersWrite, Erasure, EventsWrite, Finish, HandCancel, Removal
 
 # Customers a page of facts holds: planning memory follows the page, not the store.
 PAGE_SIZE = 20_000
@@ -48,6 +48,8 @@ EVERYONE: IdRange = ("", None)
 Written = Callable[[int], None]
 # The states `touchflow retry` (``requeue``) brings back to pending.
 REQUEUEABLE = (OutboxState.FAILED, OutboxState.EXPIRED, OutboxState.CANCELLED)
+# The states a person may cancel (``cancel_by_hand``): not sent yet, and not being sent.
+CANCELLABLE = (OutboxState.PENDING, OutboxState.RETRY)
 
 
 class BulkWrite(Protocol):
@@ -283,6 +285,15 @@ class OutboxStore(Protocol):
         sooner than ``now + keep_for`` (reason ``requeued``), and its customer marked
         changed; one transaction. The row as it is afterwards (unchanged if it was not
         requeueable); None if there is no such key."""
+        ...
+
+    async def cancel_by_hand(self, key: str, *, now: datetime, detail: str) -> HandCancel | None:
+        """A row in a ``CANCELLABLE`` state to cancelled with reason ``cancelled_by_hand``
+        (``touchflow.models.CANCELLED_BY_HAND``) and ``detail`` (who, where, when) as its
+        last error, updated at ``now``; one transaction, written only if the row is still
+        pending or retrying then, so a row a dispatcher claimed meanwhile is left as it is
+        (it is being sent). The row before and after (the same if it was not cancellable);
+        None if there is no such key. Re-planning keeps such a row; ``requeue`` lifts it."""
         ...
 
     async def outbox_counts(self) -> dict[OutboxState, int]:

@@ -64,6 +64,20 @@ class Finish:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class HandCancel:
+    """What ``cancel_by_hand`` found and left: the row as it was when the store looked
+    (under the write lock) and as it is now (the same row when nothing changed)."""
+
+    before: OutboxRow
+    after: OutboxRow
+
+    @property
+    def cancelled(self) -> bool:
+        """This call cancelled it (it was pending or retrying)."""
+        return self.after.held_by_hand and not self.before.held_by_hand
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Erasure:
     """What ``erase_customer`` took away and what it kept without the address."""
 

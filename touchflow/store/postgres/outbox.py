@@ -11,14 +11,14 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from touchflow.models import OutboxRow, OutboxState, Suppression
+from touchflow.models import CANCELLED_BY_HAND, OutboxRow, OutboxState, Suppression
 from touchflow.store.boundary import REQUEUEABLE
 from touchflow.store.postgres import outbox_rows
 from touchflow.store.postgres.columns import aware, outbox_row, suppression_params
 from touchflow.store.postgres.connection import Connection, changed, fetch
 from touchflow.store.postgres.queries import SQL
 from touchflow.store.values import check_keyset
-from touchflow.store.writes import Finish
+from touchflow.store.writes import Finish, HandCancel
 
 
 class OutboxMethods(Connection):
@@ -185,6 +185,17 @@ class OutboxMethods(Connection):
             # Tell a running daemon (it watches `changes`) to look at this customer.
             await db.execute(SQL["mark_changed"], (row.customer_id,))
             return row
+
+    async def cancel_by_hand(self, key: str, *, now: datetime, detail: str) -> HandCancel | None:
+        async with self._transaction("cancel in") as db:
+            # Locked first (as a re-queue): a claim of this row waits or skips it.
+            rows = await fetch(db, SQL["requeue_row"], (key,))
+            if not rows:
+                return None
+            before = outbox_row(rows[0])
+            params = {"reason": CANCELLED_BY_HAND, "detail": detail, "now": aware(now), "key": key}
+            done = await fetch(db, SQL["cancel_by_hand"], params)
+            return HandCancel(before=before, after=outbox_row(done[0]) if done else before)
 
     async def _select(
         self, statement: str, params: Sequence[Any] | dict[str, Any], *, action: str = "read"

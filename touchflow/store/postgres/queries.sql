@@ -403,6 +403,14 @@ UPDATE outbox SET state = 'pending', next_attempt_at = %(now)s, expires_at = %(e
     reason = 'requeued', updated_at = %(now)s WHERE key = %(key)s
 RETURNING {outbox_columns}
 
+-- name: cancel_by_hand
+-- Only a row still pending or retrying (read locked, as requeue_row): one a dispatcher
+-- claimed is being sent.
+UPDATE outbox SET state = 'cancelled', reason = %(reason)s, last_error = %(detail)s,
+    updated_at = %(now)s
+WHERE key = %(key)s AND state IN ('pending', 'retry')
+RETURNING {outbox_columns}
+
 -- name: outbox_counts
 SELECT state, COUNT(*) FROM outbox GROUP BY state
 

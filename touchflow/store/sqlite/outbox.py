@@ -10,14 +10,14 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from touchflow.models import OutboxRow, OutboxState, Suppression
+from touchflow.models import CANCELLED_BY_HAND, OutboxRow, OutboxState, Suppression
 from touchflow.store.boundary import REQUEUEABLE
 from touchflow.store.sqlite import outbox_rows as rows_sql
 from touchflow.store.sqlite.columns import suppression_params
 from touchflow.store.sqlite.connection import Connection, changed, chunks, run
 from touchflow.store.sqlite.queries import SQL, marks
 from touchflow.store.values import check_keyset, from_utc_text, utc_text
-from touchflow.store.writes import Finish
+from touchflow.store.writes import Finish, HandCancel
 
 
 class OutboxMethods(Connection):
@@ -220,6 +220,17 @@ class OutboxMethods(Connection):
             # Tell a running daemon (it watches `changes`) to look at this customer.
             await run(db.execute(SQL["mark_changed"], (rows[0].customer_id,)))
             return (await rows_sql.select(db, SQL["outbox_row"], [key]))[0]
+
+    async def cancel_by_hand(self, key: str, *, now: datetime, detail: str) -> HandCancel | None:
+        """A pending or retrying row cancelled by a person (`touchflow cancel`)."""
+        async with self._transaction("cancel in") as db:
+            rows = await rows_sql.select(db, SQL["outbox_row"], [key])
+            if not rows:
+                return None
+            params = (CANCELLED_BY_HAND, detail, utc_text(now), key)
+            await run(db.execute(SQL["cancel_by_hand"], params))
+            after = (await rows_sql.select(db, SQL["outbox_row"], [key]))[0]
+            return HandCancel(before=rows[0], after=after)
 
     async def _select(self, statement: str, params: Sequence[Any]) -> list[OutboxRow]:
         async with self._transaction("read the outbox of", begin="BEGIN") as db:

@@ -375,6 +375,11 @@ SELECT MIN(next_attempt_at) FROM outbox INDEXED BY outbox_ready WHERE state IN (
 UPDATE outbox SET state = 'pending', next_attempt_at = ?, expires_at = ?,
     reason = 'requeued', updated_at = ? WHERE key = ?
 
+-- name: cancel_by_hand
+-- Only a row still pending or retrying: one a dispatcher claimed is being sent.
+UPDATE outbox SET state = 'cancelled', reason = ?, last_error = ?, updated_at = ?
+WHERE key = ? AND state IN ('pending', 'retry')
+
 -- name: outbox_counts
 SELECT state, COUNT(*) FROM outbox GROUP BY state
 
