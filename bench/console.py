@@ -173,9 +173,21 @@ def pages(customers: int) -> dict[str, str]:
     }
 
 
+def committed(project: Path) -> None:
+    """The project as a git repository at HEAD, so the rules page compares the running
+    version with HEAD (the same files: both versions planned, no change found)."""
+    (project / ".gitignore").write_text(".touchflow/\n", encoding="utf-8")
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "bench"]):
+        subprocess.run(
+            ["git", "-c", "user.name=Bench", "-c", "user.email=bench@example.com", *args],
+            cwd=project, check=True, capture_output=True,
+        )  # fmt: skip
+
+
 def run(project: Path, args: argparse.Namespace) -> None:
     port = dispatch.free_port()
     with_http(project, port)
+    committed(project)
     daemon = start_daemon(project)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600) as client:

@@ -173,3 +173,4 @@ def test_the_console_benchmark_times_every_page_of_a_running_daemon() -> None:
             0 < float(found[f"console.{page}_ms_median"]) <= float(found[f"console.{page}_ms_p95"])
         )
     assert float(found["console.calendar_count_seconds"]) >= 0
+    assert float(found["console.rules_count_seconds"]) >= 0  # the diff against HEAD, kept
