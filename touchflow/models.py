@@ -254,6 +254,7 @@ class OutboxRow:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     sent_at: datetime | None = None
+    channel: str = "email"  # the rule's action.channel: email or webhook
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
