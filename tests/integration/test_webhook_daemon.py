@@ -19,6 +19,7 @@ from daemon_support import (
     CONFIG,
     DaemonProcess,
     inquiry,
+    invoke,
     maildir_messages,
     outbox,
     poll,
@@ -147,3 +148,41 @@ def test_a_kill_while_the_post_is_answered_posts_again_with_the_same_key(tmp_pat
     assert first["key"] == second["key"] and first["message"] == second["message"]
     (row,) = outbox(root)
     assert (row["channel"], row["state"], row["attempts"]) == ("webhook", "sent", 1)
+
+
+def test_a_daemon_without_the_secret_stops_at_once_naming_the_variable(tmp_path: Path) -> None:
+    with serve(Receiver()) as url:
+        root = project(tmp_path, url, rules=HOOK_ONLY)
+        env = {k: v for k, v in os.environ.items() if k != "TOUCHFLOW_WEBHOOK_SECRET"}
+        result = touchflow("run", "--once", "--now", NOW, cwd=root, env=env, check=False)
+    assert result.returncode != 0
+    assert "TOUCHFLOW_WEBHOOK_SECRET, which is not set in the environment" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_preview_why_and_the_outbox_table_name_each_touchpoint_s_channel(
+    tmp_path: Path,
+) -> None:
+    with serve(Receiver([200])) as url:
+        root = project(tmp_path, url)
+        run_once(root)
+    early = "2026-11-23T07:00:00Z"  # before the inquiries: both rules still to come
+    shown = json.loads(
+        invoke(root, "preview", "--now", early, "--days", "1", "--format", "json").output
+    )
+    assert {(tp["rule"], tp["customer"]): (tp["channel"], tp["to"]) for tp in shown} == {
+        ("ack", "c1"): ("email", "ana@example.com"),
+        ("ack-hook", "c1"): ("webhook", None),
+        ("ack-hook", "c2"): ("webhook", None),
+    }
+    table = invoke(root, "preview", "--now", early, "--days", "1").output
+    assert "channel" in table and "webhook" in table
+    why = json.loads(invoke(root, "why", "c2", "--now", NOW, "--format", "json").output)
+    rules = {rule["rule"]: rule for rule in why["rules"]}
+    assert (rules["ack"]["channel"], rules["ack-hook"]["channel"]) == ("email", "webhook")
+    (posted,) = rules["ack-hook"]["touchpoints"]
+    assert (posted["outbox"]["channel"], posted["outbox"]["state"]) == ("webhook", "sent")
+    text = invoke(root, "why", "c2", "--now", NOW).output
+    assert "ack-hook (transactional, event inquiry_received, by webhook)" in text
+    listing = invoke(root, "outbox", "--state", "sent").output
+    assert "channel" in listing and "webhook" in listing

@@ -13,15 +13,17 @@ from touchflow.config.delivery import ChannelConfigError, ChannelKind, DeliveryS
 
 
 def open_channel(settings: DeliverySettings, *, root: Path, environ: Mapping[str, str]) -> Channel:
-    """The configured channels as one; raises ``ChannelConfigError`` (a ``UserError``) if
-    they cannot be opened. Without a webhook it is the email channel itself.
+    """The configured channels as one router; raises ``ChannelConfigError`` (a
+    ``UserError``) if they cannot be opened.
 
+    A router even without a webhook: a reload may bring webhook rules the running daemon
+    has no channel for, and those must wait for a restart, not go out as email.
     ``environ`` is passed in (usually ``os.environ``) so the only place secrets
     come from stays visible, and tests can give a fake one.
     """
     email = open_email_channel(settings, root=root, environ=environ)
     if settings.webhook is None:
-        return email
+        return Router({"email": email})
     # Imported here: httpx is about as heavy as aiosmtplib, for projects that post.
     from touchflow.channels.webhook import WebhookChannel
 
