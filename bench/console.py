@@ -143,7 +143,7 @@ def counted(client: httpx.Client, path: str, timeout: float = 1800) -> float:
 
 def timed(client: httpx.Client, path: str, requests: int) -> tuple[float, float]:
     """Median and p95 of ``requests`` GETs of ``path``, in milliseconds (``SLOW_REQUESTS``
-    of them for a page that takes more than ``SLOW`` seconds: the rules page's diff)."""
+    of them for a page that takes more than ``SLOW`` seconds)."""
     times: list[float] = []
     while len(times) < (SLOW_REQUESTS if times and times[0] > SLOW * 1000 else requests):
         started = time.perf_counter()
@@ -187,7 +187,7 @@ def run(project: Path, args: argparse.Namespace) -> None:
             print(f"console.fill_seconds {time.perf_counter() - started:.2f}")
             print(f"console.outbox_counts_ms {counts_s * 1000:.1f}")
             for name, path in pages(args.customers).items():
-                if name in ("calendar", "day"):
+                if name in ("calendar", "day", "rules"):
                     print(f"console.{name}_count_seconds {counted(client, path):.2f}")
                 median, p95 = timed(client, path, args.requests)
                 print(f"console.{name}_ms_median {median:.1f}")

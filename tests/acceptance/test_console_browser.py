@@ -124,7 +124,8 @@ def test_log_in_see_the_month_a_day_a_why_retry_a_failed_send_and_a_diff(
 
 def _diff(page: Any, shots: Path) -> None:
     page.get_by_role("link", name="Rules").click()
-    assert page.get_by_text("Comparing the running version with HEAD").is_visible()
+    page.get_by_text("Comparing the running version with HEAD").wait_for()  # after "Counting…"
+    page.get_by_text("Coming volume and samples").wait_for()
     row = page.locator("tr", has=page.get_by_role("cell", name="reminder", exact=True))
     assert row.inner_text().split("\t")[-1].startswith("3 added, 3 no longer sent")
     assert (

@@ -31,6 +31,7 @@ from console_support import (
 from http_support import NOW, TOKEN, Setup, http_api
 
 from touchflow.console.session import COOKIE
+from touchflow.console.throttle import FAILS, WINDOW
 from touchflow.models import OutboxState
 
 PAGES = [
@@ -72,6 +73,18 @@ async def session(client: httpx.AsyncClient) -> dict[str, str]:
 def csrf_of(page: str) -> str:
     start = page.index('name="csrf" value="') + len('name="csrf" value="')
     return page[start : page.index('"', start)]
+
+
+async def test_an_address_that_gives_wrong_tokens_again_and_again_waits(
+    api: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    for _ in range(FAILS):
+        assert (await login(api.client, token="guess")).status_code == 401
+    answer = await login(api.client)  # the right token, but the address waits first
+    assert answer.status_code == 429 and COOKIE not in answer.headers.get("set-cookie", "")
+    assert 1 <= int(answer.headers["retry-after"]) <= WINDOW
+    assert "Too many wrong tokens from 127.0.0.1: try again in" in answer.text
+    assert caplog.text.count("logins from 127.0.0.1 wait: 5 wrong tokens in 60 s") == 1
 
 
 async def test_login_sets_a_session_cookie_that_is_not_the_token(api: Setup) -> None:
@@ -248,7 +261,7 @@ def git(root: Path, *args: str) -> None:
 
 async def test_the_rules_page_shows_the_diff_against_head(api: Setup) -> None:
     cookie = await session(api.client)
-    page = (await api.client.get("/console/rules", headers=cookie)).text
+    page = await counted_page(api.client, "/console/rules", cookie)
     assert "No diff against HEAD:" in page and "git" in page  # no repository: said, not failed
     assert "<td>reminder</td><td>transactional</td><td>rules/rules.yaml:1</td>" in page
     # HEAD sends the reminder 48 hours before; the daemon runs the files as they were.
@@ -260,13 +273,43 @@ async def test_the_rules_page_shows_the_diff_against_head(api: Setup) -> None:
     git(api.root, "add", "-A")
     git(api.root, "commit", "-qm", "48 hours")
     rules.write_text(running, encoding="utf-8")
-    page = (await api.client.get("/console/rules", headers=cookie)).text
+    page = await counted_page(api.client, "/console/rules", cookie)
     assert "Comparing the running version with HEAD" in page
     assert "reminder:c1:a-1:24h-before · c1 · added" in page
     assert "reminder:c1:a-1:48h-before · c1 · no longer sent" in page
     assert "reminder:c3:%3Cimg%20src" in page and "<img" not in page  # Eve's key, quoted
     unknown = await api.client.get("/console/rules?base=nosuchrev", headers=cookie)
     assert unknown.status_code == 200 and "No diff against nosuchrev:" in unknown.text
+
+
+async def test_the_rules_pages_counts_are_kept_until_head_names_another_commit(
+    api: Setup,
+) -> None:
+    cookie = await session(api.client)
+    (api.root / ".gitignore").write_text(".touchflow/\n")
+    git(api.root, "init", "-q")
+    git(api.root, "add", "-A")
+    git(api.root, "commit", "-qm", "as running")
+    first = await api.client.get("/console/rules", headers=cookie)
+    assert '<meta http-equiv="refresh" content="2">' in first.text
+    assert "Counting the diff against HEAD…" in first.text and "counting…</td>" in first.text
+    assert "<td>reminder</td><td>transactional</td><td>rules/rules.yaml:1</td>" in first.text
+    page = await counted_page(api.client, "/console/rules", cookie)
+    assert "<strong>No change</strong>" in page and "Counted at" in page
+    again = (await api.client.get("/console/rules", headers=cookie)).text
+    assert "http-equiv" not in again and "counting again" not in again  # kept
+    # A commit moves HEAD: the diff against the new HEAD is counted, not the kept one shown.
+    rules = api.root / "rules" / "rules.yaml"
+    running = rules.read_text(encoding="utf-8")
+    rules.write_text(running.replace("24 hours before", "48 hours before"), encoding="utf-8")
+    git(api.root, "commit", "-qam", "48 hours")
+    rules.write_text(running, encoding="utf-8")
+    assert (
+        "Counting the diff against HEAD…"
+        in (await api.client.get("/console/rules", headers=cookie)).text
+    )
+    page = await counted_page(api.client, "/console/rules", cookie)
+    assert "reminder:c1:a-1:24h-before · c1 · added" in page
 
 
 async def test_the_health_page_says_what_healthz_says(api: Setup) -> None:

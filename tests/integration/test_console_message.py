@@ -17,7 +17,15 @@ from urllib.parse import unquote
 
 import pytest
 from console_offline_support import write_reminder_html
-from console_support import CUSTOMERS, EVIL, EVIL_DATA, HEADERS, console_events, make_failed
+from console_support import (
+    CUSTOMERS,
+    EVIL,
+    EVIL_DATA,
+    HEADERS,
+    console_events,
+    counted_page,
+    make_failed,
+)
 from http_support import NOW, Setup, coupon, http_api
 from test_console import session
 
@@ -173,7 +181,7 @@ async def test_without_a_session_the_message_sends_to_the_login(api: Setup, path
 
 async def test_the_rules_page_shows_each_rules_volume_and_a_sample(api: Setup) -> None:
     cookie = await session(api.client)
-    page = (await api.client.get("/console/rules", headers=cookie)).text
+    page = await counted_page(api.client, "/console/rules", cookie)
     engine = api.daemon
     coming = await volumes(engine.project, engine.store, engine.clock.now())
     request = ForecastRequest(window=coming.window, timezone="UTC", by=GroupBy.RULE)

@@ -10,9 +10,11 @@ the store is named, and the console serves all the same.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import html
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -114,6 +116,32 @@ def test_without_a_store_it_does_not_make_one(tmp_path: Path, root: Path) -> Non
     assert done.returncode == 2
     assert "no store yet at" in done.stderr and "touchflow run" in done.stderr
     assert not (tmp_path / ".touchflow").exists()
+
+
+@pytest.mark.parametrize(
+    ("version", "said"),
+    [
+        ("3", "has schema version 3; this touchflow reads 4. touchflow console changes "
+              "nothing, so it does not upgrade it: run `touchflow store migrate`"),
+        ("99", "has schema version 99, newer than this touchflow reads (4)"),
+    ],
+)  # fmt: skip
+def test_a_store_of_another_schema_version_is_left_as_it_is(
+    tmp_path: Path, root: Path, version: str, said: str
+) -> None:
+    for part in ("touchflow.yaml", "rules", "message_templates"):
+        (tmp_path / part).symlink_to(root / part)
+    copy = store_file(tmp_path)
+    copy.parent.mkdir()
+    with sqlite3.connect(store_file(root)) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    with sqlite3.connect(copy) as db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (version,))
+    before = hashlib.sha256(copy.read_bytes()).hexdigest()
+    done = _console("--project", str(tmp_path), env=ENV)
+    assert done.returncode == 2, done.stderr
+    assert said in " ".join(done.stderr.split()) and "Traceback" not in done.stderr
+    assert hashlib.sha256(copy.read_bytes()).hexdigest() == before
 
 
 def test_help_teaches(root: Path) -> None:

@@ -26,7 +26,7 @@ from store_support import NOW, TTL, delivered, minutes, outbox_row
 from touchflow.channels import Outcome
 from touchflow.errors import StoreError
 from touchflow.models import Customer, Event, OutboxState
-from touchflow.store import Finish, drop_store, migrate_store, open_store
+from touchflow.store import Finish, drop_store, migrate_store, open_store, schema_versions
 from touchflow.store.postgres import SCHEMA_VERSION, PostgresStore
 from touchflow.store.postgres.connection import fetch
 from touchflow.store.postgres.lock import AdvisoryLock
@@ -56,6 +56,15 @@ async def test_migrate_creates_the_schema_once_and_then_finds_it(url: str) -> No
     assert await migrate_store(url) == (SCHEMA_VERSION, SCHEMA_VERSION)
     version = str(SCHEMA_VERSION)
     assert raw(url, "SELECT value FROM meta WHERE key = 'schema_version'") == [(version,)]
+
+
+async def test_the_version_is_read_without_making_or_upgrading_the_schema(url: str) -> None:
+    assert await schema_versions(url) == (None, SCHEMA_VERSION)
+    assert raw(url, "SELECT to_regclass('meta') IS NULL") == [(True,)]  # nothing made
+    async with await open_store(url) as store:
+        await store.set_meta("schema_version", "3")
+    assert await schema_versions(url) == (3, SCHEMA_VERSION)
+    assert raw(url, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
 
 
 async def test_a_schema_newer_than_this_touchflow_is_refused_saying_so(url: str) -> None:

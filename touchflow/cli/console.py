@@ -26,6 +26,7 @@ from touchflow.clock import Clock
 from touchflow.config.http import API_TOKEN_ENV, HttpConfigError, HttpSettings, secret
 from touchflow.errors import TouchflowError, UserError
 from touchflow.project import Project, load_with_links
+from touchflow.store import schema_versions
 
 HOST = "127.0.0.1"  # this machine only: a reverse proxy with TLS in front serves others
 
@@ -62,8 +63,9 @@ def console_command(project_dir: Path, port: int | None, now_text: str | None) -
     Log in with the token in the environment variable TOUCHFLOW_API_TOKEN (it refuses
     to start without one). Stop it with Ctrl-C.
 
-    Exit codes: 0 stopped · 1 the port is taken · 2 no token, no store yet, or a
-    mistake in the project.
+    Exit codes: 0 stopped · 1 the port is taken · 2 no token, no store yet, a store
+    of another schema version (it does not upgrade one: `touchflow store migrate`
+    does), or a mistake in the project.
 
     \b
     Examples:
@@ -78,11 +80,7 @@ def console_command(project_dir: Path, port: int | None, now_text: str | None) -
         raise UserError(f"{exc} (export it, then start touchflow console again)") from None
     project = load_with_links(project_dir, os.environ)
     location = project.config.store_location()
-    if app.store_missing(location):
-        raise UserError(
-            f"no store yet at {app.shown_store(project.config)}: nothing to show. "
-            "Run `touchflow run` (or `touchflow sample`) first."
-        )
+    _same_schema(project)
     settings = project.config.http or HttpSettings()
     sock = _bind(settings.port if port is None else port)
     now = parse_now(now_text, project.config.timezone)
@@ -93,6 +91,30 @@ def console_command(project_dir: Path, port: int | None, now_text: str | None) -
     if holder is not None:
         echo_err(f"a daemon ({holder}) holds the store: serving it read-only all the same")
     run_async(_serve(project, clock, token, sock))
+
+
+def _same_schema(project: Project) -> None:
+    """Refuse a store this touchflow would have to upgrade (or cannot read): opening it
+    would upgrade it, and `touchflow console` changes nothing."""
+    where = app.shown_store(project.config)
+    found, reads = run_async(schema_versions(project.config.store_location()))
+    if found is None:
+        raise UserError(
+            f"no store yet at {where}: nothing to show. "
+            "Run `touchflow run` (or `touchflow sample`) first."
+        )
+    if found < reads:
+        raise UserError(
+            f"the store at {where} has schema version {found}; this touchflow reads "
+            f"{reads}. touchflow console changes nothing, so it does not upgrade it: run "
+            "`touchflow store migrate` (or start `touchflow run`, which upgrades it), "
+            "then start it again."
+        )
+    if found > reads:
+        raise UserError(
+            f"the store at {where} has schema version {found}, newer than this touchflow "
+            f"reads ({reads}): it was written by a later touchflow; use that one's console."
+        )
 
 
 def _bind(port: int) -> socket.socket:

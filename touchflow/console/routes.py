@@ -12,7 +12,8 @@ from touchflow.console import calendar_pages, customer, health, login, message, 
 from touchflow.console.kept import Kept
 from touchflow.console.render import redirect, stylesheet
 from touchflow.console.session import Sessions
-from touchflow.console.visit import Visit, guarded
+from touchflow.console.throttle import Throttle
+from touchflow.console.visit import Handler, Visit, guarded
 
 POST = ["POST"]
 READ_ONLY = "read-only: run the daemon to retry"
@@ -24,41 +25,39 @@ def console_routes(*, read_only: bool = False) -> list[Route]:
     `touchflow console`'s, where nothing is retried."""
     sessions = Sessions()
     kept = Kept()
+    throttle = Throttle()
     counts = outbox.StateCounts()
     retry = _read_only if read_only else partial(outbox.retry, counts)
 
     async def check_login(request: Request) -> Response:
-        return await login.check_login(sessions, request)
+        return await login.check_login(sessions, throttle, request)
 
+    pages: dict[str, Handler] = {  # GET, behind the login; the last one catches the rest
+        "/console/": partial(calendar_pages.calendar_page, kept),
+        "/console/day/{day}": partial(calendar_pages.day_page, kept),
+        "/console/outbox": partial(outbox.outbox_page, counts),
+        "/console/customers": customer.search,
+        "/console/customers/{customer_id:path}": customer.customer_page,
+        "/console/message": message.message_page,
+        "/console/message/html": message.message_html,
+        "/console/rules": partial(rules.rules_page, kept),
+        "/console/health": health.health_page,
+        "/console/{rest:path}": _not_found,
+    }
+    forms: dict[str, Handler] = {  # POST, behind the login and the CSRF token
+        "/console/logout": login.logout,
+        "/console/outbox/retry": retry,
+    }
     return [
         Route("/console", _home, methods=["GET"]),
         Route("/console/login", login.login_form, methods=["GET"]),
         Route("/console/login", check_login, methods=["POST"]),
-        Route("/console/logout", guarded(sessions, login.logout, changes=True), methods=["POST"]),
         Route("/console/console.css", stylesheet, methods=["GET"]),
-        Route(
-            "/console/",
-            guarded(sessions, partial(calendar_pages.calendar_page, kept)),
-            methods=["GET"],
+        *(Route(path, guarded(sessions, page), methods=["GET"]) for path, page in pages.items()),
+        *(
+            Route(path, guarded(sessions, form, changes=True), methods=POST)
+            for path, form in forms.items()
         ),
-        Route(
-            "/console/day/{day}",
-            guarded(sessions, partial(calendar_pages.day_page, kept)),
-            methods=["GET"],
-        ),
-        Route(
-            "/console/outbox",
-            guarded(sessions, partial(outbox.outbox_page, counts)),
-            methods=["GET"],
-        ),
-        Route("/console/outbox/retry", guarded(sessions, retry, changes=True), methods=POST),
-        Route("/console/customers", guarded(sessions, customer.search), methods=["GET"]),
-        Route("/console/customers/{customer_id:path}", guarded(sessions, customer.customer_page)),
-        Route("/console/message", guarded(sessions, message.message_page), methods=["GET"]),
-        Route("/console/message/html", guarded(sessions, message.message_html), methods=["GET"]),
-        Route("/console/rules", guarded(sessions, rules.rules_page), methods=["GET"]),
-        Route("/console/health", guarded(sessions, health.health_page), methods=["GET"]),
-        Route("/console/{rest:path}", guarded(sessions, _not_found), methods=["GET"]),
     ]
 
 

@@ -49,9 +49,7 @@ def base_files(project_dir: Path, *, rev: str | None, base_dir: Path | None) -> 
         yield Base(root=base_dir.resolve(), label=str(base_dir))
         return
     rev = rev or "HEAD"
-    if rev.startswith("-") or not rev.isprintable():
-        raise BaseError(f"unknown revision {rev!r}: a revision does not start with '-'")
-    commit = _git(project_dir, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", what=rev)
+    commit = commit_of(project_dir, rev)
     prefix = _git(project_dir, "rev-parse", "--show-prefix", what=rev)
     top = Path(_git(project_dir, "rev-parse", "--show-toplevel", what=rev))
     label = f"{rev} ({commit[:7]})"
@@ -60,6 +58,13 @@ def base_files(project_dir: Path, *, rev: str | None, base_dir: Path | None) -> 
         root.mkdir()
         _extract(top, commit, prefix, root)
         yield Base(root=root, label=label, rev=rev, commit=commit)
+
+
+def commit_of(project_dir: Path, rev: str) -> str:
+    """The commit ``rev`` names in the project's repository (BaseError if none)."""
+    if rev.startswith("-") or not rev.isprintable():
+        raise BaseError(f"unknown revision {rev!r}: a revision does not start with '-'")
+    return _git(project_dir, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", what=rev)
 
 
 def load_base(base: Base) -> Project:

@@ -26,6 +26,7 @@ from touchflow.store.factory import (
     drop_store,
     migrate_store,
     open_store,
+    schema_versions,
     writer_lock,
 )
 from touchflow.store.planning import ChangesStore, IdRange, PlanRunsStore, RangeTaken
@@ -65,5 +66,6 @@ __all__ = [
     "hashed_address",
     "migrate_store",
     "open_store",
+    "schema_versions",
     "writer_lock",
 ]

@@ -45,6 +45,22 @@ async def migrate_store(location: str | os.PathLike[str]) -> tuple[int | None, i
     return await PostgresStore.migrate(url)
 
 
+async def schema_versions(location: str | os.PathLike[str]) -> tuple[int | None, int]:
+    """The store's schema version as it is (None: no store there yet) and the one this
+    touchflow reads, found without creating, upgrading or locking anything (for
+    `touchflow console`, which changes nothing)."""
+    url = postgresql_url(location)
+    if url is None:
+        from touchflow.store.sqlite.store import SCHEMA_VERSION, read_version
+
+        return await read_version(sqlite_path(location)), int(SCHEMA_VERSION)
+    _driver()
+    from touchflow.store.postgres import SCHEMA_VERSION as PG_VERSION
+    from touchflow.store.postgres import PostgresStore
+
+    return await PostgresStore.version(url), PG_VERSION
+
+
 async def drop_store(location: str | os.PathLike[str]) -> None:
     """Delete the store at ``location`` with everything in it: a SQLite file (and its
     WAL files), or a PostgreSQL store's tables (the database itself stays)."""

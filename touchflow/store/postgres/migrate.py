@@ -38,6 +38,14 @@ async def migrate(db: Db, shown: str) -> tuple[int, int]:
         return before, SCHEMA_VERSION
 
 
+async def version_of(db: Db, shown: str) -> int | None:
+    """The schema's version as it is, without a lock or a change; None if none."""
+    if not (await fetch(db, SQL["has_schema"]))[0][0]:
+        return None
+    rows = await fetch(db, SQL["schema_version"])
+    return _version(rows[0][0] if rows else None, shown, newer_ok=True)
+
+
 async def drop(db: Db) -> None:
     """Drop every table and function of the store, in one transaction."""
     async with db.transaction():
@@ -45,12 +53,12 @@ async def drop(db: Db) -> None:
         await db.execute(SQL["drop_schema"])
 
 
-def _version(value: object, shown: str) -> int:
+def _version(value: object, shown: str, *, newer_ok: bool = False) -> int:
     try:
         version = int(str(value))
     except ValueError:
         version = -1
-    if version > SCHEMA_VERSION:
+    if version > SCHEMA_VERSION and not newer_ok:
         raise StoreError(
             f"store {shown} has schema version {version}, newer than this touchflow knows "
             f"({SCHEMA_VERSION}): it was written by a later touchflow; run that one, or "

@@ -30,7 +30,7 @@ from touchflow.store.postgres.customers import CustomerMethods
 from touchflow.store.postgres.facts import FactsMethods
 from touchflow.store.postgres.history import HistoryMethods
 from touchflow.store.postgres.migrate import drop as drop_schema
-from touchflow.store.postgres.migrate import migrate
+from touchflow.store.postgres.migrate import migrate, version_of
 from touchflow.store.postgres.outbox import OutboxMethods
 from touchflow.store.postgres.plan_runs import PlanRunMethods
 from touchflow.store.postgres.queries import SQL
@@ -112,6 +112,12 @@ class PostgresStore(
         """Create or upgrade the schema at ``url``: the versions before and after."""
         async with _connected(url, "prepare") as db:
             return await migrate(db, shown_location(url))
+
+    @classmethod
+    async def version(cls, url: str) -> int | None:
+        """The schema's version at ``url`` as it is (None: none there), read only."""
+        async with _connected(url, "read") as db:
+            return await version_of(db, shown_location(url))
 
     @classmethod
     async def drop(cls, url: str) -> None:

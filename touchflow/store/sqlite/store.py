@@ -9,6 +9,7 @@ same transactions.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 from pathlib import Path
@@ -41,6 +42,31 @@ _ADDED_COLUMNS = {
     "4": ("outbox", "channel", "add_outbox_channel", "upgrade_4_to_5"),
 }
 _PRAGMAS = ("busy_timeout", "foreign_keys", "journal_mode_wal", "synchronous_normal")
+
+
+async def read_version(path: Path) -> int | None:
+    """The schema version of the store at ``path`` as it is, opened read-only (nothing
+    created, upgraded or locked); None if there is no store there."""
+
+    def read() -> int | None:
+        if not path.exists():
+            return None
+        try:
+            with contextlib.closing(
+                sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            ) as db:
+                found = db.execute("SELECT name FROM sqlite_master WHERE name = 'meta'").fetchall()
+                rows = db.execute(SQL["schema_version"]).fetchall() if found else []
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read store {path}: {exc}") from exc
+        if not rows:
+            return None
+        try:
+            return int(rows[0][0])
+        except (TypeError, ValueError):
+            raise StoreError(f"store {path} has schema version {rows[0][0]!r}") from None
+
+    return await asyncio.to_thread(read)
 
 
 class SqliteStore(
