@@ -136,6 +136,7 @@ def transition(t: Transition) -> None:
         "key": row.key,
         "rule": row.rule_id,
         "customer": row.customer_id,
+        "channel": row.channel,
         "from": old,
         "to": row.state.value,
         "reason": row.reason,

@@ -259,6 +259,7 @@ class OutboxRow:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     sent_at: datetime | None = None
+    channel: str = "email"  # the rule's action.channel: email or webhook
 
     @property
     def held_by_hand(self) -> bool:

@@ -88,7 +88,7 @@ def test_touchflow_store_url_wins_over_the_file_in_touchflow_yaml(tmp_path: Path
     assert json.loads(listed)["counts"]["sent"] == 3
     assert not (project / "state").exists()
     migrated = touchflow("store", "migrate", cwd=project, env=env).stdout
-    assert migrated.startswith("Store postgresql://") and "schema version 5." in migrated
+    assert migrated.startswith("Store postgresql://") and "schema version 6." in migrated
 
 
 def test_a_password_in_touchflow_yaml_is_a_problem_at_its_line(tmp_path: Path) -> None:

@@ -43,7 +43,7 @@ SUPPRESSIONS = [
 OUTBOX = [
     outbox_row("k-claimed", CLAIMED, customer_id="c1", claim_owner="host:42",
                claim_expires_at=T0 + timedelta(minutes=5), attempts=1,
-               created_at=T0, updated_at=T0),
+               created_at=T0, updated_at=T0, channel="webhook", to=None),
     outbox_row("k-failed", FAILED, customer_id="gone", attempts=3, reason="bad_mailbox",
                last_error="550 no such user", message_id="<k-failed@example.com>",
                created_at=T0, updated_at=T0 + timedelta(hours=1)),
@@ -119,7 +119,7 @@ async def test_what_was_written_as_it_is_is_what_the_rest_of_the_store_reads(
     claimed = await copied.claim_due(owner="w", now=T0, ttl=timedelta(hours=1), limit=9)
     assert [r.key for r in claimed] == ["k-pending"]
     (back,) = await copied.reclaim(now=T0 + timedelta(minutes=6))
-    assert (back.key, back.claim_owner) == ("k-claimed", "host:42")
+    assert (back.key, back.claim_owner, back.channel) == ("k-claimed", "host:42", "webhook")
 
 
 async def test_rows_written_as_they_are_record_no_change_only_those_put_changed(

@@ -38,6 +38,18 @@ async def test_write_plan_inserts_new_rows_with_their_times(store: Store) -> Non
     assert (got.created_at, got.updated_at) == (NOW, NOW)
 
 
+async def test_each_row_keeps_its_channel_and_a_re_plan_may_change_it(store: Store) -> None:
+    email, hook = outbox_row("k1"), outbox_row("k2", channel="webhook", to=None)
+    await store.write_plan([email, hook], [], now=NOW)
+    assert (await one(store, "k1")).channel == "email"
+    assert (await one(store, "k2")).channel == "webhook"
+    moved = dataclasses.replace(email, channel="webhook", to=None)
+    assert await store.write_plan([], [(moved, PENDING)], now=minutes(1)) == (0, 1)
+    claimed = await store.claim_due(owner="w", now=minutes(2), ttl=TTL, limit=10)
+    assert {row.key: row.channel for row in claimed} == {"k1": "webhook", "k2": "webhook"}
+    assert [row.channel for row in await store.list_outbox()] == ["webhook", "webhook"]
+
+
 async def test_write_plan_does_not_overwrite_a_key_that_is_already_there(
     store: Store,
 ) -> None:

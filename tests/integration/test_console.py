@@ -158,6 +158,7 @@ async def test_the_pages_show_the_forecast_the_outbox_and_the_why(api: Setup) ->
     assert "reminder" in day and 'href="/console/customers/c1"' in day
     outbox = (await api.client.get("/console/outbox", headers=cookie)).text
     assert f'name="key" value="{FAILED_KEY}"' in outbox
+    assert '<th scope="col">Channel</th>' in outbox and "<td>email</td>" in outbox
     ben = (await api.client.get("/console/customers/c2", headers=cookie)).text
     assert "reminder:c2:a-2:24h-before" in ben
     assert "Stopped by: cancelled by appointment_cancelled event x2" in ben

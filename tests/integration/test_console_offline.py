@@ -139,9 +139,9 @@ def test_without_a_store_it_does_not_make_one(tmp_path: Path, root: Path) -> Non
 @pytest.mark.parametrize(
     ("version", "said"),
     [
-        ("3", "has schema version 3; this touchflow reads 4. touchflow console changes "
+        ("3", "has schema version 3; this touchflow reads 5. touchflow console changes "
               "nothing, so it does not upgrade it: run `touchflow store migrate`"),
-        ("99", "has schema version 99, newer than this touchflow reads (4)"),
+        ("99", "has schema version 99, newer than this touchflow reads (5)"),
     ],
 )  # fmt: skip
 def test_a_store_of_another_schema_version_is_left_as_it_is(

@@ -275,9 +275,13 @@ async def test_metrics_count_touchpoints_sends_latency_and_planning(tmp_path: Pa
     assert metric(after, 'touchflow_touchpoints{rule="reminder",state="pending"}') == 1
     assert metric(after, "touchflow_outbox_depth") == 1
     assert metric(after, "touchflow_outbox_ready") == 0
-    assert metric(after, "touchflow_send_latency_seconds_count") == 1
+    assert metric(after, 'touchflow_send_latency_seconds_count{channel="email"}') == 1
     # Due 12 hours before the daemon's "now": the latency says so.
-    assert 12 * 3600 <= metric(after, "touchflow_send_latency_seconds_sum") < 12 * 3600 + 60
+    assert (
+        12 * 3600
+        <= metric(after, 'touchflow_send_latency_seconds_sum{channel="email"}')
+        < 12 * 3600 + 60
+    )
     assert metric(after, "touchflow_last_dispatch_timestamp_seconds") > 0
     assert metric(after, 'touchflow_plan_seconds_count{scope="changed"}') == 1
     assert metric(after, 'touchflow_plan_seconds_count{scope="all"}') == 1
@@ -294,9 +298,11 @@ async def test_metrics_count_smtp_errors_by_class(tmp_path: Path) -> None:
             await api.settle()
             await api.daemon.dispatcher.drain()
             text = (await api.client.get("/metrics")).text
-    assert metric(text, 'touchflow_smtp_errors_total{class="temporary_failure"}') == 1
-    assert metric(text, 'touchflow_smtp_errors_total{class="bad_mailbox"}') == 1
-    assert metric(text, "touchflow_send_latency_seconds_count") == 0
+    assert (
+        metric(text, 'touchflow_smtp_errors_total{channel="email",class="temporary_failure"}') == 1
+    )
+    assert metric(text, 'touchflow_smtp_errors_total{channel="email",class="bad_mailbox"}') == 1
+    assert metric(text, 'touchflow_send_latency_seconds_count{channel="email"}') == 0
 
 
 async def test_after_a_restart_the_last_dispatch_time_comes_from_the_store(tmp_path: Path) -> None:
@@ -305,7 +311,7 @@ async def test_after_a_restart_the_last_dispatch_time_comes_from_the_store(tmp_p
     async with http_api(tmp_path, events=[coupon("X1")]) as again:  # same store, new metrics
         text = (await again.client.get("/metrics")).text
     assert metric(text, "touchflow_last_dispatch_timestamp_seconds") > 0
-    assert metric(text, "touchflow_send_latency_seconds_count") == 0
+    assert metric(text, 'touchflow_send_latency_seconds_count{channel="email"}') == 0
 
 
 # --- openapi ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ What every store promises is tests/contract; this is how the PostgreSQL one keep
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import re
 import time
@@ -82,8 +83,9 @@ async def test_a_version_3_store_gets_recorded_at_and_its_events_keep_none(url: 
     # A version 3 store: the same schema without events.recorded_at (nor version 5's indexes).
     raw(url, "ALTER TABLE events DROP COLUMN recorded_at")
     raw(url, "DROP INDEX outbox_due, outbox_rule_due, outbox_sent")
+    raw(url, "ALTER TABLE outbox DROP COLUMN channel")
     raw(url, "UPDATE meta SET value = '3' WHERE key = 'schema_version'")
-    assert await migrate_store(url) == (3, SCHEMA_VERSION) == (3, 5)
+    assert await migrate_store(url) == (3, SCHEMA_VERSION) == (3, 6)
     later = NOW + timedelta(hours=1)
     async with await PostgresStore.open(url) as store:
         await store.add_events([Event(id="e2", type="order", customer_id="c1", at=NOW)], now=later)
@@ -103,10 +105,31 @@ async def test_a_version_4_store_gets_the_console_s_outbox_indexes(url: str) -> 
         " AND indexname IN ('outbox_due', 'outbox_rule_due', 'outbox_sent') ORDER BY 1"
     )
     raw(url, "DROP INDEX outbox_due, outbox_rule_due, outbox_sent")
+    raw(url, "ALTER TABLE outbox DROP COLUMN channel")
     raw(url, "UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     assert raw(url, index) == []
-    assert await migrate_store(url) == (4, 5)
+    assert await migrate_store(url) == (4, 6)
     assert raw(url, index) == [("outbox_due",), ("outbox_rule_due",), ("outbox_sent",)]
+
+
+async def test_a_version_5_store_gets_the_outbox_channel_and_its_rows_are_email(
+    url: str,
+) -> None:
+    async with await PostgresStore.open(url) as store:
+        await store.write_plan([outbox_row("k1", due=NOW)], [], now=NOW)
+    raw(url, "ALTER TABLE outbox DROP COLUMN channel")
+    raw(url, "UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+    assert await migrate_store(url) == (5, SCHEMA_VERSION) == (5, 6)
+    async with await PostgresStore.open(url) as store:
+        assert (await store.outbox_by_keys(["k1"]))["k1"].channel == "email"
+        webhook = dataclasses.replace(outbox_row("k2", due=NOW), channel="webhook")
+        await store.write_plan([webhook], [], now=NOW)
+        found = await store.outbox_by_keys(["k1", "k2"])
+        assert {key: row.channel for key, row in found.items()} == {
+            "k1": "email",
+            "k2": "webhook",
+        }
+    assert await migrate_store(url) == (SCHEMA_VERSION, SCHEMA_VERSION)  # once
 
 
 async def test_a_meta_table_of_another_program_is_not_taken_for_a_store(url: str) -> None:

@@ -8,6 +8,7 @@ What every store promises is tests/contract; this is how the SQLite one keeps it
 from __future__ import annotations
 
 import ast
+import dataclasses
 import sqlite3
 import tomllib
 from collections.abc import AsyncIterator
@@ -253,6 +254,7 @@ async def test_a_version_2_store_gets_created_at_and_its_customers_keep_none(pat
     with sqlite3.connect(path) as db:
         db.execute("ALTER TABLE customers DROP COLUMN created_at")
         db.execute("ALTER TABLE events DROP COLUMN recorded_at")
+        db.execute("ALTER TABLE outbox DROP COLUMN channel")
         db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     db.close()
     async with await SqliteStore.open(path) as store:
@@ -276,10 +278,11 @@ async def test_a_version_3_store_gets_recorded_at_and_its_events_keep_none(path:
     # A version 3 file: the same schema without events.recorded_at.
     with sqlite3.connect(path) as db:
         db.execute("ALTER TABLE events DROP COLUMN recorded_at")
+        db.execute("ALTER TABLE outbox DROP COLUMN channel")
         db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     db.close()
     async with await SqliteStore.open(path) as store:
-        assert await store.get_meta("schema_version") == SCHEMA_VERSION == "4"
+        assert await store.get_meta("schema_version") == SCHEMA_VERSION == "5"
         later = NOW + timedelta(hours=1)
         await store.add_events([event("e2", "c1", "2026-05-02T10:00:00Z")], now=later)
         events, _ = await store.customer_events("c1")
@@ -289,6 +292,31 @@ async def test_a_version_3_store_gets_recorded_at_and_its_events_keep_none(path:
     async with await SqliteStore.open(path) as again:  # upgraded once: opening is a no-op
         assert await again.get_meta("schema_version") == SCHEMA_VERSION
         assert (await again.customer_events("c1"))[1] == 2
+
+
+async def test_a_version_4_store_gets_the_outbox_channel_and_its_rows_are_email(
+    path: Path,
+) -> None:
+    async with await SqliteStore.open(path) as store:
+        await store.write_plan([outbox_row("k1")], [], now=NOW)
+    # A version 4 file: the same schema without outbox.channel.
+    with sqlite3.connect(path) as db:
+        db.execute("ALTER TABLE outbox DROP COLUMN channel")
+        db.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    db.close()
+    async with await SqliteStore.open(path) as store:
+        assert await store.get_meta("schema_version") == SCHEMA_VERSION == "5"
+        assert (await store.outbox_by_keys(["k1"]))["k1"].channel == "email"
+        webhook = dataclasses.replace(outbox_row("k2"), channel="webhook")
+        await store.write_plan([webhook], [], now=NOW)
+        found = await store.outbox_by_keys(["k1", "k2"])
+        assert {key: row.channel for key, row in found.items()} == {
+            "k1": "email",
+            "k2": "webhook",
+        }
+    async with await SqliteStore.open(path) as again:  # upgraded once: opening is a no-op
+        assert await again.get_meta("schema_version") == SCHEMA_VERSION
+        assert (await again.outbox_by_keys(["k2"]))["k2"].channel == "webhook"
 
 
 # --- query plans and named statements ---------------------------------------------------

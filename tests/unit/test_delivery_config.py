@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from support import config_problems, load_config
 
-from touchflow.channels.factory import open_channel
+from touchflow.channels.factory import open_channel, open_email_channel
 from touchflow.channels.maildir import MaildirChannel
 from touchflow.channels.smtp import SmtpChannel
 from touchflow.config.delivery import (
@@ -18,6 +18,7 @@ from touchflow.config.delivery import (
     SmtpSettings,
     TlsMode,
 )
+from touchflow.config.webhook import WebhookSettings
 
 
 def problems(root: Path, config_yaml: str) -> list[str]:
@@ -40,7 +41,7 @@ def test_without_a_delivery_section_messages_go_to_the_local_maildir(tmp_path: P
     delivery = load_config(tmp_path, "name: Lumen Studio\n").delivery
     assert delivery == DeliverySettings()
     assert delivery.channel is ChannelKind.MAILDIR
-    channel = open_channel(delivery, root=tmp_path, environ={})
+    channel = open_email_channel(delivery, root=tmp_path, environ={})
     assert isinstance(channel, MaildirChannel)
     assert channel.path == tmp_path / ".touchflow" / "maildir"
 
@@ -66,7 +67,7 @@ def test_an_smtp_block_selects_smtp_with_defaults(tmp_path: Path) -> None:
         connections=4,
         rate=None,
     )
-    channel = open_channel(delivery, root=tmp_path, environ={})
+    channel = open_email_channel(delivery, root=tmp_path, environ={})
     assert isinstance(channel, SmtpChannel)
     assert channel.name == "smtp smtp.lumen.example:587"
 
@@ -134,7 +135,7 @@ def test_every_smtp_key_is_read(tmp_path: Path) -> None:
         pytest.param(
             "delivery:\n  chanel: smtp\n",
             "2: unknown key 'chanel' in delivery — did you mean \"channel\"? "
-            "(allowed: channel, maildir, smtp, dkim)",
+            "(allowed: channel, maildir, smtp, dkim, webhook)",
             id="unknown-key",
         ),
         pytest.param(
@@ -231,6 +232,68 @@ def test_delivery_problems(tmp_path: Path, yaml: str, expected: str) -> None:
     assert the_problem(tmp_path, yaml) == expected.format(root=root)
 
 
+HOOK = "delivery:\n  webhook:\n    url: {url}\n    secret_env: {env}\n"
+
+
+def test_a_webhook_block_reads_url_secret_name_and_defaults(tmp_path: Path) -> None:
+    yaml = HOOK.format(url="https://hooks.example.com/t?x=1", env="TF_HOOK")
+    webhook = load_config(tmp_path, yaml + "    timeout: 2.5\n").delivery.webhook
+    assert webhook == WebhookSettings(
+        url="https://hooks.example.com/t?x=1", secret_env="TF_HOOK", timeout=2.5, connections=4
+    )
+    assert webhook.shown_url == "https://hooks.example.com/t"
+    local = HOOK.format(url="http://127.0.0.1:8080/hook", env="TF_HOOK")
+    assert load_config(tmp_path, local).delivery.webhook is not None
+
+
+@pytest.mark.parametrize(
+    ("url", "env", "expected"),
+    [
+        pytest.param(
+            "http://hooks.example.com/t", "TF_HOOK",
+            "3: delivery.webhook.url must use https:// (plain http:// only to 127.0.0.1, ::1 "
+            "or localhost, for a receiver on this machine)",
+            id="plain-http-elsewhere",
+        ),
+        pytest.param(
+            "ftp://hooks.example.com/t", "TF_HOOK",
+            "3: delivery.webhook.url must be an https:// URL like "
+            "https://hooks.example.com/touchflow",
+            id="not-http",
+        ),
+        pytest.param(
+            "https://me:s3cret@hooks.example.com/t", "TF_HOOK",
+            "3: delivery.webhook.url must not carry a user name or password: the requests "
+            "are signed instead",
+            id="password-in-url",
+        ),
+        pytest.param(
+            "https://hooks.example.com/t", "whsec_abc123",
+            "4: delivery.webhook.secret_env names an environment variable, e.g. "
+            "TOUCHFLOW_WEBHOOK_SECRET (capital letters, digits and _); never put the secret "
+            "itself in touchflow.yaml",
+            id="secret-itself",
+        ),
+    ],
+)  # fmt: skip
+def test_webhook_problems_name_the_line_and_never_repeat_a_secret(
+    tmp_path: Path, url: str, env: str, expected: str
+) -> None:
+    found = the_problem(tmp_path, HOOK.format(url=url, env=env))
+    assert found == expected
+    assert "s3cret" not in found and "whsec_abc123" not in found
+
+
+def test_a_webhook_needs_a_url_and_a_secret_name_and_each_problem_is_told(
+    tmp_path: Path,
+) -> None:
+    assert problems(tmp_path, "delivery:\n  webhook:\n    timeout: 0\n") == [
+        "3: delivery.webhook is missing required key 'url'",
+        "3: delivery.webhook is missing required key 'secret_env'",
+        "3: delivery.webhook.timeout must be a number > 0 (seconds), not 0",
+    ]
+
+
 @pytest.mark.parametrize("secret", ["hunter2", "Tr0ub4dor&3", "smtp_password", "x y"])
 def test_a_password_written_as_a_variable_name_is_never_repeated(
     tmp_path: Path, secret: str
@@ -313,7 +376,7 @@ def test_opening_smtp_reads_the_credentials_it_names(tmp_path: Path) -> None:
     )
     settings = DeliverySettings(channel=ChannelKind.SMTP, smtp=smtp)
     environ = {"SMTP_USER": "mailer", "SMTP_PASSWORD": "s3cret"}
-    assert isinstance(open_channel(settings, root=tmp_path, environ=environ), SmtpChannel)
+    assert isinstance(open_email_channel(settings, root=tmp_path, environ=environ), SmtpChannel)
     with pytest.raises(ChannelConfigError, match="SMTP_PASSWORD, which is not set") as caught:
         open_channel(settings, root=tmp_path, environ={"SMTP_USER": "mailer"})
     assert "mailer" not in str(caught.value)

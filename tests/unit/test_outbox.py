@@ -540,6 +540,23 @@ def test_a_temporary_failure_retries_after_the_backoff(jitter: float) -> None:
     assert suppression is None
 
 
+@pytest.mark.parametrize(
+    ("asked", "waits"),
+    [
+        pytest.param(600.0, timedelta(minutes=10), id="longer-than-the-backoff"),
+        pytest.param(5.0, timedelta(seconds=30), id="shorter-keeps-the-backoff"),
+    ],
+)
+def test_a_retry_after_the_receiver_asked_for_is_honoured_never_shortening_the_backoff(
+    asked: float, waits: timedelta
+) -> None:
+    slow_down = Delivery(outcome=Outcome.RETRY, detail="429", code=429, retry_after=asked)
+    new, _ = after_delivery(
+        claimed(), slow_down, now=NOW, message_id=KEY, settings=SETTINGS, jitter=0.0
+    )
+    assert (new.state, new.next_attempt_at - NOW) == (OutboxState.RETRY, waits)
+
+
 def test_the_second_temporary_failure_waits_twice_as_long() -> None:
     first, _ = attempt(Outcome.RETRY, "451")
     second, _ = attempt(Outcome.RETRY, "451", row_=first)

@@ -326,12 +326,48 @@ def test_unknown_channel_lists_the_available_ones(tmp_path: Path) -> None:
               trigger: {event: signed_up}
               action:
                 template: welcome
-                channel: sms
+                channel: fax
             """,
         )
     )
     assert where == "rules/rules.yaml:6"
-    assert message == "unknown channel 'sms'; available: email"
+    assert message == "unknown channel 'fax'; available: email, webhook"
+
+
+def test_sms_is_reserved_and_says_it_is_not_available_yet(tmp_path: Path) -> None:
+    where, message = the_problem(
+        rule_problems(
+            tmp_path,
+            """\
+            - id: welcome
+              category: transactional
+              trigger: {event: signed_up}
+              action: {template: welcome, channel: sms}
+            """,
+        )
+    )
+    assert where == "rules/rules.yaml:4"
+    assert message == "sms is not available yet (it is planned); use email or webhook"
+
+
+def test_a_webhook_rule_without_a_configured_webhook_is_refused_at_its_line(
+    tmp_path: Path,
+) -> None:
+    where, message = the_problem(
+        rule_problems(
+            tmp_path,
+            """\
+            - id: welcome
+              category: transactional
+              trigger: {event: signed_up}
+              action:
+                template: welcome
+                channel: webhook
+            """,
+        )
+    )
+    assert where == "rules/rules.yaml:6"
+    assert message.startswith("channel webhook needs a webhook to post to: add delivery.webhook")
 
 
 # --- triggers ----------------------------------------------------------------------------

@@ -196,7 +196,9 @@ def test_the_json_shape_is_pinned(tmp_path):
         "id", "email", "timezone", "country", "consent_marketing", "created_at"
     ]  # fmt: skip
     (promo,) = document["rules"]
-    assert list(promo) == ["rule", "category", "trigger", "where", "found", "none", "touchpoints"]
+    assert list(promo) == [
+        "rule", "category", "channel", "trigger", "where", "found", "none", "touchpoints"
+    ]  # fmt: skip
     (tp,) = promo["touchpoints"]
     assert list(tp) == [
         "key", "rule", "occurrence", "period", "status", "reason", "detail", "stopped_by",

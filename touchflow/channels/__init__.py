@@ -1,4 +1,8 @@
-"""Channels deliver composed messages: SMTP (aiosmtplib) or a local Maildir.
+"""Channels deliver composed messages: SMTP (aiosmtplib) or a local Maildir, and webhooks.
+
+Email goes through the one channel ``delivery:`` configures; a rule with ``channel:
+webhook`` posts to ``delivery.webhook``. ``touchflow.channels.router`` hands each
+envelope to its channel, so the dispatcher sees one ``Channel`` either way.
 
 The boundary is small on purpose. A channel never raises for a delivery
 problem: it answers with a ``Delivery`` that says what happened in words an
@@ -17,20 +21,22 @@ from typing import Protocol
 
 class Outcome(enum.StrEnum):
     SENT = "sent"  # the server accepted the message (or it was written to the Maildir)
-    RETRY = "retry"  # temporary: 4xx, timeout, dropped connection, TLS not offered...
+    RETRY = "retry"  # temporary: 4xx, timeout, dropped connection, TLS not offered, HTTP 5xx...
     BAD_MAILBOX = "bad_mailbox"  # permanent 5.1.x: fail and suppress the address
     FAILED = "failed"  # other permanent failures (5.7.x, other 5xx): fail, alert, keep address
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Envelope:
-    """One message to deliver: envelope addresses and the exact bytes (CRLF line ends)."""
+    """One message to deliver: envelope addresses and the exact bytes (CRLF line ends), or
+    for a webhook the JSON body (``sender`` and ``recipient`` empty)."""
 
-    key: str  # the touchpoint key, for logs
+    key: str  # the touchpoint key, for logs (and a webhook's Idempotency-Key)
     sender: str  # bare address for MAIL FROM
     recipient: str  # bare address for RCPT TO
     data: bytes
-    message_id: str
+    message_id: str  # a webhook's is its key
+    channel: str = "email"  # the rule's channel: which channel delivers it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +45,8 @@ class Delivery:
     detail: str = ""  # e.g. "451 4.3.0 mailbox busy (after DATA)"; never a secret
     code: int | None = None  # SMTP reply code when there was one
     alert: bool = False  # an operator should look (TLS refused, auth failed, 5.7.x...)
+    # With RETRY: the receiver asked not to be tried again sooner (HTTP Retry-After), seconds.
+    retry_after: float | None = None
 
 
 class Channel(Protocol):

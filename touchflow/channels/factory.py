@@ -1,4 +1,5 @@
-"""Open the channel ``delivery:`` configures: a Maildir by default, SMTP when set up."""
+"""Open the channels ``delivery:`` configures: email (a Maildir by default, SMTP when set
+up) and, with ``delivery.webhook``, the webhook, behind one router."""
 
 from __future__ import annotations
 
@@ -7,15 +8,34 @@ from pathlib import Path
 
 from touchflow.channels import Channel
 from touchflow.channels.maildir import MaildirChannel
+from touchflow.channels.router import Router
 from touchflow.config.delivery import ChannelConfigError, ChannelKind, DeliverySettings
 
 
 def open_channel(settings: DeliverySettings, *, root: Path, environ: Mapping[str, str]) -> Channel:
-    """The configured channel; raises ``ChannelConfigError`` (a ``UserError``) if it cannot be.
+    """The configured channels as one router; raises ``ChannelConfigError`` (a
+    ``UserError``) if they cannot be opened.
 
+    A router even without a webhook: a reload may bring webhook rules the running daemon
+    has no channel for, and those must wait for a restart, not go out as email.
     ``environ`` is passed in (usually ``os.environ``) so the only place secrets
     come from stays visible, and tests can give a fake one.
     """
+    email = open_email_channel(settings, root=root, environ=environ)
+    if settings.webhook is None:
+        return Router({"email": email})
+    # Imported here: httpx is about as heavy as aiosmtplib, for projects that post.
+    from touchflow.channels.webhook import WebhookChannel
+
+    # Nothing of the email channel is open yet if this raises: SMTP connects on first send.
+    webhook = WebhookChannel(settings.webhook, environ=environ)
+    return Router({"email": email, "webhook": webhook})
+
+
+def open_email_channel(
+    settings: DeliverySettings, *, root: Path, environ: Mapping[str, str]
+) -> Channel:
+    """The channel email goes through: SMTP when configured, else the local Maildir."""
     if settings.channel is ChannelKind.SMTP:
         if settings.smtp is None:
             # parse_delivery reports this; a hand-built DeliverySettings may still do it.

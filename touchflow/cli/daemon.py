@@ -260,6 +260,7 @@ def row_json(row: OutboxRow) -> dict[str, Any]:
         "rule": row.rule_id,
         "customer": row.customer_id,
         "category": row.category.value,
+        "channel": row.channel,
         "state": row.state.value,
         "due_at": t(row.due_at),
         "expires_at": t(row.expires_at),
@@ -295,7 +296,8 @@ def _print_outbox(
     if not rows:
         return
     table = Table(show_lines=False)
-    for column in ("state", f"due ({tz_name})", "rule", "customer", "attempts", "reason / detail"):
+    columns = ("state", f"due ({tz_name})", "rule", "channel", "customer", "attempts")
+    for column in (*columns, "reason / detail"):
         table.add_column(column)
     for row in rows:
         detail = " — ".join(x for x in (row.reason, row.last_error) if x)
@@ -303,6 +305,7 @@ def _print_outbox(
             row.state.value,
             f"{row.due_at.astimezone(tz):%Y-%m-%d %H:%M}",
             row.rule_id,
+            row.channel,
             row.customer_id,
             str(row.attempts),
             detail,

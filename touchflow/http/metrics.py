@@ -24,6 +24,7 @@ from touchflow.models import OutboxState
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # claimed → retry/failed with these reasons: the server (or the connection) said no.
 SMTP_ERROR_CLASSES = ("temporary_failure", "bad_mailbox", "rejected")
+CHANNELS = ("email", "webhook")  # the rules' action.channel values
 _WAITING = (OutboxState.PENDING, OutboxState.RETRY, OutboxState.CLAIMED)
 _LATENCY_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 900, 1800, 3600, 4 * 3600, 24 * 3600)
 _PLAN_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
@@ -36,16 +37,13 @@ class Metrics:
         self._engine = engine
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.send_latency = Histogram(
-            "touchflow_send_latency_seconds",
-            "From a touchpoint's due time to the server accepting it (retries included).",
-            buckets=_LATENCY_BUCKETS, registry=r,
-        )  # fmt: skip
+        self.send_latency = _latency(r)
         self.smtp_errors = Counter(
             "touchflow_smtp_errors",
             "Delivery attempts the server or connection refused, by class "
-            "(temporary_failure: retried; bad_mailbox: 5.1.x; rejected: other 5xx).",
-            ["class"], registry=r,
+            "(temporary_failure: retried; bad_mailbox: 5.1.x; rejected: other 5xx, or a "
+            "webhook's 4xx) and channel (email, webhook).",
+            ["class", "channel"], registry=r,
         )  # fmt: skip
         self.plan_seconds = Histogram(
             "touchflow_plan_seconds",
@@ -109,15 +107,16 @@ class Metrics:
             return
         if fields.get("event") != "state" or fields.get("from") != OutboxState.CLAIMED.value:
             return
+        channel = str(fields.get("channel") or "email")
         if fields.get("to") == OutboxState.SENT.value:
             self.last_sent.set_to_current_time()
             self._seen_send = True
             due = _instant(fields.get("due_at"))
             if due is not None:
                 latency = (self._engine.clock.now() - due).total_seconds()
-                self.send_latency.observe(max(latency, 0.0))
+                self.send_latency.labels(channel).observe(max(latency, 0.0))
         elif fields.get("reason") in SMTP_ERROR_CLASSES:
-            self.smtp_errors.labels(str(fields["reason"])).inc()
+            self.smtp_errors.labels(str(fields["reason"]), channel).inc()
 
 
 class _LogObserver(logging.Handler):
@@ -183,6 +182,18 @@ class _OutboxCollector(Collector):
             depth.add_metric([], sum(n for state, _, n in self._counts if state in _WAITING))
             ready.add_metric([], self._ready)
         return [rows, depth, ready, by_reason]
+
+
+def _latency(registry: CollectorRegistry) -> Histogram:
+    latency = Histogram(
+        "touchflow_send_latency_seconds",
+        "From a touchpoint's due time to the server accepting it (retries included), "
+        "by channel (email, webhook).",
+        ["channel"], buckets=_LATENCY_BUCKETS, registry=registry,
+    )  # fmt: skip
+    for channel in CHANNELS:  # a series from the start, not from the first send
+        latency.labels(channel)
+    return latency
 
 
 def _instant(value: object) -> datetime | None:

@@ -259,7 +259,7 @@ class _Planner:
                 return HoldReason.CONDITION_FALSE, f"{rule.path}:{condition.line}: {exc}"
         facts = cust.facts
         customer = facts.customer
-        if not customer.email:
+        if not customer.email and rule.channel == "email":  # a webhook needs no address
             return HoldReason.NO_ADDRESS, "customer has no email address"
         marketing = rule.category is Category.MARKETING
         suppressed = facts.suppressed  # mostly empty: then no enum is hashed
@@ -291,7 +291,7 @@ class _Planner:
             c.reason,  # reason
             c.detail,  # detail
             c.adjustments,  # adjustments
-            customer.email,  # to
+            customer.email if rule.channel == "email" else None,  # to: only mail has one
             c.expires,  # expires_at
             c,  # context
         )

@@ -249,6 +249,8 @@ def print_table(
         by_day[day].append(item)
     # Every day's table has the same columns: a notes column if any touchpoint has notes.
     with_notes = any(notes(i.touchpoint) for i in items)
+    # A channel column once anything goes elsewhere than email (a webhook rule).
+    with_channel = any(i.touchpoint.channel != "email" for i in items)
     for day, day_items in by_day.items():
         table = Table(
             title=f"{day}  ({project.config.timezone})",
@@ -257,7 +259,8 @@ def print_table(
             show_lines=False,
         )
         # Short values stay on one line; the subject and the notes wrap at word breaks.
-        for column in ("time", "customer local time", "rule", "customer", "to"):
+        columns = ("time", "customer local time", "rule", "customer")
+        for column in (*columns, *(["channel"] if with_channel else []), "to"):
             table.add_column(column, no_wrap=True)
         table.add_column("subject", overflow="fold")
         if show_held:
@@ -265,7 +268,10 @@ def print_table(
         if with_notes:
             table.add_column("notes", overflow="fold")
         for item in day_items:
-            table.add_row(*_row(item, tz, show_held, with_notes))
+            row = _row(item, tz, show_held, with_notes)
+            if with_channel:
+                row.insert(4, item.touchpoint.channel)
+            table.add_row(*row)
         console.print(table)
     print_summary(project, items, console, rule_id=rule_id)
 

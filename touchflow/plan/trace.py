@@ -112,7 +112,7 @@ def _rule_story(t: _Telling, rule: Rule) -> RuleStory:
         none = none_words(rule, facts, found, t.span, t.timezone, date_fields(t.config))
     return RuleStory(rule_id=rule.id, category=rule.category.value, trigger=trigger_summary(rule),
                      where=rule.where, found=tuple(found), touchpoints=tuple(touchpoints),
-                     none=none)  # fmt: skip
+                     none=none, channel=rule.channel)  # fmt: skip
 
 
 def _touchpoint(

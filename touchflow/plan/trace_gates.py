@@ -49,8 +49,9 @@ def gate_checks(c: Candidate, suppressions: Sequence[Suppression]) -> list[Check
         checks.append(_gate("data", False, occ.invalid, where, HoldReason.INVALID_DATA))
     checks += [_condition(c, condition) for condition in rule.conditions]
     email = customer.email
-    text = f"email address {email}" if email else "the customer has no email address"
-    checks.append(_gate("address", bool(email), text, where, HoldReason.NO_ADDRESS))
+    if rule.channel == "email":  # a webhook posts to the project's URL: no address needed
+        text = f"email address {email}" if email else "the customer has no email address"
+        checks.append(_gate("address", bool(email), text, where, HoldReason.NO_ADDRESS))
     checks.append(_suppression(c, suppressions))
     if rule.policies.require_consent:
         consent = customer.consent_marketing

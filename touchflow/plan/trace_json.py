@@ -36,6 +36,7 @@ def _rule(rule: RuleStory) -> dict[str, Any]:
     return {
         "rule": rule.rule_id,
         "category": rule.category,
+        "channel": rule.channel,
         "trigger": rule.trigger,
         "where": rule.where,
         "found": [check_json(c) for c in rule.found],
@@ -82,6 +83,7 @@ def outbox_json(row: OutboxRow) -> dict[str, Any]:
 
     return {
         "state": row.state.value,
+        "channel": row.channel,
         "attempts": row.attempts,
         "reason": row.reason,
         "last_error": row.last_error,

@@ -68,6 +68,7 @@ class RuleStory:
     category: str
     trigger: str
     where: str
+    channel: str = "email"  # the rule's action.channel
     found: tuple[Check, ...]  # what the trigger found: events, dates, holidays
     touchpoints: tuple[TouchpointStory, ...]
     none: str | None  # no touchpoint in either period: why, in words

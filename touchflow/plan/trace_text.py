@@ -35,7 +35,9 @@ def story_lines(story: CustomerStory, *, details: bool = True) -> Iterator[str]:
 
 
 def _rule_lines(rule: RuleStory, details: bool) -> Iterator[str]:
-    yield f"{rule.rule_id} ({rule.category}, {rule.trigger}) {rule.where}"
+    # Email goes without saying; another channel is named.
+    by = "" if rule.channel == "email" else f", by {rule.channel}"
+    yield f"{rule.rule_id} ({rule.category}, {rule.trigger}{by}) {rule.where}"
     for check in rule.found:
         yield _check_line(check, "  ")
     if rule.none is not None:

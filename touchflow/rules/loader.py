@@ -35,7 +35,8 @@ RULE_KEYS = (
     "expires_after",
 )
 _ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")  # fullmatch: "$" lets a final line break through
-CHANNELS = ("email",)
+CHANNELS = ("email", "webhook")
+_RESERVED = {"sms": "sms is not available yet (it is planned); use email or webhook"}
 
 _T = TypeVar("_T")
 
@@ -114,7 +115,7 @@ def _read_rule(doc: LineDict, display: str, config: ProjectConfig, out: Collecto
     trigger = read_trigger(doc, config, out) if "trigger" in doc else None
     offsets = _read_offsets(doc, out)
     at = _read_optional(doc, "at", parse_time_of_day, out)
-    channel, template = _read_action(doc, out)
+    channel, template = _read_action(doc, config, out)
     cancel_on = read_cancel_on(doc, out)
     priority = _read_priority(doc, out)
     policies = _read_policies(doc, config.policies[category or Category.TRANSACTIONAL], out)
@@ -213,7 +214,9 @@ def _read_offsets(doc: LineDict, out: Collector) -> tuple[Offset, ...]:
     return tuple(offsets)
 
 
-def _read_action(doc: LineDict, out: Collector) -> tuple[str | None, str | None]:
+def _read_action(
+    doc: LineDict, config: ProjectConfig, out: Collector
+) -> tuple[str | None, str | None]:
     if "action" not in doc:
         return None, None
     action = out.mapping(doc["action"], doc.line_of("action"), what="action")
@@ -222,9 +225,17 @@ def _read_action(doc: LineDict, out: Collector) -> tuple[str | None, str | None]
     out.check_keys(action, ("channel", "template"), where="action", required=("template",))
     channel = action.get("channel", "email")
     if channel not in CHANNELS:
+        words = _RESERVED.get(channel) if isinstance(channel, str) else None
         out.add(
             action.line_of("channel"),
-            f"unknown channel {channel!r}; available: {', '.join(CHANNELS)}",
+            words or f"unknown channel {shown(channel)}; available: {', '.join(CHANNELS)}",
+        )
+        return None, None
+    if channel == "webhook" and config.delivery.webhook is None:
+        out.add(
+            action.line_of("channel"),
+            "channel webhook needs a webhook to post to: add delivery.webhook (url and "
+            "secret_env) to touchflow.yaml, see docs/channels.md",
         )
         return None, None
     template = out.text(action.get("template"), action.line_of("template"), what="template")

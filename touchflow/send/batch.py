@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from email.utils import parseaddr
 from functools import lru_cache
 
-from touchflow.channels import Envelope
+from touchflow.channels import Envelope, webhook_payload
 from touchflow.headers import BARE_ADDRESS
 from touchflow.messages.build import build
 from touchflow.messages.dkim import DkimSigner
@@ -67,7 +67,7 @@ async def prepare(
         if isinstance(message, OutboxRow):
             done.append(Prepared(row=message))
             continue
-        if signer is not None:
+        if signer is not None and message.channel == "email":
             # RSA in pure Python: 10-16 ms per message, kept off the event loop.
             signed = await asyncio.to_thread(signer.sign, message.data)
             message = dataclasses.replace(message, data=signed)
@@ -98,6 +98,8 @@ def envelope(
     project: Project, row: OutboxRow, tp: PlannedTouchpoint, *, date: datetime
 ) -> Envelope | OutboxRow:
     """The message to send, or the row failed with why it cannot be built."""
+    if tp.channel == "webhook":
+        return _webhook(project, row, tp, date=date)
     built = build(project, tp, date=date)
     if built.touchpoint.status is Status.HELD or built.email is None or tp.to is None:
         reason = built.touchpoint.reason.value if built.touchpoint.reason else "invalid_message"
@@ -110,6 +112,26 @@ def envelope(
         recipient=tp.to if BARE_ADDRESS.fullmatch(tp.to) else parseaddr(tp.to)[1],
         data=built.email.data,
         message_id=built.email.message_id,
+    )
+
+
+def _webhook(
+    project: Project, row: OutboxRow, tp: PlannedTouchpoint, *, date: datetime
+) -> Envelope | OutboxRow:
+    """The JSON body to post (the template rendered as for an email, not composed)."""
+    built = build(project, dataclasses.replace(tp, to=None), date=date)
+    if built.touchpoint.status is Status.HELD or built.message is None:
+        reason = built.touchpoint.reason.value if built.touchpoint.reason else "render_error"
+        return dataclasses.replace(
+            row, state=OutboxState.FAILED, reason=reason, last_error=built.touchpoint.detail
+        )
+    return Envelope(
+        key=tp.key,
+        sender="",
+        recipient="",
+        data=webhook_payload.body(tp, built.message, sent_at=date),
+        message_id=tp.key,  # the Idempotency-Key: the same on every attempt
+        channel="webhook",
     )
 
 

@@ -73,6 +73,7 @@ def desired_rows(
                 reason=reason,
                 last_error=tp.detail if reason else None,
                 to=tp.to,
+                channel=tp.channel,
             )
         )
     return rows
@@ -175,6 +176,8 @@ def _moved_past_expiry(have: OutboxRow, want: OutboxRow, now: datetime) -> bool:
 
 def _same(a: OutboxRow, b: OutboxRow) -> bool:
     fields = ("state", "due_at", "expires_at", "next_attempt_at", "reason", "to", "category")
+    if a.channel != b.channel:
+        return False
     return all(getattr(a, f) == getattr(b, f) for f in (*fields, "counts_for_caps")) and (
         a.last_error == b.last_error or a.state is OutboxState.RETRY
     )
@@ -269,6 +272,8 @@ def after_delivery(
         return sent, None
     if delivery.outcome is Outcome.RETRY:
         wait = backoff(attempts, settings, jitter)
+        if delivery.retry_after is not None:  # the receiver asked: not sooner (HTTP 429, 503)
+            wait = max(wait, timedelta(seconds=delivery.retry_after))
         if now + wait >= row.expires_at:
             gave_up = dataclasses.replace(
                 row, attempts=attempts, last_error=delivery.detail, message_id=message_id

@@ -87,7 +87,7 @@ def outbox_row(r: Sequence[Any]) -> OutboxRow:
         counts_for_caps=r[4], state=OutboxState(r[5]), due_at=r[6], expires_at=r[7],
         next_attempt_at=r[8], attempts=r[9], reason=r[10], last_error=r[11],
         claim_owner=r[12], claim_expires_at=r[13], message_id=r[14], to=r[15],
-        created_at=r[16], updated_at=r[17], sent_at=r[18],
+        created_at=r[16], updated_at=r[17], sent_at=r[18], channel=r[19],
     )  # fmt: skip
 
 

@@ -163,5 +163,5 @@ def _outbox_params(row: OutboxRow) -> tuple[Any, ...]:
         row.state.value, aware(row.due_at), aware(row.expires_at),
         aware(row.next_attempt_at), row.attempts, row.reason, row.last_error,
         row.claim_owner, _maybe(row.claim_expires_at), row.message_id, row.to,
-        _maybe(row.created_at), _maybe(row.updated_at), _maybe(row.sent_at),
+        _maybe(row.created_at), _maybe(row.updated_at), _maybe(row.sent_at), row.channel,
     )  # fmt: skip

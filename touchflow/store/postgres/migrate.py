@@ -17,8 +17,8 @@ from touchflow.store.postgres.connection import Db, fetch
 from touchflow.store.postgres.queries import SCHEMA, SQL
 
 # 2: the changes notify the daemons (LISTEN/NOTIFY); 3: plan_ranges; 4: events.recorded_at;
-# 5: the outbox's indexes for the console's pages
-SCHEMA_VERSION = 5
+# 5: the outbox's indexes for the console's pages; 6: outbox.channel
+SCHEMA_VERSION = 6
 
 
 async def migrate(db: Db, shown: str) -> tuple[int, int]:

@@ -27,7 +27,7 @@ async def insert(db: Db, rows: Sequence[OutboxRow], now: datetime) -> int:
     params: dict[str, Any] = {
         "now": now, "key": [], "rule_id": [], "customer_id": [], "category": [],
         "counts_for_caps": [], "state": [], "due_at": [], "expires_at": [],
-        "next_attempt_at": [], "reason": [], "last_error": [], "to_addr": [],
+        "next_attempt_at": [], "reason": [], "last_error": [], "to_addr": [], "channel": [],
     }  # fmt: skip
     for r in rows:
         due, expires, next_at = _due(r)
@@ -36,7 +36,7 @@ async def insert(db: Db, rows: Sequence[OutboxRow], now: datetime) -> int:
             ("category", r.category.value), ("counts_for_caps", r.counts_for_caps),
             ("state", r.state.value), ("due_at", due), ("expires_at", expires),
             ("next_attempt_at", next_at), ("reason", r.reason),
-            ("last_error", r.last_error), ("to_addr", r.to),
+            ("last_error", r.last_error), ("to_addr", r.to), ("channel", r.channel),
         ):  # fmt: skip
             params[name].append(value)
     return await changed(db, SQL["insert_outbox"], params)
@@ -47,7 +47,7 @@ async def replan(db: Db, rows: Sequence[tuple[OutboxRow, OutboxState]], now: dat
     params: dict[str, Any] = {
         "now": now, "key": [], "read_state": [], "state": [], "due_at": [],
         "expires_at": [], "next_attempt_at": [], "reason": [], "last_error": [],
-        "to_addr": [], "category": [], "counts_for_caps": [],
+        "to_addr": [], "category": [], "counts_for_caps": [], "channel": [],
     }  # fmt: skip
     for new, old in rows:
         due, expires, next_at = _due(new)
@@ -56,6 +56,7 @@ async def replan(db: Db, rows: Sequence[tuple[OutboxRow, OutboxState]], now: dat
             ("due_at", due), ("expires_at", expires), ("next_attempt_at", next_at),
             ("reason", new.reason), ("last_error", new.last_error), ("to_addr", new.to),
             ("category", new.category.value), ("counts_for_caps", new.counts_for_caps),
+            ("channel", new.channel),
         ):  # fmt: skip
             params[name].append(value)
     return await changed(db, SQL["replan_outbox"], params)

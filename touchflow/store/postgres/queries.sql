@@ -253,7 +253,7 @@ DELETE FROM changes WHERE customer_id = ANY(%b::text[])
 -- name: outbox_columns
 key, rule_id, customer_id, category, counts_for_caps, state, due_at, expires_at,
 next_attempt_at, attempts, reason, last_error, claim_owner, claim_expires_at,
-message_id, to_addr, created_at, updated_at, sent_at
+message_id, to_addr, created_at, updated_at, sent_at, channel
 
 -- name: select_outbox
 SELECT {outbox_columns} FROM outbox
@@ -291,14 +291,14 @@ AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = outbox.customer_id)
 INSERT INTO outbox ({outbox_columns})
 SELECT v.key, v.rule_id, v.customer_id, v.category, v.counts_for_caps, v.state, v.due_at,
     v.expires_at, v.next_attempt_at, 0, v.reason, v.last_error, NULL, NULL, NULL,
-    v.to_addr, %(now)s, %(now)s, NULL
+    v.to_addr, %(now)s, %(now)s, NULL, v.channel
 FROM unnest(%(key)b::text[], %(rule_id)b::text[], %(customer_id)b::text[],
     %(category)b::text[], %(counts_for_caps)b::boolean[], %(state)b::text[],
     %(due_at)b::timestamptz[], %(expires_at)b::timestamptz[],
     %(next_attempt_at)b::timestamptz[], %(reason)b::text[], %(last_error)b::text[],
-    %(to_addr)b::text[])
+    %(to_addr)b::text[], %(channel)b::text[])
     AS v(key, rule_id, customer_id, category, counts_for_caps, state, due_at, expires_at,
-         next_attempt_at, reason, last_error, to_addr)
+         next_attempt_at, reason, last_error, to_addr, channel)
 ON CONFLICT (key) DO NOTHING
 
 -- name: replan_outbox
@@ -306,13 +306,14 @@ ON CONFLICT (key) DO NOTHING
 UPDATE outbox SET state = v.state, due_at = v.due_at, expires_at = v.expires_at,
     next_attempt_at = v.next_attempt_at, reason = v.reason, last_error = v.last_error,
     to_addr = v.to_addr, category = v.category, counts_for_caps = v.counts_for_caps,
-    updated_at = %(now)s
+    channel = v.channel, updated_at = %(now)s
 FROM unnest(%(key)b::text[], %(read_state)b::text[], %(state)b::text[],
     %(due_at)b::timestamptz[], %(expires_at)b::timestamptz[],
     %(next_attempt_at)b::timestamptz[], %(reason)b::text[], %(last_error)b::text[],
-    %(to_addr)b::text[], %(category)b::text[], %(counts_for_caps)b::boolean[])
+    %(to_addr)b::text[], %(category)b::text[], %(counts_for_caps)b::boolean[],
+    %(channel)b::text[])
     AS v(key, read_state, state, due_at, expires_at, next_attempt_at, reason, last_error,
-         to_addr, category, counts_for_caps)
+         to_addr, category, counts_for_caps, channel)
 WHERE outbox.key = v.key AND outbox.state = v.read_state
 
 -- name: claim
@@ -389,7 +390,7 @@ FROM old WHERE outbox.key = old.key
 RETURNING old.key, old.rule_id, old.customer_id, old.category, old.counts_for_caps,
     old.state, old.due_at, old.expires_at, old.next_attempt_at, old.attempts, old.reason,
     old.last_error, old.claim_owner, old.claim_expires_at, old.message_id, old.to_addr,
-    old.created_at, old.updated_at, old.sent_at
+    old.created_at, old.updated_at, old.sent_at, old.channel
 
 -- name: next_ready_at
 SELECT MIN(next_attempt_at) FROM outbox WHERE state IN ('pending', 'retry')
@@ -669,7 +670,7 @@ INSERT INTO outbox ({outbox_columns})
 SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::boolean[],
     %b::text[], %b::timestamptz[], %b::timestamptz[], %b::timestamptz[], %b::integer[],
     %b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::text[], %b::text[],
-    %b::timestamptz[], %b::timestamptz[], %b::timestamptz[])
+    %b::timestamptz[], %b::timestamptz[], %b::timestamptz[], %b::text[])
 
 -- name: history_put_changed
 INSERT INTO changes (customer_id) SELECT * FROM unnest(%b::text[])

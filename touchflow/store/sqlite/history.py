@@ -101,4 +101,5 @@ def _outbox_params(row: OutboxRow) -> tuple[Any, ...]:
         utc_text(row.next_attempt_at), row.attempts, row.reason, row.last_error,
         row.claim_owner, utc_text(row.claim_expires_at), row.message_id, row.to,
         utc_text(row.created_at), utc_text(row.updated_at), utc_text(row.sent_at),
+        row.channel,
     )  # fmt: skip

@@ -29,6 +29,7 @@ def row_params(row: OutboxRow, stamp: str | None) -> tuple[Any, ...]:
         row.key, row.rule_id, row.customer_id, row.category.value, int(row.counts_for_caps),
         row.state.value, utc_text(row.due_at), utc_text(row.expires_at),
         utc_text(row.next_attempt_at), row.reason, row.last_error, row.to, stamp, stamp,
+        row.channel,
     )  # fmt: skip
 
 
@@ -43,6 +44,7 @@ def to_row(r: Sequence[Any]) -> OutboxRow:
         reason=r[10], last_error=r[11], claim_owner=r[12],
         claim_expires_at=_maybe(r[13]), message_id=r[14], to=r[15],
         created_at=_maybe(r[16]), updated_at=_maybe(r[17]), sent_at=_maybe(r[18]),
+        channel=r[19],
     )  # fmt: skip
 
 
@@ -70,7 +72,7 @@ def _replan_params(new: OutboxRow, old: OutboxState, stamp: str | None) -> tuple
     return (
         new.state.value, utc_text(new.due_at), utc_text(new.expires_at),
         utc_text(new.next_attempt_at), new.reason, new.last_error, new.to,
-        new.category.value, int(new.counts_for_caps), stamp, new.key, old.value,
+        new.category.value, int(new.counts_for_caps), stamp, new.channel, new.key, old.value,
     )  # fmt: skip
 
 

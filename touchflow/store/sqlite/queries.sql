@@ -49,6 +49,15 @@ ALTER TABLE events ADD COLUMN recorded_at TEXT
 -- name: upgrade_3_to_4
 UPDATE meta SET value = '4' WHERE key = 'schema_version' AND value = '3'
 
+-- name: has_column
+SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?
+
+-- name: add_outbox_channel
+ALTER TABLE outbox ADD COLUMN channel TEXT NOT NULL DEFAULT 'email'
+
+-- name: upgrade_4_to_5
+UPDATE meta SET value = '5' WHERE key = 'schema_version' AND value = '4'
+
 -- name: get_meta
 SELECT value FROM meta WHERE key = ?
 
@@ -282,7 +291,7 @@ DELETE FROM changes WHERE customer_id IN ({marks})
 -- name: outbox_columns
 key, rule_id, customer_id, category, counts_for_caps, state, due_at, expires_at,
 next_attempt_at, attempts, reason, last_error, claim_owner, claim_expires_at,
-message_id, to_addr, created_at, updated_at, sent_at
+message_id, to_addr, created_at, updated_at, sent_at, channel
 
 -- name: select_outbox
 SELECT {outbox_columns} FROM outbox
@@ -322,14 +331,14 @@ WHERE state IN ('pending', 'retry') AND customer_id NOT IN (SELECT id FROM custo
 
 -- name: insert_outbox
 INSERT INTO outbox ({outbox_columns})
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, NULL, NULL, NULL, ?, ?, ?, NULL)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, NULL, NULL, NULL, ?, ?, ?, NULL, ?)
 ON CONFLICT (key) DO NOTHING
 
 -- name: replan_outbox
 -- Only a row still in the state the planner read it in.
 UPDATE outbox SET state = ?, due_at = ?, expires_at = ?, next_attempt_at = ?,
     reason = ?, last_error = ?, to_addr = ?, category = ?, counts_for_caps = ?,
-    updated_at = ?
+    updated_at = ?, channel = ?
 WHERE key = ? AND state = ?
 
 -- name: claim
@@ -511,7 +520,7 @@ INSERT INTO suppressions (email, scope, reason, created_at) VALUES (?, ?, ?, ?)
 
 -- name: history_put_outbox
 INSERT INTO outbox ({outbox_columns})
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: history_clear_customers
 DELETE FROM customers

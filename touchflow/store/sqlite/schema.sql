@@ -1,4 +1,4 @@
--- touchflow store schema, version 4 (see SCHEMA_VERSION in store.py).
+-- touchflow store schema, version 5 (see SCHEMA_VERSION in store.py).
 -- Kept to SQL that PostgreSQL also accepts, so its schema can follow this one,
 -- except the change triggers at the end (PostgreSQL spells triggers differently).
 -- Dates are ISO text; instants are UTC text 'YYYY-MM-DDTHH:MM:SS.ffffffZ', fixed
@@ -9,7 +9,7 @@ CREATE TABLE IF NOT EXISTS meta (
     value TEXT NOT NULL
 );
 
-INSERT INTO meta (key, value) VALUES ('schema_version', '4')
+INSERT INTO meta (key, value) VALUES ('schema_version', '5')
     ON CONFLICT (key) DO NOTHING;
 
 CREATE TABLE IF NOT EXISTS customers (
@@ -80,7 +80,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     to_addr          TEXT,
     created_at       TEXT NOT NULL,
     updated_at       TEXT NOT NULL,
-    sent_at          TEXT
+    sent_at          TEXT,
+    channel          TEXT NOT NULL DEFAULT 'email'  -- email or webhook (version 5)
 );
 
 -- What the dispatcher asks every time: the ready rows in time order.

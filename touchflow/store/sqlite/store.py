@@ -32,13 +32,14 @@ from touchflow.store.sqlite.stats import StatsMethods
 
 # Versions whose store this one upgrades in place: 1 → 2 only added tables (the schema's
 # IF NOT EXISTS makes them); 2 → 3 adds customers.created_at, 3 → 4 events.recorded_at
-# (see _add_column).
-SCHEMA_VERSION = "4"
-# Each upgrade that adds a column: the version it starts from, its ALTER TABLE and the
-# statement that raises the version.
+# (see _add_column), 4 → 5 outbox.channel.
+SCHEMA_VERSION = "5"
+# Each upgrade that adds a column: the version it starts from, the table and column, its
+# ALTER TABLE and the statement that raises the version.
 _ADDED_COLUMNS = {
-    "2": ("add_created_at", "upgrade_2_to_3"),
-    "3": ("add_recorded_at", "upgrade_3_to_4"),
+    "2": ("customers", "created_at", "add_created_at", "upgrade_2_to_3"),
+    "3": ("events", "recorded_at", "add_recorded_at", "upgrade_3_to_4"),
+    "4": ("outbox", "channel", "add_outbox_channel", "upgrade_4_to_5"),
 }
 _PRAGMAS = ("busy_timeout", "foreign_keys", "journal_mode_wal", "synchronous_normal")
 
@@ -128,12 +129,18 @@ class SqliteStore(
         """Upgrade ``version`` by one (``_ADDED_COLUMNS``). ADD COLUMN has no IF NOT
         EXISTS: the version is read again in the write transaction, as two processes may
         open an old file at once. Rows stored before keep NULL: when customers came
-        (2 → 3) or events were recorded (3 → 4) is not known, so nothing is left out."""
+        (2 → 3) or events were recorded (3 → 4) is not known, so nothing is left out;
+        outbox rows stored before 5 were all email (its DEFAULT)."""
         async with self._transaction("upgrade") as db:
             rows = list(await db.execute_fetchall(SQL["schema_version"]))
             if rows and rows[0][0] == version:
-                for statement in _ADDED_COLUMNS[version]:
-                    await run(db.execute(SQL[statement]))
+                table, column, add, upgrade = _ADDED_COLUMNS[version]
+                # A table newer than the file (the outbox of a version 1 file) was just
+                # made by the schema, with the column already.
+                has = list(await db.execute_fetchall(SQL["has_column"], (table, column)))
+                if not has[0][0]:
+                    await run(db.execute(SQL[add]))
+                await run(db.execute(SQL[upgrade]))
         return await self.get_meta("schema_version")
 
     async def get_meta(self, key: str) -> str | None:
