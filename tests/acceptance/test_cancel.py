@@ -29,6 +29,12 @@ def run_once(project: Path, at: datetime) -> str:
     return touchflow("run", "--once", "--now", at.isoformat(), cwd=project).stdout
 
 
+def first_day_at_8() -> datetime:
+    """08:00 UTC today: the first run's day, whose events the fixtures place at 07:00
+    (the booking) and 07:30 (the inquiry), whatever the hour the test runs at."""
+    return datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0)
+
+
 def reminders(project: Path) -> list[str]:
     subjects = [str(m["Subject"]) for m in maildir_messages(project)]
     return [s for s in subjects if s.startswith("Reminder")]
@@ -38,7 +44,7 @@ def test_a_touchpoint_cancelled_by_hand_is_not_sent_until_retried(tmp_path: Path
     project = write_project(
         tmp_path, customers=[ANA], events=[booking(starts_in_days=2), inquiry(1)]
     )
-    start = datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0)
+    start = first_day_at_8()
     run_once(project, start)
     assert by_key(outbox(project))[REMINDER]["state"] == "pending"
 
@@ -66,7 +72,7 @@ def test_cancel_refuses_what_cannot_be_cancelled_and_does_the_rest(tmp_path: Pat
     project = write_project(
         tmp_path, customers=[ANA], events=[booking(starts_in_days=2), inquiry(1)]
     )
-    run_once(project, datetime.now(UTC))
+    run_once(project, first_day_at_8())  # after the inquiry at 07:30: its answer is sent
     mixed = touchflow("cancel", ANSWER, "nope", REMINDER, cwd=project, check=False)
     assert mixed.returncode == 2
     assert mixed.stdout.startswith(f"Cancelled {REMINDER} (was pending)")
