@@ -94,6 +94,21 @@ async def test_a_plan_read_before_the_cancel_does_not_overwrite_it(store: Store)
     assert (await one(store, "k1")).held_by_hand
 
 
+async def test_a_plan_read_while_the_plan_held_it_does_not_undo_a_later_cancel_by_hand(
+    store: Store,
+) -> None:
+    held = dataclasses.replace(
+        outbox_row("k1", due=minutes(30)), state=OutboxState.CANCELLED, reason="condition_false"
+    )
+    await store.write_plan([held], [], now=NOW)
+    revived = dataclasses.replace(held, state=OutboxState.PENDING, reason=None)  # as planned
+    await store.requeue("k1", now=minutes(1), keep_for=timedelta(days=1))
+    await store.cancel_by_hand("k1", now=minutes(2), detail=WORDS)
+    # The write names the state it read (cancelled), which the row is in again: by hand.
+    await store.write_plan([], [(revived, OutboxState.CANCELLED)], now=minutes(3))
+    assert (await one(store, "k1")).held_by_hand
+
+
 async def test_a_requeue_lifts_it(store: Store) -> None:
     await store.write_plan([outbox_row("k1", due=minutes(-10), customer_id="c7")], [], now=NOW)
     await store.cancel_by_hand("k1", now=NOW, detail=WORDS)

@@ -302,7 +302,8 @@ FROM unnest(%(key)b::text[], %(rule_id)b::text[], %(customer_id)b::text[],
 ON CONFLICT (key) DO NOTHING
 
 -- name: replan_outbox
--- Only a row still in the state the planner read it in.
+-- Only a row still in the state the planner read it in, and never one a person cancelled
+-- since (a row the plan cancelled, read so, then re-queued and cancelled by hand).
 UPDATE outbox SET state = v.state, due_at = v.due_at, expires_at = v.expires_at,
     next_attempt_at = v.next_attempt_at, reason = v.reason, last_error = v.last_error,
     to_addr = v.to_addr, category = v.category, counts_for_caps = v.counts_for_caps,
@@ -315,6 +316,7 @@ FROM unnest(%(key)b::text[], %(read_state)b::text[], %(state)b::text[],
     AS v(key, read_state, state, due_at, expires_at, next_attempt_at, reason, last_error,
          to_addr, category, counts_for_caps, channel)
 WHERE outbox.key = v.key AND outbox.state = v.read_state
+    AND NOT (outbox.state = 'cancelled' AND outbox.reason IS NOT DISTINCT FROM 'cancelled_by_hand')
 
 -- name: claim
 -- The anchors' claim: the CTE picks (and locks) at most LIMIT ready rows, skipping

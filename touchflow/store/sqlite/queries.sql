@@ -335,11 +335,13 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, NULL, NULL, NULL, ?, ?, ?, NULL, ?)
 ON CONFLICT (key) DO NOTHING
 
 -- name: replan_outbox
--- Only a row still in the state the planner read it in.
+-- Only a row still in the state the planner read it in, and never one a person cancelled
+-- since (a row the plan cancelled, read so, then re-queued and cancelled by hand).
 UPDATE outbox SET state = ?, due_at = ?, expires_at = ?, next_attempt_at = ?,
     reason = ?, last_error = ?, to_addr = ?, category = ?, counts_for_caps = ?,
     updated_at = ?, channel = ?
 WHERE key = ? AND state = ?
+    AND NOT (state = 'cancelled' AND reason IS 'cancelled_by_hand')
 
 -- name: claim
 UPDATE outbox SET state = 'claimed', claim_owner = ?, claim_expires_at = ?, updated_at = ?
