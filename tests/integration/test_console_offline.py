@@ -10,6 +10,7 @@ the store is named, and the console serves all the same.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import html
 import os
@@ -17,6 +18,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -99,7 +101,9 @@ async def test_the_store_refuses_every_write(root: Path) -> None:
         assert row.state is OutboxState.FAILED
         for name in ("requeue", "write_plan", "claim_due", "upsert_customers", "set_meta",
                      "add_events", "delete_customers", "erase_customer", "reclaim",
-                     "cancel_by_hand"):  # fmt: skip
+                     "cancel_by_hand", "start_plan_run", "take_plan_range",
+                     "advance_plan_range", "end_plan_run", "drop_changes",
+                     "planning_turn"):  # fmt: skip
             with pytest.raises(ReadOnlyError, match=f"does not call {name}"):
                 getattr(guarded, name)
 
@@ -147,13 +151,8 @@ def test_without_a_store_it_does_not_make_one(tmp_path: Path, root: Path) -> Non
 def test_a_store_of_another_schema_version_is_left_as_it_is(
     tmp_path: Path, root: Path, version: str, said: str
 ) -> None:
-    for part in ("touchflow.yaml", "rules", "message_templates"):
-        (tmp_path / part).symlink_to(root / part)
-    copy = store_file(tmp_path)
-    copy.parent.mkdir()
-    with sqlite3.connect(store_file(root)) as source, sqlite3.connect(copy) as target:
-        source.backup(target)
-    with sqlite3.connect(copy) as db:
+    copy = _linked_copy(root, tmp_path, journal="wal")
+    with contextlib.closing(sqlite3.connect(copy)) as db, db:
         db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (version,))
     before = hashlib.sha256(copy.read_bytes()).hexdigest()
     done = _console("--project", str(tmp_path), env=ENV)
@@ -205,6 +204,44 @@ def test_browsing_every_page_leaves_the_store_as_it_was(root: Path) -> None:
         assert process.stop() == 0
     assert "holds the store" not in process.log()
     assert store_state(root) == before
+
+
+def _linked_copy(root: Path, project: Path, *, journal: str) -> Path:
+    """``project``: root's files, linked, and a copy of its store in ``journal`` mode."""
+    for part in ("touchflow.yaml", "rules", "message_templates"):
+        (project / part).symlink_to(root / part)
+    copy = store_file(project)
+    copy.parent.mkdir()
+    with sqlite3.connect(store_file(root)) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    with contextlib.closing(sqlite3.connect(copy)) as db:
+        db.execute(f"PRAGMA journal_mode = {journal}")
+    return copy
+
+
+@pytest.mark.slow
+def test_the_counts_too_read_the_store_on_read_only_connections(tmp_path: Path, root: Path) -> None:
+    """The calendar's and the rules page's counts open the store of their own: read-only
+    too, so a store not in WAL mode stays so, byte for byte (a writable open sets WAL)."""
+    copy = _linked_copy(root, tmp_path, journal="delete")
+    before = hashlib.sha256(copy.read_bytes()).hexdigest()
+    process = ConsoleProcess(tmp_path, "--now", NOW.isoformat(), env=ENV).start()
+    try:
+        base = process.url().removesuffix("/console/")
+        with httpx.Client(base_url=base, timeout=60) as web:
+            answer = web.post("/console/login", data={"token": TOKEN})
+            cookie = {"Cookie": f"{COOKIE}={answer.cookies[COOKIE]}"}
+            for path in ("/console/", "/console/day/2026-11-24", "/console/rules"):
+                deadline = time.monotonic() + 60
+                while 'http-equiv="refresh"' in (page := web.get(path, headers=cookie).text):
+                    assert time.monotonic() < deadline, path
+                    time.sleep(0.1)
+                assert "Counting failed" not in page and "Counted at" in page, path
+    finally:
+        assert process.stop() == 0
+    with contextlib.closing(sqlite3.connect(copy)) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    assert hashlib.sha256(copy.read_bytes()).hexdigest() == before
 
 
 @pytest.mark.slow

@@ -67,6 +67,19 @@ async def test_the_version_is_read_without_making_or_upgrading_the_schema(url: s
     assert raw(url, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
 
 
+async def test_a_read_only_open_neither_makes_the_schema_nor_writes(url: str) -> None:
+    with pytest.raises(StoreError, match=r"no store yet at .*: nothing to read"):
+        await open_store(url, read_only=True)
+    assert raw(url, "SELECT to_regclass('meta') IS NULL") == [(True,)]
+    async with await open_store(url) as store:
+        await store.set_meta("owner", "ops")
+    async with await open_store(url, read_only=True) as store:
+        assert await store.get_meta("owner") == "ops"
+        with pytest.raises(StoreError, match="read-only transaction"):
+            await store.set_meta("owner", "someone else")
+    assert raw(url, "SELECT value FROM meta WHERE key = 'owner'") == [("ops",)]
+
+
 async def test_a_schema_newer_than_this_touchflow_is_refused_saying_so(url: str) -> None:
     async with await open_store(url) as store:
         await store.set_meta("schema_version", str(SCHEMA_VERSION + 1))

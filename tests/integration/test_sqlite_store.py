@@ -494,3 +494,16 @@ async def test_health_s_figures_are_read_on_their_partial_indexes(
         explained = db.execute(f"EXPLAIN QUERY PLAN {SQL[name]}", params)
         plan = " | ".join(str(r[3]) for r in explained)
     assert f"INDEX {index}" in plan, plan
+
+
+async def test_a_read_only_open_writes_nothing_and_refuses_writes(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    with pytest.raises(StoreError, match="cannot open store"):
+        await SqliteStore.open(path, read_only=True)
+    assert not path.exists()  # not made
+    async with await SqliteStore.open(path) as store:
+        await store.set_meta("owner", "ops")
+    async with await SqliteStore.open(path, read_only=True) as store:
+        assert await store.get_meta("owner") == "ops"
+        with pytest.raises(StoreError, match="readonly database"):
+            await store.set_meta("owner", "someone else")

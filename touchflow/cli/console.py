@@ -26,7 +26,7 @@ from touchflow.clock import Clock
 from touchflow.config.http import API_TOKEN_ENV, HttpConfigError, HttpSettings, secret
 from touchflow.errors import TouchflowError, UserError
 from touchflow.project import Project, load_with_links
-from touchflow.store import schema_versions
+from touchflow.store import open_store, schema_versions
 
 HOST = "127.0.0.1"  # this machine only: a reverse proxy with TLS in front serves others
 
@@ -142,7 +142,7 @@ async def _serve(project: Project, clock: Clock, token: str, sock: socket.socket
         def capture_signals(self) -> Iterator[None]:
             yield  # ours, below: uvicorn's would raise the signal again once stopped
 
-    async with await app.open_store(project.config) as store:
+    async with await open_store(project.config.store_location(), read_only=True) as store:
         config = uvicorn.Config(
             offline_app(project, store, clock, token),
             lifespan="off", ws="none", log_config=None, access_log=False, server_header=False,

@@ -74,7 +74,8 @@ class _Asked:
 
 
 class Kept:
-    def __init__(self) -> None:
+    def __init__(self, *, read_only: bool = False) -> None:
+        self._read_only = read_only  # `touchflow console`'s: counts on read-only connections
         self._lock = threading.Lock()
         self._done: dict[Key, Counted] = {}
         self._asked: dict[Key, _Asked] = {}
@@ -111,7 +112,7 @@ class Kept:
                 if not self._asked:
                     return
                 key, asked = next(iter(self._asked.items()))
-            done = asyncio.run(_count(key, asked))
+            done = asyncio.run(_count(key, asked, read_only=self._read_only))
             with self._lock:
                 self._done.pop(key, None)
                 self._done[key] = done
@@ -128,10 +129,11 @@ def _fresh(found: Counted | None, mark: Mark, now: datetime) -> bool:
     return found.mark == mark and now - found.counted_at < MAX_AGE
 
 
-async def _count(key: Key, asked: _Asked) -> Counted:
+async def _count(key: Key, asked: _Asked, *, read_only: bool) -> Counted:
     started = time.perf_counter()
     try:
-        async with await open_store(asked.project.config.store_location()) as store:
+        location = asked.project.config.store_location()
+        async with await open_store(location, read_only=read_only) as store:
             value: object = await asked.count(asked.project, store, asked.now)
         error = ""
     except Exception as exc:  # the page says why; the worker goes on

@@ -31,7 +31,8 @@ from touchflow.store import Store
 # What a method's name starts with when it changes the store (touchflow.store.boundary).
 WRITES = (
     "upsert_", "add_", "bulk_", "write_", "claim_", "finish_", "renew_", "reclaim",
-    "requeue", "remove_", "delete_", "erase_", "set_", "record_", "cancel",
+    "requeue", "remove_", "delete_", "erase_", "set_", "record_", "cancel", "start_",
+    "take_", "advance_", "end_", "drop_", "planning_turn",
 )  # fmt: skip
 INSTANCE = "console"  # the instance the health page names: this process, no daemon
 

@@ -25,7 +25,7 @@ def console_routes(*, read_only: bool = False) -> list[Route]:
     counts and the outbox's counts by state (made here, per app); ``read_only``:
     `touchflow console`'s, where nothing is retried or cancelled."""
     sessions = Sessions()
-    kept = Kept()
+    kept = Kept(read_only=read_only)
     throttle = Throttle()
     counts = outbox.StateCounts()
     retry = partial(_read_only, READ_ONLY) if read_only else partial(outbox.retry, counts)

@@ -17,19 +17,20 @@ from touchflow.config.store import postgresql_url, sqlite_path
 from touchflow.store.boundary import Store
 
 
-async def open_store(location: str | os.PathLike[str]) -> Store:
-    """Open (creating it, or its schema, if needed) the store at ``location``."""
+async def open_store(location: str | os.PathLike[str], *, read_only: bool = False) -> Store:
+    """Open (creating it, or its schema, if needed) the store at ``location``;
+    ``read_only``: as it is, on connections that cannot write (`touchflow console`)."""
     # Each implementation is imported when chosen: the PostgreSQL one needs a driver a
     # SQLite user does not install.
     url = postgresql_url(location)
     if url is None:
         from touchflow.store.sqlite import SqliteStore
 
-        return await SqliteStore.open(sqlite_path(location))
+        return await SqliteStore.open(sqlite_path(location), read_only=read_only)
     _driver()
     from touchflow.store.postgres import PostgresStore
 
-    return await PostgresStore.open(url)
+    return await PostgresStore.open(url, read_only=read_only)
 
 
 async def migrate_store(location: str | os.PathLike[str]) -> tuple[int | None, int]:

@@ -29,8 +29,8 @@ from touchflow.store.postgres.connection import (
 from touchflow.store.postgres.customers import CustomerMethods
 from touchflow.store.postgres.facts import FactsMethods
 from touchflow.store.postgres.history import HistoryMethods
+from touchflow.store.postgres.migrate import SCHEMA_VERSION, migrate, version_of
 from touchflow.store.postgres.migrate import drop as drop_schema
-from touchflow.store.postgres.migrate import migrate, version_of
 from touchflow.store.postgres.outbox import OutboxMethods
 from touchflow.store.postgres.plan_runs import PlanRunMethods
 from touchflow.store.postgres.queries import SQL
@@ -85,16 +85,22 @@ class PostgresStore(
     """The ``Store`` on one PostgreSQL database. Create it with ``open_store(url)``."""
 
     @classmethod
-    async def open(cls, url: str) -> PostgresStore:
-        """Open the store at ``url``, creating or upgrading its schema first."""
+    async def open(cls, url: str, *, read_only: bool = False) -> PostgresStore:
+        """Open the store at ``url``, creating or upgrading its schema first;
+        ``read_only``: as it is (another version is refused), in sessions the server
+        keeps read-only."""
         where = shown_location(url)
         async with _connected(url, "open") as db:
             try:
-                await migrate(db, where)
+                if read_only:
+                    await _same_version(db, where)
+                else:
+                    await migrate(db, where)
             except psycopg.Error as exc:
                 words = driver_words(exc, url)
                 raise StoreError(f"cannot prepare store {where}: {words}") from exc
-        pool = _pool(url, "touchflow", min_size=1, max_size=POOL_SIZE, configure=_configure)
+        configure = _configure_read_only if read_only else _configure
+        pool = _pool(url, "touchflow", min_size=1, max_size=POOL_SIZE, configure=configure)
         outcomes = _pool(
             url, "touchflow outcomes", min_size=0, max_size=OUTCOME_POOL_SIZE,
             configure=_configure_outcomes,
@@ -171,6 +177,24 @@ def _pool(
 async def _configure(db: Db) -> None:
     # Instants come back in UTC (aware, tzinfo UTC), as the SQLite store gives them.
     await db.execute("SET TIME ZONE 'UTC'")
+
+
+async def _configure_read_only(db: Db) -> None:
+    """A read-only store's sessions: the server refuses any write in them."""
+    await _configure(db)
+    await db.execute("SET default_transaction_read_only = on")
+
+
+async def _same_version(db: Db, where: str) -> None:
+    """A read-only open neither creates nor upgrades: another version is refused."""
+    version = await version_of(db, where)
+    if version is None:
+        raise StoreError(f"no store yet at {where}: nothing to read (opened read-only)")
+    if version != SCHEMA_VERSION:
+        raise StoreError(
+            f"store {where} has schema version {version}; this touchflow reads version "
+            f"{SCHEMA_VERSION} (opened read-only: not upgraded)"
+        )
 
 
 async def _configure_outcomes(db: Db) -> None:

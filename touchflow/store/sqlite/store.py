@@ -83,8 +83,12 @@ class SqliteStore(
     ``await SqliteStore.open(path)`` where the SQLite store itself is meant)."""
 
     @classmethod
-    async def open(cls, path: Path) -> SqliteStore:
-        """Open (creating it and its directory if needed) the store at ``path``."""
+    async def open(cls, path: Path, *, read_only: bool = False) -> SqliteStore:
+        """Open (creating it and its directory if needed) the store at ``path``;
+        ``read_only``: open it as it is, writing nothing (no journal mode, no schema, no
+        upgrade: a store of another version is refused), on a read-only connection."""
+        if read_only:
+            return await cls._open_read_only(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -98,6 +102,30 @@ class SqliteStore(
         store = cls(db, path)
         try:
             await store._prepare()
+        except BaseException:
+            await db.close()
+            raise
+        return store
+
+    @classmethod
+    async def _open_read_only(cls, path: Path) -> SqliteStore:
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        connection = aiosqlite.connect(uri, uri=True, isolation_level=None)
+        try:
+            db = await connection
+        except sqlite3.Error as exc:
+            await _join_worker(connection)
+            raise StoreError(f"cannot open store {path}: {exc}") from exc
+        store = cls(db, path)
+        try:
+            with store._errors("open"):
+                await db.execute_fetchall(SQL["busy_timeout"])
+            version = await store.get_meta("schema_version")
+            if version != SCHEMA_VERSION:
+                raise StoreError(
+                    f"store {path} has schema version {version}; this touchflow reads "
+                    f"version {SCHEMA_VERSION} (opened read-only: not upgraded)"
+                )
         except BaseException:
             await db.close()
             raise
