@@ -63,6 +63,8 @@ def test_a_touchpoint_cancelled_by_hand_is_not_sent_until_retried(tmp_path: Path
 
     retried = touchflow("retry", REMINDER, cwd=project)
     assert f"Re-queued {REMINDER} (was cancelled: cancelled_by_hand)" in retried.stdout
+    due = start + timedelta(days=1, hours=4)  # 12:00 UTC, the project's zone
+    assert f"it is sent at its due time, {due:%Y-%m-%d} 12:00 (UTC)." in retried.stdout
     run_once(project, past_due)
     assert by_key(outbox(project))[REMINDER]["state"] == "sent"
     assert reminders(project) == ["Reminder: your appointment a-1"]

@@ -32,6 +32,7 @@ from test_console import PAGES, csrf_of
 from touchflow.clock import Clock
 from touchflow.console.offline import ReadOnlyError, ReadOnlyStore, daemon_holder, offline_app
 from touchflow.console.session import COOKIE
+from touchflow.console.throttle import FAILS
 from touchflow.models import OutboxState
 from touchflow.project import load_with_links
 from touchflow.send.lock import StoreLock
@@ -159,6 +160,23 @@ def test_a_store_of_another_schema_version_is_left_as_it_is(
     assert done.returncode == 2, done.stderr
     assert said in " ".join(done.stderr.split()) and "Traceback" not in done.stderr
     assert hashlib.sha256(copy.read_bytes()).hexdigest() == before
+
+
+@pytest.mark.slow
+def test_the_login_throttle_counts_the_peer_not_a_forwarded_for_header(root: Path) -> None:
+    process = ConsoleProcess(root, "--now", NOW.isoformat(), env=ENV).start()
+    try:
+        base = process.url().removesuffix("/console/")
+        with httpx.Client(base_url=base, timeout=30) as web:
+            statuses = [
+                web.post("/console/login", data={"token": "guess"},
+                         headers={"X-Forwarded-For": f"10.0.0.{i}"}).status_code
+                for i in range(FAILS + 1)
+            ]  # fmt: skip
+    finally:
+        assert process.stop() == 0
+    assert statuses == [401] * FAILS + [429]
+    assert "wrong token from 127.0.0.1" in process.log() and "10.0.0." not in process.log()
 
 
 def test_help_teaches(root: Path) -> None:

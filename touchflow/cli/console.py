@@ -146,6 +146,7 @@ async def _serve(project: Project, clock: Clock, token: str, sock: socket.socket
         config = uvicorn.Config(
             offline_app(project, store, clock, token),
             lifespan="off", ws="none", log_config=None, access_log=False, server_header=False,
+            proxy_headers=False,  # the throttle counts the peer's address, not a header's
         )  # fmt: skip
         server = Server(config)
         loop = asyncio.get_running_loop()

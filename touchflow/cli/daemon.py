@@ -320,7 +320,8 @@ def _print_outbox(
 @click.argument("key")
 @handle_errors
 def retry(project_dir: Path, key: str) -> None:
-    """Re-queue the touchpoint KEY (failed, expired or cancelled) to be sent now.
+    """Re-queue the touchpoint KEY (failed, expired or cancelled) to be sent now, or at
+    its due time if that is still ahead (a touchpoint cancelled before it was due).
 
     It gets at least another day before it expires. A running daemon picks it
     up within daemon.watch_every; otherwise run `touchflow run --once`. Keys
@@ -328,7 +329,11 @@ def retry(project_dir: Path, key: str) -> None:
     """
     config = load_project(project_dir)
     row = run_async(_retry(config.store_location(), key))
-    click.echo(f"Re-queued {row.key} (was {_was(row)}); it is sent at the next dispatch.")
+    when = "at the next dispatch"
+    if row.due_at > Clock().now():
+        local = row.due_at.astimezone(zone(config.timezone))
+        when = f"at its due time, {local:%Y-%m-%d %H:%M} ({config.timezone})"
+    click.echo(f"Re-queued {row.key} (was {_was(row)}); it is sent {when}.")
 
 
 async def _retry(location: StoreLocation, key: str) -> OutboxRow:

@@ -34,16 +34,17 @@ async def check_login(sessions: Sessions, throttle: Throttle, request: Request) 
     backing = backing_of(request)
     name = backing.engine.project.config.name
     address = request.client.host if request.client else "unknown"
-    if wait := throttle.wait(address):
-        problem = f"Too many wrong tokens from {address}: try again in {wait} s."
-        answer = page("login.html", 429, project=name, problem=problem)
-        answer.headers["Retry-After"] = str(wait)
-        return answer
     try:
         given = (await read_form(request)).get("token", "")
     except FormError as exc:
         return page("login.html", 400, project=name, problem=str(exc))
-    if not hmac.compare_digest(given.strip().encode(), backing.secrets.token.encode()):
+    right = hmac.compare_digest(given.strip().encode(), backing.secrets.token.encode())
+    if not right and (wait := throttle.wait(address)):
+        problem = f"Too many wrong tokens from {address}: try again in {wait} s."
+        answer = page("login.html", 429, project=name, problem=problem)
+        answer.headers["Retry-After"] = str(wait)
+        return answer
+    if not right:
         logs.log.warning("console: a login with a wrong token from %s was refused", address)
         if throttle.failed(address):
             logs.log.warning(

@@ -18,6 +18,7 @@ then the page lists the rules, says "counting…" and reloads itself.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import datetime
 from functools import partial
 from typing import TypeVar
@@ -74,16 +75,19 @@ async def _look_diff(kept: Kept, visit: Visit, rev: str) -> tuple[Seen | None, s
         commit = await asyncio.to_thread(commit_of, engine.project.config.root, rev)
     except UserError as exc:
         return None, str(exc)
-    count = partial(_diff, rev=rev, timezone=visit.tz)
+    count = partial(_diff, rev=rev, commit=commit, timezone=visit.tz)
     seen = await kept.look(engine, ("diff", f"{commit} {rev} {visit.tz}"), count)
     return seen, _error(seen)
 
 
 async def _diff(
-    project: Project, store: Store, now: datetime, *, rev: str, timezone: str
+    project: Project, store: Store, now: datetime, *, rev: str, commit: str, timezone: str
 ) -> DiffReport:
+    """The diff against ``commit``, the one ``rev`` named when the page asked (a branch
+    that moves since is counted again, under its new commit), named as ``rev``."""
     moment = Moment(instant=now, timezone=timezone)
-    with base_files(project.config.root, rev=rev, base_dir=None) as base:
+    with base_files(project.config.root, rev=commit, base_dir=None) as base:
+        base = dataclasses.replace(base, rev=rev, label=f"{rev} ({commit[:7]})")
         base_project = await asyncio.to_thread(load_base, base)
         request = diff_request(base_project, project, moment, days=DEFAULT_DAYS)
         versions = Versions.of(base_project, project, request.window)

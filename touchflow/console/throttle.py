@@ -1,12 +1,14 @@
 """Wrong tokens at the console's login, counted per client address and slowed down.
 
-An address that gave ``FAILS`` wrong tokens within ``WINDOW`` seconds is refused
-(429, with ``Retry-After``) until the oldest of them is ``WINDOW`` seconds old; its
-attempts are not checked meanwhile, so a guesser learns nothing. A right token
-forgets the address's failures. The API token is long and random, so guessing it
-is hopeless anyway: this keeps a guesser from filling the log and the CPU. At most
-``ADDRESSES`` addresses are remembered, the longest quiet dropped first. Behind a
-reverse proxy every login comes from the proxy's address: the proxy should limit.
+An address that gave ``FAILS`` wrong tokens within ``WINDOW`` seconds gets 429 (with
+``Retry-After``) for each wrong token until the oldest of them is ``WINDOW`` seconds
+old, and those are not logged one by one. A right token always logs in, and forgets
+the address's failures: a stranger who shares the address (behind a proxy every
+login comes from the proxy's) cannot lock the operators out. The API token is long
+and random, so guessing it is hopeless anyway: this keeps a guesser from filling the
+log. The address is the connection's peer (the server ignores X-Forwarded-For, which
+a client could set to anything). At most ``ADDRESSES`` addresses are remembered, the
+longest quiet dropped first.
 """
 
 from __future__ import annotations

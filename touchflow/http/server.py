@@ -88,6 +88,7 @@ class HttpService:
             log_config=None,
             access_log=False,
             server_header=False,
+            proxy_headers=False,  # a client's address is its own, never a header it sent
             timeout_graceful_shutdown=_GRACE,
         )
         server = self._server = _Server(config)
