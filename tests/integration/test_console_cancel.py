@@ -65,8 +65,12 @@ async def test_cancel_holds_the_row_logs_it_and_the_plan_keeps_it(
     assert (row.state, row.reason) == (OutboxState.CANCELLED, CANCELLED_BY_HAND)
     assert row.last_error == "cancelled by hand in the console at 2026-11-23 08:00 UTC"
     (record,) = [r for r in caplog.records if "console: cancelled" in r.getMessage()]
-    assert record.getMessage() == f"console: cancelled {REMINDER} (was pending)"
-    assert record.tf == {"event": "cancel", "key": REMINDER}  # type: ignore[attr-defined]
+    assert record.getMessage() == f"console: cancelled {REMINDER} (was pending) from 127.0.0.1"
+    assert record.tf == {  # type: ignore[attr-defined]
+        "event": "cancel",
+        "key": REMINDER,
+        "client": "127.0.0.1",
+    }
     shown = await api.client.get(answer.headers["location"], headers=cookie)
     assert f"Cancelled {REMINDER} by hand" in shown.text
     await api.daemon.plan_ahead()  # the rules still send it: the person's word holds

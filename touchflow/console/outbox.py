@@ -150,12 +150,18 @@ async def retry(counts: StateCounts, visit: Visit) -> Response:
             "can be re-queued."
         )
         return visit.show("problem.html", 409, title="Retry", message=message)
-    await engine.store.requeue(key, now=engine.clock.now(), keep_for=RETRY_KEEPS)
+    after = await engine.store.requeue(key, now=engine.clock.now(), keep_for=RETRY_KEEPS)
+    if after is None or after.state is not OutboxState.PENDING:  # it changed meanwhile
+        now_in = after.state.value if after else "gone"
+        message = f"{key} changed meanwhile (it is {now_in} now); nothing was re-queued."
+        return visit.show("problem.html", 409, title="Retry", message=message)
     counts.forget()
     was = before.state.value + (f": {before.reason}" if before.reason else "")
+    by = _client(visit)
     logs.log.info(
-        "console: re-queued %s (was %s)", key, was, extra={"tf": {"event": "retry", "key": key}}
-    )
+        "console: re-queued %s (was %s) from %s", key, was, by,
+        extra={"tf": {"event": "retry", "key": key, "client": by}},
+    )  # fmt: skip
     visit.backing.replanner.request()  # plans the customer again and wakes the dispatcher
     return redirect(f"/console/outbox?retried={quote(key, safe='')}")
 
@@ -173,8 +179,15 @@ async def cancel(counts: StateCounts, visit: Visit) -> Response:
     if done.cancelled:
         counts.forget()
         was = hand_cancel.was(done.before)
+        by = _client(visit)
         logs.log.info(
-            "console: cancelled %s (was %s)", key, was,
-            extra={"tf": {"event": "cancel", "key": key}},
+            "console: cancelled %s (was %s) from %s", key, was, by,
+            extra={"tf": {"event": "cancel", "key": key, "client": by}},
         )  # fmt: skip
     return redirect(f"/console/outbox?cancelled={quote(key, safe='')}")
+
+
+def _client(visit: Visit) -> str:
+    """Who asked, for the audit line: the connection's address."""
+    client = visit.request.client
+    return client.host if client else "unknown"
