@@ -118,6 +118,25 @@ async def test_trouble_is_recent_rows_held_for_a_named_reason_and_rows_retrying_
     assert await store.outbox_trouble(since=since, reasons=("x",), retries=3) == []
 
 
+async def test_trouble_for_the_reasons_the_daemon_asks_about(store: Store) -> None:
+    since = minutes(-60)
+    rows = [
+        outbox_row("h1", CANCELLED, due=minutes(-10), reason="invalid_data", customer_id="a"),
+        outbox_row("h2", CANCELLED, due=minutes(30), reason="invalid_data", customer_id="a"),
+        outbox_row("f1", FAILED, due=minutes(-5), reason="rejected", customer_id="b"),
+        outbox_row("f2", FAILED, due=minutes(-5), reason="render_error", customer_id="c"),
+        outbox_row("old", FAILED, due=minutes(-90), reason="rejected", customer_id="d"),
+        outbox_row("gone", CANCELLED, due=minutes(-5), reason="not_planned", customer_id="e"),
+    ]
+    await store.write_plan(rows, [], now=minutes(-120))
+    reasons = ("invalid_data", "render_error", "invalid_message", "rejected")
+    found = await store.outbox_trouble(since=since, reasons=reasons, retries=3)
+    assert sorted(found) == [("invalid_data", 2, 1), ("rejected", 1, 1), ("render_error", 1, 1)]
+    assert await store.outbox_trouble(since=since, reasons=("rejected",), retries=3) == [
+        ("rejected", 1, 1)
+    ]
+
+
 async def test_failed_count_counts_failed_rows_due_since(store: Store) -> None:
     assert await store.failed_count(since=minutes(-60)) == 0
     await store.write_plan(

@@ -335,7 +335,8 @@ INDEXED = {
     "outbox_rows_in": ("k1",),
     "list_customers_by_email": ("", "ana@example.com", 10),
     "next_ready_at": (),
-    "outbox_trouble_held": ("2026-01-01", "bounced"),
+    "outbox_trouble_held": ("2026-01-01", "rejected"),
+    "outbox_trouble_held_any": ("2026-01-01", "bounced"),
     # known_since and sent_of_customers (a backtest), per chunk of customers.
     "customer_emails_in": ("c1",),
     "events_recorded_in": ("c1",),
@@ -507,3 +508,18 @@ async def test_a_read_only_open_writes_nothing_and_refuses_writes(tmp_path: Path
         assert await store.get_meta("owner") == "ops"
         with pytest.raises(StoreError, match="readonly database"):
             await store.set_meta("owner", "someone else")
+
+
+def test_the_trouble_index_holds_the_reasons_trouble_asks_for() -> None:
+    """send/trouble.py's reasons are read on the partial index: the index's WHERE (in the
+    schema and, word for word, in the statement) names them, and the store knows so."""
+    from touchflow.send import trouble
+    from touchflow.store.sqlite.stats import TROUBLE_INDEXED
+
+    listed = "('invalid_data', 'render_error', 'invalid_message', 'rejected')"
+    schema = (SQLITE / "schema.sql").read_text(encoding="utf-8")
+    assert (
+        f"AND reason IN {listed};" in schema
+        and f"AND reason IN {listed}" in SQL["outbox_trouble_held"]
+    )
+    assert set(trouble._REASONS) == TROUBLE_INDEXED == set(ast.literal_eval(listed))

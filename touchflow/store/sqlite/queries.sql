@@ -465,7 +465,16 @@ WHERE state IN ('cancelled', 'suppressed', 'failed', 'expired', 'retry')
 AND reason IS NOT NULL GROUP BY state, reason
 
 -- name: outbox_trouble_held
--- Both trouble statements read the (state, due_at) index, not the whole outbox.
+-- On the partial index of trouble's rows: its WHERE is repeated word for word, so SQLite
+-- knows the index holds every row asked for; the reasons given narrow it further.
+SELECT reason, COUNT(*), COUNT(DISTINCT customer_id) FROM outbox INDEXED BY outbox_trouble
+WHERE state IN ('cancelled', 'failed')
+    AND reason IN ('invalid_data', 'render_error', 'invalid_message', 'rejected')
+    AND due_at >= ? AND reason IN ({marks})
+GROUP BY reason
+
+-- name: outbox_trouble_held_any
+-- Other reasons than those: on the (state, due_at) index.
 SELECT reason, COUNT(*), COUNT(DISTINCT customer_id) FROM outbox
 WHERE state IN ('cancelled', 'failed') AND due_at >= ? AND reason IN ({marks})
 GROUP BY reason
@@ -475,7 +484,7 @@ SELECT 'retry', COUNT(*), COUNT(DISTINCT customer_id) FROM outbox
 WHERE state = 'retry' AND attempts >= ? HAVING COUNT(*) > 0
 
 -- name: failed_count
--- On the (state, due_at) index, as the trouble statements.
+-- On the (state, due_at) index.
 SELECT COUNT(*) FROM outbox WHERE state = 'failed' AND due_at >= ?
 
 -- --- history: every row as it is (`touchflow store copy`, history.py) -----------------

@@ -95,6 +95,11 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox (due_at, key);
 CREATE INDEX IF NOT EXISTS outbox_rule_due ON outbox (rule_id, due_at, key);
 -- The last send (/healthz, the console's health page): not a scan of every sent row.
 CREATE INDEX IF NOT EXISTS outbox_sent ON outbox (sent_at) WHERE state = 'sent';
+-- What needs a look (/healthz, `touchflow outbox`, the console's health page): only the
+-- rows held or failed for trouble's reasons (send/trouble.py), not every cancelled row.
+CREATE INDEX IF NOT EXISTS outbox_trouble ON outbox (due_at, reason, customer_id)
+    WHERE state IN ('cancelled', 'failed')
+    AND reason IN ('invalid_data', 'render_error', 'invalid_message', 'rejected');
 
 -- Customers whose facts changed since the daemon last planned them. Triggers
 -- fill it, so every writer (CLI, HTTP, a script with sqlite3) is seen.

@@ -10,6 +10,9 @@ from touchflow.store.sqlite.connection import Connection
 from touchflow.store.sqlite.queries import SQL, marks
 from touchflow.store.values import from_utc_text, utc_text
 
+# The reasons schema.sql's partial index ``outbox_trouble`` holds (send/trouble.py's).
+TROUBLE_INDEXED = frozenset({"invalid_data", "render_error", "invalid_message", "rejected"})
+
 
 class StatsMethods(Connection):
     async def outbox_counts_by_rule(self) -> list[tuple[OutboxState, str, int]]:
@@ -36,8 +39,15 @@ class StatsMethods(Connection):
     ) -> list[tuple[str, int, int]]:
         """``(reason, rows, customers)``: rows cancelled or failed with one of ``reasons``
         due since ``since``; and as ``"retry"`` the rows retrying after ``retries`` or more
-        attempts. Both read the (state, due_at) index, not the whole outbox."""
-        statement = SQL["outbox_trouble_held"].format(marks=marks(len(reasons)))
+        attempts. The first reads the partial index of the rows held or failed for
+        ``TROUBLE_INDEXED`` (``outbox_trouble``) when those are the reasons asked for,
+        else the (state, due_at) index, as the second: neither reads the whole outbox."""
+        name = (
+            "outbox_trouble_held"
+            if TROUBLE_INDEXED.issuperset(reasons)
+            else "outbox_trouble_held_any"
+        )
+        statement = SQL[name].format(marks=marks(len(reasons)))
         held = await self._fetch(statement, (utc_text(since), *reasons))
         retrying = await self._fetch(SQL["outbox_trouble_retrying"], (retries,))
         return [(str(reason), int(n), int(c)) for reason, n, c in [*held, *retrying]]
