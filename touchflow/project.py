@@ -19,7 +19,7 @@ from touchflow.collector import collector_paused
 from touchflow.config.http import UNSUBSCRIBE_SECRET_ENV, HttpConfigError, secret
 from touchflow.config.project_config import CONFIG_FILE, ProjectConfig, load_project
 from touchflow.errors import ConfigError, Problem, ProblemsError
-from touchflow.messages.render import TemplateSet
+from touchflow.messages.render import MESSAGE_FIELDS, TemplateSet
 from touchflow.messages.template_check import check_template
 from touchflow.messages.template_files import TemplateSource
 from touchflow.messages.template_warnings import missing_unsubscribe, mixed_locales, unique
@@ -129,7 +129,7 @@ def _load_checked(root: Path) -> Project:
 
 
 # What templates see as ``message`` beside the rule's names (touchflow.messages.build).
-MESSAGE_SCOPE = {"message": {"subject": None, "unsubscribe_url": None, "postal_address": None}}
+MESSAGE_SCOPE = {"message": {"subject": None, **dict.fromkeys(MESSAGE_FIELDS)}}
 
 
 def project_warnings(project: Project) -> list[Problem]:

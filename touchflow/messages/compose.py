@@ -163,6 +163,7 @@ def _unsubscribe_headers(uris: Sequence[str], *, one_click: bool) -> list[str]:
     return [value, *post] if one_click else [value]
 
 
+@functools.lru_cache(maxsize=256)  # one per rule: every message of a batch asks again
 def list_id_for(rule_id: str, from_addr: str) -> str | None:
     """The List-Id of a rule's messages: ``<rule id>.<the sender's domain>``, so each
     touchpoint is a list a reader can filter, and the sender's domain owns the name.

@@ -42,6 +42,9 @@ from touchflow.messages.template_files import (
 )
 
 MAX_PART_BYTES = 256 * 1024
+# What ``message`` holds for the body parts and their layouts when the caller does not say
+# (touchflow.messages.build fills them in); the renderer adds ``subject``.
+MESSAGE_FIELDS: Mapping[str, Any] = {"unsubscribe_url": None, "postal_address": None}
 MAX_SUBJECT_CHARS = 998  # RFC 5322 line limit; longer subjects are a template bug
 _TOO_LONG = f"stopped: rendering took longer than {RENDER_SECONDS:g} s (a loop too long?)"
 
@@ -114,7 +117,7 @@ class TemplateSet:
         """Render template ``name`` for a customer; raises RenderError (held, not sent).
 
         The body parts (and their layouts) see the rendered subject as ``message.subject``,
-        beside what the caller put in ``context["message"]``.
+        beside what the caller put in ``context["message"]`` (``MESSAGE_FIELDS`` by default).
         """
         files = self._files.get(name)
         if files is None:
@@ -138,7 +141,8 @@ class TemplateSet:
                     texts[which] = _render_file(file, parent)
                     if which == "subject":
                         subject = " ".join(texts["subject"].split())
-                        parent["message"] = {**context.get("message", {}), "subject": subject}
+                        given = context.get("message", {})
+                        parent["message"] = {**MESSAGE_FIELDS, **given, "subject": subject}
         except RenderTimeout:  # between two parts: outside the template's own lines
             raise RenderError(name, _TOO_LONG) from None
         # A subject may wrap in its file or take a line break from data: folded, not held,
