@@ -35,6 +35,8 @@ from touchflow.project import Project, load_project_checked
 from touchflow.store.sqlite import SqliteStore
 
 NOW = datetime.fromisoformat("2026-11-23T08:00:00+00:00")
+# What a marketing message's footer shows (touchflow.messages.build fills it in for real).
+MESSAGE = {"unsubscribe_url": "mailto:unsubscribe@lumen.example", "postal_address": "1 Main St"}
 
 
 def planned(project_dir: Path) -> tuple[Project, list[PlannedTouchpoint]]:
@@ -53,7 +55,9 @@ def planned(project_dir: Path) -> tuple[Project, list[PlannedTouchpoint]]:
 
 
 def bare_renderers(project: Project) -> dict[str, list[jinja2.Template]]:
+    layouts = project.config.templates_dir / "_layouts"  # what {% extends %} finds
     env = jinja2.Environment(
+        loader=jinja2.DictLoader({p.name: p.read_text("utf-8") for p in layouts.glob("base.*")}),
         autoescape=jinja2.select_autoescape(["html"]),
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -74,7 +78,8 @@ def bare_renderers(project: Project) -> dict[str, list[jinja2.Template]]:
 def run_touchflow(project: Project, tps: list[PlannedTouchpoint]) -> float:
     started = time.perf_counter()
     for tp in tps:
-        project.templates.render(tp.template, locale=None, timezone=tp.timezone, context=tp.context)
+        context = {**tp.context, "message": MESSAGE}
+        project.templates.render(tp.template, locale=None, timezone=tp.timezone, context=context)
     return time.perf_counter() - started
 
 
@@ -83,7 +88,8 @@ def run_bare(project: Project, compiled: dict[str, list[jinja2.Template]],
     locale = babel_locale(project.config.locale)
     started = time.perf_counter()
     for tp in tps:
-        values = {**tp.context, "_tf_locale": locale, "_tf_timezone": ZoneInfo(tp.timezone)}
+        values = {**tp.context, "_tf_locale": locale, "_tf_timezone": ZoneInfo(tp.timezone),
+                  "message": {**MESSAGE, "subject": "Subject"}}  # fmt: skip
         for template in compiled[tp.template]:
             template.render(values)
     return time.perf_counter() - started

@@ -19,10 +19,12 @@ from touchflow.collector import collector_paused
 from touchflow.config.http import UNSUBSCRIBE_SECRET_ENV, HttpConfigError, secret
 from touchflow.config.project_config import CONFIG_FILE, ProjectConfig, load_project
 from touchflow.errors import ConfigError, Problem, ProblemsError
-from touchflow.messages.render import TemplateSet
+from touchflow.messages.render import MESSAGE_FIELDS, TemplateSet
 from touchflow.messages.template_check import check_template
 from touchflow.messages.template_files import TemplateSource
+from touchflow.messages.template_warnings import missing_unsubscribe, mixed_locales, unique
 from touchflow.messages.unsubscribe import UnsubscribeLinks
+from touchflow.models import Category
 from touchflow.rules.context import rule_scope
 from touchflow.rules.expressions import parse_condition_ast
 from touchflow.rules.loader import collect_rules
@@ -47,6 +49,8 @@ class Project:
     digest: str | None = None
     # What its plans follow (``planning_digest``): daemons that share a full plan compare.
     plan_digest: str | None = None
+    # Rules whose messages answer one the customer sent: Auto-Submitted: auto-replied.
+    auto_replied: frozenset[str] = frozenset()
 
 
 # Sections of touchflow.yaml each machine may set its own way: no plan depends on them.
@@ -118,9 +122,32 @@ def _load_checked(root: Path) -> Project:
     for rule in rules:
         problems.extend(check_conditions(rule, config))
     if problems:
-        raise ProblemsError(problems)
+        raise ProblemsError(unique(problems))  # a layout many rules share: its problem once
     assert templates is not None
-    return Project(config=config, rules=tuple(rules), templates=templates)
+    replied = frozenset(r.id for r in rules if r.auto_submitted == "auto-replied")
+    return Project(config=config, rules=tuple(rules), templates=templates, auto_replied=replied)
+
+
+# What templates see as ``message`` beside the rule's names (touchflow.messages.build).
+MESSAGE_SCOPE = {"message": {"subject": None, **dict.fromkeys(MESSAGE_FIELDS)}}
+
+
+def project_warnings(project: Project) -> list[Problem]:
+    """What `validate` warns about: marketing messages without an unsubscribe link or a
+    postal address to show, and messages whose parts are in different languages."""
+    warnings: list[Problem] = []
+    marketing = sorted({r.template for r in project.rules if r.category is Category.MARKETING})
+    for name in marketing:
+        warnings.extend(missing_unsubscribe(project.templates, name))
+    for name in sorted({r.template for r in project.rules}):
+        warnings.extend(mixed_locales(project.templates, name))
+    if marketing and project.config.email.postal_address is None:
+        message = (
+            "warning: marketing rules send, but email.postal_address is not set: "
+            "marketing mail should show the business's postal address (CAN-SPAM)"
+        )
+        warnings.append(Problem(path=CONFIG_FILE, line=None, message=message))
+    return warnings
 
 
 def check_rule_templates(
@@ -136,9 +163,9 @@ def check_rule_templates(
                 f"exist in {TEMPLATES_DIR}/{hint}",
             )
         ]
-    scope = rule_scope(rule, config)
+    scope = {**rule_scope(rule, config), **MESSAGE_SCOPE}
     problems: list[Problem] = []
-    for source in templates.sources(rule.template):
+    for source in [*templates.sources(rule.template), *templates.layouts(rule.template)]:
         problems.extend(check_template(source, scope, used_by=rule.id))
     return problems
 

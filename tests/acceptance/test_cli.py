@@ -17,7 +17,7 @@ def preview_json(project: Path, *args: str) -> list[dict[str, object]]:
 
 def test_the_sample_project_validates(sample: Path) -> None:
     result = touchflow("validate", cwd=sample)
-    assert "OK: 15 rules in 4 files, 14 templates" in result.stdout
+    assert "OK: 17 rules in 5 files, 16 templates" in result.stdout
 
 
 def test_the_sample_shows_a_planned_send_for_every_rule_within_a_year(sample: Path) -> None:
@@ -28,7 +28,7 @@ def test_the_sample_shows_a_planned_send_for_every_rule_within_a_year(sample: Pa
         for line in path.read_text().splitlines()
         if line.startswith("- id:")
     }
-    assert len(rule_ids) == 15
+    assert len(rule_ids) == 17
     assert {i["rule"] for i in items if i["status"] == "planned"} == rule_ids
 
 
@@ -107,7 +107,7 @@ def test_an_unknown_template_variable_is_caught_before_deploy(sample: Path) -> N
     body.write_text(body.read_text().replace("customer.first_name", "customer.frist_name"))
     result = touchflow("validate", cwd=sample, check=False)
     assert result.returncode == 2
-    assert "message_templates/welcome/body.txt:1: unknown variable customer.frist_name" in (
+    assert "message_templates/welcome/body.txt:3: unknown variable customer.frist_name" in (
         result.stderr
     )
 
@@ -148,6 +148,9 @@ def test_a_rule_written_from_the_docs_shows_up_in_preview_json(tmp_path: Path) -
     )
     body = project / "message_templates" / "thank_you" / "body.txt"
     body.write_text("Hello {{ customer.first_name }}\n")
+    (body.parent / "body.html").write_text(
+        '{% extends "base.html" %}{% block content %}Hello {{ customer.first_name }}{% endblock %}'
+    )
     touchflow("validate", cwd=project)
     touchflow("preview", cwd=project)  # loads the sample customer
     touchflow(

@@ -81,6 +81,6 @@ async def test_a_change_to_rules_renders_only_the_touchpoints_it_changed(
     monkeypatch.setattr(TemplateSet, "render", counting)
     document = await diff_document(base, new, workers=1)
     assert [c["kinds"] for c in document["changes"]] == [["moved"], ["moved"]]
-    # Of 43 touchpoints, only the moved one that is planned: once with each version (a
+    # Of 45 touchpoints, only the moved one that is planned: once with each version (a
     # template may show touchpoint.send_at). The other is held: nothing to render.
     assert len(rendered) == 2

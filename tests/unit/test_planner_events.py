@@ -270,3 +270,43 @@ def test_a_reschedule_does_not_revive_a_cancelled_appointment(tmp_path):
     ]
     tps = run(config, rules, facts(customer(), events), start="2026-11-01T00:00:00Z", days=30)
     assert {tp.reason and tp.reason.value for tp in tps} == {"cancelled"}
+
+
+REFERRAL = """
+- id: referral
+  category: transactional
+  trigger:
+    event: survey_answered
+    occurrence: event.year
+  send: 7 days after
+  conditions: ["event.data.score >= 9"]
+  action: {template: t}
+"""
+
+
+def answered(at: str, score: int):
+    return event("survey_answered", at, {"score": score})
+
+
+def test_occurrence_event_year_asks_at_most_once_a_calendar_year(tmp_path):
+    config, rules = project(tmp_path, REFERRAL)
+    events = [
+        answered("2027-03-01T10:00:00Z", 10),
+        answered("2027-06-01T10:00:00Z", 9),  # the same year: the same key, moved to June
+        answered("2028-02-01T10:00:00Z", 10),
+    ]
+    tps = run(config, rules, facts(customer(), events), start="2027-01-01T00:00:00Z", days=500)
+    assert [(local(tp), tp.key) for tp in tps] == [
+        ("2027-06-08 12:00", "referral:c1:2027:7d-after"),
+        ("2028-02-08 11:00", "referral:c1:2028:7d-after"),
+    ]
+
+
+def test_event_year_cannot_be_an_anchor(tmp_path):
+    import pytest
+
+    from touchflow.errors import ProblemsError
+
+    rule = REFERRAL.replace("occurrence: event.year", "anchor: event.year")
+    with pytest.raises(ProblemsError, match=r"anchor must be event.at, event.id or event.data"):
+        project(tmp_path, rule)

@@ -18,7 +18,8 @@ from touchflow.cli.common import (
 from touchflow.config.project_config import load_project
 from touchflow.data.suppressions import parse_suppression_email
 from touchflow.models import Suppression, SuppressionScope
-from touchflow.project import load_project_checked
+from touchflow.project import load_project_checked, project_warnings
+from touchflow.words import counted
 
 
 @cli.command(
@@ -31,13 +32,19 @@ def validate(project_dir: Path) -> None:
 
     Templates are compiled and every variable they use is checked against what
     the rules that use them provide (customer fields, declared attributes and
-    event data, derived values), so a typo is caught here, not in an inbox.
+    event data, derived values), so a typo is caught here, not in an inbox. Warnings (a
+    marketing message without an unsubscribe link, no postal address, a message in two
+    languages) go to stderr and do not change the exit code.
     """
     project = load_project_checked(project_dir)
     files = len({r.path for r in project.rules})
+    warnings = project_warnings(project)
+    for warning in warnings:
+        click.echo(str(warning), err=True)
+    noted = f" ({counted(len(warnings), 'warning')} above)" if warnings else ""
     click.echo(
         f"OK: {len(project.rules)} rules in {files} files, "
-        f"{len(project.templates.names())} templates — no problems found."
+        f"{len(project.templates.names())} templates — no problems found{noted}."
     )
 
 

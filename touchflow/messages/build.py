@@ -7,13 +7,14 @@ reason, so preview shows it and the daemon records it instead of sending.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from touchflow.config.project_config import ProjectConfig
 from touchflow.errors import HeaderInjectionError, RenderError
-from touchflow.messages.compose import Composed, ComposeError, compose
+from touchflow.messages.compose import Composed, ComposeError, compose, list_id_for
 from touchflow.messages.render import RenderedMessage, TemplateSet
 from touchflow.messages.unsubscribe import UnsubscribeLinks
 from touchflow.models import Category, HoldReason, PlannedTouchpoint, Status
@@ -28,6 +29,8 @@ class Sources(Protocol):
     def templates(self) -> TemplateSet: ...
     @property
     def unsubscribe(self) -> UnsubscribeLinks | None: ...
+    @property
+    def auto_replied(self) -> Set[str]: ...  # ids of rules that answer a customer's message
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,15 +46,16 @@ def build(project: Sources, tp: PlannedTouchpoint, *, date: datetime) -> Built:
     message: RenderedMessage | None = None
     email: Composed | None = None
     problem: tuple[HoldReason, str] | None = None
+    unsubscribe = unsubscribe_uris(project, tp)
     try:
         message = project.templates.render(
             tp.template,
             locale=customer.get("locale") or project.config.locale,
             timezone=tp.timezone,
-            context=tp.context,
+            context={**tp.context, "message": message_fields(project, unsubscribe)},
         )
         if tp.to:
-            email = _compose(project, tp, message, date)
+            email = _compose(project, tp, message, date, unsubscribe)
     except RenderError as exc:
         problem = (HoldReason.RENDER_ERROR, str(exc))
     except (HeaderInjectionError, ComposeError) as exc:
@@ -61,16 +65,38 @@ def build(project: Sources, tp: PlannedTouchpoint, *, date: datetime) -> Built:
     return Built(touchpoint=tp, message=message, email=email)
 
 
+def unsubscribe_uris(project: Sources, tp: PlannedTouchpoint) -> tuple[str, ...]:
+    """The List-Unsubscribe URIs of a marketing message to ``tp.to`` (none otherwise)."""
+    if tp.category is not Category.MARKETING:
+        return ()
+    unsubscribe = project.config.email.unsubscribe
+    if tp.to and project.unsubscribe is not None:
+        # First: clients use the leftmost URI they support, and this one acts at once.
+        unsubscribe = (project.unsubscribe.url(tp.to, tp.category), *unsubscribe)
+    return unsubscribe
+
+
+def message_fields(project: Sources, unsubscribe: tuple[str, ...]) -> Mapping[str, Any]:
+    """What templates see as ``message``, beside the subject the renderer adds: the link
+    the footer shows (the first List-Unsubscribe URI: the one-click one where there is
+    one) and the postal address; each None where there is none."""
+    return {
+        "unsubscribe_url": unsubscribe[0] if unsubscribe else None,
+        "postal_address": project.config.email.postal_address,
+    }
+
+
 def _compose(
-    project: Sources, tp: PlannedTouchpoint, message: RenderedMessage, date: datetime
+    project: Sources,
+    tp: PlannedTouchpoint,
+    message: RenderedMessage,
+    date: datetime,
+    unsubscribe: tuple[str, ...],
 ) -> Composed:
     assert tp.to is not None
     email = project.config.email
     marketing = tp.category is Category.MARKETING
-    unsubscribe = email.unsubscribe if marketing else ()
-    if marketing and project.unsubscribe is not None:
-        # First: clients use the leftmost URI they support, and this one acts at once.
-        unsubscribe = (project.unsubscribe.url(tp.to, tp.category), *unsubscribe)
+    auto = "auto-replied" if tp.rule_id in project.auto_replied else "auto-generated"
     return compose(
         rendered=message,
         key=tp.key,
@@ -82,4 +108,6 @@ def _compose(
         list_unsubscribe=unsubscribe,
         # RFC 8058 one-click needs an https URI to POST to.
         one_click=any(u.lower().startswith("https://") for u in unsubscribe),
+        list_id=list_id_for(tp.rule_id, email.from_addr) if marketing else None,
+        auto_submitted=auto,
     )

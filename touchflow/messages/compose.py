@@ -53,9 +53,16 @@ _OWN_HEADERS = frozenset(
         "content-transfer-encoding",
         "list-unsubscribe",
         "list-unsubscribe-post",
+        "list-id",
+        "auto-submitted",
     }
 )
+# RFC 3834: what a message is when no person sent it (a reply to a message, or neither).
+AUTO_SUBMITTED = ("auto-generated", "auto-replied")
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+# RFC 2919 dot-atom-text, within one header line.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LIST_ID = re.compile(rf"(?=.{{1,200}}$){_ATEXT}(?:\.{_ATEXT})+")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,10 +99,14 @@ def compose(
     domain: str,
     list_unsubscribe: Sequence[str] = (),
     one_click: bool = False,
+    list_id: str | None = None,
+    auto_submitted: str | None = None,
     extra_headers: Mapping[str, str] = _NO_HEADERS,
 ) -> Composed:
     """Build the message; raises HeaderInjectionError or ComposeError before building any.
 
+    ``list_id`` is the ``List-Id`` (RFC 2919) without its angle brackets, e.g.
+    ``birthday-card.shop.example``; ``auto_submitted`` one of ``AUTO_SUBMITTED``.
     The bytes depend only on the arguments: the multipart boundary comes from the
     key, so a resend after a crash is byte for byte the same message.
     """
@@ -111,6 +122,7 @@ def compose(
         _date_header(date),
         f"Message-ID: {message_id}\r\n",
         *_unsubscribe_headers(list_unsubscribe, one_click=one_click),
+        *_automatic_headers(list_id, auto_submitted),
         *_extra_headers(extra_headers),
     ]
     boundary = "=_tf" + hashlib.sha256(f"boundary:{key}".encode()).hexdigest()[:32]
@@ -149,6 +161,33 @@ def _unsubscribe_headers(uris: Sequence[str], *, one_click: bool) -> list[str]:
     value = mime.list_header("List-Unsubscribe", [f"<{u}>" for u in uris])
     post = [mime.header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")]
     return [value, *post] if one_click else [value]
+
+
+@functools.lru_cache(maxsize=256)  # one per rule: every message of a batch asks again
+def list_id_for(rule_id: str, from_addr: str) -> str | None:
+    """The List-Id of a rule's messages: ``<rule id>.<the sender's domain>``, so each
+    touchpoint is a list a reader can filter, and the sender's domain owns the name.
+    None where the domain cannot be written in ASCII (then no List-Id is sent)."""
+    domain = address("From", from_addr)[1].rpartition("@")[2].lower()
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    list_id = f"{rule_id}.{ascii_domain}"
+    return list_id if _LIST_ID.fullmatch(list_id) else None
+
+
+def _automatic_headers(list_id: str | None, auto_submitted: str | None) -> list[str]:
+    lines = []
+    if list_id is not None:
+        if not _LIST_ID.fullmatch(list_id):
+            raise ComposeError(f"List-Id: {list_id!r} is not a list id like rule.example.com")
+        lines.append(f"List-Id: <{list_id}>\r\n")
+    if auto_submitted is not None:
+        if auto_submitted not in AUTO_SUBMITTED:
+            raise ComposeError(f"Auto-Submitted: {auto_submitted!r} is not one of {AUTO_SUBMITTED}")
+        lines.append(f"Auto-Submitted: {auto_submitted}\r\n")
+    return lines
 
 
 def _extra_headers(extra: Mapping[str, str]) -> list[str]:

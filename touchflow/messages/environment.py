@@ -10,6 +10,7 @@ import jinja2
 
 from touchflow.bounds import check_printable
 from touchflow.messages.filters import FILTERS
+from touchflow.messages.layouts import Layouts
 from touchflow.sandbox import BoundedEnvironment
 
 
@@ -30,10 +31,21 @@ def _refuse_none(value: Any) -> Any:
     return check_printable(value)
 
 
-def make_environment() -> BoundedEnvironment:
+class MessageEnvironment(BoundedEnvironment):
+    """The sandbox, with ``{% extends %}`` finding layouts by the extending file's locale."""
+
+    def join_path(self, template: str, parent: str) -> str:
+        loader = self.loader
+        if isinstance(loader, Layouts):
+            return loader.resolve(template, parent) or template
+        return template
+
+
+def make_environment(layouts: Layouts | None = None) -> BoundedEnvironment:
     # Immutable: a template must not change the context (lists, dicts) that the
     # planner hands to other renders. Names are display paths, so .html decides.
-    env = BoundedEnvironment(
+    env = MessageEnvironment(
+        loader=layouts,
         undefined=jinja2.StrictUndefined,
         autoescape=_autoescape,
         keep_trailing_newline=True,

@@ -34,6 +34,7 @@ from touchflow.messages.locales import (
 )
 from touchflow.messages.template_files import (
     CompiledFile,
+    LoadedTemplates,
     Part,
     TemplateFiles,
     TemplateSource,
@@ -41,6 +42,9 @@ from touchflow.messages.template_files import (
 )
 
 MAX_PART_BYTES = 256 * 1024
+# What ``message`` holds for the body parts and their layouts when the caller does not say
+# (touchflow.messages.build fills them in); the renderer adds ``subject``.
+MESSAGE_FIELDS: Mapping[str, Any] = {"unsubscribe_url": None, "postal_address": None}
 MAX_SUBJECT_CHARS = 998  # RFC 5322 line limit; longer subjects are a template bug
 _TOO_LONG = f"stopped: rendering took longer than {RENDER_SECONDS:g} s (a loop too long?)"
 
@@ -56,10 +60,11 @@ class RenderedMessage:
 class TemplateSet:
     """Every template of a project, checked at load, compiled once, rendered many times."""
 
-    __slots__ = ("_files", "_plans", "default_locale")
+    __slots__ = ("_files", "_loaded", "_plans", "default_locale")
 
-    def __init__(self, *, files: Mapping[str, TemplateFiles], default_locale: str) -> None:
-        self._files = files
+    def __init__(self, *, loaded: LoadedTemplates, default_locale: str) -> None:
+        self._loaded = loaded
+        self._files = loaded.files
         self.default_locale = default_locale
         self._plans: dict[tuple[str, str], tuple[tuple[Part, CompiledFile, babel.Locale], ...]] = {}
 
@@ -72,8 +77,8 @@ class TemplateSet:
         ``display_root`` is how ``root`` is shown in problems (relative to the
         project); ``default_locale`` is the locale the template roots are written in.
         """
-        files = load_template_files(root, display_root if display_root is not None else str(root))
-        return cls(files=files, default_locale=normalize_locale(default_locale))
+        loaded = load_template_files(root, display_root if display_root is not None else str(root))
+        return cls(loaded=loaded, default_locale=normalize_locale(default_locale))
 
     def names(self) -> frozenset[str]:
         return frozenset(self._files)
@@ -88,10 +93,32 @@ class TemplateSet:
         keys = sorted(files, key=lambda k: (k[0] is not None, k[0] or "", order[k[1]]))
         return [files[key].source for key in keys]
 
+    def layouts(self, name: str) -> list[TemplateSource]:
+        """The layouts the files of template ``name`` extend, each once, nearest first."""
+        found: dict[str, TemplateSource] = {}
+        for source in self.sources(name):
+            shown = self._loaded.parents.get(source.display_path)
+            while shown is not None and shown not in found:
+                found[shown] = self._loaded.layouts[shown]
+                shown = self._loaded.parents.get(shown)
+        return list(found.values())
+
+    def extends(self, shown: str) -> str | None:
+        """The shown path of the layout the file shown as ``shown`` extends, if it does."""
+        return self._loaded.parents.get(shown)
+
+    def chosen(self, name: str, locale: str) -> list[TemplateSource]:
+        """The file each part of template ``name`` comes from for a customer in ``locale``."""
+        return [file.source for _, file, _ in self._parts(name, normalize_locale(locale))]
+
     def render(
         self, name: str, *, locale: str | None, timezone: str, context: Mapping[str, Any]
     ) -> RenderedMessage:
-        """Render template ``name`` for a customer; raises RenderError (held, not sent)."""
+        """Render template ``name`` for a customer; raises RenderError (held, not sent).
+
+        The body parts (and their layouts) see the rendered subject as ``message.subject``,
+        beside what the caller put in ``context["message"]`` (``MESSAGE_FIELDS`` by default).
+        """
         files = self._files.get(name)
         if files is None:
             raise RenderError(name, f"unknown template {name!r}")
@@ -112,6 +139,10 @@ class TemplateSet:
                 for which, file, shown_in in parts:
                     parent["_tf_locale"] = shown_in
                     texts[which] = _render_file(file, parent)
+                    if which == "subject":
+                        subject = " ".join(texts["subject"].split())
+                        given = context.get("message", {})
+                        parent["message"] = {**MESSAGE_FIELDS, **given, "subject": subject}
         except RenderTimeout:  # between two parts: outside the template's own lines
             raise RenderError(name, _TOO_LONG) from None
         # A subject may wrap in its file or take a line break from data: folded, not held,

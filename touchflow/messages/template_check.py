@@ -38,6 +38,7 @@ _Bound = frozenset[str]
 # Calls on a mapping that Jinja resolves to dict methods, not to keys.
 _MAPPING_METHODS = frozenset({"items", "keys", "values", "get"})
 _MACRO_NAMES = frozenset({"varargs", "kwargs", "caller"})
+_BLOCK_NAMES = frozenset({"super", "self"})  # a block's parent, and the template's blocks
 _LISTED = 20  # names shown in a message before "and N more"
 
 
@@ -129,8 +130,13 @@ class _Checker:
             for value in node.values:
                 self.expr(value, bound)
             self.body(node.body, bound | _stored(*node.targets))
-        elif isinstance(node, nodes.Extends | nodes.Include | nodes.Import | nodes.FromImport):
-            message = "templates cannot include, import or extend other templates"
+        elif isinstance(node, nodes.Extends):
+            pass  # the loader found its layout (touchflow.messages.layouts)
+        elif isinstance(node, nodes.Include | nodes.Import | nodes.FromImport):
+            message = (
+                "templates cannot include or import other templates; "
+                'extend a layout of message_templates/_layouts/ ({% extends "base.html" %})'
+            )
             self.report(node.lineno, f"|{type(node).__name__}", message)
         else:
             self.generic(node, bound)
@@ -211,7 +217,7 @@ class _Checker:
             self.expr(current, bound)
 
     def lookup(self, root: str, segments: list[str], line: int, bound: _Bound) -> None:
-        if root in bound or root in self.globals_:
+        if root in bound or root in self.globals_ or root in _BLOCK_NAMES:
             return
         if root in RESERVED_NAMES or root not in self.scope:
             self.unknown([root], self.scope, line)

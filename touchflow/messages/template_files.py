@@ -11,10 +11,13 @@ Layout, the contract with the people who write templates::
           subject.txt
         de_AT/
           body.txt
+      _layouts/             what files may ``{% extends %}`` (touchflow.messages.layouts)
+        base.html
 
 A variant directory is named by a locale: a language, optionally a script and
 a region (``de``, ``de_AT``, ``zh_Hant_TW``), joined with ``_``. Names starting
-with ``.`` are ignored (editor and VCS litter); anything else unknown is an error,
+with ``.`` are ignored (editor and VCS litter); names starting with ``_`` are reserved
+(``_layouts/`` is the one there is); anything else unknown is an error,
 so a misspelt ``body.htm`` cannot go unnoticed. Every problem is reported at once.
 
 Each file is parsed and run through Jinja's code generator at load, which is where
@@ -40,6 +43,7 @@ from jinja2.compiler import generate
 from touchflow.bounds import constant_overruns
 from touchflow.errors import Problem, TemplateError
 from touchflow.messages.environment import make_environment
+from touchflow.messages.layouts import LAYOUT_FILE, LAYOUTS_DIR, Layouts, extended
 from touchflow.messages.locales import normalize_locale
 
 Part = Literal["subject", "text", "html"]
@@ -50,6 +54,8 @@ _LOCALE_DIR_RE = re.compile(r"[a-z]{2,3}(?:_[A-Z][a-z]{3})?(?:_(?:[A-Z]{2}|[0-9]
 _UNKNOWN_CALLABLE_RE = re.compile(r"No (filter|test) named '([^']+)'")
 _LAYOUT = "subject.txt, body.txt and optionally body.html"
 _FILES = "subject.txt, body.txt and body.html"
+_LAYOUTS = "layouts named like base.html or base.txt, and locale directories like de/"
+_EXAMPLE = '{% extends "base.html" %}'
 _DASH = " \N{EM DASH} "
 _TOO_DEEP = (
     "expressions nested too deeply (brackets or operators hundreds of levels deep): "
@@ -124,14 +130,23 @@ class CompiledFile:
 TemplateFiles = Mapping[tuple[str | None, Part], CompiledFile]
 
 
-def load_template_files(root: Path, display_root: str) -> dict[str, TemplateFiles]:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadedTemplates:
+    """Every template's files, the layouts, and which layout each extending file extends."""
+
+    files: Mapping[str, TemplateFiles]
+    layouts: Mapping[str, TemplateSource]  # by shown path
+    parents: Mapping[str, str]  # shown path of a file -> shown path of the layout it extends
+
+
+def load_template_files(root: Path, display_root: str) -> LoadedTemplates:
     """Every template under ``root``, shown as ``display_root``; TemplateError lists all
     problems."""
     loader = _Loader(root, display_root)
     files = loader.load_all()
     if loader.problems:
         raise TemplateError(loader.problems)
-    return files
+    return LoadedTemplates(files=files, layouts=loader.layout_sources, parents=loader.parents)
 
 
 def did_you_mean(word: str, choices: Iterable[str], *, prefix: str = "") -> str:
@@ -144,10 +159,14 @@ class _Loader:
     """Walks message_templates/, collecting compiled files and every problem."""
 
     def __init__(self, root: Path, display_root: str) -> None:
-        self.env = make_environment()
         self.root = root
         self.display_root = display_root.rstrip("/") or display_root
+        self.layouts = Layouts(self.display_root)
+        self.env = make_environment(self.layouts)
         self.files: dict[str, dict[tuple[str | None, Part], CompiledFile]] = {}
+        self.layout_sources: dict[str, TemplateSource] = {}
+        self.extending: dict[str, nodes.Template] = {}  # files holding {% extends %}
+        self.parents: dict[str, str] = {}
         self.problems: list[Problem] = []
 
     def problem(self, path: str, message: str, line: int | None = None) -> None:
@@ -157,13 +176,70 @@ class _Loader:
         if not self.root.is_dir():
             self.problem(self.display_root, "template directory not found")
         else:
+            layouts = self.root / LAYOUTS_DIR
+            if layouts.is_dir():
+                self.load_layouts(layouts, self.layouts.prefix, None)
             for entry in _entries(self.root):
-                self.load_template(entry, f"{self.display_root}/{entry.name}")
+                if entry != layouts:
+                    self.load_template(entry, f"{self.display_root}/{entry.name}")
+            self.check_extends()
         return dict(self.files)
+
+    def load_layouts(self, directory: Path, shown: str, locale: str | None) -> None:
+        for entry in _entries(directory):
+            path = f"{shown}/{entry.name}"
+            if entry.is_file() and LAYOUT_FILE.fullmatch(entry.name):
+                self.load_layout(entry, path, locale)
+            elif locale is None and entry.is_dir() and _LOCALE_DIR_RE.fullmatch(entry.name):
+                self.load_layouts(entry, path, entry.name)
+            else:
+                self.problem(path, f"unknown entry: {LAYOUTS_DIR}/ holds {_LAYOUTS}")
+
+    def load_layout(self, path: Path, shown: str, locale: str | None) -> None:
+        text = self.read(path, shown)
+        ast = None if text is None else self.parsed(text, shown, path)
+        if text is None or ast is None:
+            return
+        for line, message in constant_overruns(self.env, ast):
+            self.problem(shown, message, line)
+        self.layouts.add(shown, text, str(path), locale)
+        part: Part = "html" if path.name.endswith(".html") else "text"
+        self.layout_sources[shown] = TemplateSource(
+            template=LAYOUTS_DIR, display_path=shown, locale=locale, part=part, ast=ast
+        )
+        self.extending[shown] = ast
+
+    def check_extends(self) -> None:
+        """Every ``{% extends %}`` names a layout there is, and no layout extends itself."""
+        for shown, ast in self.extending.items():
+            for line, name in extended(ast.find_all(nodes.Extends)):
+                found = None if name is None else self.layouts.resolve(name, shown)
+                if found is not None:
+                    self.parents.setdefault(shown, found)
+                elif name is None:
+                    self.problem(shown, f"extends needs a layout name in quotes: {_EXAMPLE}", line)
+                else:
+                    self.problem(shown, self.no_layout(name), line)
+        for shown in self.layout_sources:
+            chain = [shown]
+            while chain[-1] in self.parents and len(chain) <= len(self.layout_sources):
+                chain.append(self.parents[chain[-1]])
+                if chain[-1] in chain[:-1]:
+                    self.problem(shown, f"this layout extends itself: {' → '.join(chain)}")
+                    break
+
+    def no_layout(self, name: str) -> str:
+        names = self.layouts.names()
+        known = ", ".join(names) or "none yet"
+        hint = did_you_mean(name, names)
+        return f"no layout {name!r} in {self.layouts.prefix}/ (layouts: {known}){hint}"
 
     def load_template(self, directory: Path, shown: str) -> None:
         if not directory.is_dir():
             self.problem(shown, f"not a template: a template is a directory ({_LAYOUT})")
+        elif directory.name.startswith("_"):
+            hint = f"names starting with _ are reserved ({LAYOUTS_DIR}/ holds layouts)"
+            self.problem(shown, f"invalid template name {directory.name!r}: {hint}")
         elif not _NAME_RE.fullmatch(directory.name):
             hint = "use lower-case letters, digits, '_' and '-'"
             self.problem(shown, f"invalid template name {directory.name!r}: {hint}")
@@ -197,21 +273,26 @@ class _Loader:
                 )
         return present
 
-    def load_file(self, template: str, path: Path, shown: str, locale: str | None) -> None:
+    def read(self, path: Path, shown: str) -> str | None:
         try:
             data = path.read_bytes()
             # A BOM from a Windows editor would otherwise end up in the message.
-            text = data.decode("utf-8").removeprefix("\ufeff")
+            return data.decode("utf-8").removeprefix("\ufeff")
         except OSError as exc:
             self.problem(shown, f"cannot read: {exc.strerror}")
-            return
         except UnicodeDecodeError as exc:
             line = data[: exc.start].count(b"\n") + 1
             self.problem(shown, "not UTF-8 text; save the file as UTF-8", line)
+        return None
+
+    def load_file(self, template: str, path: Path, shown: str, locale: str | None) -> None:
+        text = self.read(path, shown)
+        ast = None if text is None else self.parsed(text, shown, path)
+        if text is None or ast is None:
             return
-        ast = self.parsed(text, shown, path)
-        if ast is None:
-            return
+        self.layouts.written_in(shown, locale)
+        if any(True for _ in ast.find_all(nodes.Extends)):
+            self.extending[shown] = ast
         for line, message in constant_overruns(self.env, ast):
             self.problem(shown, message, line)
         part = PART_FILES[path.name]

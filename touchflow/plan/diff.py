@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from touchflow.errors import RenderError
+from touchflow.messages.build import message_fields, unsubscribe_uris
 from touchflow.messages.render import RenderedMessage
 from touchflow.models import PlannedTouchpoint, Status
 from touchflow.project import Project
@@ -133,12 +134,13 @@ class Renderings:
 
 def _render(project: Project, tp: PlannedTouchpoint) -> tuple[str, str, str | None]:
     customer = tp.context.get("customer", {})
+    fields = message_fields(project, unsubscribe_uris(project, tp))
     try:
         message: RenderedMessage = project.templates.render(
             tp.template,
             locale=customer.get("locale") or project.config.locale,
             timezone=tp.timezone,
-            context=tp.context,
+            context={**tp.context, "message": fields},
         )
     except RenderError as exc:
         return (f"(not rendered: {exc})", "", None)

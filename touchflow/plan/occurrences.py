@@ -144,11 +144,13 @@ def parse_when(value: Any) -> datetime | date:
     return parsed
 
 
-def _path_value(event: Event, data: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+def path_value(event: Event, data: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     if path == ("event", "at"):
         return event.at
     if path == ("event", "id"):
         return event.id
+    if path == ("event", "year"):  # the year (UTC) the event happened: one occurrence a year
+        return str(event.at.astimezone(UTC).year)
     return data.get(path[2])
 
 
@@ -222,7 +224,7 @@ class EventOccurrences:
                 if event.type != trig.event:
                     continue  # the trigger's own type goes on to book its occurrence
             data = typed_data(event, self._dates)
-            raw_key = _path_value(event, data, trig.occurrence)
+            raw_key = path_value(event, data, trig.occurrence)
             if raw_key in (None, ""):
                 if event.type == trig.event:
                     invalid = f"{event.type} event {event.id} has no {self._what}"
@@ -245,7 +247,7 @@ class EventOccurrences:
         self, event: Event, data: Mapping[str, Any]
     ) -> tuple[datetime | date | None, str | None]:
         """The anchor of an occurrence defined by ``event`` with ``data``, or why there is none."""
-        raw = _path_value(event, data, self._anchor_path)
+        raw = path_value(event, data, self._anchor_path)
         if raw is None:
             return None, f"{event.type} event {event.id} has no {self._where}"
         try:

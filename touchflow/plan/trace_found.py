@@ -17,6 +17,7 @@ from touchflow.plan.occurrences import (
     EventOccurrences,
     Occurrence,
     customer_date,
+    path_value,
     yearly_dates,
 )
 from touchflow.plan.trace_model import Check, Stage
@@ -84,8 +85,7 @@ def _events_found(rule: Rule, trig: EventTrigger, events: Sequence[Event]) -> li
 
 
 def _occurrence_key(trig: EventTrigger, event: Event) -> str | None:
-    path = trig.occurrence
-    value = event.id if path == ("event", "id") else event.data.get(path[-1])
+    value = path_value(event, event.data, trig.occurrence)
     return None if value in (None, "") else str(value)
 
 

@@ -33,7 +33,9 @@ RULE_KEYS = (
     "action",
     "policies",
     "expires_after",
+    "auto_submitted",
 )
+AUTO_SUBMITTED = ("auto-generated", "auto-replied")
 _ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")  # fullmatch: "$" lets a final line break through
 CHANNELS = ("email", "webhook")
 _RESERVED = {"sms": "sms is not available yet (it is planned); use email or webhook"}
@@ -121,6 +123,7 @@ def _read_rule(doc: LineDict, display: str, config: ProjectConfig, out: Collecto
     policies = _read_policies(doc, config.policies[category or Category.TRANSACTIONAL], out)
     conditions = _read_conditions(doc, out)
     expires_after = _read_optional(doc, "expires_after", parse_period, out)
+    auto_submitted = _read_optional(doc, "auto_submitted", _auto_submitted, out)
     if len(out.problems) > before or None in (rule_id, category, trigger, channel, template):
         return None
     assert rule_id and category and trigger and channel and template  # for mypy
@@ -140,6 +143,7 @@ def _read_rule(doc: LineDict, display: str, config: ProjectConfig, out: Collecto
         path=display,
         line=doc.line,
         expires_after=expires_after,
+        auto_submitted=auto_submitted or AUTO_SUBMITTED[0],
     )
     check_rule(rule, doc, config, out)
     return None if len(out.problems) > before else rule
@@ -178,6 +182,12 @@ def _read_optional(
     doc: LineDict, key: str, parse: Callable[[Any], _T], out: Collector
 ) -> _T | None:
     return out.parse(parse, doc[key], doc.line_of(key), what=key) if key in doc else None
+
+
+def _auto_submitted(value: Any) -> str:
+    if value not in AUTO_SUBMITTED:
+        raise ValueError(f"must be auto-generated or auto-replied, not {shown(value)}")
+    return str(value)
 
 
 def _read_priority(doc: LineDict, out: Collector) -> Any:

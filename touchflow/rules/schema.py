@@ -101,6 +101,9 @@ class Rule:
     # How long after its due time a late touchpoint may still go out; None: by kind
     # (see planner.expiry_of).
     expires_after: timedelta | None = None
+    # The Auto-Submitted header (RFC 3834) of its messages: "auto-replied" for an answer
+    # to a message the customer sent (an inquiry), else "auto-generated".
+    auto_submitted: str = "auto-generated"
 
     @property
     def where(self) -> str:

@@ -73,13 +73,17 @@ def _event_trigger(trig: LineDict, config: ProjectConfig, out: Collector) -> Tri
             "anchor must be a time: event.at or event.data.<date or datetime field>, not event.id",
         )
         anchor = None
-    occurrence = _path(
-        trig.get("occurrence", "event.id"), trig.line_of("occurrence"), out, what="occurrence"
-    )
+    raw_occurrence = trig.get("occurrence", "event.id")
+    occurrence: tuple[str, ...] | None = YEAR_OCCURRENCE
+    if raw_occurrence != "event.year":  # one occurrence a year: at most one send a year
+        occurrence = _path(raw_occurrence, trig.line_of("occurrence"), out, what="occurrence")
     updates = tuple(out.text_list(trig.get("updates", []), trig.line_of("updates"), what="updates"))
     if event is None or anchor is None or occurrence is None:
         return None
     return EventTrigger(event=event, anchor=anchor, occurrence=occurrence, updates=updates)
+
+
+YEAR_OCCURRENCE = ("event", "year")
 
 
 def _path(value: Any, line: int, out: Collector, *, what: str) -> tuple[str, ...] | None:
@@ -90,7 +94,10 @@ def _path(value: Any, line: int, out: Collector, *, what: str) -> tuple[str, ...
             len(parts) == 3 and parts[:2] == ("event", "data") and parts[2]
         ):
             return parts
-    out.add(line, f"{what} must be event.at, event.id or event.data.<field>, not {shown(value)}")
+    also = ", event.year" if what == "occurrence" else ""
+    out.add(
+        line, f"{what} must be event.at, event.id{also} or event.data.<field>, not {shown(value)}"
+    )
     return None
 
 
