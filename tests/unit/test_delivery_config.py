@@ -135,7 +135,7 @@ def test_every_smtp_key_is_read(tmp_path: Path) -> None:
         pytest.param(
             "delivery:\n  chanel: smtp\n",
             "2: unknown key 'chanel' in delivery — did you mean \"channel\"? "
-            "(allowed: channel, maildir, smtp, dkim, webhook)",
+            "(allowed: channel, maildir, smtp, dkim, webhook, sms)",
             id="unknown-key",
         ),
         pytest.param(

@@ -331,10 +331,12 @@ def test_unknown_channel_lists_the_available_ones(tmp_path: Path) -> None:
         )
     )
     assert where == "rules/rules.yaml:6"
-    assert message == "unknown channel 'fax'; available: email, webhook"
+    assert message == "unknown channel 'fax'; available: email, sms, webhook"
 
 
-def test_sms_is_reserved_and_says_it_is_not_available_yet(tmp_path: Path) -> None:
+def test_an_sms_rule_without_a_configured_provider_is_refused_at_its_line(
+    tmp_path: Path,
+) -> None:
     where, message = the_problem(
         rule_problems(
             tmp_path,
@@ -347,7 +349,7 @@ def test_sms_is_reserved_and_says_it_is_not_available_yet(tmp_path: Path) -> Non
         )
     )
     assert where == "rules/rules.yaml:4"
-    assert message == "sms is not available yet (it is planned); use email or webhook"
+    assert message.startswith("channel sms needs a provider to send through: add delivery.sms")
 
 
 def test_a_webhook_rule_without_a_configured_webhook_is_refused_at_its_line(

@@ -1,4 +1,4 @@
-"""The ``delivery:`` section of touchflow.yaml: which channel, SMTP, TLS, DKIM and webhook.
+"""The ``delivery:`` section of touchflow.yaml: which channel, SMTP, TLS, DKIM, webhook and SMS.
 
 ``parse_delivery`` follows the conventions of ``touchflow.config.project_config``: every
 problem goes to the ``Collector`` with its line and says what would be right,
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from touchflow.checks import Collector
+from touchflow.config.sms import SmsSettings, read_sms
 from touchflow.config.webhook import WebhookSettings, read_webhook
 from touchflow.errors import UserError, shown
 from touchflow.yamlload import LineDict
@@ -68,6 +69,8 @@ class DeliverySettings:
     dkim: DkimSettings | None = None
     # Where rules with `channel: webhook` post (docs/channels.md); None: no such rule loads.
     webhook: WebhookSettings | None = None
+    # How rules with `channel: sms` send (docs/channels.md); None: no such rule loads.
+    sms: SmsSettings | None = None
 
 
 class ChannelConfigError(UserError):
@@ -96,7 +99,7 @@ def parse_delivery(value: Any, line: int, out: Collector, root: Path) -> Deliver
     doc = out.mapping(value, line, what="delivery")
     if doc is None:
         return None
-    out.check_keys(doc, ("channel", "maildir", "smtp", "dkim", "webhook"), where="delivery")
+    out.check_keys(doc, ("channel", "maildir", "smtp", "dkim", "webhook", "sms"), where="delivery")
     smtp = _read_smtp(doc["smtp"], doc.line_of("smtp"), out, root) if "smtp" in doc else None
     dkim = _read_dkim(doc["dkim"], doc.line_of("dkim"), out, root) if "dkim" in doc else None
     channel = ChannelKind.SMTP if "smtp" in doc else ChannelKind.MAILDIR
@@ -123,7 +126,10 @@ def parse_delivery(value: Any, line: int, out: Collector, root: Path) -> Deliver
     webhook = (
         read_webhook(doc["webhook"], doc.line_of("webhook"), out) if "webhook" in doc else None
     )
-    return DeliverySettings(channel=channel, maildir=maildir, smtp=smtp, dkim=dkim, webhook=webhook)
+    sms = read_sms(doc["sms"], doc.line_of("sms"), out, root) if "sms" in doc else None
+    return DeliverySettings(
+        channel=channel, maildir=maildir, smtp=smtp, dkim=dkim, webhook=webhook, sms=sms
+    )
 
 
 def _read_smtp(value: Any, line: int, out: Collector, root: Path) -> SmtpSettings | None:

@@ -37,8 +37,7 @@ RULE_KEYS = (
 )
 AUTO_SUBMITTED = ("auto-generated", "auto-replied")
 _ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")  # fullmatch: "$" lets a final line break through
-CHANNELS = ("email", "webhook")
-_RESERVED = {"sms": "sms is not available yet (it is planned); use email or webhook"}
+CHANNELS = ("email", "sms", "webhook")
 
 _T = TypeVar("_T")
 
@@ -235,10 +234,9 @@ def _read_action(
     out.check_keys(action, ("channel", "template"), where="action", required=("template",))
     channel = action.get("channel", "email")
     if channel not in CHANNELS:
-        words = _RESERVED.get(channel) if isinstance(channel, str) else None
         out.add(
             action.line_of("channel"),
-            words or f"unknown channel {shown(channel)}; available: {', '.join(CHANNELS)}",
+            f"unknown channel {shown(channel)}; available: {', '.join(CHANNELS)}",
         )
         return None, None
     if channel == "webhook" and config.delivery.webhook is None:
@@ -246,6 +244,13 @@ def _read_action(
             action.line_of("channel"),
             "channel webhook needs a webhook to post to: add delivery.webhook (url and "
             "secret_env) to touchflow.yaml, see docs/channels.md",
+        )
+        return None, None
+    if channel == "sms" and config.delivery.sms is None:
+        out.add(
+            action.line_of("channel"),
+            "channel sms needs a provider to send through: add delivery.sms (provider: "
+            "twilio or folder) to touchflow.yaml, see docs/channels.md",
         )
         return None, None
     template = out.text(action.get("template"), action.line_of("template"), what="template")
