@@ -46,7 +46,7 @@ delivery:
     connections: 2
     inbound_url: https://touchflow.example.com/v1/sms/inbound
     max_segments: 2
-    marketing_hours: {start: "09:30", end: "19:00"}
+    marketing_hours: {from: "09:30", to: "19:00"}
 """
     sms = load_config(tmp_path, yaml).delivery.sms
     assert sms is not None and sms.twilio is not None
@@ -87,12 +87,12 @@ def test_the_folder_provider_writes_inside_the_project_by_default(tmp_path: Path
         ('provider: folder\n    from: "+15017122661"', "4: delivery.sms.from does not apply"),
         ("provider: folder\n    max_segments: 0", "4: delivery.sms.max_segments must be"),
         (
-            'provider: folder\n    marketing_hours: {start: "21:00", end: "08:00"}',
-            "4: delivery.sms.marketing_hours: start must come before end",
+            'provider: folder\n    marketing_hours: {from: "21:00", to: "08:00"}',
+            "4: delivery.sms.marketing_hours: from must come before to",
         ),
         (
-            'provider: folder\n    marketing_hours: {start: 8, end: "21:00"}',
-            "4: delivery.sms.marketing_hours.start: cannot read time of day",
+            'provider: folder\n    marketing_hours: {from: 8, to: "21:00"}',
+            "4: delivery.sms.marketing_hours.from: cannot read time of day",
         ),
     ],
 )

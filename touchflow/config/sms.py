@@ -7,8 +7,8 @@ the environment variables named here (``TWILIO_ACCOUNT_SID`` and ``TWILIO_AUTH_T
 by default); they never sit in touchflow.yaml. The API's address is Twilio's own
 unless a test points it at a fake on this machine: plain ``http://`` only there.
 
-``marketing_hours`` bound when a marketing text may go out in the customer's zone
-(08:00 to 21:00 by default), whatever the rule's own send window says.
+``marketing_hours`` (``{from: "08:00", to: "21:00"}`` by default) bound when a marketing
+text may go out in the customer's zone, whatever the rule's own send window says.
 ``inbound_url`` is the public address Twilio calls with replies (STOP, START): its
 signatures are computed over that address, so it must be given as Twilio has it.
 """
@@ -138,10 +138,10 @@ def _read_hours(value: Any, line: int, out: Collector) -> tuple[time, time] | No
     if doc is None:
         return None
     out.check_keys(
-        doc, ("start", "end"), where="delivery.sms.marketing_hours", required=("start", "end")
+        doc, ("from", "to"), where="delivery.sms.marketing_hours", required=("from", "to")
     )
     found: list[time] = []
-    for key in ("start", "end"):
+    for key in ("from", "to"):
         if key not in doc:
             return None
         try:
@@ -153,8 +153,8 @@ def _read_hours(value: Any, line: int, out: Collector) -> tuple[time, time] | No
     if found[0] >= found[1]:
         out.add(
             line,
-            "delivery.sms.marketing_hours: start must come before end, "
-            'within one day (e.g. start: "08:00", end: "21:00")',
+            "delivery.sms.marketing_hours: from must come before to, "
+            'within one day (e.g. from: "08:00", to: "21:00")',
         )
         return None
     return found[0], found[1]
