@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +19,8 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from daemon_support import ANA, DaemonProcess, by_key, outbox, touchflow
+from daemon_support import ANA, REPO, DaemonProcess, by_key, outbox, touchflow
+from docs_support import touchflow_on_path
 from http_support import ENV, HTTP_CONFIG, HTTP_RULES, NOW, metric, write_http_project
 from smtp_support import free_port
 
@@ -134,6 +137,26 @@ def test_a_missing_auth_token_stops_the_start_naming_the_variable(tmp_path: Path
     result = touchflow("run", cwd=project, check=False, env=environ)
     assert result.returncode == 2, result.stderr
     assert "TWILIO_AUTH_TOKEN" in result.stderr
+
+
+@pytest.mark.slow
+def test_the_check_in_the_docs_works_as_written(running: DaemonProcess, tmp_path: Path) -> None:
+    """docs/sms-replies.md, "Check that it works": its script, run against the daemon."""
+    text = (REPO / "docs" / "sms-replies.md").read_text(encoding="utf-8")
+    section = text.split("#### Check that it works", 1)[1]
+    [script] = re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL)
+    [shown] = re.findall(r"```console\n(.*?)```", section, flags=re.DOTALL)
+    port = running.http_url().rsplit(":", 1)[1]
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("TOUCHFLOW_", "TWILIO_"))}
+    environ["PATH"] = f"{touchflow_on_path(tmp_path)}{os.pathsep}{environ.get('PATH', '')}"
+    environ["TWILIO_AUTH_TOKEN"] = TWILIO_TOKEN
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script.replace("8787", port)],
+        cwd=running.project, capture_output=True, text=True, timeout=120, env=environ,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(shown), result.stdout
+    assert [s["email"] for s in suppressions(running.project)] == [NUMBER]
 
 
 # --- with the SMS planner (helper B's part of issue 19) -----------------------------
