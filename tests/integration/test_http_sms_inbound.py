@@ -270,3 +270,21 @@ def test_a_missing_auth_token_names_its_variable(environ: dict[str, str], state:
         open_inbound(SMS, environ, CollectorRegistry())
     assert "TWILIO_AUTH_TOKEN" in str(caught.value)
     assert state in str(caught.value)
+
+
+async def test_a_query_in_inbound_url_is_signed_and_kept_out_of_the_log(tmp_path: Path) -> None:
+    url = INBOUND_URL + "?key=s3cret-in-the-query"
+    settings = SmsSettings(
+        provider=SmsProviderKind.TWILIO, twilio=TwilioSettings(sender=NUMBER, inbound_url=url)
+    )
+    async with http_api(tmp_path) as setup:
+        inbound = open_inbound(settings, {"TWILIO_AUTH_TOKEN": TWILIO_TOKEN}, CollectorRegistry())
+        assert inbound is not None
+        assert inbound.shown_url == INBOUND_URL
+        assert "s3cret" not in repr(inbound) and TWILIO_TOKEN not in repr(inbound)
+        transport = httpx.ASGITransport(app=create_app(setup.api, inbound=inbound))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t.test") as client:
+            sms = Inbound(setup=setup, client=client)
+            assert (await sms.text("STOP", url=INBOUND_URL)).status_code == 403
+            assert (await sms.text("STOP", url=url)).status_code == 200
+            assert len(await sms.suppressions()) == 1

@@ -109,7 +109,7 @@ class HttpService:
         if self._inbound is not None:
             logs.log.info(
                 "SMS replies (STOP, START) at %s/v1/sms/inbound, signed for %s",
-                self.url, self._inbound.url,
+                self.url, self._inbound.shown_url,
             )  # fmt: skip
 
     def _ended(self, task: asyncio.Task[None], stop_daemon: Callable[[], None]) -> None:

@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from prometheus_client import CollectorRegistry, Counter
 from starlette.requests import Request
@@ -51,9 +51,15 @@ _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 class Inbound:
     """The route's settings as of the start: the signed URL, the auth token, its counter."""
 
-    url: str
+    url: str = field(repr=False)  # its query may carry a token
     token: str = field(repr=False)
     replies: Counter
+
+    @property
+    def shown_url(self) -> str:
+        """The URL without its query (which may carry a token), for the log."""
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
     async def receive(self, request: Request) -> Response:
         try:
