@@ -228,6 +228,12 @@ async def test_what_is_not_a_small_form_is_refused_before_the_signature(sms: Inb
     assert await sms.replies("refused") == 5
 
 
+async def test_a_get_is_not_taken(sms: Inbound) -> None:
+    answer = await sms.client.get("/v1/sms/inbound", params=twilio_form("STOP"))
+    assert answer.status_code == 405
+    assert await sms.suppressions() == []
+
+
 async def test_a_body_without_a_content_length_stops_at_the_bound(sms: Inbound) -> None:
     async def chunks() -> AsyncIterator[bytes]:
         for _ in range(MAX_BODY // 1024 + 2):
