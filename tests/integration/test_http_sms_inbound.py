@@ -228,6 +228,18 @@ async def test_what_is_not_a_small_form_is_refused_before_the_signature(sms: Inb
     assert await sms.replies("refused") == 5
 
 
+async def test_a_trailing_slash_a_proxy_adds_reaches_the_route(sms: Inbound) -> None:
+    params = twilio_form("STOP")
+    answer = await sms.client.post(
+        "/v1/sms/inbound/",
+        content=urlencode(params).encode(),
+        headers={"Content-Type": FORM,
+                 "X-Twilio-Signature": signature(TWILIO_TOKEN, INBOUND_URL, params)},
+    )  # fmt: skip
+    assert (answer.status_code, answer.text) == (200, TWIML)
+    assert len(await sms.suppressions()) == 1
+
+
 async def test_a_get_is_not_taken(sms: Inbound) -> None:
     answer = await sms.client.get("/v1/sms/inbound", params=twilio_form("STOP"))
     assert answer.status_code == 405

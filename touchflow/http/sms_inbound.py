@@ -116,7 +116,12 @@ def open_inbound(
 
 
 def routes(inbound: Inbound | None) -> list[Route]:
-    return [] if inbound is None else [Route(PATH, inbound.receive, methods=["POST"])]
+    """The route, also with a trailing slash: a proxy may add one, and Starlette's redirect
+    to the path without it would send Twilio to the daemon's own address. The signature
+    is checked over ``inbound_url`` either way."""
+    if inbound is None:
+        return []
+    return [Route(path, inbound.receive, methods=["POST"]) for path in (PATH, PATH + "/")]
 
 
 def openapi_path() -> dict[str, Any]:
