@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from touchflow.config.http import HttpConfigError
 from touchflow.config.sms import SmsProviderKind, SmsSettings, TwilioSettings
+from touchflow.console.offline import offline_app
 from touchflow.http.app import create_app
 from touchflow.http.sms_inbound import (
     MAX_BODY,
@@ -263,6 +264,23 @@ async def test_the_route_is_absent_without_inbound_url(api: Setup) -> None:
     paths = (await api.client.get("/openapi.json")).json()["paths"]
     assert "/v1/sms/inbound" not in paths
     assert "touchflow_sms_replies" not in (await api.client.get("/metrics")).text
+
+
+async def test_the_read_only_console_never_takes_replies(sms: Inbound) -> None:
+    """`touchflow console` is a server of its own (touchflow.console.offline): no route."""
+    setup = sms.setup
+    app = offline_app(setup.daemon.project, setup.store, setup.daemon.clock, "t" * 20)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://console.test"
+    ) as console:
+        params = twilio_form("STOP")
+        answer = await console.post(
+            "/v1/sms/inbound", content=urlencode(params).encode(),
+            headers={"Content-Type": FORM,
+                     "X-Twilio-Signature": signature(TWILIO_TOKEN, INBOUND_URL, params)},
+        )  # fmt: skip
+    assert answer.status_code == 404
+    assert await sms.suppressions() == []
 
 
 async def test_the_route_is_in_openapi_when_mounted(sms: Inbound) -> None:
