@@ -8,6 +8,8 @@ needs no Twilio credentials. tests/acceptance/test_sms_replies_run.py drives a r
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,6 +19,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from http_support import Setup, http_api, metric
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from touchflow.config.http import HttpConfigError
@@ -294,8 +298,8 @@ def test_no_inbound_route_without_inbound_url_or_twilio() -> None:
     environ = {"TWILIO_AUTH_TOKEN": TWILIO_TOKEN}
     plain = SmsSettings(provider=SmsProviderKind.TWILIO, twilio=TwilioSettings(sender=NUMBER))
     folder = SmsSettings(provider=SmsProviderKind.FOLDER, folder=Path("/tmp/x"))
-    for settings in (None, plain, folder):
-        assert open_inbound(settings, environ, CollectorRegistry()) is None
+    for given_settings in (None, plain, folder):
+        assert open_inbound(given_settings, environ, CollectorRegistry()) is None
 
 
 @pytest.mark.parametrize(
@@ -324,3 +328,48 @@ async def test_a_query_in_inbound_url_is_signed_and_kept_out_of_the_log(tmp_path
             assert (await sms.text("STOP", url=INBOUND_URL)).status_code == 403
             assert (await sms.text("STOP", url=url)).status_code == 200
             assert len(await sms.suppressions()) == 1
+
+
+# --- any form at all, in-process -------------------------------------------------------
+
+_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
+_names = st.sampled_from(["Body", "From", "To", "MediaUrl0", ""]) | _text
+_values = st.sampled_from(["STOP", " start ", "help", NUMBER, "+1", ""]) | _text
+_pairs = st.lists(st.tuples(_names, _values), max_size=8)
+
+
+def test_any_form_is_answered_without_a_5xx_and_only_a_signed_one_acts(tmp_path: Path) -> None:
+    # Hypothesis drives a synchronous test: the app and its store get a loop of their own.
+    loop = asyncio.new_event_loop()
+    context = http_api(tmp_path)
+    setup = loop.run_until_complete(context.__aenter__())
+    environ = {"TWILIO_AUTH_TOKEN": TWILIO_TOKEN}
+    app = create_app(setup.api, inbound=open_inbound(SMS, environ, CollectorRegistry()))
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t.test")
+    sms = Inbound(setup=setup, client=client)
+    try:
+
+        @settings(max_examples=150, deadline=None, database=None)
+        @given(pairs=_pairs, signed=st.booleans(), raw=st.binary(max_size=40))
+        def probe(pairs: list[tuple[str, str]], signed: bool, raw: bytes) -> None:
+            before = setup.snapshot()
+            if signed:
+                answer = loop.run_until_complete(
+                    sms.post(pairs, signature(TWILIO_TOKEN, INBOUND_URL, pairs))
+                )
+                assert (answer.status_code, answer.text) == (200, TWIML)
+                return
+            forged = base64.b64encode(raw[:20]).decode()  # the size of a signature, or less
+            headers = {"Content-Type": FORM, "X-Twilio-Signature": forged}
+            content = urlencode(pairs).encode() + raw
+            answer = loop.run_until_complete(
+                client.post("/v1/sms/inbound", content=content, headers=headers)
+            )
+            assert answer.status_code in (400, 403), answer.text
+            assert setup.snapshot() == before
+
+        probe()
+    finally:
+        loop.run_until_complete(client.aclose())
+        loop.run_until_complete(context.__aexit__(None, None, None))
+        loop.close()
