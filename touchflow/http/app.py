@@ -19,6 +19,7 @@ from touchflow.http import (
     forecast,
     ops,
     preview,
+    sms_inbound,
     unsubscribe,
     why,
 )
@@ -44,7 +45,8 @@ class _AnyText(Convertor[str]):
 register_url_convertor("tf_any", _AnyText())
 
 
-def create_app(api: Api) -> Starlette:
+def create_app(api: Api, *, inbound: sms_inbound.Inbound | None = None) -> Starlette:
+    """The routes; ``POST /v1/sms/inbound`` only with ``inbound`` (Twilio's inbound_url)."""
     routes = [
         Route("/v1/events", events.post_events, methods=["POST"]),
         Route("/v1/customers/{customer_id:tf_any}/why", why.get_why, methods=["GET"]),
@@ -56,6 +58,7 @@ def create_app(api: Api) -> Starlette:
         Route("/v1/backtest", backtest.get_backtest, methods=["GET"]),
         Route("/v1/unsubscribe/{token:tf_any}", unsubscribe.show_page, methods=["GET"]),
         Route("/v1/unsubscribe/{token:tf_any}", unsubscribe.unsubscribe, methods=["POST"]),
+        *sms_inbound.routes(inbound),
         Route("/healthz", ops.healthz, methods=["GET"]),
         Route("/metrics", ops.metrics, methods=["GET"]),
         Route("/openapi.json", _openapi, methods=["GET"]),
@@ -70,11 +73,13 @@ def create_app(api: Api) -> Starlette:
         },
     )
     app.state.api = api
+    app.state.sms_inbound = inbound is not None
     return app
 
 
 async def _openapi(request: Request) -> Response:
-    return JSONLine(document(api_of(request).settings))
+    sms = bool(request.app.state.sms_inbound)
+    return JSONLine(document(api_of(request).settings, sms_replies=sms))
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:

@@ -12,6 +12,7 @@ from typing import Any
 from touchflow.config.http import HttpSettings
 from touchflow.http import backtest, diff, why
 from touchflow.http.forecast import openapi_operation as forecast_operation
+from touchflow.http.sms_inbound import openapi_path as sms_inbound_path
 from touchflow.models import CUSTOMER_CORE_FIELDS
 
 _NULLABLE_TEXT = {"type": ["string", "null"]}
@@ -29,7 +30,7 @@ _ERRORS = {
 }
 
 
-def document(settings: HttpSettings) -> dict[str, Any]:
+def document(settings: HttpSettings, *, sms_replies: bool = False) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {
@@ -38,7 +39,7 @@ def document(settings: HttpSettings) -> dict[str, Any]:
             "description": "Events in, customers, preview, one-click unsubscribe, health and "
             "metrics of a running `touchflow run`. See docs/api.md.",
         },
-        "paths": _paths(),
+        "paths": _paths() | (sms_inbound_path() if sms_replies else {}),
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": _schemas(settings),

@@ -22,6 +22,7 @@ from touchflow.errors import TouchflowError
 from touchflow.http.app import create_app
 from touchflow.http.engine import Engine, Replanner
 from touchflow.http.metrics import Metrics
+from touchflow.http.sms_inbound import open_inbound
 from touchflow.http.state import Api
 
 _GRACE = 5  # seconds for requests in flight when the daemon stops
@@ -48,6 +49,9 @@ class HttpService:
             replanner=Replanner(engine),
             metrics=Metrics(engine),
         )
+        # Twilio's auth token is read here, once: a missing one stops the start.
+        sms = engine.project.config.delivery.sms
+        self._inbound = open_inbound(sms, environ, self.api.metrics.registry)
         self._socket: socket.socket | None = None
         self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
@@ -82,7 +86,7 @@ class HttpService:
     async def start(self, stop_daemon: Callable[[], None]) -> None:
         assert self._socket is not None, "bind() first"
         config = uvicorn.Config(
-            create_app(self.api),
+            create_app(self.api, inbound=self._inbound),
             lifespan="off",
             ws="none",
             log_config=None,
@@ -102,6 +106,11 @@ class HttpService:
         self._task.add_done_callback(lambda task: self._ended(task, stop_daemon))
         logs.log.info("HTTP interface at %s (docs/api.md)", self.url)
         logs.log.info("web console at %s/console/ (docs/console.md)", self.url)
+        if self._inbound is not None:
+            logs.log.info(
+                "SMS replies (STOP, START) at %s/v1/sms/inbound, signed for %s",
+                self.url, self._inbound.shown_url,
+            )  # fmt: skip
 
     def _ended(self, task: asyncio.Task[None], stop_daemon: Callable[[], None]) -> None:
         if self._server is not None and self._server.should_exit:
