@@ -72,7 +72,9 @@ def project(tmp_path: Path, api_url: str) -> Path:
 
 
 def run_once(root: Path, now: str = NOW) -> str:
-    return touchflow("run", "--once", "--now", now, cwd=root, env={**os.environ, **ENV}).stdout
+    """What the run printed and logged."""
+    done = touchflow("run", "--once", "--now", now, cwd=root, env={**os.environ, **ENV})
+    return done.stdout + done.stderr
 
 
 def test_run_once_texts_through_twilio_with_its_form_and_basic_auth(tmp_path: Path) -> None:
@@ -94,7 +96,7 @@ def test_run_once_texts_through_twilio_with_its_form_and_basic_auth(tmp_path: Pa
         "ack-text:c2:q-2:0": ("sms", "suppressed", None),
     }
     assert rows["ack-text:c2:q-2:0"]["detail"] == "customer has no phone number"
-    assert AUTH_TOKEN not in said + json.dumps(rows)
+    assert KEY in said and AUTH_TOKEN not in said + json.dumps(rows)
 
 
 def test_a_429_is_retried_after_its_wait_and_then_sent(tmp_path: Path) -> None:
