@@ -55,14 +55,20 @@ def test_extension_characters_cost_two_septets(text: str, count: int, units: int
         pytest.param("ê" * 71, 2, 71, "ê", id="71-two-segments"),
         pytest.param("ê" * 134, 2, 134, "ê", id="67x2-two-segments"),
         pytest.param("ê" * 135, 3, 135, "ê", id="67x2+1-three-segments"),
-        pytest.param("a" * 69 + "’", 1, 70, "’", id="a-curly-quote-makes-it-ucs2"),
+        pytest.param(
+            "a" * 69 + "\N{RIGHT SINGLE QUOTATION MARK}",
+            1,
+            70,
+            "\N{RIGHT SINGLE QUOTATION MARK}",
+            id="a-curly-quote-makes-it-ucs2",
+        ),
         pytest.param(
             "Hi " + "a" * 60 + " \N{GRINNING FACE}",
             1,
             66,
             "\N{GRINNING FACE}",
             id="emoji-is-two-units",
-        ),  # fmt: skip
+        ),
         pytest.param("\N{GRINNING FACE}" * 35, 1, 70, "\N{GRINNING FACE}", id="35-emoji-fill-one"),
         pytest.param("\N{GRINNING FACE}" * 36, 2, 72, "\N{GRINNING FACE}", id="36-emoji-two"),
         pytest.param("Привет", 1, 6, "П", id="cyrillic"),
@@ -81,5 +87,7 @@ def test_anything_outside_gsm7_sends_the_text_as_ucs2(
 
 
 def test_a_character_is_named_with_its_code_point() -> None:
-    assert shown_char("’") == "’ (U+2019)"
+    assert (
+        shown_char("\N{RIGHT SINGLE QUOTATION MARK}") == "\N{RIGHT SINGLE QUOTATION MARK} (U+2019)"
+    )
     assert shown_char("\u200b") == "U+200B"  # invisible: the code point alone

@@ -38,6 +38,7 @@ RULES = """\
   trigger: {cron: "0 10 1 * *"}
   action: {template: letter}
 """
+QUOTE = "\N{RIGHT SINGLE QUOTATION MARK}"
 REMINDER = "Hi {{ customer.first_name }}, see you {{ event.data.starts_at|date }}.\n"
 FILES = {
     "reminder/sms.txt": REMINDER,
@@ -109,13 +110,13 @@ def test_every_channel_of_a_list_is_checked(tmp_path: Path) -> None:
 def test_a_text_too_long_is_warned_about_with_segments_encoding_and_the_character(
     tmp_path: Path,
 ) -> None:
-    text = "Hi {{ customer.first_name }}, we’re looking forward to seeing you. " * 2
+    text = f"Hi {{{{ customer.first_name }}}}, we{QUOTE}re looking forward to seeing you. " * 2
     files = {**FILES, "reminder/sms.txt": text, "reminder/de/sms.txt": "Hallo! " * 30}
     assert warnings(write(tmp_path, files)) == [
         "message_templates/reminder/sms.txt: warning: the text of template 'reminder' renders "
         "(with sample values) to 2 SMS segments, more than delivery.sms.max_segments (1), in "
-        "UCS-2 (101 UTF-16 units, 67 a segment): ’ (U+2019) is not in GSM-7 and makes the "
-        "whole text UCS-2",
+        f"UCS-2 (101 UTF-16 units, 67 a segment): {QUOTE} (U+2019) is not in GSM-7 and makes "
+        "the whole text UCS-2",
         "message_templates/reminder/de/sms.txt: warning: the text of template 'reminder' "
         "renders (with sample values) to 2 SMS segments, more than delivery.sms.max_segments "
         "(1), in GSM-7 (209 septets, 153 a segment)",
@@ -144,3 +145,14 @@ def test_a_text_renders_alone_without_trailing_whitespace(tmp_path: Path) -> Non
     )
     assert (rendered.sms, rendered.subject, rendered.text) == ("Hello\nBye", "", "")
     assert sms_text("  a  \n\n b \n\n") == "  a\n\n b"
+
+
+def test_the_no_break_space_of_an_english_time_does_not_make_a_text_ucs2(tmp_path: Path) -> None:
+    files = {**FILES, "reminder/sms.txt": "See you at {{ event.data.starts_at|time }}."}
+    templates = TemplateSet.load(write(tmp_path, files) / "message_templates")
+    context = {"event": {"data": {"starts_at": "2026-12-24T10:30:00+00:00"}}}
+    rendered = templates.render(
+        "reminder", locale="en_US", timezone="UTC", context=context, parts=SMS_PARTS
+    )
+    assert rendered.sms == "See you at 10:30 AM."  # CLDR writes 10:30\u202fAM
+    assert sms_text("a\u00a0b\u2009c") == "a b c"

@@ -66,8 +66,10 @@ class FolderProvider:
 
     def _write(self, name: str, content: bytes) -> Path:
         tmp_dir = self._path / "tmp"
+        # Every time, not once: a folder removed while touchflow runs is recreated.
         # Texts hold personal data: only the owner may read them.
-        tmp_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp_dir.mkdir(mode=0o700, exist_ok=True)
         tmp = tmp_dir / f"{name}.{os.getpid()}.{secrets.token_hex(6)}"
         target = self._path / name
         try:

@@ -50,6 +50,8 @@ MESSAGE_FIELDS: Mapping[str, Any] = {"unsubscribe_url": None, "postal_address": 
 MAX_SUBJECT_CHARS = 998  # RFC 5322 line limit; longer subjects are a template bug
 EMAIL_PARTS: tuple[Part, ...] = ("subject", "text", "html")
 SMS_PARTS: tuple[Part, ...] = ("sms",)
+# No-break, figure, thin and narrow no-break spaces (CLDR puts them in dates and times).
+_PLAIN_SPACES = dict.fromkeys(map(ord, "\u00a0\u2007\u2009\u202f"), " ")
 _ORDER: Mapping[Part, int] = {"subject": 0, "text": 1, "html": 2, "sms": 3}
 _TOO_LONG = f"stopped: rendering took longer than {RENDER_SECONDS:g} s (a loop too long?)"
 
@@ -205,8 +207,11 @@ def _render_parts(
 
 def sms_text(rendered: str) -> str:
     """A rendered sms.txt as it is sent: no whitespace at the ends of lines, no blank lines
-    before or after (the ones ``{% if %}`` lines leave), so no segment pays for them."""
-    return "\n".join(line.rstrip() for line in rendered.splitlines()).strip("\n")
+    before or after (the ones ``{% if %}`` lines leave), so no segment pays for them; and
+    the no-break spaces of formatted times ("10:30\u202fAM" in English) as plain spaces:
+    they are not in GSM-7, and one would send the whole text as UCS-2 (70 a segment)."""
+    text = rendered.translate(_PLAIN_SPACES)
+    return "\n".join(line.rstrip() for line in text.splitlines()).strip("\n")
 
 
 def _choose_parts(
