@@ -32,9 +32,10 @@ from sms_support import (
     messages_path,
     serve,
 )
+from support import load_config
 
 from touchflow.channels import Delivery, Envelope, Outcome
-from touchflow.channels.factory import open_sms_channel
+from touchflow.channels.factory import open_channel, open_sms_channel
 from touchflow.channels.sms import SmsChannel
 from touchflow.channels.sms_folder import FolderProvider, file_name_for
 from touchflow.channels.sms_twilio import TwilioProvider
@@ -221,3 +222,28 @@ async def test_a_folder_that_cannot_be_written_is_retried_with_an_alert(tmp_path
     got = await channel.send(envelope())
     assert (got.outcome, got.alert) == (Outcome.RETRY, True)
     assert got.detail.startswith(f"could not write into {blocked / 'texts'}")
+
+
+async def test_the_project_s_channel_routes_texts_to_the_sms_provider(tmp_path: Path) -> None:
+    config = load_config(tmp_path, "delivery:\n  sms:\n    provider: folder\n")
+    channel = open_channel(config.delivery, root=tmp_path, environ={})
+    try:
+        assert "sms folder" in channel.name and channel.concurrency == 4 + 4
+        got = await channel.send(envelope())
+    finally:
+        await channel.aclose()
+    assert got.outcome is Outcome.SENT
+    assert (tmp_path / ".touchflow" / "sms" / file_name_for("reminder:c1:a-1")).is_file()
+    assert not (tmp_path / ".touchflow" / "maildir").exists()
+
+
+async def test_a_text_longer_than_twilio_takes_fails_without_asking(
+    fake: FakeTwilio, api: str
+) -> None:
+    got = await send(api, envelope(text="a" * 1601))
+    assert (got.outcome, got.detail) == (
+        Outcome.FAILED,
+        "the text is 1601 characters; Twilio takes at most 1600",
+    )
+    assert fake.requests == []
+    assert (await send(api, envelope(text="a" * 1600))).outcome is Outcome.SENT

@@ -31,6 +31,7 @@ from touchflow.channels.webhook import retry_after
 from touchflow.config.delivery import ChannelConfigError
 from touchflow.config.sms import TwilioSettings
 
+MAX_BODY = 1600  # characters Twilio takes in one Body
 UNSUBSCRIBED = 21610  # "Attempt to send to unsubscribed recipient"
 _ALERTING = frozenset({401, 403, 404})  # the account SID or the token (or api_url) is wrong
 _SHOWN = 200  # characters of Twilio's message kept in a detail
@@ -71,6 +72,9 @@ class TwilioProvider:
         return self._settings.connections
 
     async def send_text(self, *, to: str, text: str, key: str) -> Delivery:
+        if len(text) > MAX_BODY:  # Twilio would refuse it (21617): said without asking
+            detail = f"the text is {len(text)} characters; Twilio takes at most {MAX_BODY}"
+            return Delivery(outcome=Outcome.FAILED, detail=detail)
         form = {"To": to, "Body": text}
         if self._settings.messaging_service_sid:
             form["MessagingServiceSid"] = self._settings.messaging_service_sid
