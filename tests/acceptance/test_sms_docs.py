@@ -3,8 +3,10 @@ the sample, and the examples of validate's words matching what validate says."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from daemon_support import invoke
 from docs_support import REPO, example_blocks, run_example, steps, touchflow_on_path
 
 from touchflow.project import load_project_checked, project_warnings
@@ -16,8 +18,19 @@ def test_trying_the_folder_provider_in_the_sample_works_as_docs_channels_md_show
     found = steps(example_blocks("channels.md", "### Try it with the folder provider"))
     assert [out is None for _, out in found] == [True, False], "the example lost a step"
     run_example(found, sample, touchflow_on_path(tmp_path))
-    assert load_project_checked(sample).config.delivery.sms is not None
     assert project_warnings(load_project_checked(sample)) == []
+    # The preview shows the text: whole in the JSON, its start in the table.
+    args = ("preview", "--now", "2026-12-11T11:00:00Z", "--days", "1", "--rule", "appointment-text")
+    (item,) = json.loads(invoke(sample, *args, "--format", "json").output)
+    text = "Lumen Studio: reminder of your Massage on Dec 11, 2026 at 3:00 PM. To move it: "
+    assert (item["channel"], item["to"], item["sms"]) == (
+        "sms",
+        "+4915112345678",
+        text + "https://lumen.example/book",
+    )
+    assert (item["subject"], item["text"]) == ("", "")
+    table = " ".join(invoke(sample, *args).output.split())
+    assert "Lumen Studio: reminder of your Massage on Dec 11, 2026 at 3…" in table
 
 
 def test_the_sample_s_texts_are_one_segment_each_in_gsm7(sample: Path) -> None:
