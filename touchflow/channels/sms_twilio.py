@@ -93,7 +93,8 @@ class TwilioProvider:
             return Delivery(outcome=Outcome.RETRY, detail=f"Twilio: no answer within {took}")
         except httpx.TransportError as exc:
             reason = str(exc) or type(exc).__name__
-            detail = f"Twilio: cannot connect ({reason})"
+            what = "cannot connect" if isinstance(exc, httpx.ConnectError) else "connection failed"
+            detail = f"Twilio: {what} ({reason})"
             return Delivery(outcome=Outcome.RETRY, detail=detail, alert=True)
         delivery = answer(response.status_code, response.headers, body)
         # Twilio's messages may quote the request's path, which holds the account SID.
