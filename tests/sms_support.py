@@ -5,9 +5,10 @@ answers from a script: ``answers`` is used in turn, the last one repeating. An a
 is one of the names below (``ACCEPT``: 201 with a message SID; ``RATE_LIMITED``: 429
 with ``Retry-After: 1``; ``UNSUBSCRIBED``: 400 with Twilio's code 21610…), a
 ``(status, headers, body)`` of its own, ``STALL`` (read the request, never answer: the
-client times out) or ``HOLD`` (record it, then wait until ``release()`` and accept: a
-daemon killed while Twilio answers). It runs in a thread, so a daemon in another
-process and a provider in the test's own event loop can both use it.
+client times out), ``DROP`` (read it, close the connection unanswered) or ``HOLD``
+(record it, then wait until ``release()`` and accept: a daemon killed while Twilio
+answers). It runs in a thread, so a daemon in another process and a provider in the
+test's own event loop can both use it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ AUTH_TOKEN = "tw-token-not-real-0123456789"
 ENV = {"TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN}
 STALL = "stall"
 HOLD = "hold"
+DROP = "drop"  # read the request, then close the connection without an answer
 STALL_SECONDS = 5.0  # far past the client's timeout in the tests that stall
 
 Answer = str | tuple[int, dict[str, str], bytes]
@@ -88,6 +90,9 @@ class _Handler(BaseHTTPRequestHandler):
         answer, n = fake.next_answer(request)
         if answer == STALL:
             fake._released.wait(STALL_SECONDS)
+            return
+        if answer == DROP:
+            self.close_connection = True
             return
         if answer == HOLD:
             fake.held.set()

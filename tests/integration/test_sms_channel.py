@@ -147,6 +147,16 @@ async def test_no_answer_within_the_timeout_is_retried(fake: FakeTwilio, api: st
     assert (got.outcome, got.detail) == (Outcome.RETRY, "Twilio: no answer within 0.3 s")
 
 
+async def test_a_connection_dropped_unanswered_is_retried_with_an_alert(
+    fake: FakeTwilio, api: str
+) -> None:
+    fake.answers = [sms_support.DROP]
+    got = await send(api)
+    assert (got.outcome, got.alert) == (Outcome.RETRY, True)
+    assert got.detail.startswith("Twilio: connection failed (")
+    assert len(fake.requests) == 1  # Twilio may have taken it: the retry may duplicate it
+
+
 async def test_a_refused_connection_is_retried_with_an_alert() -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
