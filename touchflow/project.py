@@ -20,8 +20,10 @@ from touchflow.config.http import UNSUBSCRIBE_SECRET_ENV, HttpConfigError, secre
 from touchflow.config.project_config import CONFIG_FILE, ProjectConfig, load_project
 from touchflow.errors import ConfigError, Problem, ProblemsError
 from touchflow.messages.render import MESSAGE_FIELDS, TemplateSet
+from touchflow.messages.sms_check import sms_warnings, specimen
 from touchflow.messages.template_check import check_template
 from touchflow.messages.template_files import TemplateSource
+from touchflow.messages.template_parts import missing_files, missing_message
 from touchflow.messages.template_warnings import missing_unsubscribe, mixed_locales, unique
 from touchflow.messages.unsubscribe import UnsubscribeLinks
 from touchflow.models import Category
@@ -141,6 +143,7 @@ def project_warnings(project: Project) -> list[Problem]:
         warnings.extend(missing_unsubscribe(project.templates, name))
     for name in sorted({r.template for r in project.rules}):
         warnings.extend(mixed_locales(project.templates, name))
+    warnings.extend(_sms_warnings(project))
     if marketing and project.config.email.postal_address is None:
         message = (
             "warning: marketing rules send, but email.postal_address is not set: "
@@ -148,6 +151,30 @@ def project_warnings(project: Project) -> list[Problem]:
         )
         warnings.append(Problem(path=CONFIG_FILE, line=None, message=message))
     return warnings
+
+
+def _sms_warnings(project: Project) -> list[Problem]:
+    """Texts longer than delivery.sms.max_segments, marketing texts without STOP."""
+    sms = project.config.delivery.sms
+    if sms is None:
+        return []
+    warnings: list[Problem] = []
+    for rule in project.rules:
+        if "sms" not in rule_channels(rule) or not project.templates.has(rule.template):
+            continue
+        scope = {**rule_scope(rule, project.config), **MESSAGE_SCOPE}
+        context = specimen(scope, project.config, rule_id=rule.id)
+        marketing = rule.category is Category.MARKETING
+        warnings.extend(
+            sms_warnings(
+                project.templates,
+                rule.template,
+                context,
+                max_segments=sms.max_segments,
+                marketing=marketing,
+            )
+        )
+    return list(unique(warnings))
 
 
 def check_rule_templates(
@@ -165,9 +192,20 @@ def check_rule_templates(
         ]
     scope = {**rule_scope(rule, config), **MESSAGE_SCOPE}
     problems: list[Problem] = []
+    missing = missing_files(templates, rule.template, rule_channels(rule))
+    if missing:
+        message = missing_message(rule.id, rule.template, TEMPLATES_DIR, missing)
+        problems.append(Problem(path=rule.path, line=rule.line, message=message))
     for source in [*templates.sources(rule.template), *templates.layouts(rule.template)]:
         problems.extend(check_template(source, scope, used_by=rule.id))
     return problems
+
+
+def rule_channels(rule: Rule) -> tuple[str, ...]:
+    """The channels a rule may send on: its fallback list (``channels:``) where it has
+    one, else its one channel."""
+    listed: tuple[str, ...] | None = getattr(rule, "channels", None)
+    return tuple(listed) if listed else (rule.channel,)
 
 
 def check_conditions(rule: Rule, config: ProjectConfig) -> list[Problem]:

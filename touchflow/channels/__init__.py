@@ -1,7 +1,8 @@
-"""Channels deliver composed messages: SMTP (aiosmtplib) or a local Maildir, and webhooks.
+"""Channels deliver composed messages: SMTP (aiosmtplib) or a local Maildir, webhooks, SMS.
 
 Email goes through the one channel ``delivery:`` configures; a rule with ``channel:
-webhook`` posts to ``delivery.webhook``. ``touchflow.channels.router`` hands each
+webhook`` posts to ``delivery.webhook``, one with ``channel: sms`` texts through the
+provider of ``delivery.sms`` (``touchflow.channels.sms``). ``touchflow.channels.router`` hands each
 envelope to its channel, so the dispatcher sees one ``Channel`` either way.
 
 The boundary is small on purpose. A channel never raises for a delivery
@@ -22,14 +23,15 @@ from typing import Protocol
 class Outcome(enum.StrEnum):
     SENT = "sent"  # the server accepted the message (or it was written to the Maildir)
     RETRY = "retry"  # temporary: 4xx, timeout, dropped connection, TLS not offered, HTTP 5xx...
-    BAD_MAILBOX = "bad_mailbox"  # permanent 5.1.x: fail and suppress the address
+    BAD_MAILBOX = "bad_mailbox"  # permanent 5.1.x, Twilio 21610: fail, suppress the address
     FAILED = "failed"  # other permanent failures (5.7.x, other 5xx): fail, alert, keep address
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Envelope:
     """One message to deliver: envelope addresses and the exact bytes (CRLF line ends), or
-    for a webhook the JSON body (``sender`` and ``recipient`` empty)."""
+    for a webhook the JSON body (``sender`` and ``recipient`` empty), or for an SMS the
+    text in UTF-8 (``recipient`` the E.164 number, ``sender`` empty)."""
 
     key: str  # the touchpoint key, for logs (and a webhook's Idempotency-Key)
     sender: str  # bare address for MAIL FROM

@@ -1,5 +1,6 @@
 """Open the channels ``delivery:`` configures: email (a Maildir by default, SMTP when set
-up) and, with ``delivery.webhook``, the webhook, behind one router."""
+up) and, with ``delivery.webhook`` and ``delivery.sms``, the webhook and SMS, behind one
+router."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from touchflow.channels import Channel
 from touchflow.channels.maildir import MaildirChannel
 from touchflow.channels.router import Router
 from touchflow.config.delivery import ChannelConfigError, ChannelKind, DeliverySettings
+from touchflow.config.sms import SmsProviderKind, SmsSettings
 
 
 def open_channel(settings: DeliverySettings, *, root: Path, environ: Mapping[str, str]) -> Channel:
@@ -22,14 +24,35 @@ def open_channel(settings: DeliverySettings, *, root: Path, environ: Mapping[str
     come from stays visible, and tests can give a fake one.
     """
     email = open_email_channel(settings, root=root, environ=environ)
-    if settings.webhook is None:
-        return Router({"email": email})
-    # Imported here: httpx is about as heavy as aiosmtplib, for projects that post.
-    from touchflow.channels.webhook import WebhookChannel
+    channels: dict[str, Channel] = {"email": email}
+    # Nothing of the email channel is open yet if these raise: SMTP connects on first send.
+    if settings.sms is not None:
+        channels["sms"] = open_sms_channel(settings.sms, root=root, environ=environ)
+    if settings.webhook is not None:
+        # Imported here: httpx is about as heavy as aiosmtplib, for projects that post.
+        from touchflow.channels.webhook import WebhookChannel
 
-    # Nothing of the email channel is open yet if this raises: SMTP connects on first send.
-    webhook = WebhookChannel(settings.webhook, environ=environ)
-    return Router({"email": email, "webhook": webhook})
+        # An httpx client holds no connection before its first request: nothing to close.
+        channels["webhook"] = WebhookChannel(settings.webhook, environ=environ)
+    return Router(channels)
+
+
+def open_sms_channel(settings: SmsSettings, *, root: Path, environ: Mapping[str, str]) -> Channel:
+    """The SMS channel over the provider ``delivery.sms`` names."""
+    from touchflow.channels.sms import SmsChannel
+
+    if settings.provider is SmsProviderKind.FOLDER:
+        from touchflow.channels.sms_folder import FolderProvider
+
+        folder = settings.folder or Path(".touchflow/sms")
+        return SmsChannel(FolderProvider(folder if folder.is_absolute() else root / folder))
+    if settings.twilio is None:
+        # read_sms reports this; a hand-built SmsSettings may still do it.
+        raise ChannelConfigError("delivery.sms.provider is twilio but no Twilio settings are set")
+    # Imported here: httpx is about as heavy as aiosmtplib, for projects that text.
+    from touchflow.channels.sms_twilio import TwilioProvider
+
+    return SmsChannel(TwilioProvider(settings.twilio, environ=environ))
 
 
 def open_email_channel(

@@ -16,7 +16,7 @@ from touchflow.channels import Channel, Delivery, Envelope, Outcome
 
 
 class Router:
-    """Routes by ``Envelope.channel`` ("email", "webhook") to the channels given."""
+    """Routes by ``Envelope.channel`` ("email", "webhook", "sms") to the channels given."""
 
     def __init__(self, channels: Mapping[str, Channel]) -> None:
         self._channels = dict(channels)

@@ -34,7 +34,8 @@ def validate(project_dir: Path) -> None:
     the rules that use them provide (customer fields, declared attributes and
     event data, derived values), so a typo is caught here, not in an inbox. Warnings (a
     marketing message without an unsubscribe link, no postal address, a message in two
-    languages) go to stderr and do not change the exit code.
+    languages, a text longer than delivery.sms.max_segments, a marketing text without
+    STOP) go to stderr and do not change the exit code.
     """
     project = load_project_checked(project_dir)
     files = len({r.path for r in project.rules})

@@ -81,9 +81,10 @@ async def message_view(engine: Engine, customer_id: str, key: str) -> MessageVie
         return _parsed(tp, row, built.email.data)
     if built.message is None:
         return MessageView(touchpoint=tp, row=row)
-    rendered = built.message  # no address: the parts alone, nothing would be sent
+    rendered = built.message  # a text, or no address: the parts alone
+    text = rendered.sms if rendered.sms is not None else rendered.text
     return MessageView(
-        touchpoint=tp, row=row, subject=rendered.subject, text=rendered.text, html=rendered.html
+        touchpoint=tp, row=row, subject=rendered.subject, text=text, html=rendered.html
     )
 
 

@@ -24,7 +24,7 @@ from touchflow.models import OutboxState
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # claimed → retry/failed with these reasons: the server (or the connection) said no.
 SMTP_ERROR_CLASSES = ("temporary_failure", "bad_mailbox", "rejected")
-CHANNELS = ("email", "webhook")  # the rules' action.channel values
+CHANNELS = ("email", "webhook", "sms")  # the rules' action.channel values
 _WAITING = (OutboxState.PENDING, OutboxState.RETRY, OutboxState.CLAIMED)
 _LATENCY_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 900, 1800, 3600, 4 * 3600, 24 * 3600)
 _PLAN_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
@@ -41,8 +41,8 @@ class Metrics:
         self.smtp_errors = Counter(
             "touchflow_smtp_errors",
             "Delivery attempts the server or connection refused, by class "
-            "(temporary_failure: retried; bad_mailbox: 5.1.x; rejected: other 5xx, or a "
-            "webhook's 4xx) and channel (email, webhook).",
+            "(temporary_failure: retried; bad_mailbox: 5.1.x or Twilio 21610; rejected: "
+            "other 5xx, a webhook's or Twilio's 4xx) and channel (email, webhook, sms).",
             ["class", "channel"], registry=r,
         )  # fmt: skip
         self.plan_seconds = Histogram(
@@ -188,7 +188,7 @@ def _latency(registry: CollectorRegistry) -> Histogram:
     latency = Histogram(
         "touchflow_send_latency_seconds",
         "From a touchpoint's due time to the server accepting it (retries included), "
-        "by channel (email, webhook).",
+        "by channel (email, webhook, sms).",
         ["channel"], buckets=_LATENCY_BUCKETS, registry=registry,
     )  # fmt: skip
     for channel in CHANNELS:  # a series from the start, not from the first send

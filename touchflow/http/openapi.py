@@ -275,7 +275,7 @@ def _preview_item() -> dict[str, Any]:
             **{name: _TEXT for name in texts},
             **{
                 name: _NULLABLE_TEXT
-                for name in ("reason", "detail", "to", "locale", "subject", "text", "html")
+                for name in ("reason", "detail", "to", "locale", "subject", "text", "html", "sms")
             },
             "expires_at": _NULLABLE_TIME,
             "adjustments": {"type": "array", "items": _TEXT},

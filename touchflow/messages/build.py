@@ -1,4 +1,5 @@
-"""One touchpoint → its rendered templates → its RFC 5322 message; shared by preview and daemon.
+"""One touchpoint → its rendered templates → its RFC 5322 message (or, for an SMS, its
+text); shared by preview and daemon.
 
 A touchpoint that cannot be rendered or composed comes back held with the
 reason, so preview shows it and the daemon records it instead of sending.
@@ -15,7 +16,7 @@ from typing import Any, Protocol
 from touchflow.config.project_config import ProjectConfig
 from touchflow.errors import HeaderInjectionError, RenderError
 from touchflow.messages.compose import Composed, ComposeError, compose, list_id_for
-from touchflow.messages.render import RenderedMessage, TemplateSet
+from touchflow.messages.render import EMAIL_PARTS, SMS_PARTS, RenderedMessage, TemplateSet
 from touchflow.messages.unsubscribe import UnsubscribeLinks
 from touchflow.models import Category, HoldReason, PlannedTouchpoint, Status
 
@@ -41,8 +42,10 @@ class Built:
 
 
 def build(project: Sources, tp: PlannedTouchpoint, *, date: datetime) -> Built:
-    """Render and compose; ``date`` is the message's Date header."""
+    """Render and compose; ``date`` is the message's Date header. A text (``channel: sms``)
+    renders only sms.txt, and is not composed."""
     customer = tp.context.get("customer", {})
+    sms = tp.channel == "sms"
     message: RenderedMessage | None = None
     email: Composed | None = None
     problem: tuple[HoldReason, str] | None = None
@@ -53,8 +56,9 @@ def build(project: Sources, tp: PlannedTouchpoint, *, date: datetime) -> Built:
             locale=customer.get("locale") or project.config.locale,
             timezone=tp.timezone,
             context={**tp.context, "message": message_fields(project, unsubscribe)},
+            parts=SMS_PARTS if sms else EMAIL_PARTS,
         )
-        if tp.to:
+        if tp.to and not sms:
             email = _compose(project, tp, message, date, unsubscribe)
     except RenderError as exc:
         problem = (HoldReason.RENDER_ERROR, str(exc))
@@ -66,8 +70,9 @@ def build(project: Sources, tp: PlannedTouchpoint, *, date: datetime) -> Built:
 
 
 def unsubscribe_uris(project: Sources, tp: PlannedTouchpoint) -> tuple[str, ...]:
-    """The List-Unsubscribe URIs of a marketing message to ``tp.to`` (none otherwise)."""
-    if tp.category is not Category.MARKETING:
+    """The List-Unsubscribe URIs of a marketing message to ``tp.to`` (none otherwise; a
+    text has none either: its recipient replies STOP)."""
+    if tp.category is not Category.MARKETING or tp.channel == "sms":
         return ()
     unsubscribe = project.config.email.unsubscribe
     if tp.to and project.unsubscribe is not None:

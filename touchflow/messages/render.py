@@ -8,7 +8,9 @@ has the layout). So a variant may override just the subject.
 Templates are Jinja in an immutable sandbox with ``StrictUndefined``: a missing
 value is an error (the touchpoint is held), never an empty string. Filters
 format in the customer's locale and time zone (``touchflow.messages.filters``).
-A render is bounded in time and in the size of each part.
+A render is bounded in time and in the size of each part. An email renders the
+subject and the bodies (``EMAIL_PARTS``), a text only ``sms.txt`` (``SMS_PARTS``): a
+template that holds both never holds a message back for the part it does not send.
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ MAX_PART_BYTES = 256 * 1024
 # (touchflow.messages.build fills them in); the renderer adds ``subject``.
 MESSAGE_FIELDS: Mapping[str, Any] = {"unsubscribe_url": None, "postal_address": None}
 MAX_SUBJECT_CHARS = 998  # RFC 5322 line limit; longer subjects are a template bug
+EMAIL_PARTS: tuple[Part, ...] = ("subject", "text", "html")
+SMS_PARTS: tuple[Part, ...] = ("sms",)
+# No-break, figure, thin and narrow no-break spaces (CLDR puts them in dates and times).
+_PLAIN_SPACES = dict.fromkeys(map(ord, "\u00a0\u2007\u2009\u202f"), " ")
+_ORDER: Mapping[Part, int] = {"subject": 0, "text": 1, "html": 2, "sms": 3}
 _TOO_LONG = f"stopped: rendering took longer than {RENDER_SECONDS:g} s (a loop too long?)"
 
 
@@ -55,18 +62,22 @@ class RenderedMessage:
     text: str
     html: str | None
     locale: str  # the locale dates and numbers were formatted in, e.g. "de_AT"
+    sms: str | None = None  # the text of an SMS, its trailing whitespace dropped
 
 
 class TemplateSet:
     """Every template of a project, checked at load, compiled once, rendered many times."""
 
     __slots__ = ("_files", "_loaded", "_plans", "default_locale")
+    _plans: dict[
+        tuple[str, str, tuple[Part, ...]], tuple[tuple[Part, CompiledFile, babel.Locale], ...]
+    ]
 
     def __init__(self, *, loaded: LoadedTemplates, default_locale: str) -> None:
         self._loaded = loaded
         self._files = loaded.files
         self.default_locale = default_locale
-        self._plans: dict[tuple[str, str], tuple[tuple[Part, CompiledFile, babel.Locale], ...]] = {}
+        self._plans = {}
 
     @classmethod
     def load(
@@ -89,8 +100,7 @@ class TemplateSet:
     def sources(self, name: str) -> list[TemplateSource]:
         """Every file of template ``name``: the root first, then variants by locale."""
         files = self._files[name]
-        order = {"subject": 0, "text": 1, "html": 2}
-        keys = sorted(files, key=lambda k: (k[0] is not None, k[0] or "", order[k[1]]))
+        keys = sorted(files, key=lambda k: (k[0] is not None, k[0] or "", _ORDER[k[1]]))
         return [files[key].source for key in keys]
 
     def layouts(self, name: str) -> list[TemplateSource]:
@@ -107,14 +117,28 @@ class TemplateSet:
         """The shown path of the layout the file shown as ``shown`` extends, if it does."""
         return self._loaded.parents.get(shown)
 
-    def chosen(self, name: str, locale: str) -> list[TemplateSource]:
-        """The file each part of template ``name`` comes from for a customer in ``locale``."""
-        return [file.source for _, file, _ in self._parts(name, normalize_locale(locale))]
+    def parts(self, name: str) -> frozenset[Part]:
+        """The parts template ``name`` has in its own directory (the default locale)."""
+        return frozenset(part for locale, part in self._files[name] if locale is None)
+
+    def chosen(
+        self, name: str, locale: str, parts: tuple[Part, ...] = EMAIL_PARTS
+    ) -> list[TemplateSource]:
+        """The file each of ``parts`` of template ``name`` comes from for a customer in
+        ``locale``."""
+        return [file.source for _, file, _ in self._parts(name, normalize_locale(locale), parts)]
 
     def render(
-        self, name: str, *, locale: str | None, timezone: str, context: Mapping[str, Any]
+        self,
+        name: str,
+        *,
+        locale: str | None,
+        timezone: str,
+        context: Mapping[str, Any],
+        parts: tuple[Part, ...] = EMAIL_PARTS,
     ) -> RenderedMessage:
-        """Render template ``name`` for a customer; raises RenderError (held, not sent).
+        """Render ``parts`` of template ``name`` for a customer; raises RenderError (held,
+        not sent).
 
         The body parts (and their layouts) see the rendered subject as ``message.subject``,
         beside what the caller put in ``context["message"]`` (``MESSAGE_FIELDS`` by default).
@@ -128,48 +152,73 @@ class TemplateSet:
             raise RenderError(name, f"unknown time zone {timezone!r}") from None
         tag = normalize_locale(locale or "") or self.default_locale
         formats = babel_locale(tag)
-        parts = self._parts(name, tag)
+        chosen = self._parts(name, tag, parts)
         # What every part sees, merged once: Jinja would copy its globals and the context
         # into a new dict for each part. Templates cannot change it (their assignments
         # go into their own Context), so one dict serves all parts: only the locale differs.
-        parent = {**parts[0][1].globals, **context, "_tf_timezone": zone} if parts else {}
-        texts: dict[Part, str] = {}
-        try:
-            with time_limit():
-                for which, file, shown_in in parts:
-                    parent["_tf_locale"] = shown_in
-                    texts[which] = _render_file(file, parent)
-                    if which == "subject":
-                        subject = " ".join(texts["subject"].split())
-                        given = context.get("message", {})
-                        parent["message"] = {**MESSAGE_FIELDS, **given, "subject": subject}
-        except RenderTimeout:  # between two parts: outside the template's own lines
-            raise RenderError(name, _TOO_LONG) from None
+        parent = {**chosen[0][1].globals, **context, "_tf_timezone": zone} if chosen else {}
+        texts = _render_parts(name, chosen, parent, context.get("message", {}))
         # A subject may wrap in its file or take a line break from data: folded, not held,
         # since whitespace is all it loses and no header can start (docs/rules.md §8.1).
         # Other controls (NUL, ESC) stay, and compose() holds them as invalid_message.
         subject = " ".join(texts.get("subject", "").split())
         if len(subject) > MAX_SUBJECT_CHARS:
             raise RenderError(name, f"subject is {len(subject)} characters; at most 998 allowed")
+        sms = texts.get("sms")
         return RenderedMessage(
-            subject=subject, text=texts.get("text", ""), html=texts.get("html"), locale=str(formats)
+            subject=subject,
+            text=texts.get("text", ""),
+            html=texts.get("html"),
+            locale=str(formats),
+            sms=None if sms is None else sms_text(sms),
         )
 
-    def _parts(self, name: str, tag: str) -> tuple[tuple[Part, CompiledFile, babel.Locale], ...]:
+    def _parts(
+        self, name: str, tag: str, parts: tuple[Part, ...]
+    ) -> tuple[tuple[Part, CompiledFile, babel.Locale], ...]:
         """Which file renders each part for a locale, and in which locale it formats."""
-        key = (name, tag)
+        key = (name, tag, parts)
         found = self._plans.get(key)
         if found is None:
-            found = self._plans[key] = _choose_parts(self._files[name], tag, self.default_locale)
+            files = self._files[name]
+            found = self._plans[key] = _choose_parts(files, tag, self.default_locale, parts)
         return found
 
 
+def _render_parts(
+    name: str,
+    chosen: tuple[tuple[Part, CompiledFile, babel.Locale], ...],
+    parent: dict[str, Any],
+    given: Mapping[str, Any],
+) -> dict[Part, str]:
+    texts: dict[Part, str] = {}
+    try:
+        with time_limit():
+            for which, file, shown_in in chosen:
+                parent["_tf_locale"] = shown_in
+                texts[which] = _render_file(file, parent)
+                if which == "subject":
+                    subject = " ".join(texts["subject"].split())
+                    parent["message"] = {**MESSAGE_FIELDS, **given, "subject": subject}
+    except RenderTimeout:  # between two parts: outside the template's own lines
+        raise RenderError(name, _TOO_LONG) from None
+    return texts
+
+
+def sms_text(rendered: str) -> str:
+    """A rendered sms.txt as it is sent: no whitespace at the ends of lines, no blank lines
+    before or after (the ones ``{% if %}`` lines leave), so no segment pays for them; and
+    the no-break spaces of formatted times ("10:30\u202fAM" in English) as plain spaces:
+    they are not in GSM-7, and one would send the whole text as UCS-2 (70 a segment)."""
+    text = rendered.translate(_PLAIN_SPACES)
+    return "\n".join(line.rstrip() for line in text.splitlines()).strip("\n")
+
+
 def _choose_parts(
-    files: TemplateFiles, tag: str, default_locale: str
+    files: TemplateFiles, tag: str, default_locale: str, parts: tuple[Part, ...]
 ) -> tuple[tuple[Part, CompiledFile, babel.Locale], ...]:
     candidates: list[str | None] = [*locale_candidates(tag), None]
     chosen: list[tuple[Part, CompiledFile, babel.Locale]] = []
-    parts: tuple[Part, ...] = ("subject", "text", "html")
     for which in parts:
         found = next(((c, files[c, which]) for c in candidates if (c, which) in files), None)
         if found is None:

@@ -4,15 +4,20 @@ Layout, the contract with the people who write templates::
 
     message_templates/
       birthday/             one template, named after its directory ([a-z0-9_-]+)
-        subject.txt         required; rendered, then collapsed to one line
-        body.txt            required; the plain-text part
+        subject.txt         an email's subject; rendered, then collapsed to one line
+        body.txt            an email's plain-text part (with subject.txt: both or neither)
         body.html           optional; the HTML part, the only one autoescaped
-        de/                 a locale variant: any of the three files
+        sms.txt             the text an SMS rule sends (trailing whitespace dropped)
+        de/                 a locale variant: any of the four files
           subject.txt
         de_AT/
           body.txt
       _layouts/             what files may ``{% extends %}`` (touchflow.messages.layouts)
         base.html
+
+A template holds an email (subject.txt and body.txt), a text (sms.txt), or both;
+which one a rule needs depends on its channel, and ``validate`` checks that at the
+rule (``touchflow.messages.template_parts``).
 
 A variant directory is named by a locale: a language, optionally a script and
 a region (``de``, ``de_AT``, ``zh_Hant_TW``), joined with ``_``. Names starting
@@ -46,14 +51,19 @@ from touchflow.messages.environment import make_environment
 from touchflow.messages.layouts import LAYOUT_FILE, LAYOUTS_DIR, Layouts, extended
 from touchflow.messages.locales import normalize_locale
 
-Part = Literal["subject", "text", "html"]
-PART_FILES: Mapping[str, Part] = {"subject.txt": "subject", "body.txt": "text", "body.html": "html"}
-REQUIRED_FILES = ("subject.txt", "body.txt")
+Part = Literal["subject", "text", "html", "sms"]
+PART_FILES: Mapping[str, Part] = {
+    "subject.txt": "subject",
+    "body.txt": "text",
+    "body.html": "html",
+    "sms.txt": "sms",
+}
+EMAIL_FILES = ("subject.txt", "body.txt")  # an email needs both
 _NAME_RE = re.compile(r"[a-z0-9_-]+")
 _LOCALE_DIR_RE = re.compile(r"[a-z]{2,3}(?:_[A-Z][a-z]{3})?(?:_(?:[A-Z]{2}|[0-9]{3}))?")
 _UNKNOWN_CALLABLE_RE = re.compile(r"No (filter|test) named '([^']+)'")
-_LAYOUT = "subject.txt, body.txt and optionally body.html"
-_FILES = "subject.txt, body.txt and body.html"
+_LAYOUT = "subject.txt and body.txt (optionally body.html) for email, sms.txt for texts"
+_FILES = "subject.txt, body.txt, body.html and sms.txt"
 _LAYOUTS = "layouts named like base.html or base.txt, and locale directories like de/"
 _EXAMPLE = '{% extends "base.html" %}'
 _DASH = " \N{EM DASH} "
@@ -246,10 +256,13 @@ class _Loader:
         else:
             self.files[directory.name] = {}
             present = self.load_dir(directory.name, directory, shown, None)
-            for missing in sorted(set(REQUIRED_FILES) - present):
-                self.problem(
-                    shown, f"missing {missing}: every template needs subject.txt and body.txt"
-                )
+            if not present:
+                self.problem(shown, f"empty template: it holds {_LAYOUT}")
+            elif present & {*EMAIL_FILES, "body.html"}:
+                for missing in sorted(set(EMAIL_FILES) - present):
+                    self.problem(
+                        shown, f"missing {missing}: an email needs subject.txt and body.txt"
+                    )
 
     def load_dir(self, template: str, directory: Path, shown: str, locale: str | None) -> set[str]:
         present: set[str] = set()

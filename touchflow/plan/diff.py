@@ -19,7 +19,7 @@ from datetime import datetime
 
 from touchflow.errors import RenderError
 from touchflow.messages.build import message_fields, unsubscribe_uris
-from touchflow.messages.render import RenderedMessage
+from touchflow.messages.render import EMAIL_PARTS, SMS_PARTS, RenderedMessage
 from touchflow.models import PlannedTouchpoint, Status
 from touchflow.project import Project
 
@@ -141,10 +141,12 @@ def _render(project: Project, tp: PlannedTouchpoint) -> tuple[str, str, str | No
             locale=customer.get("locale") or project.config.locale,
             timezone=tp.timezone,
             context={**tp.context, "message": fields},
+            parts=SMS_PARTS if tp.channel == "sms" else EMAIL_PARTS,
         )
     except RenderError as exc:
         return (f"(not rendered: {exc})", "", None)
-    return (message.subject, message.text, message.html)
+    text = message.sms if message.sms is not None else message.text  # a text: its sms.txt
+    return (message.subject, text, message.html)
 
 
 def _unified(a: str, b: str, name: str) -> tuple[str, ...]:

@@ -26,6 +26,7 @@ from touchflow.collector import collector_paused
 from touchflow.config.project_config import ProjectConfig
 from touchflow.models import (
     Category,
+    Customer,
     CustomerFacts,
     HoldReason,
     PlannedTouchpoint,
@@ -261,6 +262,8 @@ class _Planner:
         customer = facts.customer
         if not customer.email and rule.channel == "email":  # a webhook needs no address
             return HoldReason.NO_ADDRESS, "customer has no email address"
+        if not customer.phone and rule.channel == "sms":
+            return HoldReason.NO_ADDRESS, "customer has no phone number"
         marketing = rule.category is Category.MARKETING
         suppressed = facts.suppressed  # mostly empty: then no enum is hashed
         if suppressed and (
@@ -291,7 +294,14 @@ class _Planner:
             c.reason,  # reason
             c.detail,  # detail
             c.adjustments,  # adjustments
-            customer.email if rule.channel == "email" else None,  # to: only mail has one
+            _address(rule.channel, customer),  # to: the address or number, if any
             c.expires,  # expires_at
             c,  # context
         )
+
+
+def _address(channel: str, customer: Customer) -> str | None:
+    """Where a touchpoint goes: the email address, the phone number; a webhook has none."""
+    if channel == "email":
+        return customer.email
+    return customer.phone if channel == "sms" else None

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from touchflow.errors import UserError
 from touchflow.messages.build import Built, build
+from touchflow.messages.render import RenderedMessage
 from touchflow.models import Adjustment, PlannedTouchpoint, Window
 from touchflow.project import Project, load_project_checked, with_links
 from touchflow.rules.context import trigger_summary
@@ -68,6 +69,7 @@ def as_json(item: PreviewItem) -> dict[str, Any]:
         "subject": msg.subject if msg else None,
         "text": msg.text if msg else None,
         "html": msg.html if msg else None,
+        "sms": msg.sms if msg else None,  # the text of an SMS rule's touchpoint
     }
 
 
@@ -179,6 +181,16 @@ def _fewer_runs(runs: list[Path]) -> list[Path]:
     return runs
 
 
+def _subject(message: RenderedMessage | None) -> str:
+    """The subject column: an email's subject, the start of a text (an SMS has none)."""
+    if message is None:
+        return "—"
+    if message.sms is None:
+        return message.subject
+    line = " ".join(message.sms.split())
+    return line if len(line) <= 60 else line[:59] + "…"
+
+
 def write_eml(items: Sequence[PreviewItem], out_dir: Path) -> list[Path]:
     """One .eml per planned touchpoint, named by order, time, rule and customer."""
     try:
@@ -285,7 +297,7 @@ def _row(item: PreviewItem, tz: Any, show_held: bool, with_notes: bool) -> list[
         tp.rule_id,
         tp.customer_id,
         tp.to or "—",
-        item.message.subject if item.message else "—",
+        _subject(item.message),
     ]
     if show_held:
         row.append(tp.status.value if tp.reason is None else f"held: {tp.reason.value}")

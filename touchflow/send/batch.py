@@ -100,6 +100,8 @@ def envelope(
     """The message to send, or the row failed with why it cannot be built."""
     if tp.channel == "webhook":
         return _webhook(project, row, tp, date=date)
+    if tp.channel == "sms":
+        return _sms(project, row, tp, date=date)
     built = build(project, tp, date=date)
     if built.touchpoint.status is Status.HELD or built.email is None or tp.to is None:
         reason = built.touchpoint.reason.value if built.touchpoint.reason else "invalid_message"
@@ -132,6 +134,26 @@ def _webhook(
         data=webhook_payload.body(tp, built.message, sent_at=date),
         message_id=tp.key,  # the Idempotency-Key: the same on every attempt
         channel="webhook",
+    )
+
+
+def _sms(
+    project: Project, row: OutboxRow, tp: PlannedTouchpoint, *, date: datetime
+) -> Envelope | OutboxRow:
+    """The text to send (sms.txt rendered) to the row's number (E.164)."""
+    built = build(project, tp, date=date)
+    message = built.message
+    if built.touchpoint.status is Status.HELD or message is None or message.sms is None:
+        reason = built.touchpoint.reason.value if built.touchpoint.reason else "render_error"
+        detail = built.touchpoint.detail or f"template {tp.template!r} has no sms.txt"
+        return dataclasses.replace(row, state=OutboxState.FAILED, reason=reason, last_error=detail)
+    return Envelope(
+        key=tp.key,
+        sender="",
+        recipient=tp.to or "",
+        data=message.sms.encode("utf-8"),
+        message_id=tp.key,  # Twilio keeps no idempotency key; the folder names files by it
+        channel="sms",
     )
 
 

@@ -290,14 +290,17 @@ def after_delivery(
 def _failed(
     row: OutboxRow, delivery: Delivery, *, attempts: int, now: datetime, message_id: str
 ) -> tuple[OutboxRow, Suppression | None]:
-    """A permanent failure; a bad mailbox is also suppressed, for all mail."""
+    """A permanent failure; a bad mailbox (or a number that said STOP) is also suppressed,
+    for everything sent to it."""
     failed = dataclasses.replace(
         row, state=OutboxState.FAILED, attempts=attempts, message_id=message_id,
         reason="bad_mailbox" if delivery.outcome is Outcome.BAD_MAILBOX else "rejected",
         last_error=delivery.detail,
     )  # fmt: skip
     if delivery.outcome is Outcome.BAD_MAILBOX and row.to:
-        reason = f"bounced: {delivery.detail}"[:500]
+        # A text's "bad mailbox" is a number whose owner replied STOP (Twilio 21610).
+        said = "unsubscribed" if row.channel == "sms" else "bounced"
+        reason = f"{said}: {delivery.detail}"[:500]
         suppression = Suppression(
             email=row.to, scope=SuppressionScope.ALL, reason=reason, created_at=now
         )

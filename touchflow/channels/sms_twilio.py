@@ -1,0 +1,159 @@
+"""Twilio's Messages API: one form POST per text, over httpx with TLS verified.
+
+``POST {api_url}/2010-04-01/Accounts/{AccountSid}/Messages.json`` with ``To``, ``Body``
+and ``From`` (or ``MessagingServiceSid``), HTTP Basic auth with the account SID and the
+auth token, both read from the environment variables ``delivery.sms`` names.
+
+How an answer counts (Twilio's error body is JSON: ``code``, ``message``, ``more_info``):
+
+- 200/201: sent; Twilio's message SID (``SM…``) is kept in the detail;
+- 429 (not sooner than its ``Retry-After``), 5xx, a timeout, a failed connection: retried;
+- 400 with code 21610 (the recipient replied STOP to this sender): failed, and the
+  number suppressed (``Outcome.BAD_MAILBOX``);
+- 401/403: failed with an alert (the SID or the token is wrong);
+- any other 4xx (21211 not a valid number, 21614 not a mobile number…): failed.
+
+Twilio has no idempotency key: a text Twilio accepted just before the daemon died,
+before the store recorded it, is sent again (docs/channels.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+
+import httpx
+
+from touchflow import __version__
+from touchflow.channels import Delivery, Outcome
+from touchflow.channels.webhook import retry_after
+from touchflow.config.delivery import ChannelConfigError
+from touchflow.config.sms import TwilioSettings
+
+MAX_BODY = 1600  # characters Twilio takes in one Body
+UNSUBSCRIBED = 21610  # "Attempt to send to unsubscribed recipient"
+_ALERTING = frozenset({401, 403, 404})  # the account SID or the token (or api_url) is wrong
+_SHOWN = 200  # characters of Twilio's message kept in a detail
+_BODY_READ = 8192
+
+
+class TwilioProvider:
+    """Sends texts through one Twilio account; safe to call from many tasks at once."""
+
+    def __init__(
+        self,
+        settings: TwilioSettings,
+        *,
+        environ: Mapping[str, str],
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        sid = _required(environ, settings.account_sid_env, "account_sid_env", "account SID (AC…)")
+        token = _required(environ, settings.auth_token_env, "auth_token_env", "auth token")
+        self._settings = settings
+        self._sid = sid
+        self._url = f"{settings.api_url}/2010-04-01/Accounts/{sid}/Messages.json"
+        self._client = httpx.AsyncClient(
+            auth=httpx.BasicAuth(sid, token),
+            timeout=httpx.Timeout(settings.timeout),
+            limits=httpx.Limits(max_connections=settings.connections),
+            follow_redirects=False,
+            trust_env=False,  # no proxy or CA settings from the environment: as configured
+            transport=transport,
+            headers={"User-Agent": f"touchflow/{__version__}"},
+        )
+
+    @property
+    def name(self) -> str:
+        return f"twilio {self._settings.api_url}"
+
+    @property
+    def concurrency(self) -> int:
+        return self._settings.connections
+
+    async def send_text(self, *, to: str, text: str, key: str) -> Delivery:
+        if len(text) > MAX_BODY:  # Twilio would refuse it (21617): said without asking
+            detail = f"the text is {len(text)} characters; Twilio takes at most {MAX_BODY}"
+            return Delivery(outcome=Outcome.FAILED, detail=detail)
+        form = {"To": to, "Body": text}
+        if self._settings.messaging_service_sid:
+            form["MessagingServiceSid"] = self._settings.messaging_service_sid
+        else:
+            assert self._settings.sender is not None  # read_sms needs one of them
+            form["From"] = self._settings.sender
+        try:
+            async with self._client.stream("POST", self._url, data=form) as response:
+                body = b""
+                async for chunk in response.aiter_raw():
+                    body += chunk
+                    if len(body) >= _BODY_READ:
+                        break
+        except httpx.TimeoutException:
+            took = f"{self._settings.timeout:g} s"
+            return Delivery(outcome=Outcome.RETRY, detail=f"Twilio: no answer within {took}")
+        except httpx.TransportError as exc:
+            reason = str(exc) or type(exc).__name__
+            what = "cannot connect" if isinstance(exc, httpx.ConnectError) else "connection failed"
+            detail = f"Twilio: {what} ({reason})"
+            return Delivery(outcome=Outcome.RETRY, detail=detail, alert=True)
+        delivery = answer(response.status_code, response.headers, body)
+        # Twilio's messages may quote the request's path, which holds the account SID.
+        return _without(delivery, self._sid)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def _required(environ: Mapping[str, str], variable: str, key: str, what: str) -> str:
+    value = environ.get(variable, "")
+    if not value:
+        raise ChannelConfigError(
+            f"delivery.sms.{key} names {variable}, which is not set in the environment: "
+            f"set it to your Twilio {what}"
+        )
+    return value
+
+
+def answer(status: int, headers: Mapping[str, str], body: bytes) -> Delivery:
+    """What Twilio's answer means for the touchpoint."""
+    doc = _json(body)
+    if status in (200, 201):
+        sid = doc.get("sid")
+        said = f"Twilio accepted it as {sid}" if isinstance(sid, str) else "Twilio accepted it"
+        return Delivery(outcome=Outcome.SENT, detail=f"{said} ({status})", code=status)
+    code = doc.get("code")
+    code = code if isinstance(code, int) and not isinstance(code, bool) else None
+    detail = _detail(status, code, doc.get("message"), body)
+    if status == 429 or status >= 500:
+        wait = retry_after(headers.get("retry-after")) if status in (429, 503) else None
+        return Delivery(outcome=Outcome.RETRY, detail=detail, code=status, retry_after=wait)
+    if code == UNSUBSCRIBED:
+        return Delivery(outcome=Outcome.BAD_MAILBOX, detail=detail, code=status)
+    if status in _ALERTING:
+        detail += " (check the account SID and auth token in the environment, and api_url)"
+        return Delivery(outcome=Outcome.FAILED, detail=detail, code=status, alert=True)
+    return Delivery(outcome=Outcome.FAILED, detail=detail, code=status, alert=300 <= status < 400)
+
+
+def _without(delivery: Delivery, sid: str) -> Delivery:
+    if sid not in delivery.detail:
+        return delivery
+    return dataclasses.replace(delivery, detail=delivery.detail.replace(sid, "AC…"))
+
+
+def _json(body: bytes) -> dict[str, object]:
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _detail(status: int, code: int | None, message: object, body: bytes) -> str:
+    """``Twilio 21610 (HTTP 400): Attempt to send to unsubscribed recipient``, trimmed."""
+    said = message if isinstance(message, str) else body.decode("utf-8", errors="replace")
+    said = " ".join("".join(c if c.isprintable() else " " for c in said).split())
+    if len(said) > _SHOWN:
+        said = said[: _SHOWN - 1] + "…"
+    head = f"Twilio {code} (HTTP {status})" if code is not None else f"Twilio answered {status}"
+    return f"{head}: {said}" if said else head

@@ -1,0 +1,46 @@
+"""Which files of a template each channel needs, checked at the rule that uses it.
+
+A template may hold an email (subject.txt and body.txt, optionally body.html), a text
+(sms.txt), or both; the rule's channel decides which it must have, so the problem is
+reported at the rule's line: ``rule 'reminder' sends by sms, but template
+'appointment_reminder' has no sms.txt``. A rule with a fallback list of channels
+(``channels: [sms, email]``) needs every one of them. The files must be in the
+template's own directory: a locale variant only overrides them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from touchflow.messages.render import TemplateSet
+from touchflow.messages.template_files import PART_FILES, Part
+
+# A webhook's document carries the rendered subject and text (and HTML when there is one).
+CHANNEL_PARTS: Mapping[str, tuple[Part, ...]] = {
+    "email": ("subject", "text"),
+    "webhook": ("subject", "text"),
+    "sms": ("sms",),
+}
+_FILE_OF: Mapping[Part, str] = {part: name for name, part in PART_FILES.items()}
+
+
+def missing_files(templates: TemplateSet, name: str, channels: Iterable[str]) -> list[str]:
+    """For each of ``channels`` that template ``name`` cannot serve, what it lacks, e.g.
+    ``"sms needs sms.txt"``; empty when it serves them all (or does not exist)."""
+    if not templates.has(name):
+        return []
+    present = templates.parts(name)
+    found = []
+    for channel in dict.fromkeys(channels):
+        lacking = [_FILE_OF[p] for p in CHANNEL_PARTS.get(channel, ()) if p not in present]
+        if lacking:
+            found.append(f"{channel} needs {' and '.join(lacking)}")
+    return found
+
+
+def missing_message(rule_id: str, template: str, root: str, missing: list[str]) -> str:
+    """The problem reported at the rule, from ``missing_files``' answer."""
+    return (
+        f"rule {rule_id!r} uses template {template!r}, which cannot be sent on its "
+        f"channel: {'; '.join(missing)} in {root}/{template}/"
+    )
