@@ -141,9 +141,10 @@ def test_a_missing_auth_token_stops_the_start_naming_the_variable(tmp_path: Path
 
 @pytest.mark.slow
 def test_the_check_in_the_docs_works_as_written(running: DaemonProcess, tmp_path: Path) -> None:
-    """docs/sms-replies.md, "Check that it works": its script, run against the daemon."""
-    text = (REPO / "docs" / "sms-replies.md").read_text(encoding="utf-8")
+    """docs/channels.md, replies' "Check that it works": its script, run against the daemon."""
+    text = (REPO / "docs" / "channels.md").read_text(encoding="utf-8")
     section = text.split("#### Check that it works", 1)[1]
+    section = re.split(r"\n#{2,3} ", section, maxsplit=1)[0]  # up to the next section
     [script] = re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL)
     [shown] = re.findall(r"```console\n(.*?)```", section, flags=re.DOTALL)
     port = running.http_url().rsplit(":", 1)[1]
