@@ -105,6 +105,7 @@ async def import_customers(
         Source(display=str(path), path=path),
         attribute_types=config.customer_attributes,
         progress=progress.reading if progress else None,
+        country=config.country,
     )
     written = CustomersWrite(new=0, updated=0, unchanged=0)
     chunks = reader.chunks()

@@ -78,7 +78,8 @@ class FactsMethods(Connection):
                 return [], [], [], []
             span = (customers[0][0], customers[-1][0])
             events = await fetch(db, SQL["events_page"], span)
-            suppressions = await fetch(db, SQL["suppression_scopes_page"], (*span, *_HASHED_RANGE))
+            by_address = (*span, *span, *_HASHED_RANGE)
+            suppressions = await fetch(db, SQL["suppression_scopes_page"], by_address)
             sent: list[Any] = []
             if sent_since is not None:
                 sent = await fetch(db, SQL["sent_page"], (sent_since, *span))
@@ -126,6 +127,7 @@ async def _some(db: Db, ids: list[str], sent_since: datetime | None) -> _Rows:
     customers = await fetch(db, SQL["customers_in"], (ids,))
     events = await fetch(db, SQL["events_of_customers_in"], (ids,))
     emails = sorted({str(row[1]).lower() for row in customers if row[1]})
+    emails += sorted({str(row[2]) for row in customers if row[2]})  # phone numbers (E.164)
     emails += [hashed_address(email) for email in emails]  # erased, came back
     suppressions = await fetch(db, SQL["suppression_scopes_in"], (emails,))
     sent: list[Any] = []

@@ -146,6 +146,7 @@ async def _some(db: aiosqlite.Connection, ids: list[str], sent_since: datetime |
     customers = await fetch_in(db, SQL["customers_in"], ids)
     events = await fetch_in(db, SQL["events_of_customers_in"], ids)
     emails = sorted({str(row[1]).lower() for row in customers if row[1]})
+    emails += sorted({str(row[2]) for row in customers if row[2]})  # phone numbers (E.164)
     emails += [hashed_address(email) for email in emails]  # erased, came back
     suppressions = await fetch_in(db, SQL["suppression_scopes_in"], emails)
     sent: list[Any] = []
