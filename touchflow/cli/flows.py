@@ -60,6 +60,7 @@ async def ensure_sample(
         now=local_now,
         attribute_types=config.customer_attributes,
         data_types=config.events,
+        country=config.country,
     )
     shown = shown_store(config)
     notify(

@@ -36,8 +36,3 @@ def phone_number(name: str, text: str, country: str | None) -> str:
             f"{name} {quoted(text)} is not a valid phone number{where}: {_INTERNATIONAL}"
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def is_e164(text: str) -> bool:
-    """Whether ``text`` looks like a number as stored: ``+`` and digits only."""
-    return len(text) > 2 and text[0] == "+" and text[1:].isdigit()

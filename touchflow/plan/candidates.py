@@ -55,8 +55,8 @@ class Candidate(Mapping[str, Any]):
     """
 
     __slots__ = (
-        "_context", "adjustments", "counts", "customer", "detail", "due", "expires", "key",
-        "occ", "reason", "rule", "skipped",
+        "_context", "adjustments", "channel", "counts", "customer", "detail", "due", "expires",
+        "key", "occ", "reason", "rule", "skipped",
     )  # fmt: skip
 
     def __init__(
@@ -66,6 +66,7 @@ class Candidate(Mapping[str, Any]):
         # Positional: made for every touchpoint of every customer, keywords cost.
         self.customer = customer
         self.rule = rule
+        self.channel = rule.channel  # the one it goes by: a fallback may choose a later one
         self.counts = rule.policies.caps  # whether caps count and limit it
         self.occ = occ
         self.key = key
