@@ -129,6 +129,8 @@ class KnownSince:
 
     events: Mapping[str, datetime | None] = field(default_factory=dict)
     suppressions: Mapping[SuppressionScope, datetime | None] = field(default_factory=dict)
+    # The same for the scopes on their phone number (``CustomerFacts.suppressed_phone``).
+    phone_suppressions: Mapping[SuppressionScope, datetime | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -77,3 +77,24 @@ async def test_erasing_a_customer_keeps_their_number_s_suppression_only_hashed(
     await store.upsert_customers([texted("c1")])  # the same number comes back
     [facts] = await store.load_facts(customer_ids=["c1"])
     assert facts.suppressed_phone == {SuppressionScope.ALL}
+
+
+async def test_known_since_gives_the_scopes_on_the_number_apart(store: Store) -> None:
+    from datetime import UTC, datetime
+
+    from touchflow.models import KnownSince
+
+    then = datetime(2026, 5, 1, 10, tzinfo=UTC)
+    await store.upsert_customers([texted("c1", email="a@x.org"), texted("c2")])
+    await store.add_suppression(
+        Suppression(email=NUMBER, scope=SuppressionScope.ALL, created_at=then)
+    )
+    await store.add_suppression(Suppression(email="a@x.org", scope=SuppressionScope.MARKETING))
+    known = await store.known_since(["c1", "c2"])
+    assert known == {
+        "c1": KnownSince(
+            suppressions={SuppressionScope.MARKETING: None},
+            phone_suppressions={SuppressionScope.ALL: then},
+        ),
+        "c2": KnownSince(phone_suppressions={SuppressionScope.ALL: then}),
+    }

@@ -92,11 +92,13 @@ class FactsMethods(Connection):
         ids = sorted(set(customer_ids))
         with self._errors("read facts from"):
             async with self._pool.connection() as db:
-                rows = await fetch(db, SQL["emails_and_events_recorded_in"], (ids, ids))
+                rows = await fetch(db, SQL["emails_and_events_recorded_in"], (ids, ids, ids))
                 emails = [(who, email) for who, email, _, is_customer in rows if is_customer]
-                events = [row[:3] for row in rows if not row[3]]
-                found = await fetch(db, SQL["suppressions_known_in"], (addresses(emails),))
-        return known_since(emails, events, found, instant=aware)
+                phones = [(who, phone) for who, phone, _, kind in rows if kind is None]
+                events = [row[:3] for row in rows if row[3] is False]
+                wanted = (addresses([*emails, *phones]),)
+                found = await fetch(db, SQL["suppressions_known_in"], wanted)
+        return known_since(emails, events, found, instant=aware, phone_rows=phones)
 
     async def id_ranges(self, parts: int) -> list[IdRange]:
         total = await self.customer_count()

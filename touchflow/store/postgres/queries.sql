@@ -202,8 +202,12 @@ WHERE state = 'sent' AND counts_for_caps AND due_at >= %s
 
 -- name: emails_and_events_recorded_in
 -- Both in one round trip: (customer id, email, NULL, true) for each customer, (customer
--- id, event id, recorded_at, false) for each event.
+-- id, phone, NULL, NULL) for each with a phone number, (customer id, event id,
+-- recorded_at, false) for each event. The ids are given three times.
 SELECT id, email, NULL::timestamptz, true FROM customers WHERE id = ANY(%b::text[])
+UNION ALL
+SELECT id, phone, NULL::timestamptz, NULL::boolean FROM customers
+WHERE id = ANY(%b::text[]) AND phone IS NOT NULL
 UNION ALL
 SELECT customer_id, id, recorded_at, false FROM events WHERE customer_id = ANY(%b::text[])
 

@@ -247,7 +247,7 @@ WHERE {sent_counted}
 -- --- what the store learnt when (known_since, for `touchflow backtest`) ----------------
 
 -- name: customer_emails_in
-SELECT id, email FROM customers WHERE id IN ({marks})
+SELECT id, email, phone FROM customers WHERE id IN ({marks})
 
 -- name: events_recorded_in
 SELECT customer_id, id, recorded_at FROM events WHERE customer_id IN ({marks})
