@@ -147,6 +147,7 @@ class SentRecord:
     customer_id: str
     category: Category
     due_at: datetime
+    channel: str = "email"  # the channel it went by (for a cap per channel)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

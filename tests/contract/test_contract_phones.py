@@ -98,3 +98,18 @@ async def test_known_since_gives_the_scopes_on_the_number_apart(store: Store) ->
         ),
         "c2": KnownSince(phone_suppressions={SuppressionScope.ALL: then}),
     }
+
+
+async def test_the_sends_that_count_for_caps_carry_their_channel(store: Store) -> None:
+    import dataclasses
+    from datetime import timedelta
+
+    from store_support import NOW, minutes, promo, send_at
+
+    await store.upsert_customers([texted("c1")])
+    await send_at(store, dataclasses.replace(promo("text"), channel="sms"), minutes(-60))
+    await send_at(store, promo("mail"), minutes(-30))
+    [facts] = await store.load_facts(sent_since=NOW - timedelta(days=1))
+    assert sorted((s.key, s.channel) for s in facts.sent) == [("mail", "email"), ("text", "sms")]
+    [paged] = await store.facts_page("", 10, sent_since=NOW - timedelta(days=1))
+    assert sorted((s.key, s.channel) for s in paged.sent) == [("mail", "email"), ("text", "sms")]

@@ -483,6 +483,17 @@ def test_a_row_that_is_due_is_sent_with_the_fresh_touchpoint() -> None:
     assert decision == Send(touchpoint=tp, row=dataclasses.replace(row, expires_at=tp.expires_at))
 
 
+def test_a_fallback_whose_channel_changed_updates_its_pending_row() -> None:
+    # Planned as a text; consent to texts withdrawn: the re-plan makes it an e-mail.
+    texted = row(channel="sms", to="+4915112345678")
+    tp = touchpoint(to="ana@example.com")  # the fallback's e-mail
+    updated, old_state = the_update(replan([tp], texted))
+    assert (updated.channel, updated.to, updated.state) == (
+        "email", "ana@example.com", OutboxState.PENDING
+    )  # fmt: skip
+    assert old_state is OutboxState.PENDING
+
+
 def test_a_row_goes_by_the_channel_and_to_the_address_of_the_fresh_plan() -> None:
     # Planned as a text; the customer withdrew consent to texts: the fallback's e-mail.
     texted = dataclasses.replace(claimed(), channel="sms", to="+4915112345678")

@@ -173,3 +173,71 @@ def test_a_window_outside_the_marketing_hours_is_a_rule_error(tmp_path: Any) -> 
         project(tmp_path, rule("{channel: sms, template: t}", "marketing", window), SMS)
     [problem] = caught.value.problems
     assert problem.line == 2 and "never overlap" in problem.message
+
+
+# --- caps across channels, or per channel ---------------------------------------------
+
+CAPPED = (
+    SMS
+    + "policies:\n  marketing: {send_window: none}\n"
+    + "caps:\n  - {category: marketing, max: 1, per: 1 day{per_channel}}\n"
+)
+TWO = """
+- id: by-text
+  category: marketing
+  trigger: {event: ping}
+  action: {channel: sms, template: t}
+- id: by-mail
+  category: marketing
+  priority: 5
+  trigger: {event: ping}
+  action: {template: t}
+"""
+
+
+def capped(tmp_path: Any, per_channel: str) -> list[tuple[str, str, Any]]:
+    config, rules = project(tmp_path, TWO, CAPPED.replace("{per_channel}", per_channel))
+    tps = run(config, rules, facts(customer(**TEXTED), [PING]), start="2026-11-16T00:00:00Z",
+              days=7)  # fmt: skip
+    return sorted((tp.rule_id, tp.channel, tp.reason) for tp in tps)
+
+
+def test_a_cap_counts_every_channel_together_by_default(tmp_path: Any) -> None:
+    assert capped(tmp_path, "") == [
+        ("by-mail", "email", None),
+        ("by-text", "sms", HoldReason.CAPPED),
+    ]
+
+
+def test_a_cap_per_channel_counts_each_apart(tmp_path: Any) -> None:
+    assert capped(tmp_path, ", per_channel: true") == [
+        ("by-mail", "email", None),
+        ("by-text", "sms", None),
+    ]
+
+
+def test_a_cap_per_channel_counts_the_sends_of_its_channel(tmp_path: Any) -> None:
+    from touchflow.models import Category, SentRecord
+
+    config, rules = project(tmp_path, TWO, CAPPED.replace("{per_channel}", ", per_channel: true"))
+    text = SentRecord(key="k", customer_id="c1", category=Category.MARKETING,
+                      due_at=PING.at, channel="sms")  # fmt: skip
+    found = dataclasses.replace(facts(customer(**TEXTED), [PING]), sent=(text,))
+    tps = run(config, rules, found, start="2026-11-16T00:00:00Z", days=7)
+    assert sorted((tp.rule_id, tp.reason) for tp in tps) == [
+        ("by-mail", None),
+        ("by-text", HoldReason.CAPPED),
+    ]
+    [held] = [tp for tp in tps if tp.reason]
+    assert held.detail == "cap of 1 marketing sms per 1 day reached"
+
+
+def test_per_channel_must_be_true_or_false(tmp_path: Any) -> None:
+    from support import config_problems, the_problem
+
+    yaml = "caps:\n  - {category: marketing, max: 1, per: 1 day, per_channel: maybe}\n"
+    where, message = the_problem(config_problems(tmp_path, yaml))
+    assert (where, message) == (
+        "touchflow.yaml:2",
+        "cap per_channel must be true or false, not 'maybe'",
+    )

@@ -196,7 +196,8 @@ class _Replay:
         self.done.add(tp.key)
         if counts:
             self.sent.append(SentRecord(key=tp.key, customer_id=tp.customer_id,
-                                        category=tp.category, due_at=tp.due_at))  # fmt: skip
+                                        category=tp.category, due_at=tp.due_at,
+                                        channel=tp.channel))  # fmt: skip
 
 
 class Customer(NamedTuple):

@@ -247,7 +247,8 @@ def cap_check(
     cap = next((cap for cap in config.caps if cap.category is rule.category), None)
     if cap is None:
         return None
-    limit = f"cap of {cap.max} {cap.category.value} per {period_text(cap.per)}"
+    by = f"{c.channel} " if cap.per_channel else ""
+    limit = f"cap of {cap.max} {cap.category.value} {by}per {period_text(cap.per)}"
     if not rule.policies.caps:
         return _cap(rule.where, None, f"not counted towards the {limit} (policies: caps: false)")
     if tp.reason is not None and tp.reason is not HoldReason.CAPPED:
@@ -276,10 +277,16 @@ def _fullest(
     c: Candidate, cap: Cap, plan: Sequence[PlannedTouchpoint], sent: Sequence[SentRecord]
 ) -> tuple[datetime, list[tuple[datetime, str, str]]]:
     """A period holding ``c`` that the cap's other touchpoints already fill, and those."""
-    taken = {s.key: (s.due_at, s.key, "sent") for s in sent if s.category is cap.category}
+    taken = {
+        s.key: (s.due_at, s.key, "sent")
+        for s in sent
+        if s.category is cap.category and (not cap.per_channel or s.channel == c.channel)
+    }
     for tp in plan:
         other = tp.context
         counted = isinstance(other, Candidate) and other.counts
+        if cap.per_channel and tp.channel != c.channel:
+            continue
         if tp.reason is None and tp.category is cap.category and counted and tp.key not in taken:
             taken[tp.key] = (tp.due_at, tp.key, "planned")
     rivals = sorted(taken.values())

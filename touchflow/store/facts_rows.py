@@ -93,10 +93,10 @@ def _sent_by_customer(
     sent_rows: Iterable[Any], instant: Callable[[Any], datetime]
 ) -> dict[str, list[SentRecord]]:
     sent: defaultdict[str, list[SentRecord]] = defaultdict(list)
-    for key, customer_id, category, due_at in sent_rows:
+    for key, customer_id, category, due_at, channel in sent_rows:
         record = SentRecord(
             key=key, customer_id=customer_id, category=Category(category),
-            due_at=instant(due_at),
+            due_at=instant(due_at), channel=channel,
         )  # fmt: skip
         sent[customer_id].append(record)
     return sent

@@ -189,7 +189,7 @@ UNION ALL SELECT email, scope FROM suppressions WHERE email >= %s AND email < %s
 
 -- name: select_sent
 -- Sends count towards caps at their due time (see touchflow.plan.candidates.apply_caps).
-SELECT key, customer_id, category, due_at FROM outbox
+SELECT key, customer_id, category, due_at, channel FROM outbox
 WHERE state = 'sent' AND counts_for_caps AND due_at >= %s
 
 -- name: sent_page

@@ -229,13 +229,13 @@ UNION ALL SELECT email, scope FROM suppressions WHERE email >= ?3 AND email < ?4
 state = 'sent' AND counts_for_caps = 1 AND due_at >= ?
 
 -- name: select_sent
-SELECT key, customer_id, category, due_at FROM outbox WHERE {sent_counted}
+SELECT key, customer_id, category, due_at, channel FROM outbox WHERE {sent_counted}
 
 -- name: sent_on_customer_index
 -- select_sent for some customers: always on the customer index. Without statistics
 -- SQLite prefers (state, due_at) and reads every send since then, everyone's: one
 -- customer's `why` took 4 s at 1M outbox rows (a few ms here), a 20k page 4 s (0.6 s).
-SELECT key, customer_id, category, due_at FROM outbox INDEXED BY outbox_customer
+SELECT key, customer_id, category, due_at, channel FROM outbox INDEXED BY outbox_customer
 WHERE {sent_counted}
 
 -- name: sent_page
