@@ -68,6 +68,7 @@ CUSTOMER_CORE_FIELDS: tuple[str, ...] = (
     "birthday",
     "customer_since",
     "consent_marketing",
+    "consent_sms",
 )
 
 
@@ -84,6 +85,9 @@ class Customer:
     birthday: date | None = None
     customer_since: date | None = None
     consent_marketing: bool = False
+    # Consent to text messages (every sms touchpoint needs it, reminders too); kept apart
+    # from consent_marketing: consent is recorded per channel.
+    consent_sms: bool = False
     attributes: Mapping[str, Any] = field(default_factory=dict)
     # When the store first saw the customer (set by the store, never imported); None:
     # not known (stored before touchflow recorded it). Nothing that expired before it
@@ -107,7 +111,11 @@ class Event:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Suppression:
-    email: str  # stored lower-cased
+    """A suppressed address. ``email`` holds the address, whatever its channel: an e-mail
+    address (lower-cased) or a phone number in E.164 (``+4915112345678``, which has no
+    letters and no ``@``, so the two kinds never collide)."""
+
+    email: str
     scope: SuppressionScope
     reason: str | None = None
     created_at: datetime | None = None
@@ -121,6 +129,8 @@ class KnownSince:
 
     events: Mapping[str, datetime | None] = field(default_factory=dict)
     suppressions: Mapping[SuppressionScope, datetime | None] = field(default_factory=dict)
+    # The same for the scopes on their phone number (``CustomerFacts.suppressed_phone``).
+    phone_suppressions: Mapping[SuppressionScope, datetime | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,6 +147,7 @@ class SentRecord:
     customer_id: str
     category: Category
     due_at: datetime
+    channel: str = "email"  # the channel it went by (for a cap per channel)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -145,11 +156,13 @@ class CustomerFacts:
 
     customer: Customer
     events: Sequence[Event] = ()  # sorted by (at, id)
-    suppressed: frozenset[SuppressionScope] = frozenset()
+    suppressed: frozenset[SuppressionScope] = frozenset()  # of the email address
     sent: Sequence[SentRecord] = ()
     # A stored value of theirs that could not be read (written by hand or by a bug):
     # the planner holds them as invalid_data with these words instead of planning.
     unreadable: str | None = None
+    # The suppression scopes on the customer's phone number (E.164), as ``suppressed``.
+    suppressed_phone: frozenset[SuppressionScope] = frozenset()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -160,7 +160,7 @@ def _sms_warnings(project: Project) -> list[Problem]:
         return []
     warnings: list[Problem] = []
     for rule in project.rules:
-        if "sms" not in rule_channels(rule) or not project.templates.has(rule.template):
+        if "sms" not in rule.channels or not project.templates.has(rule.template):
             continue
         scope = {**rule_scope(rule, project.config), **MESSAGE_SCOPE}
         context = specimen(scope, project.config, rule_id=rule.id)
@@ -192,20 +192,13 @@ def check_rule_templates(
         ]
     scope = {**rule_scope(rule, config), **MESSAGE_SCOPE}
     problems: list[Problem] = []
-    missing = missing_files(templates, rule.template, rule_channels(rule))
+    missing = missing_files(templates, rule.template, rule.channels)
     if missing:
         message = missing_message(rule.id, rule.template, TEMPLATES_DIR, missing)
         problems.append(Problem(path=rule.path, line=rule.line, message=message))
     for source in [*templates.sources(rule.template), *templates.layouts(rule.template)]:
         problems.extend(check_template(source, scope, used_by=rule.id))
     return problems
-
-
-def rule_channels(rule: Rule) -> tuple[str, ...]:
-    """The channels a rule may send on: its fallback list (``channels:``) where it has
-    one, else its one channel."""
-    listed: tuple[str, ...] | None = getattr(rule, "channels", None)
-    return tuple(listed) if listed else (rule.channel,)
 
 
 def check_conditions(rule: Rule, config: ProjectConfig) -> list[Problem]:

@@ -114,6 +114,19 @@ def test_suppressions_are_listed_and_removed(sample: Path) -> None:
     assert listed["suppressions"] == []
 
 
+def test_a_phone_number_is_suppressed_listed_and_lifted_in_e164(sample: Path) -> None:
+    said = tf("suppress", "0151 12345678", "--category", "all", "--reason", "STOP", cwd=sample)
+    assert said.stdout.strip() == "Suppressed +4915112345678 (all)."  # read in the project's DE
+    listed = tf_json("suppressions", "list", "--email", "+49 151 12345678", cwd=sample)
+    assert [(s["email"], s["scope"], s["reason"]) for s in listed["suppressions"]] == [
+        ("+4915112345678", "all", "STOP")
+    ]
+    bad = tf("suppress", "12", cwd=sample, code=2).stderr
+    assert 'ADDRESS: address "12" is not a valid phone number in DE' in bad
+    lifted = tf("suppressions", "remove", "+4915112345678", cwd=sample).stdout
+    assert lifted.strip() == "Removed 1 suppression of +4915112345678."
+
+
 def _local(instant: datetime, tz: str) -> str:
     return f"{instant.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M} {tz}"
 

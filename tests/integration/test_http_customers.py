@@ -205,3 +205,18 @@ async def test_erasure_waits_for_a_planning_run_in_progress(api: Setup) -> None:
         assert await api.store.get_customer("c1") is not None
     assert (await erase).status_code == 200
     assert await api.store.get_customer("c1") is None
+
+
+async def test_put_stores_the_phone_number_in_e164_and_the_consent_to_texts(api: Setup) -> None:
+    body = {"email": "cleo@example.com", "country": "DE", "phone": "0151 12345678",
+            "consent_sms": True}  # fmt: skip
+    created = await api.client.put("/v1/customers/c7", json=body, headers=AUTH)
+    assert created.status_code == 201
+    cleo = await api.store.get_customer("c7")
+    assert cleo is not None and (cleo.phone, cleo.consent_sms) == ("+4915112345678", True)
+    bad = await api.client.put(
+        "/v1/customers/c8", json={"country": "DE", "phone": "12"}, headers=AUTH
+    )
+    assert bad.status_code == 422
+    assert fields(bad) == ["phone"]
+    assert await api.store.get_customer("c8") is None

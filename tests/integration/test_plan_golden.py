@@ -40,7 +40,10 @@ TOUCHPOINTS = 5183
 # Recomputed when the sample gained vars.referral_url and vars.testimonial_url (every
 # context holds vars): without them and rules/word-of-mouth.yaml, the digest is still the
 # one before, 90608c3aba170dbe82b955035e6956b977789dfa4d1c338cf1145cc972c274aa.
-DIGEST = "fe7373e44937b04c1124d8dfab2732684ae5d4bec85d8ba7d9fc6e772986f29d"
+# Recomputed again when customers gained consent_sms (every context holds the customer's
+# core fields): without that one key, the digest is still the one before,
+# fe7373e44937b04c1124d8dfab2732684ae5d4bec85d8ba7d9fc6e772986f29d.
+DIGEST = "29a2f665ed3d822725339b0a331d52983890d608f1ae72aedf326529823de925"
 
 
 @pytest.fixture(scope="module")

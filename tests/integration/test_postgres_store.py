@@ -25,7 +25,7 @@ from store_support import NOW, TTL, delivered, minutes, outbox_row
 
 from touchflow.channels import Outcome
 from touchflow.errors import StoreError
-from touchflow.models import Customer, Event, OutboxState
+from touchflow.models import Customer, Event, OutboxState, Suppression, SuppressionScope
 from touchflow.store import Finish, drop_store, migrate_store, open_store, schema_versions
 from touchflow.store.postgres import SCHEMA_VERSION, PostgresStore
 from touchflow.store.postgres.connection import fetch
@@ -90,6 +90,33 @@ async def test_a_schema_newer_than_this_touchflow_is_refused_saying_so(url: str)
         await migrate_store(url)
 
 
+def drop_version_7(url: str) -> None:
+    """What version 7 added: customers.consent_sms and the phone index."""
+    raw(url, "ALTER TABLE customers DROP COLUMN consent_sms")
+    raw(url, "DROP INDEX customers_phone")
+
+
+async def test_a_version_6_store_gets_consent_sms_and_suppressed_numbers(url: str) -> None:
+    async with await PostgresStore.open(url) as store:
+        await store.upsert_customers([Customer(id="c1", phone="+4915112345678")], now=NOW)
+    drop_version_7(url)
+    raw(url, "UPDATE meta SET value = '6' WHERE key = 'schema_version'")
+    assert await migrate_store(url) == (6, SCHEMA_VERSION) == (6, 7)
+    async with await PostgresStore.open(url) as store:
+        [before] = await store.load_facts()
+        assert before.customer.consent_sms is False  # stored before: no consent to texts
+        seq, _ = await store.pending_changes(limit=100)
+        await store.drop_changes(seq)
+        await store.add_suppression(
+            Suppression(email="+4915112345678", scope=SuppressionScope.ALL, reason="STOP")
+        )
+        _, changed = await store.pending_changes(limit=100)
+        assert changed == {"c1"}  # the upgraded trigger finds the number
+        [after] = await store.load_facts()
+        assert after.suppressed_phone == {SuppressionScope.ALL}
+    assert await migrate_store(url) == (SCHEMA_VERSION, SCHEMA_VERSION)  # once
+
+
 async def test_a_version_3_store_gets_recorded_at_and_its_events_keep_none(url: str) -> None:
     async with await PostgresStore.open(url) as store:
         await store.add_events([Event(id="e1", type="order", customer_id="c1", at=NOW)], now=NOW)
@@ -97,8 +124,9 @@ async def test_a_version_3_store_gets_recorded_at_and_its_events_keep_none(url: 
     raw(url, "ALTER TABLE events DROP COLUMN recorded_at")
     raw(url, "DROP INDEX outbox_due, outbox_rule_due, outbox_sent")
     raw(url, "ALTER TABLE outbox DROP COLUMN channel")
+    drop_version_7(url)
     raw(url, "UPDATE meta SET value = '3' WHERE key = 'schema_version'")
-    assert await migrate_store(url) == (3, SCHEMA_VERSION) == (3, 6)
+    assert await migrate_store(url) == (3, SCHEMA_VERSION) == (3, 7)
     later = NOW + timedelta(hours=1)
     async with await PostgresStore.open(url) as store:
         await store.add_events([Event(id="e2", type="order", customer_id="c1", at=NOW)], now=later)
@@ -119,9 +147,10 @@ async def test_a_version_4_store_gets_the_console_s_outbox_indexes(url: str) -> 
     )
     raw(url, "DROP INDEX outbox_due, outbox_rule_due, outbox_sent")
     raw(url, "ALTER TABLE outbox DROP COLUMN channel")
+    drop_version_7(url)
     raw(url, "UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     assert raw(url, index) == []
-    assert await migrate_store(url) == (4, 6)
+    assert await migrate_store(url) == (4, 7)
     assert raw(url, index) == [("outbox_due",), ("outbox_rule_due",), ("outbox_sent",)]
 
 
@@ -131,8 +160,9 @@ async def test_a_version_5_store_gets_the_outbox_channel_and_its_rows_are_email(
     async with await PostgresStore.open(url) as store:
         await store.write_plan([outbox_row("k1", due=NOW)], [], now=NOW)
     raw(url, "ALTER TABLE outbox DROP COLUMN channel")
+    drop_version_7(url)
     raw(url, "UPDATE meta SET value = '5' WHERE key = 'schema_version'")
-    assert await migrate_store(url) == (5, SCHEMA_VERSION) == (5, 6)
+    assert await migrate_store(url) == (5, SCHEMA_VERSION) == (5, 7)
     async with await PostgresStore.open(url) as store:
         assert (await store.outbox_by_keys(["k1"]))["k1"].channel == "email"
         webhook = dataclasses.replace(outbox_row("k2", due=NOW), channel="webhook")

@@ -19,7 +19,7 @@ import pytest
 from store_support import NOW, event, outbox_row
 
 from touchflow.errors import StoreError
-from touchflow.models import Customer, SuppressionScope
+from touchflow.models import Customer, Suppression, SuppressionScope
 from touchflow.store import CustomersWrite, Store, open_store
 from touchflow.store.sqlite import SCHEMA_VERSION, SqliteStore, customers
 from touchflow.store.sqlite.queries import SQL, marks
@@ -272,6 +272,33 @@ async def test_a_version_2_store_gets_created_at_and_its_customers_keep_none(pat
         assert await again.customer_count() == 2
 
 
+async def test_a_version_5_store_gets_consent_sms_and_suppressed_numbers(path: Path) -> None:
+    async with await SqliteStore.open(path) as store:
+        await store.upsert_customers([Customer(id="c1", phone="+4915112345678")], now=NOW)
+    # A version 5 file: the same schema without customers.consent_sms and the phone trigger.
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TRIGGER suppressions_inserted_phone")
+        db.execute("DROP INDEX customers_phone")
+        db.execute("ALTER TABLE customers DROP COLUMN consent_sms")
+        db.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+    db.close()
+    async with await SqliteStore.open(path) as store:
+        assert await store.get_meta("schema_version") == SCHEMA_VERSION == "6"
+        [before] = await store.load_facts()
+        assert before.customer.consent_sms is False  # stored before: no consent to texts
+        seq, _ = await store.pending_changes(limit=100)
+        await store.drop_changes(seq)
+        await store.add_suppression(
+            Suppression(email="+4915112345678", scope=SuppressionScope.ALL, reason="STOP")
+        )
+        _, changed = await store.pending_changes(limit=100)
+        assert changed == {"c1"}  # the trigger made on opening finds the number
+        [after] = await store.load_facts()
+        assert after.suppressed_phone == {SuppressionScope.ALL}
+    async with await SqliteStore.open(path) as again:  # upgraded once: opening is a no-op
+        assert await again.get_meta("schema_version") == SCHEMA_VERSION
+
+
 async def test_a_version_3_store_gets_recorded_at_and_its_events_keep_none(path: Path) -> None:
     async with await SqliteStore.open(path) as store:
         await store.add_events([event("e1", "c1", "2026-05-01T10:00:00Z")], now=NOW)
@@ -282,7 +309,7 @@ async def test_a_version_3_store_gets_recorded_at_and_its_events_keep_none(path:
         db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     db.close()
     async with await SqliteStore.open(path) as store:
-        assert await store.get_meta("schema_version") == SCHEMA_VERSION == "5"
+        assert await store.get_meta("schema_version") == SCHEMA_VERSION == "6"
         later = NOW + timedelta(hours=1)
         await store.add_events([event("e2", "c1", "2026-05-02T10:00:00Z")], now=later)
         events, _ = await store.customer_events("c1")
@@ -305,7 +332,7 @@ async def test_a_version_4_store_gets_the_outbox_channel_and_its_rows_are_email(
         db.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     db.close()
     async with await SqliteStore.open(path) as store:
-        assert await store.get_meta("schema_version") == SCHEMA_VERSION == "5"
+        assert await store.get_meta("schema_version") == SCHEMA_VERSION == "6"
         assert (await store.outbox_by_keys(["k1"]))["k1"].channel == "email"
         webhook = dataclasses.replace(outbox_row("k2"), channel="webhook")
         await store.write_plan([webhook], [], now=NOW)

@@ -213,3 +213,23 @@ def test_a_touchpoint_that_went_unsent_long_before_does_not_fill_a_later_cap(tmp
         ("promo:0", "11-04 14:00 (late)", "due 11-04 11:00"),
         ("tip:0", "11-06 10:00", "due 11-06 10:00"),
     ]
+
+
+def test_a_suppression_of_the_number_counts_from_when_it_was_added(tmp_path):
+    import dataclasses
+
+    texted = REMINDER.replace(
+        "action: {template: t}\n- id: sale", "action: {channel: sms, template: t}\n- id: sale"
+    )
+    who = customer(phone="+4915112345678", consent_sms=True)
+    f = dataclasses.replace(
+        facts(who, [booked("2026-11-10T15:00:00Z")]),
+        suppressed_phone=frozenset({SuppressionScope.ALL}),
+    )
+    stop = KnownSince(phone_suppressions={SuppressionScope.ALL: utc("2026-11-10T00:00:00Z")})
+    sms = "delivery:\n  sms: {provider: folder}\n"
+    # The day before the appointment the number was not suppressed yet; 2 hours before it was.
+    assert replay(tmp_path, f, stop, rules_yaml=texted, config_yaml=sms) == [
+        ("a1:24h-before", "11-09 15:00", "due 11-09 15:00"),
+    ]
+    assert replay(tmp_path, f, NOTHING_RECORDED, rules_yaml=texted, config_yaml=sms) == []

@@ -483,6 +483,26 @@ def test_a_row_that_is_due_is_sent_with_the_fresh_touchpoint() -> None:
     assert decision == Send(touchpoint=tp, row=dataclasses.replace(row, expires_at=tp.expires_at))
 
 
+def test_a_fallback_whose_channel_changed_updates_its_pending_row() -> None:
+    # Planned as a text; consent to texts withdrawn: the re-plan makes it an e-mail.
+    texted = row(channel="sms", to="+4915112345678")
+    tp = touchpoint(to="ana@example.com")  # the fallback's e-mail
+    updated, old_state = the_update(replan([tp], texted))
+    assert (updated.channel, updated.to, updated.state) == (
+        "email", "ana@example.com", OutboxState.PENDING
+    )  # fmt: skip
+    assert old_state is OutboxState.PENDING
+
+
+def test_a_row_goes_by_the_channel_and_to_the_address_of_the_fresh_plan() -> None:
+    # Planned as a text; the customer withdrew consent to texts: the fallback's e-mail.
+    texted = dataclasses.replace(claimed(), channel="sms", to="+4915112345678")
+    tp = dataclasses.replace(touchpoint(due=NOW), channel="email", to="ana@example.com")
+    decision = verdict(texted, tp, now=NOW)
+    assert isinstance(decision, Send)
+    assert (decision.row.channel, decision.row.to) == ("email", "ana@example.com")
+
+
 def test_a_stale_expiry_does_not_expire_a_row_the_fresh_plan_moved_later() -> None:
     # Reminder for an appointment at NOW; it was rescheduled to tomorrow, and the
     # dispatcher claims the row before the re-plan caught up.

@@ -46,9 +46,11 @@ def load(root: Path, text: str) -> Project:
     return load_project_checked(root)
 
 
-def touchpoints(project: Project, phone: str | None) -> list[PlannedTouchpoint]:
+def touchpoints(
+    project: Project, phone: str | None, *, consent: bool = True
+) -> list[PlannedTouchpoint]:
     asked = event("inquiry_received", "2026-11-23T07:30:00Z", {"inquiry_id": "q-1"})
-    who = facts(customer(phone=phone), [asked])
+    who = facts(customer(phone=phone, consent_sms=consent), [asked])
     window = Window(start=NOW.replace(hour=0), end=NOW.replace(hour=23))
     return plan(project.rules, [who], window=window, config=project.config, now=NOW)
 
@@ -99,3 +101,10 @@ def test_diff_compares_an_sms_touchpoint_by_its_text(tmp_path: Path) -> None:
         "-Hi Ana",
         "+Hello Ana",
     ]
+
+
+def test_a_customer_who_has_not_agreed_to_texts_is_held(tmp_path: Path) -> None:
+    project = load(tmp_path, "Thanks!")
+    (tp,) = touchpoints(project, NUMBER, consent=False)
+    assert (tp.channel, tp.reason) == ("sms", HoldReason.NO_CONSENT)
+    assert tp.detail == "customer has not consented to texts"

@@ -156,3 +156,13 @@ def test_the_no_break_space_of_an_english_time_does_not_make_a_text_ucs2(tmp_pat
     )
     assert rendered.sms == "See you at 10:30 AM."  # CLDR writes 10:30\u202fAM
     assert sms_text("a\u00a0b\u2009c") == "a b c"
+
+
+def test_a_fallback_rule_needs_the_parts_of_every_channel_it_lists(tmp_path: Path) -> None:
+    rules = RULES.replace(
+        "{template: reminder, channel: sms}", "{template: reminder, channels: [sms, email]}"
+    )
+    assert problems(write(tmp_path, FILES, rules)) == [
+        "rules/r.yaml:1: rule 'reminder' uses template 'reminder', which cannot be sent on its "
+        "channel: email needs subject.txt and body.txt in message_templates/reminder/",
+    ]

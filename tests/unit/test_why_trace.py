@@ -193,15 +193,18 @@ def test_the_json_shape_is_pinned(tmp_path):
     document = story_json(told)
     assert list(document) == ["customer", "now", "past", "future", "rules"]
     assert list(document["customer"]) == [
-        "id", "email", "timezone", "country", "consent_marketing", "created_at"
+        "id", "email", "phone", "timezone", "country", "consent_marketing", "consent_sms",
+        "created_at",
     ]  # fmt: skip
     (promo,) = document["rules"]
     assert list(promo) == [
-        "rule", "category", "channel", "trigger", "where", "found", "none", "touchpoints"
+        "rule", "category", "channel", "channels", "trigger", "where", "found", "none",
+        "touchpoints",
     ]  # fmt: skip
     (tp,) = promo["touchpoints"]
     assert list(tp) == [
-        "key", "rule", "occurrence", "period", "status", "reason", "detail", "stopped_by",
+        "key", "rule", "occurrence", "period", "status", "channel", "reason", "detail",
+        "stopped_by",
         "send_at", "local_send_at", "timezone", "expires_at", "checks", "outbox",
     ]  # fmt: skip
     assert list(tp["checks"][0]) == ["stage", "check", "passed", "text", "where", "values",
@@ -267,3 +270,65 @@ def test_a_dst_gap_and_a_dst_fold_are_named(tmp_path):
     autumn = {c.name: c.text for c in the_touchpoint(told, "autumn").checks}
     assert autumn["dst_fold"].startswith("the local time happens twice")
     assert autumn["due"] == "due 2026-10-25 02:30 CEST (2026-10-25T00:30:00Z)"
+
+
+# --- channels ---------------------------------------------------------------------
+
+SMS_CONFIG = CONFIG + "delivery:\n  sms: {provider: folder}\n"
+NUMBER = "+4915112345678"
+
+
+def fallback_story(tmp_path: Path, who: CustomerFacts, **kw: object) -> TouchpointStory:
+    yaml = """
+- id: remind
+  category: transactional
+  trigger: {event: booked}
+  action: {channels: [sms, email], template: t}
+"""
+    config, rules = project(tmp_path, yaml, SMS_CONFIG)
+    inputs = StoryInputs(facts=who, suppressions=kw.get("suppressions", ()), outbox=())  # type: ignore[arg-type]
+    told = tell(
+        rules, inputs, config=config, now=NOW,
+        past=Window(start=NOW - timedelta(days=7), end=NOW), future=Window.of_days(NOW, 7),
+    )  # fmt: skip
+    return the_touchpoint(told, "remind")
+
+
+def test_why_tells_which_channel_a_fallback_takes_and_why_the_first_was_passed(tmp_path):
+    who = facts(customer(phone=NUMBER), [event("booked", "2026-11-17T10:00:00Z")])
+    tp = fallback_story(tmp_path, who)
+    gates = [(c.name, c.passed) for c in tp.checks if c.stage.value == "gate"]
+    assert gates == [
+        ("sms address", True),
+        ("sms suppression", True),
+        ("sms consent", False),
+        ("email address", True),
+        ("email suppression", True),
+        ("channel", True),
+    ]
+    assert tp.status == "planned" and tp.stopped_by is None
+    assert [c.text for c in tp.checks if c.name == "channel"] == [
+        "goes by email: the first of sms, email it can"
+    ]
+
+
+def test_why_names_the_first_channel_s_gate_when_none_can_be_received(tmp_path):
+    import dataclasses
+
+    who = dataclasses.replace(
+        facts(customer(email=None, phone=NUMBER, consent_sms=True),
+              [event("booked", "2026-11-17T10:00:00Z")]),
+        suppressed_phone=frozenset({SuppressionScope.ALL}),
+    )  # fmt: skip
+    stop = Suppression(email=NUMBER, scope=SuppressionScope.ALL, reason="STOP")
+    tp = fallback_story(tmp_path, who, suppressions=[stop])
+    assert tp.status == "held"
+    assert tp.stopped_by == f"{NUMBER} is suppressed (all): STOP (rules/rules.yaml:2)"
+    gates = [(c.name, c.passed) for c in tp.checks if c.stage.value == "gate"]
+    assert gates == [
+        ("sms address", True),
+        ("sms suppression", False),
+        ("sms consent", True),
+        ("email address", False),
+        ("email suppression", True),
+    ]

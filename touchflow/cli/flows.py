@@ -60,6 +60,7 @@ async def ensure_sample(
         now=local_now,
         attribute_types=config.customer_attributes,
         data_types=config.events,
+        country=config.country,
     )
     shown = shown_store(config)
     notify(
@@ -105,6 +106,7 @@ async def import_customers(
         Source(display=str(path), path=path),
         attribute_types=config.customer_attributes,
         progress=progress.reading if progress else None,
+        country=config.country,
     )
     written = CustomersWrite(new=0, updated=0, unchanged=0)
     chunks = reader.chunks()

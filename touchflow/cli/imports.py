@@ -31,9 +31,11 @@ def import_group() -> None:
 def import_customers(project_dir: Path, file: Path) -> None:
     """Import customers from FILE (.csv with a header row, or .jsonl); re-import upserts by id.
 
-    Core fields: id, email, phone, first_name, last_name, timezone (IANA),
-    locale, country (ISO 3166), birthday and customer_since (YYYY-MM-DD),
-    consent_marketing (true/false). Every other column is an attribute
+    Core fields: id, email, phone (stored as E.164; a national number is read
+    in the customer's country, else the project's), first_name, last_name,
+    timezone (IANA), locale, country (ISO 3166), birthday and customer_since
+    (YYYY-MM-DD), consent_marketing and consent_sms (consent to texts; each
+    true/false). Every other column is an attribute
     (customer.<column> in templates once declared in touchflow.yaml).
     A CSV file whose header row has ';' and no ',' is read with ';' between
     cells, as spreadsheets save it in many locales. A bad row is reported with

@@ -49,22 +49,27 @@ def validate(project_dir: Path) -> None:
     )
 
 
-@cli.command(epilog=EPILOG, short_help="Stop sending (marketing, or all mail) to EMAIL.")
+@cli.command(
+    epilog=EPILOG, short_help="Stop sending (marketing, or everything) to an address or number."
+)
 @project_option
-@click.argument("email")
+@click.argument("email", metavar="ADDRESS")
 @click.option(
     "--category",
     type=click.Choice(["marketing", "all"]),
     default="marketing",
     show_default=True,
-    help="marketing: no marketing mail; all: no mail at all.",
+    help="marketing: no marketing; all: nothing at all.",
 )
 @click.option("--reason", help="Why (kept with the suppression).")
 @handle_errors
 def suppress(project_dir: Path, email: str, category: str, reason: str | None) -> None:
-    """Stop sending to EMAIL: marketing only (default) or everything."""
+    """Stop sending to ADDRESS: marketing only (default) or everything.
+
+    ADDRESS is an e-mail address, or a phone number (+4915112345678; a national
+    number is read in the project's country): a suppressed number gets no texts."""
     config = load_project(project_dir)
-    address = parse_suppression_email(email)
+    address = parse_suppression_email(email, source="ADDRESS", country=config.country)
     entry = Suppression(
         email=address, scope=SuppressionScope(category), reason=reason, created_at=clock.now()
     )

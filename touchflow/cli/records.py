@@ -142,6 +142,8 @@ def customers_show(project_dir: Path, customer_id: str, event_limit: int, fmt: s
                 raise arg_error("ID", f"no customer {customer_id!r} in the store")
             events, count = await store.customer_events(customer_id, limit=event_limit)
             held = await store.list_suppressions(email=found.email) if found.email else []
+            if found.phone:  # a number is suppressed on its own (a STOP reply)
+                held += await store.list_suppressions(email=found.phone)
             rows = await store.list_outbox(customer_id=customer_id)
             return {"customer": found, "events": events, "event_count": count,
                     "suppressions": held, "outbox": rows}  # fmt: skip
@@ -254,7 +256,10 @@ def suppressions() -> None:
 
 @suppressions.command(name="list", epilog=EPILOG, short_help="Suppressions, newest first.")
 @project_option
-@click.option("--email", help="Only this address (also its hashed form, after an erasure).")
+@click.option(
+    "--email",
+    help="Only this address or phone number (also its hashed form, after an erasure).",
+)
 @click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
 @_format_option
 @handle_errors
@@ -262,7 +267,7 @@ def suppressions_list(project_dir: Path, email: str | None, limit: int, fmt: str
     """Suppressions, newest first: address (or sha256:… of an erased one), scope, reason,
     since when."""
     config = load_project(project_dir)
-    address = None if email is None else parse_suppression_email(email)
+    address = None if email is None else parse_suppression_email(email, country=config.country)
 
     async def flow() -> list[Any]:
         async with await _store(config) as store:
@@ -279,10 +284,10 @@ def suppressions_list(project_dir: Path, email: str | None, limit: int, fmt: str
 
 
 @suppressions.command(
-    name="remove", epilog=EPILOG, short_help="Send to EMAIL again: lift its suppression."
+    name="remove", epilog=EPILOG, short_help="Send to ADDRESS again: lift its suppression."
 )
 @project_option
-@click.argument("email")
+@click.argument("email", metavar="ADDRESS")
 @click.option(
     "--category",
     type=click.Choice(["marketing", "all", "both"]),
@@ -292,13 +297,15 @@ def suppressions_list(project_dir: Path, email: str | None, limit: int, fmt: str
 )
 @handle_errors
 def suppressions_remove(project_dir: Path, email: str, category: str) -> None:
-    """Send to EMAIL again: lift its suppression (both categories by default).
+    """Send to ADDRESS again: lift its suppression (both categories by default).
+
+    ADDRESS is an e-mail address or a phone number (as `touchflow suppress` takes it).
 
     Its held touchpoints are planned again (by a running daemon within
     daemon.watch_every, or at the next `touchflow run`).
     """
     config = load_project(project_dir)
-    address = parse_suppression_email(email)
+    address = parse_suppression_email(email, source="ADDRESS", country=config.country)
     scopes = list(SuppressionScope) if category == "both" else [SuppressionScope(category)]
 
     async def flow() -> int:
@@ -309,6 +316,6 @@ def suppressions_remove(project_dir: Path, email: str, category: str) -> None:
     if not removed:
         which = "" if category == "both" else f" ({category})"
         raise arg_error(
-            "EMAIL", f"{address} has no suppression{which}; see `touchflow suppressions list`"
+            "ADDRESS", f"{address} has no suppression{which}; see `touchflow suppressions list`"
         )
     click.echo(f"Removed {removed} suppression{'s' if removed != 1 else ''} of {address}.")

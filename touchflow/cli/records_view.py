@@ -35,7 +35,7 @@ def customer_json(c: Customer) -> dict[str, Any]:
         "last_name": c.last_name, "timezone": c.timezone, "locale": c.locale,
         "country": c.country, "birthday": c.birthday.isoformat() if c.birthday else None,
         "customer_since": c.customer_since.isoformat() if c.customer_since else None,
-        "consent_marketing": c.consent_marketing,
+        "consent_marketing": c.consent_marketing, "consent_sms": c.consent_sms,
         "attributes": json.loads(_data(dict(c.attributes))),
     }  # fmt: skip
 
@@ -71,11 +71,14 @@ def print_customers(found: Sequence[Customer], *, total: int, more: bool) -> Non
     if not found:
         console.print(f"No customers here ({total} in the store).")
         return
-    table = _table("id", "email", "name", "timezone", "country", "marketing consent")
+    table = _table(
+        "id", "email", "phone", "name", "timezone", "country", "marketing consent", "sms consent"
+    )
     for c in found:
         name = " ".join(x for x in (c.first_name, c.last_name) if x)
-        table.add_row(*(escape(v or "") for v in (c.id, c.email, name, c.timezone, c.country)),
-                      "yes" if c.consent_marketing else "no")  # fmt: skip
+        texts = (c.id, c.email, c.phone, name, c.timezone, c.country)
+        table.add_row(*(escape(v or "") for v in texts), "yes" if c.consent_marketing else "no",
+                      "yes" if c.consent_sms else "no")  # fmt: skip
     console.print(table)
     line = f"{len(found)} shown of {counted(total, 'customer')}."
     if more:
@@ -103,10 +106,11 @@ def print_customer(
     console.print(table)
     zone_name = customer.timezone or tz_name
     if suppressions:
-        console.print(f"\nSuppressions of {escape(customer.email or '')}:")
+        addresses = " and ".join(x for x in (customer.email, customer.phone) if x)
+        console.print(f"\nSuppressions of {escape(addresses)}:")
         _suppression_rows(console, suppressions, zone_name)
     else:
-        console.print("\nNo suppressions of this address.")
+        console.print("\nNo suppressions of this address or number.")
     console.print(f"\nEvents: {len(events)} newest of {event_count}")
     if events:
         _event_rows(console, events, zone_name)

@@ -1,4 +1,8 @@
-"""The ``caps:`` section of touchflow.yaml: at most so many sends of a category per period."""
+"""The ``caps:`` section of touchflow.yaml: at most so many sends of a category per period.
+
+A cap counts every channel together (e-mails, texts and webhook posts alike) unless it
+says ``per_channel: true``: then each channel has that many of its own.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ class Cap:
     category: Category
     max: int
     per: timedelta
+    per_channel: bool = False  # each channel counted apart; default: all together
 
 
 def parse_caps(value: Any, line: int, out: Collector) -> tuple[Cap, ...]:
@@ -37,8 +42,16 @@ def parse_caps(value: Any, line: int, out: Collector) -> tuple[Cap, ...]:
 def _read_cap(doc: LineDict, out: Collector) -> Cap | None:
     """One cap; every problem of it is reported, not just the first."""
     out.check_keys(
-        doc, ("category", "max", "per"), where="a cap", required=("category", "max", "per")
-    )
+        doc, ("category", "max", "per", "per_channel"), where="a cap",
+        required=("category", "max", "per"),
+    )  # fmt: skip
+    per_channel = doc.get("per_channel", False)
+    if not isinstance(per_channel, bool):
+        out.add(
+            doc.line_of("per_channel"),
+            f"cap per_channel must be true or false, not {shown(per_channel)}",
+        )
+        per_channel = None
     cat = doc.get("category")
     ok = True
     if "category" in doc and cat not in [c.value for c in Category]:
@@ -54,6 +67,6 @@ def _read_cap(doc: LineDict, out: Collector) -> Cap | None:
     per = None
     if "per" in doc:
         per = out.parse(parse_period, doc["per"], doc.line_of("per"), what="cap per")
-    if not ok or per is None or cat is None or not isinstance(limit, int):
+    if not ok or per is None or cat is None or not isinstance(limit, int) or per_channel is None:
         return None
-    return Cap(category=Category(cat), max=limit, per=per)
+    return Cap(category=Category(cat), max=limit, per=per, per_channel=per_channel)

@@ -22,11 +22,13 @@ from touchflow.data.fields import (
     identifier,
     text_value,
 )
+from touchflow.data.phones import phone_number
 from touchflow.data.readers import Problems, Progress, Source, csv_rows, jsonl_rows, kind, quoted
 from touchflow.errors import InputError, Problem
 from touchflow.models import CUSTOMER_CORE_FIELDS, Customer, FieldType
 
 CUSTOMER_FORMATS = (".csv", ".jsonl")
+_CONSENTS = ("consent_marketing", "consent_sms")  # per channel, each true or false
 
 
 # Customers a chunk of a file holds: what an import keeps in memory besides the ids.
@@ -34,13 +36,22 @@ CHUNK = 10_000
 
 
 def parse_customers(
-    path: Path, *, attribute_types: Mapping[str, FieldType], progress: Progress | None = None
+    path: Path,
+    *,
+    attribute_types: Mapping[str, FieldType],
+    progress: Progress | None = None,
+    country: str | None = None,
 ) -> list[Customer]:
     """Read customers from a ``.csv`` or ``.jsonl`` file; raise ``InputError`` on any problem.
 
-    A ``.csv`` whose header row has ';' and no ',' is read with ';' between cells."""
+    A ``.csv`` whose header row has ';' and no ',' is read with ';' between cells.
+    ``country`` (the project's) reads a phone number in national form of a customer
+    without a country of their own."""
     reader = CustomerReader(
-        Source(display=str(path), path=path), attribute_types=attribute_types, progress=progress
+        Source(display=str(path), path=path),
+        attribute_types=attribute_types,
+        progress=progress,
+        country=country,
     )
     return reader.all()
 
@@ -51,10 +62,14 @@ def parse_customers_text(
     display: str,
     attribute_types: Mapping[str, FieldType],
     progress: Progress | None = None,
+    country: str | None = None,
 ) -> list[Customer]:
     """Like ``parse_customers``; the format comes from ``display``'s extension."""
     source = Source(display=display, text=text)
-    return CustomerReader(source, attribute_types=attribute_types, progress=progress).all()
+    reader = CustomerReader(
+        source, attribute_types=attribute_types, progress=progress, country=country
+    )
+    return reader.all()
 
 
 class CustomerReader:
@@ -72,6 +87,7 @@ class CustomerReader:
         attribute_types: Mapping[str, FieldType],
         progress: Progress | None = None,
         chunk: int = CHUNK,
+        country: str | None = None,
     ) -> None:
         self._format = _customer_format(source.display)
         self.source = source
@@ -80,6 +96,7 @@ class CustomerReader:
         self._types = attribute_types
         self._progress = progress
         self._chunk = chunk
+        self._country = country  # the project's: see touchflow.data.phones
 
     def all(self) -> list[Customer]:
         customers = [c for chunk in self.chunks() for c in chunk]
@@ -109,7 +126,7 @@ class CustomerReader:
     def _checked(self, line: int, raw: Mapping[str, Any]) -> Customer | None:
         """The row's customer, or None (its problems added, or its id seen before)."""
         row = Row()
-        customer = _customer(raw, row, self._types)
+        customer = _customer(raw, row, self._types, self._country)
         for message in row.errors:
             self.problems.add(line, message)
         customer_id = customer.id if customer else _id_or_none(raw.get("id"))
@@ -141,21 +158,30 @@ def _customer_format(display: str) -> str:
 
 
 def _customer(
-    raw: Mapping[str, Any], row: Row, attribute_types: Mapping[str, FieldType]
+    raw: Mapping[str, Any],
+    row: Row,
+    attribute_types: Mapping[str, FieldType],
+    country: str | None = None,
 ) -> Customer | None:
     core: dict[str, Any] = {}
     attributes: dict[str, Any] = {}
     for key, value in raw.items():
         if key == "id":
             continue  # checked below, once
-        if key == "consent_marketing":
+        if key in _CONSENTS:
             core[key] = bool(row.check(boolean, key, value))
+        elif key == "phone":
+            core[key] = row.check(text_value, key, value)
         elif key in CUSTOMER_CORE_FIELDS:
             text = row.check(text_value, key, value)
             parse = CORE_TEXT.get(key)
             core[key] = row.check(parse, key, text) if parse and text is not None else text
         else:
             attributes[key] = row.check(convert, key, value, attribute_types.get(key))
+    if core.get("phone") is not None:  # read in their country, once that is known
+        core["phone"] = row.check(
+            phone_number, "phone", core["phone"], core.get("country") or country
+        )
     customer_id = row.check(identifier, "id", raw.get("id"), "customer")
     if row.errors or customer_id is None:
         return None
@@ -163,12 +189,12 @@ def _customer(
 
 
 def customer_from_json(
-    raw: Any, *, attribute_types: Mapping[str, FieldType]
+    raw: Any, *, attribute_types: Mapping[str, FieldType], country: str | None = None
 ) -> tuple[Customer | None, list[FieldProblem]]:
     """One customer from a JSON value, checked like a line of a customers .jsonl file."""
     if not isinstance(raw, dict):
         message = f"expected a JSON object {{...}} with the customer's fields, not {kind(raw)}"
         return None, [FieldProblem(field=None, message=message)]
     row = Row()
-    customer = _customer(raw, row, attribute_types)
+    customer = _customer(raw, row, attribute_types, country)
     return customer, row.problems()

@@ -129,18 +129,21 @@ async def load_sample(
     now: datetime,
     attribute_types: Mapping[str, FieldType],
     data_types: Mapping[str, Mapping[str, FieldType]],
+    country: str | None = None,
 ) -> SampleSummary:
-    """Render, parse and check every sample file, and only then write them all."""
+    """Render, parse and check every sample file, and only then write them all.
+    ``country`` (the project's) reads phone numbers in national form."""
     helpers = template_helpers(now)
     problems: list[Problem] = []
-    customers = _customers(sample_dir, attribute_types, helpers=helpers, problems=problems)
+    found: dict[str, Any] = {"helpers": helpers, "problems": problems, "country": country}
+    customers = _customers(sample_dir, attribute_types, **found)
     events = _parse_file(
         sample_dir / EVENTS_FILE,
         functools.partial(parse_events_text, data_types=data_types),
         helpers=helpers,
         problems=problems,
     )
-    suppressions = _suppressions(sample_dir, helpers=helpers, problems=problems)
+    suppressions = _suppressions(sample_dir, **found)
     raise_problems(problems)
     await store.upsert_customers(customers, now=now)
     # A made-up history: each event as if recorded when it happened (one dated later
@@ -166,13 +169,18 @@ async def mark_sample(
 
 
 def parse_sample_records(
-    sample_dir: Path, *, now: datetime, attribute_types: Mapping[str, FieldType]
+    sample_dir: Path,
+    *,
+    now: datetime,
+    attribute_types: Mapping[str, FieldType],
+    country: str | None = None,
 ) -> tuple[list[Customer], list[Suppression]]:
     """The sample's customers and suppressions as loaded relative to ``now``."""
     helpers = template_helpers(now)
     problems: list[Problem] = []
-    customers = _customers(sample_dir, attribute_types, helpers=helpers, problems=problems)
-    suppressions = _suppressions(sample_dir, helpers=helpers, problems=problems)
+    found: dict[str, Any] = {"helpers": helpers, "problems": problems, "country": country}
+    customers = _customers(sample_dir, attribute_types, **found)
+    suppressions = _suppressions(sample_dir, **found)
     raise_problems(problems)
     return customers, suppressions
 
@@ -183,18 +191,22 @@ def _customers(
     *,
     helpers: Mapping[str, Any],
     problems: list[Problem],
+    country: str | None,
 ) -> list[Customer]:
-    parse = functools.partial(parse_customers_text, attribute_types=attribute_types)
+    parse = functools.partial(
+        parse_customers_text, attribute_types=attribute_types, country=country
+    )
     return _parse_file(sample_dir / CUSTOMERS_FILE, parse, helpers=helpers, problems=problems)
 
 
 def _suppressions(
-    sample_dir: Path, *, helpers: Mapping[str, Any], problems: list[Problem]
+    sample_dir: Path, *, helpers: Mapping[str, Any], problems: list[Problem], country: str | None
 ) -> list[Suppression]:
     path = sample_dir / SUPPRESSIONS_FILE  # optional
     if not path.exists():
         return []
-    return _parse_file(path, parse_suppressions_text, helpers=helpers, problems=problems)
+    parse = functools.partial(parse_suppressions_text, country=country)
+    return _parse_file(path, parse, helpers=helpers, problems=problems)
 
 
 def _parse_file(

@@ -51,6 +51,7 @@ async def sample_rows(store: Store, config: ProjectConfig) -> SampleRows:
         config.sample_dir,
         now=datetime.fromisoformat(loaded),
         attribute_types=config.customer_attributes,
+        country=config.country,
     )
     return SampleRows(customer_ids=tuple(c.id for c in customers), suppressions=tuple(suppressions))
 

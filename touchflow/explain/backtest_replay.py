@@ -196,7 +196,8 @@ class _Replay:
         self.done.add(tp.key)
         if counts:
             self.sent.append(SentRecord(key=tp.key, customer_id=tp.customer_id,
-                                        category=tp.category, due_at=tp.due_at))  # fmt: skip
+                                        category=tp.category, due_at=tp.due_at,
+                                        channel=tp.channel))  # fmt: skip
 
 
 class Customer(NamedTuple):
@@ -262,6 +263,10 @@ def _learnt(facts: CustomerFacts, known: KnownSince) -> Iterator[datetime]:
         since = known.suppressions.get(scope)
         if since is not None:
             yield since
+    for scope in facts.suppressed_phone:
+        since = known.phone_suppressions.get(scope)
+        if since is not None:
+            yield since
 
 
 def _event_known(event: Event, known: KnownSince) -> datetime:
@@ -281,4 +286,10 @@ def _known_at(
         scope for scope in facts.suppressed
         if (since := known.suppressions.get(scope)) is None or since <= moment
     )  # fmt: skip
-    return replace(facts, events=events, suppressed=suppressed, sent=tuple(sent))
+    by_phone = frozenset(
+        scope for scope in facts.suppressed_phone
+        if (since := known.phone_suppressions.get(scope)) is None or since <= moment
+    )  # fmt: skip
+    return replace(
+        facts, events=events, suppressed=suppressed, sent=tuple(sent), suppressed_phone=by_phone
+    )

@@ -31,8 +31,11 @@ async def put_customer(request: Request) -> Response:
             422, "invalid_customer", "id",
             f"id {body['id']!r} in the body is not the id {customer_id!r} in the URL",
         )  # fmt: skip
-    types = api.engine.project.config.customer_attributes
-    customer, problems = customer_from_json({**body, "id": customer_id}, attribute_types=types)
+    config = api.engine.project.config
+    customer, problems = customer_from_json(
+        {**body, "id": customer_id}, attribute_types=config.customer_attributes,
+        country=config.country,
+    )  # fmt: skip
     if problems or customer is None:
         raise ApiError(422, "invalid_customer", problems)
     store = api.engine.store

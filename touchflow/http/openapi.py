@@ -238,6 +238,12 @@ def _customer_schemas() -> dict[str, Any]:
                 "birthday": {"type": ["string", "null"], "format": "date"},
                 "customer_since": {"type": ["string", "null"], "format": "date"},
                 "consent_marketing": {"type": ["boolean", "null"]},
+                "consent_sms": {"type": ["boolean", "null"]},
+                "phone": {
+                    "type": ["string", "null"],
+                    "description": "E.164 (+4915112345678), or national in the customer's "
+                    "country (else the project's); stored as E.164",
+                },
             },
             "additionalProperties": True,
         },

@@ -55,8 +55,8 @@ class Candidate(Mapping[str, Any]):
     """
 
     __slots__ = (
-        "_context", "adjustments", "counts", "customer", "detail", "due", "expires", "key",
-        "occ", "reason", "rule", "skipped",
+        "_context", "adjustments", "channel", "counts", "customer", "detail", "due", "expires",
+        "key", "occ", "reason", "rule", "skipped",
     )  # fmt: skip
 
     def __init__(
@@ -66,6 +66,7 @@ class Candidate(Mapping[str, Any]):
         # Positional: made for every touchpoint of every customer, keywords cost.
         self.customer = customer
         self.rule = rule
+        self.channel = rule.channel  # the one it goes by: a fallback may choose a later one
         self.counts = rule.policies.caps  # whether caps count and limit it
         self.occ = occ
         self.key = key
@@ -130,7 +131,8 @@ def apply_caps(
     to come, not at the moment they went out: a send that left a few milliseconds
     (or, from an hourly cron, an hour) late must not cap a touchpoint that the
     preview, which knows only due times, promised. Candidates that no longer fit are
-    held as ``capped``.
+    held as ``capped``. A cap counts every channel together, unless ``per_channel``:
+    then each channel (the one each candidate goes by) is counted apart.
     """
     rivals = [c for c in candidates if c.counts and c.reason is None]
     if not sent and all(len(rivals) <= cap.max for cap in caps):
@@ -143,19 +145,29 @@ def apply_caps(
             for c in rivals
             if c.rule.category is cap.category and c.reason is None and c.key not in sent_keys
         ]
-        taken = [s.due_at for s in sent if s.category is cap.category]
-        if len(taken) + len(order) <= cap.max:
-            continue  # no period can hold more than all of them: every one fits
-        taken.sort()
-        order.sort(key=lambda c: (-c.rule.priority, c.due, c.key))
-        for candidate in order:
-            if _fits(taken, candidate.due, cap.max, cap.per):
-                bisect.insort(taken, candidate.due)
-            else:
-                candidate.reason = HoldReason.CAPPED
-                candidate.detail = (
-                    f"cap of {cap.max} {cap.category.value} per {period_text(cap.per)} reached"
-                )
+        taken = [s for s in sent if s.category is cap.category]
+        if not cap.per_channel:
+            _fill(cap, order, [s.due_at for s in taken], "")
+            continue
+        for channel in sorted({c.channel for c in order}):
+            mine = [c for c in order if c.channel == channel]
+            _fill(cap, mine, [s.due_at for s in taken if s.channel == channel], f"{channel} ")
+
+
+def _fill(cap: Cap, order: list[Candidate], taken: list[datetime], by: str) -> None:
+    """Let candidates in by priority, time and key while the cap has room; hold the rest."""
+    if len(taken) + len(order) <= cap.max:
+        return  # no period can hold more than all of them: every one fits
+    taken.sort()
+    order.sort(key=lambda c: (-c.rule.priority, c.due, c.key))
+    for candidate in order:
+        if _fits(taken, candidate.due, cap.max, cap.per):
+            bisect.insort(taken, candidate.due)
+        else:
+            candidate.reason = HoldReason.CAPPED
+            candidate.detail = (
+                f"cap of {cap.max} {cap.category.value} {by}per {period_text(cap.per)} reached"
+            )
 
 
 def _fits(taken: list[datetime], at: datetime, limit: int, per: timedelta) -> bool:

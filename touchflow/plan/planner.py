@@ -25,17 +25,15 @@ from touchflow.builders import positional_builder
 from touchflow.collector import collector_paused
 from touchflow.config.project_config import ProjectConfig
 from touchflow.models import (
-    Category,
-    Customer,
     CustomerFacts,
     HoldReason,
     PlannedTouchpoint,
     Status,
-    SuppressionScope,
     Window,
 )
 from touchflow.plan import unplannable
 from touchflow.plan.candidates import Candidate, CustomerState, apply_caps
+from touchflow.plan.channels import GATES, address_of, choose
 from touchflow.plan.occurrences import (
     Occurrence,
     customer_date,
@@ -258,33 +256,25 @@ class _Planner:
                     )
             except ConditionError as exc:
                 return HoldReason.CONDITION_FALSE, f"{rule.path}:{condition.line}: {exc}"
-        facts = cust.facts
-        customer = facts.customer
-        if not customer.email and rule.channel == "email":  # a webhook needs no address
-            return HoldReason.NO_ADDRESS, "customer has no email address"
-        if not customer.phone and rule.channel == "sms":
-            return HoldReason.NO_ADDRESS, "customer has no phone number"
-        marketing = rule.category is Category.MARKETING
-        suppressed = facts.suppressed  # mostly empty: then no enum is hashed
-        if suppressed and (
-            SuppressionScope.ALL in suppressed
-            or (marketing and SuppressionScope.MARKETING in suppressed)
-        ):
-            return HoldReason.SUPPRESSED, f"{customer.email} is suppressed"
-        if rule.policies.require_consent and not customer.consent_marketing:
-            return HoldReason.NO_CONSENT, "customer has not consented to marketing"
+        # The channel's address, suppressions and consent (touchflow.plan.channels).
+        if len(rule.channels) == 1:  # the usual rule: one gate, nothing allocated
+            held = GATES[rule.channel](cust.facts, rule)
+        else:
+            c.channel, held = choose(cust.facts, rule)
+        if held is not None:
+            return held
         if c.skipped is not None:
             return HoldReason.SKIPPED_HOLIDAY, c.skipped
         return None, None
 
     def _touchpoint(self, cust: CustomerState, c: Candidate) -> PlannedTouchpoint:
-        rule, customer = c.rule, cust.facts.customer
+        rule, customer, channel = c.rule, cust.facts.customer, c.channel
         return _new_touchpoint(
             c.key,  # key
             rule.id,  # rule_id
             customer.id,  # customer_id
             c.occ.key,  # occurrence
-            rule.channel,  # channel
+            channel,  # channel: the first of the rule's the customer can receive
             rule.template,  # template
             rule.category,  # category
             rule.priority,  # priority
@@ -294,14 +284,7 @@ class _Planner:
             c.reason,  # reason
             c.detail,  # detail
             c.adjustments,  # adjustments
-            _address(rule.channel, customer),  # to: the address or number, if any
+            address_of(cust.facts, channel),  # to: e-mail address, phone number or None
             c.expires,  # expires_at
             c,  # context
         )
-
-
-def _address(channel: str, customer: Customer) -> str | None:
-    """Where a touchpoint goes: the email address, the phone number; a webhook has none."""
-    if channel == "email":
-        return customer.email
-    return customer.phone if channel == "sms" else None

@@ -112,7 +112,7 @@ def _rule_story(t: _Telling, rule: Rule) -> RuleStory:
         none = none_words(rule, facts, found, t.span, t.timezone, date_fields(t.config))
     return RuleStory(rule_id=rule.id, category=rule.category.value, trigger=trigger_summary(rule),
                      where=rule.where, found=tuple(found), touchpoints=tuple(touchpoints),
-                     none=none, channel=rule.channel)  # fmt: skip
+                     none=none, channel=rule.channel, channels=rule.channels)  # fmt: skip
 
 
 def _touchpoint(
@@ -131,6 +131,7 @@ def _touchpoint(
     checks.append(_outbox_check(tp, period.name, row, inputs, config))
     return TouchpointStory(
         key=tp.key,
+        channel=tp.channel,
         rule_id=tp.rule_id,
         occurrence=tp.occurrence,
         period=period.name,
@@ -250,4 +251,5 @@ def _outbox_only(row: OutboxRow, rule: Rule, now: datetime, tz_name: str) -> Tou
         stopped_by=_not_delivered(check, row, past=row.due_at < now),
         checks=(note, check),
         outbox=row,
+        channel=row.channel,
     )

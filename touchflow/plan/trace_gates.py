@@ -28,9 +28,10 @@ from touchflow.models import (
     SuppressionScope,
 )
 from touchflow.plan.candidates import Candidate
+from touchflow.plan.channels import blocks, sms_gate
 from touchflow.plan.trace_model import Check, Stage
 from touchflow.plan.trace_time import utc_iso
-from touchflow.plan.trace_words import NO_CONSENT
+from touchflow.plan.trace_words import NO_CONSENT, NO_SMS_CONSENT
 from touchflow.rules.expressions import (
     ConditionError,
     compile_condition,
@@ -42,24 +43,57 @@ from touchflow.rules.schema import Condition
 
 def gate_checks(c: Candidate, suppressions: Sequence[Suppression]) -> list[Check]:
     """Every gate of the touchpoint in the planner's order (``Planner._hold``)."""
-    rule, occ, customer = c.rule, c.occ, c.customer.facts.customer
+    rule, occ = c.rule, c.occ
     where = rule.where
     checks = [_cancelled(c)] if occ.cancelled_by is not None or rule.cancel_on else []
     if occ.invalid is not None:
         checks.append(_gate("data", False, occ.invalid, where, HoldReason.INVALID_DATA))
     checks += [_condition(c, condition) for condition in rule.conditions]
-    email = customer.email
-    if rule.channel == "email":  # a webhook posts to the project's URL: no address needed
-        text = f"email address {email}" if email else "the customer has no email address"
-        checks.append(_gate("address", bool(email), text, where, HoldReason.NO_ADDRESS))
-    checks.append(_suppression(c, suppressions))
-    if rule.policies.require_consent:
-        consent = customer.consent_marketing
-        text = "the customer consented to marketing" if consent else NO_CONSENT
-        checks.append(_gate("consent", consent, text, where, HoldReason.NO_CONSENT))
+    # Each channel tried, in order, up to the one it goes by (touchflow.plan.channels).
+    for channel in rule.channels:
+        found = channel_checks(c, channel, suppressions)
+        checks += found
+        if all(check.passed for check in found):
+            if len(rule.channels) > 1:
+                text = f"goes by {channel}: the first of {', '.join(rule.channels)} it can"
+                checks.append(_gate("channel", True, text, where, HoldReason.NO_ADDRESS))
+            break
     if c.skipped is not None:
         text = f"{c.skipped} is a public holiday in {c.customer.country}: the rule skips holidays"
         checks.append(_gate("holiday", False, text, where, HoldReason.SKIPPED_HOLIDAY))
+    return checks
+
+
+def channel_checks(c: Candidate, channel: str, suppressions: Sequence[Suppression]) -> list[Check]:
+    """The address, suppression and consent gates of one channel (``Planner._hold``); with
+    a fallback, each named after its channel (``sms address``)."""
+    rule, facts = c.rule, c.customer.facts
+    customer, where = facts.customer, rule.where
+    prefix = f"{channel} " if len(rule.channels) > 1 else ""
+    checks = []
+    if channel == "email":
+        email = customer.email
+        text = f"email address {email}" if email else "the customer has no email address"
+        checks.append(_gate(f"{prefix}address", bool(email), text, where, HoldReason.NO_ADDRESS))
+    if channel == "sms":
+        held = sms_gate(facts, rule)
+        ok = held is None or held[0] is not HoldReason.NO_ADDRESS
+        text = f"phone number {customer.phone}" if ok else held[1] if held else ""
+        checks.append(_gate(f"{prefix}address", ok, text, where, HoldReason.NO_ADDRESS))
+        if not ok:
+            return checks
+        mine = [s for s in suppressions if s.email == customer.phone]
+        checks.append(_suppression(c, mine, facts.suppressed_phone, customer.phone, prefix))
+        consent = customer.consent_sms
+        text = "the customer consented to texts" if consent else NO_SMS_CONSENT
+        checks.append(_gate(f"{prefix}consent", consent, text, where, HoldReason.NO_CONSENT))
+        return checks
+    mail = [s for s in suppressions if s.email != customer.phone]
+    checks.append(_suppression(c, mail, facts.suppressed, customer.email, prefix))
+    if rule.policies.require_consent:
+        consent = customer.consent_marketing
+        text = "the customer consented to marketing" if consent else NO_CONSENT
+        checks.append(_gate(f"{prefix}consent", consent, text, where, HoldReason.NO_CONSENT))
     return checks
 
 
@@ -167,20 +201,20 @@ def json_value(value: Any) -> Any:
     return str(value)
 
 
-def _suppression(c: Candidate, suppressions: Sequence[Suppression]) -> Check:
+def _suppression(
+    c: Candidate, suppressions: Sequence[Suppression], scopes: frozenset[SuppressionScope],
+    address: str | None, prefix: str,
+) -> Check:  # fmt: skip
+    # The e-mail address's (also for a webhook), or the phone number's (sms).
     """Which suppressions of the address apply to this rule's category, with since and why."""
     marketing = c.rule.category is Category.MARKETING
-    scopes = c.customer.facts.suppressed
-    applies = SuppressionScope.ALL in scopes or (marketing and SuppressionScope.MARKETING in scopes)
+    applies = blocks(scopes, c.rule)
     matching = [s for s in suppressions if s.scope is SuppressionScope.ALL or marketing]
+    name = f"{prefix}suppression"
     if not applies:
-        return _gate(
-            "suppression",
-            True,
-            "the address is not suppressed",
-            c.rule.where,
-            HoldReason.SUPPRESSED,
-        )
+        phone = address is not None and address == c.customer.facts.customer.phone
+        text = f"the {'number' if phone else 'address'} is not suppressed"
+        return _gate(name, True, text, c.rule.where, HoldReason.SUPPRESSED)
     parts = [
         f"{s.scope.value} since {s.created_at:%Y-%m-%d %H:%M} UTC"
         if s.created_at
@@ -188,7 +222,7 @@ def _suppression(c: Candidate, suppressions: Sequence[Suppression]) -> Check:
         for s in matching
     ]
     reasons = [s.reason for s in matching if s.reason]
-    text = f"{c.customer.facts.customer.email} is suppressed ({'; '.join(parts) or 'hashed'})"
+    text = f"{address} is suppressed ({'; '.join(parts) or 'hashed'})"
     if reasons:
         text += f": {'; '.join(reasons)}"
     values = {
@@ -201,7 +235,7 @@ def _suppression(c: Candidate, suppressions: Sequence[Suppression]) -> Check:
             for s in matching
         ]
     }
-    return _gate("suppression", False, text, c.rule.where, HoldReason.SUPPRESSED, values)
+    return _gate(name, False, text, c.rule.where, HoldReason.SUPPRESSED, values)
 
 
 def cap_check(
@@ -213,7 +247,8 @@ def cap_check(
     cap = next((cap for cap in config.caps if cap.category is rule.category), None)
     if cap is None:
         return None
-    limit = f"cap of {cap.max} {cap.category.value} per {period_text(cap.per)}"
+    by = f"{c.channel} " if cap.per_channel else ""
+    limit = f"cap of {cap.max} {cap.category.value} {by}per {period_text(cap.per)}"
     if not rule.policies.caps:
         return _cap(rule.where, None, f"not counted towards the {limit} (policies: caps: false)")
     if tp.reason is not None and tp.reason is not HoldReason.CAPPED:
@@ -242,10 +277,16 @@ def _fullest(
     c: Candidate, cap: Cap, plan: Sequence[PlannedTouchpoint], sent: Sequence[SentRecord]
 ) -> tuple[datetime, list[tuple[datetime, str, str]]]:
     """A period holding ``c`` that the cap's other touchpoints already fill, and those."""
-    taken = {s.key: (s.due_at, s.key, "sent") for s in sent if s.category is cap.category}
+    taken = {
+        s.key: (s.due_at, s.key, "sent")
+        for s in sent
+        if s.category is cap.category and (not cap.per_channel or s.channel == c.channel)
+    }
     for tp in plan:
         other = tp.context
         counted = isinstance(other, Candidate) and other.counts
+        if cap.per_channel and tp.channel != c.channel:
+            continue
         if tp.reason is None and tp.category is cap.category and counted and tp.key not in taken:
             taken[tp.key] = (tp.due_at, tp.key, "planned")
     rivals = sorted(taken.values())

@@ -58,6 +58,7 @@ class TouchpointStory:
     stopped_by: str | None  # the first thing that stopped it, in words, with file:line
     checks: tuple[Check, ...]
     outbox: OutboxRow | None  # its row, if the daemon has planned it
+    channel: str = "email"  # the one it goes by (a fallback's first it can receive)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,7 +69,8 @@ class RuleStory:
     category: str
     trigger: str
     where: str
-    channel: str = "email"  # the rule's action.channel
+    channel: str = "email"  # the rule's action.channel (its first, with a fallback)
+    channels: tuple[str, ...] = ()  # the fallback's channels in order; () is (channel,)
     found: tuple[Check, ...]  # what the trigger found: events, dates, holidays
     touchpoints: tuple[TouchpointStory, ...]
     none: str | None  # no touchpoint in either period: why, in words

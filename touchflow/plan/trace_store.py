@@ -86,6 +86,8 @@ async def customer_story(project: Project, store: Store, request: WhyRequest) ->
     sent_since = sends_counted_from(request.past.start, config)
     (facts,) = await store.load_facts(customer_ids=[customer.id], sent_since=sent_since)
     suppressions = await store.list_suppressions(email=customer.email) if customer.email else []
+    if customer.phone:  # a number is suppressed on its own (a STOP reply)
+        suppressions += await store.list_suppressions(email=customer.phone)
     rows = await store.list_outbox(customer_id=customer.id)
     inputs = StoryInputs(facts=facts, suppressions=suppressions, outbox=rows)
     # The planner is pure: in a worker thread it leaves a daemon's event loop free to send.

@@ -36,7 +36,8 @@ def story_lines(story: CustomerStory, *, details: bool = True) -> Iterator[str]:
 
 def _rule_lines(rule: RuleStory, details: bool) -> Iterator[str]:
     # Email goes without saying; another channel is named.
-    by = "" if rule.channel == "email" else f", by {rule.channel}"
+    channels = rule.channels or (rule.channel,)
+    by = "" if channels == ("email",) else f", by {' or '.join(channels)}"
     yield f"{rule.rule_id} ({rule.category}, {rule.trigger}{by}) {rule.where}"
     for check in rule.found:
         yield _check_line(check, "  ")
@@ -49,6 +50,8 @@ def _rule_lines(rule: RuleStory, details: bool) -> Iterator[str]:
 def _touchpoint_lines(tp: TouchpointStory, details: bool) -> Iterator[str]:
     local = tp.due_at.astimezone(zone(tp.timezone))
     verdict = tp.status.upper() if tp.reason is None else f"HELD: {tp.reason.value}"
+    if tp.channel != "email":
+        verdict += f" · by {tp.channel}"
     if tp.outbox is not None:
         verdict += f" · outbox: {row_state(tp.outbox)}"
     yield f"  {tp.period} · {local:%a %Y-%m-%d %H:%M %Z} · {tp.occurrence} · {verdict}"

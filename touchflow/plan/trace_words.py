@@ -15,9 +15,9 @@ HELD: dict[HoldReason, str] = {
     HoldReason.CANCELLED: "cancelled by a later event",
     HoldReason.INVALID_DATA: "the data it is built on cannot be read",
     HoldReason.CONDITION_FALSE: "a condition of the rule is false",
-    HoldReason.NO_ADDRESS: "the customer has no email address",
+    HoldReason.NO_ADDRESS: "the customer has no address for the channel",
     HoldReason.SUPPRESSED: "the address is suppressed",
-    HoldReason.NO_CONSENT: "the customer has not consented to marketing, which the rule requires",
+    HoldReason.NO_CONSENT: "the customer has not consented to it (marketing, or texts)",
     HoldReason.SKIPPED_HOLIDAY: "it falls on a public holiday and the rule skips holidays",
     HoldReason.CAPPED: "the frequency cap was already full",
     HoldReason.TOO_LATE: "moved past the moment it expires, so it would arrive too late",
@@ -29,6 +29,11 @@ HELD: dict[HoldReason, str] = {
 NO_CONSENT = (
     "the customer has not consented to marketing (consent_marketing is false), which this "
     "rule requires (policies: require_consent)"
+)
+
+# The consent gate of a text, closed: every text needs it, reminders too.
+NO_SMS_CONSENT = (
+    "the customer has not consented to texts (consent_sms is false), which every text needs"
 )
 
 # How a policy moved a touchpoint that is still sent.

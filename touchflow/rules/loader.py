@@ -15,6 +15,7 @@ from touchflow.errors import Problem, ProblemsError, RuleError, shown
 from touchflow.models import Category
 from touchflow.rules.cancel import read_cancel_on
 from touchflow.rules.expressions import ConditionError, compile_condition
+from touchflow.rules.quiet_hours import quiet_hours
 from touchflow.rules.rule_checks import check_rule
 from touchflow.rules.schema import Condition, Rule
 from touchflow.rules.triggers import read_trigger
@@ -38,6 +39,7 @@ RULE_KEYS = (
 AUTO_SUBMITTED = ("auto-generated", "auto-replied")
 _ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")  # fullmatch: "$" lets a final line break through
 CHANNELS = ("email", "sms", "webhook")
+ACTION_KEYS = ("channel", "channels", "template")
 
 _T = TypeVar("_T")
 
@@ -116,16 +118,17 @@ def _read_rule(doc: LineDict, display: str, config: ProjectConfig, out: Collecto
     trigger = read_trigger(doc, config, out) if "trigger" in doc else None
     offsets = _read_offsets(doc, out)
     at = _read_optional(doc, "at", parse_time_of_day, out)
-    channel, template = _read_action(doc, config, out)
+    channels, template = _read_action(doc, config, out)
     cancel_on = read_cancel_on(doc, out)
     priority = _read_priority(doc, out)
     policies = _read_policies(doc, config.policies[category or Category.TRANSACTIONAL], out)
     conditions = _read_conditions(doc, out)
     expires_after = _read_optional(doc, "expires_after", parse_period, out)
     auto_submitted = _read_optional(doc, "auto_submitted", _auto_submitted, out)
-    if len(out.problems) > before or None in (rule_id, category, trigger, channel, template):
+    policies = quiet_hours(policies, category, channels or (), config, out, doc.line)
+    if len(out.problems) > before or None in (rule_id, category, trigger, channels, template):
         return None
-    assert rule_id and category and trigger and channel and template  # for mypy
+    assert rule_id and category and trigger and channels and template  # for mypy
     rule = Rule(
         id=rule_id,
         description=str(doc.get("description", "")).strip(),
@@ -136,7 +139,8 @@ def _read_rule(doc: LineDict, display: str, config: ProjectConfig, out: Collecto
         at=at,
         conditions=conditions,
         cancel_on=cancel_on,
-        channel=channel,
+        channel=channels[0],
+        channels=channels,
         template=template,
         policies=policies,
         path=display,
@@ -225,36 +229,68 @@ def _read_offsets(doc: LineDict, out: Collector) -> tuple[Offset, ...]:
 
 def _read_action(
     doc: LineDict, config: ProjectConfig, out: Collector
-) -> tuple[str | None, str | None]:
+) -> tuple[tuple[str, ...] | None, str | None]:
+    """The channels in the order tried (``channel: x`` is one) and the template."""
     if "action" not in doc:
         return None, None
     action = out.mapping(doc["action"], doc.line_of("action"), what="action")
     if action is None:
         return None, None
-    out.check_keys(action, ("channel", "template"), where="action", required=("template",))
-    channel = action.get("channel", "email")
-    if channel not in CHANNELS:
+    out.check_keys(action, ACTION_KEYS, where="action", required=("template",))
+    if "channel" in action and "channels" in action:
         out.add(
-            action.line_of("channel"),
-            f"unknown channel {shown(channel)}; available: {', '.join(CHANNELS)}",
+            action.line_of("channels"),
+            "action has channel and channels: give one (channels: [sms, email] tries sms "
+            "first, then email)",
         )
         return None, None
+    if "channels" in action:
+        channels = _read_channels(action, config, out)
+    else:
+        one = _read_channel(action.get("channel", "email"), action.line_of("channel"), config, out)
+        channels = None if one is None else (one,)
+    template = out.text(action.get("template"), action.line_of("template"), what="template")
+    return channels, template
+
+
+def _read_channels(
+    action: LineDict, config: ProjectConfig, out: Collector
+) -> tuple[str, ...] | None:
+    """``channels: [sms, email]``: each a known channel that is configured, none twice."""
+    raw, line = action["channels"], action.line_of("channels")
+    if not isinstance(raw, list) or not raw:
+        out.add(line, f"channels must be a list of channels, e.g. [sms, email], not {shown(raw)}")
+        return None
+    found: list[str] = []
+    for i, item in enumerate(raw):
+        item_line = raw.line_of(i) if isinstance(raw, LineList) else line
+        channel = _read_channel(item, item_line, config, out)
+        if channel is not None and channel in found:
+            out.add(item_line, f"channels lists {channel} twice; each is tried once")
+        elif channel is not None:
+            found.append(channel)
+    return tuple(found) if len(found) == len(raw) else None
+
+
+def _read_channel(channel: Any, line: int, config: ProjectConfig, out: Collector) -> str | None:
+    if channel not in CHANNELS:
+        out.add(line, f"unknown channel {shown(channel)}; available: {', '.join(CHANNELS)}")
+        return None
     if channel == "webhook" and config.delivery.webhook is None:
         out.add(
-            action.line_of("channel"),
+            line,
             "channel webhook needs a webhook to post to: add delivery.webhook (url and "
             "secret_env) to touchflow.yaml, see docs/channels.md",
         )
-        return None, None
+        return None
     if channel == "sms" and config.delivery.sms is None:
         out.add(
-            action.line_of("channel"),
+            line,
             "channel sms needs a provider to send through: add delivery.sms (provider: "
             "twilio or folder) to touchflow.yaml, see docs/channels.md",
         )
-        return None, None
-    template = out.text(action.get("template"), action.line_of("template"), what="template")
-    return channel, template
+        return None
+    return str(channel)
 
 
 def _read_conditions(doc: LineDict, out: Collector) -> tuple[Condition, ...]:

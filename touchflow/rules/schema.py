@@ -104,6 +104,15 @@ class Rule:
     # The Auto-Submitted header (RFC 3834) of its messages: "auto-replied" for an answer
     # to a message the customer sent (an inquiry), else "auto-generated".
     auto_submitted: str = "auto-generated"
+    # The channels in the order tried (``action.channels``): the touchpoint goes by the
+    # first the customer can receive. ``channel`` is the first; () is ``(channel,)``.
+    channels: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.channels:
+            object.__setattr__(self, "channels", (self.channel,))
+        elif self.channels[0] != self.channel:
+            raise ValueError(f"rule {self.id}: channel {self.channel} is not channels[0]")
 
     @property
     def where(self) -> str:

@@ -231,7 +231,10 @@ def verdict(row: OutboxRow, tp: PlannedTouchpoint | None, *, now: datetime) -> V
             next_attempt_at=tp.due_at,
         )
         return Close(row=later)
-    return Send(touchpoint=tp, row=dataclasses.replace(row, expires_at=expires, to=tp.to))
+    # By the channel the fresh plan chose: a fallback's may have changed since (consent to
+    # texts withdrawn: the e-mail instead), and with it the address.
+    fresh = dataclasses.replace(row, expires_at=expires, to=tp.to, channel=tp.channel)
+    return Send(touchpoint=tp, row=fresh)
 
 
 def expired(row: OutboxRow, now: datetime) -> OutboxRow:

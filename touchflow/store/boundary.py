@@ -138,9 +138,10 @@ class FactsStore(Protocol):
     ) -> list[CustomerFacts]:
         """Every customer (or those named), ordered by id, with events sorted by (at, id),
         the suppression scopes on its email (case-insensitive, also kept hashed after an
-        erasure) and, with ``sent_since``, the sends that count towards caps and were due
-        since then (they count at their due time: see
-        ``touchflow.plan.candidates.apply_caps``). Read in one transaction."""
+        erasure) and on its phone number (``suppressed_phone``: E.164, as stored) and, with
+        ``sent_since``, the sends that count towards caps and were due since then (they
+        count at their due time: see ``touchflow.plan.candidates.apply_caps``). Read in
+        one transaction."""
         ...
 
     def facts_pages(

@@ -54,12 +54,12 @@ def facts(
             who, unreadable = customer(row), broken.get(row[0])
         except (ValueError, TypeError) as exc:  # see _events_by_customer
             who, unreadable = Customer(id=row[0], email=row[1]), _unreadable(row, exc)
-        suppressed = nothing
-        if scopes and who.email:  # mostly none: then no address is lower-cased
-            email = who.email.lower()
-            suppressed = frozenset(scopes.get(email, ()))
-            if hashed:
-                suppressed |= scopes.get(hashed_address(email), set())
+        suppressed = by_phone = nothing
+        if scopes:  # mostly none: then no address is lower-cased
+            if who.email:
+                suppressed = _scopes_of(scopes, who.email.lower(), hashed)
+            if who.phone:  # E.164: no case to fold
+                by_phone = _scopes_of(scopes, who.phone, hashed)
         found.append(
             new_facts(
                 customer=who,
@@ -67,9 +67,19 @@ def facts(
                 suppressed=suppressed,
                 sent=tuple(sent[who.id]) if who.id in sent else (),
                 unreadable=unreadable,
+                suppressed_phone=by_phone,
             )
         )
     return found
+
+
+def _scopes_of(
+    scopes: dict[str, set[SuppressionScope]], address: str, hashed: bool
+) -> frozenset[SuppressionScope]:
+    """The scopes on one address (an e-mail lower-cased, or a phone number), and on its
+    hash where an erasure left one."""
+    found = frozenset(scopes.get(address, ()))
+    return found | scopes.get(hashed_address(address), set()) if hashed else found
 
 
 def _scopes_by_address(suppression_rows: Iterable[Any]) -> dict[str, set[SuppressionScope]]:
@@ -83,10 +93,10 @@ def _sent_by_customer(
     sent_rows: Iterable[Any], instant: Callable[[Any], datetime]
 ) -> dict[str, list[SentRecord]]:
     sent: defaultdict[str, list[SentRecord]] = defaultdict(list)
-    for key, customer_id, category, due_at in sent_rows:
+    for key, customer_id, category, due_at, channel in sent_rows:
         record = SentRecord(
             key=key, customer_id=customer_id, category=Category(category),
-            due_at=instant(due_at),
+            due_at=instant(due_at), channel=channel,
         )  # fmt: skip
         sent[customer_id].append(record)
     return sent

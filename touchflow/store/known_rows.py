@@ -32,11 +32,14 @@ def known_since(
     suppression_rows: Iterable[Any],
     *,
     instant: Instant,
+    phone_rows: Iterable[Any] = (),
 ) -> dict[str, KnownSince]:
     """Each customer's ``KnownSince`` from rows ``(customer id, email)``, ``(customer id,
-    event id, recorded_at)`` and ``(address, scope, created_at)``; customers with neither
-    events nor suppressions are left out. A scope suppressed both plainly and hashed
-    counts from the earlier time (not known, if either is not)."""
+    event id, recorded_at)`` and ``(address, scope, created_at)``, and ``(customer id,
+    phone)`` for the scopes on their number; customers with neither events nor
+    suppressions are left out. A scope suppressed both plainly and hashed counts from the
+    earlier time (not known, if either is not). (The suppression rows are looked up by
+    ``addresses`` of the email and phone rows together.)"""
     events: defaultdict[str, dict[str, datetime | None]] = defaultdict(dict)
     for customer_id, event_id, recorded_at in event_rows:
         events[customer_id][event_id] = None if recorded_at is None else instant(recorded_at)
@@ -45,19 +48,30 @@ def known_since(
         by_address[email][SuppressionScope(scope)] = (
             None if created_at is None else instant(created_at)
         )
-    suppressions: dict[str, dict[SuppressionScope, datetime | None]] = {}
-    for customer_id, email in email_rows:
-        if email and by_address:
-            plain = str(email).lower()
-            scopes = _earliest(by_address.get(plain, {}), by_address.get(hashed_address(plain), {}))
-            if scopes:
-                suppressions[customer_id] = scopes
+    suppressions = _by_customer(email_rows, by_address)
+    by_phone = _by_customer(phone_rows, by_address)
     return {
         customer_id: KnownSince(
-            events=events.get(customer_id, {}), suppressions=suppressions.get(customer_id, {})
+            events=events.get(customer_id, {}),
+            suppressions=suppressions.get(customer_id, {}),
+            phone_suppressions=by_phone.get(customer_id, {}),
         )
-        for customer_id in sorted(events.keys() | suppressions.keys())
+        for customer_id in sorted(events.keys() | suppressions.keys() | by_phone.keys())
     }
+
+
+def _by_customer(
+    address_rows: Iterable[Any], by_address: dict[str, dict[SuppressionScope, datetime | None]]
+) -> dict[str, dict[SuppressionScope, datetime | None]]:
+    """The scopes (with their times) on each customer's address, plain or hashed."""
+    found: dict[str, dict[SuppressionScope, datetime | None]] = {}
+    for customer_id, address in address_rows:
+        if address and by_address:
+            plain = str(address).lower()  # a phone number (E.164) has no case
+            scopes = _earliest(by_address.get(plain, {}), by_address.get(hashed_address(plain), {}))
+            if scopes:
+                found[customer_id] = scopes
+    return found
 
 
 def _earliest(

@@ -32,8 +32,9 @@ def customer_params(c: Customer, created_at: datetime | None) -> tuple[Any, ...]
     """A customer as the parameters of ``upsert_customer``."""
     return (
         c.id, c.email, c.phone, c.first_name, c.last_name, c.timezone, c.locale, c.country,
-        c.birthday, c.customer_since, c.consent_marketing, json_text(dict(c.attributes)),
-        _month_day(c.birthday), _month_day(c.customer_since), created_at,
+        c.birthday, c.customer_since, c.consent_marketing, c.consent_sms,
+        json_text(dict(c.attributes)), _month_day(c.birthday), _month_day(c.customer_since),
+        created_at,
     )  # fmt: skip
 
 

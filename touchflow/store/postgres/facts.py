@@ -78,7 +78,8 @@ class FactsMethods(Connection):
                 return [], [], [], []
             span = (customers[0][0], customers[-1][0])
             events = await fetch(db, SQL["events_page"], span)
-            suppressions = await fetch(db, SQL["suppression_scopes_page"], (*span, *_HASHED_RANGE))
+            by_address = (*span, *span, *_HASHED_RANGE)
+            suppressions = await fetch(db, SQL["suppression_scopes_page"], by_address)
             sent: list[Any] = []
             if sent_since is not None:
                 sent = await fetch(db, SQL["sent_page"], (sent_since, *span))
@@ -91,11 +92,13 @@ class FactsMethods(Connection):
         ids = sorted(set(customer_ids))
         with self._errors("read facts from"):
             async with self._pool.connection() as db:
-                rows = await fetch(db, SQL["emails_and_events_recorded_in"], (ids, ids))
+                rows = await fetch(db, SQL["emails_and_events_recorded_in"], (ids, ids, ids))
                 emails = [(who, email) for who, email, _, is_customer in rows if is_customer]
-                events = [row[:3] for row in rows if not row[3]]
-                found = await fetch(db, SQL["suppressions_known_in"], (addresses(emails),))
-        return known_since(emails, events, found, instant=aware)
+                phones = [(who, phone) for who, phone, _, kind in rows if kind is None]
+                events = [row[:3] for row in rows if row[3] is False]
+                wanted = (addresses([*emails, *phones]),)
+                found = await fetch(db, SQL["suppressions_known_in"], wanted)
+        return known_since(emails, events, found, instant=aware, phone_rows=phones)
 
     async def id_ranges(self, parts: int) -> list[IdRange]:
         total = await self.customer_count()
@@ -126,6 +129,7 @@ async def _some(db: Db, ids: list[str], sent_since: datetime | None) -> _Rows:
     customers = await fetch(db, SQL["customers_in"], (ids,))
     events = await fetch(db, SQL["events_of_customers_in"], (ids,))
     emails = sorted({str(row[1]).lower() for row in customers if row[1]})
+    emails += sorted({str(row[2]) for row in customers if row[2]})  # phone numbers (E.164)
     emails += [hashed_address(email) for email in emails]  # erased, came back
     suppressions = await fetch(db, SQL["suppression_scopes_in"], (emails,))
     sent: list[Any] = []

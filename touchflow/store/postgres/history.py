@@ -39,7 +39,7 @@ from touchflow.store.postgres.queries import SQL
 from touchflow.store.values import json_text
 
 # Where the JSON columns are among a table's parameters: customers' attributes, events' data.
-_JSON_AT = {"customers": (11,), "events": (4,)}
+_JSON_AT = {"customers": (12,), "events": (4,)}
 _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 

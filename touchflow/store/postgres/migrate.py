@@ -17,8 +17,9 @@ from touchflow.store.postgres.connection import Db, fetch
 from touchflow.store.postgres.queries import SCHEMA, SQL
 
 # 2: the changes notify the daemons (LISTEN/NOTIFY); 3: plan_ranges; 4: events.recorded_at;
-# 5: the outbox's indexes for the console's pages; 6: outbox.channel
-SCHEMA_VERSION = 6
+# 5: the outbox's indexes for the console's pages; 6: outbox.channel; 7: customers.consent_sms
+# and suppressed phone numbers
+SCHEMA_VERSION = 7
 
 
 async def migrate(db: Db, shown: str) -> tuple[int, int]:

@@ -33,28 +33,30 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value
 
 -- name: customer_columns
 id, email, phone, first_name, last_name, timezone, locale, country,
-birthday, customer_since, consent_marketing, attributes
+birthday, customer_since, consent_marketing, consent_sms, attributes
 
 -- name: upsert_customer
 -- created_at is written once, by the insert: a replaced customer keeps the time it came.
 INSERT INTO customers ({customer_columns}, birthday_md, since_md, created_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (id) DO UPDATE SET
     email = excluded.email, phone = excluded.phone,
     first_name = excluded.first_name, last_name = excluded.last_name,
     timezone = excluded.timezone, locale = excluded.locale, country = excluded.country,
     birthday = excluded.birthday, customer_since = excluded.customer_since,
-    consent_marketing = excluded.consent_marketing, attributes = excluded.attributes,
+    consent_marketing = excluded.consent_marketing, consent_sms = excluded.consent_sms,
+    attributes = excluded.attributes,
     birthday_md = excluded.birthday_md, since_md = excluded.since_md
 -- An unchanged row is not rewritten, so a nightly re-import of everyone does not
 -- mark everyone changed for the daemon (the customers_updated trigger).
 WHERE (customers.email, customers.phone, customers.first_name, customers.last_name,
        customers.timezone, customers.locale, customers.country, customers.birthday,
-       customers.customer_since, customers.consent_marketing, customers.attributes)
+       customers.customer_since, customers.consent_marketing, customers.consent_sms,
+       customers.attributes)
     IS DISTINCT FROM (excluded.email, excluded.phone, excluded.first_name,
        excluded.last_name, excluded.timezone, excluded.locale, excluded.country,
        excluded.birthday, excluded.customer_since, excluded.consent_marketing,
-       excluded.attributes)
+       excluded.consent_sms, excluded.attributes)
 
 -- name: count_customers
 SELECT COUNT(*) FROM customers
@@ -86,7 +88,7 @@ SELECT id FROM customers ORDER BY id LIMIT 1 OFFSET %s
 {select_customers} WHERE id > %s AND lower(email) = %s ORDER BY id LIMIT %s
 
 -- name: customer_email
-SELECT email FROM customers WHERE id = %s
+SELECT email, phone FROM customers WHERE id = %s
 
 -- --- events -----------------------------------------------------------------------
 
@@ -156,8 +158,10 @@ ORDER BY created_at DESC NULLS LAST, email, scope LIMIT %s
 DELETE FROM suppressions WHERE email IN (%s, %s) AND scope = ANY(%b::text[])
 
 -- name: mark_address_changed
--- No trigger on DELETE: a lifted suppression tells a running daemon here.
+-- No trigger on DELETE: a lifted suppression tells a running daemon here. The address
+-- (twice) is an e-mail address, lower-cased, or a phone number (E.164): each on its index.
 INSERT INTO changes (customer_id) SELECT id FROM customers WHERE lower(email) = %s
+UNION SELECT id FROM customers WHERE phone = %s
 
 -- name: delete_suppression
 DELETE FROM suppressions WHERE email = %s AND scope = %s
@@ -174,14 +178,18 @@ DELETE FROM suppressions WHERE email = %s AND scope = %s
 {select_events} WHERE customer_id BETWEEN %s AND %s ORDER BY customer_id, at, id
 
 -- name: suppression_scopes_page
--- Erased customers' addresses, kept hashed: the facts match them if one comes back.
+-- The page's e-mail addresses, then its phone numbers (E.164, as stored; the id range is
+-- given twice). Erased customers' addresses, kept hashed: the facts match them if one
+-- comes back.
 SELECT s.email, s.scope FROM customers c JOIN suppressions s ON s.email = lower(c.email)
+WHERE c.id BETWEEN %s AND %s
+UNION ALL SELECT s.email, s.scope FROM customers c JOIN suppressions s ON s.email = c.phone
 WHERE c.id BETWEEN %s AND %s
 UNION ALL SELECT email, scope FROM suppressions WHERE email >= %s AND email < %s
 
 -- name: select_sent
 -- Sends count towards caps at their due time (see touchflow.plan.candidates.apply_caps).
-SELECT key, customer_id, category, due_at FROM outbox
+SELECT key, customer_id, category, due_at, channel FROM outbox
 WHERE state = 'sent' AND counts_for_caps AND due_at >= %s
 
 -- name: sent_page
@@ -194,8 +202,12 @@ WHERE state = 'sent' AND counts_for_caps AND due_at >= %s
 
 -- name: emails_and_events_recorded_in
 -- Both in one round trip: (customer id, email, NULL, true) for each customer, (customer
--- id, event id, recorded_at, false) for each event.
+-- id, phone, NULL, NULL) for each with a phone number, (customer id, event id,
+-- recorded_at, false) for each event. The ids are given three times.
 SELECT id, email, NULL::timestamptz, true FROM customers WHERE id = ANY(%b::text[])
+UNION ALL
+SELECT id, phone, NULL::timestamptz, NULL::boolean FROM customers
+WHERE id = ANY(%b::text[]) AND phone IS NOT NULL
 UNION ALL
 SELECT customer_id, id, recorded_at, false FROM events WHERE customer_id = ANY(%b::text[])
 
@@ -648,13 +660,14 @@ DELETE FROM changes WHERE seq > %s
 -- A page in one statement, one array per column (as insert_outbox).
 INSERT INTO customers ({customer_columns}, birthday_md, since_md, created_at)
 SELECT v.id, v.email, v.phone, v.first_name, v.last_name, v.timezone, v.locale, v.country,
-    v.birthday, v.customer_since, v.consent_marketing, v.attributes::jsonb, v.birthday_md,
-    v.since_md, v.created_at
+    v.birthday, v.customer_since, v.consent_marketing, v.consent_sms, v.attributes::jsonb,
+    v.birthday_md, v.since_md, v.created_at
 FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
-    %b::text[], %b::text[], %b::date[], %b::date[], %b::boolean[], %b::text[], %b::text[],
-    %b::text[], %b::timestamptz[])
+    %b::text[], %b::text[], %b::date[], %b::date[], %b::boolean[], %b::boolean[],
+    %b::text[], %b::text[], %b::text[], %b::timestamptz[])
     AS v(id, email, phone, first_name, last_name, timezone, locale, country, birthday,
-         customer_since, consent_marketing, attributes, birthday_md, since_md, created_at)
+         customer_since, consent_marketing, consent_sms, attributes, birthday_md, since_md,
+         created_at)
 
 -- name: history_put_events
 INSERT INTO events (id, type, customer_id, at, data, recorded_at)

@@ -53,7 +53,7 @@ class RecordMethods(Connection):
             params = (plain, hashed_address(plain), [s.value for s in scopes])
             removed = await changed(db, SQL["remove_suppressions"], params)
             if removed:  # no trigger on DELETE: tell a running daemon here
-                await changed(db, SQL["mark_address_changed"], (plain,))
+                await changed(db, SQL["mark_address_changed"], (plain, plain))
         return removed
 
     async def delete_customers(

@@ -41,8 +41,8 @@ def customer_params(c: Customer, created_at: str | None) -> tuple[Any, ...]:
     return (
         c.id, c.email, c.phone, c.first_name, c.last_name, c.timezone, c.locale, c.country,
         _iso(c.birthday), _iso(c.customer_since), int(c.consent_marketing),
-        json_text(dict(c.attributes)), _month_day(c.birthday), _month_day(c.customer_since),
-        created_at,
+        int(c.consent_sms), json_text(dict(c.attributes)), _month_day(c.birthday),
+        _month_day(c.customer_since), created_at,
     )  # fmt: skip
 
 
@@ -55,12 +55,14 @@ _new_event = positional_builder(Event)
 
 def customer(row: Sequence[Any]) -> Customer:
     """A customer from the columns of ``select_customers``."""
-    (id_, email, phone, first, last, zone, locale, country, born, since, consent, attrs, came) = row
+    (id_, email, phone, first, last, zone, locale, country, born, since, consent, texts, attrs,
+     came) = row  # fmt: skip
     return _new_customer(
         id_, email, phone, first, last, zone, locale, country,
         date.fromisoformat(born) if born else None,  # birthday
         date.fromisoformat(since) if since else None,  # customer_since
         bool(consent),  # consent_marketing
+        bool(texts),  # consent_sms
         _from_json(attrs),  # attributes
         datetime.fromisoformat(came) if came else None,  # created_at
     )  # fmt: skip

@@ -94,7 +94,7 @@ class CustomerMethods(Connection):
             rows = list(await db.execute_fetchall(SQL["customer_email"], (customer_id,)))
             if not rows:
                 return None
-            email = str(rows[0][0] or "").strip()
+            email, phone = str(rows[0][0] or "").strip(), str(rows[0][1] or "")
             who = (customer_id,)
             await changed(db, SQL["delete_customer"], who)
             events = await changed(db, SQL["delete_events_of_customer"], who)
@@ -104,7 +104,14 @@ class CustomerMethods(Connection):
                 SQL["forget_address_of_customer"],
                 (email, _ERASED, email.lower(), _ERASED, customer_id),
             )
+            if phone:  # the number (an sms row's address) goes as the e-mail address does
+                await changed(
+                    db,
+                    SQL["forget_address_of_customer"],
+                    (phone, _ERASED, phone, _ERASED, customer_id),
+                )
             hashed = await _hash_suppressions(db, email) if email else 0
+            hashed += await _hash_suppressions(db, phone) if phone else 0
             # Last: the statements above must not leave the daemon a change to plan.
             await changed(db, SQL["delete_changes_of_customer"], who)
         return Erasure(

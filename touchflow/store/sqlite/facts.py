@@ -110,10 +110,13 @@ class FactsMethods(Connection):
         in one transaction (three statements: SQLite runs them in process)."""
         ids = sorted(set(customer_ids))
         async with self._transaction("read facts from", begin="BEGIN") as db:
-            emails = await fetch_in(db, SQL["customer_emails_in"], ids)
+            people = await fetch_in(db, SQL["customer_emails_in"], ids)
+            emails = [(who, email) for who, email, _ in people]
+            phones = [(who, phone) for who, _, phone in people]
             events = await fetch_in(db, SQL["events_recorded_in"], ids)
-            known = await fetch_in(db, SQL["suppressions_known_in"], addresses(emails))
-        return known_since(emails, events, known, instant=from_utc_text)
+            found = addresses([*emails, *phones])
+            known = await fetch_in(db, SQL["suppressions_known_in"], found)
+        return known_since(emails, events, known, instant=from_utc_text, phone_rows=phones)
 
     async def id_ranges(self, parts: int) -> list[IdRange]:
         """Up to ``parts`` id ranges holding about as many customers each, covering all."""
@@ -146,6 +149,7 @@ async def _some(db: aiosqlite.Connection, ids: list[str], sent_since: datetime |
     customers = await fetch_in(db, SQL["customers_in"], ids)
     events = await fetch_in(db, SQL["events_of_customers_in"], ids)
     emails = sorted({str(row[1]).lower() for row in customers if row[1]})
+    emails += sorted({str(row[2]) for row in customers if row[2]})  # phone numbers (E.164)
     emails += [hashed_address(email) for email in emails]  # erased, came back
     suppressions = await fetch_in(db, SQL["suppression_scopes_in"], emails)
     sent: list[Any] = []

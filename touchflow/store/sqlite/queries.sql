@@ -58,6 +58,12 @@ ALTER TABLE outbox ADD COLUMN channel TEXT NOT NULL DEFAULT 'email'
 -- name: upgrade_4_to_5
 UPDATE meta SET value = '5' WHERE key = 'schema_version' AND value = '4'
 
+-- name: add_consent_sms
+ALTER TABLE customers ADD COLUMN consent_sms INTEGER NOT NULL DEFAULT 0
+
+-- name: upgrade_5_to_6
+UPDATE meta SET value = '6' WHERE key = 'schema_version' AND value = '5'
+
 -- name: get_meta
 SELECT value FROM meta WHERE key = ?
 
@@ -69,27 +75,30 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value
 
 -- name: customer_columns
 id, email, phone, first_name, last_name, timezone, locale, country,
-birthday, customer_since, consent_marketing, attributes
+birthday, customer_since, consent_marketing, consent_sms, attributes
 
 -- name: upsert_customer
 -- created_at is written once, by the insert: a replaced customer keeps the time it came.
 INSERT INTO customers ({customer_columns}, birthday_md, since_md, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET
     email = excluded.email, phone = excluded.phone,
     first_name = excluded.first_name, last_name = excluded.last_name,
     timezone = excluded.timezone, locale = excluded.locale, country = excluded.country,
     birthday = excluded.birthday, customer_since = excluded.customer_since,
-    consent_marketing = excluded.consent_marketing, attributes = excluded.attributes,
+    consent_marketing = excluded.consent_marketing, consent_sms = excluded.consent_sms,
+    attributes = excluded.attributes,
     birthday_md = excluded.birthday_md, since_md = excluded.since_md
 -- An unchanged row is not rewritten, so a nightly re-import of everyone does not
 -- mark everyone changed for the daemon (the customers_updated trigger).
 WHERE (customers.email, customers.phone, customers.first_name, customers.last_name,
        customers.timezone, customers.locale, customers.country, customers.birthday,
-       customers.customer_since, customers.consent_marketing, customers.attributes)
+       customers.customer_since, customers.consent_marketing, customers.consent_sms,
+       customers.attributes)
     IS NOT (excluded.email, excluded.phone, excluded.first_name, excluded.last_name,
        excluded.timezone, excluded.locale, excluded.country, excluded.birthday,
-       excluded.customer_since, excluded.consent_marketing, excluded.attributes)
+       excluded.customer_since, excluded.consent_marketing, excluded.consent_sms,
+       excluded.attributes)
 
 -- name: count_customers
 SELECT COUNT(*) FROM customers
@@ -121,7 +130,7 @@ SELECT id FROM customers ORDER BY id LIMIT 1 OFFSET ?
 {select_customers} WHERE id > ? AND lower(email) = ? ORDER BY id LIMIT ?
 
 -- name: customer_email
-SELECT email FROM customers WHERE id = ?
+SELECT email, phone FROM customers WHERE id = ?
 
 -- --- events -----------------------------------------------------------------------
 
@@ -184,8 +193,10 @@ SELECT email, scope, reason, created_at FROM suppressions
 DELETE FROM suppressions WHERE email IN (?, ?) AND scope IN ({marks})
 
 -- name: mark_address_changed
--- No trigger on DELETE: a lifted suppression tells a running daemon here.
-INSERT INTO changes (customer_id) SELECT id FROM customers WHERE lower(email) = ?
+-- No trigger on DELETE: a lifted suppression tells a running daemon here. The address is
+-- an e-mail address (lower-cased) or a phone number (E.164): each on its index.
+INSERT INTO changes (customer_id) SELECT id FROM customers WHERE lower(email) = ?1
+UNION SELECT id FROM customers WHERE phone = ?1
 
 -- name: delete_suppression
 DELETE FROM suppressions WHERE email = ? AND scope = ?
@@ -204,23 +215,27 @@ DELETE FROM suppressions WHERE email = ? AND scope = ?
 {select_events} WHERE customer_id BETWEEN ? AND ? ORDER BY customer_id, at, id
 
 -- name: suppression_scopes_page
--- Erased customers' addresses, kept hashed: the facts match them if one comes back.
+-- The page's e-mail addresses, then its phone numbers (E.164, stored as they are), each
+-- a lookup on the suppressions' key per customer of the page. Erased customers' addresses,
+-- kept hashed: the facts match them if one comes back.
 SELECT s.email, s.scope FROM customers c JOIN suppressions s ON s.email = lower(c.email)
-WHERE c.id BETWEEN ? AND ?
-UNION ALL SELECT email, scope FROM suppressions WHERE email >= ? AND email < ?
+WHERE c.id BETWEEN ?1 AND ?2
+UNION ALL SELECT s.email, s.scope FROM customers c JOIN suppressions s ON s.email = c.phone
+WHERE c.id BETWEEN ?1 AND ?2
+UNION ALL SELECT email, scope FROM suppressions WHERE email >= ?3 AND email < ?4
 
 -- name: sent_counted
 -- Sends count towards caps at their due time (see touchflow.plan.candidates.apply_caps).
 state = 'sent' AND counts_for_caps = 1 AND due_at >= ?
 
 -- name: select_sent
-SELECT key, customer_id, category, due_at FROM outbox WHERE {sent_counted}
+SELECT key, customer_id, category, due_at, channel FROM outbox WHERE {sent_counted}
 
 -- name: sent_on_customer_index
 -- select_sent for some customers: always on the customer index. Without statistics
 -- SQLite prefers (state, due_at) and reads every send since then, everyone's: one
 -- customer's `why` took 4 s at 1M outbox rows (a few ms here), a 20k page 4 s (0.6 s).
-SELECT key, customer_id, category, due_at FROM outbox INDEXED BY outbox_customer
+SELECT key, customer_id, category, due_at, channel FROM outbox INDEXED BY outbox_customer
 WHERE {sent_counted}
 
 -- name: sent_page
@@ -232,7 +247,7 @@ WHERE {sent_counted}
 -- --- what the store learnt when (known_since, for `touchflow backtest`) ----------------
 
 -- name: customer_emails_in
-SELECT id, email FROM customers WHERE id IN ({marks})
+SELECT id, email, phone FROM customers WHERE id IN ({marks})
 
 -- name: events_recorded_in
 SELECT customer_id, id, recorded_at FROM events WHERE customer_id IN ({marks})
@@ -521,7 +536,7 @@ DELETE FROM changes WHERE seq > ?
 
 -- name: history_put_customer
 INSERT INTO customers ({customer_columns}, birthday_md, since_md, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: history_put_event
 INSERT INTO events (id, type, customer_id, at, data, recorded_at) VALUES (?, ?, ?, ?, ?, ?)

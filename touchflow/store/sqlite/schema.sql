@@ -1,4 +1,4 @@
--- touchflow store schema, version 5 (see SCHEMA_VERSION in store.py).
+-- touchflow store schema, version 6 (see SCHEMA_VERSION in store.py).
 -- Kept to SQL that PostgreSQL also accepts, so its schema can follow this one,
 -- except the change triggers at the end (PostgreSQL spells triggers differently).
 -- Dates are ISO text; instants are UTC text 'YYYY-MM-DDTHH:MM:SS.ffffffZ', fixed
@@ -9,7 +9,7 @@ CREATE TABLE IF NOT EXISTS meta (
     value TEXT NOT NULL
 );
 
-INSERT INTO meta (key, value) VALUES ('schema_version', '5')
+INSERT INTO meta (key, value) VALUES ('schema_version', '6')
     ON CONFLICT (key) DO NOTHING;
 
 CREATE TABLE IF NOT EXISTS customers (
@@ -29,12 +29,18 @@ CREATE TABLE IF NOT EXISTS customers (
     -- customers whose day falls in the planning window.
     birthday_md       TEXT,
     since_md          TEXT,
-    created_at        TEXT               -- UTC: first stored (NULL: before version 3)
+    -- created_at: UTC, first stored (NULL: before version 3). consent_sms: consent to
+    -- text messages; last, where version 6 added it to a file made before, so a new
+    -- store and an upgraded one have their columns in the same order.
+    created_at        TEXT,
+    consent_sms       INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE INDEX IF NOT EXISTS customers_birthday_md ON customers (birthday_md);
 CREATE INDEX IF NOT EXISTS customers_since_md ON customers (since_md);
 CREATE INDEX IF NOT EXISTS customers_email ON customers (lower(email));
+-- Phone numbers are E.164 (as imported): a suppression of a number finds its customers.
+CREATE INDEX IF NOT EXISTS customers_phone ON customers (phone);
 
 -- No foreign key to customers: events may arrive (CLI, webhook, an export)
 -- before the customer import that names their customer; load_facts simply
@@ -52,7 +58,7 @@ CREATE INDEX IF NOT EXISTS events_customer_at ON events (customer_id, at);
 CREATE INDEX IF NOT EXISTS events_type_at ON events (type, at);
 
 CREATE TABLE IF NOT EXISTS suppressions (
-    email      TEXT NOT NULL,            -- lower-cased
+    email      TEXT NOT NULL,            -- the address: e-mail lower-cased, or E.164 phone
     scope      TEXT NOT NULL,            -- 'marketing' or 'all'
     reason     TEXT,
     created_at TEXT,                     -- UTC, see above
@@ -140,4 +146,11 @@ CREATE TRIGGER IF NOT EXISTS suppressions_inserted AFTER INSERT ON suppressions
 BEGIN
     INSERT INTO changes (customer_id)
         SELECT id FROM customers WHERE lower(email) = NEW.email;
+END;
+
+-- A suppressed phone number (version 6; its own trigger, so an upgraded store gets it).
+CREATE TRIGGER IF NOT EXISTS suppressions_inserted_phone AFTER INSERT ON suppressions
+BEGIN
+    INSERT INTO changes (customer_id)
+        SELECT id FROM customers WHERE phone = NEW.email;
 END;

@@ -32,14 +32,15 @@ from touchflow.store.sqlite.stats import StatsMethods
 
 # Versions whose store this one upgrades in place: 1 → 2 only added tables (the schema's
 # IF NOT EXISTS makes them); 2 → 3 adds customers.created_at, 3 → 4 events.recorded_at
-# (see _add_column), 4 → 5 outbox.channel.
-SCHEMA_VERSION = "5"
+# (see _add_column), 4 → 5 outbox.channel, 5 → 6 customers.consent_sms.
+SCHEMA_VERSION = "6"
 # Each upgrade that adds a column: the version it starts from, the table and column, its
 # ALTER TABLE and the statement that raises the version.
 _ADDED_COLUMNS = {
     "2": ("customers", "created_at", "add_created_at", "upgrade_2_to_3"),
     "3": ("events", "recorded_at", "add_recorded_at", "upgrade_3_to_4"),
     "4": ("outbox", "channel", "add_outbox_channel", "upgrade_4_to_5"),
+    "5": ("customers", "consent_sms", "add_consent_sms", "upgrade_5_to_6"),
 }
 _PRAGMAS = ("busy_timeout", "foreign_keys", "journal_mode_wal", "synchronous_normal")
 
@@ -158,7 +159,8 @@ class SqliteStore(
         EXISTS: the version is read again in the write transaction, as two processes may
         open an old file at once. Rows stored before keep NULL: when customers came
         (2 → 3) or events were recorded (3 → 4) is not known, so nothing is left out;
-        outbox rows stored before 5 were all email (its DEFAULT)."""
+        outbox rows stored before 5 were all email (its DEFAULT); customers stored before 6
+        have no consent to texts (its DEFAULT)."""
         async with self._transaction("upgrade") as db:
             rows = list(await db.execute_fetchall(SQL["schema_version"]))
             if rows and rows[0][0] == version:
