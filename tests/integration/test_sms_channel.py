@@ -3,7 +3,7 @@ provider: each answer, each failure, what is sent and how.
 
 What each answer means is the table in docs/channels.md: 201 sent (Twilio's SID kept);
 429 (its Retry-After kept), 5xx, a timeout or a refused connection retried; 400 with
-code 21610 failed and the number suppressed; 401/403 failed with an alert; other 4xx
+code 21610 failed and the number suppressed; 401/403/404 retried with an alert; other 4xx
 failed with Twilio's code and message. A credential never appears in a detail.
 """
 
@@ -120,7 +120,7 @@ async def test_a_messaging_service_is_named_instead_of_a_number(fake: FakeTwilio
             "Twilio 21614 (HTTP 400): 'To' number is not a valid mobile number",
             False,
         ),
-        (UNAUTHORIZED, Outcome.FAILED, "Twilio 20003 (HTTP 401): Authenticate (check", True),
+        (UNAUTHORIZED, Outcome.RETRY, "Twilio 20003 (HTTP 401): Authenticate (check", True),
     ],
     ids=["429", "500", "21610", "21211", "21614", "401"],
 )

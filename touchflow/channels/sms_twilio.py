@@ -9,8 +9,11 @@ How an answer counts (Twilio's error body is JSON: ``code``, ``message``, ``more
 - 200/201: sent; Twilio's message SID (``SM…``) is kept in the detail;
 - 429 (not sooner than its ``Retry-After``), 5xx, a timeout, a failed connection: retried;
 - 400 with code 21610 (the recipient replied STOP to this sender): failed, and the
-  number suppressed (``Outcome.BAD_MAILBOX``);
-- 401/403: failed with an alert (the SID or the token is wrong);
+  number suppressed (``Outcome.BAD_MAILBOX``); 21611 (the sender's queue is full): retried;
+- 401/403/404 or a 3xx (the SID, the token or ``api_url`` is wrong), and the codes of a
+  sender or an account that cannot send (21606, 21212, 21659, 21660, 21608, 217xx: the
+  Messaging Service): retried with an alert, like SMTP's refused login: the configuration
+  needs a person, and failing every touchpoint for good would lose them;
 - any other 4xx (21211 not a valid number, 21614 not a mobile number…): failed.
 
 Twilio has no idempotency key: a text Twilio accepted just before the daemon died,
@@ -33,7 +36,12 @@ from touchflow.config.sms import TwilioSettings
 
 MAX_BODY = 1600  # characters Twilio takes in one Body
 UNSUBSCRIBED = 21610  # "Attempt to send to unsubscribed recipient"
+QUEUE_FULL = 21611  # "This 'From' number has exceeded the maximum number of queued messages"
 _ALERTING = frozenset({401, 403, 404})  # the account SID or the token (or api_url) is wrong
+# The sender or the account cannot send (not this recipient's fault): 21606 not a
+# message-capable sender, 21212 an invalid From, 21659 not a Twilio number, 21660 a From of
+# another account, 21608 a trial account's unverified To; 217xx: the Messaging Service.
+_SENDER_CODES = frozenset({21606, 21212, 21659, 21660, 21608})
 _SHOWN = 200  # characters of Twilio's message kept in a detail
 _BODY_READ = 8192
 
@@ -124,15 +132,18 @@ def answer(status: int, headers: Mapping[str, str], body: bytes) -> Delivery:
     code = doc.get("code")
     code = code if isinstance(code, int) and not isinstance(code, bool) else None
     detail = _detail(status, code, doc.get("message"), body)
-    if status == 429 or status >= 500:
+    if status == 429 or status >= 500 or code == QUEUE_FULL:
         wait = retry_after(headers.get("retry-after")) if status in (429, 503) else None
         return Delivery(outcome=Outcome.RETRY, detail=detail, code=status, retry_after=wait)
     if code == UNSUBSCRIBED:
         return Delivery(outcome=Outcome.BAD_MAILBOX, detail=detail, code=status)
-    if status in _ALERTING:
+    if status in _ALERTING or 300 <= status < 400:
         detail += " (check the account SID and auth token in the environment, and api_url)"
-        return Delivery(outcome=Outcome.FAILED, detail=detail, code=status, alert=True)
-    return Delivery(outcome=Outcome.FAILED, detail=detail, code=status, alert=300 <= status < 400)
+        return Delivery(outcome=Outcome.RETRY, detail=detail, code=status, alert=True)
+    if code in _SENDER_CODES or (code is not None and 21700 <= code <= 21799):
+        detail += " (check delivery.sms.from or messaging_service_sid, and the Twilio account)"
+        return Delivery(outcome=Outcome.RETRY, detail=detail, code=status, alert=True)
+    return Delivery(outcome=Outcome.FAILED, detail=detail, code=status)
 
 
 def _without(delivery: Delivery, sid: str) -> Delivery:
