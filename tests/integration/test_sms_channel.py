@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import sms_support
+from odd_servers import gzipping, trickling, url_of
 from sms_support import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -257,3 +258,18 @@ async def test_a_text_longer_than_twilio_takes_fails_without_asking(
     )
     assert fake.requests == []
     assert (await send(api, envelope(text="a" * 1600))).outcome is Outcome.SENT
+
+
+async def test_an_answer_trickled_a_byte_at_a_time_is_cut_off_at_the_timeout() -> None:
+    with trickling() as server:
+        got = await asyncio.wait_for(send(url_of(server), timeout=0.5), 10)
+    assert (got.outcome, got.detail) == (Outcome.RETRY, "Twilio: no answer within 0.5 s")
+
+
+async def test_the_answer_is_asked_for_uncompressed_and_read_as_it_comes() -> None:
+    body = b'{"code": 21610, "message": "Attempt to send to unsubscribed recipient"}'
+    with gzipping(400, body) as server:
+        got = await send(url_of(server))
+    assert server.asked == ["identity"]
+    assert got.outcome is Outcome.BAD_MAILBOX
+    assert got.detail == "Twilio 21610 (HTTP 400): Attempt to send to unsubscribed recipient"

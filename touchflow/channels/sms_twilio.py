@@ -7,7 +7,9 @@ auth token, both read from the environment variables ``delivery.sms`` names.
 How an answer counts (Twilio's error body is JSON: ``code``, ``message``, ``more_info``):
 
 - 200/201: sent; Twilio's message SID (``SM…``) is kept in the detail;
-- 429 (not sooner than its ``Retry-After``), 5xx, a timeout, a failed connection: retried;
+- 429 (not sooner than its ``Retry-After``), 5xx, a timeout, a failed connection: retried
+  (``timeout`` bounds the whole request and answer, as for webhooks; answers are asked
+  for uncompressed);
 - 400 with code 21610 (the recipient replied STOP to this sender): failed, and the
   number suppressed (``Outcome.BAD_MAILBOX``); 21611 (the sender's queue is full): retried;
 - 401/403/404 or a 3xx (the SID, the token or ``api_url`` is wrong), and the codes of a
@@ -30,7 +32,7 @@ import httpx
 
 from touchflow import __version__
 from touchflow.channels import Delivery, Outcome
-from touchflow.channels.webhook import retry_after
+from touchflow.channels.webhook import IDENTITY, post_bounded, retry_after
 from touchflow.config.delivery import ChannelConfigError
 from touchflow.config.sms import TwilioSettings
 
@@ -68,7 +70,7 @@ class TwilioProvider:
             follow_redirects=False,
             trust_env=False,  # no proxy or CA settings from the environment: as configured
             transport=transport,
-            headers={"User-Agent": f"touchflow/{__version__}"},
+            headers={"User-Agent": f"touchflow/{__version__}", **IDENTITY},
         )
 
     @property
@@ -90,13 +92,10 @@ class TwilioProvider:
             assert self._settings.sender is not None  # read_sms needs one of them
             form["From"] = self._settings.sender
         try:
-            async with self._client.stream("POST", self._url, data=form) as response:
-                body = b""
-                async for chunk in response.aiter_raw():
-                    body += chunk
-                    if len(body) >= _BODY_READ:
-                        break
-        except httpx.TimeoutException:
+            response, body = await post_bounded(
+                self._client, self._url, timeout=self._settings.timeout, limit=_BODY_READ, data=form
+            )
+        except (TimeoutError, httpx.TimeoutException):
             took = f"{self._settings.timeout:g} s"
             return Delivery(outcome=Outcome.RETRY, detail=f"Twilio: no answer within {took}")
         except httpx.TransportError as exc:
