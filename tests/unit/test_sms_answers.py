@@ -22,6 +22,30 @@ def test_201_is_sent_keeping_twilio_s_message_sid() -> None:
     assert got.detail == f"Twilio accepted it as SM{'a' * 32} (201)"
 
 
+def test_an_mms_sid_is_sent_too() -> None:
+    body = json.dumps({"sid": "MM" + "b" * 32, "status": "queued"}).encode()
+    assert answer(200, {}, body).outcome is Outcome.SENT
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html>Welcome to nginx</html>",
+        b"",
+        b'{"status": "ok"}',
+        b'{"sid": "AC0123"}',
+        b'{"sid": 12}',
+        b'["SM0123"]',
+    ],
+    ids=["html", "empty", "no-sid", "account-sid", "number", "list"],
+)
+def test_a_2xx_that_is_not_twilio_s_is_retried_with_an_alert(body: bytes) -> None:
+    got = answer(200, {}, body)
+    assert (got.outcome, got.alert, got.code) == (Outcome.RETRY, True, 200)
+    assert got.detail.startswith("Twilio answered 200")
+    assert got.detail.endswith("(the answer is not Twilio's: check api_url)")
+
+
 def test_429_is_retried_not_sooner_than_retry_after() -> None:
     got = answer(429, {"retry-after": "30"}, error(429, 20429, "Too Many Requests"))
     assert (got.outcome, got.retry_after, got.code) == (Outcome.RETRY, 30.0, 429)

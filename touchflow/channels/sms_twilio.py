@@ -6,7 +6,9 @@ auth token, both read from the environment variables ``delivery.sms`` names.
 
 How an answer counts (Twilio's error body is JSON: ``code``, ``message``, ``more_info``):
 
-- 200/201: sent; Twilio's message SID (``SM…``) is kept in the detail;
+- 200/201 with a JSON body whose ``sid`` is a message's (``SM…``, ``MM…``): sent, the SID
+  kept in the detail; any other 200/201 is not Twilio's answer (a proxy, a wrong
+  ``api_url``): retried with an alert;
 - 429 (not sooner than its ``Retry-After``), 5xx, a timeout, a failed connection: retried
   (``timeout`` bounds the whole request and answer, as for webhooks; answers are asked
   for uncompressed);
@@ -126,8 +128,11 @@ def answer(status: int, headers: Mapping[str, str], body: bytes) -> Delivery:
     doc = _json(body)
     if status in (200, 201):
         sid = doc.get("sid")
-        said = f"Twilio accepted it as {sid}" if isinstance(sid, str) else "Twilio accepted it"
-        return Delivery(outcome=Outcome.SENT, detail=f"{said} ({status})", code=status)
+        if isinstance(sid, str) and sid.startswith(("SM", "MM")):
+            said = f"Twilio accepted it as {_one_line(sid)} ({status})"
+            return Delivery(outcome=Outcome.SENT, detail=said, code=status)
+        detail = f"{_detail(status, None, None, body)} (the answer is not Twilio's: check api_url)"
+        return Delivery(outcome=Outcome.RETRY, detail=detail, code=status, alert=True)
     code = doc.get("code")
     code = code if isinstance(code, int) and not isinstance(code, bool) else None
     detail = _detail(status, code, doc.get("message"), body)
@@ -161,9 +166,12 @@ def _json(body: bytes) -> dict[str, object]:
 
 def _detail(status: int, code: int | None, message: object, body: bytes) -> str:
     """``Twilio 21610 (HTTP 400): Attempt to send to unsubscribed recipient``, trimmed."""
-    said = message if isinstance(message, str) else body.decode("utf-8", errors="replace")
-    said = " ".join("".join(c if c.isprintable() else " " for c in said).split())
-    if len(said) > _SHOWN:
-        said = said[: _SHOWN - 1] + "…"
+    said = _one_line(message if isinstance(message, str) else body.decode("utf-8", "replace"))
     head = f"Twilio {code} (HTTP {status})" if code is not None else f"Twilio answered {status}"
     return f"{head}: {said}" if said else head
+
+
+def _one_line(text: str) -> str:
+    """``text`` on one line, without control characters, cut to ``_SHOWN`` characters."""
+    said = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return said if len(said) <= _SHOWN else said[: _SHOWN - 1] + "…"
