@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -78,14 +79,19 @@ class Inbound:
         return metric(text, f'touchflow_sms_replies_total{{action="{action}"}}')
 
 
+_sids = itertools.count(1)
+
+
 def twilio_form(body: str, sender: str = NUMBER) -> list[tuple[str, str]]:
-    """The parameters of Twilio's inbound message webhook, blank ones included."""
+    """The parameters of Twilio's inbound message webhook, blank ones included; each
+    call is a new message (a MessageSid of its own)."""
+    sid = f"SM{next(_sids):032x}"
     return [
-        ("ToCountry", "US"), ("ToState", "CA"), ("SmsMessageSid", "SM" + "0" * 32),
-        ("NumMedia", "0"), ("ToCity", ""), ("FromZip", ""), ("SmsSid", "SM" + "0" * 32),
+        ("ToCountry", "US"), ("ToState", "CA"), ("SmsMessageSid", sid),
+        ("NumMedia", "0"), ("ToCity", ""), ("FromZip", ""), ("SmsSid", sid),
         ("FromState", ""), ("SmsStatus", "received"), ("FromCity", ""), ("Body", body),
         ("FromCountry", "DE"), ("To", "+15017122661"), ("ToZip", ""), ("NumSegments", "1"),
-        ("MessageSid", "SM" + "0" * 32), ("AccountSid", "AC" + "0" * 32), ("From", sender),
+        ("MessageSid", sid), ("AccountSid", "AC" + "0" * 32), ("From", sender),
         ("ApiVersion", "2010-04-01"),
     ]  # fmt: skip
 
@@ -167,10 +173,61 @@ async def test_a_wrong_or_missing_signature_is_refused_and_logged_without_the_to
         assert answer.json()["error"] == "invalid_signature"
     assert sms.setup.snapshot() == before
     refused = [r.getMessage() for r in caplog.records if "SMS reply refused" in r.getMessage()]
-    assert len(refused) == 3
-    assert "has no X-Twilio-Signature header" in refused[1]
+    assert len(refused) == 1  # one line a minute per client address
+    assert "has a wrong X-Twilio-Signature" in refused[0]
+    assert "has no X-Twilio-Signature header" in missing.text
     assert not any(TWILIO_TOKEN in r.getMessage() for r in caplog.records)
     assert await sms.replies("refused") == 3
+
+
+async def test_a_replayed_reply_is_answered_but_changes_nothing(
+    sms: Inbound, caplog: pytest.LogCaptureFixture
+) -> None:
+    stop = twilio_form("STOP")
+    signed = signature(TWILIO_TOKEN, INBOUND_URL, stop)
+    assert (await sms.post(stop, signed)).status_code == 200
+    assert (await sms.text("START")).status_code == 200  # the customer's later START
+    assert await sms.suppressions() == []
+    with caplog.at_level(logging.INFO, logger="touchflow"):
+        again = await sms.post(stop, signed)  # the STOP, captured and posted again
+    assert (again.status_code, again.text) == (200, TWIML)
+    assert await sms.suppressions() == []
+    assert any("was handled already" in r.getMessage() for r in caplog.records)
+    assert (await sms.replies("stop"), await sms.replies("other")) == (1, 1)
+
+
+@pytest.mark.parametrize(("body", "kind"), [("ARRET", "STOP"), ("stop", "STOP"), ("Halt!", "STOP")])
+async def test_twilio_s_opt_out_type_stop_suppresses_whatever_the_word(
+    sms: Inbound, body: str, kind: str
+) -> None:
+    params = [*twilio_form(body), ("OptOutType", kind)]
+    assert (await sms.post(params, signature(TWILIO_TOKEN, INBOUND_URL, params))).is_success
+    [entry] = await sms.suppressions()
+    assert entry.reason == (
+        "texted STOP" if body == "stop" else "texted a keyword Twilio calls STOP"
+    )
+
+
+async def test_twilio_s_opt_out_type_start_lifts_and_help_changes_nothing(sms: Inbound) -> None:
+    await sms.text("STOP")
+    helped = [*twilio_form("AIDE"), ("OptOutType", "HELP")]
+    assert (await sms.post(helped, signature(TWILIO_TOKEN, INBOUND_URL, helped))).is_success
+    assert len(await sms.suppressions()) == 1
+    started = [*twilio_form("DEMARRER"), ("OptOutType", "START")]
+    assert (await sms.post(started, signature(TWILIO_TOKEN, INBOUND_URL, started))).is_success
+    assert await sms.suppressions() == []
+    assert (await sms.replies("other"), await sms.replies("start")) == (1, 1)
+
+
+async def test_a_flood_of_forged_replies_logs_one_line_a_minute_per_address(
+    sms: Inbound, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="touchflow"):
+        for _ in range(20):
+            assert (await sms.text("STOP", token="forged-0123456789")).status_code == 403
+    refused = [r for r in caplog.records if "SMS reply refused" in r.getMessage()]
+    assert len(refused) == 1
+    assert await sms.replies("refused") == 20
 
 
 async def test_a_signature_for_another_url_fails_closed(sms: Inbound) -> None:
