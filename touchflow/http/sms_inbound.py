@@ -99,7 +99,7 @@ class Inbound:
         client = request.client.host if request.client else "?"
         quiet = self.refusals.refused(client)
         if quiet is not None:
-            more = f" ({quiet} more from there in the last minute, not logged)" if quiet else ""
+            more = f" ({quiet} more from there since its last line, not logged)" if quiet else ""
             logs.log.warning(
                 "SMS reply refused: a request from %s %s (is delivery.sms.inbound_url exactly "
                 "the URL set in Twilio's console, and is the auth token the current one?)%s",
