@@ -10,6 +10,7 @@ failed with Twilio's code and message. A credential never appears in a detail.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -273,3 +274,17 @@ async def test_the_answer_is_asked_for_uncompressed_and_read_as_it_comes() -> No
     assert server.asked == ["identity"]
     assert got.outcome is Outcome.BAD_MAILBOX
     assert got.detail == "Twilio 21610 (HTTP 400): Attempt to send to unsubscribed recipient"
+
+
+async def test_a_number_twilio_quotes_is_masked_in_the_detail(fake: FakeTwilio, api: str) -> None:
+    fake.answers = [(400, {"Content-Type": "application/json"}, json.dumps({
+        "code": 21211, "status": 400,
+        "message": f"The 'To' number {NUMBER} is not a valid phone number.",
+    }).encode())]  # fmt: skip
+    got = await send(api)
+    assert got.outcome is Outcome.FAILED
+    assert NUMBER not in got.detail
+    assert (
+        got.detail
+        == "Twilio 21211 (HTTP 400): The 'To' number +49•••78 is not a valid phone number."
+    )

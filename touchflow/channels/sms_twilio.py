@@ -34,6 +34,7 @@ import httpx
 
 from touchflow import __version__
 from touchflow.channels import Delivery, Outcome
+from touchflow.channels.sms import masked
 from touchflow.channels.webhook import IDENTITY, post_bounded, retry_after
 from touchflow.config.delivery import ChannelConfigError
 from touchflow.config.sms import TwilioSettings
@@ -106,8 +107,9 @@ class TwilioProvider:
             detail = f"Twilio: {what} ({reason})"
             return Delivery(outcome=Outcome.RETRY, detail=detail, alert=True)
         delivery = answer(response.status_code, response.headers, body)
-        # Twilio's messages may quote the request's path, which holds the account SID.
-        return _without(delivery, self._sid)
+        # Twilio's messages may quote the request's path, which holds the account SID, and
+        # the number ("The 'To' number +15558675310 is not…"): details are logged and shown.
+        return _without(_without(delivery, self._sid, "AC…"), to, masked(to))
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -150,10 +152,10 @@ def answer(status: int, headers: Mapping[str, str], body: bytes) -> Delivery:
     return Delivery(outcome=Outcome.FAILED, detail=detail, code=status)
 
 
-def _without(delivery: Delivery, sid: str) -> Delivery:
-    if sid not in delivery.detail:
+def _without(delivery: Delivery, text: str, shown: str) -> Delivery:
+    if text not in delivery.detail:
         return delivery
-    return dataclasses.replace(delivery, detail=delivery.detail.replace(sid, "AC…"))
+    return dataclasses.replace(delivery, detail=delivery.detail.replace(text, shown))
 
 
 def _json(body: bytes) -> dict[str, object]:

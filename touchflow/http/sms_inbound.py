@@ -32,6 +32,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from touchflow import logs
+from touchflow.channels.sms import masked
 from touchflow.config.http import HttpConfigError
 from touchflow.config.sms import SmsSettings
 from touchflow.http.errors import ApiError, fail
@@ -249,8 +250,3 @@ def _one(form: list[tuple[str, str]], name: str) -> str:
 
 def _one_line(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in text)
-
-
-def masked(number: str) -> str:
-    """``+49•••78``: enough to recognise, not enough to read off a screen."""
-    return f"{number[:3]}•••{number[-2:]}"
