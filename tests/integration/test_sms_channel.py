@@ -288,3 +288,15 @@ async def test_a_number_twilio_quotes_is_masked_in_the_detail(fake: FakeTwilio, 
         got.detail
         == "Twilio 21211 (HTTP 400): The 'To' number +49•••78 is not a valid phone number."
     )
+
+
+async def test_twilio_s_whole_answer_is_read_even_for_the_longest_text(
+    fake: FakeTwilio, api: str
+) -> None:
+    text = "😀" * 800  # 1600 UTF-16 units: Twilio quotes it back JSON-escaped, 12 bytes each
+    sid = "SM" + "c" * 32
+    quoted = json.dumps({"sid": sid, "status": "queued", "body": text, "to": NUMBER}).encode()
+    assert len(quoted) > 8192
+    fake.answers = [(201, {"Content-Type": "application/json"}, quoted)]
+    got = await send(api, envelope(text=text))
+    assert (got.outcome, got.detail) == (Outcome.SENT, f"Twilio accepted it as {sid} (201)")

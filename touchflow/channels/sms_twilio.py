@@ -48,7 +48,9 @@ _ALERTING = frozenset({401, 403, 404})  # the account SID or the token (or api_u
 # another account, 21608 a trial account's unverified To; 217xx: the Messaging Service.
 _SENDER_CODES = frozenset({21606, 21212, 21659, 21660, 21608})
 _SHOWN = 200  # characters of Twilio's message kept in a detail
-_BODY_READ = 8192
+# Bytes of an answer read at most: all of Twilio's, which quotes the text (1600 emoji,
+# JSON-escaped, are 19,200 bytes): a cut answer would not parse and would be retried.
+_BODY_READ = 64 * 1024
 
 
 class TwilioProvider:
