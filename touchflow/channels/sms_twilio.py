@@ -20,8 +20,11 @@ How an answer counts (Twilio's error body is JSON: ``code``, ``message``, ``more
   needs a person, and failing every touchpoint for good would lose them;
 - any other 4xx (21211 not a valid number, 21614 not a mobile number…): failed.
 
-Twilio has no idempotency key: a text Twilio accepted just before the daemon died,
-before the store recorded it, is sent again (docs/channels.md).
+A detail never holds the auth token; the account SID is shown as ``AC…`` and the
+customer's number, where Twilio's message quotes it, masked (``+49•••78``).
+
+Twilio has no idempotency key: a text Twilio created just before the daemon died (before
+the store recorded it), or whose answer was lost or a 5xx, is sent again (docs/channels.md).
 """
 
 from __future__ import annotations
