@@ -129,7 +129,7 @@ def open_inbound(
     replies = Counter(
         "touchflow_sms_replies",
         "Texts Twilio posted to /v1/sms/inbound, by what was done (stop: the number was "
-        "suppressed; start: its suppression lifted; other: nothing; refused: a wrong "
+        "suppressed; start: its suppression lifted; other: nothing, a repeat too; refused: a wrong "
         "signature, too large or not a form).",
         ["action"], registry=registry,
     )  # fmt: skip
