@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,14 +80,19 @@ class Inbound:
         return metric(text, f'touchflow_sms_replies_total{{action="{action}"}}')
 
 
+_sids = itertools.count(1)
+
+
 def twilio_form(body: str, sender: str = NUMBER) -> list[tuple[str, str]]:
-    """The parameters of Twilio's inbound message webhook, blank ones included."""
+    """The parameters of Twilio's inbound message webhook, blank ones included; each
+    call is a new message (a MessageSid of its own)."""
+    sid = f"SM{next(_sids):032x}"
     return [
-        ("ToCountry", "US"), ("ToState", "CA"), ("SmsMessageSid", "SM" + "0" * 32),
-        ("NumMedia", "0"), ("ToCity", ""), ("FromZip", ""), ("SmsSid", "SM" + "0" * 32),
+        ("ToCountry", "US"), ("ToState", "CA"), ("SmsMessageSid", sid),
+        ("NumMedia", "0"), ("ToCity", ""), ("FromZip", ""), ("SmsSid", sid),
         ("FromState", ""), ("SmsStatus", "received"), ("FromCity", ""), ("Body", body),
         ("FromCountry", "DE"), ("To", "+15017122661"), ("ToZip", ""), ("NumSegments", "1"),
-        ("MessageSid", "SM" + "0" * 32), ("AccountSid", "AC" + "0" * 32), ("From", sender),
+        ("MessageSid", sid), ("AccountSid", "AC" + "0" * 32), ("From", sender),
         ("ApiVersion", "2010-04-01"),
     ]  # fmt: skip
 
@@ -167,10 +174,61 @@ async def test_a_wrong_or_missing_signature_is_refused_and_logged_without_the_to
         assert answer.json()["error"] == "invalid_signature"
     assert sms.setup.snapshot() == before
     refused = [r.getMessage() for r in caplog.records if "SMS reply refused" in r.getMessage()]
-    assert len(refused) == 3
-    assert "has no X-Twilio-Signature header" in refused[1]
+    assert len(refused) == 1  # one line a minute per client address
+    assert "has a wrong X-Twilio-Signature" in refused[0]
+    assert "has no X-Twilio-Signature header" in missing.text
     assert not any(TWILIO_TOKEN in r.getMessage() for r in caplog.records)
     assert await sms.replies("refused") == 3
+
+
+async def test_a_replayed_reply_is_answered_but_changes_nothing(
+    sms: Inbound, caplog: pytest.LogCaptureFixture
+) -> None:
+    stop = twilio_form("STOP")
+    signed = signature(TWILIO_TOKEN, INBOUND_URL, stop)
+    assert (await sms.post(stop, signed)).status_code == 200
+    assert (await sms.text("START")).status_code == 200  # the customer's later START
+    assert await sms.suppressions() == []
+    with caplog.at_level(logging.INFO, logger="touchflow"):
+        again = await sms.post(stop, signed)  # the STOP, captured and posted again
+    assert (again.status_code, again.text) == (200, TWIML)
+    assert await sms.suppressions() == []
+    assert any("was handled already" in r.getMessage() for r in caplog.records)
+    assert (await sms.replies("stop"), await sms.replies("other")) == (1, 1)
+
+
+@pytest.mark.parametrize(("body", "kind"), [("ARRET", "STOP"), ("stop", "STOP"), ("Halt!", "STOP")])
+async def test_twilio_s_opt_out_type_stop_suppresses_whatever_the_word(
+    sms: Inbound, body: str, kind: str
+) -> None:
+    params = [*twilio_form(body), ("OptOutType", kind)]
+    assert (await sms.post(params, signature(TWILIO_TOKEN, INBOUND_URL, params))).is_success
+    [entry] = await sms.suppressions()
+    assert entry.reason == (
+        "texted STOP" if body == "stop" else "texted a keyword Twilio calls STOP"
+    )
+
+
+async def test_twilio_s_opt_out_type_start_lifts_and_help_changes_nothing(sms: Inbound) -> None:
+    await sms.text("STOP")
+    helped = [*twilio_form("AIDE"), ("OptOutType", "HELP")]
+    assert (await sms.post(helped, signature(TWILIO_TOKEN, INBOUND_URL, helped))).is_success
+    assert len(await sms.suppressions()) == 1
+    started = [*twilio_form("DEMARRER"), ("OptOutType", "START")]
+    assert (await sms.post(started, signature(TWILIO_TOKEN, INBOUND_URL, started))).is_success
+    assert await sms.suppressions() == []
+    assert (await sms.replies("other"), await sms.replies("start")) == (1, 1)
+
+
+async def test_a_flood_of_forged_replies_logs_one_line_a_minute_per_address(
+    sms: Inbound, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="touchflow"):
+        for _ in range(20):
+            assert (await sms.text("STOP", token="forged-0123456789")).status_code == 403
+    refused = [r for r in caplog.records if "SMS reply refused" in r.getMessage()]
+    assert len(refused) == 1
+    assert await sms.replies("refused") == 20
 
 
 async def test_a_signature_for_another_url_fails_closed(sms: Inbound) -> None:
@@ -188,14 +246,11 @@ async def test_a_signature_for_another_url_fails_closed(sms: Inbound) -> None:
     assert (await sms.text("STOP", url="https://touch.example.com:443/v1/sms/inbound")).is_success
 
 
-async def test_the_header_name_is_case_insensitive(sms: Inbound) -> None:
+async def test_a_content_type_with_a_charset_is_a_form(sms: Inbound) -> None:
     params = twilio_form("STOP")
-    answer = await sms.client.post(
-        "/v1/sms/inbound",
-        content=urlencode(params).encode(),
-        headers={"content-type": f"{FORM}; charset=UTF-8",
-                 "x-twilio-signature": signature(TWILIO_TOKEN, INBOUND_URL, params)},
-    )  # fmt: skip
+    answer = await sms.post(
+        params, signature(TWILIO_TOKEN, INBOUND_URL, params), content_type=f"{FORM}; charset=UTF-8"
+    )
     assert answer.status_code == 200
     assert len(await sms.suppressions()) == 1
 
@@ -336,6 +391,24 @@ _text = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
 _names = st.sampled_from(["Body", "From", "To", "MediaUrl0", ""]) | _text
 _values = st.sampled_from(["STOP", " start ", "help", NUMBER, "+1", ""]) | _text
 _pairs = st.lists(st.tuples(_names, _values), max_size=8)
+# Replies from a real number, with more around them: the signed branch acts on these.
+_words = st.sampled_from(["STOP", " quit\n", "start", "Yes", "help", "stop please"]) | _values
+_replies = st.builds(lambda body, more: [("From", NUMBER), ("Body", body), *more], _words, _pairs)
+
+
+def expected_act(pairs: list[tuple[str, str]]) -> tuple[str, bool | None]:
+    """What a signed form should do: (its number, True to suppress it, False to lift it,
+    None to change nothing), as docs/channels.md says (a parameter sent twice is none)."""
+
+    def one(name: str) -> str:
+        values = {value for key, value in pairs if key == name}
+        return values.pop() if len(values) == 1 else ""
+
+    number, body = one("From"), one("Body").strip()
+    word = body.upper() if body.isascii() else ""
+    if not re.fullmatch(r"\+[1-9][0-9]{6,14}", number):
+        return number, None
+    return number, True if word in STOP_WORDS else False if word in START_WORDS else None
 
 
 def test_any_form_is_answered_without_a_5xx_and_only_a_signed_one_acts(tmp_path: Path) -> None:
@@ -349,18 +422,27 @@ def test_any_form_is_answered_without_a_5xx_and_only_a_signed_one_acts(tmp_path:
     sms = Inbound(setup=setup, client=client)
     try:
 
-        @settings(max_examples=150, deadline=None, database=None)
-        @given(pairs=_pairs, signed=st.booleans(), raw=st.binary(max_size=40))
-        def probe(pairs: list[tuple[str, str]], signed: bool, raw: bytes) -> None:
+        @settings(max_examples=100, deadline=None, database=None)
+        @given(pairs=_pairs | _replies)
+        def signed(pairs: list[tuple[str, str]]) -> None:
             before = setup.snapshot()
-            if signed:
-                answer = loop.run_until_complete(
-                    sms.post(pairs, signature(TWILIO_TOKEN, INBOUND_URL, pairs))
-                )
-                assert (answer.status_code, answer.text) == (200, TWIML)
+            answer = loop.run_until_complete(
+                sms.post(pairs, signature(TWILIO_TOKEN, INBOUND_URL, pairs))
+            )
+            assert (answer.status_code, answer.text) == (200, TWIML)
+            number, stop = expected_act(pairs)
+            if stop is None:
+                assert setup.snapshot() == before
                 return
-            forged = base64.b64encode(raw[:20]).decode()  # the size of a signature, or less
-            headers = {"Content-Type": FORM, "X-Twilio-Signature": forged}
+            found = loop.run_until_complete(setup.store.list_suppressions(email=number))
+            assert [e.scope for e in found] == ([SuppressionScope.ALL] if stop else [])
+
+        @settings(max_examples=100, deadline=None, database=None)
+        @given(pairs=_pairs | _replies, raw=st.binary(max_size=40))
+        def forged(pairs: list[tuple[str, str]], raw: bytes) -> None:
+            before = setup.snapshot()
+            wrong = base64.b64encode(raw[:20]).decode()  # the size of a signature, or less
+            headers = {"Content-Type": FORM, "X-Twilio-Signature": wrong}
             content = urlencode(pairs).encode() + raw
             answer = loop.run_until_complete(
                 client.post("/v1/sms/inbound", content=content, headers=headers)
@@ -368,7 +450,8 @@ def test_any_form_is_answered_without_a_5xx_and_only_a_signed_one_acts(tmp_path:
             assert answer.status_code in (400, 403), answer.text
             assert setup.snapshot() == before
 
-        probe()
+        signed()
+        forged()
     finally:
         loop.run_until_complete(client.aclose())
         loop.run_until_complete(context.__aexit__(None, None, None))

@@ -3,13 +3,14 @@ provider: each answer, each failure, what is sent and how.
 
 What each answer means is the table in docs/channels.md: 201 sent (Twilio's SID kept);
 429 (its Retry-After kept), 5xx, a timeout or a refused connection retried; 400 with
-code 21610 failed and the number suppressed; 401/403 failed with an alert; other 4xx
+code 21610 failed and the number suppressed; 401/403/404 retried with an alert; other 4xx
 failed with Twilio's code and message. A credential never appears in a detail.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import sms_support
+from odd_servers import gzipping, trickling, url_of
 from sms_support import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -120,7 +122,7 @@ async def test_a_messaging_service_is_named_instead_of_a_number(fake: FakeTwilio
             "Twilio 21614 (HTTP 400): 'To' number is not a valid mobile number",
             False,
         ),
-        (UNAUTHORIZED, Outcome.FAILED, "Twilio 20003 (HTTP 401): Authenticate (check", True),
+        (UNAUTHORIZED, Outcome.RETRY, "Twilio 20003 (HTTP 401): Authenticate (check", True),
     ],
     ids=["429", "500", "21610", "21211", "21614", "401"],
 )
@@ -257,3 +259,44 @@ async def test_a_text_longer_than_twilio_takes_fails_without_asking(
     )
     assert fake.requests == []
     assert (await send(api, envelope(text="a" * 1600))).outcome is Outcome.SENT
+
+
+async def test_an_answer_trickled_a_byte_at_a_time_is_cut_off_at_the_timeout() -> None:
+    with trickling() as server:
+        got = await asyncio.wait_for(send(url_of(server), timeout=0.5), 10)
+    assert (got.outcome, got.detail) == (Outcome.RETRY, "Twilio: no answer within 0.5 s")
+
+
+async def test_the_answer_is_asked_for_uncompressed_and_read_as_it_comes() -> None:
+    body = b'{"code": 21610, "message": "Attempt to send to unsubscribed recipient"}'
+    with gzipping(400, body) as server:
+        got = await send(url_of(server))
+    assert server.asked == ["identity"]
+    assert got.outcome is Outcome.BAD_MAILBOX
+    assert got.detail == "Twilio 21610 (HTTP 400): Attempt to send to unsubscribed recipient"
+
+
+async def test_a_number_twilio_quotes_is_masked_in_the_detail(fake: FakeTwilio, api: str) -> None:
+    fake.answers = [(400, {"Content-Type": "application/json"}, json.dumps({
+        "code": 21211, "status": 400,
+        "message": f"The 'To' number {NUMBER} is not a valid phone number.",
+    }).encode())]  # fmt: skip
+    got = await send(api)
+    assert got.outcome is Outcome.FAILED
+    assert NUMBER not in got.detail
+    assert (
+        got.detail
+        == "Twilio 21211 (HTTP 400): The 'To' number +49•••78 is not a valid phone number."
+    )
+
+
+async def test_twilio_s_whole_answer_is_read_even_for_the_longest_text(
+    fake: FakeTwilio, api: str
+) -> None:
+    text = "😀" * 800  # 1600 UTF-16 units: Twilio quotes it back JSON-escaped, 12 bytes each
+    sid = "SM" + "c" * 32
+    quoted = json.dumps({"sid": sid, "status": "queued", "body": text, "to": NUMBER}).encode()
+    assert len(quoted) > 8192
+    fake.answers = [(201, {"Content-Type": "application/json"}, quoted)]
+    got = await send(api, envelope(text=text))
+    assert (got.outcome, got.detail) == (Outcome.SENT, f"Twilio accepted it as {sid} (201)")

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
 import pytest
+from odd_servers import gzipping, trickling, url_of
 from webhook_support import STALL, Receiver, serve
 
 from touchflow.channels import Delivery, Envelope, Outcome
@@ -172,3 +173,19 @@ def test_retry_after_reads_seconds_or_an_http_date_and_caps_at_a_day() -> None:
     assert retry_after("999999", now=now) == 86_400.0
     assert retry_after("soon", now=now) is None
     assert retry_after(None, now=now) is None
+
+
+async def test_an_answer_trickled_a_byte_at_a_time_is_cut_off_at_the_timeout() -> None:
+    with trickling() as server:
+        url = url_of(server)
+        delivery = await asyncio.wait_for(post(url, timeout=0.5), 10)
+    assert (delivery.outcome, delivery.detail) == (Outcome.RETRY, f"{url}: no answer within 0.5 s")
+
+
+async def test_the_answer_is_asked_for_uncompressed_and_shown_as_it_comes() -> None:
+    with gzipping(422, b"the field 'key' is missing") as server:
+        url = url_of(server)
+        delivery = await post(url)
+    assert server.asked == ["identity"]
+    assert delivery.outcome is Outcome.FAILED
+    assert delivery.detail == f"{url} answered 422: the field 'key' is missing"

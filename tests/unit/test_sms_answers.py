@@ -22,6 +22,30 @@ def test_201_is_sent_keeping_twilio_s_message_sid() -> None:
     assert got.detail == f"Twilio accepted it as SM{'a' * 32} (201)"
 
 
+def test_an_mms_sid_is_sent_too() -> None:
+    body = json.dumps({"sid": "MM" + "b" * 32, "status": "queued"}).encode()
+    assert answer(200, {}, body).outcome is Outcome.SENT
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html>Welcome to nginx</html>",
+        b"",
+        b'{"status": "ok"}',
+        b'{"sid": "AC0123"}',
+        b'{"sid": 12}',
+        b'["SM0123"]',
+    ],
+    ids=["html", "empty", "no-sid", "account-sid", "number", "list"],
+)
+def test_a_2xx_that_is_not_twilio_s_is_retried_with_an_alert(body: bytes) -> None:
+    got = answer(200, {}, body)
+    assert (got.outcome, got.alert, got.code) == (Outcome.RETRY, True, 200)
+    assert got.detail.startswith("Twilio answered 200")
+    assert got.detail.endswith("(the answer is not Twilio's: check api_url)")
+
+
 def test_429_is_retried_not_sooner_than_retry_after() -> None:
     got = answer(429, {"retry-after": "30"}, error(429, 20429, "Too Many Requests"))
     assert (got.outcome, got.retry_after, got.code) == (Outcome.RETRY, 30.0, 429)
@@ -56,11 +80,32 @@ def test_other_400s_fail_without_an_alert(code: int, message: str) -> None:
     assert got.detail == f"Twilio {code} (HTTP 400): {message}"
 
 
-@pytest.mark.parametrize("status", [401, 403])
-def test_credentials_refused_fail_with_an_alert(status: int) -> None:
+@pytest.mark.parametrize("status", [401, 403, 404])
+def test_credentials_or_url_refused_are_retried_with_an_alert(status: int) -> None:
     got = answer(status, {}, error(status, 20003, "Authenticate"))
-    assert (got.outcome, got.alert) == (Outcome.FAILED, True)
+    assert (got.outcome, got.alert) == (Outcome.RETRY, True)
     assert got.detail.startswith(f"Twilio 20003 (HTTP {status}): Authenticate (check the account")
+
+
+@pytest.mark.parametrize("status", [301, 302, 307])
+def test_a_redirect_is_retried_with_an_alert(status: int) -> None:
+    got = answer(status, {"location": "https://elsewhere"}, b"")
+    assert (got.outcome, got.alert, got.code) == (Outcome.RETRY, True, status)
+    assert "api_url" in got.detail
+
+
+@pytest.mark.parametrize("code", [21606, 21212, 21659, 21660, 21608, 21701, 21705, 21799])
+def test_a_sender_or_account_that_cannot_send_is_retried_with_an_alert(code: int) -> None:
+    got = answer(400, {}, error(400, code, "The 'From' number is not yours"))
+    assert (got.outcome, got.alert) == (Outcome.RETRY, True)
+    assert got.detail.endswith(
+        "(check delivery.sms.from or messaging_service_sid, and the Twilio account)"
+    )
+
+
+def test_a_full_queue_is_retried_without_an_alert() -> None:
+    got = answer(400, {}, error(400, 21611, "This 'From' number has exceeded the queue"))
+    assert (got.outcome, got.alert) == (Outcome.RETRY, False)
 
 
 def test_a_long_or_odd_message_is_cut_to_one_line() -> None:

@@ -62,6 +62,27 @@ delivery:
     assert (sms.max_segments, sms.marketing_hours) == (2, (time(9, 30), time(19)))
 
 
+@pytest.mark.parametrize(
+    ("written", "sender"),
+    [
+        ('"Lumen"', "Lumen"),
+        ('"Lumen Shop"', "Lumen Shop"),
+        ('"L"', "L"),
+        ('"Studio 54"', "Studio 54"),
+        ('"24365"', "24365"),
+        ("24365", "24365"),
+        ('"12345678"', "12345678"),
+    ],
+)
+def test_from_may_be_an_alphanumeric_sender_id_or_a_short_code(
+    tmp_path: Path, written: str, sender: str
+) -> None:
+    yaml = f"delivery:\n  sms:\n    provider: twilio\n    from: {written}\n"
+    sms = load_config(tmp_path, yaml).delivery.sms
+    assert sms is not None and sms.twilio is not None
+    assert sms.twilio.sender == sender
+
+
 def test_the_folder_provider_writes_inside_the_project_by_default(tmp_path: Path) -> None:
     sms = load_config(tmp_path, "delivery:\n  sms:\n    provider: folder\n").delivery.sms
     assert sms is not None and sms.provider is SmsProviderKind.FOLDER
@@ -76,6 +97,10 @@ def test_the_folder_provider_writes_inside_the_project_by_default(tmp_path: Path
         ("provider: carrier-pigeon", "3: delivery.sms.provider must be twilio or folder"),
         ("provider: twilio", "3: delivery.sms needs exactly one of `from:`"),
         ('provider: twilio\n    from: "015017122661"', "4: delivery.sms.from must be a number"),
+        ('provider: twilio\n    from: "12"', "4: delivery.sms.from must be a number"),
+        ('provider: twilio\n    from: "Lumen-Studio"', "4: delivery.sms.from must be a number"),
+        ('provider: twilio\n    from: "LumenStudio1"', "4: delivery.sms.from must be a number"),
+        ('provider: twilio\n    from: "12345 67"', "4: delivery.sms.from must be a number"),
         (
             'provider: twilio\n    from: "+15017122661"\n    auth_token_env: s3cr3t-t0ken',
             "5: delivery.sms.auth_token_env names an environment variable",

@@ -91,3 +91,20 @@ def test_a_character_is_named_with_its_code_point() -> None:
         shown_char("\N{RIGHT SINGLE QUOTATION MARK}") == "\N{RIGHT SINGLE QUOTATION MARK} (U+2019)"
     )
     assert shown_char("\u200b") == "U+200B"  # invisible: the code point alone
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "count", "units"),
+    [
+        pytest.param("😀" * 67, Encoding.UCS2, 3, 134, id="67-emoji-33-a-segment"),
+        pytest.param("😀" * 66, Encoding.UCS2, 2, 132, id="66-emoji-two-segments"),
+        pytest.param("a" * 152 + "€" + "a" * 152, Encoding.GSM7, 3, 306, id="euro-at-the-edge"),
+        pytest.param("a" * 151 + "€" + "a" * 153, Encoding.GSM7, 2, 306, id="euro-that-fits"),
+        pytest.param("ä" * 66 + "😀" + "ä" * 66, Encoding.UCS2, 3, 134, id="pair-at-the-edge"),
+    ],
+)
+def test_a_pair_is_never_split_across_segments(
+    text: str, encoding: Encoding, count: int, units: int
+) -> None:
+    found = count_segments(text)
+    assert (found.encoding, found.count, found.units) == (encoding, count, units)

@@ -123,8 +123,13 @@ def test_a_text_too_long_is_warned_about_with_segments_encoding_and_the_characte
     ]
 
 
-def test_a_marketing_text_without_stop_is_warned_about(tmp_path: Path) -> None:
-    files = {**FILES, "promo/sms.txt": "{{ vars.shop }}: 20% off this week!\n"}
+@pytest.mark.parametrize(
+    "text",
+    ["{{ vars.shop }}: 20% off this week!\n", "Thanks to all who stopped by! 20% off all week.\n"],
+    ids=["no-stop", "stopped-by"],
+)
+def test_a_marketing_text_without_stop_is_warned_about(tmp_path: Path, text: str) -> None:
+    files = {**FILES, "promo/sms.txt": text}
     assert warnings(write(tmp_path, files)) == [
         "message_templates/promo/sms.txt: warning: the text of template 'promo' is sent as "
         'marketing, but does not say how to opt out: add e.g. "Reply STOP to opt out" '

@@ -83,3 +83,8 @@ class SmsChannel:
 
     async def aclose(self) -> None:
         await self._provider.aclose()
+
+
+def masked(number: str) -> str:
+    """``+49•••78``: enough to recognise, not enough to read off a screen (logs, details)."""
+    return f"{number[:3]}•••{number[-2:]}"

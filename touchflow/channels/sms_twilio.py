@@ -6,15 +6,25 @@ auth token, both read from the environment variables ``delivery.sms`` names.
 
 How an answer counts (Twilio's error body is JSON: ``code``, ``message``, ``more_info``):
 
-- 200/201: sent; Twilio's message SID (``SM…``) is kept in the detail;
-- 429 (not sooner than its ``Retry-After``), 5xx, a timeout, a failed connection: retried;
+- 200/201 with a JSON body whose ``sid`` is a message's (``SM…``, ``MM…``): sent, the SID
+  kept in the detail; any other 200/201 is not Twilio's answer (a proxy, a wrong
+  ``api_url``): retried with an alert;
+- 429 (not sooner than its ``Retry-After``), 5xx, a timeout, a failed connection: retried
+  (``timeout`` bounds the whole request and answer, as for webhooks; answers are asked
+  for uncompressed);
 - 400 with code 21610 (the recipient replied STOP to this sender): failed, and the
-  number suppressed (``Outcome.BAD_MAILBOX``);
-- 401/403: failed with an alert (the SID or the token is wrong);
+  number suppressed (``Outcome.BAD_MAILBOX``); 21611 (the sender's queue is full): retried;
+- 401/403/404 or a 3xx (the SID, the token or ``api_url`` is wrong), and the codes of a
+  sender or an account that cannot send (21606, 21212, 21659, 21660, 21608, 217xx: the
+  Messaging Service): retried with an alert, like SMTP's refused login: the configuration
+  needs a person, and failing every touchpoint for good would lose them;
 - any other 4xx (21211 not a valid number, 21614 not a mobile number…): failed.
 
-Twilio has no idempotency key: a text Twilio accepted just before the daemon died,
-before the store recorded it, is sent again (docs/channels.md).
+A detail never holds the auth token; the account SID is shown as ``AC…`` and the
+customer's number, where Twilio's message quotes it, masked (``+49•••78``).
+
+Twilio has no idempotency key: a text Twilio created just before the daemon died (before
+the store recorded it), or whose answer was lost or a 5xx, is sent again (docs/channels.md).
 """
 
 from __future__ import annotations
@@ -27,15 +37,23 @@ import httpx
 
 from touchflow import __version__
 from touchflow.channels import Delivery, Outcome
-from touchflow.channels.webhook import retry_after
+from touchflow.channels.sms import masked
+from touchflow.channels.webhook import IDENTITY, post_bounded, retry_after
 from touchflow.config.delivery import ChannelConfigError
 from touchflow.config.sms import TwilioSettings
 
 MAX_BODY = 1600  # characters Twilio takes in one Body
 UNSUBSCRIBED = 21610  # "Attempt to send to unsubscribed recipient"
+QUEUE_FULL = 21611  # "This 'From' number has exceeded the maximum number of queued messages"
 _ALERTING = frozenset({401, 403, 404})  # the account SID or the token (or api_url) is wrong
+# The sender or the account cannot send (not this recipient's fault): 21606 not a
+# message-capable sender, 21212 an invalid From, 21659 not a Twilio number, 21660 a From of
+# another account, 21608 a trial account's unverified To; 217xx: the Messaging Service.
+_SENDER_CODES = frozenset({21606, 21212, 21659, 21660, 21608})
 _SHOWN = 200  # characters of Twilio's message kept in a detail
-_BODY_READ = 8192
+# Bytes of an answer read at most: all of Twilio's, which quotes the text (1600 emoji,
+# JSON-escaped, are 19,200 bytes): a cut answer would not parse and would be retried.
+_BODY_READ = 64 * 1024
 
 
 class TwilioProvider:
@@ -60,7 +78,7 @@ class TwilioProvider:
             follow_redirects=False,
             trust_env=False,  # no proxy or CA settings from the environment: as configured
             transport=transport,
-            headers={"User-Agent": f"touchflow/{__version__}"},
+            headers={"User-Agent": f"touchflow/{__version__}", **IDENTITY},
         )
 
     @property
@@ -82,13 +100,10 @@ class TwilioProvider:
             assert self._settings.sender is not None  # read_sms needs one of them
             form["From"] = self._settings.sender
         try:
-            async with self._client.stream("POST", self._url, data=form) as response:
-                body = b""
-                async for chunk in response.aiter_raw():
-                    body += chunk
-                    if len(body) >= _BODY_READ:
-                        break
-        except httpx.TimeoutException:
+            response, body = await post_bounded(
+                self._client, self._url, timeout=self._settings.timeout, limit=_BODY_READ, data=form
+            )
+        except (TimeoutError, httpx.TimeoutException):
             took = f"{self._settings.timeout:g} s"
             return Delivery(outcome=Outcome.RETRY, detail=f"Twilio: no answer within {took}")
         except httpx.TransportError as exc:
@@ -97,8 +112,9 @@ class TwilioProvider:
             detail = f"Twilio: {what} ({reason})"
             return Delivery(outcome=Outcome.RETRY, detail=detail, alert=True)
         delivery = answer(response.status_code, response.headers, body)
-        # Twilio's messages may quote the request's path, which holds the account SID.
-        return _without(delivery, self._sid)
+        # Twilio's messages may quote the request's path, which holds the account SID, and
+        # the number ("The 'To' number +15558675310 is not…"): details are logged and shown.
+        return _without(_without(delivery, self._sid, "AC…"), to, masked(to))
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -119,26 +135,32 @@ def answer(status: int, headers: Mapping[str, str], body: bytes) -> Delivery:
     doc = _json(body)
     if status in (200, 201):
         sid = doc.get("sid")
-        said = f"Twilio accepted it as {sid}" if isinstance(sid, str) else "Twilio accepted it"
-        return Delivery(outcome=Outcome.SENT, detail=f"{said} ({status})", code=status)
+        if isinstance(sid, str) and sid.startswith(("SM", "MM")):
+            said = f"Twilio accepted it as {_one_line(sid)} ({status})"
+            return Delivery(outcome=Outcome.SENT, detail=said, code=status)
+        detail = f"{_detail(status, None, None, body)} (the answer is not Twilio's: check api_url)"
+        return Delivery(outcome=Outcome.RETRY, detail=detail, code=status, alert=True)
     code = doc.get("code")
     code = code if isinstance(code, int) and not isinstance(code, bool) else None
     detail = _detail(status, code, doc.get("message"), body)
-    if status == 429 or status >= 500:
+    if status == 429 or status >= 500 or code == QUEUE_FULL:
         wait = retry_after(headers.get("retry-after")) if status in (429, 503) else None
         return Delivery(outcome=Outcome.RETRY, detail=detail, code=status, retry_after=wait)
     if code == UNSUBSCRIBED:
         return Delivery(outcome=Outcome.BAD_MAILBOX, detail=detail, code=status)
-    if status in _ALERTING:
+    if status in _ALERTING or 300 <= status < 400:
         detail += " (check the account SID and auth token in the environment, and api_url)"
-        return Delivery(outcome=Outcome.FAILED, detail=detail, code=status, alert=True)
-    return Delivery(outcome=Outcome.FAILED, detail=detail, code=status, alert=300 <= status < 400)
+        return Delivery(outcome=Outcome.RETRY, detail=detail, code=status, alert=True)
+    if code in _SENDER_CODES or (code is not None and 21700 <= code <= 21799):
+        detail += " (check delivery.sms.from or messaging_service_sid, and the Twilio account)"
+        return Delivery(outcome=Outcome.RETRY, detail=detail, code=status, alert=True)
+    return Delivery(outcome=Outcome.FAILED, detail=detail, code=status)
 
 
-def _without(delivery: Delivery, sid: str) -> Delivery:
-    if sid not in delivery.detail:
+def _without(delivery: Delivery, text: str, shown: str) -> Delivery:
+    if text not in delivery.detail:
         return delivery
-    return dataclasses.replace(delivery, detail=delivery.detail.replace(sid, "AC…"))
+    return dataclasses.replace(delivery, detail=delivery.detail.replace(text, shown))
 
 
 def _json(body: bytes) -> dict[str, object]:
@@ -151,9 +173,12 @@ def _json(body: bytes) -> dict[str, object]:
 
 def _detail(status: int, code: int | None, message: object, body: bytes) -> str:
     """``Twilio 21610 (HTTP 400): Attempt to send to unsubscribed recipient``, trimmed."""
-    said = message if isinstance(message, str) else body.decode("utf-8", errors="replace")
-    said = " ".join("".join(c if c.isprintable() else " " for c in said).split())
-    if len(said) > _SHOWN:
-        said = said[: _SHOWN - 1] + "…"
+    said = _one_line(message if isinstance(message, str) else body.decode("utf-8", "replace"))
     head = f"Twilio {code} (HTTP {status})" if code is not None else f"Twilio answered {status}"
     return f"{head}: {said}" if said else head
+
+
+def _one_line(text: str) -> str:
+    """``text`` on one line, without control characters, cut to ``_SHOWN`` characters."""
+    said = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return said if len(said) <= _SHOWN else said[: _SHOWN - 1] + "…"

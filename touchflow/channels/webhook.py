@@ -11,11 +11,16 @@ before it recorded that), and a signature over the timestamp and the body:
 How an answer counts: 2xx sent; 408, 429, 5xx, a timeout or a connection that fails
 are tried again with the daemon's backoff (not sooner than a ``Retry-After`` asks);
 any other answer fails the touchpoint with the status and the start of the body.
-Redirects are not followed: the signature is for the configured URL.
+Redirects are not followed: the signature is for the configured URL. ``timeout`` bounds
+the whole request (connecting, sending, and reading the answer), not each read: a
+receiver that trickles its answer a byte at a time is cut off like one that is silent.
+Answers are asked for uncompressed (``Accept-Encoding: identity``): only the start of a
+body is read, and it is shown as it came.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable, Mapping
@@ -35,6 +40,7 @@ _ALERTING = frozenset({401, 403, 404, 405, 410})  # the URL or the secret is wro
 _BODY_SHOWN = 200  # characters of a refusal's body kept as the reason
 _BODY_READ = 4096  # bytes read of an answer's body at most
 _RETRY_AFTER_MAX = 86_400.0  # seconds; a longer wait asked for is cut to a day
+IDENTITY = {"Accept-Encoding": "identity"}  # answers as they are: the start is read raw
 
 
 def signature(secret: bytes, timestamp: int, body: bytes) -> str:
@@ -69,6 +75,7 @@ class WebhookChannel:
             follow_redirects=False,
             trust_env=False,  # no proxy or CA settings from the environment: as configured
             transport=transport,
+            headers=IDENTITY,
         )
 
     @property
@@ -100,12 +107,15 @@ class WebhookChannel:
         }
         where = self._settings.shown_url
         try:
-            request = self._client.stream(
-                "POST", self._settings.url, content=envelope.data, headers=headers
+            response, body = await post_bounded(
+                self._client,
+                self._settings.url,
+                timeout=self._settings.timeout,
+                limit=_BODY_READ,
+                content=envelope.data,
+                headers=headers,
             )
-            async with request as response:
-                body = await _start_of(response)
-        except httpx.TimeoutException:
+        except (TimeoutError, httpx.TimeoutException):
             took = f"{self._settings.timeout:g} s"
             return Delivery(outcome=Outcome.RETRY, detail=f"{where}: no answer within {took}")
         except httpx.TransportError as exc:
@@ -117,14 +127,22 @@ class WebhookChannel:
         await self._client.aclose()
 
 
-async def _start_of(response: httpx.Response) -> bytes:
-    """The first ``_BODY_READ`` bytes of the answer: a receiver's error page may be huge."""
+async def post_bounded(
+    client: httpx.AsyncClient, url: str, *, timeout: float, limit: int, **request: object
+) -> tuple[httpx.Response, bytes]:
+    """POST, and read at most ``limit`` bytes of the answer, all within ``timeout`` seconds.
+
+    Raises ``TimeoutError`` when the whole took longer (httpx's own timeouts bound each
+    read only), and httpx's ``TransportError`` for a connection that fails.
+    """
     body = b""
-    async for chunk in response.aiter_raw():
-        body += chunk
-        if len(body) >= _BODY_READ:
-            break
-    return body[:_BODY_READ]
+    async with asyncio.timeout(timeout):
+        async with client.stream("POST", url, **request) as response:  # type: ignore[arg-type]
+            async for chunk in response.aiter_raw():
+                body += chunk
+                if len(body) >= limit:  # a receiver's error page may be huge
+                    break
+    return response, body[:limit]
 
 
 def answer(status: int, headers: Mapping[str, str], body: bytes, *, where: str) -> Delivery:

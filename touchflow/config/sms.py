@@ -30,7 +30,13 @@ from touchflow.yamlload import LineDict
 
 TWILIO_API = "https://api.twilio.com"
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
-_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+# Twilio's senders: a number in E.164 form, a short code (3 to 8 digits), or an
+# alphanumeric sender ID (1 to 11 letters, digits and spaces, at least one letter).
+_SENDER = re.compile(r"\+[1-9][0-9]{6,14}|[0-9]{3,8}|(?=[A-Za-z0-9 ]*[A-Za-z])[A-Za-z0-9 ]{1,11}")
+_SENDER_WORDS = (
+    'a number in E.164 form ("+15017122661"), a short code (3 to 8 digits) or an '
+    "alphanumeric sender ID (1 to 11 letters, digits and spaces, at least one letter)"
+)
 _SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
 _COMMON = ("provider", "max_segments", "marketing_hours")
 _TWILIO = (
@@ -172,9 +178,7 @@ def _read_twilio(doc: LineDict, out: Collector) -> TwilioSettings | None:
             '"+15017122661") and `messaging_service_sid:` (MG…)',
         )
     if "from" in doc:
-        kw["sender"] = _matching(
-            doc, "from", _E164, "a number in E.164 form, like +15017122661", out
-        )
+        kw["sender"] = _matching(doc, "from", _SENDER, _SENDER_WORDS, out, digits=True)
     if "messaging_service_sid" in doc:
         kw["messaging_service_sid"] = _matching(
             doc, "messaging_service_sid", _SERVICE_SID, "MG followed by 32 hex digits", out
@@ -204,9 +208,17 @@ def _env_name(doc: LineDict, key: str, out: Collector) -> str | None:
 
 
 def _matching(
-    doc: LineDict, key: str, pattern: re.Pattern[str], what: str, out: Collector
+    doc: LineDict,
+    key: str,
+    pattern: re.Pattern[str],
+    what: str,
+    out: Collector,
+    *,
+    digits: bool = False,
 ) -> str | None:
     raw = doc[key]
+    if digits and isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)  # a short code written without quotes
     if isinstance(raw, str) and pattern.fullmatch(raw.strip()):
         return raw.strip()
     out.add(doc.line_of(key), f"delivery.sms.{key} must be {what}, not {shown(raw)}")

@@ -8,9 +8,14 @@ checked with the auth token read once at the start.
 The whole trimmed body is the keyword, in any case, as with Twilio's Advanced
 Opt-Out: STOP and its synonyms suppress the sender's number for every message
 (scope ``all``); START, YES and UNSTOP lift that number's ``all`` suppressions;
-anything else changes nothing. The changed customers are re-planned before the
-answer (as for one-click unsubscribe), so a text waiting in the outbox is held
-by then. The answer is empty TwiML: Twilio itself confirms the standard keywords.
+anything else changes nothing. Where Twilio says what a reply is (``OptOutType``:
+STOP, START or HELP, sent when a Messaging Service has Advanced Opt-Out, whose own
+keywords may be localised), that decides instead of the body. The changed customers
+are re-planned before the answer (as for one-click unsubscribe), so a text waiting
+in the outbox is held by then. The answer is empty TwiML: Twilio itself confirms
+the standard keywords. A reply whose ``MessageSid`` was handled already (a replay)
+changes nothing (touchflow.http.sms_inbound_guard); a flood of refused requests
+logs one line a minute per client address.
 """
 
 from __future__ import annotations
@@ -27,9 +32,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from touchflow import logs
+from touchflow.channels.sms import masked
 from touchflow.config.http import HttpConfigError
 from touchflow.config.sms import SmsSettings
 from touchflow.http.errors import ApiError, fail
+from touchflow.http.sms_inbound_guard import Handled, RefusalLog
 from touchflow.http.state import Api, api_of
 from touchflow.http.twilio_signature import HEADER, is_valid
 from touchflow.models import Suppression, SuppressionScope
@@ -41,6 +48,7 @@ STOP_WORDS = frozenset(
     {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}
 )
 START_WORDS = frozenset({"START", "YES", "UNSTOP"})
+OPT_OUT_TYPES = {"STOP": "stop", "START": "start", "HELP": "other"}  # Twilio's OptOutType
 ACTIONS = ("stop", "start", "other", "refused")  # the metric's label values
 TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 _FORM = "application/x-www-form-urlencoded"
@@ -54,6 +62,8 @@ class Inbound:
     url: str = field(repr=False)  # its query may carry a token
     token: str = field(repr=False)
     replies: Counter
+    handled: Handled = field(default_factory=Handled, repr=False)
+    refusals: RefusalLog = field(default_factory=RefusalLog, repr=False)
 
     @property
     def shown_url(self) -> str:
@@ -68,7 +78,17 @@ class Inbound:
         except ApiError:
             self.replies.labels("refused").inc()
             raise
-        action = await _act(api_of(request), form)
+        sid = _one(form, "MessageSid")
+        if sid and sid in self.handled:
+            action = "other"
+            logs.log.info(
+                "SMS reply ignored: %s was handled already (a repeat)", _one_line(sid)[:40],
+                extra={"tf": {"event": "sms_reply", "action": "repeat"}},
+            )  # fmt: skip
+        else:
+            action = await _act(api_of(request), form)
+            if sid:
+                self.handled.add(sid)  # after acting: a reply the store refused may come again
         self.replies.labels(action).inc()
         return Response(TWIML, media_type="text/xml", headers={"Cache-Control": "no-store"})
 
@@ -78,11 +98,14 @@ class Inbound:
             return
         why = "has no X-Twilio-Signature header" if not given else "has a wrong X-Twilio-Signature"
         client = request.client.host if request.client else "?"
-        logs.log.warning(
-            "SMS reply refused: a request from %s %s (is delivery.sms.inbound_url exactly the "
-            "URL set in Twilio's console, and is the auth token the current one?)", client, why,
-            extra={"tf": {"event": "sms_reply", "action": "refused"}},
-        )  # fmt: skip
+        quiet = self.refusals.refused(client)
+        if quiet is not None:
+            more = f" ({quiet} more from there since its last line, not logged)" if quiet else ""
+            logs.log.warning(
+                "SMS reply refused: a request from %s %s (is delivery.sms.inbound_url exactly "
+                "the URL set in Twilio's console, and is the auth token the current one?)%s",
+                client, why, more, extra={"tf": {"event": "sms_reply", "action": "refused"}},
+            )  # fmt: skip
         raise fail(403, "invalid_signature", HEADER, f"the request {why}")
 
 
@@ -106,7 +129,7 @@ def open_inbound(
     replies = Counter(
         "touchflow_sms_replies",
         "Texts Twilio posted to /v1/sms/inbound, by what was done (stop: the number was "
-        "suppressed; start: its suppression lifted; other: nothing; refused: a wrong "
+        "suppressed; start: its suppression lifted; other: nothing, a repeat too; refused: a wrong "
         "signature, too large or not a form).",
         ["action"], registry=registry,
     )  # fmt: skip
@@ -188,6 +211,11 @@ async def _act(api: Api, form: list[tuple[str, str]]) -> str:
     number, word = _one(form, "From"), _one(form, "Body").strip()
     keyword = word.upper() if word.isascii() else ""  # ASCII only: "\u017ftop".upper() is "STOP"
     action = "stop" if keyword in STOP_WORDS else "start" if keyword in START_WORDS else "other"
+    opt_out_type = _one(form, "OptOutType").strip().upper()
+    if opt_out_type in OPT_OUT_TYPES:  # Twilio knows the Messaging Service's own keywords
+        action = OPT_OUT_TYPES[opt_out_type]
+        if keyword not in STOP_WORDS | START_WORDS:
+            keyword = f"a keyword Twilio calls {opt_out_type}"
     fields: dict[str, Any] = {"event": "sms_reply", "action": action}
     if not _E164.fullmatch(number):
         fields["action"] = "other"
@@ -220,6 +248,5 @@ def _one(form: list[tuple[str, str]], name: str) -> str:
     return values.pop() if len(values) == 1 else ""
 
 
-def masked(number: str) -> str:
-    """``+49•••78``: enough to recognise, not enough to read off a screen."""
-    return f"{number[:3]}•••{number[-2:]}"
+def _one_line(text: str) -> str:
+    return "".join(c if c.isprintable() else "?" for c in text)

@@ -29,7 +29,7 @@ from touchflow.models import FieldType
 
 Scope: TypeAlias = Mapping[str, "Scope | None"]
 
-OPT_OUT = re.compile(r"\b(stop|unsubscribe)", re.IGNORECASE)
+OPT_OUT = re.compile(r"\b(stop|unsubscribe)\b", re.IGNORECASE)
 _WHEN = datetime(2026, 12, 24, 10, 30, tzinfo=UTC)
 _WORD = "abcdefghij"  # a string nothing more is known of: ten letters
 _KNOWN: Mapping[str, Any] = {

@@ -6,13 +6,16 @@ rest is the concatenation header); an extension character (``€ [ ] { } | ^ ~ \
 and form feed) costs two septets, an escape and the character. One character outside
 both (an accent GSM lacks, a curly quote, an emoji) sends the whole text as UCS-2:
 70 UTF-16 code units in one segment, 67 a segment beyond; an emoji outside the Basic
-Multilingual Plane is two units. Carriers bill per segment, and phones show a
-long text in pieces when a segment goes missing.
+Multilingual Plane is two units. Segments are filled character by character: an
+escape pair or a surrogate pair is never split across two, so a segment may end a unit
+short (67 emoji take three segments of 33, 33 and 1, not two). Carriers bill per
+segment, and phones show a long text in pieces when a segment goes missing.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # GSM 03.38 basic character set (the escape 0x1B is not a character of its own).
@@ -40,31 +43,39 @@ class Segments:
 
 def count_segments(text: str) -> Segments:
     """The segments ``text`` costs, in the encoding a sender would choose for it."""
-    septets = 0
+    septets: list[int] = []
     for char in text:
         if char in GSM7_BASIC:
-            septets += 1
+            septets.append(1)
         elif char in GSM7_EXTENSION:
-            septets += 2
+            septets.append(2)  # an escape and the character, never split
         else:
-            units = len(text.encode("utf-16-le")) // 2
+            units = [2 if ord(c) > 0xFFFF else 1 for c in text]  # a surrogate pair: two
             return Segments(
                 count=_parts(units, UCS2_SINGLE, UCS2_PART),
                 encoding=Encoding.UCS2,
-                units=units,
+                units=sum(units),
                 forced_by=char,
             )
     return Segments(
-        count=_parts(septets, GSM7_SINGLE, GSM7_PART), encoding=Encoding.GSM7, units=septets
+        count=_parts(septets, GSM7_SINGLE, GSM7_PART), encoding=Encoding.GSM7, units=sum(septets)
     )
 
 
-def _parts(units: int, single: int, part: int) -> int:
-    if units == 0:
+def _parts(costs: Iterable[int], single: int, part: int) -> int:
+    """Segments for characters costing ``costs`` units each, none split across two."""
+    costs = list(costs)
+    total = sum(costs)
+    if total == 0:
         return 0
-    if units <= single:
+    if total <= single:
         return 1
-    return -(-units // part)  # ceiling
+    count, used = 1, 0
+    for cost in costs:
+        if used + cost > part:  # it does not fit whole: the next segment starts with it
+            count, used = count + 1, 0
+        used += cost
+    return count
 
 
 def shown_char(char: str) -> str:
