@@ -20,7 +20,7 @@ def test_trying_the_folder_provider_in_the_sample_works_as_docs_channels_md_show
     run_example(found, sample, touchflow_on_path(tmp_path))
     assert project_warnings(load_project_checked(sample)) == []
     # The preview shows the text: whole in the JSON, its start in the table.
-    args = ("preview", "--now", "2026-12-11T11:00:00Z", "--days", "1", "--rule", "appointment-text")
+    args = ("preview", "--now", "2026-12-11T11:00:00Z", "--days", "1", "--customer", "c-100")
     (item,) = json.loads(invoke(sample, *args, "--format", "json").output)
     text = "Lumen Studio: reminder of your Massage on Dec 11, 2026 at 3:00 PM. To move it: "
     assert (item["channel"], item["to"], item["sms"]) == (
@@ -34,10 +34,12 @@ def test_trying_the_folder_provider_in_the_sample_works_as_docs_channels_md_show
 
 
 def test_the_sample_s_texts_are_one_segment_each_in_gsm7(sample: Path) -> None:
-    found = steps(example_blocks("channels.md", "### Try it with the folder provider"))
-    run_example(found[:1], sample, touchflow_on_path(sample.parent))
-    with (sample / "touchflow.yaml").open("a", encoding="utf-8") as config:
-        config.write("    max_segments: 1\n")
+    config = sample / "touchflow.yaml"
+    text = config.read_text(encoding="utf-8")
+    assert "    provider: folder\n" in text  # as the docs say the sample has it
+    config.write_text(
+        text.replace("    provider: folder\n", "    provider: folder\n    max_segments: 1\n")
+    )
     # The reminder as the English and the German customer get it: GSM-7, one segment each.
     assert project_warnings(load_project_checked(sample)) == []
 
