@@ -12,6 +12,7 @@ import html
 import logging
 import subprocess
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from http.cookies import SimpleCookie
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from http_support import NOW, TOKEN, Setup, http_api
 
 from touchflow.console.session import COOKIE
 from touchflow.console.throttle import FAILS, WINDOW
-from touchflow.models import OutboxState
+from touchflow.models import OutboxState, Suppression, SuppressionScope
 
 PAGES = [
     "/console/",
@@ -326,3 +327,18 @@ async def test_the_health_page_says_what_healthz_says(api: Setup) -> None:
     assert api.daemon.standing.instance in page and "(planner)" in page
     assert f"{api.store.path}: answers" in page
     assert "<dt>Next due</dt><dd>2026-11-23 09:00</dd>" in page  # late-ok, 2 hours after
+
+
+async def test_the_customer_page_lists_the_suppressions_of_the_address_and_the_number(
+    api: Setup,
+) -> None:
+    ana = await api.store.get_customer("c1")
+    assert ana is not None and ana.email
+    await api.store.upsert_customers([replace(ana, phone="+4915112345678")])
+    for address, reason in ((ana.email, "asked by phone"), ("+4915112345678", "texted STOP")):
+        entry = Suppression(email=address, scope=SuppressionScope.ALL, reason=reason)
+        await api.store.add_suppression(entry)
+    page = (await api.client.get("/console/customers/c1", headers=await session(api.client))).text
+    section = html.unescape(page.split('id="sup-h"', 1)[1].split("</section>", 1)[0])
+    assert f"{ana.email}: all: asked by phone" in section
+    assert "+4915112345678: all: texted STOP" in section

@@ -49,9 +49,12 @@ async def customer_page(visit: Visit) -> Response:
         message = f"No customer {customer_id!r} in the store."
         return visit.show("problem.html", 404, title="No such customer", message=message)
     events, total = await store.customer_events(customer.id, limit=EVENTS)
-    suppressions = (
-        await store.list_suppressions(email=customer.email, limit=EVENTS) if customer.email else []
-    )
+    suppressions = [  # of the e-mail address and of the phone number (texted STOP, 21610)
+        s
+        for address in (customer.email, customer.phone)
+        if address
+        for s in await store.list_suppressions(email=address, limit=EVENTS)
+    ]
     moment = Moment(instant=engine.clock.now(), timezone=visit.tz)
     why = why_request(project, customer.id, moment, days=DEFAULT_DAYS, past=DEFAULT_PAST)
     story = await customer_story(project, store, why)
