@@ -65,7 +65,10 @@ def test_preview_json_elements_carry_the_documented_fields(sample: Path) -> None
     reasons = {i["reason"] for i in items}
     assert {"cancelled", "no_consent", "suppressed"} <= reasons
     planned = [i for i in items if i["status"] == "planned"]
-    assert all(i["subject"] and i["text"] for i in planned)
+    texts = [i for i in planned if i["channel"] == "sms"]
+    assert texts, "the sample texts its appointment reminders to customers who agreed"
+    assert all(i["sms"] and i["to"].startswith("+") for i in texts)
+    assert all(i["subject"] and i["text"] for i in planned if i["channel"] == "email")
     assert all(str(i["expires_at"]) > str(i["send_at"]) for i in planned)
     assert [i["send_at"] for i in items] == sorted(str(i["send_at"]) for i in items)
 
