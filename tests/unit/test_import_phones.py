@@ -124,3 +124,8 @@ def test_a_suppressions_file_holds_numbers_under_email_or_phone() -> None:
         (1, "a suppression has email or phone, not both"),
         (2, 'phone "nope" is not a phone number'),
     ]
+
+
+def test_a_number_with_the_00_prefix_needs_no_country() -> None:
+    [customer] = customers("id,phone\nc1,0049 151 12345678\n", country=None)
+    assert customer.phone == "+4915112345678"

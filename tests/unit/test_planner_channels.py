@@ -4,13 +4,17 @@ receive (address, suppressions, consent), the same in `why`, and quiet hours for
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from support import customer, event, facts, local, project, run
 
-from touchflow.models import HoldReason, PlannedTouchpoint, SuppressionScope
+from touchflow.models import HoldReason, OutboxState, PlannedTouchpoint, SuppressionScope
+from touchflow.phone_types import can_text
 from touchflow.plan.channels import choose, is_e164
+from touchflow.send.outbox import Close, desired_rows, verdict
 
 SMS = """
 timezone: Europe/Berlin
@@ -128,15 +132,35 @@ def test_what_counts_as_a_stored_number(text: str, ok: bool) -> None:
 
 def test_a_marketing_text_waits_for_the_marketing_hours(tmp_path: Any) -> None:
     early = event("ping", "2026-11-18T06:30:00+01:00")
-    config, rules = project(tmp_path, rule("{channel: sms, template: t}", "marketing"), SMS)
+    window = '  policies: {send_window: {from: "07:00", to: "22:00"}}'
+    config, rules = project(tmp_path, rule("{channel: sms, template: t}", "marketing", window), SMS)
     [tp] = run(config, rules, facts(customer(**TEXTED), [early]),
                start="2026-11-16T00:00:00Z", days=7)  # fmt: skip
-    # The project's marketing window opens at 09:00 (the default); texts from 08:00 on.
-    assert local(tp) == "2026-11-18 09:00"
-    assert rules[0].policies.send_window is not None
-    assert (rules[0].policies.send_window.start.hour, rules[0].policies.send_window.end.hour) == (
-        9, 20
-    )  # fmt: skip
+    # The rule's window opens at 07:00; texts only from 08:00 on.
+    assert local(tp) == "2026-11-18 08:00"
+
+
+def test_a_marketing_text_not_sent_by_the_close_of_the_hours_expires_then(tmp_path: Any) -> None:
+    late = event("ping", "2026-11-18T20:30:00+01:00")  # due at once; expires at 21:00
+    window = '  policies: {send_window: {from: "07:00", to: "22:00"}}'
+    config, rules = project(tmp_path, rule("{channel: sms, template: t}", "marketing", window), SMS)
+    [tp] = run(config, rules, facts(customer(**TEXTED), [late]),
+               start="2026-11-16T00:00:00Z", days=7)  # fmt: skip
+    assert tp.expires_at is not None
+    assert tp.expires_at.astimezone(ZoneInfo("Europe/Berlin")).strftime("%H:%M") == "21:00"
+    # The daemon was down: at 23:30 the fresh plan says it expired; it is not sent at night.
+    (row,) = desired_rows([tp], {})
+    night = datetime(2026, 11, 18, 22, 30, tzinfo=UTC)  # 23:30 in Berlin
+    ended = verdict(row, tp, now=night)
+    assert isinstance(ended, Close) and ended.row.state is OutboxState.EXPIRED
+
+
+def test_a_transactional_text_keeps_its_own_expiry(tmp_path: Any) -> None:
+    late = event("ping", "2026-11-18T20:30:00+01:00")
+    config, rules = project(tmp_path, rule("{channel: sms, template: t}"), SMS)
+    [tp] = run(config, rules, facts(customer(**TEXTED), [late]),
+               start="2026-11-16T00:00:00Z", days=7)  # fmt: skip
+    assert tp.expires_at == datetime(2026, 11, 19, 19, 30, tzinfo=UTC)  # a day after its due
 
 
 def test_quiet_hours_narrow_a_wide_window_and_apply_to_the_whole_fallback(tmp_path: Any) -> None:
@@ -241,3 +265,24 @@ def test_per_channel_must_be_true_or_false(tmp_path: Any) -> None:
         "touchflow.yaml:2",
         "cap per_channel must be true or false, not 'maybe'",
     )
+
+
+def test_a_landline_cannot_get_texts_so_the_fallback_e_mails(tmp_path: Any) -> None:
+    landline = {"phone": "+49301234567", "consent_sms": True}  # Berlin, not a mobile
+    tp = one(tmp_path, FALLBACK, **landline)
+    assert (tp.channel, tp.to, tp.reason) == ("email", "ana@example.com", None)
+    held = one(tmp_path / "sms", "{channel: sms, template: t}", **landline)
+    assert (held.reason, held.detail) == (
+        HoldReason.NO_ADDRESS,
+        "+49301234567 is not a mobile number: texts cannot reach it",
+    )
+
+
+@pytest.mark.parametrize("number", ["+12125550182", "+4915112345678", "+33612345678"])
+def test_mobile_and_mobile_like_numbers_can_get_texts(number: str) -> None:
+    assert can_text(number)
+
+
+@pytest.mark.parametrize("number", ["+49301234567", "+494915123456789", "+4980012345678", "+1"])
+def test_landlines_toll_free_and_nonsense_cannot(number: str) -> None:
+    assert not can_text(number)

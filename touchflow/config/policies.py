@@ -40,6 +40,9 @@ class Policies:
     holidays: HolidayPolicy = HolidayPolicy.SEND
     caps: bool = False  # whether frequency caps count and limit this send
     require_consent: bool = False
+    # A send not made by the window's end on its local day expires then instead of
+    # going out late (set for marketing texts: touchflow.rules.quiet_hours).
+    closes: bool = False
 
 
 DEFAULT_MARKETING = Policies(

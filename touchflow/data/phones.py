@@ -18,21 +18,24 @@ _INTERNATIONAL = "write it in international form, like +4915112345678"
 
 def phone_number(name: str, text: str, country: str | None) -> str:
     """``text`` in E.164; ``country`` (ISO 3166-1 alpha-2) reads a national number."""
-    international = text.lstrip().startswith(("+", "00"))
+    written, text = text, text.strip()
+    if text.startswith("00"):  # the international prefix of most countries: "+"
+        text = "+" + text[2:]
+    international = text.startswith("+")
     if not international and country is None:
         raise InvalidValue(
-            f"{name} {quoted(text)} is in national form and there is no country to read it "
+            f"{name} {quoted(written)} is in national form and there is no country to read it "
             f"in (the customer has none, nor has touchflow.yaml): {_INTERNATIONAL}"
         )
     try:
-        number = phonenumbers.parse(text, None if text.lstrip().startswith("+") else country)
+        number = phonenumbers.parse(text, None if international else country)
     except phonenumbers.NumberParseException:
         raise InvalidValue(
-            f"{name} {quoted(text)} is not a phone number: {_INTERNATIONAL}"
+            f"{name} {quoted(written)} is not a phone number: {_INTERNATIONAL}"
         ) from None
     if not phonenumbers.is_valid_number(number):
         where = "" if international else f" in {country}"
         raise InvalidValue(
-            f"{name} {quoted(text)} is not a valid phone number{where}: {_INTERNATIONAL}"
+            f"{name} {quoted(written)} is not a valid phone number{where}: {_INTERNATIONAL}"
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -3,7 +3,8 @@ can receive, decided at plan time (so the preview, ``why`` and the outbox agree)
 
 - email: an e-mail address that is not suppressed (all, or marketing for a marketing
   rule), and consent to marketing where the rule's policies require consent;
-- sms: a phone number (E.164, as imported) that is not suppressed, and ``consent_sms``
+- sms: a phone number (E.164, as imported) that is not suppressed, ``consent_sms``, and
+  a mobile number (touchflow.phone_types)
   for every category: a text reaches a phone in a pocket, so reminders need consent too;
 - webhook: no address (it posts to the project's URL); consent and the suppressions of
   the customer's e-mail address apply as for email (docs/channels.md).
@@ -17,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from touchflow.models import Category, CustomerFacts, HoldReason, SuppressionScope
+from touchflow.phone_types import can_text
 from touchflow.rules.schema import Rule
 
 Held = tuple[HoldReason, str]
@@ -62,6 +64,10 @@ def sms_gate(facts: CustomerFacts, rule: Rule) -> Held | None:
         return HoldReason.NO_ADDRESS, NO_PHONE
     if not is_e164(phone):  # stored before numbers were checked on import
         return HoldReason.NO_ADDRESS, f"phone number {phone!r} is not in E.164: import it again"
+    # Is it a mobile number? It reads the numbering plan (cached), so it is asked only of
+    # customers who agreed to texts: for the others the answer changes nothing.
+    if customer.consent_sms and not can_text(phone):
+        return HoldReason.NO_ADDRESS, f"{phone} is not a mobile number: texts cannot reach it"
     if blocks(facts.suppressed_phone, rule):
         return HoldReason.SUPPRESSED, f"{phone} is suppressed"
     if not customer.consent_sms:

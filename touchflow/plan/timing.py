@@ -258,8 +258,22 @@ def expiry_of(
     ``expires_after`` wins. Otherwise a reminder *before* an event's anchor (the
     appointment start, the coupon's end) expires at the anchor; anything else
     an event triggers gets a day; a date-based greeting ends with the customer's
-    local day.
+    local day. A rule whose window ``closes`` (marketing texts) also expires when its
+    window ends on the due's local day.
     """
+    expires = _expiry(rule, anchor, offset, due, tz)
+    window = rule.policies.send_window
+    if rule.policies.closes and window is not None:  # marketing texts: never at night
+        local = due.astimezone(tz)
+        closing = resolve_local(local.date(), window.end, tz)[0].astimezone(UTC)
+        if due < closing < expires:
+            return closing
+    return expires
+
+
+def _expiry(
+    rule: Rule, anchor: datetime | date | None, offset: Offset, due: datetime, tz: ZoneInfo
+) -> datetime:
     if rule.expires_after is not None:
         return due + rule.expires_after
     if isinstance(rule.trigger, EventTrigger):

@@ -5,7 +5,9 @@ Applied when the rule is loaded, by narrowing its send window (its own or its
 category's) to those hours; a rule without a window gets them every day. The window
 belongs to the rule, not to one channel: with a fallback (``channels: [sms, email]``)
 the stricter hours apply to the whole rule, its e-mails too, so a customer's
-touchpoint is due at the same time whichever channel it goes by.
+touchpoint is due at the same time whichever channel it goes by. Such a touchpoint
+also expires when the hours close on its day (``Policies.closes``): a text the daemon
+could not send in time (it was down, a retry waited) is not sent at night.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def quiet_hours(
                 f"{_hm(window.start)} to {_hm(window.end)}: they never overlap",
             )
             return policies
-    return dataclasses.replace(policies, send_window=narrowed)
+    return dataclasses.replace(policies, send_window=narrowed, closes=True)
 
 
 def _hm(at: time) -> str:
