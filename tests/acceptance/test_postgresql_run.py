@@ -23,6 +23,7 @@ from daemon_support import (
 from smtp_support import Handler, serve
 
 from touchflow.messages.compose import message_id_for
+from touchflow.store.postgres import SCHEMA_VERSION as PG_VERSION
 
 NOW = "2026-11-23T08:00:00Z"
 N = 20
@@ -88,7 +89,9 @@ def test_touchflow_store_url_wins_over_the_file_in_touchflow_yaml(tmp_path: Path
     assert json.loads(listed)["counts"]["sent"] == 3
     assert not (project / "state").exists()
     migrated = touchflow("store", "migrate", cwd=project, env=env).stdout
-    assert migrated.startswith("Store postgresql://") and "schema version 6." in migrated
+    assert (
+        migrated.startswith("Store postgresql://") and f"schema version {PG_VERSION}." in migrated
+    )
 
 
 def test_a_password_in_touchflow_yaml_is_a_problem_at_its_line(tmp_path: Path) -> None:

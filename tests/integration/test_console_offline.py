@@ -37,6 +37,7 @@ from touchflow.models import OutboxState
 from touchflow.project import load_with_links
 from touchflow.send.lock import StoreLock
 from touchflow.store.sqlite import SqliteStore
+from touchflow.store.sqlite.store import SCHEMA_VERSION as SQLITE_VERSION
 
 NOT_RETRIED = "read-only: run the daemon to retry"
 NOT_CANCELLED = "read-only: run the daemon to cancel"
@@ -144,9 +145,9 @@ def test_without_a_store_it_does_not_make_one(tmp_path: Path, root: Path) -> Non
 @pytest.mark.parametrize(
     ("version", "said"),
     [
-        ("3", "has schema version 3; this touchflow reads 5. touchflow console changes "
-              "nothing, so it does not upgrade it: run `touchflow store migrate`"),
-        ("99", "has schema version 99, newer than this touchflow reads (5)"),
+        ("3", f"has schema version 3; this touchflow reads {SQLITE_VERSION}. touchflow "
+              "console changes nothing, so it does not upgrade it: run `touchflow store migrate`"),
+        ("99", f"has schema version 99, newer than this touchflow reads ({SQLITE_VERSION})"),
     ],
 )  # fmt: skip
 def test_a_store_of_another_schema_version_is_left_as_it_is(
