@@ -1,0 +1,92 @@
+"""A template's ``webhook.json.j2``: rendered, it must give a JSON object, which a webhook
+rule posts as the document's ``fields`` (``touchflow.channels.webhook_payload``).
+
+Values go in with Jinja's ``tojson`` filter, ``{"name": {{ customer.first_name|tojson }}}``:
+the file is not autoescaped (only ``.html`` files are), so a value printed bare would end
+its JSON string at its first quote. A render that is not a JSON object (bad JSON, a list,
+a string, NaN) fails the touchpoint as render_error, saying where: the file, and the line
+and column in the rendered text. ``validate`` renders each ``webhook.json.j2`` of a webhook
+rule's template with sample values (``touchflow.messages.sms_check.specimen``) and reports
+one that gives no JSON object at the file (``fields_problems``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from touchflow.errors import Problem, RenderError
+from touchflow.messages.template_files import Part, TemplateSource
+
+if TYPE_CHECKING:  # render imports this module
+    from touchflow.messages.render import TemplateSet
+
+FIELDS_FILE = "webhook.json.j2"
+FIELDS_PARTS: tuple[Part, ...] = ("webhook",)
+_HINT = "; print values with |tojson, e.g. {{ customer.first_name|tojson }}"
+_KINDS: Mapping[type, str] = {list: "an array", str: "a string", bool: "true or false"}
+
+
+class FieldsError(RenderError):
+    """A webhook.json.j2 rendered to something that is not a JSON object."""
+
+    def __init__(self, source: TemplateSource, reason: str) -> None:
+        self.reason = reason
+        super().__init__(source.template, reason, path=source.display_path)
+
+
+def parse_fields(rendered: str, source: TemplateSource) -> dict[str, Any]:
+    """The JSON object ``source`` (a webhook.json.j2) rendered to; FieldsError if not one."""
+    try:
+        value = json.loads(rendered, parse_constant=_refuse, parse_float=_finite)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno} of the rendered text"
+        message = f"{FIELDS_FILE} is not JSON: {exc.msg} at {where}{_HINT}"
+        raise FieldsError(source, message) from None
+    except ValueError as exc:  # NaN, Infinity, or a number too large for a float
+        raise FieldsError(source, f"{FIELDS_FILE} is not JSON: {exc}") from None
+    except RecursionError:
+        raise FieldsError(source, f"{FIELDS_FILE}: JSON nested too deeply") from None
+    if not isinstance(value, dict):
+        kind = "null" if value is None else _KINDS.get(type(value), "a number")
+        raise FieldsError(
+            source, f"{FIELDS_FILE} gives {kind}, not a JSON object: put the fields in {{ }}"
+        )
+    return value
+
+
+def _refuse(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON number (Python writes it for a float that is)")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is too large for a JSON number receivers can read")
+    return number
+
+
+def fields_problems(templates: TemplateSet, name: str, context: Mapping[str, Any]) -> list[Problem]:
+    """A problem for each webhook.json.j2 of template ``name`` (and its locales) that,
+    rendered with ``context`` (sample values), gives no JSON object. A file the sample
+    values cannot render is not judged (its output is not guessed)."""
+    found: list[Problem] = []
+    for source in templates.sources(name):
+        if source.part != "webhook":
+            continue
+        try:
+            templates.render(
+                name,
+                locale=source.locale or templates.default_locale,
+                timezone="UTC",
+                context=context,
+                parts=FIELDS_PARTS,
+            )
+        except FieldsError as exc:
+            message = f"template {name!r} (rendered with sample values): {exc.reason}"
+            found.append(Problem(path=exc.path or source.display_path, line=None, message=message))
+        except RenderError:
+            continue
+    return found
