@@ -26,7 +26,7 @@ from touchflow.messages.template_files import TemplateSource
 from touchflow.messages.template_parts import missing_files, missing_message
 from touchflow.messages.template_warnings import missing_unsubscribe, mixed_locales, unique
 from touchflow.messages.unsubscribe import UnsubscribeLinks
-from touchflow.messages.webhook_fields import fields_problems
+from touchflow.messages.webhook_check import fields_problems
 from touchflow.models import Category
 from touchflow.rules.context import rule_scope
 from touchflow.rules.expressions import parse_condition_ast

@@ -6,8 +6,8 @@ the file is not autoescaped (only ``.html`` files are), so a value printed bare 
 its JSON string at its first quote. A render that is not a JSON object (bad JSON, a list,
 a string, NaN) fails the touchpoint as render_error, saying where: the file, and the line
 and column in the rendered text. ``validate`` renders each ``webhook.json.j2`` of a webhook
-rule's template with sample values (``touchflow.messages.sms_check.specimen``) and reports
-one that gives no JSON object at the file (``fields_problems``).
+rule's template with sample values (``touchflow.messages.webhook_check``) and reports one
+that gives no JSON object at the file.
 """
 
 from __future__ import annotations
@@ -15,13 +15,10 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from touchflow.errors import Problem, RenderError
+from touchflow.errors import RenderError
 from touchflow.messages.template_files import Part, TemplateSource
-
-if TYPE_CHECKING:  # render imports this module
-    from touchflow.messages.render import TemplateSet
 
 FIELDS_FILE = "webhook.json.j2"
 FIELDS_PARTS: tuple[Part, ...] = ("webhook",)
@@ -66,27 +63,3 @@ def _finite(text: str) -> float:
     if not math.isfinite(number):
         raise ValueError(f"{text} is too large for a JSON number receivers can read")
     return number
-
-
-def fields_problems(templates: TemplateSet, name: str, context: Mapping[str, Any]) -> list[Problem]:
-    """A problem for each webhook.json.j2 of template ``name`` (and its locales) that,
-    rendered with ``context`` (sample values), gives no JSON object. A file the sample
-    values cannot render is not judged (its output is not guessed)."""
-    found: list[Problem] = []
-    for source in templates.sources(name):
-        if source.part != "webhook":
-            continue
-        try:
-            templates.render(
-                name,
-                locale=source.locale or templates.default_locale,
-                timezone="UTC",
-                context=context,
-                parts=FIELDS_PARTS,
-            )
-        except FieldsError as exc:
-            message = f"template {name!r} (rendered with sample values): {exc.reason}"
-            found.append(Problem(path=exc.path or source.display_path, line=None, message=message))
-        except RenderError:
-            continue
-    return found
