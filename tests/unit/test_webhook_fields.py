@@ -137,6 +137,8 @@ def test_the_payload_gains_fields_only_when_the_template_has_them(tmp_path: Path
         ("null", "gives null, not a JSON object"),
         ('{"a": NaN}', "NaN is not a JSON number"),
         ('{"a": 1e999}', "1e999 is too large"),
+        ('{"a": ' + "[" * 64 + "]" * 64 + "}", "JSON nested more than 64 deep"),
+        ('{"a": ' + "[" * 5000 + "]" * 5000 + "}", "JSON nested more than 64 deep"),
     ],
 )  # fmt: skip
 def test_what_is_not_a_json_object_is_a_render_error_saying_where(

@@ -23,6 +23,7 @@ from touchflow.messages.template_files import Part, TemplateSource
 FIELDS_FILE = "webhook.json.j2"
 FIELDS_PARTS: tuple[Part, ...] = ("webhook",)
 _HINT = "; print values with |tojson, e.g. {{ customer.first_name|tojson }}"
+MAX_DEPTH = 64  # arrays and objects inside one another
 _KINDS: Mapping[type, str] = {list: "an array", str: "a string", bool: "true or false"}
 
 
@@ -45,13 +46,31 @@ def parse_fields(rendered: str, source: TemplateSource) -> dict[str, Any]:
     except ValueError as exc:  # NaN, Infinity, or a number too large for a float
         raise FieldsError(source, f"{FIELDS_FILE} is not JSON: {exc}") from None
     except RecursionError:
-        raise FieldsError(source, f"{FIELDS_FILE}: JSON nested too deeply") from None
+        value = None
+        depth = MAX_DEPTH + 1
+    else:
+        depth = _depth(value)
+    if depth > MAX_DEPTH:  # the document around it must still encode, in any call stack
+        raise FieldsError(source, f"{FIELDS_FILE}: JSON nested more than {MAX_DEPTH} deep")
     if not isinstance(value, dict):
         kind = "null" if value is None else _KINDS.get(type(value), "a number")
         raise FieldsError(
             source, f"{FIELDS_FILE} gives {kind}, not a JSON object: put the fields in {{ }}"
         )
     return value
+
+
+def _depth(value: Any) -> int:
+    """How many arrays and objects deep ``value`` goes (walked with a stack of its own)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            items = item.values() if isinstance(item, dict) else item
+            stack.extend((inner, depth + 1) for inner in items)
+    return deepest
 
 
 def _refuse(constant: str) -> Any:
