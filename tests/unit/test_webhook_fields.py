@@ -107,13 +107,9 @@ def test_the_payload_gains_fields_only_when_the_template_has_them(tmp_path: Path
         tmp_path,
         {**FILES, "ticket/subject.txt": "New inquiry", "ticket/body.txt": "From {{ customer.id }}"},
     )
-    project = load_project_checked(root)
-    loaded = project.templates
-    message = loaded.render(
-        "ticket", locale="en", timezone="UTC", context={**CONTEXT, "customer": {
-            **CONTEXT["customer"], "id": "c1"}}, parts=WEBHOOK_PARTS,
-    )  # fmt: skip
     tp = _touchpoint()
+    message = build(load_project_checked(root), tp, date=SENT_AT).message
+    assert message is not None
     document = json.loads(webhook_payload.body(tp, message, sent_at=SENT_AT))
     assert document["version"] == 1
     assert document["message"] == {"subject": "New inquiry", "text": "From c1", "html": None}
