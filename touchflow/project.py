@@ -26,6 +26,7 @@ from touchflow.messages.template_files import TemplateSource
 from touchflow.messages.template_parts import missing_files, missing_message
 from touchflow.messages.template_warnings import missing_unsubscribe, mixed_locales, unique
 from touchflow.messages.unsubscribe import UnsubscribeLinks
+from touchflow.messages.webhook_check import fields_problems
 from touchflow.models import Category
 from touchflow.rules.context import rule_scope
 from touchflow.rules.expressions import parse_condition_ast
@@ -198,6 +199,9 @@ def check_rule_templates(
         problems.append(Problem(path=rule.path, line=rule.line, message=message))
     for source in [*templates.sources(rule.template), *templates.layouts(rule.template)]:
         problems.extend(check_template(source, scope, used_by=rule.id))
+    if "webhook" in rule.channels and not problems:  # rendered only once it checks
+        context = specimen(scope, config, rule_id=rule.id)
+        problems.extend(fields_problems(templates, rule.template, context))
     return problems
 
 

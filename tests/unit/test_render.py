@@ -118,8 +118,8 @@ def test_every_load_problem_is_reported(tmp_path: Path) -> None:
         "use lower-case letters, digits, '_' and '-'",
         "message_templates/nobody: missing body.txt: an email needs subject.txt and body.txt",
         "message_templates/ok/body.htm: unknown file 'body.htm': a template holds subject.txt "
-        "and body.txt (optionally body.html) for email, sms.txt for texts "
-        "\N{EM DASH} did you mean body.html?",
+        "and body.txt (optionally body.html) for email, sms.txt for texts, "
+        "webhook.json.j2 for a webhook's fields \N{EM DASH} did you mean body.html?",
         "message_templates/ok/body.txt:3: Unexpected end of template.",
         "message_templates/ok/de-AT: unknown directory: name locale variants like de or de_AT "
         "\N{EM DASH} did you mean de_AT?",

@@ -1,7 +1,8 @@
 """The JSON document a webhook rule posts: the touchpoint and its rendered message.
 
 Built when the touchpoint is sent (as an email's Date header is), from the rule's
-template rendered as for an email: its subject, text and (if it has one) HTML part.
+template rendered as for an email: its subject, text and (if it has one) HTML part;
+and, when the template has ``webhook.json.j2``, ``fields``: the JSON object it renders to.
 ``version`` changes only when a field changes meaning or goes away; new fields may be
 added within a version. docs/channels.md lists every field.
 """
@@ -22,7 +23,7 @@ def payload(
     tp: PlannedTouchpoint, message: RenderedMessage, *, sent_at: datetime
 ) -> dict[str, Any]:
     """The document for ``tp``; ``sent_at`` is the time of this attempt."""
-    return {
+    document: dict[str, Any] = {
         "version": VERSION,
         "key": tp.key,
         "rule": tp.rule_id,
@@ -35,6 +36,9 @@ def payload(
         "sent_at": _utc(sent_at),
         "message": {"subject": message.subject, "text": message.text, "html": message.html},
     }
+    if message.fields is not None:  # a new key: compatible within version 1
+        document["fields"] = message.fields
+    return document
 
 
 def body(tp: PlannedTouchpoint, message: RenderedMessage, *, sent_at: datetime) -> bytes:

@@ -16,9 +16,17 @@ from typing import Any, Protocol
 from touchflow.config.project_config import ProjectConfig
 from touchflow.errors import HeaderInjectionError, RenderError
 from touchflow.messages.compose import Composed, ComposeError, compose, list_id_for
-from touchflow.messages.render import EMAIL_PARTS, SMS_PARTS, RenderedMessage, TemplateSet
+from touchflow.messages.render import (
+    EMAIL_PARTS,
+    SMS_PARTS,
+    WEBHOOK_PARTS,
+    RenderedMessage,
+    TemplateSet,
+)
 from touchflow.messages.unsubscribe import UnsubscribeLinks
 from touchflow.models import Category, HoldReason, PlannedTouchpoint, Status
+
+_PARTS = {"sms": SMS_PARTS, "webhook": WEBHOOK_PARTS}  # what each channel renders
 
 
 class Sources(Protocol):
@@ -43,7 +51,7 @@ class Built:
 
 def build(project: Sources, tp: PlannedTouchpoint, *, date: datetime) -> Built:
     """Render and compose; ``date`` is the message's Date header. A text (``channel: sms``)
-    renders only sms.txt, and is not composed."""
+    renders only sms.txt, and is not composed; a webhook (no address) also webhook.json.j2."""
     customer = tp.context.get("customer", {})
     sms = tp.channel == "sms"
     message: RenderedMessage | None = None
@@ -56,7 +64,7 @@ def build(project: Sources, tp: PlannedTouchpoint, *, date: datetime) -> Built:
             locale=customer.get("locale") or project.config.locale,
             timezone=tp.timezone,
             context={**tp.context, "message": message_fields(project, unsubscribe)},
-            parts=SMS_PARTS if sms else EMAIL_PARTS,
+            parts=_PARTS.get(tp.channel, EMAIL_PARTS),
         )
         if tp.to and not sms:
             email = _compose(project, tp, message, date, unsubscribe)

@@ -10,7 +10,9 @@ value is an error (the touchpoint is held), never an empty string. Filters
 format in the customer's locale and time zone (``touchflow.messages.filters``).
 A render is bounded in time and in the size of each part. An email renders the
 subject and the bodies (``EMAIL_PARTS``), a text only ``sms.txt`` (``SMS_PARTS``): a
-template that holds both never holds a message back for the part it does not send.
+template that holds both never holds a message back for the part it does not send. A
+webhook renders those of the e-mail parts there are and ``webhook.json.j2`` (``WEBHOOK_PARTS``),
+which must give a JSON object (``touchflow.messages.webhook_fields``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from touchflow.messages.template_files import (
     TemplateSource,
     load_template_files,
 )
+from touchflow.messages.webhook_fields import parse_fields
 
 MAX_PART_BYTES = 256 * 1024
 # What ``message`` holds for the body parts and their layouts when the caller does not say
@@ -50,9 +53,10 @@ MESSAGE_FIELDS: Mapping[str, Any] = {"unsubscribe_url": None, "postal_address": 
 MAX_SUBJECT_CHARS = 998  # RFC 5322 line limit; longer subjects are a template bug
 EMAIL_PARTS: tuple[Part, ...] = ("subject", "text", "html")
 SMS_PARTS: tuple[Part, ...] = ("sms",)
+WEBHOOK_PARTS: tuple[Part, ...] = (*EMAIL_PARTS, "webhook")  # each only where the file is
 # No-break, figure, thin and narrow no-break spaces (CLDR puts them in dates and times).
 _PLAIN_SPACES = dict.fromkeys(map(ord, "\u00a0\u2007\u2009\u202f"), " ")
-_ORDER: Mapping[Part, int] = {"subject": 0, "text": 1, "html": 2, "sms": 3}
+_ORDER: Mapping[Part, int] = {"subject": 0, "text": 1, "html": 2, "sms": 3, "webhook": 4}
 _TOO_LONG = f"stopped: rendering took longer than {RENDER_SECONDS:g} s (a loop too long?)"
 
 
@@ -63,6 +67,7 @@ class RenderedMessage:
     html: str | None
     locale: str  # the locale dates and numbers were formatted in, e.g. "de_AT"
     sms: str | None = None  # the text of an SMS, its trailing whitespace dropped
+    fields: Mapping[str, Any] | None = None  # webhook.json.j2's JSON object, if rendered
 
 
 class TemplateSet:
@@ -165,12 +170,14 @@ class TemplateSet:
         if len(subject) > MAX_SUBJECT_CHARS:
             raise RenderError(name, f"subject is {len(subject)} characters; at most 998 allowed")
         sms = texts.get("sms")
+        fields = texts.get("webhook")
         return RenderedMessage(
             subject=subject,
             text=texts.get("text", ""),
             html=texts.get("html"),
             locale=str(formats),
             sms=None if sms is None else sms_text(sms),
+            fields=None if fields is None else parse_fields(fields, _source(chosen, "webhook")),
         )
 
     def _parts(
@@ -203,6 +210,12 @@ def _render_parts(
     except RenderTimeout:  # between two parts: outside the template's own lines
         raise RenderError(name, _TOO_LONG) from None
     return texts
+
+
+def _source(
+    chosen: tuple[tuple[Part, CompiledFile, babel.Locale], ...], part: Part
+) -> TemplateSource:
+    return next(file.source for which, file, _ in chosen if which == part)
 
 
 def sms_text(rendered: str) -> str:

@@ -8,14 +8,16 @@ Layout, the contract with the people who write templates::
         body.txt            an email's plain-text part (with subject.txt: both or neither)
         body.html           optional; the HTML part, the only one autoescaped
         sms.txt             the text an SMS rule sends (trailing whitespace dropped)
-        de/                 a locale variant: any of the four files
+        webhook.json.j2     optional; a JSON object a webhook rule posts as "fields"
+        de/                 a locale variant: any of the five files
           subject.txt
         de_AT/
           body.txt
       _layouts/             what files may ``{% extends %}`` (touchflow.messages.layouts)
         base.html
 
-A template holds an email (subject.txt and body.txt), a text (sms.txt), or both;
+A template holds an email (subject.txt and body.txt), a text (sms.txt), a webhook's
+fields (webhook.json.j2, never autoescaped: values go in with ``|tojson``), or several;
 which one a rule needs depends on its channel, and ``validate`` checks that at the
 rule (``touchflow.messages.template_parts``).
 
@@ -51,19 +53,23 @@ from touchflow.messages.environment import make_environment
 from touchflow.messages.layouts import LAYOUT_FILE, LAYOUTS_DIR, Layouts, extended
 from touchflow.messages.locales import normalize_locale
 
-Part = Literal["subject", "text", "html", "sms"]
+Part = Literal["subject", "text", "html", "sms", "webhook"]
 PART_FILES: Mapping[str, Part] = {
     "subject.txt": "subject",
     "body.txt": "text",
     "body.html": "html",
     "sms.txt": "sms",
+    "webhook.json.j2": "webhook",
 }
 EMAIL_FILES = ("subject.txt", "body.txt")  # an email needs both
 _NAME_RE = re.compile(r"[a-z0-9_-]+")
 _LOCALE_DIR_RE = re.compile(r"[a-z]{2,3}(?:_[A-Z][a-z]{3})?(?:_(?:[A-Z]{2}|[0-9]{3}))?")
 _UNKNOWN_CALLABLE_RE = re.compile(r"No (filter|test) named '([^']+)'")
-_LAYOUT = "subject.txt and body.txt (optionally body.html) for email, sms.txt for texts"
-_FILES = "subject.txt, body.txt, body.html and sms.txt"
+_LAYOUT = (
+    "subject.txt and body.txt (optionally body.html) for email, sms.txt for texts, "
+    "webhook.json.j2 for a webhook's fields"
+)
+_FILES = "subject.txt, body.txt, body.html, sms.txt and webhook.json.j2"
 _LAYOUTS = "layouts named like base.html or base.txt, and locale directories like de/"
 _EXAMPLE = '{% extends "base.html" %}'
 _DASH = " \N{EM DASH} "

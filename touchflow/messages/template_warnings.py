@@ -27,8 +27,9 @@ def missing_unsubscribe(templates: TemplateSet, name: str) -> list[Problem]:
     """A warning for each body file of template ``name`` that shows no unsubscribe link."""
     found = []
     for source in templates.sources(name):
-        # A text says STOP instead (touchflow.messages.sms_check).
-        if source.part in ("subject", "sms") or _shows_link(templates, source):
+        # A text says STOP instead (touchflow.messages.sms_check); a webhook's fields
+        # go to the business's own system, not to the customer.
+        if source.part in ("subject", "sms", "webhook") or _shows_link(templates, source):
             continue
         found.append(
             Problem(
