@@ -110,6 +110,10 @@ def test_the_folder_provider_writes_inside_the_project_by_default(tmp_path: Path
             "5: delivery.sms.api_url must use https://",
         ),
         ('provider: folder\n    from: "+15017122661"', "4: delivery.sms.from does not apply"),
+        (
+            'provider: twilio\n    from: "+15017122661"\n    connections: 0',
+            "5: delivery.sms.connections must be a whole number ≥ 1, not 0",
+        ),
         ("provider: folder\n    max_segments: 0", "4: delivery.sms.max_segments must be"),
         (
             'provider: folder\n    marketing_hours: {from: "21:00", to: "08:00"}',

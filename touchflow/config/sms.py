@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from touchflow.checks import Collector
-from touchflow.config.webhook import url_problem
+from touchflow.config.webhook import positive, url_problem
 from touchflow.durations import parse_time_of_day
 from touchflow.errors import shown
 from touchflow.yamlload import LineDict
@@ -187,9 +187,9 @@ def _read_twilio(doc: LineDict, out: Collector) -> TwilioSettings | None:
         if key in doc:
             kw[key] = _url(doc, key, out)
     if "timeout" in doc:
-        kw["timeout"] = _positive(doc, "timeout", out, whole=False)
+        kw["timeout"] = positive(doc, "timeout", out, whole=False, where="delivery.sms")
     if "connections" in doc:
-        kw["connections"] = _positive(doc, "connections", out, whole=True)
+        kw["connections"] = positive(doc, "connections", out, whole=True, where="delivery.sms")
     if None in kw.values():
         return None
     return TwilioSettings(**kw)
@@ -234,13 +234,3 @@ def _url(doc: LineDict, key: str, out: Collector) -> str | None:
         out.add(doc.line_of(key), f"delivery.sms.{key} {problem}")
         return None
     return text.rstrip("/") if key == "api_url" else text
-
-
-def _positive(doc: LineDict, key: str, out: Collector, *, whole: bool) -> float | int | None:
-    raw = doc[key]
-    number = isinstance(raw, int) or (not whole and isinstance(raw, float))
-    if number and not isinstance(raw, bool) and raw > 0:
-        return int(raw) if whole else float(raw)
-    what = "a whole number ≥ 1" if whole else "a number > 0 (seconds)"
-    out.add(doc.line_of(key), f"delivery.sms.{key} must be {what}, not {shown(raw)}")
-    return None

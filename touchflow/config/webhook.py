@@ -46,9 +46,9 @@ def read_webhook(value: Any, line: int, out: Collector) -> WebhookSettings | Non
     secret_env = _read_secret_env(doc, out) if "secret_env" in doc else None
     kw: dict[str, Any] = {}
     if "timeout" in doc:
-        kw["timeout"] = _positive(doc, "timeout", out, whole=False)
+        kw["timeout"] = positive(doc, "timeout", out, whole=False, where="delivery.webhook")
     if "connections" in doc:
-        kw["connections"] = _positive(doc, "connections", out, whole=True)
+        kw["connections"] = positive(doc, "connections", out, whole=True, where="delivery.webhook")
     if url is None or secret_env is None or None in kw.values():
         return None
     return WebhookSettings(url=url, secret_env=secret_env, **kw)
@@ -100,11 +100,15 @@ def _read_secret_env(doc: LineDict, out: Collector) -> str | None:
     return None
 
 
-def _positive(doc: LineDict, key: str, out: Collector, *, whole: bool) -> float | int | None:
+def positive(
+    doc: LineDict, key: str, out: Collector, *, whole: bool, where: str
+) -> float | int | None:
+    """``doc[key]`` as a number > 0 (a whole one ≥ 1 with ``whole``), or None and a problem
+    naming ``where.key`` (also for ``delivery.sms``)."""
     raw = doc[key]
     number = isinstance(raw, int) or (not whole and isinstance(raw, float))
     if number and not isinstance(raw, bool) and raw > 0:
         return int(raw) if whole else float(raw)
     what = "a whole number ≥ 1" if whole else "a number > 0 (seconds)"
-    out.add(doc.line_of(key), f"delivery.webhook.{key} must be {what}, not {shown(raw)}")
+    out.add(doc.line_of(key), f"{where}.{key} must be {what}, not {shown(raw)}")
     return None
