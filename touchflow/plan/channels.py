@@ -3,9 +3,9 @@ can receive, decided at plan time (so the preview, ``why`` and the outbox agree)
 
 - email: an e-mail address that is not suppressed (all, or marketing for a marketing
   rule), and consent to marketing where the rule's policies require consent;
-- sms: a phone number (E.164, as imported) that is not suppressed, ``consent_sms``, and
-  a mobile number (touchflow.phone_types)
-  for every category: a text reaches a phone in a pocket, so reminders need consent too;
+- sms: a phone number (E.164, as imported) that can get texts (a mobile number:
+  touchflow.phone_types), is not suppressed, and ``consent_sms`` for every category: a
+  text reaches a phone in a pocket, so reminders need consent too;
 - webhook: no address (it posts to the project's URL); consent and the suppressions of
   the customer's e-mail address apply as for email (docs/channels.md).
 
