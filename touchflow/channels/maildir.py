@@ -15,14 +15,12 @@ repeated delivery shows up in ``new/`` again, as a duplicate would in any inbox.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
-import os
-import secrets
 from collections.abc import Awaitable
 from pathlib import Path
 
 from touchflow.channels import Delivery, Envelope, Outcome
+from touchflow.channels.durable import os_error, write_durably
 
 _SUBDIRS = ("tmp", "new", "cur")
 
@@ -70,7 +68,7 @@ class MaildirChannel:
         except OSError as exc:
             return Delivery(
                 outcome=Outcome.RETRY,
-                detail=f"could not write into the maildir {self._path}: {_os_error(exc)}",
+                detail=f"could not write into the maildir {self._path}: {os_error(exc)}",
                 alert=True,
             )
         return Delivery(outcome=Outcome.SENT, detail=f"written to {target}")
@@ -80,38 +78,10 @@ class MaildirChannel:
 
     def _deliver(self, name: str, data: bytes) -> Path:
         # Every time, not once: a maildir removed while touchflow runs is recreated,
-        # and three mkdir calls cost nothing next to the fsync below.
+        # and three mkdir calls cost nothing next to the fsyncs of write_durably.
         for sub in _SUBDIRS:
             # Messages hold personal data: only the owner may read them.
             (self._path / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
-        # A unique tmp name, so two sends of the same message never share a file.
-        tmp = self._path / "tmp" / f"{name}.{os.getpid()}.{secrets.token_hex(6)}"
         target = self._path / "new" / name
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with open(fd, "wb") as file:
-                file.write(data)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(tmp, target)  # atomic; replaces an earlier copy of this message
-        except OSError:
-            with contextlib.suppress(OSError):  # report the first error, not the cleanup's
-                tmp.unlink(missing_ok=True)
-            raise
-        _fsync_dir(target.parent)
+        write_durably(self._path / "tmp", target, data)  # replaces an earlier copy
         return target
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make the rename itself durable (POSIX keeps directory entries separately)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _os_error(exc: OSError) -> str:
-    reason = exc.strerror or str(exc)
-    where = f" ({exc.filename})" if exc.filename else ""
-    return f"{reason}{where}"

@@ -16,13 +16,11 @@ text sent again after a crash replaces the earlier file instead of adding a seco
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
-import os
-import secrets
 from pathlib import Path
 
 from touchflow.channels import Delivery, Outcome
+from touchflow.channels.durable import os_error, write_durably
 
 
 def file_name_for(key: str) -> str:
@@ -53,10 +51,9 @@ class FolderProvider:
         try:
             target = await asyncio.to_thread(self._write, file_name_for(key), content)
         except OSError as exc:
-            where = f" ({exc.filename})" if exc.filename else ""
             return Delivery(
                 outcome=Outcome.RETRY,
-                detail=f"could not write into {self._path}: {exc.strerror or exc}{where}",
+                detail=f"could not write into {self._path}: {os_error(exc)}",
                 alert=True,
             )
         return Delivery(outcome=Outcome.SENT, detail=f"written to {target}")
@@ -70,22 +67,6 @@ class FolderProvider:
         # Texts hold personal data: only the owner may read them.
         self._path.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp_dir.mkdir(mode=0o700, exist_ok=True)
-        tmp = tmp_dir / f"{name}.{os.getpid()}.{secrets.token_hex(6)}"
         target = self._path / name
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with open(fd, "wb") as file:
-                file.write(content)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(tmp, target)  # atomic; replaces an earlier copy of this text
-        except OSError:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
-            raise
-        fd = os.open(self._path, os.O_RDONLY)
-        try:
-            os.fsync(fd)  # the rename itself, durable
-        finally:
-            os.close(fd)
+        write_durably(tmp_dir, target, content)  # replaces an earlier copy of this text
         return target
