@@ -4,7 +4,8 @@
 sends a space every 0.1 s until the client goes (each read is quick, the whole never
 ends). ``gzipping(status, body)``: answers ``body`` gzip-compressed when the request's
 ``Accept-Encoding`` allows gzip, as it is otherwise; it keeps each request's
-``Accept-Encoding`` in ``asked``. Each runs in a thread while its context is open.
+``Accept-Encoding`` in ``server.state.asked``. Each runs in a thread while its context
+is open (tests/loopback.py).
 """
 
 from __future__ import annotations
@@ -14,23 +15,29 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from loopback import LoopbackServer, serving, url_of
+
+__all__ = ["gzipping", "trickling", "url_of"]
 
 TRICKLE_SECONDS = 30.0  # how long a trickle lasts at most: far past any test's timeout
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    status = 200
-    body = b""
-    asked: list[str]
-    stop: threading.Event
+@dataclass
+class Odd:
+    """What the odd server answers, and what it was asked."""
+
+    status: int = 200
+    body: bytes = b""
+    asked: list[str] = field(default_factory=list)  # each request's Accept-Encoding
+    stop: threading.Event = field(default_factory=threading.Event)
 
 
 class _Trickle(BaseHTTPRequestHandler):
-    server: _Server
+    server: LoopbackServer
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", "0")))
@@ -40,7 +47,7 @@ class _Trickle(BaseHTTPRequestHandler):
         self.end_headers()
         until = time.monotonic() + TRICKLE_SECONDS
         try:
-            while time.monotonic() < until and not self.server.stop.wait(0.1):
+            while time.monotonic() < until and not self.server.state.stop.wait(0.1):
                 self.wfile.write(b" ")
                 self.wfile.flush()
         except OSError:
@@ -51,17 +58,17 @@ class _Trickle(BaseHTTPRequestHandler):
 
 
 class _Gzip(BaseHTTPRequestHandler):
-    server: _Server
+    server: LoopbackServer
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", "0")))
         asked = self.headers.get("Accept-Encoding") or ""
-        self.server.asked.append(asked)
-        body = self.server.body
+        self.server.state.asked.append(asked)
+        body = self.server.state.body
         zipped = "gzip" in asked
         if zipped:
             body = gzip.compress(body)
-        self.send_response(self.server.status)
+        self.send_response(self.server.state.status)
         self.send_header("Content-Type", "application/json")
         if zipped:
             self.send_header("Content-Encoding", "gzip")
@@ -74,38 +81,14 @@ class _Gzip(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def _run(handler: type[BaseHTTPRequestHandler], server: _Server) -> Iterator[_Server]:
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.stop.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
-def _server(handler: type[BaseHTTPRequestHandler]) -> _Server:
-    server = _Server(("127.0.0.1", 0), handler)
-    server.asked = []
-    server.stop = threading.Event()
-    return server
-
-
-def url_of(server: _Server) -> str:
-    return f"http://127.0.0.1:{server.server_address[1]}"
-
-
-@contextmanager
-def trickling() -> Iterator[_Server]:
-    with _run(_Trickle, _server(_Trickle)) as server:
+def trickling() -> Iterator[LoopbackServer]:
+    odd = Odd()
+    with serving(_Trickle, odd, release=odd.stop.set) as server:
         yield server
 
 
 @contextmanager
-def gzipping(status: int, body: bytes) -> Iterator[_Server]:
-    server = _server(_Gzip)
-    server.status, server.body = status, body
-    with _run(_Gzip, server) as running:
-        yield running
+def gzipping(status: int, body: bytes) -> Iterator[LoopbackServer]:
+    odd = Odd(status=status, body=body)
+    with serving(_Gzip, odd, release=odd.stop.set) as server:
+        yield server

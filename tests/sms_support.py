@@ -19,9 +19,11 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
+
+from loopback import LoopbackServer, serving, url_of
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "tw-token-not-real-0123456789"
@@ -80,13 +82,13 @@ class FakeTwilio:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    server: LoopbackServer
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
         request = Request(path=self.path, auth=_basic(self.headers.get("Authorization")), form=form)
-        fake = self.server.fake
+        fake = self.server.state
         answer, n = fake.next_answer(request)
         if answer == STALL:
             fake._released.wait(STALL_SECONDS)
@@ -122,26 +124,11 @@ def _basic(header: str | None) -> tuple[str, str] | None:
     return user, password
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    fake: FakeTwilio
-
-
 @contextmanager
 def serve(fake: FakeTwilio) -> Iterator[str]:
     """Run ``fake`` on a free port of 127.0.0.1: its API URL, ``http://127.0.0.1:PORT``."""
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.fake = fake
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        fake.release()  # a stalled or held answer ends now
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(_Handler, fake, release=fake.release) as server:  # a stall ends at the end
+        yield url_of(server)
 
 
 def messages_path(sid: str = ACCOUNT_SID) -> str:

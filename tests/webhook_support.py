@@ -15,8 +15,10 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from loopback import LoopbackServer, serving, url_of
 
 STALL = "stall"
 HOLD = "hold"
@@ -50,13 +52,13 @@ class Receiver:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    server: LoopbackServer
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length)
         headers = {name.lower(): value for name, value in self.headers.items()}
-        receiver = self.server.receiver
+        receiver = self.server.state
         answer = receiver.next_answer(Received(path=self.path, headers=headers, body=body))
         if answer == STALL:
             receiver._released.wait(STALL_SECONDS)
@@ -78,23 +80,8 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # quiet: the tests read `received`
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    receiver: Receiver
-
-
 @contextmanager
 def serve(receiver: Receiver) -> Iterator[str]:
     """Run ``receiver`` on a free port of 127.0.0.1: its URL, ``http://127.0.0.1:PORT/hook``."""
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.receiver = receiver
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-    finally:
-        receiver.release()  # a stalled or held answer ends now
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(_Handler, receiver, release=receiver.release) as server:
+        yield f"{url_of(server)}/hook"

@@ -271,7 +271,7 @@ async def test_the_answer_is_asked_for_uncompressed_and_read_as_it_comes() -> No
     body = b'{"code": 21610, "message": "Attempt to send to unsubscribed recipient"}'
     with gzipping(400, body) as server:
         got = await send(url_of(server))
-    assert server.asked == ["identity"]
+    assert server.state.asked == ["identity"]
     assert got.outcome is Outcome.BAD_MAILBOX
     assert got.detail == "Twilio 21610 (HTTP 400): Attempt to send to unsubscribed recipient"
 

@@ -186,6 +186,6 @@ async def test_the_answer_is_asked_for_uncompressed_and_shown_as_it_comes() -> N
     with gzipping(422, b"the field 'key' is missing") as server:
         url = url_of(server)
         delivery = await post(url)
-    assert server.asked == ["identity"]
+    assert server.state.asked == ["identity"]
     assert delivery.outcome is Outcome.FAILED
     assert delivery.detail == f"{url} answered 422: the field 'key' is missing"
